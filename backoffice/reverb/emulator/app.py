@@ -1,0 +1,207 @@
+"""The Emulator: one emulated Reverb shop answering HTTP-shaped requests.
+
+Transports (`adapter.EmulatorAdapter` in-process, `server.serve` over loopback HTTP) call `handle()`.
+Everything under /__emulator__/ is the control API (no token); everything under /api/ is Reverb.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import requests
+
+from . import core
+from .core import ApiError, Request, Response
+from .faults import DroppedConnection, Faults
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# Handler modules register their routes, renderers and simulations on import.
+HANDLER_MODULES = ("listings", "shop", "orders", "refunds", "negotiations", "conversations", "payouts")
+
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"listings": 12, "orders": 10, "refund_requests": 3, "conversations": 4, "negotiations": 3,
+             "payouts": 2},
+    "demo": {"listings": 120, "orders": 80, "refund_requests": 12, "conversations": 20, "negotiations": 12,
+             "payouts": 8},
+    "bench": {"listings": 20_000, "orders": 20_000, "refund_requests": 1_000, "conversations": 2_000,
+              "negotiations": 1_000, "payouts": 400},
+}
+
+
+def parse_size(size: str | int | dict[str, int] | None) -> dict[str, int]:
+    """`demo`, `bench`, `tiny`, an int (listings=N, the rest in demo's proportion), a dict, or
+    `listings=500,orders=300` (missing kinds in proportion to listings)."""
+    if size is None:
+        size = "demo"
+    if isinstance(size, dict):
+        sizes = {k: int(v) for k, v in size.items()}
+    elif isinstance(size, int) or (isinstance(size, str) and size.isdigit()):
+        sizes = {"listings": int(size)}
+    elif size in SIZES:
+        return dict(SIZES[size])
+    else:
+        sizes = {}
+        for part in str(size).split(","):
+            key, _, value = part.partition("=")
+            if not value.strip().isdigit():
+                raise ValueError(f"bad size {size!r}: use demo, bench, N, or kind=N,kind=N")
+            sizes[key.strip()] = int(value)
+    base = SIZES["demo"]
+    listings = sizes.get("listings", base["listings"])
+    for kind, n in base.items():
+        sizes.setdefault(kind, max(1, round(n * listings / base["listings"])) if listings else 0)
+    return sizes
+
+
+class Emulator:
+    def __init__(self, *, token: str = "emulator-token", seed: int = 1, size: Any = "demo",
+                 currency: str = "USD") -> None:
+        for name in HANDLER_MODULES:
+            try:
+                importlib.import_module(f"{__package__}.{name}")
+            except ModuleNotFoundError as exc:  # a handler module not written yet
+                if exc.name != f"{__package__}.{name}":
+                    raise
+        self.lock = threading.RLock()
+        self.token = token
+        self.faults = Faults()
+        self.requests = Counter()  # (method, route template) -> count, for tests and bench
+        self.webhook_log: list[dict[str, Any]] = []
+        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self.reset(seed=seed, size=size, currency=currency)
+
+    # ---- state ---------------------------------------------------------------------------------------
+    def reset(self, *, seed: int = 1, size: Any = "demo", currency: str = "USD") -> None:
+        from .generator import seed_store
+
+        with self.lock:
+            self.seed = seed
+            self.sizes = parse_size(size)
+            self.store = Store(currency=currency)
+            seed_store(self.store, seed=seed, sizes=self.sizes)
+            self.requests.clear()
+
+    def emit(self, topic: str, payload: dict[str, Any]) -> None:
+        """Queue a webhook delivery; posted after the current request finishes, outside the lock."""
+        self._outbox.append((topic, payload))
+
+    # ---- transport entry point -----------------------------------------------------------------------
+    def handle(self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes,
+               origin: str) -> Response:
+        req = Request.build(method, path, query_string, headers, body, origin)
+        if req.path.startswith("/__emulator__/"):
+            return self._control(req)
+        if self.faults.roll(self.faults.rate_drop):
+            raise DroppedConnection()
+        if self.faults.roll(self.faults.slow_rate):
+            time.sleep(self.faults.slow_seconds)
+        if self.faults.roll(self.faults.rate_429):
+            return self._error(ApiError(429, "Too Many Requests",
+                                        headers={"Retry-After": str(self.faults.retry_after)}))
+        if self.faults.roll(self.faults.rate_5xx):
+            return Response(503, {"message": "Service Unavailable"})
+        response, lost = self._dispatch(req)
+        self._flush_webhooks()
+        if lost:
+            raise DroppedConnection()
+        return response
+
+    def _dispatch(self, req: Request) -> tuple[Response, bool]:
+        with self.lock:
+            try:
+                self._authenticate(req)
+                found, params = core.router.match(req.method, req.path)
+                self.requests[(req.method, found.template)] += 1
+                result = found.handler(self, req, **params)
+            except ApiError as exc:
+                return self._error(exc), False
+            response = result if isinstance(result, Response) else Response(200, result)
+            lost = found.write and response.status < 400 and self.faults.roll(self.faults.rate_lost_write)
+            return response, lost
+
+    def _authenticate(self, req: Request) -> None:
+        """Bearer token, or the legacy X-Auth-Token header the M1 plugin sent until 2017 (API-NOTES 2)."""
+        auth = req.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else req.headers.get("x-auth-token")
+        if token != self.token:
+            raise ApiError(401, "Unauthorized. Please log in and obtain a new authorization token.")
+
+    @staticmethod
+    def _error(exc: ApiError) -> Response:
+        return Response(exc.status, exc.body(), dict(exc.headers))
+
+    # ---- webhooks ------------------------------------------------------------------------------------
+    def _flush_webhooks(self) -> None:
+        with self.lock:
+            outbox, self._outbox = self._outbox, []
+            hooks = list(self.store.table("webhooks").values())
+        for topic, payload in outbox:
+            for hook in hooks:
+                if hook["topic"] != topic:
+                    continue
+                # The body is the bare object (API-NOTES 12); X-Reverb-Topic is our extension.
+                try:
+                    r = requests.post(hook["url"], data=json.dumps(payload), timeout=5,
+                                      headers={"Content-Type": "application/json", "X-Reverb-Topic": topic})
+                    status: int | str = r.status_code
+                except requests.RequestException as exc:
+                    status = f"error: {exc.__class__.__name__}"
+                self.webhook_log.append({"topic": topic, "url": hook["url"], "status": status})
+
+    # ---- control API ---------------------------------------------------------------------------------
+    def _control(self, req: Request) -> Response:
+        name = req.path.removeprefix("/__emulator__/").strip("/")
+        try:
+            if req.method == "POST" and name == "reset":
+                data = req.json
+                self.reset(seed=int(data.get("seed", 1)), size=data.get("size") or data.get("sizes", "demo"),
+                           currency=data.get("currency", "USD"))
+                if data.get("token"):
+                    self.token = data["token"]
+                return Response(200, {"seed": self.seed, "sizes": self.sizes})
+            if name == "faults":
+                if req.method == "POST":
+                    self.faults = Faults.from_dict(req.json)
+                return Response(200, self.faults.to_dict())
+            if req.method == "GET" and name == "stats":
+                return Response(200, {"requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
+                                      "total": sum(self.requests.values()), "webhooks": self.webhook_log})
+            if req.method == "POST" and name == "clock":
+                from datetime import timedelta
+
+                with self.lock:
+                    self.store.clock_offset += timedelta(seconds=float(req.json.get("advance_seconds", 0)))
+                return Response(200, {"now": core.ts(self.store.now())})
+            if req.method == "GET" and name.startswith("state/"):
+                return Response(200, self.state(name.removeprefix("state/"), req))
+            if req.method == "POST" and name.startswith("simulate/"):
+                event = name.removeprefix("simulate/")
+                if event not in core.SIMULATIONS:
+                    raise ApiError(404, f"unknown event {event!r}; known: {', '.join(sorted(core.SIMULATIONS))}")
+                with self.lock:
+                    result = core.SIMULATIONS[event](self, req.json)
+                self._flush_webhooks()
+                return Response(200, result)
+        except ApiError as exc:
+            return self._error(exc)
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"message": str(exc)})
+        return Response(404, {"message": f"unknown control call {req.method} {req.path}"})
+
+    def state(self, collection: str, req: Request | None = None) -> dict[str, Any]:
+        """The emulator's own objects, rendered as Reverb renders them, for tests and tooling."""
+        req = req or Request("GET", "/", {}, {}, b"", "http://127.0.0.1:8765")
+        if collection not in core.RENDERERS:
+            raise ApiError(404, f"unknown collection {collection!r}; known: {', '.join(sorted(core.RENDERERS))}")
+        render = core.RENDERERS[collection]
+        with self.lock:
+            records = list(self.store.table(collection).values())
+            return {collection: [render(self, req, r) for r in records], "total": len(records)}

@@ -1,0 +1,1 @@
+"""Mirror models for listings; see ../shared/DESIGN.md section 4."""

@@ -1,0 +1,1 @@
+"""Mirror models for messaging; see ../shared/DESIGN.md section 4."""

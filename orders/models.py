@@ -1,0 +1,1 @@
+"""Mirror models for orders; see ../shared/DESIGN.md section 4."""

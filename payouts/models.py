@@ -1,0 +1,1 @@
+"""Mirror models for payouts; see ../shared/DESIGN.md section 4."""

@@ -1,0 +1,1 @@
+"""Mirror models for refunds; see ../shared/DESIGN.md section 4."""
