@@ -1,1 +1,85 @@
-from django.db import models  # noqa: F401
+"""Back-office models shared by every domain app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+
+from backoffice import crypto
+
+if TYPE_CHECKING:
+    from backoffice.reverb.client import ReverbClient
+
+
+class Currency(models.TextChoices):
+    USD = "USD", "US dollar"
+    CAD = "CAD", "Canadian dollar"
+    EUR = "EUR", "Euro"
+    GBP = "GBP", "British pound"
+    AUD = "AUD", "Australian dollar"
+    JPY = "JPY", "Japanese yen"
+    NZD = "NZD", "New Zealand dollar"
+    MXN = "MXN", "Mexican peso"
+
+
+API_URL_HELP = (
+    f"Reverb production: {settings.REVERB_PRODUCTION_URL} · Reverb sandbox: {settings.REVERB_SANDBOX_URL} · "
+    "local emulator: http://127.0.0.1:8765/api"
+)
+
+
+class ReverbAccount(models.Model):
+    """One Reverb shop this install works for. The personal access token is stored encrypted only."""
+
+    name = models.CharField(max_length=100, unique=True)
+    api_url = models.URLField("API base URL", max_length=200, help_text=API_URL_HELP)
+    token_encrypted = models.TextField(blank=True, default="", editable=False)
+    currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.USD)
+    enabled = models.BooleanField(default=True, help_text="A disabled account is never synced or called.")
+    auto_sync = models.BooleanField(default=True, help_text="Pull from Reverb on the schedule.")
+    auto_publish = models.BooleanField(default=False, help_text="Publish new listings instead of drafts.")
+
+    # What local edits are pushed to Reverb. Like Reverb's own Magento plugin, only inventory is on by
+    # default: the shop opts in to Reverb copies of the rest being driven from here.
+    push_title = models.BooleanField(default=False)
+    push_description = models.BooleanField(default=False)
+    push_price = models.BooleanField(default=False)
+    push_inventory = models.BooleanField(default=True)
+    push_condition = models.BooleanField(default=False)
+    push_photos = models.BooleanField(default=False)
+    push_shipping = models.BooleanField(default=False)
+    push_make_model = models.BooleanField(
+        "push make/model/finish/year", default=False
+    )
+    push_categories = models.BooleanField(default=False)
+
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "Reverb account"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<ReverbAccount {self.pk} {self.name!r} {self.api_url}>"
+
+    def set_token(self, plain: str) -> None:
+        plain = plain.strip()
+        self.token_encrypted = crypto.encrypt(plain) if plain else ""
+
+    def get_token(self) -> str:
+        return crypto.decrypt(self.token_encrypted) if self.token_encrypted else ""
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token_encrypted)
+
+    def client(self) -> ReverbClient:
+        from backoffice.reverb.client import ReverbClient
+
+        return ReverbClient.for_account(self)
