@@ -9,7 +9,9 @@ from django.core.checks import Error, Warning, register
 
 from backoffice import crypto
 
-GENERATE_FERNET = "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+GENERATE_FERNET = (
+    "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+)
 
 PLACEHOLDER_PREFIX = "replace-me"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
@@ -39,7 +41,7 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error | Warnin
             Error(
                 f"TOKEN_ENCRYPTION_KEYS has {len(bad)} invalid Fernet key(s) (position(s) "
                 f"{', '.join(str(i + 1) for i in bad)}).",
-                hint=f"Each key must be 32 url-safe base64-encoded bytes: generate one with {GENERATE_FERNET}.",
+                hint=f"Each key must be 32 url-safe base64 bytes; generate one with {GENERATE_FERNET}.",
                 id="backoffice.E002",
             )
         )
