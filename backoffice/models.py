@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +13,7 @@ from backoffice import crypto
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
+logger = logging.getLogger(__name__)
 
 class Currency(models.TextChoices):
     USD = "USD", "US dollar"
@@ -83,3 +85,42 @@ class ReverbAccount(models.Model):
         from backoffice.reverb.client import ReverbClient
 
         return ReverbClient.for_account(self)
+
+    def verify(self) -> tuple[bool, str]:
+        """Call Reverb's account endpoint: (True, shop name) or (False, the exact reason, token-free)."""
+        from backoffice.reverb.errors import ReverbError
+
+        if not self.enabled:
+            return False, "the account is disabled, so it is never called; enable it first"
+        if not self.has_token:
+            return False, "no token is set"
+        try:
+            payload = self.client().get_account()
+        except (ReverbError, crypto.TokenDecryptionError) as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:  # an unexpected failure still gets reported, by type and message
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        else:
+            ok, message = True, shop_name_of(payload)
+        message = self._scrub(message)
+        logger.info("verify %r: %s %s", self, "ok" if ok else "failed", message)
+        return ok, message
+
+    def _scrub(self, text: str) -> str:
+        """Defence in depth: never let the token through in a message, whatever raised it."""
+        try:
+            token = self.get_token()
+        except crypto.TokenDecryptionError:
+            return text
+        return text.replace(token, "[token]") if token else text
+
+
+def shop_name_of(payload: dict[str, Any]) -> str:
+    """The shop's display name from GET /my/account (Reverb nests it under "shop"; shape not confirmed)."""
+    shop = payload.get("shop")
+    if isinstance(shop, dict) and shop.get("name"):
+        return str(shop["name"])
+    for key in ("shop_name", "name", "username", "email"):
+        if payload.get(key):
+            return str(payload[key])
+    return "(account reachable; no shop name in the response)"

@@ -1,0 +1,100 @@
+"""Admin site branding, the Reverb account admin, and MirrorAdmin, the base of every mirror's admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from backoffice.models import ReverbAccount
+
+admin.site.site_header = "Reverb back office"
+admin.site.site_title = "Reverb back office"
+admin.site.index_title = "Dashboard"
+
+
+class MirrorAdmin(admin.ModelAdmin):
+    """Mirrors are copies of what Reverb owns: never added or deleted here, read-only unless a subclass
+    opts fields in (by overriding get_readonly_fields) for edits that are pushed through services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
+        if self.fields:
+            return list(self.fields)
+        return [f.name for f in self.model._meta.get_fields() if f.concrete and not f.auto_created]
+
+
+PUSH_FIELDS = ["push_title", "push_description", "push_price", "push_inventory", "push_condition",
+               "push_photos", "push_shipping", "push_make_model", "push_categories"]
+
+
+class ReverbAccountForm(forms.ModelForm):
+    # Write-only: the token is never rendered back, not even masked.
+    new_token = forms.CharField(
+        label="New token (leave blank to keep)",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="A personal access token from https://reverb.com/my/api_settings.",
+    )
+
+    class Meta:
+        model = ReverbAccount
+        fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", *PUSH_FIELDS]
+
+    def save(self, commit: bool = True) -> ReverbAccount:
+        account = super().save(commit=False)
+        if self.cleaned_data.get("new_token"):
+            account.set_token(self.cleaned_data["new_token"])
+        if commit:
+            account.save()
+        return account
+
+
+@admin.register(ReverbAccount)
+class ReverbAccountAdmin(admin.ModelAdmin):
+    form = ReverbAccountForm
+    list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
+                    "updated"]
+    list_filter = ["enabled", "auto_sync", "currency"]
+    search_fields = ["name"]
+    readonly_fields = ["token_status", "created", "updated"]
+    actions = ["verify_connection"]
+    fieldsets = [
+        (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
+        ("Sync", {"fields": ["auto_sync", "auto_publish"]}),
+        (
+            "Push to Reverb",
+            {
+                "description": "Which local edits are sent to Reverb.",
+                "fields": PUSH_FIELDS,
+            },
+        ),
+        ("History", {"fields": ["created", "updated"]}),
+    ]
+
+    @admin.display(description="Token")
+    def token_status(self, obj: ReverbAccount) -> str:
+        return "set" if obj.has_token else "not set"
+
+    @admin.action(description="Verify connection")
+    def verify_connection(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> None:
+        for account in queryset:
+            ok, message = account.verify()
+            if ok:
+                self.message_user(request, f"{account.name}: connected to {message}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{account.name}: {message}", messages.ERROR)
