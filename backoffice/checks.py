@@ -13,13 +13,17 @@ GENERATE_FERNET = (
     "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
 )
 
+_KEY_HINT = (
+    f"Set TOKEN_ENCRYPTION_KEYS to a Fernet key, generated with {GENERATE_FERNET}. "
+    "Keep it safe: tokens stored with it cannot be read without it."
+)
 PLACEHOLDER_PREFIX = "replace-me"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 
 @register("security", deploy=False)
-def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
-    msgs: list[Error | Warning] = []
+def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    msgs: list[Error] = []
     dev_key = getattr(settings, "DEV_SECRET_KEY", None)
     production = not settings.DEBUG
 
@@ -45,22 +49,32 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error | Warnin
                 id="backoffice.E002",
             )
         )
-    elif not keys:
-        hint = (
-            f"Set TOKEN_ENCRYPTION_KEYS to a Fernet key, generated with {GENERATE_FERNET}. "
-            "Keep it safe: tokens stored with it cannot be read without it."
+    elif not keys and production:
+        msgs.append(
+            Error(
+                "TOKEN_ENCRYPTION_KEYS is empty: Reverb tokens would be encrypted with a key derived "
+                "from SECRET_KEY.",
+                hint=_KEY_HINT,
+                id="backoffice.E003",
+            )
         )
-        if production:
-            msgs.append(
-                Error("TOKEN_ENCRYPTION_KEYS is empty: Reverb tokens would be encrypted with a key "
-                      "derived from SECRET_KEY.", hint=hint, id="backoffice.E003")
-            )
-        else:
-            msgs.append(
-                Warning("TOKEN_ENCRYPTION_KEYS is empty: Reverb tokens are encrypted with a development "
-                        "key derived from SECRET_KEY.", hint=hint, id="backoffice.W001")
-            )
     return msgs
+
+
+@register("security", deploy=True)
+def check_development_key(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    # Only under --deploy: in development the derived key is the intended default, and a warning on
+    # every management command would teach people to ignore warnings.
+    if settings.DEBUG and not crypto.configured_keys():
+        return [
+            Warning(
+                "TOKEN_ENCRYPTION_KEYS is empty: Reverb tokens are encrypted with a development key "
+                "derived from SECRET_KEY.",
+                hint=_KEY_HINT,
+                id="backoffice.W001",
+            )
+        ]
+    return []
 
 
 @register("security", deploy=True)

@@ -1,0 +1,138 @@
+"""Manage Reverb accounts from the shell. The token is never a command-line argument (it would land in
+shell history and the process list): it comes from REVERB_TOKEN or a hidden prompt."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from backoffice.models import Currency, ReverbAccount
+
+
+class Command(BaseCommand):
+    help = "Add, list, enable, disable, remove and check Reverb accounts."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        add = sub.add_parser("add", help="Add an account; the token comes from REVERB_TOKEN or a prompt.")
+        add.add_argument("name")
+        add.add_argument("--api-url", required=True, help="e.g. https://api.reverb.com/api")
+        add.add_argument("--currency", default=Currency.USD, choices=Currency.values)
+        add.add_argument("--no-check", action="store_true", help="Do not call Reverb after saving.")
+
+        sub.add_parser("list", help="List accounts.")
+        for name, text in [
+            ("enable", "Enable an account."),
+            ("disable", "Disable an account (it is never called)."),
+            ("check", "Call Reverb's account endpoint and print the shop name."),
+        ]:
+            sub.add_parser(name, help=text).add_argument("name")
+        token = sub.add_parser("set-token", help="Replace the token (REVERB_TOKEN or a prompt).")
+        token.add_argument("name")
+        remove = sub.add_parser("remove", help="Delete an account and its local mirrors (not on Reverb).")
+        remove.add_argument("name")
+        remove.add_argument("--yes", "--noinput", "--no-input", dest="yes", action="store_true",
+                            help="Do not ask for confirmation.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"].replace("-", "_")
+        getattr(self, f"do_{action}")(**options)
+
+    # actions
+
+    def do_add(self, name: str, api_url: str, currency: str, no_check: bool, **_: Any) -> None:
+        if ReverbAccount.objects.filter(name=name).exists():
+            raise CommandError(f"An account named {name!r} already exists (set-token replaces its token).")
+        account = ReverbAccount(name=name, api_url=api_url.rstrip("/"), currency=currency)
+        try:
+            account.full_clean(exclude=["token_encrypted"])
+        except ValidationError as exc:
+            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise CommandError(problems) from None
+        account.set_token(self._read_token())
+        with transaction.atomic():
+            account.save()
+        self.stdout.write(self.style.SUCCESS(f"Saved account {name!r} ({account.api_url}, {currency})."))
+        if not no_check:
+            self._report_check(account, fail=False)
+
+    def do_list(self, **_: Any) -> None:
+        accounts = list(ReverbAccount.objects.all())
+        if not accounts:
+            self.stdout.write("No Reverb accounts yet. Add one with: reverb_account add NAME --api-url URL")
+            return
+        width = max(len(a.name) for a in accounts)
+        for a in accounts:
+            state = "enabled " if a.enabled else "disabled"
+            token = "token set" if a.has_token else "no token"
+            self.stdout.write(f"{a.name:<{width}}  {state}  {a.currency}  {token:<9}  {a.api_url}")
+
+    def do_enable(self, name: str, **_: Any) -> None:
+        self._set_enabled(name, True)
+
+    def do_disable(self, name: str, **_: Any) -> None:
+        self._set_enabled(name, False)
+
+    def do_set_token(self, name: str, **_: Any) -> None:
+        account = self._get(name)
+        account.set_token(self._read_token())
+        account.save(update_fields=["token_encrypted", "updated"])
+        self.stdout.write(self.style.SUCCESS(f"Token of {name!r} replaced."))
+        self._report_check(account, fail=False)
+
+    def do_remove(self, name: str, yes: bool, **_: Any) -> None:
+        account = self._get(name)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise CommandError("Refusing to remove without confirmation; pass --yes.")
+            answer = input(f"Delete account {name!r} and all its local mirrored data? Type 'yes': ")
+            if answer.strip().lower() != "yes":
+                raise CommandError("Not removed.")
+        account.delete()
+        self.stdout.write(self.style.SUCCESS(f"Removed account {name!r} (nothing was changed on Reverb)."))
+
+    def do_check(self, name: str, **_: Any) -> None:
+        self._report_check(self._get(name), fail=True)
+
+    # helpers
+
+    def _get(self, name: str) -> ReverbAccount:
+        try:
+            return ReverbAccount.objects.get(name=name)
+        except ReverbAccount.DoesNotExist:
+            raise CommandError(f"No Reverb account named {name!r}.") from None
+
+    def _set_enabled(self, name: str, enabled: bool) -> None:
+        account = self._get(name)
+        account.enabled = enabled
+        account.save(update_fields=["enabled", "updated"])
+        self.stdout.write(self.style.SUCCESS(f"Account {name!r} {'enabled' if enabled else 'disabled'}."))
+
+    def _read_token(self) -> str:
+        token = os.environ.get("REVERB_TOKEN", "").strip()
+        if token:
+            return token
+        if not sys.stdin.isatty():
+            raise CommandError("No token: set the REVERB_TOKEN environment variable (no terminal to prompt).")
+        token = getpass.getpass("Reverb personal access token (input hidden): ").strip()
+        if not token:
+            raise CommandError("No token given.")
+        return token
+
+    def _report_check(self, account: ReverbAccount, *, fail: bool) -> None:
+        ok, message = account.verify()
+        if ok:
+            self.stdout.write(self.style.SUCCESS(f"{account.name}: connected to {message}."))
+        elif fail:
+            raise CommandError(f"{account.name}: {message}")
+        else:
+            self.stdout.write(self.style.WARNING(
+                f"{account.name}: saved, but the connection check failed: {message}"
+            ))
