@@ -124,3 +124,7 @@ def shop_name_of(payload: dict[str, Any]) -> str:
         if payload.get(key):
             return str(payload[key])
     return "(account reachable; no shop name in the response)"
+
+
+# The mirror base and sync bookkeeping live in backoffice/mirror.py; imported here so Django registers them.
+from backoffice.mirror import RemoteModel, SyncLogEntry, SyncRun  # noqa: E402, F401

@@ -1,1 +1,56 @@
 """Mirror models for listings; see ../shared/DESIGN.md section 4."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from backoffice.mirror import RemoteModel, amount_field
+
+
+class Listing(RemoteModel):
+    """A listing on Reverb (any state: draft, live, ended, sold...). Key: the listing id."""
+
+    sku = models.CharField("SKU", max_length=255, blank=True, default="", db_index=True)
+    title = models.CharField(max_length=500, blank=True, default="", db_index=True)
+    make = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    model = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    finish = models.CharField(max_length=255, blank=True, default="")
+    year = models.CharField(max_length=50, blank=True, default="")
+    condition_name = models.CharField("condition", max_length=100, blank=True, default="", db_index=True)
+    condition_uuid = models.CharField(max_length=64, blank=True, default="")
+    # Reverb's state slug as sent (draft, live, ended, sold_out, ...); unknown values are kept.
+    state = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    price = amount_field(db_index=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    inventory = models.IntegerField(null=True, blank=True, db_index=True)
+    has_inventory = models.BooleanField(default=False)
+    offers_enabled = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    slug = models.CharField(max_length=255, blank=True, default="")
+    web_url = models.URLField("View on Reverb", max_length=500, blank=True, default="")
+    category = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    images = models.JSONField(default=list, blank=True, help_text="Photo URLs, largest available, in order.")
+
+    class Meta(RemoteModel.Meta):
+        ordering = ["-remote_created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title or self.sku or f"listing {self.reverb_id}"
+
+    @property
+    def description(self) -> str:
+        return self.raw.get("description") or ""
+
+    @property
+    def shipping(self) -> dict[str, Any]:
+        return self.raw.get("shipping") or {}
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.raw.get("stats") or {}
+
+    @property
+    def thumbnail_url(self) -> str:
+        return self.images[0] if self.images else ""

@@ -1,1 +1,66 @@
-"""Mirror models for messaging; see ../shared/DESIGN.md section 4."""
+"""Mirror models for conversations, messages and offers; see ../shared/DESIGN.md section 4."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from backoffice.mirror import RemoteModel, amount_field
+
+
+class Conversation(RemoteModel):
+    """A buyer conversation. Key: conversation id. Shape is emulator-defined (API-NOTES 9)."""
+
+    subject = models.CharField(max_length=500, blank=True, default="")
+    unread = models.BooleanField(default=False, db_index=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    other_party_name = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    other_party_id = models.CharField(max_length=64, blank=True, default="")
+    listing_reverb_id = models.CharField("listing id", max_length=64, blank=True, default="", db_index=True)
+    listing = models.ForeignKey(
+        "listings.Listing", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+
+    class Meta(RemoteModel.Meta):
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject or f"conversation with {self.other_party_name or self.reverb_id}"
+
+
+class Message(RemoteModel):
+    """One message of a conversation, pulled from the conversation's details. Key: message id."""
+
+    conversation_reverb_id = models.CharField("conversation id", max_length=64, db_index=True)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    body = models.TextField(blank=True, default="")
+    sender_name = models.CharField(max_length=255, blank=True, default="")
+    sender_id = models.CharField(max_length=64, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta(RemoteModel.Meta):
+        ordering = ["sent_at", "id"]
+
+
+class Negotiation(RemoteModel):
+    """An offer negotiation on one of our listings. Key: negotiation id."""
+
+    # active, accepted, declined, expired; unknown values kept.
+    state = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    buyer_name = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    buyer_id = models.CharField(max_length=64, blank=True, default="")
+    offers_count = models.PositiveIntegerField(default=0)
+    last_offered_price = amount_field()
+    last_offered_shipping = amount_field()
+    last_offered_total = amount_field()
+    currency = models.CharField(max_length=3, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    actionable = models.BooleanField("seller's turn", default=False, db_index=True)
+    listing_reverb_id = models.CharField("listing id", max_length=64, blank=True, default="", db_index=True)
+    listing = models.ForeignKey(
+        "listings.Listing", null=True, blank=True, on_delete=models.SET_NULL, related_name="negotiations"
+    )
+
+    class Meta(RemoteModel.Meta):
+        ordering = ["-remote_updated_at", "-id"]
