@@ -1,0 +1,114 @@
+"""Per-account request budgets. Reverb documents no numbers, only that excess calls answer 429
+(API-NOTES 4.5), so the rate and burst are settings and a 429 pauses the whole account's budget.
+
+`RateLimiter` is deliberately two methods so a database- or Redis-backed bucket shared by all workers of
+an account can implement it later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class RateLimiter(Protocol):
+    def acquire(self, key: str, cost: int = 1) -> float:
+        """Block until `cost` requests may be sent for `key`; return the seconds waited."""
+        ...
+
+    def penalize(self, key: str, seconds: float) -> None:
+        """The server said slow down (429): send nothing for `key` for `seconds`."""
+        ...
+
+
+class UnlimitedRateLimiter:
+    """Never waits. For tests and tools that pace themselves."""
+
+    def acquire(self, key: str, cost: int = 1) -> float:
+        return 0.0
+
+    def penalize(self, key: str, seconds: float) -> None:
+        pass
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+    paused_until: float = 0.0
+
+
+class LocalTokenBucket:
+    """A token bucket per key, in this process: `burst` requests at once, then `rate_per_second`.
+    Thread-safe: the lock guards the arithmetic only; waiting happens outside it, then re-checks."""
+
+    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate_per_second <= 0 or burst < 1:
+            raise ValueError("rate_per_second must be > 0 and burst >= 1")
+        self.rate = float(rate_per_second)
+        self.burst = int(burst)
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _bucket(self, key: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
+        refill_from = max(bucket.updated, bucket.paused_until)  # nothing refills during a pause
+        if now > refill_from:
+            bucket.tokens = min(self.burst, bucket.tokens + (now - refill_from) * self.rate)
+        bucket.updated = max(bucket.updated, now)
+        return bucket
+
+    def acquire(self, key: str, cost: int = 1) -> float:
+        if cost > self.burst:
+            raise ValueError(f"cost {cost} exceeds the burst {self.burst}; it could never be granted")
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self.clock()
+                bucket = self._bucket(key, now)
+                if now < bucket.paused_until:
+                    wait = bucket.paused_until - now
+                elif bucket.tokens >= cost:
+                    bucket.tokens -= cost
+                    return waited
+                else:
+                    wait = (cost - bucket.tokens) / self.rate
+            self.sleep(wait)
+            waited += wait
+
+    def penalize(self, key: str, seconds: float) -> None:
+        with self._lock:
+            now = self.clock()
+            bucket = self._bucket(key, now)
+            bucket.tokens = 0.0  # the server says we are over budget: start refilling after the pause
+            bucket.paused_until = max(bucket.paused_until, now + max(seconds, 0.0))
+
+    def available(self, key: str) -> float:
+        """Tokens left for `key` now (for tests and the admin's diagnostics)."""
+        with self._lock:
+            now = self.clock()
+            bucket = self._bucket(key, now)
+            return 0.0 if now < bucket.paused_until else bucket.tokens
+
+
+_default: LocalTokenBucket | None = None
+_default_lock = threading.Lock()
+
+
+def default_rate_limiter() -> RateLimiter:
+    """One process-wide bucket built from settings, so every client of an account shares its budget."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            from django.conf import settings
+
+            _default = LocalTokenBucket(settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST)
+        return _default
