@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -41,6 +42,12 @@ PUSH_FIELDS = ["push_title", "push_description", "push_price", "push_inventory",
                "push_photos", "push_shipping", "push_make_model", "push_categories"]
 
 
+def _formfield(db_field: Any, **kwargs: Any) -> Any:
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")  # Django 6's default; Reverb is HTTPS
+    return db_field.formfield(**kwargs)
+
+
 class ReverbAccountForm(forms.ModelForm):
     # Write-only: the token is never rendered back, not even masked.
     new_token = forms.CharField(
@@ -53,6 +60,7 @@ class ReverbAccountForm(forms.ModelForm):
 
     class Meta:
         model = ReverbAccount
+        formfield_callback = _formfield
         fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", *PUSH_FIELDS]
 
     def save(self, commit: bool = True) -> ReverbAccount:
