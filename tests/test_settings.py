@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,8 +85,6 @@ def test_database_url_selects_postgresql() -> None:
 def test_env_example_lists_every_variable_settings_read() -> None:
     text = (ROOT / ".env.example").read_text()
     settings_src = (ROOT / "backoffice" / "settings.py").read_text()
-    import re
-
     read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_src))
     missing = sorted(v for v in read if v not in text)
     assert not missing, f".env.example does not mention {missing}"
@@ -121,8 +120,11 @@ def test_invalid_token_key_is_an_error_even_in_development() -> None:
 
 @pytest.mark.parametrize(
     ("override", "code"),
-    [({"ALLOWED_HOSTS": "localhost"}, "backoffice.W002"), ({"EMAIL_URL": "consolemail://"}, "backoffice.W003"),
-     ({"ADMIN_EMAILS": ""}, "backoffice.W004")],
+    [
+        ({"ALLOWED_HOSTS": "localhost"}, "backoffice.W002"),
+        ({"EMAIL_URL": "consolemail://"}, "backoffice.W003"),
+        ({"ADMIN_EMAILS": ""}, "backoffice.W004"),
+    ],
 )
 def test_deploy_warnings_say_which_variable(override: dict[str, str], code: str) -> None:
     values = {**env_example(), **override}
