@@ -32,6 +32,8 @@ class Store:
     vacation: bool = False
     direct_offers_enabled: bool = True
     preferred_seller: bool = True
+    # True: webhook registration answers 401 as Reverb does for personal tokens (API-NOTES 2, 3P-LIVE EDOS).
+    webhooks_require_oauth: bool = False
     tables: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     clock_offset: timedelta = timedelta(0)
     _last_now: datetime | None = None
