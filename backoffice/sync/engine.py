@@ -1,0 +1,179 @@
+"""The sync engine: write one API page of mapped payloads with a constant number of queries.
+
+`upsert_page` is the only write path for pulled data (DESIGN.md sections 3-4). Per page it runs:
+  1. one SELECT of the page's existing (key, hash, missing),
+  2. one INSERT ... ON CONFLICT DO UPDATE for the new and changed rows (skipped when there are none),
+whatever the page size. Unchanged rows are not written at all, so a sync with nothing new writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, router
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from backoffice.mirror import RemoteModel
+    from backoffice.models import ReverbAccount
+    from backoffice.reverb.client import ReverbClient
+
+# Fields a pull owns on every mirror besides the mapper's; FK link columns are never overwritten by it.
+BASE_UPDATE_FIELDS = ("raw", "payload_hash", "last_synced_at", "missing", "missing_since")
+
+
+class MappingError(ValueError):
+    """A payload the mapper cannot read. `reason` names the field and what is wrong with it."""
+
+    def __init__(self, reason: str, field_errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field_errors = dict(field_errors or {})
+
+
+Row = tuple[str, dict[str, Any], dict[str, Any]]  # (reverb key, model fields, raw payload)
+Mapper = Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
+# fetch(client, since) -> pages of payloads. since=None means a complete scan.
+Fetcher = Callable[["ReverbClient", datetime | None], Iterable[Sequence[dict[str, Any]]]]
+ChildFetcher = Callable[["ReverbClient", list[dict[str, Any]]], Iterator[Sequence[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class Link:
+    """Fill FK `field` from the column `key_field` holding the related object's Reverb key."""
+
+    field: str
+    key_field: str
+    target: str  # "app_label.Model"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one Reverb collection is pulled into one mirror model."""
+
+    name: str
+    model: type[RemoteModel]
+    mapper: Mapper
+    fetch: Fetcher | None  # None: fed by a parent resource (messages, payout line items)
+    incremental: bool = False  # accepts updated_start_date; otherwise every run is a complete scan
+    mark_missing: bool = True
+    links: tuple[Link, ...] = ()
+    # Child collections pulled for the parent payloads a page created or changed (all of them on an
+    # explicit full run when children_on_full): (child resource name, fetch(client, parents) -> pages).
+    children: tuple[tuple[str, ChildFetcher], ...] = ()
+    children_on_full: bool = False
+    description: str = ""
+
+
+@dataclass
+class PageResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_keys: list[str] = field(default_factory=list)
+
+
+def payload_hash(raw: Any) -> str:
+    """blake2b-128 of canonical JSON: the same payload always hashes the same, key order aside."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def _lift_sqlite_param_limit(alias: str) -> None:
+    """Django 5.2 assumes SQLite's old 999-variable limit and would split a 50-order page into several
+    INSERTs; SQLite >= 3.32 allows 32766. Read the real limit once per connection (Django 6.0 does this)."""
+    conn = connections[alias]
+    if conn.vendor != "sqlite" or getattr(conn.features, "_limit_lifted", False):
+        return
+    conn.ensure_connection()
+    conn.features.max_query_params = conn.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    conn.features._limit_lifted = True
+
+
+def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence[Row]) -> PageResult:
+    """Create new rows, update changed ones (or ones coming back from `missing`), skip unchanged ones."""
+    result = PageResult()
+    if not rows:
+        return result
+    alias = router.db_for_write(model)
+    _lift_sqlite_param_limit(alias)
+    latest: dict[str, Row] = {}
+    for row in rows:  # a key twice in one page (pagination shifting under us): the last one wins
+        latest[row[0]] = row
+    existing = {
+        key: (digest, missing)
+        for key, digest, missing in model.objects.using(alias)
+        .filter(account=account, reverb_id__in=list(latest))
+        .values_list("reverb_id", "payload_hash", "missing")
+    }
+    now = timezone.now()
+    objs = []
+    field_names: set[str] = set()
+    for key, fields, raw in latest.values():
+        digest = payload_hash(raw)
+        before = existing.get(key)
+        if before is not None and before == (digest, False):
+            result.unchanged += 1
+            continue
+        if before is None:
+            result.created += 1
+        else:
+            result.updated += 1
+        result.changed_keys.append(key)
+        field_names.update(fields)
+        objs.append(
+            model(
+                account_id=account.pk,
+                reverb_id=key,
+                raw=raw,
+                payload_hash=digest,
+                first_synced_at=now,
+                last_synced_at=now,
+                missing=False,
+                missing_since=None,
+                **fields,
+            )
+        )
+    if objs:
+        model.objects.using(alias).bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["account", "reverb_id"],
+            update_fields=sorted(field_names.union(BASE_UPDATE_FIELDS)),
+        )
+    return result
+
+
+def mark_missing(model: type[RemoteModel], account: ReverbAccount, seen: set[str]) -> int:
+    """After a complete scan: flag rows the scan did not return. Streams keys; never deletes."""
+    qs = model.objects.filter(account=account, missing=False)
+    absent = [
+        key for key in qs.values_list("reverb_id", flat=True).iterator(chunk_size=5000) if key not in seen
+    ]
+    now = timezone.now()
+    for start in range(0, len(absent), 500):
+        qs.filter(reverb_id__in=absent[start : start + 500]).update(missing=True, missing_since=now)
+    return len(absent)
+
+
+def link_related(model: type[RemoteModel], account: ReverbAccount, link: Link) -> int:
+    """One UPDATE: set `link.field` where it is NULL and the related row now exists. Never invents rows."""
+    from django.apps import apps
+
+    target = apps.get_model(link.target)
+    related = target.objects.filter(account=OuterRef("account"), reverb_id=OuterRef(link.key_field)).values(
+        "pk"
+    )
+    return (
+        model.objects.filter(account=account, **{f"{link.field}__isnull": True})
+        .exclude(**{link.key_field: ""})
+        .filter(Exists(related))
+        .update(**{link.field: Subquery(related[:1])})
+    )

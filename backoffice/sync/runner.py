@@ -1,0 +1,250 @@
+"""Pull runner: fetch a resource page by page, map, upsert, log failures, keep SyncRun bookkeeping.
+
+One transaction per page, so an error part-way keeps the pages already landed; a scan that did not finish
+marks nothing missing. Mapping failures are logged (with the raw payload) and the rest of the page lands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backoffice.mirror import SyncLogEntry, SyncRun
+
+from . import registry
+from .engine import MappingError, Resource, Row, link_related, mark_missing, upsert_page
+from .mapping import link
+from .watermark import since_for
+
+if TYPE_CHECKING:
+    from backoffice.models import ReverbAccount
+    from backoffice.reverb.client import ReverbClient
+
+log = logging.getLogger(__name__)
+
+# A mapper bug must not stop a sync either: such records are logged like malformed ones.
+RECORD_ERRORS = (MappingError, TypeError, ValueError, AttributeError, KeyError, IndexError)
+
+
+class AccountDisabled(Exception):
+    """Disabled accounts are never synced nor called."""
+
+
+@dataclass
+class PageOutcome:
+    keys: list[str] = field(default_factory=list)  # every key the page returned, failures included
+    changed: list[dict[str, Any]] = field(default_factory=list)  # payloads created or changed
+    keyless_failure: bool = False
+
+
+def _guess_key(payload: Any) -> str:
+    if isinstance(payload, Mapping):
+        for name in ("id", "order_number"):
+            if payload.get(name) not in (None, ""):
+                return str(payload[name])
+    return ""
+
+
+def _failure(
+    resource: Resource,
+    account: ReverbAccount,
+    run: SyncRun,
+    payload: Any,
+    reason: str,
+    field_errors: Mapping[str, list[str]] | None = None,
+) -> SyncLogEntry:
+    data = payload if isinstance(payload, Mapping) else {}
+    sku = data.get("sku")
+    return SyncLogEntry(
+        account=account,
+        run=run,
+        resource=resource.name,
+        reverb_id=_guess_key(payload)[:64],
+        sku=str(sku)[:255] if isinstance(sku, str | int) else "",
+        web_url=link(data, "web")[:500],
+        status=SyncLogEntry.Status.FAILED,
+        message=reason,
+        field_errors=dict(field_errors or {}),
+        raw=payload,
+    )
+
+
+def land_page(
+    resource: Resource, account: ReverbAccount, run: SyncRun, payloads: Sequence[Any]
+) -> PageOutcome:
+    """Map one page and write it in one transaction: upsert (<= 2 queries) + failure log (0-1 query)."""
+    outcome = PageOutcome()
+    rows: list[Row] = []
+    failures: list[SyncLogEntry] = []
+    for payload in payloads:
+        try:
+            key, fields = resource.mapper(payload)
+        except RECORD_ERRORS as exc:
+            reason = exc.reason if isinstance(exc, MappingError) else f"{type(exc).__name__}: {exc}"
+            failures.append(
+                _failure(resource, account, run, payload, reason, getattr(exc, "field_errors", None))
+            )
+            guessed = _guess_key(payload)
+            if guessed:
+                outcome.keys.append(guessed)
+            else:
+                outcome.keyless_failure = True
+            continue
+        rows.append((key, fields, payload))
+        outcome.keys.append(key)
+    with transaction.atomic():
+        result = upsert_page(resource.model, account, rows)
+        if failures:
+            SyncLogEntry.objects.bulk_create(failures)
+    changed = set(result.changed_keys)
+    outcome.changed = [raw for key, _, raw in rows if key in changed]
+    run.pages += 1
+    run.fetched += len(payloads)
+    run.created += result.created
+    run.updated += result.updated
+    run.unchanged += result.unchanged
+    run.failed += len(failures)
+    return outcome
+
+
+def _finish(run: SyncRun, requests: int, started: float, error: str = "") -> None:
+    run.requests = requests
+    run.seconds = round(time.perf_counter() - started, 3)
+    run.finished_at = timezone.now()
+    run.error = error[:5000]
+    if error:
+        run.status = SyncRun.Status.FAILED
+    else:
+        run.status = SyncRun.Status.PARTIAL if run.failed else SyncRun.Status.SUCCESS
+    run.save()
+
+
+def _relink(resource: Resource, account: ReverbAccount) -> None:
+    for model, related in registry.links_touching(resource.model):
+        link_related(model, account, related)
+
+
+def _pull_children(
+    resource: Resource,
+    account: ReverbAccount,
+    client: ReverbClient,
+    parents: Iterable[dict[str, Any]],
+    child_runs: dict[str, SyncRun],
+) -> None:
+    """Child collections of the given parents, one parent at a time: a child that fails to fetch is
+    logged and its parent's hash cleared, so the next run fetches it again."""
+    parents = list(parents)
+    if not parents:
+        return
+    for child_name, fetch_children in resource.children:
+        child = registry.get(child_name)
+        if child_name not in child_runs:  # created on demand: a sync with nothing new writes no child run
+            child_runs[child_name] = SyncRun.objects.create(
+                account=account, resource=child_name, full=False, started_at=timezone.now()
+            )
+        child_run = child_runs[child_name]
+        for parent in parents:
+            before = client.request_count
+            try:
+                for payloads in fetch_children(client, [parent]):
+                    land_page(child, account, child_run, payloads)
+            except Exception as exc:  # noqa: BLE001 - any failure: log it, retry this parent next run
+                child_run.failed += 1
+                key = resource.mapper(parent)[0]
+                SyncLogEntry.objects.create(
+                    account=account,
+                    run=child_run,
+                    resource=child_name,
+                    reverb_id=key[:64],
+                    status=SyncLogEntry.Status.FAILED,
+                    message=f"fetching {child_name} of {key}: {exc}",
+                    web_url=link(parent, "web")[:500],
+                )
+                resource.model.objects.filter(account=account, reverb_id=key).update(payload_hash="")
+            child_run.requests += client.request_count - before
+
+
+def sync_resource(
+    account: ReverbAccount, resource_name: str, *, full: bool = False, client: ReverbClient | None = None
+) -> SyncRun:
+    """Pull one resource. Incremental resources start at the watermark unless `full`; others (and first
+    runs) are complete scans, after which rows the scan did not return are marked missing."""
+    if not account.enabled:
+        raise AccountDisabled(f"account {account.name!r} is disabled; it is never synced")
+    resource = registry.get(resource_name)
+    if resource.fetch is None:
+        raise ValueError(f"{resource_name} is pulled with its parent resource, not on its own")
+    client = client or account.client()
+    since = None if full or not resource.incremental else since_for(account.pk, resource.name)
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        account=account, resource=resource.name, full=since is None, since=since, started_at=now
+    )
+    child_runs: dict[str, SyncRun] = {}
+    started, requests_before = time.perf_counter(), client.request_count
+    seen: set[str] = set()
+    keyless = False
+    error = ""
+    try:
+        for payloads in resource.fetch(client, since):
+            outcome = land_page(resource, account, run, payloads)
+            if since is None:
+                seen.update(outcome.keys)
+            keyless |= outcome.keyless_failure
+            if resource.children:
+                everything = full and resource.children_on_full
+                parents = [p for p in payloads if isinstance(p, Mapping)] if everything else outcome.changed
+                if everything:  # skip rows that failed to map: they have no usable key
+                    parents = [p for p in parents if _maps(resource, p)]
+                _pull_children(resource, account, client, parents, child_runs)
+        if since is None and resource.mark_missing and not keyless:
+            run.missing = mark_missing(resource.model, account, seen)
+    except Exception as exc:  # a failed request or a bug: the run fails, landed pages stay
+        log.warning("sync of %s for %s failed: %s", resource.name, account, exc, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
+    # New links can only come from rows written now (earlier runs linked what they wrote).
+    if run.created or run.updated:
+        _relink(resource, account)
+    for name, child_run in child_runs.items():
+        if child_run.created or child_run.updated:
+            _relink(registry.get(name), account)
+    child_requests = 0
+    for child_run in child_runs.values():
+        child_requests += child_run.requests
+        _finish(child_run, child_run.requests, started, error and "parent run failed")
+    _finish(run, client.request_count - requests_before - child_requests, started, error)
+    run.children = list(child_runs.values())  # not a column: for callers that report child runs
+    return run
+
+
+def _maps(resource: Resource, payload: Mapping[str, Any]) -> bool:
+    try:
+        resource.mapper(payload)
+    except RECORD_ERRORS:
+        return False
+    return True
+
+
+def sync_account(
+    account: ReverbAccount,
+    resources: Sequence[str] | None = None,
+    full: bool = False,
+    client: ReverbClient | None = None,
+) -> list[SyncRun]:
+    """Every (or the named) top-level resource, in registry order; one shared client (one rate budget)."""
+    if not account.enabled:
+        raise AccountDisabled(f"account {account.name!r} is disabled; it is never synced")
+    names = [name for name in registry.ORDER if resources is None or name in resources]
+    unknown = set(resources or ()) - set(registry.ORDER)
+    if unknown:
+        raise KeyError(
+            f"unknown resource(s) {', '.join(sorted(unknown))}; known: {', '.join(registry.ORDER)}"
+        )
+    client = client or account.client()
+    return [sync_resource(account, name, full=full, client=client) for name in names]

@@ -1,0 +1,78 @@
+"""Listings: payload -> Listing fields (pure), and how the collection is pulled.
+
+Reverb has no updated-since filter on /my/listings (API-NOTES 3): every run is a complete scan of
+`state=all` with hash-skip, which is also the reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from backoffice.sync.engine import Resource
+from backoffice.sync.mapping import boolean, integer, key_of, link, money, slug_or_text, text, when
+
+from .models import Listing
+
+if TYPE_CHECKING:
+    from backoffice.reverb.client import ReverbClient
+
+PHOTO_SIZES = ("full", "large_crop", "small_crop", "thumbnail")
+
+
+def photo_urls(payload: Mapping[str, Any]) -> list[str]:
+    urls = []
+    for photo in payload.get("photos") or []:
+        links = photo.get("_links") if isinstance(photo, Mapping) else None
+        for size in PHOTO_SIZES:
+            href = (links or {}).get(size, {}).get("href") if isinstance(links, Mapping) else None
+            if href:
+                urls.append(str(href))
+                break
+    return urls
+
+
+def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = key_of(payload)
+    price, currency = money(payload, "price")
+    condition = payload.get("condition") if isinstance(payload.get("condition"), Mapping) else {}
+    categories = payload.get("categories") or []
+    first_category = categories[0] if categories and isinstance(categories[0], Mapping) else {}
+    return key, {
+        "sku": text(payload, "sku", 255),
+        "title": text(payload, "title", 500),
+        "make": text(payload, "make", 255),
+        "model": text(payload, "model", 255),
+        "finish": text(payload, "finish", 255),
+        "year": text(payload, "year", 50),
+        "condition_name": text(condition, "display_name", 100),
+        "condition_uuid": text(condition, "uuid", 64),
+        "state": slug_or_text(payload, "state"),
+        "price": price,
+        "currency": currency or text(payload, "listing_currency", 3),
+        "inventory": integer(payload, "inventory"),
+        "has_inventory": boolean(payload, "has_inventory"),
+        "offers_enabled": boolean(payload, "offers_enabled"),
+        "published_at": when(payload, "published_at"),
+        "slug": text(payload, "slug", 255),
+        "web_url": link(payload, "web"),
+        "category": text(first_category, "full_name", 255),
+        "images": photo_urls(payload),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),  # our emulator's extension; absent on Reverb
+    }
+
+
+def fetch_listings(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return (page.items for page in client.my_listings(state="all"))
+
+
+LISTINGS = Resource(
+    name="listings",
+    model=Listing,
+    mapper=map_listing,
+    fetch=fetch_listings,
+    description="/my/listings?state=all, complete scan every run",
+)
+RESOURCES = [LISTINGS]

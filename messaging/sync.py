@@ -1,0 +1,150 @@
+"""Conversations (+ their messages) and offer negotiations: payload -> fields (pure), and how each is pulled.
+
+Conversation and message JSON is not documented (API-NOTES 9); the shapes read here are the emulator's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from backoffice.sync.engine import Link, Resource
+from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+
+from .models import Conversation, Message, Negotiation
+
+if TYPE_CHECKING:
+    from backoffice.reverb.client import ReverbClient
+
+_LISTING_ID = re.compile(r"/listings/(\d+)")
+LISTING_LINK = Link(field="listing", key_field="listing_reverb_id", target="listings.Listing")
+
+
+def _listing_id(payload: Mapping[str, Any]) -> str:
+    listing = payload.get("listing")
+    if isinstance(listing, Mapping) and listing.get("id") not in (None, ""):
+        return str(listing["id"])
+    if payload.get("listing_id") not in (None, ""):
+        return str(payload["listing_id"])
+    match = _LISTING_ID.search(link(payload, "listing"))
+    return match.group(1) if match else ""
+
+
+def _party(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def map_conversation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = key_of(payload)
+    other = _party(payload, "other_party")
+    listing = _party(payload, "listing")
+    return key, {
+        "subject": text(payload, "subject", 500) or text(listing, "title", 500),
+        "unread": boolean(payload, "unread"),
+        "last_message_at": when(payload, "last_message_at"),
+        "other_party_name": text(other, "name", 255) or text(payload, "other_party_name", 255),
+        "other_party_id": text(other, "id", 64),
+        "listing_reverb_id": _listing_id(payload),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def map_message(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A message row carries `conversation_id` (added by our fetcher when the detail omits it)."""
+    key = key_of(payload)
+    sender = _party(payload, "sender")
+    return key, {
+        "conversation_reverb_id": key_of(payload, "conversation_id"),
+        "body": text(payload, "body"),
+        "sender_name": text(sender, "name", 255) or text(payload, "sender_name", 255),
+        "sender_id": text(sender, "id", 64),
+        "sent_at": when(payload, "created_at") or when(payload, "sent_at"),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = key_of(payload)
+    price, currency = money(payload, "last_offered_price")
+    shipping, _ = money(payload, "last_offered_shipping")
+    total, total_currency = money(payload, "last_offered_total")
+    offers = payload.get("offers")
+    count = integer(payload, "offers_count")
+    return key, {
+        "state": text(payload, "state", 40),
+        "buyer_name": text(payload, "buyer_name", 255) or text(payload, "other_party_name", 255),
+        "buyer_id": text(payload, "buyer_id", 64),
+        "offers_count": count if count is not None else len(offers) if isinstance(offers, list) else 0,
+        "last_offered_price": price,
+        "last_offered_shipping": shipping,
+        "last_offered_total": total,
+        "currency": currency or total_currency,
+        "expires_at": when(payload, "expires_at"),
+        "actionable": boolean(payload, "actionable"),
+        "listing_reverb_id": _listing_id(payload),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def fetch_conversations(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return (page.items for page in client.conversations())
+
+
+def fetch_messages(client: ReverbClient, conversations: list[dict[str, Any]]) -> Iterator[Sequence[dict]]:
+    """Messages of new/changed conversations: from the list row when it carries them, else one detail
+    request per such conversation (never for unchanged ones)."""
+    for conversation in conversations:
+        messages = conversation.get("messages")
+        if messages is None:
+            messages = client.get_conversation(conversation["id"]).get("messages") or []
+        cid = conversation["id"]
+        yield [m if "conversation_id" in m else {**m, "conversation_id": cid} for m in messages]
+
+
+def fetch_negotiations(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+    """Rows are listings with nested `negotiations` (API-NOTES 10.1); flatten them, noting the listing id
+    on each negotiation that does not say it (`listing_id`, ours)."""
+    for page in client.negotiations():
+        rows = []
+        for listing in page.items:
+            for negotiation in listing.get("negotiations") or []:
+                if _listing_id(negotiation) or listing.get("id") is None:
+                    rows.append(negotiation)
+                else:
+                    rows.append({**negotiation, "listing_id": listing["id"]})
+        yield rows
+
+
+MESSAGES = Resource(
+    name="messages",
+    model=Message,
+    mapper=map_message,
+    fetch=None,
+    mark_missing=False,
+    links=(Link(field="conversation", key_field="conversation_reverb_id", target="messaging.Conversation"),),
+)
+CONVERSATIONS = Resource(
+    name="conversations",
+    model=Conversation,
+    mapper=map_conversation,
+    fetch=fetch_conversations,
+    links=(LISTING_LINK,),
+    children=(("messages", fetch_messages),),
+    description="/my/conversations, complete scan; messages of new/changed conversations",
+)
+# The list holds active negotiations only, so `missing` on a negotiation means "no longer active".
+NEGOTIATIONS = Resource(
+    name="negotiations",
+    model=Negotiation,
+    mapper=map_negotiation,
+    fetch=fetch_negotiations,
+    links=(LISTING_LINK,),
+    description="/my/listings/negotiations (active offers), complete scan",
+)
+RESOURCES = [CONVERSATIONS, MESSAGES, NEGOTIATIONS]

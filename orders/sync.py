@@ -1,0 +1,132 @@
+"""Orders, payments and feedback: payload -> model fields (pure), and how each collection is pulled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from backoffice.sync.engine import Link, MappingError, Resource
+from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+
+from .models import Feedback, Order, Payment
+
+if TYPE_CHECKING:
+    from backoffice.reverb.client import ReverbClient
+
+
+def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = key_of(payload, "order_number")
+    product, currency = money(payload, "amount_product")
+    shipping, _ = money(payload, "shipping")
+    tax, _ = money(payload, "amount_tax")
+    total, total_currency = money(payload, "total")
+    selling_fee, _ = money(payload, "selling_fee")
+    processing_fee, _ = money(payload, "direct_checkout_fee")
+    payout, _ = money(payload, "direct_checkout_payout")
+    quantity = integer(payload, "quantity", 1)
+    if quantity is not None and quantity < 0:
+        raise MappingError(f"quantity must not be negative, got {quantity}")
+    return key, {
+        "order_number": key,
+        "uuid": text(payload, "uuid", 64),
+        "status": text(payload, "status", 40),
+        "order_type": text(payload, "order_type", 40),
+        "order_bundle_id": text(payload, "order_bundle_id", 64),
+        "buyer_name": text(payload, "buyer_name", 255),
+        "buyer_id": text(payload, "buyer_id", 64),
+        "shipping_method": text(payload, "shipping_method", 40),
+        "local_pickup": boolean(payload, "local_pickup"),
+        "sku": text(payload, "sku", 255),
+        "title": text(payload, "title", 500),
+        "quantity": quantity,
+        "product_id": text(payload, "product_id", 64),
+        "amount_product": product,
+        "amount_shipping": shipping,
+        "amount_tax": tax,
+        "amount_total": total,
+        "selling_fee": selling_fee,
+        "direct_checkout_fee": processing_fee,
+        "direct_checkout_payout": payout,
+        "currency": currency or total_currency,
+        "paid_at": when(payload, "paid_at"),
+        "shipped_at": when(payload, "shipped_at"),
+        "shipping_provider": text(payload, "shipping_provider", 100),
+        "tracking_code": text(payload, "shipping_code", 255),
+        "shipment_status": text(payload, "shipment_status", 40),
+        "needs_feedback_for_buyer": boolean(payload, "needs_feedback_for_buyer"),
+        "needs_feedback_for_seller": boolean(payload, "needs_feedback_for_seller"),
+        "web_url": link(payload, "web"),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Shape is the emulator's (API-NOTES 11.2: not found in any source)."""
+    key = key_of(payload)
+    amount, currency = money(payload, "amount")
+    order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)
+    return key, {
+        "order_number": order_number,
+        "status": text(payload, "state", 40) or text(payload, "status", 40),
+        "payment_method": text(payload, "payment_method", 60),
+        "amount": amount,
+        "currency": currency,
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Shape is the emulator's (API-NOTES 10.5). `role` is who is rated: the seller on feedback we
+    received, the buyer on feedback we sent. Our fetcher adds `_direction` when a row lacks both."""
+    key = key_of(payload)
+    role = text(payload, "role")
+    direction = {"seller": "received", "buyer": "sent"}.get(role) or text(payload, "_direction")
+    rating = integer(payload, "rating")
+    if rating is not None and not 0 <= rating <= 5:
+        raise MappingError(f"rating must be 0..5, got {rating}")
+    return key, {
+        "direction": direction,
+        "order_number": text(payload, "order_number", 64),
+        "rating": rating,
+        "message": text(payload, "message"),
+        "author_name": text(payload, "author_name", 255),
+        "remote_created_at": when(payload, "created_at"),
+        "remote_updated_at": when(payload, "updated_at"),
+    }
+
+
+def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return (page.items for page in client.orders(kind="all", updated_start=since))
+
+
+def fetch_payments(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return (page.items for page in client.payments())
+
+
+def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+    for direction, pages in (("received", client.feedback_received()), ("sent", client.feedback_sent())):
+        for page in pages:
+            yield [row if "role" in row else {**row, "_direction": direction} for row in page.items]
+
+
+ORDER_LINK = Link(field="order", key_field="order_number", target="orders.Order")
+
+ORDERS = Resource(
+    name="orders",
+    model=Order,
+    mapper=map_order,
+    fetch=fetch_orders,
+    incremental=True,
+    links=(Link(field="listing", key_field="product_id", target="listings.Listing"),),
+    description="/my/orders/selling/all, updated_start_date = last success - overlap",
+)
+PAYMENTS = Resource(
+    name="payments", model=Payment, mapper=map_payment, fetch=fetch_payments, links=(ORDER_LINK,)
+)
+FEEDBACK = Resource(
+    name="feedback", model=Feedback, mapper=map_feedback, fetch=fetch_feedback, links=(ORDER_LINK,)
+)
+RESOURCES = [ORDERS, PAYMENTS, FEEDBACK]
