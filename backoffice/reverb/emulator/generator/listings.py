@@ -119,3 +119,34 @@ def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
             record["bump_bid"] = rng.choice((0.02, 0.035, 0.05))
         if i % 7 == 3 and record["offers_enabled"] and record["state"] == "live":
             record["auto_offer_percentage"] = rng.choice((5, 10, 15))
+    generate_sales(store, rng, anchor)
+
+
+def generate_sales(store: Store, rng: random.Random, anchor: datetime) -> None:
+    """Two seller sales and one Reverb-run sale (fields per the compiled summary, API-NOTES 10.4)."""
+    sales = store.table("sales")
+    live = [r for r in store.table("listings").values() if r["state"] == "live"]
+    specs = (
+        ("seller", "Spring Pedal Sale", 15, -10, 20),
+        ("seller", "Vintage Week", 10, 30, 37),
+        ("reverb", "Reverb Cyber Monday", 20, -2, 5),
+    )
+    for kind, name, pct, start_days, end_days in specs:
+        sale_id = store.next_id("sales", start=9000)
+        slug = "-".join(name.lower().split())
+        sale = {
+            "id": sale_id,
+            "slug": slug,
+            "name": name,
+            "code": slug.upper().replace("-", "")[:12],
+            "discount_percent": pct,
+            "starts_at": anchor + timedelta(days=start_days),
+            "ends_at": anchor + timedelta(days=end_days),
+            "kind": kind,
+            "listing_ids": set(),
+        }
+        sales[sale_id] = sale
+        if kind == "seller":
+            for record in rng.sample(live, min(len(live), 5)):
+                sale["listing_ids"].add(record["id"])
+                record["sale_ids"].add(sale_id)
