@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -76,6 +77,7 @@ class Emulator:
         self.requests = Counter()  # (method, route template) -> count, for tests and bench
         self.webhook_log: list[dict[str, Any]] = []
         self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._bucket: tuple[float, float, float] = (0.0, 0.0, 0.0)  # tokens, last refill, for which rate
         self.reset(seed=seed, size=size, currency=currency)
 
     # ---- state ---------------------------------------------------------------------------------------
@@ -103,6 +105,9 @@ class Emulator:
             raise DroppedConnection()
         if self.faults.roll(self.faults.slow_rate):
             time.sleep(self.faults.slow_seconds)
+        wait = self._rate_limited()
+        if wait:
+            return self._error(ApiError(429, "Too Many Requests", headers={"Retry-After": str(wait)}))
         if self.faults.roll(self.faults.rate_429):
             return self._error(ApiError(429, "Too Many Requests",
                                         headers={"Retry-After": str(self.faults.retry_after)}))
@@ -113,6 +118,24 @@ class Emulator:
         if lost:
             raise DroppedConnection()
         return response
+
+    def _rate_limited(self) -> int:
+        """Token bucket for `faults.rate_limit_per_second` (burst: one second's worth). Returns 0 when the
+        request may go on, else the whole seconds to wait (Retry-After is our convenience, API-NOTES 4.5)."""
+        rate = self.faults.rate_limit_per_second
+        if rate <= 0:
+            return 0
+        with self.lock:
+            now = time.monotonic()
+            tokens, last, for_rate = self._bucket
+            if for_rate != rate:  # new fault settings: start with a full bucket
+                tokens, last = max(rate, 1.0), now
+            tokens = min(max(rate, 1.0), tokens + (now - last) * rate)
+            if tokens >= 1:
+                self._bucket = (tokens - 1, now, rate)
+                return 0
+            self._bucket = (tokens, now, rate)
+            return max(1, math.ceil((1 - tokens) / rate))
 
     def _dispatch(self, req: Request) -> tuple[Response, bool]:
         with self.lock:
