@@ -1,0 +1,57 @@
+"""`python manage.py reverb_emulator --port 8765 --seed 1 --size demo --token TOKEN`: a seeded Reverb
+emulator on loopback HTTP until Ctrl-C or SIGTERM (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from backoffice.reverb.emulator import Emulator, parse_size
+from backoffice.reverb.emulator.server import serve
+
+
+class Command(BaseCommand):
+    help = "Serve a seeded, stateful Reverb API emulator over loopback HTTP."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--size", default="demo", help="demo, bench, tiny, N (listings), or kind=N,kind=N"
+        )
+        parser.add_argument("--token", default=None, help="API token to accept (default: a new random one)")
+        parser.add_argument("--currency", default="USD")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            parse_size(options["size"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        token = options["token"] or secrets.token_urlsafe(24)
+        emulator = Emulator(
+            token=token, seed=options["seed"], size=options["size"], currency=options["currency"]
+        )
+        try:
+            server = serve(emulator, options["host"], options["port"])
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from None
+        host, port = server.server_address[:2]
+        self.stdout.write(f"Reverb emulator listening on http://{host}:{port}/api (token {token})")
+        self.stdout.flush()
+
+        def _stop(signum: int, frame: object) -> None:
+            # shutdown() blocks until serve_forever returns, so call it from another thread.
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
