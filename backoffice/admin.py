@@ -10,14 +10,23 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backoffice.models import ReverbAccount
+from backoffice.models import API_URL_HELP, ReverbAccount
 
 admin.site.site_header = "Reverb back office"
 admin.site.site_title = "Reverb back office"
 admin.site.index_title = "Dashboard"
 
 
-class MirrorAdmin(admin.ModelAdmin):
+class BaseAdmin(admin.ModelAdmin):
+    """Our ModelAdmin defaults: URL fields assume https (Django 6's default; Reverb is HTTPS)."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class MirrorAdmin(BaseAdmin):
     """Mirrors are copies of what Reverb owns: never added or deleted here, read-only unless a subclass
     opts fields in (by overriding get_readonly_fields) for edits that are pushed through services."""
 
@@ -42,13 +51,10 @@ PUSH_FIELDS = ["push_title", "push_description", "push_price", "push_inventory",
                "push_photos", "push_shipping", "push_make_model", "push_categories"]
 
 
-def _formfield(db_field: Any, **kwargs: Any) -> Any:
-    if isinstance(db_field, models.URLField):
-        kwargs.setdefault("assume_scheme", "https")  # Django 6's default; Reverb is HTTPS
-    return db_field.formfield(**kwargs)
-
-
 class ReverbAccountForm(forms.ModelForm):
+    api_url = forms.URLField(
+        label="API base URL", max_length=200, assume_scheme="https", help_text=API_URL_HELP
+    )
     # Write-only: the token is never rendered back, not even masked.
     new_token = forms.CharField(
         label="New token (leave blank to keep)",
@@ -60,7 +66,6 @@ class ReverbAccountForm(forms.ModelForm):
 
     class Meta:
         model = ReverbAccount
-        formfield_callback = _formfield
         fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", *PUSH_FIELDS]
 
     def save(self, commit: bool = True) -> ReverbAccount:
@@ -73,7 +78,7 @@ class ReverbAccountForm(forms.ModelForm):
 
 
 @admin.register(ReverbAccount)
-class ReverbAccountAdmin(admin.ModelAdmin):
+class ReverbAccountAdmin(BaseAdmin):
     form = ReverbAccountForm
     list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
                     "updated"]
