@@ -27,35 +27,51 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def shape_errors(expected: Any, actual: Any, *, path: str = "$", optional: Iterable[str] = (),
-                 exact: bool = False) -> list[str]:
+def shape_errors(
+    expected: Any,
+    actual: Any,
+    *,
+    path: str = "$",
+    optional: Iterable[str] = (),
+    exact: bool = False,
+    maps: Iterable[str] = (),
+) -> list[str]:
     """Every shape difference as a readable line; `optional` lists dotted paths (e.g. "$._links.end")
-    that may be missing from `actual`."""
-    optional = set(optional)
+    that may be missing from `actual` (array items are "[]": "$.listings[]._links.end"); `maps` lists
+    paths of objects whose keys are data, not names
+    (e.g. "$.errors", field -> messages): each actual value is compared with the example's first value."""
+    optional, maps = set(optional), set(maps)
+    kw: dict[str, Any] = {"optional": optional, "exact": exact, "maps": maps}
     if expected is None:
         return []
     want, got = _kind(expected), _kind(actual)
     if want != got:
         return [f"{path}: expected {want}, got {got} ({actual!r:.80})"]
     errors: list[str] = []
-    if want == "object":
+    if want == "object" and path in maps:
+        if expected:
+            first = next(iter(expected.values()))
+            for key, value in actual.items():
+                errors += shape_errors(first, value, path=f"{path}.{key}", **kw)
+    elif want == "object":
         for key, value in expected.items():
             sub = f"{path}.{key}"
             if key not in actual:
                 if sub not in optional:
                     errors.append(f"{sub}: missing")
                 continue
-            errors += shape_errors(value, actual[key], path=sub, optional=optional, exact=exact)
+            errors += shape_errors(value, actual[key], path=sub, **kw)
         if exact:
             errors += [f"{path}.{key}: unexpected" for key in actual if key not in expected]
     elif want == "array" and expected:
-        for i, item in enumerate(actual):
-            errors += shape_errors(expected[0], item, path=f"{path}[{i}]", optional=optional, exact=exact)
+        for item in actual:  # "[]" in paths, so `optional`/`maps` can name a key inside any item
+            errors += shape_errors(expected[0], item, path=f"{path}[]", **kw)
     return errors
 
 
-def assert_same_shape(expected: Any, actual: Any, *, optional: Iterable[str] = (),
-                      exact: bool = False) -> None:
+def assert_same_shape(
+    expected: Any, actual: Any, *, optional: Iterable[str] = (), exact: bool = False, maps: Iterable[str] = ()
+) -> None:
     """Fail with every difference listed when `actual` does not have `expected`'s shape."""
-    errors = shape_errors(expected, actual, optional=optional, exact=exact)
+    errors = shape_errors(expected, actual, optional=optional, exact=exact, maps=maps)
     assert not errors, "shape differs from the documented example:\n  " + "\n  ".join(errors)
