@@ -83,7 +83,8 @@ def render_negotiation(emu: Emulator, req: Request, n: dict[str, Any]) -> dict[s
             "shipping_price": _both(o["shipping_price"], cur),
             "total_price": _both(o["price"] + o["shipping_price"], cur),
             "initiated_by_name": buyer_name if o["initiator"] == "buyer" else shop_name,
-            "initiated_by_shop_name": shop_name if o["initiator"] == "seller" else None,
+            # Every Reverb user has a shop, named after them by default (ours: the fixture is sanitised).
+            "initiated_by_shop_name": shop_name if o["initiator"] == "seller" else buyer_name,
             "initiated_by_me": o["initiator"] == "seller",
             "initiator_type": o["initiator"],
         }
