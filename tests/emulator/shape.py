@@ -7,6 +7,7 @@ example's first item. Extra keys in `actual` are allowed unless `exact=True`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,11 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _named(path: str, paths: set[str]) -> bool:
+    """`path` is listed as is ("$.orders[0].x") or with any item index ("$.orders[].x")."""
+    return path in paths or re.sub(r"\[\d+\]", "[]", path) in paths
+
+
 def shape_errors(
     expected: Any,
     actual: Any,
@@ -36,10 +42,12 @@ def shape_errors(
     exact: bool = False,
     maps: Iterable[str] = (),
 ) -> list[str]:
-    """Every shape difference as a readable line; `optional` lists dotted paths (e.g. "$._links.end")
-    that may be missing from `actual` (array items are "[]": "$.listings[]._links.end"); `maps` lists
-    paths of objects whose keys are data, not names
-    (e.g. "$.errors", field -> messages): each actual value is compared with the example's first value."""
+    """Every shape difference as a readable line.
+
+    `optional`: dotted paths that may be missing from `actual`, e.g. "$._links.end"; name one item as
+    "$.listings[0]._links.end" or any item as "$.listings[]._links.end".
+    `maps`: paths of objects whose keys are data, not names (e.g. "$.errors", field -> messages): each
+    actual value is compared with the example's first value."""
     optional, maps = set(optional), set(maps)
     kw: dict[str, Any] = {"optional": optional, "exact": exact, "maps": maps}
     if expected is None:
@@ -48,7 +56,7 @@ def shape_errors(
     if want != got:
         return [f"{path}: expected {want}, got {got} ({actual!r:.80})"]
     errors: list[str] = []
-    if want == "object" and path in maps:
+    if want == "object" and _named(path, maps):
         if expected:
             first = next(iter(expected.values()))
             for key, value in actual.items():
@@ -57,15 +65,15 @@ def shape_errors(
         for key, value in expected.items():
             sub = f"{path}.{key}"
             if key not in actual:
-                if sub not in optional:
+                if not _named(sub, optional):
                     errors.append(f"{sub}: missing")
                 continue
             errors += shape_errors(value, actual[key], path=sub, **kw)
         if exact:
             errors += [f"{path}.{key}: unexpected" for key in actual if key not in expected]
     elif want == "array" and expected:
-        for item in actual:  # "[]" in paths, so `optional`/`maps` can name a key inside any item
-            errors += shape_errors(expected[0], item, path=f"{path}[]", **kw)
+        for i, item in enumerate(actual):
+            errors += shape_errors(expected[0], item, path=f"{path}[{i}]", **kw)
     return errors
 
 
