@@ -103,7 +103,8 @@ class ReverbAccount(models.Model):
         else:
             ok, message = True, shop_name_of(payload)
         message = self._scrub(message)
-        logger.info("verify %r: %s %s", self, "ok" if ok else "failed", message)
+        level = logging.DEBUG if ok else logging.INFO
+        logger.log(level, "verify %r: %s %s", self, "ok" if ok else "failed", message)
         return ok, message
 
     def _scrub(self, text: str) -> str:
