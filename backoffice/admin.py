@@ -111,3 +111,7 @@ class ReverbAccountAdmin(BaseAdmin):
                 self.message_user(request, f"{account.name}: connected to {message}.", messages.SUCCESS)
             else:
                 self.message_user(request, f"{account.name}: {message}", messages.ERROR)
+
+
+# Read-only SyncRun / SyncLogEntry admin (after MirrorAdmin, which it subclasses).
+from backoffice import admin_sync  # noqa: E402, F401

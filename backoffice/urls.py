@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import path
 
+from backoffice import views
+
 urlpatterns = [
+    # Admin-look pages outside ModelAdmin go before admin/ (whose catch-all would claim them).
+    path("admin/sync-log/", admin.site.admin_view(views.sync_log), name="sync_log"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,96 @@
+"""Admin for conversations (with their messages inline), messages and offer negotiations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+
+from .models import Conversation, Message, Negotiation
+
+
+class MessageInline(admin.TabularInline):
+    """The conversation's messages, oldest first, read-only (one query whatever their number)."""
+
+    model = Message
+    fields = ["sent_at", "sender_name", "body"]
+    readonly_fields = fields
+    ordering = ["sent_at", "id"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReverbMirrorAdmin):
+    resync_resource = "conversations"
+    list_display = [
+        "__str__",
+        "other_party_name",
+        link_column("listing", "listing"),
+        "unread",
+        "last_message_at",
+        "account",
+    ]
+    list_filter = ["account", "unread", "missing"]
+    search_fields = ["subject", "other_party_name", "=listing_reverb_id", "listing__sku", "listing__title"]
+    date_hierarchy = "last_message_at"
+    ordering = ["-last_message_at", "-id"]
+    list_select_related = ["account", "listing"]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(ReverbMirrorAdmin):
+    resync_resource = "conversations"  # messages are pulled with their conversation
+    list_display = [
+        "reverb_id",
+        "sent_at",
+        "sender_name",
+        "body_excerpt",
+        link_column("conversation", "conversation"),
+        "account",
+    ]
+    list_filter = ["account", "missing"]
+    search_fields = ["body", "sender_name", "=conversation_reverb_id"]
+    date_hierarchy = "sent_at"
+    ordering = ["-sent_at", "-id"]
+    list_select_related = ["account", "conversation"]
+
+    @admin.display(description="message")
+    def body_excerpt(self, obj: Message) -> str:
+        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+
+@admin.register(Negotiation)
+class NegotiationAdmin(ReverbMirrorAdmin):
+    resync_resource = "negotiations"
+    list_display = [
+        "reverb_id",
+        link_column("listing", "listing"),
+        "buyer_name",
+        "state",
+        money_column("last_offered_total", "last offer"),
+        "offers_count",
+        "actionable",
+        "expires_at",
+        "remote_updated_at",
+        "account",
+    ]
+    list_filter = ["account", "state", "actionable", "missing"]
+    search_fields = ["buyer_name", "=listing_reverb_id", "listing__sku", "listing__title"]
+    date_hierarchy = "remote_updated_at"
+    ordering = ["-remote_updated_at", "-id"]
+    list_select_related = ["account", "listing"]

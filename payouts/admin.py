@@ -1,0 +1,89 @@
+"""Admin for payouts (with their line items inline) and payout line items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+
+from backoffice.admin_links import admin_link
+from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+
+from .models import Payout, PayoutLineItem
+
+
+class PayoutLineItemInline(admin.TabularInline):
+    """The payout's orders, read-only; the linked orders come in the same query (select_related)."""
+
+    model = PayoutLineItem
+    fk_name = "payout"
+    fields = ["order_number", "order_link", "title", "amount_total_money", "fees_money"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    # staticmethod: the admin calls these with the row only, like list_display callables.
+    order_link = staticmethod(link_column("order", "order"))
+    amount_total_money = staticmethod(money_column("amount_total", "total"))
+    fees_money = staticmethod(money_column("fees", "fees"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PayoutLineItem]:
+        return super().get_queryset(request).select_related("order")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReverbMirrorAdmin):
+    resync_resource = "payouts"
+    list_display = ["reverb_id", "remote_created_at", money_column("total", "total"), "line_count", "account"]
+    list_filter = ["account", "currency", "missing"]
+    search_fields = ["=reverb_id", "line_items__order_number"]
+    date_hierarchy = "remote_created_at"
+    ordering = ["-remote_created_at", "-id"]
+    list_select_related = ["account"]
+    inlines = [PayoutLineItemInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Payout]:
+        return super().get_queryset(request).annotate(line_count=Count("line_items"))
+
+    @admin.display(description="line items", ordering="line_count")
+    def line_count(self, obj: Payout) -> int:
+        return obj.line_count
+
+    def reverb_url(self, obj: Payout) -> str:
+        return ""  # no public page for a payout that we know of
+
+
+@admin.register(PayoutLineItem)
+class PayoutLineItemAdmin(ReverbMirrorAdmin):
+    resync_resource = "payouts"  # line items are pulled with their payout
+    list_display = [
+        "reverb_id",
+        link_column("payout", "payout"),
+        "order_number",
+        "order_column",
+        "title",
+        money_column("amount_total", "total"),
+        money_column("fees", "fees"),
+        "account",
+    ]
+    list_filter = ["account", "missing"]
+    search_fields = ["=order_number", "=payout_reverb_id", "title"]
+    ordering = ["payout_reverb_id", "order_number", "id"]
+    list_select_related = ["account", "payout", "order"]
+
+    @admin.display(description="order", ordering="order")
+    def order_column(self, obj: PayoutLineItem) -> SafeString | str:
+        return admin_link(obj.order)

@@ -1,0 +1,41 @@
+"""Admin for the refund-request mirror."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from backoffice.admin_links import order_web_url
+from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+
+from .models import RefundRequest
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReverbMirrorAdmin):
+    resync_resource = "refunds"
+    list_display = [
+        "reverb_id",
+        "remote_created_at",
+        "order_number",
+        link_column("order", "order"),
+        "state",
+        money_column("amount", "amount"),
+        "refund_type",
+        "reason",
+        "initiated_by",
+        "remote_updated_at",
+        "account",
+    ]
+    list_filter = ["account", "state", "reason", "initiated_by", "refund_type", "missing"]
+    search_fields = ["=reverb_id", "=order_number", "order__buyer_name", "order__sku"]
+    date_hierarchy = "remote_created_at"
+    ordering = ["-remote_created_at", "-id"]
+    list_select_related = ["account", "order"]
+
+    def reverb_url(self, obj: RefundRequest) -> str:
+        # A refund request has no page of its own that we know of: its order's page shows it.
+        own = obj.link("web")
+        if own:
+            return own
+        order_url = obj.order.web_url if obj.order_id and obj.order else ""
+        return order_web_url(obj.order_number, order_url)
