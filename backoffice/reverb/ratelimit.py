@@ -76,8 +76,8 @@ class LocalTokenBucket:
                 bucket = self._bucket(key, now)
                 if now < bucket.paused_until:
                     wait = bucket.paused_until - now
-                elif bucket.tokens >= cost:
-                    bucket.tokens -= cost
+                elif bucket.tokens >= cost - 1e-9:  # float refill can fall a hair short forever
+                    bucket.tokens = max(bucket.tokens - cost, 0.0)
                     return waited
                 else:
                     wait = (cost - bucket.tokens) / self.rate
