@@ -187,3 +187,27 @@ def test_viewer_cannot_resync(client: Client, account: ReverbAccount) -> None:
         {"action": "resync_from_reverb", "_selected_action": [listing.pk]},
     )
     assert not SyncRun.objects.exists()
+
+
+def test_admin_shows_a_synced_emulator_shop(
+    emulator: object, admin_client: Client, account: ReverbAccount
+) -> None:
+    """Real payloads (through the sync engine) render in every changelist and change view."""
+    from django.apps import apps
+
+    from backoffice.sync.runner import sync_account
+
+    runs = sync_account(account, full=True)
+    assert all(run.ok for run in runs), [run.summary() for run in runs]
+    for label in ("listings.listing", "orders.order"):
+        assert apps.get_model(label).objects.exists()
+    for label in FACTORIES:
+        model = apps.get_model(label)
+        assert results(admin_client, label) or not model.objects.exists()
+        first = model.objects.first()
+        if first is not None:
+            response = admin_client.get(admin_url(label, "change", first.pk))
+            assert response.status_code == 200, label
+            assert b'class="raw-payload"' in response.content
+    assert admin_client.get("/admin/sync-log/").status_code == 200
+    assert admin_client.get("/admin/backoffice/syncrun/").status_code == 200

@@ -151,3 +151,8 @@ def test_run_filter_from_syncrun(admin_client: Client, account: ReverbAccount) -
     SyncLogEntry.objects.create(account=account, run=run_b, resource="listings", status="failed", message="B")
     table = admin_client.get(f"{URL}?run={run_a.pk}").context["table"]
     assert [row.record.message for row in table.page.object_list] == ["A"]
+
+
+def test_admin_index_links_to_the_sync_log(admin_client: Client) -> None:
+    html = admin_client.get("/admin/").content.decode()
+    assert f'href="{URL}"' in html
