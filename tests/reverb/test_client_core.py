@@ -33,14 +33,14 @@ from backoffice.reverb.errors import (
 )
 from backoffice.reverb.ratelimit import LocalTokenBucket
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
-from tests.reverb.conftest import make_client, recording_client, reply, require, scripted_client
-
-EXCELLENT = "df268ad1-c462-4ba6-b6db-e007e23922ea"
-
-
-def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
-    return {"make": "Fender", "model": "Stratocaster", "sku": sku, "condition": {"uuid": EXCELLENT},
-            "price": money("1299.00", "USD"), **extra}
+from tests.reverb.conftest import (
+    make_client,
+    new_listing,
+    recording_client,
+    reply,
+    require,
+    scripted_client,
+)
 
 
 def clear_faults_on_sleep(emulator: Any, sleeps: list[float]):
