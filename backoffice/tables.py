@@ -42,16 +42,16 @@ def mirror_change_urls(entries: Iterable[SyncLogEntry]) -> dict[MirrorKey, str]:
 
 class SyncLogTable(tables.Table):
     created_at = tables.DateTimeColumn(
-        verbose_name="time", format="Y-m-d H:i:s", order_by=("created_at", "id"), linkify=False
+        verbose_name="Time", format="Y-m-d H:i:s", order_by=("created_at", "id"), linkify=False
     )
-    account = tables.Column(accessor="account__name", order_by=("account__name",))
+    account = tables.Column(verbose_name="Account", accessor="account__name", order_by=("account__name",))
     resource = tables.Column()
-    reverb_id = tables.Column(verbose_name="item id")
+    reverb_id = tables.Column(verbose_name="Item id")
     sku = tables.Column(verbose_name="SKU")
     web_url = tables.Column(verbose_name="Reverb", orderable=False)
     status = tables.Column()
     message = tables.Column(orderable=False)
-    field_errors = tables.Column(verbose_name="field errors", orderable=False)
+    field_errors = tables.Column(verbose_name="Field errors", orderable=False)
     entry = tables.Column(verbose_name="", accessor="pk", orderable=False)
 
     class Meta:
