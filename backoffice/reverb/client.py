@@ -222,6 +222,11 @@ class ReverbClient:
         log.debug("reverb %s %s -> %s in %.0f ms", method, response.url, response.status_code,
                   (time.monotonic() - started) * 1000)
         body = _parse_body(response)
+        if 300 <= response.status_code < 400 and response.status_code != 304:
+            # Redirects are not followed: the Location could be another host, and the token goes only
+            # to the account's API host. Reverb documents none for the API.
+            raise ReverbError(f"unexpected redirect to {response.headers.get('Location', '?')}",
+                              status=response.status_code, method=method, url=response.url or url, body=body)
         if response.status_code >= 400:
             error = error_for_status(response.status_code, body, method=method, url=response.url or url,
                                      headers=response.headers)

@@ -99,16 +99,17 @@ class LocalTokenBucket:
             return 0.0 if now < bucket.paused_until else bucket.tokens
 
 
-_default: LocalTokenBucket | None = None
-_default_lock = threading.Lock()
+_defaults: dict[tuple[float, int], LocalTokenBucket] = {}
+_defaults_lock = threading.Lock()
 
 
 def default_rate_limiter() -> RateLimiter:
-    """One process-wide bucket built from settings, so every client of an account shares its budget."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            from django.conf import settings
+    """One process-wide bucket per (rate, burst) from settings, so every client of an account in this
+    process shares its budget (and a test that overrides the settings gets a fresh one)."""
+    from django.conf import settings
 
-            _default = LocalTokenBucket(settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST)
-        return _default
+    key = (float(settings.REVERB_RATE_PER_SECOND), int(settings.REVERB_RATE_BURST))
+    with _defaults_lock:
+        if key not in _defaults:
+            _defaults[key] = LocalTokenBucket(*key)
+        return _defaults[key]

@@ -26,6 +26,7 @@ from backoffice.reverb.errors import (
     MethodNotAllowedError,
     NotFoundError,
     RateLimitedError,
+    ReverbError,
     ServerError,
     TransportError,
     UnauthorizedError,
@@ -79,6 +80,9 @@ def test_defaults_come_from_settings(emulator: Any, settings: Any) -> None:
     assert (client.per_page, client.timeout, client.max_retries) == (7, (1.5, 12.0), 2)
     assert isinstance(client.rate_limiter, LocalTokenBucket)
     assert client.rate_limiter is ReverbClient(EMULATOR_API_URL, "other").rate_limiter  # one shared budget
+    settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST = 3.0, 4
+    bucket = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN).rate_limiter
+    assert (bucket.rate, bucket.burst) == (3.0, 4)
 
 
 def test_module_imports_without_django_configured() -> None:
@@ -411,3 +415,18 @@ def test_a_pagination_loop_is_detected() -> None:
 def test_empty_bodies_come_back_as_none() -> None:
     client, _ = scripted_client(reply(200, None))
     assert client.request("DELETE", "/listings/1") is None
+
+
+def test_redirects_are_not_followed() -> None:
+    client, adapter = scripted_client(reply(302, None, {"Location": "https://elsewhere.example/api/x"}))
+    with pytest.raises(ReverbError, match="unexpected redirect to https://elsewhere.example"):
+        client.get_account()
+    assert len(adapter.sent) == 1
+
+
+def test_get_and_items_helpers(emulator: Any, client: ReverbClient) -> None:
+    envelope = client.get("/my/orders/selling/all", per_page=1)
+    assert envelope["per_page"] == 1 and len(envelope["orders"]) == 1
+    numbers = [o["order_number"] for o in client.items("/my/orders/selling/all", key="orders", per_page=4)]
+    assert len(numbers) == len(emulator.store.table("orders")) == len(set(numbers))
+    assert client.paginate == client.pages  # DESIGN.md 3 says client.paginate
