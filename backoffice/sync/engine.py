@@ -4,6 +4,7 @@
   1. one SELECT of the page's existing (key, hash, missing),
   2. one INSERT ... ON CONFLICT DO UPDATE for the new and changed rows (skipped when there are none),
 whatever the page size. Unchanged rows are not written at all, so a sync with nothing new writes nothing.
+FK link columns are never in the upsert: links are filled by `link_related`, so a pull never clears one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from backoffice.mirror import RemoteModel
     from backoffice.models import ReverbAccount
     from backoffice.reverb.client import ReverbClient
-
-# Fields a pull owns on every mirror besides the mapper's; FK link columns are never overwritten by it.
-BASE_UPDATE_FIELDS = ("raw", "payload_hash", "last_synced_at", "missing", "missing_since")
 
 
 class MappingError(ValueError):
@@ -80,15 +78,19 @@ class PageResult:
     changed_keys: list[str] = field(default_factory=list)
 
 
-def payload_hash(raw: Any) -> str:
+def canonical_json(raw: Any) -> str:
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def payload_hash(raw: Any, canonical: str | None = None) -> str:
     """blake2b-128 of canonical JSON: the same payload always hashes the same, key order aside."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    text = canonical_json(raw) if canonical is None else canonical
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _lift_sqlite_param_limit(alias: str) -> None:
-    """Django 5.2 assumes SQLite's old 999-variable limit and would split a 50-order page into several
-    INSERTs; SQLite >= 3.32 allows 32766. Read the real limit once per connection (Django 6.0 does this)."""
+    """Django 5.2 assumes SQLite's old 999-variable limit; SQLite >= 3.32 allows 32766. Read the real
+    limit once per connection (Django 6.0 does this) so one page is one INSERT."""
     conn = connections[alias]
     if conn.vendor != "sqlite" or getattr(conn.features, "_limit_lifted", False):
         return
@@ -114,10 +116,11 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
         .values_list("reverb_id", "payload_hash", "missing")
     }
     now = timezone.now()
-    objs = []
+    writes: list[tuple[str, dict[str, Any], str, str]] = []
     field_names: set[str] = set()
     for key, fields, raw in latest.values():
-        digest = payload_hash(raw)
+        canonical = canonical_json(raw)
+        digest = payload_hash(raw, canonical)
         before = existing.get(key)
         if before is not None and before == (digest, False):
             result.unchanged += 1
@@ -128,27 +131,65 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             result.updated += 1
         result.changed_keys.append(key)
         field_names.update(fields)
-        objs.append(
-            model(
-                account_id=account.pk,
-                reverb_id=key,
-                raw=raw,
-                payload_hash=digest,
-                first_synced_at=now,
-                last_synced_at=now,
-                missing=False,
-                missing_since=None,
-                **fields,
-            )
-        )
-    if objs:
-        model.objects.using(alias).bulk_create(
-            objs,
-            update_conflicts=True,
-            unique_fields=["account", "reverb_id"],
-            update_fields=sorted(field_names.union(BASE_UPDATE_FIELDS)),
-        )
+        writes.append((key, fields, canonical, digest))
+    if writes:
+        _insert_on_conflict(model, alias, account.pk, now, sorted(field_names), writes)
     return result
+
+
+# Columns every upsert writes, in order, before the mapper's; only the first three are never updated.
+_BASE_COLUMNS = (
+    "account",
+    "reverb_id",
+    "first_synced_at",
+    "raw",
+    "payload_hash",
+    "last_synced_at",
+    "missing",
+    "missing_since",
+)
+_PASS_THROUGH = (models.CharField, models.TextField, models.BooleanField, models.IntegerField)
+
+
+def _insert_on_conflict(
+    model: type[RemoteModel],
+    alias: str,
+    account_id: int,
+    now: datetime,
+    names: list[str],
+    writes: list[tuple[str, dict[str, Any], str, str]],
+) -> None:
+    """One INSERT ... ON CONFLICT (account, reverb_id) DO UPDATE for the page (SQLite >= 3.24, PostgreSQL).
+
+    Hand-written instead of bulk_create(update_conflicts=True) because Django's per-value compilation
+    cost more than the database write; values go through each field's own get_db_prep_save except plain
+    text/number/bool columns, and `raw` reuses the canonical JSON already built for the hash."""
+    conn = connections[alias]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in (*_BASE_COLUMNS, *names)]
+    json_cast = "::jsonb" if conn.vendor == "postgresql" else ""
+    placeholders = ", ".join(f"%s{json_cast}" if isinstance(f, models.JSONField) else "%s" for f in fields)
+    prepare = [
+        None if isinstance(f, _PASS_THROUGH) and not f.is_relation else f
+        for f in fields[len(_BASE_COLUMNS) :]
+    ]
+    stamp = models.DateTimeField().get_db_prep_save(now, conn)
+    params: list[Any] = []
+    for key, values, canonical, digest in writes:
+        params += (account_id, key, stamp, canonical, digest, stamp, False, None)
+        for name, prep in zip(names, prepare, strict=True):
+            value = values.get(name) if name in values else meta.get_field(name).get_default()
+            params.append(value if prep is None else prep.get_db_prep_save(value, conn))
+    quote = conn.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[3:])
+    rows_sql = ", ".join([f"({placeholders})"] * len(writes))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} "
+        f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def mark_missing(model: type[RemoteModel], account: ReverbAccount, seen: set[str]) -> int:
