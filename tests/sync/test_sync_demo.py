@@ -130,3 +130,16 @@ def test_reverb_sync_command(emulator, capsys):
     account.save()
     with pytest.raises(CommandError, match="disabled"):
         call_command("reverb_sync", "--account", "demo")
+
+
+def test_sync_with_faults_still_mirrors_the_shop(emulator, monkeypatch):
+    from backoffice.reverb.client import ReverbClient
+    from backoffice.reverb.emulator.faults import Faults
+
+    monkeypatch.setattr(ReverbClient, "_delay", staticmethod(lambda attempt, error: 0.0))
+    emulator.faults = Faults(rate_5xx=0.25, rate_429=0.1, retry_after=0, seed=7)
+    account = AccountFactory()
+    runs = sync_account(account)
+    assert all(r.ok for r in runs), [(r.resource, r.error) for r in runs]
+    emulator.faults = Faults()
+    assert_mirror_matches(emulator)
