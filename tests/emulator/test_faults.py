@@ -59,7 +59,8 @@ def test_lost_write_is_applied_but_the_answer_never_comes(s: requests.Session, e
             },
         )
     assert len(emulator.store.table("listings")) == before + 1
-    assert s.get(f"{API}/my/listings", params={"sku": "LOST-1"}).json()["total"] == 1  # reads still answer
+    found = s.get(f"{API}/my/listings", params={"sku": "LOST-1", "state": "all"}).json()
+    assert found["total"] == 1  # the create happened: a client must re-read by SKU, not retry blindly
 
 
 def test_rate_limit_per_second(s: requests.Session) -> None:

@@ -182,7 +182,8 @@ def test_my_listings_defaults_to_live_and_filters(s: requests.Session, emulator:
 def test_my_listings_sku_is_exact_and_sees_drafts(s: requests.Session) -> None:
     draft = create(s, sku="EXACT-1")
     create(s, sku="EXACT-10")
-    found = s.get(f"{API}/my/listings", params={"sku": "EXACT-1"}).json()
+    assert s.get(f"{API}/my/listings", params={"sku": "EXACT-1"}).json()["total"] == 0  # live by default
+    found = s.get(f"{API}/my/listings", params={"sku": "EXACT-1", "state": "all"}).json()
     assert found["total"] == 1 and found["listings"][0]["id"] == draft["id"]
     assert s.get(f"{API}/my/listings", params={"sku": "NOPE"}).json()["total"] == 0
 
@@ -214,7 +215,6 @@ def test_pagination_links_keep_other_query_params(s: requests.Session) -> None:
 
 def test_put_changes_only_sent_fields_and_moves_updated_at(s: requests.Session, emulator: Any) -> None:
     listing = create(s, publish=True, finish="Sunburst")
-    emulator.store.clock_offset.__class__  # noqa: B018 - keep the import of the clock obvious
     s.post("http://reverb.test/__emulator__/clock", json={"advance_seconds": 120})
     r = s.put(f"{API}/listings/{listing['id']}", json={"price": {"amount": "999.00", "currency": "USD"}})
     assert r.status_code == 200

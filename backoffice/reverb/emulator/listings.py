@@ -594,11 +594,11 @@ def _matches(record: dict[str, Any], words: list[str]) -> bool:
 @route("GET", "/api/my/listings")
 def my_listings(emu: Emulator, req: Request) -> dict[str, Any]:
     """Live by default, `state=all` for every state; `sku` exact; `query` words (API-NOTES 5.1). Order:
-    creation order (ours; no source states the order). The SKU filter searches every state: EDOS sees a
-    fresh draft by SKU at once [3P-LIVE], so we treat a SKU lookup as state=all unless a state is sent."""
+    creation order (ours; no source states the order). A SKU lookup also defaults to live, so a client
+    checking for a draft it may have created must send state=all, as EDOS does [3P-LIVE]."""
     store = emu.store
     table = store.table("listings")
-    state = req.arg("state") or ("all" if req.arg("sku") else "live")
+    state = req.arg("state") or "live"
     if state not in LISTING_STATES:
         raise ApiError(400, "state does not have a valid value")
     sku = req.arg("sku")
