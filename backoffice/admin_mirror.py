@@ -61,6 +61,14 @@ class ReverbMirrorAdmin(MirrorAdmin):
             ("Raw payload (last pulled from Reverb)", {"fields": ["raw_payload"], "classes": ["collapse"]}),
         ]
 
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        # Nothing editable (the usual case): no Save buttons that would only rewrite the same row.
+        if not context["adminform"].form.fields:
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     @admin.display(description="Raw payload")
     def raw_payload(self, obj: RemoteModel) -> SafeString:
         return pretty_json(obj.raw)

@@ -42,6 +42,7 @@ def test_every_mirror_is_read_only(admin_client: Client, account: ReverbAccount,
     change = admin_client.get(admin_url(label, "change", obj.pk))
     assert change.status_code == 200
     assert not change.context["adminform"].form.fields  # every mirrored field is read-only
+    assert b'name="_save"' not in change.content
     assert obj.__class__.objects.filter(pk=obj.pk).exists()
 
 
@@ -211,3 +212,14 @@ def test_admin_shows_a_synced_emulator_shop(
             assert b'class="raw-payload"' in response.content
     assert admin_client.get("/admin/sync-log/").status_code == 200
     assert admin_client.get("/admin/backoffice/syncrun/").status_code == 200
+
+
+def test_payout_search_by_order_number_counts_line_items(
+    admin_client: Client, account: ReverbAccount
+) -> None:
+    item = PayoutLineItemFactory(account=account, order_number="777001")
+    PayoutLineItemFactory(account=account, payout=item.payout)
+    PayoutLineItemFactory(account=account)
+    found = results(admin_client, "payouts.payout", "?q=777001")
+    assert found == [item.payout]
+    assert found[0].line_count == 2
