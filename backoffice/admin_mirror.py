@@ -107,7 +107,10 @@ class ReverbMirrorAdmin(MirrorAdmin):
                 if run.status == run.Status.SUCCESS
                 else (messages.WARNING if run.ok else messages.ERROR)
             )
-            text = f"Re-synced {self.resync_resource} (whole resource, no single-item re-read yet): "
+            scope = (
+                "full scan" if run.full or run.since is None else f"changes since {run.since:%Y-%m-%d %H:%M}"
+            )
+            text = f"Re-synced the whole resource ({scope}; single items are not re-read on their own yet): "
             self.message_user(request, text + run.summary() + (f" {run.error}" if run.error else ""), level)
 
 

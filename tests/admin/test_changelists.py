@@ -223,3 +223,29 @@ def test_payout_search_by_order_number_counts_line_items(
     found = results(admin_client, "payouts.payout", "?q=777001")
     assert found == [item.payout]
     assert found[0].line_count == 2
+
+
+RESYNCED = {
+    "listings.listing": "listings",
+    "orders.order": "orders",
+    "orders.payment": "payments",
+    "orders.feedback": "feedback",
+    "refunds.refundrequest": "refunds",
+    "messaging.conversation": "conversations",
+    "messaging.message": "conversations",
+    "messaging.negotiation": "negotiations",
+    "payouts.payout": "payouts",
+    "payouts.payoutlineitem": "payouts",
+}
+
+
+@pytest.mark.parametrize("label", sorted(RESYNCED))
+def test_resync_uses_the_right_resource(
+    emulator: object, admin_client: Client, account: ReverbAccount, label: str
+) -> None:
+    obj = FACTORIES[label](account=account)
+    admin_client.post(
+        admin_url(label, "changelist"), {"action": "resync_from_reverb", "_selected_action": [obj.pk]}
+    )
+    run = SyncRun.objects.get(account=account, resource=RESYNCED[label])
+    assert run.ok, run.error
