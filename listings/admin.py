@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backoffice.admin_links import EMPTY, reverb_link
@@ -15,6 +16,7 @@ from .models import Listing
 class ListingAdmin(ReverbMirrorAdmin):
     resync_resource = "listings"
     list_display = [
+        "photo",
         "title",
         "sku",
         "make",
@@ -35,6 +37,15 @@ class ListingAdmin(ReverbMirrorAdmin):
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account"]
     link_fields = ("orders_link", "conversations_link", "negotiations_link")
+
+    @admin.display(description="")
+    def photo(self, obj: Listing) -> SafeString | str:
+        url = obj.thumbnail_url
+        if not url.startswith(("https://", "http://")):
+            return ""
+        return format_html(
+            '<img src="{}" alt="" loading="lazy" width="48" height="48" style="object-fit:cover">', url
+        )
 
     @admin.display(description="Reverb")
     def reverb_column(self, obj: Listing) -> SafeString | str:

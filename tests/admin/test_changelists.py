@@ -85,9 +85,11 @@ def test_raw_payload_is_pretty_and_escaped(admin_client: Client, account: Reverb
 
 
 def test_money_is_shown_with_currency(admin_client: Client, account: ReverbAccount) -> None:
-    ListingFactory(account=account, price="1999.00", currency="EUR")
+    ListingFactory(account=account, price="1999.00", currency="EUR", images=["https://img.test/a.jpg"])
+    ListingFactory(account=account, images=["javascript:alert(1)"])
     html = admin_client.get(admin_url("listings.listing", "changelist")).content.decode()
     assert "1,999.00 EUR" in html
+    assert 'src="https://img.test/a.jpg"' in html and "javascript:" not in html
 
 
 def test_order_listing_cross_links(admin_client: Client, account: ReverbAccount) -> None:

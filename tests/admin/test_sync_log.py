@@ -156,3 +156,9 @@ def test_run_filter_from_syncrun(admin_client: Client, account: ReverbAccount) -
 def test_admin_index_links_to_the_sync_log(admin_client: Client) -> None:
     html = admin_client.get("/admin/").content.decode()
     assert f'href="{URL}"' in html
+
+
+@pytest.mark.parametrize("page", ["999", "abc", "0"])
+def test_out_of_range_page_does_not_fail(admin_client: Client, account: ReverbAccount, page: str) -> None:
+    make_entries(account, 3)
+    assert admin_client.get(f"{URL}?page={page}").status_code == 200
