@@ -128,4 +128,6 @@ def shop_name_of(payload: dict[str, Any]) -> str:
 
 
 # The mirror base and sync bookkeeping live in backoffice/mirror.py; imported here so Django registers them.
+from backoffice.audit import ApiCall  # noqa: E402,F401  (registers the audit model with this app)
+from backoffice.jobs import BulkJob, BulkJobItem  # noqa: E402,F401  (registers the bulk job models)
 from backoffice.mirror import RemoteModel, SyncLogEntry, SyncRun  # noqa: E402, F401

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -131,6 +131,8 @@ class ReverbClient:
         self.account_key = account_key or self.base_url
         self.request_count = 0
         self.last_response_headers: dict[str, str] = {}
+        # Called with (method, full url, body bytes) before every send, retries included.
+        self.send_hooks: list[Callable[[str, str, bytes | None], None]] = []
         self._origin = _origin(self.base_url)
         self._base_path = urlsplit(self.base_url).path.rstrip("/")
 
@@ -205,6 +207,8 @@ class ReverbClient:
                    data: bytes | None) -> tuple[Any, str]:
         self.rate_limiter.acquire(self.account_key)
         self.request_count += 1
+        for hook in self.send_hooks:  # e.g. the audit trail: what exactly went out, even if it is lost
+            hook(method, url if not query else f"{url}?{urlencode(query)}", data)
         started = time.monotonic()
         try:
             response = self.session.request(method, url, params=query, data=data, headers=self.headers,
