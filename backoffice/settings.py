@@ -115,7 +115,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Admin", a) for a in env.list("ADMIN_EMAILS", default=[])]
 
 # Production hardening; all on when DEBUG is off so `check --deploy` passes with no warnings.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -28,12 +28,30 @@ log = logging.getLogger(__name__)
 HANDLER_MODULES = ("listings", "shop", "orders", "refunds", "negotiations", "conversations", "payouts")
 
 SIZES: dict[str, dict[str, int]] = {
-    "tiny": {"listings": 12, "orders": 10, "refund_requests": 3, "conversations": 4, "negotiations": 3,
-             "payouts": 2},
-    "demo": {"listings": 120, "orders": 80, "refund_requests": 12, "conversations": 20, "negotiations": 12,
-             "payouts": 8},
-    "bench": {"listings": 20_000, "orders": 20_000, "refund_requests": 1_000, "conversations": 2_000,
-              "negotiations": 1_000, "payouts": 400},
+    "tiny": {
+        "listings": 12,
+        "orders": 10,
+        "refund_requests": 3,
+        "conversations": 4,
+        "negotiations": 3,
+        "payouts": 2,
+    },
+    "demo": {
+        "listings": 120,
+        "orders": 80,
+        "refund_requests": 12,
+        "conversations": 20,
+        "negotiations": 12,
+        "payouts": 8,
+    },
+    "bench": {
+        "listings": 20_000,
+        "orders": 20_000,
+        "refund_requests": 1_000,
+        "conversations": 2_000,
+        "negotiations": 1_000,
+        "payouts": 400,
+    },
 }
 
 
@@ -63,8 +81,9 @@ def parse_size(size: str | int | dict[str, int] | None) -> dict[str, int]:
 
 
 class Emulator:
-    def __init__(self, *, token: str = "emulator-token", seed: int = 1, size: Any = "demo",
-                 currency: str = "USD") -> None:
+    def __init__(
+        self, *, token: str = "emulator-token", seed: int = 1, size: Any = "demo", currency: str = "USD"
+    ) -> None:
         for name in HANDLER_MODULES:
             try:
                 importlib.import_module(f"{__package__}.{name}")
@@ -96,8 +115,9 @@ class Emulator:
         self._outbox.append((topic, payload))
 
     # ---- transport entry point -----------------------------------------------------------------------
-    def handle(self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes,
-               origin: str) -> Response:
+    def handle(
+        self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes, origin: str
+    ) -> Response:
         req = Request.build(method, path, query_string, headers, body, origin)
         if req.path.startswith("/__emulator__/"):
             return self._control(req)
@@ -109,8 +129,9 @@ class Emulator:
         if wait:
             return self._error(ApiError(429, "Too Many Requests", headers={"Retry-After": str(wait)}))
         if self.faults.roll(self.faults.rate_429):
-            return self._error(ApiError(429, "Too Many Requests",
-                                        headers={"Retry-After": str(self.faults.retry_after)}))
+            return self._error(
+                ApiError(429, "Too Many Requests", headers={"Retry-After": str(self.faults.retry_after)})
+            )
         if self.faults.roll(self.faults.rate_5xx):
             return Response(503, {"message": "Service Unavailable"})
         response, lost = self._dispatch(req)
@@ -172,8 +193,12 @@ class Emulator:
                     continue
                 # The body is the bare object (API-NOTES 12); X-Reverb-Topic is our extension.
                 try:
-                    r = requests.post(hook["url"], data=json.dumps(payload), timeout=5,
-                                      headers={"Content-Type": "application/json", "X-Reverb-Topic": topic})
+                    r = requests.post(
+                        hook["url"],
+                        data=json.dumps(payload),
+                        timeout=5,
+                        headers={"Content-Type": "application/json", "X-Reverb-Topic": topic},
+                    )
                     status: int | str = r.status_code
                 except requests.RequestException as exc:
                     status = f"error: {exc.__class__.__name__}"
@@ -185,8 +210,11 @@ class Emulator:
         try:
             if req.method == "POST" and name == "reset":
                 data = req.json
-                self.reset(seed=int(data.get("seed", 1)), size=data.get("size") or data.get("sizes", "demo"),
-                           currency=data.get("currency", "USD"))
+                self.reset(
+                    seed=int(data.get("seed", 1)),
+                    size=data.get("size") or data.get("sizes", "demo"),
+                    currency=data.get("currency", "USD"),
+                )
                 if data.get("token"):
                     self.token = data["token"]
                 return Response(200, {"seed": self.seed, "sizes": self.sizes})
@@ -195,8 +223,14 @@ class Emulator:
                     self.faults = Faults.from_dict(req.json)
                 return Response(200, self.faults.to_dict())
             if req.method == "GET" and name == "stats":
-                return Response(200, {"requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
-                                      "total": sum(self.requests.values()), "webhooks": self.webhook_log})
+                return Response(
+                    200,
+                    {
+                        "requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
+                        "total": sum(self.requests.values()),
+                        "webhooks": self.webhook_log,
+                    },
+                )
             if req.method == "POST" and name == "clock":
                 from datetime import timedelta
 
@@ -208,7 +242,9 @@ class Emulator:
             if req.method == "POST" and name.startswith("simulate/"):
                 event = name.removeprefix("simulate/")
                 if event not in core.SIMULATIONS:
-                    raise ApiError(404, f"unknown event {event!r}; known: {', '.join(sorted(core.SIMULATIONS))}")
+                    raise ApiError(
+                        404, f"unknown event {event!r}; known: {', '.join(sorted(core.SIMULATIONS))}"
+                    )
                 with self.lock:
                     result = core.SIMULATIONS[event](self, req.json)
                 self._flush_webhooks()
@@ -223,7 +259,9 @@ class Emulator:
         """The emulator's own objects, rendered as Reverb renders them, for tests and tooling."""
         req = req or Request("GET", "/", {}, {}, b"", "http://127.0.0.1:8765")
         if collection not in core.RENDERERS:
-            raise ApiError(404, f"unknown collection {collection!r}; known: {', '.join(sorted(core.RENDERERS))}")
+            raise ApiError(
+                404, f"unknown collection {collection!r}; known: {', '.join(sorted(core.RENDERERS))}"
+            )
         render = core.RENDERERS[collection]
         with self.lock:
             records = list(self.store.table(collection).values())

@@ -20,7 +20,16 @@ from urllib.parse import parse_qs, urlencode
 if TYPE_CHECKING:
     from .app import Emulator
 
-CURRENCY_SYMBOLS = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "MXN": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+CURRENCY_SYMBOLS = {
+    "USD": "$",
+    "CAD": "$",
+    "AUD": "$",
+    "NZD": "$",
+    "MXN": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+}
 DEFAULT_PER_PAGE = 24  # Reverb's default page size [OFFICIAL-SPEC; M1 CHANGELOG 0.8.3]
 MAX_PER_PAGE = 100  # not documented anywhere; API-NOTES suggests capping at 100 [INFERRED]
 
@@ -28,8 +37,14 @@ MAX_PER_PAGE = 100  # not documented anywhere; API-NOTES suggests capping at 100
 class ApiError(Exception):
     """An error answer in Reverb's shape: {"message": ..., "errors": {...}} (API-NOTES 4.2)."""
 
-    def __init__(self, status: int, message: str, errors: Mapping[str, list[str]] | list | None = None,
-                 extra: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Mapping[str, list[str]] | list | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -73,8 +88,15 @@ class Request:
     origin: str = "http://127.0.0.1:8765"  # scheme://host[:port] the client used, for absolute links
 
     @classmethod
-    def build(cls, method: str, url_path: str, query_string: str, headers: Mapping[str, str],
-              body: bytes, origin: str) -> Request:
+    def build(
+        cls,
+        method: str,
+        url_path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        origin: str,
+    ) -> Request:
         query = parse_qs(query_string, keep_blank_values=True)
         return cls(method.upper(), url_path, query, {k.lower(): v for k, v in headers.items()}, body, origin)
 
@@ -133,7 +155,9 @@ class Router:
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template.rstrip("/")) + "/?$"
 
         def register(fn: Handler) -> Handler:
-            self.routes.append(_Route(method.upper(), re.compile(regex), template, fn, method.upper() != "GET"))
+            self.routes.append(
+                _Route(method.upper(), re.compile(regex), template, fn, method.upper() != "GET")
+            )
             return fn
 
         return register
@@ -168,6 +192,7 @@ def simulation(name: str) -> Callable[[Callable], Callable]:
 
 # ---- Reverb's value shapes -------------------------------------------------------------------------
 
+
 def to_decimal(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -179,8 +204,13 @@ def money(amount: Any, currency: str = "USD") -> dict[str, Any]:
     symbol = CURRENCY_SYMBOLS.get(currency, "")
     whole = value == value.to_integral_value()
     display = f"{symbol}{value:,.0f}" if whole else f"{symbol}{value:,.2f}"
-    return {"amount": f"{value:.2f}", "amount_cents": cents, "currency": currency, "symbol": symbol,
-            "display": display}
+    return {
+        "amount": f"{value:.2f}",
+        "amount_cents": cents,
+        "currency": currency,
+        "symbol": symbol,
+        "display": display,
+    }
 
 
 def parse_money(value: Any, field_name: str, default_currency: str) -> Decimal:
@@ -215,8 +245,13 @@ def parse_ts(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
-def paginate(req: Request, items: Sequence[Any], key: str, render: Callable[[Any], dict[str, Any]],
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def paginate(
+    req: Request,
+    items: Sequence[Any],
+    key: str,
+    render: Callable[[Any], dict[str, Any]],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Reverb's collection envelope (API-NOTES 3): the items under a resource-named key, totals, and
     `_links.next`/`prev` only when such a page exists, each keeping the other query parameters."""
     per_page = min(max(req.int_arg("per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
@@ -226,14 +261,19 @@ def paginate(req: Request, items: Sequence[Any], key: str, render: Callable[[Any
     start = (page - 1) * per_page if offset < 0 else offset
     total = len(items)
     total_pages = max(math.ceil(total / per_page), 1) if total else 0
-    body: dict[str, Any] = {"total": total, "current_page": page, "per_page": per_page,
-                            "total_pages": total_pages, "_links": {}}
+    body: dict[str, Any] = {
+        "total": total,
+        "current_page": page,
+        "per_page": per_page,
+        "total_pages": total_pages,
+        "_links": {},
+    }
     kept = {k: v for k, v in req.query.items() if k not in {"page", "per_page", "offset"}}
     if start + per_page < total:
         body["_links"]["next"] = {"href": req.href(req.path, **kept, page=page + 1, per_page=per_page)}
     if page > 1 and total:
         body["_links"]["prev"] = {"href": req.href(req.path, **kept, page=page - 1, per_page=per_page)}
-    body[key] = [render(item) for item in items[start:start + per_page]]
+    body[key] = [render(item) for item in items[start : start + per_page]]
     if extra:
         body.update(extra)
     return body
