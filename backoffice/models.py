@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -32,6 +34,11 @@ API_URL_HELP = (
 )
 
 
+def new_webhook_secret() -> str:
+    """Reverb signs no webhook, so the URL itself is the secret (API-NOTES 12)."""
+    return secrets.token_urlsafe(32)
+
+
 class ReverbAccount(models.Model):
     """One Reverb shop this install works for. The personal access token is stored encrypted only."""
 
@@ -56,6 +63,18 @@ class ReverbAccount(models.Model):
         "push make/model/finish/year", default=False
     )
     push_categories = models.BooleanField(default=False)
+
+    # Background work (DESIGN.md section 7).
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="Shop time zone, e.g. America/Chicago."
+    )
+    reconcile_at = models.TimeField(
+        default=datetime.time(3, 0), help_text="Nightly reconciliation time, in the shop's time zone."
+    )
+    webhook_secret = models.CharField(
+        max_length=64, unique=True, default=new_webhook_secret, editable=False,
+        help_text="The secret part of this account's webhook URL; rotate it from the admin.",
+    )
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -129,5 +148,12 @@ def shop_name_of(payload: dict[str, Any]) -> str:
 
 # The mirror base and sync bookkeeping live in backoffice/mirror.py; imported here so Django registers them.
 from backoffice.audit import ApiCall  # noqa: E402,F401  (registers the audit model with this app)
+from backoffice.background import (  # noqa: E402,F401  (registers the background models)
+    ApiUsage,
+    RateBudget,
+    ReconciliationFinding,
+    ReconciliationReport,
+    WebhookDelivery,
+)
 from backoffice.jobs import BulkJob, BulkJobItem  # noqa: E402,F401  (registers the bulk job models)
 from backoffice.mirror import RemoteModel, SyncLogEntry, SyncRun  # noqa: E402, F401

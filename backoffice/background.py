@@ -1,0 +1,126 @@
+"""Models of the background machinery (DESIGN.md section 7): the shared rate budget and its usage
+counters, webhook deliveries, and nightly reconciliation reports. Imported by backoffice/models.py.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class RateBudget(models.Model):
+    """One token bucket per account, in the database so every worker on every machine shares it."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="rate_budget"
+    )
+    tokens = models.FloatField(default=0.0)
+    refilled_at = models.FloatField(default=0.0, help_text="Unix time of the last refill.")
+    paused_until = models.FloatField(default=0.0, help_text="Unix time; a 429 pauses the budget until then.")
+
+    def __str__(self) -> str:
+        return f"rate budget of {self.account}"
+
+
+class ApiUsage(models.Model):
+    """Requests sent and 429s received per account and minute, for the admin's last-hour numbers."""
+
+    account = models.ForeignKey(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="api_usage"
+    )
+    minute = models.DateTimeField(db_index=True)
+    requests = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "minute"], name="apiusage_account_minute")]
+        verbose_name_plural = "API usage"
+
+
+class WebhookDelivery(models.Model):
+    """A webhook body stored raw first (answered 200 at once), processed later by a worker."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="webhooks")
+    topic = models.CharField(max_length=64, blank=True, db_index=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(
+        blank=True, help_text="Exactly as received; never trusted, only used to know what to re-read."
+    )
+    object_type = models.CharField(max_length=32, blank=True)
+    object_key = models.CharField(max_length=64, blank=True, db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.topic or 'webhook'} {self.object_key} ({self.get_state_display()})"
+
+
+class ReconciliationReport(models.Model):
+    """One reconciliation run for one account: per-resource counts and the findings."""
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        CLEAN = "clean", "Clean"
+        REPAIRED = "repaired", "Repaired"
+        NEEDS_ATTENTION = "attention", "Needs a person"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="reconciliations"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # {resource: {"checked", "created", "updated", "missing", "conflicts", "failures"}}
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    emailed = models.BooleanField(default=False)
+    job = models.ForeignKey(
+        "backoffice.BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"reconciliation of {self.account} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ReconciliationFinding(models.Model):
+    """One difference between the mirror and Reverb: what differed, and what was done or why not."""
+
+    class Action(models.TextChoices):
+        REPAIRED = "repaired", "Repaired from Reverb"
+        CREATED = "created", "Added to the mirror"
+        MARKED_MISSING = "missing", "Marked missing"
+        LEFT_FOR_PERSON = "person", "Left for a person"
+        FAILED = "failed", "Could not be checked"
+
+    report = models.ForeignKey(ReconciliationReport, on_delete=models.CASCADE, related_name="findings")
+    resource = models.CharField(max_length=32, db_index=True)
+    object_key = models.CharField(max_length=64)
+    object_label = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=64, blank=True)
+    ours = models.TextField(blank=True)
+    theirs = models.TextField(blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices, db_index=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["report", "resource", "object_key"]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.object_key} {self.field}: {self.get_action_display()}"
