@@ -33,8 +33,31 @@ class Listing(RemoteModel):
     category = models.CharField(max_length=255, blank=True, default="", db_index=True)
     images = models.JSONField(default=list, blank=True, help_text="Photo URLs, largest available, in order.")
 
+    # Local-only columns: never written by the sync (the mapper does not produce them, and the engine's
+    # upsert only writes the mapper's columns). See listings/editing.py.
+    pending_changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Local edits not yet on Reverb: {field: {"value": local, "base": Reverb value when read}}.',
+    )
+    last_push = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Outcome of the last push: status, message, per-field errors, when.",
+    )
+
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        permissions = [
+            ("push_listing", "Can push pending listing changes to Reverb"),
+            ("publish_listing", "Can publish draft listings"),
+            ("end_listing", "Can end live listings"),
+            ("delete_draft", "Can delete draft listings on Reverb"),
+            ("create_listing", "Can create listings on Reverb"),
+            ("promote_listing", "Can bump listings, add them to sales and set direct offers"),
+            ("import_listings", "Can import products from CSV"),
+            ("set_vacation", "Can turn the shop's vacation mode on or off"),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.sku or f"listing {self.reverb_id}"
@@ -54,3 +77,21 @@ class Listing(RemoteModel):
     @property
     def thumbnail_url(self) -> str:
         return self.images[0] if self.images else ""
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self.pending_changes)
+
+    def conflicts(self) -> dict[str, dict[str, Any]]:
+        """Pending fields whose Reverb value changed since it was read: {field: {local, base, remote}}.
+
+        Computed from the row itself: the sync keeps the mirror columns (and raw) equal to Reverb, and
+        never touches pending_changes, so a pull that brings a new remote value makes the conflict visible
+        at once, with no query of its own."""
+        from .editing import conflicts
+
+        return conflicts(self)
+
+    @property
+    def has_conflict(self) -> bool:
+        return bool(self.conflicts())
