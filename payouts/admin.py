@@ -7,12 +7,16 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import admin_link
+from backoffice.admin import BaseAdmin
+from backoffice.admin_links import EMPTY, admin_link
 from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
 
-from .models import Payout, PayoutLineItem
+from . import views
+from .models import FeeSchedule, Payout, PayoutLineItem
 
 
 class PayoutLineItemInline(admin.TabularInline):
@@ -47,7 +51,15 @@ class PayoutLineItemInline(admin.TabularInline):
 @admin.register(Payout)
 class PayoutAdmin(ReverbMirrorAdmin):
     resync_resource = "payouts"
-    list_display = ["reverb_id", "remote_created_at", money_column("total", "total"), "line_count", "account"]
+    list_display = [
+        "reverb_id",
+        "remote_created_at",
+        money_column("total", "total"),
+        "line_count",
+        "account",
+        "reconcile_link",
+    ]
+    link_fields = ("reconcile_link",)
     list_filter = ["account", "currency", "missing"]
     search_fields = ["=reverb_id", "line_items__order_number"]
     date_hierarchy = "remote_created_at"
@@ -64,6 +76,24 @@ class PayoutAdmin(ReverbMirrorAdmin):
 
     def reverb_url(self, obj: Payout) -> str:
         return ""  # no public page for a payout that we know of
+
+    @admin.display(description="reconciliation")
+    def reconcile_link(self, obj: Payout) -> SafeString | str:
+        if obj is None or obj.pk is None:
+            return EMPTY
+        url = reverse("admin:payouts_payout_reconcile", args=[obj.pk])
+        return format_html('<a href="{}">against its orders</a>', url)
+
+    def get_urls(self) -> list[URLPattern]:
+        """The payout page, the reconciliation report and the CSV exports, before the model's own URLs."""
+        wrap = self.admin_site.admin_view
+        ours = [
+            path("reconciliation/", wrap(views.reconciliation_report), name="payouts_reconciliation"),
+            path("export/orders.csv", wrap(views.export_orders), name="payouts_export_orders"),
+            path("export/line-items.csv", wrap(views.export_line_items), name="payouts_export_line_items"),
+            path("<int:pk>/reconcile/", wrap(views.payout_reconcile), name="payouts_payout_reconcile"),
+        ]
+        return ours + super().get_urls()
 
 
 @admin.register(PayoutLineItem)
@@ -87,3 +117,18 @@ class PayoutLineItemAdmin(ReverbMirrorAdmin):
     @admin.display(description="order", ordering="order")
     def order_column(self, obj: PayoutLineItem) -> SafeString | str:
         return admin_link(obj.order)
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(BaseAdmin):
+    """Per-account fees the reconciliation expects; an account without one uses Reverb's defaults."""
+
+    list_display = [
+        "account",
+        "selling_percent",
+        "processing_percent",
+        "processing_fixed",
+        "payout_grace_days",
+    ]
+    list_select_related = ["account"]
+    search_fields = ["account__name"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 
 from backoffice.mirror import RemoteModel, amount_field
@@ -42,3 +44,31 @@ class PayoutLineItem(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["payout_reverb_id", "order_number", "id"]
+
+
+class FeeSchedule(models.Model):
+    """What Reverb should charge one account (API-NOTES 11.1): a selling fee on product + shipping, payment
+    processing on the order total (tax included) plus a fixed amount in the shop currency. The payouts
+    reconciliation compares every line item's fees with these. An account without a row uses the defaults."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="fee_schedule"
+    )
+    selling_percent = models.DecimalField(
+        "selling fee %", max_digits=5, decimal_places=2, default=Decimal("5.00"),
+        help_text="Charged on the product subtotal plus shipping.",
+    )
+    processing_percent = models.DecimalField(
+        "payment processing %", max_digits=5, decimal_places=2, default=Decimal("3.19"),
+        help_text="Charged on the order total, shipping and tax included (2.99 for Preferred Sellers).",
+    )
+    processing_fixed = models.DecimalField(
+        "payment processing fixed", max_digits=8, decimal_places=2, default=Decimal("0.49"),
+        help_text="Per order, in the shop currency.",
+    )
+    payout_grace_days = models.PositiveSmallIntegerField(
+        default=7, help_text="A paid order not in any payout after this many days is reported."
+    )
+
+    def __str__(self) -> str:
+        return f"fee schedule of {self.account}"

@@ -1,0 +1,529 @@
+"""Payout-to-order reconciliation over the mirror: pure-ish functions over querysets.
+
+Every function costs a constant number of queries (prefetch/aggregate, never a query per row):
+- `check_payout(payout)`: one payout's line items against their orders (the payout page);
+- `reconcile(period, ...)`: a period's findings and totals (the reconciliation report).
+
+"Paid out" means: the order has a mirrored payout line item. An order is expected in a payout when its
+status is one of PAYOUT_STATUSES, it has been paid, and no approved refund touches it (Reverb then keeps the
+money back; the emulator never pays those out).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from backoffice.admin_links import change_url
+from orders.models import Order
+from refunds.models import RefundRequest
+
+from .fees import ZERO, OrderAmounts, Rates, cents, differs, rates, rates_by_account
+from .models import Payout, PayoutLineItem
+
+PAYOUT_STATUSES = ("paid", "shipped", "picked_up", "received")
+REPORTED_ORDER_STATUSES = (*PAYOUT_STATUSES, "refunded")
+APPROVED = "approved"
+OPEN_REFUND_STATES = ("pending_seller_response", "conditionally_approved")
+
+
+def payout_url(payout: Payout) -> str:
+    return reverse("admin:payouts_payout_reconcile", args=[payout.pk])
+
+
+# -- one line item against its order ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    key: str  # product, shipping, tax, fees_order, fees_schedule, total, refunds
+    label: str
+    order_value: Decimal | None
+    line_value: Decimal | None
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class LineCheck:
+    line_item: PayoutLineItem
+    order: Order | None
+    rows: list[Comparison] = field(default_factory=list)
+    refunded: Decimal = ZERO
+    expected_fees: Decimal = ZERO
+
+    @property
+    def differences(self) -> list[Comparison]:
+        return [row for row in self.rows if not row.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None and not self.differences
+
+
+def approved_refunds(order: Order) -> Decimal:
+    """Sum of approved refund requests; needs `refund_requests` prefetched (see REFUNDS_PREFETCH)."""
+    return sum((cents(r.amount) for r in order.refund_requests.all() if r.state == APPROVED), ZERO)
+
+
+REFUNDS_PREFETCH = Prefetch(
+    "refund_requests", queryset=RefundRequest.objects.only("pk", "order_id", "state", "amount", "currency")
+)
+
+
+def check_line_item(line: PayoutLineItem, rates_: Rates) -> LineCheck:
+    """The line item's amounts against its order's (order and order.refund_requests prefetched)."""
+    order = line.order
+    if order is None:
+        return LineCheck(line, None)
+    amounts = OrderAmounts.of(order)
+    selling, processing = amounts.expected_fees(rates_)
+    expected_fees = selling + processing + amounts.bump_fee
+    fees = cents(line.fees)
+    refunded = approved_refunds(order)
+    expected_total = amounts.total - fees - amounts.tax_withheld
+    bump = f" + bump {amounts.bump_fee}" if amounts.bump_fee else ""
+
+    def row(key: str, label: str, ours: Decimal, theirs: Decimal | None, reason: str) -> Comparison:
+        bad = differs(ours, theirs)
+        return Comparison(key, label, ours, theirs, not bad, reason if bad else "")
+
+    rows = [
+        row(
+            "product",
+            "sale price",
+            amounts.product,
+            line.amount_product,
+            "the line item's sale price differs from the order's product subtotal",
+        ),
+        row(
+            "shipping",
+            "shipping",
+            amounts.shipping,
+            line.amount_shipping,
+            "the line item's shipping differs from the order's",
+        ),
+        row("tax", "tax", amounts.tax, line.amount_tax, "the line item's tax differs from the order's"),
+        row(
+            "fees_order",
+            "Reverb's fees (as on the order)",
+            amounts.order_fees,
+            fees,
+            "the line item's fees differ from the fees stated on the order",
+        ),
+        row(
+            "fees_schedule",
+            "Reverb's fees (by the fee schedule)",
+            expected_fees,
+            fees,
+            f"fees differ from the fee schedule: expected selling {selling} + processing {processing}{bump}"
+            f" = {expected_fees}, charged {fees} ({rates_.describe()})",
+        ),
+        row(
+            "total",
+            "paid out",
+            expected_total,
+            line.amount_total,
+            "the line item's total is not the order total minus its fees"
+            + (f" and the tax Reverb keeps ({amounts.tax_withheld})" if amounts.tax_withheld else ""),
+        ),
+    ]
+    if refunded:
+        rows.append(
+            Comparison(
+                "refunds",
+                "refunds (approved)",
+                refunded,
+                ZERO,
+                False,
+                f"{refunded} refunded on this order after it was paid out: "
+                "expect a deduction from a later payout",
+            )
+        )
+    return LineCheck(line, order, rows, refunded, expected_fees)
+
+
+# -- one payout -----------------------------------------------------------------------------------------
+@dataclass
+class PayoutCheck:
+    payout: Payout
+    lines: list[LineCheck]
+    line_sum: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return cents(self.payout.total) - self.line_sum
+
+    @property
+    def adds_up(self) -> bool:
+        return bool(self.lines) and not differs(self.payout.total, self.line_sum)
+
+    @property
+    def problems(self) -> int:
+        return sum(1 for line in self.lines if not line.ok) + (0 if self.adds_up else 1)
+
+
+def line_items_with_orders(lines: QuerySet[PayoutLineItem]) -> QuerySet[PayoutLineItem]:
+    """Line items with their order, payout and the order's refunds: three queries whatever the count."""
+    return lines.select_related("order", "payout", "account").prefetch_related(
+        Prefetch("order__refund_requests", queryset=REFUNDS_PREFETCH.queryset)
+    )
+
+
+def check_payout(payout: Payout) -> PayoutCheck:
+    """Four queries: line items (+ orders, payout), refunds, fee schedule."""
+    table = rates_by_account([payout.account_id])
+    lines = list(line_items_with_orders(payout.line_items.all()).order_by("order_number", "pk"))
+    checks = [check_line_item(line, rates(table, payout.account_id)) for line in lines]
+    return PayoutCheck(payout, checks, sum((cents(line.amount_total) for line in lines), ZERO))
+
+
+# -- a period -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        start = datetime.combine(self.start, time.min, tzinfo=tz)
+        return start, datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        next_first = date(year + (month == 12), month % 12 + 1, 1)
+        return cls(first, next_first - timedelta(days=1))
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"
+
+
+class Kind:
+    NOT_PAID_OUT = "not paid out"
+    UNKNOWN_ORDER = "unknown order"
+    PAYOUT_SUM = "payout does not add up"
+    FEE = "fee differs"
+    AMOUNT = "amount differs"
+    REFUND = "refund"
+
+    ALL = (NOT_PAID_OUT, UNKNOWN_ORDER, PAYOUT_SUM, FEE, AMOUNT, REFUND)
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    account: str
+    reason: str
+    amount: Decimal | None = None
+    currency: str = ""
+    when: datetime | None = None
+    links: tuple[Link, ...] = ()
+    order_number: str = ""
+    payout_id: str = ""
+
+
+@dataclass
+class Totals:
+    """Per currency: the numbers a bookkeeper checks first."""
+
+    currency: str
+    orders_paid: int = 0
+    orders_paid_amount: Decimal = ZERO
+    expected_payout: Decimal = ZERO
+    paid_out: int = 0
+    paid_out_amount: Decimal = ZERO
+    waiting: int = 0
+    waiting_amount: Decimal = ZERO
+    overdue: int = 0
+    overdue_amount: Decimal = ZERO
+    refunded_before_payout: int = 0
+    payouts: int = 0
+    payouts_total: Decimal = ZERO
+    line_items_total: Decimal = ZERO
+    line_items: int = 0
+    fees_charged: Decimal = ZERO
+    fees_expected: Decimal = ZERO
+    refunds_approved: int = 0
+    refunds_approved_amount: Decimal = ZERO
+
+    @property
+    def fee_difference(self) -> Decimal:
+        return self.fees_charged - self.fees_expected
+
+
+@dataclass
+class Report:
+    period: Period
+    as_of: datetime
+    findings: list[Finding]
+    totals: list[Totals]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.findings if f.kind == kind)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {kind: self.count(kind) for kind in Kind.ALL}
+
+    @property
+    def all_paid_out(self) -> bool:
+        return self.count(Kind.NOT_PAID_OUT) == 0
+
+    @property
+    def fees_right(self) -> bool:
+        return self.count(Kind.FEE) == 0
+
+    @property
+    def not_paid_out_count(self) -> int:
+        return self.count(Kind.NOT_PAID_OUT)
+
+    @property
+    def fee_count(self) -> int:
+        return self.count(Kind.FEE)
+
+
+def _order_link(order: Order | None, number: str = "") -> Link:
+    if order is None:
+        return Link(f"order {number} (not in the mirror)", "")
+    return Link(f"order {order.order_number}", change_url(order))
+
+
+def _payout_link(payout: Payout | None) -> Link:
+    if payout is None:
+        return Link("payout (not in the mirror)", "")
+    return Link(f"payout {payout.reverb_id}", payout_url(payout))
+
+
+def reconcile(
+    period: Period, account_ids: Iterable[int] | None = None, as_of: datetime | None = None
+) -> Report:
+    """Findings and totals for orders paid, payouts made and refunds requested within `period`.
+
+    Queries (constant): fee schedules 1; orders 3 (+ line items with payouts, + refunds); line items of the
+    period's payouts 2; payouts 1; refund requests 2 (+ the orders' line items)."""
+    as_of = as_of or timezone.now()
+    start, end = period.bounds()
+    ids = None if account_ids is None else list(account_ids)
+
+    def scoped(qs: QuerySet) -> QuerySet:
+        return qs if ids is None else qs.filter(account_id__in=ids)
+
+    orders = list(
+        scoped(Order.objects.filter(paid_at__gte=start, paid_at__lt=end, status__in=REPORTED_ORDER_STATUSES))
+        .select_related("account")
+        .prefetch_related(
+            Prefetch("payout_line_items", queryset=PayoutLineItem.objects.select_related("payout")),
+            REFUNDS_PREFETCH,
+        )
+        .order_by("paid_at", "pk")
+    )
+    lines = list(
+        line_items_with_orders(
+            scoped(
+                PayoutLineItem.objects.filter(
+                    payout__remote_created_at__gte=start, payout__remote_created_at__lt=end
+                )
+            )
+        ).order_by("payout__remote_created_at", "order_number", "pk")
+    )
+    payouts = list(
+        scoped(Payout.objects.filter(remote_created_at__gte=start, remote_created_at__lt=end))
+        .select_related("account")
+        .annotate(line_sum=Coalesce(Sum("line_items__amount_total"), ZERO), line_count=Count("line_items"))
+        .order_by("remote_created_at", "pk")
+    )
+    refunds = list(
+        scoped(RefundRequest.objects.filter(remote_created_at__gte=start, remote_created_at__lt=end))
+        .exclude(state="denied")
+        .select_related("order", "account")
+        .prefetch_related(
+            Prefetch("order__payout_line_items", queryset=PayoutLineItem.objects.select_related("payout"))
+        )
+        .order_by("remote_created_at", "pk")
+    )
+    account_set = {o.account_id for o in orders} | {li.account_id for li in lines}
+    account_set |= {p.account_id for p in payouts} | {r.account_id for r in refunds}
+    table = rates_by_account(account_set)
+
+    findings: list[Finding] = []
+    totals: dict[str, Totals] = {}
+
+    def total_for(currency: str) -> Totals:
+        return totals.setdefault(currency or "", Totals(currency or ""))
+
+    for order in orders:
+        _check_order(order, rates(table, order.account_id), as_of, total_for(order.currency), findings)
+    for line in lines:
+        _check_line(line, rates(table, line.account_id), total_for(line.currency), findings)
+    for payout in payouts:
+        _check_payout_sum(payout, total_for(payout.currency), findings)
+    for refund in refunds:
+        _check_refund(refund, total_for(refund.currency), findings)
+
+    order_of_kind = {kind: i for i, kind in enumerate(Kind.ALL)}
+    findings.sort(key=lambda f: (order_of_kind[f.kind], f.account, f.when or as_of))
+    return Report(period, as_of, findings, sorted(totals.values(), key=lambda t: t.currency))
+
+
+def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: list[Finding]) -> None:
+    amounts = OrderAmounts.of(order)
+    refunded = approved_refunds(order)
+    paid_out = list(order.payout_line_items.all())
+    t.orders_paid += 1
+    t.orders_paid_amount += amounts.total
+    if paid_out:
+        t.paid_out += 1
+        t.paid_out_amount += sum((cents(li.amount_total) for li in paid_out), ZERO)
+        t.expected_payout += amounts.expected_payout(rates_)
+        return
+    if refunded or order.status == "refunded" or order.status not in PAYOUT_STATUSES:
+        t.refunded_before_payout += 1  # Reported with the refund itself; nothing to pay out.
+        return
+    t.expected_payout += amounts.expected_payout(rates_)
+    due = order.paid_at + timedelta(days=rates_.grace_days) if order.paid_at else as_of
+    if due > as_of:
+        t.waiting += 1
+        t.waiting_amount += amounts.expected_payout(rates_)
+        return
+    t.overdue += 1
+    t.overdue_amount += amounts.expected_payout(rates_)
+    days = (as_of - order.paid_at).days if order.paid_at else 0
+    out.append(
+        Finding(
+            Kind.NOT_PAID_OUT,
+            order.account.name,
+            f"paid {days} days ago ({order.status}) and in no payout; "
+            f"the grace period is {rates_.grace_days} days",
+            amounts.expected_payout(rates_),
+            order.currency,
+            order.paid_at,
+            (_order_link(order),),
+            order_number=order.order_number,
+        )
+    )
+
+
+def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Finding]) -> None:
+    payout = line.payout
+    t.line_items += 1
+    t.line_items_total += cents(line.amount_total)
+    t.fees_charged += cents(line.fees)
+    links = (_payout_link(payout), Link(f"line item {line.reverb_id}", change_url(line)))
+    common = {
+        "account": line.account.name,
+        "currency": line.currency,
+        "when": payout.remote_created_at if payout else None,
+        "order_number": line.order_number,
+        "payout_id": line.payout_reverb_id,
+    }
+    check = check_line_item(line, rates_)
+    if check.order is None:
+        out.append(
+            Finding(
+                Kind.UNKNOWN_ORDER,
+                reason=f"order {line.order_number or '(none given)'} is not in the mirror",
+                amount=cents(line.amount_total),
+                links=(*links, _order_link(None, line.order_number)),
+                **common,
+            )
+        )
+        return
+    t.fees_expected += check.expected_fees
+    for diff in check.differences:
+        if diff.key == "refunds":
+            continue  # reported from the refund request itself
+        kind = Kind.FEE if diff.key.startswith("fees") else Kind.AMOUNT
+        amount = cents(diff.line_value) - cents(diff.order_value)
+        out.append(
+            Finding(
+                kind,
+                reason=f"{diff.label}: {diff.reason}",
+                amount=amount,
+                links=(*links, _order_link(check.order)),
+                **common,
+            )
+        )
+
+
+def _check_payout_sum(payout: Payout, t: Totals, out: list[Finding]) -> None:
+    t.payouts += 1
+    t.payouts_total += cents(payout.total)
+    line_sum = cents(payout.line_sum)
+    if payout.line_count and not differs(payout.total, line_sum):
+        return
+    reason = (
+        "no line items in the mirror"
+        if not payout.line_count
+        else f"payout total {cents(payout.total)} but its {payout.line_count} line items add up to {line_sum}"
+    )
+    out.append(
+        Finding(
+            Kind.PAYOUT_SUM,
+            payout.account.name,
+            reason,
+            cents(payout.total) - line_sum,
+            payout.currency,
+            payout.remote_created_at,
+            (_payout_link(payout),),
+            payout_id=payout.reverb_id,
+        )
+    )
+
+
+def _check_refund(refund: RefundRequest, t: Totals, out: list[Finding]) -> None:
+    order = refund.order
+    amount = cents(refund.amount)
+    lines = list(order.payout_line_items.all()) if order is not None else []
+    links: list[Link] = [
+        Link(f"refund request {refund.reverb_id}", change_url(refund)),
+        _order_link(order, refund.order_number),
+    ]
+    links += [_payout_link(li.payout) for li in lines]
+    if refund.state == APPROVED:
+        t.refunds_approved += 1
+        t.refunds_approved_amount += amount
+        if lines:
+            paid = ", ".join(f"payout {li.payout_reverb_id}" for li in lines)
+            reason = f"approved after the order was paid out ({paid}): deduct {amount} from a later payout"
+        else:
+            reason = "approved before any payout: the order is not paid out, nothing to deduct"
+    elif refund.state in OPEN_REFUND_STATES:
+        reason = f"{refund.state.replace('_', ' ')}: {amount} may be deducted once approved"
+    else:
+        reason = f"state {refund.state}"
+    out.append(
+        Finding(
+            Kind.REFUND,
+            refund.account.name,
+            reason,
+            amount,
+            refund.currency,
+            refund.remote_created_at,
+            tuple(links),
+            order_number=refund.order_number,
+        )
+    )
+
+
+def month_bounds_of(today: date) -> Period:
+    return Period.month(today.year, today.month)
+
+
+def group_by_kind(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    grouped: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        grouped[finding.kind].append(finding)
+    return grouped

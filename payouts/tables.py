@@ -1,0 +1,48 @@
+"""django-tables2 table of reconciliation findings (rows are reconcile.Finding dataclasses)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import django_tables2 as tables
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from backoffice.admin_links import EMPTY
+
+from .reconcile import Finding, Link
+
+
+class FindingTable(tables.Table):
+    kind = tables.Column(verbose_name="Finding")
+    account = tables.Column()
+    when = tables.DateTimeColumn(verbose_name="Date", format="Y-m-d")
+    order_number = tables.Column(verbose_name="Order")
+    payout_id = tables.Column(verbose_name="Payout")
+    amount = tables.Column(attrs={"td": {"class": "amount"}})
+    reason = tables.Column(orderable=False)
+    links = tables.Column(verbose_name="Objects", orderable=False)
+
+    class Meta:
+        attrs = {"id": "findings", "class": "findings"}
+        empty_text = "Nothing to report for this period."
+        order_by = ()
+
+    def render_kind(self, value: str) -> SafeString:
+        slug = value.replace(" ", "-")
+        return format_html('<span class="finding finding-{}">{}</span>', slug, value)
+
+    def render_amount(self, value: Decimal | None, record: Finding) -> str:
+        return EMPTY if value is None else f"{value:,.2f} {record.currency}".strip()
+
+    def render_links(self, value: tuple[Link, ...]) -> SafeString | str:
+        if not value:
+            return EMPTY
+        return format_html_join(
+            " · ",
+            "{}",
+            (
+                (format_html('<a href="{}">{}</a>', link.url, link.label) if link.url else link.label,)
+                for link in value
+            ),
+        )

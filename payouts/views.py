@@ -1,0 +1,92 @@
+"""Payout pages inside the admin's look: one payout against its orders, the reconciliation report for a
+period, and the CSV exports. Wired by PayoutAdmin.get_urls (admin_view: staff only); each view checks the
+model view permissions it needs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django_tables2 import RequestConfig
+
+from .exports import line_item_rows, orders_rows, stream_csv
+from .forms import PeriodForm
+from .models import Payout
+from .reconcile import Kind, check_payout, reconcile
+from .tables import FindingTable
+
+REPORT_PERMS = ("payouts.view_payout", "payouts.view_payoutlineitem", "orders.view_order")
+FINDINGS_PER_PAGE = 100
+
+
+def require(request: HttpRequest, *perms: str) -> None:
+    if not request.user.has_perms(perms):
+        raise PermissionDenied
+
+
+def payout_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
+    """One payout: its line items against their orders, and its total against the line items' sum."""
+    require(request, *REPORT_PERMS)
+    payout = get_object_or_404(Payout.objects.select_related("account"), pk=pk)
+    check = check_payout(payout)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Payout {payout.reverb_id}: reconciliation",
+        "check": check,
+        "payout": payout,
+        "opts": Payout._meta,
+    }
+    return render(request, "payouts/payout_reconcile.html", context)
+
+
+def reconciliation_report(request: HttpRequest) -> HttpResponse:
+    """Findings and totals for a month or from-to range, optionally for one account."""
+    require(request, *REPORT_PERMS)
+    form = PeriodForm(request.GET or None)
+    period = form.period()
+    report = reconcile(period, form.account_ids())
+    table = FindingTable(report.findings)
+    RequestConfig(request, paginate={"per_page": FINDINGS_PER_PAGE}).configure(table)
+    query = request.GET.urlencode()
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Payouts reconciliation, {period}",
+        "form": form,
+        "form_invalid": form.is_bound and bool(form.errors),
+        "report": report,
+        "table": table,
+        "kinds": Kind.ALL,
+        "opts": Payout._meta,
+        "orders_csv": f"{reverse('admin:payouts_export_orders')}?{query}",
+        "line_items_csv": f"{reverse('admin:payouts_export_line_items')}?{query}",
+    }
+    return render(request, "payouts/reconciliation.html", context)
+
+
+def _period_or_400(request: HttpRequest) -> PeriodForm | HttpResponse:
+    form = PeriodForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    return form
+
+
+def export_orders(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    require(request, "orders.view_order")
+    form = _period_or_400(request)
+    if isinstance(form, HttpResponse):
+        return form
+    period = form.period()
+    header, rows = orders_rows(period, form.account_ids())
+    return stream_csv(f"orders-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv", header, rows)
+
+
+def export_line_items(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    require(request, "payouts.view_payoutlineitem")
+    form = _period_or_400(request)
+    if isinstance(form, HttpResponse):
+        return form
+    period = form.period()
+    header, rows = line_item_rows(period, form.account_ids())
+    return stream_csv(f"payout-line-items-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv", header, rows)
