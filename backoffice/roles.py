@@ -30,7 +30,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Everything in our apps, plus the background-task pages of django-q2.
     MANAGER: ["*.*", "django_q.*"],
     # Sees everything; changes orders and shipments (shipping-provider mapping lives in orders).
-    SHIPPING: ["*.view_*", "orders.add_*", "orders.change_*"],
+    SHIPPING: [
+        "*.view_*",
+        "orders.add_*",
+        "orders.change_*",
+        "orders.ship_order",
+        "orders.mark_picked_up",
+        "orders.leave_feedback",
+    ],
     # Sees everything; handles refunds, offers/negotiations and buyer messages.
     CUSTOMER_SERVICE: [
         "*.view_*",
@@ -38,6 +45,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.change_*",
         "messaging.add_*",
         "messaging.change_*",
+        "refunds.respond_refund",
+        "refunds.request_refund",
+        "messaging.respond_offer",
+        "messaging.reply_message",
     ],
     VIEWER: ["*.view_*"],
 }

@@ -6,10 +6,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
 
-from .models import Conversation, Message, Negotiation
+from . import views
+from .models import Conversation, Message, Negotiation, OfferPolicy
 
 
 class MessageInline(admin.TabularInline):
@@ -38,6 +42,7 @@ class ConversationAdmin(ReverbMirrorAdmin):
     resync_resource = "conversations"
     list_display = [
         "__str__",
+        "open_thread",
         "other_party_name",
         link_column("listing", "listing"),
         "unread",
@@ -47,9 +52,25 @@ class ConversationAdmin(ReverbMirrorAdmin):
     list_filter = ["account", "unread", "missing"]
     search_fields = ["subject", "other_party_name", "=listing_reverb_id", "listing__sku", "listing__title"]
     date_hierarchy = "last_message_at"
-    ordering = ["-last_message_at", "-id"]
+    ordering = ["-unread", "-last_message_at", "-id"]  # unread first
     list_select_related = ["account", "listing"]
     inlines = [MessageInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<int:pk>/thread/",
+                self.admin_site.admin_view(views.conversation),
+                name="messaging_conversation_thread",
+            ),
+        ]
+        return own + super().get_urls()
+
+    @admin.display(description="")
+    def open_thread(self, obj: Conversation) -> SafeString:
+        return format_html(
+            '<a href="{}">open</a>', reverse("admin:messaging_conversation_thread", args=[obj.pk])
+        )
 
 
 @admin.register(Message)
@@ -94,3 +115,16 @@ class NegotiationAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_updated_at"
     ordering = ["-remote_updated_at", "-id"]
     list_select_related = ["account", "listing"]
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path("inbox/", wrap(views.offers_inbox), name="messaging_negotiation_inbox"),
+            path("<int:pk>/offer/", wrap(views.offer), name="messaging_negotiation_offer"),
+        ]
+        return own + super().get_urls()
+
+
+@admin.register(OfferPolicy)
+class OfferPolicyAdmin(admin.ModelAdmin):
+    list_display = ["account", "floor_percent"]

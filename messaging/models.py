@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from backoffice.mirror import RemoteModel, amount_field
@@ -22,6 +25,7 @@ class Conversation(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-last_message_at", "-id"]
+        permissions = [("reply_message", "Can reply to buyers and mark conversations read or unread")]
 
     def __str__(self) -> str:
         return self.subject or f"conversation with {self.other_party_name or self.reverb_id}"
@@ -64,3 +68,39 @@ class Negotiation(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_updated_at", "-id"]
+        permissions = [("respond_offer", "Can accept, decline and counter offers")]
+
+    @property
+    def is_open(self) -> bool:
+        """Active and the seller's turn: the only state in which accept/decline/counter are possible."""
+        return self.state == "active" and self.actionable
+
+
+class OfferPolicy(models.Model):
+    """An optional floor per account: counters below it are refused, and so is accepting an offer below
+    it (as a percentage of the listing's price)."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="offer_policy"
+    )
+    floor_percent = models.DecimalField(
+        "floor (% of list price)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Empty: no floor. 80 means never go below 80% of the listing's price.",
+    )
+
+    class Meta:
+        verbose_name = "offer policy"
+        verbose_name_plural = "offer policies"
+
+    def __str__(self) -> str:
+        return f"{self.account}: floor {self.floor_percent or '-'}%"
+
+    def floor_for(self, list_price: Decimal | None) -> Decimal | None:
+        if self.floor_percent is None or list_price is None:
+            return None
+        return (list_price * self.floor_percent / 100).quantize(Decimal("0.01"))

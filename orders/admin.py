@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from backoffice.admin_links import EMPTY, order_web_url, reverb_link
 from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
 
-from .models import Feedback, Order, Payment
+from . import views
+from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 
 
 @admin.register(Order)
@@ -25,6 +33,7 @@ class OrderAdmin(ReverbMirrorAdmin):
         money_column("amount_total", "total"),
         "paid_at",
         "shipped_at",
+        "shop_sku",
         link_column("listing", "listing"),
         "account",
         "reverb_column",
@@ -41,7 +50,142 @@ class OrderAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
-    link_fields = ("refunds_link", "payments_link", "feedback_link", "payout_lines_link")
+    link_fields = (
+        "order_actions",
+        "shop_sku",
+        "bundle_orders",
+        "payments_table",
+        "refunds_link",
+        "payments_link",
+        "feedback_link",
+        "payout_lines_link",
+    )
+    actions = ["resync_from_reverb", "ship_selected", "export_csv"]
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path("bulk-ship/", wrap(views.bulk_ship), name="orders_order_bulk_ship"),
+            path("bulk-ship/job/<int:job_id>/", wrap(views.bulk_ship_job), name="orders_order_bulk_ship_job"),
+            path("<int:pk>/ship/", wrap(views.ship), name="orders_order_ship"),
+            path("<int:pk>/picked-up/", wrap(views.picked_up), name="orders_order_picked_up"),
+            path("<int:pk>/feedback/", wrap(views.feedback), name="orders_order_feedback"),
+            path("<int:pk>/packing-slip/", wrap(views.packing_slip), name="orders_order_packing_slip"),
+        ]
+        return own + super().get_urls()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        mapped = SkuMapping.objects.filter(account=OuterRef("account"), reverb_sku=OuterRef("sku"))
+        return super().get_queryset(request).annotate(mapped_sku=Subquery(mapped.values("shop_sku")[:1]))
+
+    @admin.display(description="shop SKU", ordering="mapped_sku")
+    def shop_sku(self, obj: Order) -> str:
+        return getattr(obj, "mapped_sku", None) or EMPTY
+
+    @admin.display(description="Actions")
+    def order_actions(self, obj: Order) -> SafeString | str:
+        if not obj or not obj.pk:
+            return EMPTY
+        links = []
+        if obj.can_ship:
+            links.append((reverse("admin:orders_order_ship", args=[obj.pk]), "Ship"))
+        if obj.can_mark_picked_up:
+            links.append((reverse("admin:orders_order_picked_up", args=[obj.pk]), "Mark picked up"))
+        if obj.needs_feedback_for_buyer:
+            links.append((reverse("admin:orders_order_feedback", args=[obj.pk]), "Leave buyer feedback"))
+        links.append((reverse("admin:refunds_refundrequest_new_for_order", args=[obj.pk]), "Refund"))
+        links.append((reverse("admin:orders_order_packing_slip", args=[obj.pk]), "Packing slip"))
+        return format_html_join(" · ", '<a class="order-action" href="{}">{}</a>', links)
+
+    @admin.display(description="Bundle")
+    def bundle_orders(self, obj: Order) -> SafeString | str:
+        if not obj or not obj.order_bundle_id:
+            return EMPTY
+        others = Order.objects.filter(account_id=obj.account_id, order_bundle_id=obj.order_bundle_id).exclude(
+            pk=obj.pk
+        )
+        rows = [
+            (reverse("admin:orders_order_change", args=[o.pk]), o.order_number, o.title, o.status)
+            for o in others
+        ]
+        if not rows:
+            return format_html("{} (no other order)", obj.order_bundle_id)
+        return format_html_join(", ", '<a href="{}">{}</a> {} ({})', rows)
+
+    @admin.display(description="Payments on this order")
+    def payments_table(self, obj: Order) -> SafeString | str:
+        if not obj or not obj.pk:
+            return EMPTY
+        rows = [
+            (
+                p.remote_created_at.strftime("%Y-%m-%d %H:%M") if p.remote_created_at else "",
+                p.status,
+                p.payment_method,
+                p.amount if p.amount is not None else "",
+                p.currency,
+            )
+            for p in obj.payments.all()
+        ]
+        if not rows:
+            return "none pulled yet"
+        return format_html(
+            "<table><tr><th>When</th><th>Status</th><th>Method</th><th>Amount</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>", rows),
+        )
+
+    @admin.action(description="Ship selected orders…", permissions=["ship"])
+    def ship_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        return views.ship_selected_redirect(list(queryset.values_list("pk", flat=True)))
+
+    def has_ship_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.ship_order")
+
+    @admin.action(description="Export selected orders as CSV (with shop SKUs)")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "order_number",
+                "bundle",
+                "status",
+                "created",
+                "buyer",
+                "reverb_sku",
+                "shop_sku",
+                "title",
+                "quantity",
+                "total",
+                "currency",
+                "shipping_provider",
+                "tracking_number",
+            ]
+        )
+        maps: dict[int, dict[str, str]] = {}
+        for o in queryset.order_by("order_number"):
+            if o.account_id not in maps:
+                maps[o.account_id] = dict(
+                    SkuMapping.objects.filter(account_id=o.account_id).values_list("reverb_sku", "shop_sku")
+                )
+            writer.writerow(
+                [
+                    o.order_number,
+                    o.order_bundle_id,
+                    o.status,
+                    o.remote_created_at.isoformat() if o.remote_created_at else "",
+                    o.buyer_name,
+                    o.sku,
+                    maps[o.account_id].get(o.sku, ""),
+                    o.title,
+                    o.quantity,
+                    o.amount_total,
+                    o.currency,
+                    o.shipping_provider,
+                    o.tracking_code,
+                ]
+            )
+        return response
 
     def reverb_url(self, obj: Order) -> str:
         return order_web_url(obj.order_number, obj.web_url or obj.link("web"))
@@ -114,3 +258,27 @@ class FeedbackAdmin(ReverbMirrorAdmin):
     @admin.display(description="message")
     def message_excerpt(self, obj: Feedback) -> str:
         return obj.message if len(obj.message) <= 80 else obj.message[:79] + "…"
+
+
+@admin.register(ShippingProviderMapping)
+class ShippingProviderMappingAdmin(admin.ModelAdmin):
+    list_display = ["local_name", "provider", "account"]
+    list_filter = ["account", "provider"]
+    search_fields = ["local_name", "provider"]
+    list_editable = ["provider"]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "provider":
+            from django import forms
+
+            from .services import DOCUMENTED_PROVIDERS
+
+            return forms.ChoiceField(choices=[(p, p) for p in DOCUMENTED_PROVIDERS], label="Reverb provider")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(SkuMapping)
+class SkuMappingAdmin(admin.ModelAdmin):
+    list_display = ["reverb_sku", "shop_sku", "account"]
+    list_filter = ["account"]
+    search_fields = ["=reverb_sku", "=shop_sku"]

@@ -48,9 +48,27 @@ class Order(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        permissions = [
+            ("ship_order", "Can ship orders (send tracking to Reverb)"),
+            ("mark_picked_up", "Can mark local pickup orders picked up"),
+            ("leave_feedback", "Can leave feedback for buyers"),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.order_number}"
+
+    @property
+    def is_local_pickup(self) -> bool:
+        return self.local_pickup or self.shipping_method == "local"
+
+    @property
+    def can_ship(self) -> bool:
+        """Paid, not shipped yet, and shipped (not picked up): what Reverb's ship endpoint accepts."""
+        return self.status == "paid" and not self.is_local_pickup and self.shipped_at is None
+
+    @property
+    def can_mark_picked_up(self) -> bool:
+        return self.status == "paid" and self.is_local_pickup
 
     @property
     def shipping_address(self) -> dict[str, Any]:
@@ -100,3 +118,65 @@ class Feedback(RemoteModel):
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
         verbose_name_plural = "feedback"
+
+
+class ShippingProviderMapping(models.Model):
+    """A shop's own carrier name ("ups ground") -> one of Reverb's shipping providers ("UPS"), per account.
+    Used by the bulk-ship page and the CSV upload (compare Avasam's "shipping mapping")."""
+
+    account = models.ForeignKey(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="shipping_provider_mappings"
+    )
+    local_name = models.CharField(
+        "local carrier name",
+        max_length=100,
+        help_text="As your shipping tool writes it; matched case-insensitively.",
+    )
+    provider = models.CharField("Reverb provider", max_length=100, help_text='e.g. UPS, USPS, "Other".')
+
+    class Meta:
+        ordering = ["account", "local_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "local_name"], name="orders_provider_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.local_name} -> {self.provider}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.local_name = self.local_name.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class SkuMapping(models.Model):
+    """Reverb SKU -> the shop's own SKU, per account; shown on orders and used in exports."""
+
+    account = models.ForeignKey(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="sku_mappings"
+    )
+    reverb_sku = models.CharField("Reverb SKU", max_length=255)
+    shop_sku = models.CharField("shop SKU", max_length=255)
+
+    class Meta:
+        ordering = ["account", "reverb_sku"]
+        verbose_name = "SKU mapping"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "reverb_sku"], name="orders_sku_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reverb_sku} -> {self.shop_sku}"
+
+
+class ShipBatch(models.Model):
+    """One confirmed bulk-ship submission, keyed by the one-time token of its confirmation form: posting
+    the same form twice finds the batch and creates no second job."""
+
+    token = models.CharField(max_length=64, unique=True)
+    job = models.ForeignKey(
+        "backoffice.BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"ship batch {self.token}"

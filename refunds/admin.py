@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import URLPattern, path
 
 from backoffice.admin_links import order_web_url
 from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
 
+from . import views
 from .models import RefundRequest
 
 
@@ -31,6 +33,19 @@ class RefundRequestAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "order"]
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path("queue/", wrap(views.queue), name="refunds_refundrequest_queue"),
+            path("<int:pk>/respond/", wrap(views.respond), name="refunds_refundrequest_respond"),
+            path(
+                "new-for-order/<int:order_pk>/",
+                wrap(views.new_for_order),
+                name="refunds_refundrequest_new_for_order",
+            ),
+        ]
+        return own + super().get_urls()
 
     def reverb_url(self, obj: RefundRequest) -> str:
         # A refund request has no page of its own that we know of: its order's page shows it.

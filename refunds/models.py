@@ -25,6 +25,10 @@ class RefundRequest(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        permissions = [
+            ("respond_refund", "Can approve, conditionally approve or deny refund requests"),
+            ("request_refund", "Can start a seller-initiated refund"),
+        ]
 
     def __str__(self) -> str:
         return f"refund request {self.reverb_id} (order {self.order_number})"

@@ -1,0 +1,70 @@
+"""What the order, refund and messaging services share: the refusal error and the write-back of what
+Reverb returned through the sync registry's mapper and `upsert_page` (DESIGN.md section 3, "Push")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from backoffice.audit import refused
+from backoffice.sync import registry
+from backoffice.sync.engine import link_related, upsert_page
+
+if TYPE_CHECKING:
+    from backoffice.mirror import RemoteModel
+    from backoffice.models import ReverbAccount
+
+
+class Refused(Exception):
+    """An action refused before anything was sent (wrong state, bad input); `already_done` means what
+    was asked is already true on Reverb (e.g. shipped with this very tracking number)."""
+
+    def __init__(self, reason: str, *, already_done: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.already_done = already_done
+
+
+def refuse(
+    *,
+    account: ReverbAccount,
+    actor: Any,
+    action: str,
+    target: tuple[str, str],
+    reason: str,
+    summary: Mapping[str, Any] | None = None,
+    job: Any = None,
+    already_done: bool = False,
+) -> Refused:
+    """Record the refusal in the audit trail and return the exception to raise."""
+    refused(
+        account=account, actor=actor, action=action, target=target, reason=reason, summary=summary, job=job
+    )
+    return Refused(reason, already_done=already_done)
+
+
+def write_back(
+    resource_name: str, account: ReverbAccount, payloads: Iterable[Mapping[str, Any]]
+) -> list[str]:
+    """Map the payloads with the resource's mapper, upsert them, and relink foreign keys. Returns keys."""
+    resource = registry.get(resource_name)
+    rows = []
+    for payload in payloads:
+        key, fields = resource.mapper(payload)
+        rows.append((key, fields, dict(payload)))
+    if not rows:
+        return []
+    with transaction.atomic():
+        upsert_page(resource.model, account, rows)
+        for link in resource.links:
+            link_related(resource.model, account, link)
+        for model, link in registry.links_touching(resource.model):
+            link_related(model, account, link)
+    return [key for key, _, _ in rows]
+
+
+def reload(obj: RemoteModel) -> RemoteModel:
+    obj.refresh_from_db()
+    return obj

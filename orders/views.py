@@ -1,0 +1,319 @@
+"""Order action pages (wired in OrderAdmin.get_urls, so they sit under /admin/orders/order/ and are
+wrapped in admin_view): ship one order, mark picked up, buyer feedback, packing slip, bulk ship."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.core import signing
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+
+from backoffice.actions import Refused
+from backoffice.jobs import BulkJob
+from backoffice.pages import page, require
+from backoffice.reverb.errors import ReverbError
+
+from . import bulk
+from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
+from .models import Order, ShippingProviderMapping, SkuMapping
+from .services import leave_buyer_feedback, mark_picked_up, ship_order, shipping_providers
+
+SIGNING_SALT = "orders.bulk-ship"
+PREVIEW_MAX_AGE = 3600
+
+
+def change_url(order: Order) -> str:
+    return reverse("admin:orders_order_change", args=[order.pk])
+
+
+def bundle_orders(order: Order) -> QuerySet[Order]:
+    if not order.order_bundle_id:
+        return Order.objects.filter(pk=order.pk)
+    return Order.objects.filter(account_id=order.account_id, order_bundle_id=order.order_bundle_id).order_by(
+        "order_number"
+    )
+
+
+def shop_sku(order: Order) -> str:
+    if not order.sku:
+        return ""
+    mapping = SkuMapping.objects.filter(account_id=order.account_id, reverb_sku=order.sku).first()
+    return mapping.shop_sku if mapping else ""
+
+
+def _error_text(exc: ReverbError) -> str:
+    errors = exc.field_errors()
+    detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in errors.items())
+    return f"Reverb refused: {exc}" + (f" ({detail})" if detail else "")
+
+
+def ship(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request, "orders.ship_order")
+    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    siblings = [o for o in bundle_orders(order) if o.pk != order.pk and o.can_ship]
+    providers = shipping_providers(order.account)
+    form = ShipForm(request.POST or None, providers=providers, bundle_size=len(siblings) + 1)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        targets = [order, *siblings] if data.get("whole_bundle") else [order]
+        client = order.account.client()
+        for target in targets:
+            try:
+                ship_order(
+                    target,
+                    actor=request.user,
+                    provider=data["provider"],
+                    tracking_number=data["tracking_number"],
+                    send_notification=data["send_notification"],
+                    client=client,
+                )
+            except Refused as exc:
+                level = messages.INFO if exc.already_done else messages.ERROR
+                messages.add_message(request, level, f"Order {target.order_number}: {exc.reason}")
+            except ReverbError as exc:
+                messages.error(request, f"Order {target.order_number}: {_error_text(exc)}")
+            else:
+                messages.success(
+                    request,
+                    f"Order {target.order_number} shipped ({data['provider']} {data['tracking_number']}).",
+                )
+        return redirect(change_url(order))
+    return page(
+        request,
+        "orders/ship.html",
+        f"Ship order {order.order_number}",
+        Order._meta,
+        order=order,
+        form=form,
+        siblings=siblings,
+        refusal=_ship_refusal(order),
+    )
+
+
+def _ship_refusal(order: Order) -> str:
+    from .services import ship_refusal
+
+    return ship_refusal(order)
+
+
+def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request, "orders.mark_picked_up")
+    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    form = PickedUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mark_picked_up(order, actor=request.user, date=form.cleaned_data["date"])
+        except Refused as exc:
+            messages.error(request, exc.reason)
+        except ReverbError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"Order {order.order_number} marked picked up.")
+        return redirect(change_url(order))
+    return page(
+        request,
+        "orders/picked_up.html",
+        f"Mark order {order.order_number} picked up",
+        Order._meta,
+        order=order,
+        form=form,
+    )
+
+
+def feedback(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request, "orders.leave_feedback")
+    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    form = FeedbackForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            leave_buyer_feedback(
+                order,
+                actor=request.user,
+                rating=form.cleaned_data["rating"],
+                message=form.cleaned_data["message"],
+            )
+        except Refused as exc:
+            messages.error(request, exc.reason)
+        except ReverbError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"Feedback left for {order.buyer_name}.")
+        return redirect(change_url(order))
+    return page(
+        request,
+        "orders/feedback.html",
+        f"Feedback for the buyer of order {order.order_number}",
+        Order._meta,
+        order=order,
+        form=form,
+    )
+
+
+def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request, "orders.view_order")
+    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    lines = [(o, shop_sku(o)) for o in bundle_orders(order)]
+    return page(
+        request,
+        "orders/packing_slip.html",
+        f"Packing slip {order.order_number}",
+        Order._meta,
+        order=order,
+        lines=lines,
+        address=order.shipping_address,
+    )
+
+
+# ---- bulk ship ------------------------------------------------------------------------------------------
+
+
+def _selected(request: HttpRequest) -> list[Order]:
+    raw = request.GET.get("ids") or request.POST.get("ids") or ""
+    ids = [int(x) for x in raw.split(",") if x.strip().isdigit()]
+    return list(
+        Order.objects.filter(pk__in=ids).select_related("account").order_by("order_bundle_id", "order_number")
+    )
+
+
+def _provider_hints(account: Any) -> list[str]:
+    names = list(shipping_providers(account))
+    names += [m.local_name for m in ShippingProviderMapping.objects.filter(account=account)]
+    return names
+
+
+def bulk_ship(request: HttpRequest) -> HttpResponse:
+    """Step 1: one row per order (provider, tracking) or a CSV; step 2: the validated plan; step 3: send."""
+    require(request, "orders.ship_order")
+    action = request.POST.get("action", "")
+    if request.method == "POST" and action == "confirm":
+        return _confirm(request)
+    if request.method == "POST" and action == "upload":
+        upload = CsvUploadForm(request.POST, request.FILES)
+        if upload.is_valid():
+            try:
+                rows = bulk.parse_csv(upload.cleaned_data["file"].read())
+            except bulk.CsvError as exc:
+                upload.add_error("file", str(exc))
+            else:
+                account = upload.cleaned_data["account"]
+                return _preview(request, account, rows, upload.cleaned_data["send_notification"])
+        return page(request, "orders/bulk_ship.html", "Ship orders", Order._meta, orders=[], upload=upload)
+    orders = _selected(request)
+    accounts = {o.account_id for o in orders}
+    if len(accounts) > 1:
+        messages.error(
+            request, "Select orders of one account at a time (each account has its own rate budget)."
+        )
+        return redirect(reverse("admin:orders_order_changelist"))
+    if request.method == "POST" and action == "preview" and orders:
+        rows = [
+            bulk.ShipRow(
+                o.order_number,
+                request.POST.get(f"provider_{o.pk}", ""),
+                request.POST.get(f"tracking_{o.pk}", ""),
+                i + 1,
+            )
+            for i, o in enumerate(orders)
+        ]
+        return _preview(request, orders[0].account, rows, bool(request.POST.get("send_notification")))
+    hints = _provider_hints(orders[0].account) if orders else []
+    return page(
+        request,
+        "orders/bulk_ship.html",
+        "Ship orders",
+        Order._meta,
+        orders=orders,
+        ids=",".join(str(o.pk) for o in orders),
+        hints=hints,
+        upload=CsvUploadForm(),
+    )
+
+
+def _preview(request: HttpRequest, account: Any, rows: list[bulk.ShipRow], notify: bool) -> HttpResponse:
+    planned = bulk.plan(account, rows)
+    token = uuid.uuid4().hex
+    payload = signing.dumps(
+        {"account": account.pk, "rows": bulk.serialise(planned), "token": token, "notify": notify},
+        salt=SIGNING_SALT,
+    )
+    counts = {s: sum(1 for p in planned if p.status == s) for s in ("ok", "skip", "error")}
+    return page(
+        request,
+        "orders/bulk_ship_preview.html",
+        "Check the shipments before sending",
+        Order._meta,
+        account=account,
+        planned=planned,
+        payload=payload,
+        counts=counts,
+        notify=notify,
+    )
+
+
+def _confirm(request: HttpRequest) -> HttpResponse:
+    from backoffice.models import ReverbAccount
+
+    try:
+        data = signing.loads(request.POST.get("payload", ""), salt=SIGNING_SALT, max_age=PREVIEW_MAX_AGE)
+    except signing.BadSignature:
+        messages.error(request, "This confirmation expired or was altered; please start again.")
+        return redirect(reverse("admin:orders_order_changelist"))
+    account = get_object_or_404(ReverbAccount, pk=data["account"])
+    # Validated again: orders may have changed (or been shipped) since the preview.
+    planned = bulk.plan(account, bulk.rows_from(data["rows"]), expand_bundles=False)
+    if not any(p.ok for p in planned):
+        messages.warning(request, "Nothing to send: every row is already shipped or has a problem.")
+        return redirect(reverse("admin:orders_order_changelist"))
+    try:
+        job = bulk.submit(
+            account, request.user, planned, token=data["token"], send_notification=data["notify"]
+        )
+    except bulk.AlreadySubmitted as exc:
+        messages.info(request, "These shipments were already submitted; nothing was sent twice.")
+        if exc.job is not None:
+            return redirect(progress_url(exc.job))
+        return redirect(reverse("admin:orders_order_changelist"))
+    messages.success(request, f"Sending {job.total} shipment(s) in the background.")
+    return redirect(progress_url(job))
+
+
+def progress_url(job: BulkJob) -> str:
+    return reverse("admin:orders_order_bulk_ship_job", args=[job.pk])
+
+
+def generic_job_url(job: BulkJob) -> str:
+    """The shared BulkJob page when the background-work pages provide one."""
+    from backoffice import jobs
+
+    url_for = getattr(jobs, "job_url", None)
+    if url_for is not None:
+        try:
+            return str(url_for(job))
+        except Exception:  # noqa: BLE001 - the link is a convenience
+            return ""
+    return ""
+
+
+def bulk_ship_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Progress and the per-order result of one bulk-ship job (refreshes itself while it runs)."""
+    require(request, "orders.view_order")
+    job = get_object_or_404(BulkJob, pk=job_id, kind="orders.ship")
+    items = list(job.items.all())
+    return page(
+        request,
+        "orders/bulk_ship_job.html",
+        job.title,
+        Order._meta,
+        job=job,
+        items=items,
+        generic_url=generic_job_url(job),
+    )
+
+
+def ship_selected_redirect(ids: list[int]) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("admin:orders_order_bulk_ship") + "?ids=" + ",".join(map(str, ids)))
