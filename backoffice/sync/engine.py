@@ -151,6 +151,65 @@ _BASE_COLUMNS = (
 _PASS_THROUGH = (models.CharField, models.TextField, models.BooleanField, models.IntegerField)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything about one upsert statement that depends only on (model, mapper columns, row count)."""
+
+    sql: str
+    prepare: tuple[Any, ...]  # per mapper column: None (pass through) or the field (get_db_prep_save)
+    defaults: tuple[Any, ...]  # per mapper column: the value used when a row lacks that column
+    local_values: tuple[Any, ...]  # insert-only local columns (never produced by a mapper): defaults
+
+
+_PLANS: dict[tuple[Any, ...], _Plan] = {}
+
+
+def _local_only_fields(model: type[RemoteModel], names: Sequence[str]) -> list[models.Field]:
+    """NOT NULL columns with a default that neither the engine nor the mapper writes (local state such
+    as pending edits): a new row gets their default on INSERT; an update never touches them."""
+    written = {*_BASE_COLUMNS, *names}
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.name not in written and not f.null and f.has_default()
+    ]
+
+
+def _plan(model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: int) -> _Plan:
+    key = (model, conn.alias, conn.vendor, names, count)
+    plan = _PLANS.get(key)
+    if plan is not None:
+        return plan
+    meta = model._meta
+    fields = [meta.get_field(name) for name in (*_BASE_COLUMNS, *names)]
+    local = _local_only_fields(model, names)
+    json_cast = "::jsonb" if conn.vendor == "postgresql" else ""
+    placeholders = ", ".join(
+        f"%s{json_cast}" if isinstance(f, models.JSONField) else "%s" for f in (*fields, *local)
+    )
+    quote = conn.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in (*fields, *local))
+    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[3:])
+    rows_sql = ", ".join([f"({placeholders})"] * count)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} "
+        f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
+    )
+    mapper_fields = fields[len(_BASE_COLUMNS) :]
+    plan = _Plan(
+        sql=sql,
+        prepare=tuple(
+            None if isinstance(f, _PASS_THROUGH) and not f.is_relation else f for f in mapper_fields
+        ),
+        defaults=tuple(f.get_default() for f in mapper_fields),
+        local_values=tuple(f.get_db_prep_save(f.get_default(), conn) for f in local),
+    )
+    if len(_PLANS) > 512:  # bounded: a handful of resources times a few page sizes in practice
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
 def _insert_on_conflict(
     model: type[RemoteModel],
     alias: str,
@@ -163,33 +222,24 @@ def _insert_on_conflict(
 
     Hand-written instead of bulk_create(update_conflicts=True) because Django's per-value compilation
     cost more than the database write; values go through each field's own get_db_prep_save except plain
-    text/number/bool columns, and `raw` reuses the canonical JSON already built for the hash."""
+    text/number/bool columns, and `raw` reuses the canonical JSON already built for the hash. The SQL and
+    per-column adapters are built once per (model, columns, row count). Local-only columns (not written by
+    any mapper) get their default on INSERT and are never in the UPDATE."""
     conn = connections[alias]
-    meta = model._meta
-    fields = [meta.get_field(name) for name in (*_BASE_COLUMNS, *names)]
-    json_cast = "::jsonb" if conn.vendor == "postgresql" else ""
-    placeholders = ", ".join(f"%s{json_cast}" if isinstance(f, models.JSONField) else "%s" for f in fields)
-    prepare = [
-        None if isinstance(f, _PASS_THROUGH) and not f.is_relation else f
-        for f in fields[len(_BASE_COLUMNS) :]
-    ]
+    plan = _plan(model, conn, tuple(names), len(writes))
     stamp = models.DateTimeField().get_db_prep_save(now, conn)
+    columns = tuple(zip(names, plan.prepare, plan.defaults, strict=True))
+    local_values = plan.local_values
     params: list[Any] = []
+    append, extend = params.append, params.extend
     for key, values, canonical, digest in writes:
-        params += (account_id, key, stamp, canonical, digest, stamp, False, None)
-        for name, prep in zip(names, prepare, strict=True):
-            value = values.get(name) if name in values else meta.get_field(name).get_default()
-            params.append(value if prep is None else prep.get_db_prep_save(value, conn))
-    quote = conn.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[3:])
-    rows_sql = ", ".join([f"({placeholders})"] * len(writes))
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} "
-        f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
-    )
+        extend((account_id, key, stamp, canonical, digest, stamp, False, None))
+        for name, prep, default in columns:
+            value = values.get(name, default)
+            append(value if prep is None else prep.get_db_prep_save(value, conn))
+        extend(local_values)
     with conn.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(plan.sql, params)
 
 
 def mark_missing(model: type[RemoteModel], account: ReverbAccount, seen: set[str]) -> int:

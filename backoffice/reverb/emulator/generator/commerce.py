@@ -1,8 +1,10 @@
 """Seeded commerce: orders in every status, payments, feedback, refund requests, conversations, offers and
 payouts, deterministic by seed and linear in size (20k orders in a few seconds).
 
-Each order sells its own listing, made with `make_listing` and left sold out (or live when a multi-unit
-listing has stock left, or relisted when the order was cancelled), so listings and orders agree.
+Sold listings are made here with `make_listing` (`sold_listings(sizes)` of them, which the listings part
+leaves out, so the shop has `sizes["listings"]` listings in all). A one-of-a-kind listing has one order and
+is left sold out (or relisted when the order was cancelled); a multi-unit (inventory) listing may take
+several orders and is left sold out or live with stock, so listings and orders agree.
 Times fall in the year before midnight today (as the listings generator does), so one seed gives the same
 records all day; created_at <= paid_at <= shipped_at <= updated_at <= midnight.
 """
@@ -22,7 +24,7 @@ from ..orders import STATUSES, add_feedback, make_address, make_buyer, mark_paid
 from ..payouts import create_payout, payable
 from ..refunds import new_refund_request
 from ..store import Store
-from .listings import make_listing
+from .listings import make_listing, sold_listings
 
 # Status mix (ours): mostly completed sales, some awaiting shipment, a tail of the rare statuses.
 _WEIGHTED = (
@@ -115,7 +117,7 @@ def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
     n_orders = sizes.get("orders", 0)
     buyers = [make_buyer(rng, 2_000_000 + i) for i in range(max(20, n_orders // 3 + 1))]
     addresses = [make_address(rng, 130_000_000 + i, b) for i, b in enumerate(buyers)]
-    orders = _orders(store, rng, anchor, n_orders, buyers, addresses)
+    orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold_listings(sizes))
     _refund_requests(store, rng, orders, sizes.get("refund_requests", 0))
     _payouts(store, orders, anchor, sizes.get("payouts", 0))
     live = [x for x in store.table("listings").values() if x["state"] == "live" and x["inventory"] > 0]
@@ -130,8 +132,12 @@ def _orders(
     count: int,
     buyers: list[dict[str, Any]],
     addresses: list[dict[str, Any]],
+    new_listings: int,
 ) -> list[dict[str, Any]]:
+    """`count` orders over `new_listings` newly made sold listings: the other orders go to multi-unit
+    listings already sold here (never twice in one bundle)."""
     made: list[dict[str, Any]] = []
+    sold = _SoldListings(new_listings)
     while len(made) < count:
         i = len(made)
         # The first orders walk through every status so even a tiny shop shows each one.
@@ -145,13 +151,68 @@ def _orders(
         bundle = 1 if i < len(STATUSES) or rng.random() > 0.06 else min(rng.randint(2, 3), count - i)
         bundle_id: str | None = None
         tax_rate = rng.choice(_TAX_RATES) if rng.random() < 0.3 else Decimal("0")
+        in_bundle: set[int] = set()
         for _ in range(bundle):  # a bundle: one checkout, one order per listing, one order_bundle_id
+            listing = sold.pick(store, rng, created, count - len(made), in_bundle)
+            in_bundle.add(listing["id"])
             order = _one_order(
-                store, rng, anchor, created, status, local, buyers[b], addresses[b], tax_rate, bundle_id
+                store,
+                rng,
+                anchor,
+                created,
+                status,
+                local,
+                buyers[b],
+                addresses[b],
+                tax_rate,
+                bundle_id,
+                listing,
+                sold,
             )
             bundle_id = order["order_bundle_id"]
             made.append(order)
     return made
+
+
+class _SoldListings:
+    """The listings orders sell: `budget` new ones, then multi-unit ones taking more orders."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.multi_unit: list[dict[str, Any]] = []  # made here and holding inventory: may sell again
+        self.relisted: set[int] = set()  # a cancelled order put these back on sale: they stay live
+
+    def pick(
+        self, store: Store, rng: random.Random, created: datetime, orders_left: int, exclude: set[int]
+    ) -> dict[str, Any]:
+        # Some multi-unit listing outside this bundle? (At most len(exclude) of them are in it.)
+        reusable = self.budget < orders_left and any(
+            x["id"] not in exclude for x in self.multi_unit[: len(exclude) + 1]
+        )
+        if self.budget > 0 and (not reusable or rng.random() < self.budget / orders_left):
+            self.budget -= 1
+            # The last new listing holds inventory when orders must still reuse one and none can be.
+            force = self.budget == 0 and orders_left > 1 and not self.multi_unit
+            listing = make_listing(
+                store, rng, anchor=created, inventory_item=force, state="sold_out", inventory=0
+            )
+            if listing["published_at"] and listing["published_at"] > created:
+                listing["published_at"] = listing["created_at"]
+            if listing["has_inventory"]:
+                self.multi_unit.append(listing)
+            return listing
+        if not reusable:  # no budget and nothing to reuse (a degenerate size): one more listing
+            return make_listing(
+                store, rng, anchor=created, inventory_item=True, state="sold_out", inventory=0
+            )
+        listing = rng.choice(self.multi_unit)
+        while listing["id"] in exclude:
+            listing = rng.choice(self.multi_unit)
+        if listing["created_at"] > created:  # listed before this (earlier) order
+            listing["created_at"] = created - timedelta(seconds=rng.randint(3600, 30 * 86400))
+        if listing["published_at"] and listing["published_at"] > created:
+            listing["published_at"] = listing["created_at"]
+        return listing
 
 
 def _one_order(
@@ -165,14 +226,17 @@ def _one_order(
     address: dict[str, Any],
     tax_rate: Decimal,
     bundle_id: str | None,
+    listing: dict[str, Any],
+    sold: _SoldListings,
 ) -> dict[str, Any]:
-    listing = make_listing(store, rng, anchor=created, state="sold_out", inventory=0)
-    if listing["published_at"] and listing["published_at"] > created:
-        listing["published_at"] = listing["created_at"]
     quantity = 1
     if listing["has_inventory"] and rng.random() < 0.4:  # a multi-unit listing with stock left
         quantity = rng.choice((1, 1, 2))
         listing.update(state="live", inventory=rng.randint(1, 6))
+    elif listing["id"] in sold.relisted:  # back on sale after a cancelled order: still live
+        listing.update(state="live", inventory=max(listing["inventory"], 1))
+    else:
+        listing.update(state="sold_out", inventory=0)
     is_offer = listing["offers_enabled"] and rng.random() < 0.12
     price = to_decimal(listing["price"] * Decimal(rng.choice(("0.85", "0.9", "0.95")))) if is_offer else None
     order = new_order(
@@ -216,6 +280,7 @@ def _one_order(
         )
     if status == "cancelled":  # the sale fell through: the item is back on sale
         listing.update(state="live", inventory=max(listing["inventory"], 1))
+        sold.relisted.add(listing["id"])
     if order["status"] == "received":
         if rng.random() < 0.6:
             add_feedback(

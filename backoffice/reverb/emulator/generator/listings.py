@@ -46,13 +46,29 @@ def _profile_for(store: Store, product: Product) -> int | None:
     return profiles[min(1, len(profiles) - 1)]["id"]
 
 
+def sold_listings(sizes: dict[str, int]) -> int:
+    """How many of the shop's `listings` the commerce part makes: the sold ones, at most half the shop.
+    `sizes["listings"]` is the shop's total; the listings part makes the rest. When there are more orders
+    than that, multi-unit (inventory) listings take several orders each."""
+    listings, orders = sizes.get("listings", 0), sizes.get("orders", 0)
+    if orders <= 0:
+        return 0
+    return max(1, min(orders, listings // 2))
+
+
 def make_listing(
-    store: Store, rng: random.Random, *, anchor: datetime | None = None, **overrides: Any
+    store: Store,
+    rng: random.Random,
+    *,
+    anchor: datetime | None = None,
+    inventory_item: bool = False,
+    **overrides: Any,
 ) -> dict[str, Any]:
     """Insert one realistic listing record (the shape listings.py documents) and return it. Times fall in
-    the year before `anchor` (default now); `overrides` replace any record key."""
+    the year before `anchor` (default now); `overrides` replace any record key. `inventory_item` forces a
+    new-gear condition (one that holds inventory)."""
     product = rng.choice(PRODUCTS)
-    new = rng.random() < 0.35
+    new = inventory_item or rng.random() < 0.35
     condition = rng.choice(_NEW_CONDITIONS) if new else rng.choice(USED_CONDITIONS)
     state = rng.choice(_STATES)
     base = rng.uniform(product.low, product.high) * _MULT[condition]
@@ -107,7 +123,8 @@ def make_listing(
 
 
 def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
-    count = sizes.get("listings", 0)
+    # The commerce part makes the sold listings (one per one-of-a-kind sale): together, `listings`.
+    count = max(0, sizes.get("listings", 0) - sold_listings(sizes))
     # Midnight today: the same seed gives the same records all day (times included).
     anchor = store.now().replace(hour=0, minute=0, second=0)
     for i in range(count):
