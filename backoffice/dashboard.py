@@ -1,0 +1,297 @@
+"""The dashboard's queries (the admin index, see templatetags/dashboard.py). Every section costs a fixed
+number of queries whatever the number of rows or accounts: counts and sums are aggregates, lists are sliced.
+
+Sections are only computed for users who may view the models behind them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncWeek
+from django.urls import reverse
+from django.utils import timezone
+
+from backoffice.admin_links import change_url, changelist_url
+from backoffice.charts import Bar, bar_chart
+
+WEEKS = 12
+OFFERS_SHOWN = 5
+ORDER_PAID_STATUSES = ("paid", "shipped", "picked_up", "received", "refunded", "partially_paid")
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    count: int
+    url: str
+
+
+@dataclass
+class WorkQueues:
+    queues: list[Queue] = field(default_factory=list)
+    offers: list[Any] = field(default_factory=list)  # negotiations awaiting us, expiring soonest first
+
+
+def work_queues(user: Any) -> WorkQueues:
+    """Orders to ship, pickups waiting, refund requests and offers awaiting us, unread conversations.
+    Queries: orders 1, refunds 1, offers 2 (count + the soonest few), conversations 1."""
+    from messaging.models import Conversation, Negotiation
+    from orders.models import Order
+    from refunds.models import RefundRequest
+
+    result = WorkQueues()
+    if user.has_perm("orders.view_order"):
+        waiting = Order.objects.filter(missing=False, status="paid")
+        counts = waiting.aggregate(
+            ship=Count("pk", filter=Q(local_pickup=False)), pickup=Count("pk", filter=Q(local_pickup=True))
+        )
+        result.queues += [
+            Queue(
+                "ship",
+                "Orders awaiting shipment",
+                counts["ship"],
+                changelist_url(Order, status__exact="paid", local_pickup__exact=0),
+            ),
+            Queue(
+                "pickup",
+                "Local pickups waiting",
+                counts["pickup"],
+                changelist_url(Order, status__exact="paid", local_pickup__exact=1),
+            ),
+        ]
+    if user.has_perm("refunds.view_refundrequest"):
+        pending = RefundRequest.objects.filter(missing=False, state="pending_seller_response").count()
+        result.queues.append(
+            Queue(
+                "refunds",
+                "Refund requests awaiting a response",
+                pending,
+                changelist_url(RefundRequest, state__exact="pending_seller_response"),
+            )
+        )
+    if user.has_perm("messaging.view_negotiation"):
+        offers = Negotiation.objects.filter(missing=False, state="active", actionable=True)
+        result.queues.append(
+            Queue(
+                "offers",
+                "Offers awaiting a response",
+                offers.count(),
+                changelist_url(Negotiation, state__exact="active", actionable__exact=1),
+            )
+        )
+        result.offers = list(
+            offers.select_related("account", "listing")
+            .order_by("expires_at", "pk")
+            .only(
+                "pk",
+                "buyer_name",
+                "expires_at",
+                "last_offered_total",
+                "last_offered_price",
+                "currency",
+                "account__name",
+                "listing__title",
+                "listing__reverb_id",
+                "listing_reverb_id",
+            )[:OFFERS_SHOWN]
+        )
+    if user.has_perm("messaging.view_conversation"):
+        unread = Conversation.objects.filter(missing=False, unread=True).count()
+        result.queues.append(
+            Queue("unread", "Unread conversations", unread, changelist_url(Conversation, unread__exact=1))
+        )
+    return result
+
+
+@dataclass
+class ResourceHealth:
+    resource: str
+    last_success: datetime | None
+    last_failure: datetime | None
+    last_error: str
+    runs_url: str
+
+    @property
+    def failing(self) -> bool:
+        return self.last_failure is not None and (
+            self.last_success is None or self.last_failure > self.last_success
+        )
+
+
+@dataclass
+class AccountHealth:
+    account: Any
+    resources: list[ResourceHealth]
+    requests_last_hour: int = 0
+    throttled_last_hour: int = 0
+
+    @property
+    def failing(self) -> bool:
+        return any(r.failing for r in self.resources)
+
+
+def sync_health(now: datetime | None = None) -> list[AccountHealth]:
+    """Per account and resource: last success, last failure and its error; requests and 429s in the last
+    hour. Queries: accounts 1, runs 1 (grouped, the last error as a subquery), usage 1."""
+    from backoffice.background import ApiUsage
+    from backoffice.mirror import SyncRun
+    from backoffice.models import ReverbAccount
+
+    now = now or timezone.now()
+    accounts = list(ReverbAccount.objects.order_by("name").only("pk", "name", "enabled"))
+    ok = Q(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
+    bad = Q(status=SyncRun.Status.FAILED)
+    last_error = (
+        SyncRun.objects.filter(account_id=OuterRef("account_id"), resource=OuterRef("resource"))
+        .filter(bad)
+        .order_by("-started_at", "-pk")
+        .values("error")[:1]
+    )
+    rows = (
+        SyncRun.objects.values("account_id", "resource")
+        .annotate(
+            last_success=Max("finished_at", filter=ok),
+            last_failure=Max("finished_at", filter=bad),
+            last_error=Subquery(last_error),
+        )
+        .order_by("account_id", "resource")
+    )
+    by_account: dict[int, list[ResourceHealth]] = defaultdict(list)
+    runs_base = reverse("admin:backoffice_syncrun_changelist")
+    for row in rows:
+        url = f"{runs_base}?account__id__exact={row['account_id']}&resource__exact={row['resource']}"
+        by_account[row["account_id"]].append(
+            ResourceHealth(
+                row["resource"], row["last_success"], row["last_failure"], row["last_error"] or "", url
+            )
+        )
+    usage = {
+        row["account_id"]: row
+        for row in ApiUsage.objects.filter(minute__gte=now - timedelta(hours=1))
+        .values("account_id")
+        .annotate(requests=Sum("requests"), throttled=Sum("throttled"))
+        .order_by()
+    }
+    result = []
+    for account in accounts:
+        used = usage.get(account.pk, {})
+        result.append(
+            AccountHealth(
+                account, by_account.get(account.pk, []), used.get("requests") or 0, used.get("throttled") or 0
+            )
+        )
+    return result
+
+
+def last_reconciliation() -> Any | None:
+    """The newest nightly reconciliation report with its findings count (one query), or None."""
+    from backoffice.background import ReconciliationReport
+
+    report = (
+        ReconciliationReport.objects.select_related("account")
+        .annotate(findings_count=Count("findings"))
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if report is not None:
+        report.admin_url = change_url(report)
+    return report
+
+
+def week_starts(now: datetime, weeks: int = WEEKS) -> list[datetime]:
+    """Mondays 00:00 (current timezone) of the last `weeks` weeks, this week last."""
+    local = timezone.localtime(now)
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
+def _weekly(qs: QuerySet, date_field: str, amount_field: str, weeks: list[datetime]) -> dict[str, list[Bar]]:
+    """{currency: 12 bars} from one grouped query."""
+    rows = (
+        qs.filter(**{f"{date_field}__gte": weeks[0]})
+        .annotate(week=TruncWeek(date_field))
+        .values("week", "currency")
+        .annotate(total=Sum(amount_field))
+        .order_by()
+    )
+    sums: dict[str, dict[Any, Decimal]] = defaultdict(dict)
+    for row in rows:
+        week = timezone.localtime(row["week"]).date() if isinstance(row["week"], datetime) else row["week"]
+        sums[row["currency"] or ""][week] = row["total"] or Decimal(0)
+    return {
+        currency: [Bar(f"{w:%b %d}", values.get(w.date(), Decimal(0))) for w in weeks]
+        for currency, values in sorted(sums.items())
+    }
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    currency: str
+    svg: Any
+    total: Decimal
+
+
+def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
+    """Sales (orders paid), approved refunds and payouts per week, last 12 weeks; 1 query each."""
+    from orders.models import Order
+    from payouts.models import Payout
+    from refunds.models import RefundRequest
+
+    weeks = week_starts(now or timezone.now())
+    series: list[tuple[str, str, str, dict[str, list[Bar]]]] = []
+    if user.has_perm("orders.view_order"):
+        sales = Order.objects.filter(status__in=ORDER_PAID_STATUSES)
+        series.append(("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks)))
+    if user.has_perm("refunds.view_refundrequest"):
+        refunds = RefundRequest.objects.filter(state="approved")
+        series.append(
+            ("refunds", "Refunds", "chart-refunds", _weekly(refunds, "remote_created_at", "amount", weeks))
+        )
+    if user.has_perm("payouts.view_payout"):
+        series.append(
+            (
+                "payouts",
+                "Payouts",
+                "chart-payouts",
+                _weekly(Payout.objects.all(), "remote_created_at", "total", weeks),
+            )
+        )
+    charts = []
+    for key, title, css, by_currency in series:
+        if not by_currency:  # nothing in 12 weeks: an all-zero chart still shows the weeks
+            by_currency = {"": [Bar(f"{w:%b %d}", Decimal(0)) for w in weeks]}
+        for currency, bars in by_currency.items():
+            charts.append(
+                Chart(
+                    key,
+                    title,
+                    currency,
+                    bar_chart(title, bars, currency, css),
+                    sum((b.value for b in bars), Decimal(0)),
+                )
+            )
+    return charts
+
+
+def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    context: dict[str, Any] = {"work": work_queues(user), "charts": weekly_charts(user, now), "now": now}
+    if user.has_perm("backoffice.view_syncrun"):
+        context["health"] = sync_health(now)
+    if user.has_perm("backoffice.view_reconciliationreport"):
+        context["reconciliation"] = last_reconciliation()
+    if user.has_perm("payouts.view_payout"):
+        context["payouts_report_url"] = reverse("admin:payouts_reconciliation")
+        last_month = timezone.localdate(now).replace(day=1) - timedelta(days=1)
+        context["payouts_last_month_url"] = f"{context['payouts_report_url']}?month={last_month:%Y-%m}"
+        context["last_month"] = last_month
+    return context

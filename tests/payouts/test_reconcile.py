@@ -1,0 +1,243 @@
+"""Payout reconciliation on the emulator's seeded shop, synced into the mirror, with differences introduced
+on purpose: each is found with the right reason, and a clean period finds nothing."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from backoffice.models import ReverbAccount
+from backoffice.reverb.emulator.orders import changed
+from backoffice.reverb.emulator.refunds import apply_refund
+from backoffice.sync.runner import sync_account
+from orders.models import Order
+from payouts.fees import OrderAmounts, Rates, cents
+from payouts.models import FeeSchedule, Payout, PayoutLineItem
+from payouts.reconcile import Kind, Period, check_payout, reconcile
+from refunds.models import RefundRequest
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+ALL_TIME = Period(date(2000, 1, 1), date(2100, 12, 31))
+LATER = timezone.now() + timedelta(days=3650)  # every grace period is over
+
+
+@pytest.fixture
+def shop(emulator) -> ReverbAccount:
+    account = AccountFactory(name="shop")
+    runs = sync_account(account)
+    assert all(r.ok for r in runs), [(r.resource, r.error) for r in runs]
+    assert PayoutLineItem.objects.filter(order__isnull=False).count() >= 2
+    return account
+
+
+def kinds(report) -> list[str]:
+    return sorted(f.kind for f in report.findings)
+
+
+def problems(report) -> list:
+    return [f for f in report.findings if f.kind != Kind.REFUND]
+
+
+def test_fee_arithmetic_rounds_half_up_to_cents() -> None:
+    rates = Rates()
+    assert rates.selling_fee(Decimal("46.99"), Decimal("0")) == Decimal("2.35")  # 2.3495 -> 2.35
+    assert rates.processing_fee(Decimal("46.99")) == Decimal("1.99")  # 1.499 + 0.49 = 1.989
+    assert rates.processing_fee(Decimal("0")) == Decimal("0.00")
+    assert cents(Decimal("0.005")) == Decimal("0.01")
+
+
+def test_seeded_line_items_match_their_orders_and_the_default_fee_schedule(shop) -> None:
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    assert report.count(Kind.FEE) == report.count(Kind.AMOUNT) == 0
+    assert report.count(Kind.PAYOUT_SUM) == report.count(Kind.UNKNOWN_ORDER) == 0
+    (totals,) = report.totals
+    assert totals.fees_charged == totals.fees_expected > 0
+    assert totals.payouts_total == totals.line_items_total == sum(p.total for p in Payout.objects.all())
+    # Orders the emulator paid but has not paid out yet, past the grace period, are reported.
+    unpaid = Order.objects.filter(status="paid", payout_line_items__isnull=True, paid_at__isnull=False)
+    overdue = [o for o in unpaid if o.paid_at < timezone.now() - timedelta(days=7)]
+    assert sorted(f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT) == sorted(
+        o.order_number for o in overdue
+    )
+    for payout in Payout.objects.all():
+        check = check_payout(payout)
+        assert check.adds_up and all(line.ok or line.refunded for line in check.lines)
+
+
+def test_a_clean_period_finds_nothing(shop) -> None:
+    # A paid-out order with no refund request between its payment and its payout.
+    for line in PayoutLineItem.objects.select_related("order", "payout").order_by("pk"):
+        start, end = line.order.paid_at.date(), line.payout.remote_created_at.date()
+        refunds = RefundRequest.objects.filter(
+            remote_created_at__date__gte=start, remote_created_at__date__lte=end
+        )
+        others = Order.objects.filter(paid_at__date__gte=start, paid_at__date__lte=end).exclude(
+            pk=line.order_id
+        )
+        if not refunds.exists() and not others.exists():
+            break
+    else:
+        pytest.fail("the seeded shop has no clean payout")
+    report = reconcile(Period(start, end), as_of=LATER)
+    assert report.findings == []
+    assert report.all_paid_out and report.fees_right
+    (totals,) = report.totals
+    assert (totals.orders_paid, totals.paid_out, totals.payouts, totals.overdue) == (1, 1, 1, 0)
+    assert totals.paid_out_amount == totals.payouts_total == line.amount_total
+    assert totals.expected_payout == line.amount_total
+
+
+def test_a_missing_line_item_is_an_unpaid_order_and_a_payout_that_does_not_add_up(shop) -> None:
+    line = PayoutLineItem.objects.select_related("order", "payout").first()
+    order, payout = line.order, line.payout
+    line.delete()
+    report = reconcile(ALL_TIME, as_of=LATER)
+    unpaid = [
+        f for f in report.findings if f.kind == Kind.NOT_PAID_OUT and f.order_number == order.order_number
+    ]
+    assert len(unpaid) == 1
+    assert "in no payout" in unpaid[0].reason and "grace period is 7 days" in unpaid[0].reason
+    assert unpaid[0].links[0].url.endswith(f"/orders/order/{order.pk}/change/")
+    sums = [f for f in report.findings if f.kind == Kind.PAYOUT_SUM]
+    assert [f.payout_id for f in sums] == [payout.reverb_id]
+    remaining = payout.line_items.count()
+    assert ("no line items in the mirror" if not remaining else "add up to") in sums[0].reason
+    assert sums[0].amount == cents(payout.total) - sum((li.amount_total for li in payout.line_items.all()), 0)
+    assert not check_payout(payout).adds_up
+
+
+def test_a_wrong_fee_is_found_with_the_schedule_arithmetic(shop) -> None:
+    line = PayoutLineItem.objects.select_related("order").first()
+    line.fees += Decimal("1.00")
+    line.save()
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    fees = [f for f in report.findings if f.kind == Kind.FEE]
+    assert {f.order_number for f in fees} == {line.order_number}
+    reasons = " | ".join(f.reason for f in fees)
+    selling, processing = OrderAmounts.of(line.order).expected_fees(Rates())
+    assert f"expected selling {selling} + processing {processing}" in reasons
+    assert f"charged {line.fees}" in reasons
+    assert "differ from the fees stated on the order" in reasons
+    assert all(f.amount == Decimal("1.00") for f in fees)
+    # The line item's total no longer equals the order total minus its (wrong) fees.
+    amounts = [f for f in report.findings if f.kind == Kind.AMOUNT]
+    assert [f.order_number for f in amounts] == [line.order_number]
+    assert "total is not the order total minus its fees" in amounts[0].reason
+    check = check_payout(line.payout)
+    (bad,) = [c for c in check.lines if not c.ok]
+    assert {d.key for d in bad.differences} == {"fees_order", "fees_schedule", "total"}
+
+
+def test_the_fee_schedule_is_per_account_and_configurable(shop) -> None:
+    FeeSchedule.objects.create(account=shop, selling_percent=Decimal("3.50"), payout_grace_days=10000)
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    fees = [f for f in report.findings if f.kind == Kind.FEE]
+    assert len(fees) == PayoutLineItem.objects.count()
+    assert all("selling 3.50%" in f.reason for f in fees)
+    assert report.count(Kind.NOT_PAID_OUT) == 0  # nothing is overdue with a 10000-day grace period
+    assert reconcile(ALL_TIME, account_ids=[AccountFactory().pk]).findings == []
+
+
+def test_a_line_item_without_a_known_order(shop) -> None:
+    line = PayoutLineItem.objects.first()
+    PayoutLineItem.objects.filter(pk=line.pk).update(order=None, order_number="999999")
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    (unknown,) = [f for f in report.findings if f.kind == Kind.UNKNOWN_ORDER]
+    assert unknown.reason == "order 999999 is not in the mirror"
+    assert unknown.payout_id == line.payout_reverb_id
+
+
+def test_a_refund_after_the_payout_is_a_deduction(shop, emulator) -> None:
+    line = PayoutLineItem.objects.first()
+    with emulator.lock:
+        store = emulator.store
+        order = next(o for o in store.table("orders").values() if o["order_number"] == line.order_number)
+        refund = next(
+            (r for r in store.table("refund_requests").values() if r["order_number"] == line.order_number),
+            None,
+        )
+        amount = Decimal("100.00")
+        if refund is None:
+            from backoffice.reverb.emulator.refunds import new_refund_request
+
+            refund = new_refund_request(store, order, amount=amount, reason="other", initiated_by="seller")
+        refund.update(state="approved", amount=amount)
+        store.touch(refund)
+        apply_refund(order, amount)
+        changed(emulator, order)
+    runs = sync_account(shop, ["orders", "refunds"])
+    assert all(r.ok for r in runs)
+    mirrored = RefundRequest.objects.get(order_number=line.order_number, state="approved")
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    (found,) = [f for f in report.findings if f.kind == Kind.REFUND and f.order_number == line.order_number]
+    assert found.amount == Decimal("100.00")
+    assert f"approved after the order was paid out (payout {line.payout_reverb_id})" in found.reason
+    assert "deduct 100.00 from a later payout" in found.reason
+    urls = [link.url for link in found.links]
+    assert any(f"/refundrequest/{mirrored.pk}/" in u for u in urls)
+    assert any(f"/payouts/payout/{line.payout_id}/reconcile/" in u for u in urls)
+    check = check_payout(line.payout)
+    (row,) = [d for c in check.lines for d in c.differences if d.key == "refunds"]
+    assert row.order_value == Decimal("100.00") and "expect a deduction" in row.reason
+
+
+def test_an_order_refunded_before_any_payout_is_not_overdue(shop) -> None:
+    report = reconcile(ALL_TIME, as_of=LATER)
+    refunded = set(Order.objects.filter(status="refunded").values_list("order_number", flat=True))
+    assert refunded
+    assert not refunded & {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}
+    before = [f for f in report.findings if f.kind == Kind.REFUND and "before any payout" in f.reason]
+    assert {f.order_number for f in before} <= refunded and before
+
+
+def test_reconcile_query_count_is_constant(shop, django_assert_num_queries) -> None:
+    with django_assert_num_queries(9):
+        small = reconcile(ALL_TIME)
+    # Many more rows: copy the payouts' line items under a second account with fresh orders.
+    other = AccountFactory(name="other")
+    for n in range(15):
+        order = Order.objects.create(
+            account=other,
+            reverb_id=f"o{n}",
+            order_number=f"9{n:04d}",
+            status="paid",
+            paid_at=timezone.now() - timedelta(days=30),
+            amount_total=Decimal("100"),
+            amount_shipping=Decimal("0"),
+            amount_tax=Decimal("0"),
+            currency="USD",
+        )
+        payout = Payout.objects.create(
+            account=other,
+            reverb_id=f"p{n}",
+            total=Decimal("90"),
+            currency="USD",
+            remote_created_at=timezone.now() - timedelta(days=20),
+        )
+        PayoutLineItem.objects.create(
+            account=other,
+            reverb_id=f"l{n}",
+            payout=payout,
+            payout_reverb_id=f"p{n}",
+            order=order,
+            order_number=order.order_number,
+            fees=Decimal("8.68"),
+            amount_total=Decimal("91.32"),
+            currency="USD",
+        )
+        RefundRequest.objects.create(
+            account=other,
+            reverb_id=f"r{n}",
+            order=order,
+            state="approved",
+            amount=Decimal("5"),
+            remote_created_at=timezone.now(),
+        )
+    with django_assert_num_queries(9):
+        big = reconcile(ALL_TIME)
+    assert len(big.findings) > len(small.findings)
