@@ -1,0 +1,122 @@
+"""CSV import of products: parse and check every row (preview), then apply as a BulkJob.
+
+The preview classifies each row as create, update (the SKU is already in the mirror) or refused (with
+reasons), without calling Reverb; applying goes through `services.create_listing`, which looks the SKU
+up on Reverb first, so a SKU Reverb has but the mirror lacks is updated, never duplicated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from backoffice.models import ReverbAccount
+from backoffice.reverb.client import money
+
+from . import editing
+from .models import Listing
+
+COLUMNS = ("sku", "title", "make", "model", "condition", "price", "inventory", "description", "photos")
+REQUIRED = ("sku", "make", "model", "condition", "price")
+MAX_ROWS = 5000
+
+
+@dataclass
+class Row:
+    number: int
+    sku: str
+    title: str
+    outcome: str  # "create" | "update" | "refused"
+    reasons: list[str] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _condition(value: str) -> str | None:
+    value = value.strip()
+    by_name = {name.lower(): uuid for uuid, name in editing.CONDITIONS}
+    by_name["new"] = editing.BRAND_NEW  # how Reverb's responses name Brand New
+    if value in {uuid for uuid, _ in editing.CONDITIONS}:
+        return value
+    return by_name.get(value.lower())
+
+
+def parse(account: ReverbAccount, data: bytes | str) -> tuple[list[Row], list[str]]:
+    """(rows, file-level problems)."""
+    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    reader = csv.DictReader(io.StringIO(text))
+    headers = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED if c not in headers]
+    if missing:
+        return [], [f"Missing column(s): {', '.join(missing)}. Expected: {', '.join(COLUMNS)}."]
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(reader, start=2):
+        if number - 1 > MAX_ROWS:
+            return rows, [f"Only the first {MAX_ROWS} rows are read."]
+        values = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        rows.append(_row(account, number, values, seen))
+    known = set(
+        Listing.objects.filter(account=account, sku__in=[r.sku for r in rows if r.sku]).values_list(
+            "sku", flat=True
+        )
+    )
+    for row in rows:
+        if row.outcome != "refused" and row.sku in known:
+            row.outcome = "update"
+    return rows, []
+
+
+def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[str]) -> Row:
+    sku = values.get("sku", "")
+    reasons = []
+    for name in REQUIRED:
+        if not values.get(name):
+            reasons.append(f"{name} is required")
+    if sku and sku in seen:
+        reasons.append("SKU appears twice in the file")
+    seen.add(sku)
+    condition = _condition(values.get("condition", "")) if values.get("condition") else None
+    if values.get("condition") and condition is None:
+        reasons.append(f"unknown condition {values['condition']!r}")
+    price = None
+    if values.get("price"):
+        try:
+            price = Decimal(values["price"].replace(",", ""))
+            if price <= 0:
+                reasons.append("price must be more than 0")
+        except InvalidOperation:
+            reasons.append(f"price {values['price']!r} is not a number")
+    inventory = None
+    if values.get("inventory"):
+        try:
+            inventory = int(values["inventory"])
+        except ValueError:
+            reasons.append(f"inventory {values['inventory']!r} is not a whole number")
+    if inventory is not None and condition:
+        reasons += [m for ms in editing.inventory_errors(condition, inventory).values() for m in ms]
+    payload: dict[str, Any] = {}
+    if not reasons:
+        payload = {
+            "sku": sku,
+            "make": values["make"],
+            "model": values["model"],
+            "condition": {"uuid": condition},
+            "price": money(price, account.currency),
+        }
+        for name in ("title", "description"):
+            if values.get(name):
+                payload[name] = values[name]
+        if inventory is not None:
+            payload["inventory"] = inventory
+            payload["has_inventory"] = condition in editing.INVENTORY_CONDITIONS
+        photos = [
+            u
+            for u in values.get("photos", "").replace("|", " ").split()
+            if u.startswith(("http://", "https://"))
+        ]
+        if photos:
+            payload["photos"] = photos
+    return Row(number, sku, values.get("title", ""), "refused" if reasons else "create", reasons, payload)

@@ -1,0 +1,89 @@
+"""Bulk-job handlers for listing actions on many listings, and for the CSV import (backoffice/jobs.py).
+
+Each item's key is the Listing pk (the CSV import: the row's SKU). A resumed item re-reads through the
+service itself: publish/end/delete check the listing's state first, and create looks the SKU up first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
+from backoffice.mirror import SyncLogEntry
+
+from . import services
+from .models import Listing
+
+
+def _run(job: BulkJob, item: BulkJobItem, act: Callable[[Listing, Any], services.Done]) -> Outcome:
+    listing = Listing.objects.select_related("account").filter(pk=item.key).first()
+    if listing is None:
+        return Outcome.skipped("Listing no longer in the mirror.")
+    try:
+        done = act(listing, job.started_by)
+    except services.ActionError as exc:
+        return (Outcome.skipped if exc.refused else Outcome.failed)(
+            exc.message, field_errors=exc.field_errors
+        )
+    return Outcome.ok(done.message)
+
+
+@job_handler("listings.push")
+def push_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
+    return _run(job, item, lambda listing, actor: services.push_listing(listing, actor=actor, job=job))
+
+
+@job_handler("listings.publish")
+def publish_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
+    return _run(job, item, lambda listing, actor: services.publish_listing(listing, actor=actor, job=job))
+
+
+@job_handler("listings.end")
+def end_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
+    reason = job.params.get("reason", "not_sold")
+    if resumed:  # the end may have landed before the worker died: look before sending it again
+        listing = Listing.objects.filter(pk=item.key).first()
+        if listing is not None:
+            services._reread(listing)
+    return _run(
+        job, item, lambda listing, actor: services.end_listing(listing, actor=actor, reason=reason, job=job)
+    )
+
+
+@job_handler("listings.delete_draft")
+def delete_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
+    return _run(job, item, lambda listing, actor: services.delete_draft(listing, actor=actor, job=job))
+
+
+@job_handler("listings.csv_import")
+def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
+    """One CSV row: create (or update the SKU's listing) and write the row's result to the sync log."""
+    from backoffice.models import ReverbAccount
+
+    account = ReverbAccount.objects.get(pk=job.params["account_id"])
+    sku = item.key
+    try:
+        done = services.create_listing(account, item.params["payload"], actor=job.started_by, job=job)
+    except services.ActionError as exc:
+        SyncLogEntry.objects.create(
+            account=account,
+            resource="listings.csv_import",
+            sku=sku[:255],
+            status=SyncLogEntry.Status.FAILED,
+            message=f"row {item.params.get('row')}: {exc.message}",
+            field_errors=exc.field_errors,
+            raw=item.params["payload"],
+        )
+        return Outcome.failed(exc.message, field_errors=exc.field_errors)
+    listing = done.listing
+    SyncLogEntry.objects.create(
+        account=account,
+        resource="listings.csv_import",
+        sku=sku[:255],
+        reverb_id=listing.reverb_id if listing else "",
+        web_url=(listing.web_url if listing else "")[:500],
+        status=SyncLogEntry.Status.SUCCESS,
+        message=f"row {item.params.get('row')}: {done.message}",
+    )
+    return Outcome.ok(done.message, reverb_id=listing.reverb_id if listing else "")

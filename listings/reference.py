@@ -1,0 +1,76 @@
+"""Reverb's reference lists (conditions, categories, shipping profiles) for the forms, cached briefly.
+
+Fetched through the client and kept in Django's cache for REFERENCE_TTL seconds per account; if Reverb
+cannot be read, conditions fall back to the spec's enum (API-NOTES 5.2) and the other lists are empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+
+from backoffice.models import ReverbAccount
+from backoffice.reverb.client import ReverbClient
+from backoffice.reverb.errors import ReverbError
+
+from .editing import CONDITIONS
+
+log = logging.getLogger(__name__)
+REFERENCE_TTL = 600
+Choices = list[tuple[str, str]]
+
+
+def _cached(account: ReverbAccount, name: str, fetch: Callable[[ReverbClient], Choices]) -> Choices | None:
+    key = f"listings.reference.{name}.{account.pk}"
+    found = cache.get(key)
+    if found is not None:
+        return list(found)
+    try:
+        value = fetch(account.client())
+    except (ReverbError, KeyError, TypeError, ValueError) as exc:
+        log.warning("could not read %s from Reverb for %s: %s", name, account, exc)
+        return None
+    cache.set(key, value, REFERENCE_TTL)
+    return value
+
+
+def conditions(account: ReverbAccount) -> Choices:
+    found = _cached(
+        account,
+        "conditions",
+        lambda c: [(str(x["uuid"]), str(x.get("display_name") or x["uuid"])) for x in c.conditions()],
+    )
+    return found or list(CONDITIONS)
+
+
+def categories(account: ReverbAccount) -> Choices:
+    def fetch(client: ReverbClient) -> Choices:
+        rows = [
+            (str(x["uuid"]), str(x.get("full_name") or x.get("name") or x["uuid"]))
+            for x in client.categories_flat()
+        ]
+        return sorted(rows, key=lambda r: r[1])
+
+    return _cached(account, "categories", fetch) or []
+
+
+def shipping_profiles(account: ReverbAccount) -> Choices:
+    def fetch(client: ReverbClient) -> Choices:
+        return [(str(x["id"]), str(x.get("name") or x["id"])) for x in client.shipping_profiles()]
+
+    return _cached(account, "shipping_profiles", fetch) or []
+
+
+def seller_sales(account: ReverbAccount) -> Choices:
+    def fetch(client: ReverbClient) -> Choices:
+        answer: Any = client.seller_sales() or {}
+        sales = answer.get("sales", []) if isinstance(answer, dict) else answer
+        return [
+            (str(s["id"]), f"{s.get('name') or s['id']} ({s.get('discount_percent', '?')}% off)")
+            for s in sales
+        ]
+
+    return _cached(account, "seller_sales", fetch) or []

@@ -1,0 +1,356 @@
+"""Admin pages for listings beyond the changelist: edit (pending changes), create, resolve a conflict,
+photos, promotion (bump + direct offer), the shop's vacation mode, and the CSV import.
+
+Every page is mounted by ListingAdmin.get_urls (so it runs inside admin_view) and checks its own
+permission; every change goes through listings/services.py.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from backoffice.jobs import ItemSpec, create_job
+from backoffice.models import ReverbAccount
+from backoffice.reverb.errors import ForbiddenError, ReverbError
+
+from . import csv_import, editing, services
+from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
+from .models import Listing
+
+if TYPE_CHECKING:
+    from .admin import ListingAdmin
+
+
+def job_link(job: Any) -> str:
+    try:
+        from backoffice.jobs import job_url
+
+        return job_url(job)
+    except ImportError:  # pragma: no cover - older tree
+        return reverse("admin:backoffice_bulkjob_change", args=[job.pk])
+
+
+def change_url(listing: Listing) -> str:
+    return reverse("admin:listings_listing_change", args=[listing.pk])
+
+
+def _need(request: HttpRequest, codename: str) -> None:
+    if not request.user.has_perm(f"listings.{codename}"):
+        raise PermissionDenied
+
+
+def _context(admin: ListingAdmin, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+    return {
+        **admin.admin_site.each_context(request),
+        "opts": Listing._meta,
+        "title": title,
+        **extra,
+    }
+
+
+def queue_push(listing: Listing, user: Any) -> Any:
+    return create_job(
+        "listings.push",
+        title=f"Push {listing}",
+        items=[ItemSpec(str(listing.pk), str(listing))],
+        account=listing.account,
+        user=user,
+    )
+
+
+# ---- edit ------------------------------------------------------------------------------------------
+
+
+def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "change_listing")
+    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    initial = ListingEditForm.initial_for(listing)
+    if request.method == "POST":
+        form = ListingEditForm(request.POST, initial=initial, account=listing.account)
+        if form.is_valid():
+            with transaction.atomic():
+                changed = editing.record_edits(listing, form.edited_values())
+                Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+                if not changed:
+                    messages.info(request, "Nothing changed.")
+                elif listing.pending_changes and listing.account.auto_sync:
+                    job = queue_push(listing, request.user)
+                    messages.success(request, f"Saved; the push to Reverb is queued (job {job.pk}).")
+                else:
+                    messages.success(request, "Saved as pending changes. Use “Push to Reverb” to send them.")
+            return HttpResponseRedirect(change_url(listing))
+    else:
+        form = ListingEditForm(initial=initial, account=listing.account)
+        if listing.last_push.get("status") in ("failed", "refused"):
+            form.is_bound = True  # show Reverb's field errors from the last push on the fields
+            form.data = {**{k: v for k, v in initial.items() if v is not None}}
+            form.full_clean()
+            form.show_reverb_errors(listing.last_push.get("field_errors") or {})
+    context = _context(
+        admin,
+        request,
+        f"Edit {listing}",
+        listing=listing,
+        form=form,
+        conflicts=listing.conflicts(),
+        pending=listing.pending_changes,
+    )
+    return TemplateResponse(request, "listings/edit.html", context)
+
+
+@require_POST
+def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "change_listing")
+    listing = get_object_or_404(Listing, pk=pk)
+    keep = request.POST.get("keep", "")
+    if keep not in ("local", "reverb"):
+        messages.error(request, "Choose local or Reverb.")
+    else:
+        services.resolve_conflict(listing, actor=request.user, keep=keep)
+        messages.success(
+            request,
+            "Kept the local values; push them when ready."
+            if keep == "local"
+            else "Kept Reverb's values; the local changes are discarded.",
+        )
+    return HttpResponseRedirect(change_url(listing))
+
+
+@require_POST
+def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "push_listing")
+    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    try:
+        done = services.push_listing(listing, actor=request.user)
+        messages.success(request, done.message)
+    except services.ActionError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(change_url(listing))
+
+
+# ---- create ----------------------------------------------------------------------------------------
+
+
+def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+    _need(request, "create_listing")
+    accounts = list(ReverbAccount.objects.filter(enabled=True).order_by("name"))
+    if not accounts:
+        messages.error(request, "Add a Reverb account first.")
+        return HttpResponseRedirect(reverse("admin:listings_listing_changelist"))
+    chosen = request.GET.get("account") or request.POST.get("account")
+    account = next((a for a in accounts if str(a.pk) == str(chosen)), accounts[0])
+    form = ListingCreateForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = services.create_listing(account, form.payload(), actor=request.user)
+        except services.ActionError as exc:
+            form.show_reverb_errors(exc.field_errors)
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, done.message + (" " + " ".join(done.warnings) if done.warnings else ""))
+            return HttpResponseRedirect(change_url(done.listing))
+    context = _context(
+        admin, request, f"Create a listing on {account.name}", form=form, account=account, accounts=accounts
+    )
+    return TemplateResponse(request, "listings/create.html", context)
+
+
+# ---- photos ----------------------------------------------------------------------------------------
+
+
+def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    if request.method == "POST":
+        _need(request, "change_listing")
+        op = request.POST.get("op")
+        try:
+            if op == "add":
+                form = ImageUrlForm(request.POST)
+                if not form.is_valid():
+                    raise services.ActionError("Enter a valid photo URL.")
+                done = services.add_image(listing, actor=request.user, url=form.cleaned_data["url"])
+            elif op == "delete":
+                done = services.delete_image(listing, actor=request.user, image_id=request.POST["image_id"])
+            elif op == "reorder":
+                urls = [u for u in request.POST.getlist("url") if u]
+                done = services.reorder_images(listing, actor=request.user, urls=urls)
+            else:
+                raise services.ActionError("Unknown photo operation.")
+            messages.success(request, done.message)
+        except services.ActionError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(request.path)
+    try:
+        photos = listing.account.client().listing_images(listing.reverb_id)
+        error = ""
+    except ReverbError as exc:
+        photos, error = [], f"Could not read the photos from Reverb: {exc}"
+    orders = []
+    for i, photo in enumerate(photos):
+        urls = [str(p.get("url")) for p in photos]
+        up = urls[:]
+        if i > 0:
+            up[i - 1], up[i] = up[i], up[i - 1]
+        orders.append({"photo": photo, "up": up if i > 0 else None})
+    context = _context(
+        admin,
+        request,
+        f"Photos of {listing}",
+        listing=listing,
+        photos=orders,
+        error=error,
+        form=ImageUrlForm(),
+        can_change=request.user.has_perm("listings.change_listing"),
+    )
+    return TemplateResponse(request, "listings/images.html", context)
+
+
+# ---- promotion -------------------------------------------------------------------------------------
+
+
+def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "promote_listing")
+    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    if request.method == "POST":
+        op = request.POST.get("op")
+        try:
+            if op == "bump":
+                bump_form = BumpForm(request.POST)
+                if not bump_form.is_valid():
+                    raise services.ActionError("Enter a bid between 0.1 and 50%.")
+                done = services.set_bump(
+                    [listing], actor=request.user, bid=bump_form.cleaned_data["bid"] / 100
+                )
+            elif op == "unbump":
+                done = services.remove_bump([listing], actor=request.user)
+            elif op == "offer":
+                offer_form = DirectOfferForm(request.POST)
+                if not offer_form.is_valid():
+                    raise services.ActionError("Enter a percentage from 1 to 99.")
+                done = services.set_direct_offer(
+                    listing, actor=request.user, percentage=offer_form.cleaned_data["percentage"]
+                )
+            elif op == "no_offer":
+                done = services.remove_direct_offer(listing, actor=request.user)
+            else:
+                raise services.ActionError("Unknown operation.")
+            messages.success(request, done.message)
+        except services.ActionError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(request.path)
+    client = listing.account.client()
+    bump: dict[str, Any] = {}
+    offer: dict[str, Any] | None = None
+    notes = []
+    try:
+        bump = client.get_bump(listing.reverb_id) or {}
+    except ReverbError as exc:
+        notes.append(f"Bump: {exc}")
+    try:
+        offer = client.get_auto_offer(listing.reverb_id)
+    except ForbiddenError:
+        notes.append(services.NO_DIRECT_OFFERS)
+    except ReverbError as exc:
+        notes.append(f"Direct offer: {exc}")
+    context = _context(
+        admin,
+        request,
+        f"Promote {listing}",
+        listing=listing,
+        bump=bump,
+        offer=offer,
+        notes=notes,
+        bump_form=BumpForm(),
+        offer_form=DirectOfferForm(),
+    )
+    return TemplateResponse(request, "listings/promotion.html", context)
+
+
+# ---- the shop: vacation ----------------------------------------------------------------------------
+
+
+def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+    if not (request.user.has_perm("listings.set_vacation") or request.user.has_perm("listings.view_listing")):
+        raise PermissionDenied
+    accounts = list(ReverbAccount.objects.filter(enabled=True).order_by("name"))
+    if request.method == "POST":
+        _need(request, "set_vacation")
+        account = get_object_or_404(ReverbAccount, pk=request.POST.get("account"))
+        on = request.POST.get("on") == "1"
+        if request.POST.get("confirm") != "yes":
+            context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
+            return TemplateResponse(request, "listings/vacation.html", context)
+        try:
+            done = services.set_vacation(account, actor=request.user, on=on)
+            messages.success(request, done.message)
+        except services.ActionError as exc:
+            messages.error(request, exc.message)
+        return HttpResponseRedirect(request.path)
+    rows = []
+    for account in accounts:
+        try:
+            state: bool | None = bool((account.client().get_vacation() or {}).get("vacation"))
+            error = ""
+        except ReverbError as exc:
+            state, error = None, str(exc)
+        rows.append({"account": account, "on": state, "error": error})
+    context = _context(
+        admin, request, "Vacation mode", rows=rows, can_set=request.user.has_perm("listings.set_vacation")
+    )
+    return TemplateResponse(request, "listings/vacation.html", context)
+
+
+# ---- CSV import ------------------------------------------------------------------------------------
+
+SIGN_SALT = "listings.csv_import"
+
+
+def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+    _need(request, "import_listings")
+    if request.method == "POST" and request.POST.get("apply"):
+        try:
+            data = signing.loads(request.POST["payload"], salt=SIGN_SALT, max_age=3600)
+        except signing.BadSignature:
+            messages.error(request, "The preview expired; upload the file again.")
+            return HttpResponseRedirect(request.path)
+        account = get_object_or_404(ReverbAccount, pk=data["account_id"])
+        items = [
+            ItemSpec(r["sku"], r["sku"], {"payload": r["payload"], "row": r["row"]}) for r in data["rows"]
+        ]
+        job = create_job(
+            "listings.csv_import",
+            title=f"CSV import into {account.name} ({len(items)} rows)",
+            items=items,
+            account=account,
+            user=request.user,
+            params={"account_id": account.pk},
+        )
+        messages.success(
+            request, f"Import started: {len(items)} row(s). Each row's result goes to the sync log."
+        )
+        return HttpResponseRedirect(job_link(job))
+    form = CsvUploadForm(request.POST or None, request.FILES or None)
+    context = _context(admin, request, "Import products from CSV", form=form, columns=csv_import.COLUMNS)
+    if request.method == "POST" and form.is_valid():
+        account = form.cleaned_data["account"]
+        rows, problems = csv_import.parse(account, form.cleaned_data["file"].read())
+        good = [{"sku": r.sku, "payload": r.payload, "row": r.number} for r in rows if r.outcome != "refused"]
+        context.update(
+            rows=rows,
+            problems=problems,
+            account=account,
+            counts={k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")},
+            payload=signing.dumps({"account_id": account.pk, "rows": good}, salt=SIGN_SALT, compress=True),
+            applicable=bool(good),
+        )
+    return TemplateResponse(request, "listings/csv_import.html", context)
