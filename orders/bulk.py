@@ -65,11 +65,13 @@ def parse_csv(data: bytes) -> list[ShipRow]:
         raise CsvError(f"The CSV needs the columns {', '.join(CSV_COLUMNS)}; missing: {', '.join(missing)}.")
     reader.fieldnames = header
     rows = []
-    for number, record in enumerate(reader, start=2):
+    for record in reader:
         values = {k: (record.get(k) or "").strip() for k in CSV_COLUMNS}
         if not any(values.values()):
             continue
-        rows.append(ShipRow(values["order_number"], values["provider"], values["tracking_number"], number))
+        rows.append(
+            ShipRow(values["order_number"], values["provider"], values["tracking_number"], reader.line_num)
+        )
         if len(rows) > MAX_ROWS:
             raise CsvError(f"At most {MAX_ROWS} rows per file.")
     if not rows:
@@ -118,9 +120,7 @@ def plan(account: Any, rows: list[ShipRow], *, expand_bundles: bool = True) -> l
                 p.status, p.message = "error", refusal
             elif not provider:
                 p.status = "error"
-                p.message = (
-                    f"Unknown provider {row.provider!r}: use Reverb's names or a mapping."
-                )
+                p.message = f"Unknown provider {row.provider!r}: use Reverb's names or a mapping."
         seen.add(row.order_number)
         planned.append(p)
     if expand_bundles:

@@ -1,0 +1,114 @@
+"""Order services against the emulator: success, each refusal (recorded, nothing sent), lost responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backoffice.actions import Refused
+from backoffice.audit import ApiCall
+from backoffice.reverb.errors import ReverbError
+from orders.models import Feedback, Order
+from orders.services import leave_buyer_feedback, mark_picked_up, ship_order
+from tests.orders.helpers import resync, ship_calls, simulate
+
+pytestmark = pytest.mark.django_db
+
+
+def new_order(emulator: Any, account: Any, **params: Any) -> Order:
+    payload = simulate(emulator, "new_order", **params)
+    resync(account, "orders")
+    return Order.objects.get(account=account, order_number=payload["order_number"])
+
+
+def test_ship_sends_once_and_writes_back(emulator, shop):
+    order = new_order(emulator, shop)
+    assert order.can_ship
+    ship_order(order, actor=None, provider="UPS", tracking_number=" 1Z999 ")
+    order.refresh_from_db()
+    assert (order.status, order.shipping_provider, order.tracking_code) == ("shipped", "UPS", "1Z999")
+    assert order.shipped_at is not None
+    assert emulator.store.table("orders")[order.order_number]["shipping_code"] == "1Z999"
+    call = ApiCall.objects.get(action="orders.ship", target_key=order.order_number)
+    assert call.status == ApiCall.Status.SUCCESS and "[REDACTED]" in call.curl
+    assert ship_calls(emulator) == 1
+
+
+@pytest.mark.parametrize(
+    "params,tracking,provider,expected",
+    [
+        ({"paid": False}, "T1", "UPS", "Only paid orders"),
+        ({"local_pickup": True}, "T1", "UPS", "local pickup"),
+        ({}, "T1", "Carrier Pigeon", "Unknown shipping provider"),
+        ({}, "  ", "UPS", "tracking number is required"),
+    ],
+)
+def test_ship_refusals_send_nothing(emulator, shop, params, tracking, provider, expected):
+    order = new_order(emulator, shop, **params)
+    with pytest.raises(Refused, match=expected):
+        ship_order(order, actor=None, provider=provider, tracking_number=tracking)
+    assert ship_calls(emulator) == 0
+    assert ApiCall.objects.get(target_key=order.order_number).status == ApiCall.Status.REFUSED
+
+
+def test_ship_twice_with_same_tracking_sends_once(emulator, shop):
+    order = new_order(emulator, shop)
+    ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    with pytest.raises(Refused) as info:
+        ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    assert info.value.already_done
+    assert ship_calls(emulator) == 1
+
+
+def test_lost_response_is_confirmed_by_rereading(emulator, shop):
+    order = new_order(emulator, shop)
+    emulator.faults.rate_lost_write = 1.0
+    ship_order(order, actor=None, provider="FedEx", tracking_number="FX1")
+    emulator.faults.rate_lost_write = 0.0
+    order.refresh_from_db()
+    assert order.tracking_code == "FX1" and order.status == "shipped"
+    assert ship_calls(emulator) == 1
+    assert ApiCall.objects.get(action="orders.ship").status == ApiCall.Status.UNKNOWN
+
+
+def test_stale_mirror_shipped_elsewhere_is_refreshed(emulator, shop):
+    order = new_order(emulator, shop)
+    simulate(emulator, "order_changed", order_number=order.order_number, status="shipped")
+    emulator.store.table("orders")[order.order_number]["shipped_at"] = emulator.store.now()
+    with pytest.raises(ReverbError):
+        ship_order(order, actor=None, provider="UPS", tracking_number="NEW")
+    order.refresh_from_db()
+    assert order.status == "shipped"  # the mirror now knows
+
+
+def test_mark_picked_up(emulator, shop):
+    order = new_order(emulator, shop, local_pickup=True)
+    assert order.can_mark_picked_up and not order.can_ship
+    mark_picked_up(order, actor=None)
+    order.refresh_from_db()
+    assert order.status == "picked_up"
+
+
+def test_mark_picked_up_refused_for_shipped_method(emulator, shop):
+    order = new_order(emulator, shop)
+    with pytest.raises(Refused, match="local pickup"):
+        mark_picked_up(order, actor=None)
+    assert emulator.requests[("POST", "/api/my/orders/selling/{order_number}/mark_picked_up")] == 0
+
+
+def test_buyer_feedback(emulator, shop):
+    order = new_order(emulator, shop)
+    ship_order(order, actor=None, provider="UPS", tracking_number="FB1")
+    order.refresh_from_db()
+    assert order.needs_feedback_for_buyer
+    with pytest.raises(Refused, match="1 to 5"):
+        leave_buyer_feedback(order, actor=None, rating=6, message="great")
+    with pytest.raises(Refused, match="message"):
+        leave_buyer_feedback(order, actor=None, rating=5, message="  ")
+    leave_buyer_feedback(order, actor=None, rating=5, message="Great buyer")
+    order.refresh_from_db()
+    assert not order.needs_feedback_for_buyer
+    assert Feedback.objects.get(account=shop, order_number=order.order_number).rating == 5
+    with pytest.raises(Refused, match="does not ask"):
+        leave_buyer_feedback(order, actor=None, rating=5, message="again")

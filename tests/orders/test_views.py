@@ -1,0 +1,126 @@
+"""Order pages through Django's test client: roles and permissions (forged POSTs get 403), the bulk-ship
+intermediate page, the one-time confirmation, packing slip, CSV export with shop SKUs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from backoffice.jobs import BulkJob
+from orders.models import Order, SkuMapping
+from tests.orders.helpers import resync, role_user, ship_calls, simulate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def inline_jobs(settings: Any) -> None:
+    settings.JOBS_BACKEND = "inline"
+
+
+def login(role: str | None, name: str = "u") -> Client:
+    client = Client()
+    client.force_login(role_user(name, role))
+    return client
+
+
+def paid(emulator: Any, account: Any, n: int = 1) -> list[Order]:
+    numbers = [simulate(emulator, "new_order")["order_number"] for _ in range(n)]
+    resync(account, "orders")
+    return [Order.objects.get(account=account, order_number=x) for x in numbers]
+
+
+@pytest.mark.parametrize("role,status", [("Viewer", 403), ("Customer service", 403), ("Shipping", 302)])
+def test_ship_permission_per_role(emulator, shop, role, status):
+    (order,) = paid(emulator, shop)
+    response = login(role).post(
+        reverse("admin:orders_order_ship", args=[order.pk]),
+        {"provider": "UPS", "tracking_number": "R1", "send_notification": "on"},
+    )
+    assert response.status_code == status
+    assert ship_calls(emulator) == (1 if status == 302 else 0)
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [("admin:orders_order_picked_up", {}), ("admin:orders_order_feedback", {"rating": 5, "message": "x"})],
+)
+def test_viewer_cannot_forge_order_actions(emulator, shop, name, args):
+    (order,) = paid(emulator, shop)
+    assert login("Viewer").post(reverse(name, args=[order.pk]), args).status_code == 403
+
+
+def test_bulk_ship_through_intermediate_page_and_double_submit(
+    emulator, shop, django_capture_on_commit_callbacks
+):
+    orders = paid(emulator, shop, 3)
+    client = login("Shipping")
+    ids = ",".join(str(o.pk) for o in orders)
+    url = reverse("admin:orders_order_bulk_ship")
+    page = client.get(url, {"ids": ids})
+    assert page.status_code == 200 and all(o.order_number in page.content.decode() for o in orders)
+    data = {"ids": ids, "action": "preview", "send_notification": "1"}
+    for i, o in enumerate(orders):
+        data[f"provider_{o.pk}"] = "UPS"
+        data[f"tracking_{o.pk}"] = f"B-{i}"
+    preview = client.post(url, data)
+    html = preview.content.decode()
+    assert "Ship 3 orders" in html or "ship 3 orders" in html
+    assert ship_calls(emulator) == 0  # nothing sent before the confirmation
+    payload = re.search(r'name="payload" value="([^"]+)"', html).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url, {"action": "confirm", "payload": payload})
+        second = client.post(url, {"action": "confirm", "payload": payload})  # the same form posted again
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert BulkJob.objects.filter(kind="orders.ship").count() == 1
+    assert ship_calls(emulator) == 3
+    progress = client.get(first["Location"])
+    assert "Succeeded" in progress.content.decode()
+
+
+def test_admin_action_redirects_to_bulk_page_and_is_hidden_from_viewers(emulator, shop):
+    (order,) = paid(emulator, shop)
+    changelist = reverse("admin:orders_order_changelist")
+    response = login("Shipping", "s").post(
+        changelist, {"action": "ship_selected", "_selected_action": [order.pk]}
+    )
+    assert response.status_code == 302 and f"ids={order.pk}" in response["Location"]
+    viewer_page = login("Viewer", "v").get(changelist).content.decode()
+    assert "ship_selected" not in viewer_page
+
+
+def test_csv_upload_preview(emulator, shop):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    a, b = paid(emulator, shop, 2)
+    csv_file = SimpleUploadedFile(
+        "s.csv",
+        f"order_number,provider,tracking_number\n{a.order_number},UPS,C1\n{b.order_number},Nope,C2\n".encode(),
+    )
+    response = login("Shipping").post(
+        reverse("admin:orders_order_bulk_ship"), {"action": "upload", "account": shop.pk, "file": csv_file}
+    )
+    html = response.content.decode()
+    assert "plan-ok" in html and "plan-error" in html and "Unknown provider" in html
+    assert ship_calls(emulator) == 0
+
+
+def test_order_page_shows_shop_sku_payments_and_packing_slip(emulator, shop):
+    (order,) = paid(emulator, shop)
+    resync(shop, "payments")
+    SkuMapping.objects.create(account=shop, reverb_sku=order.sku, shop_sku="MY-SKU-1")
+    client = login("Shipping")
+    change = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "MY-SKU-1" in change and "Ship</a>" in change and "Payments on this order" in change
+    assert "credit_card" in change
+    slip = client.get(reverse("admin:orders_order_packing_slip", args=[order.pk])).content.decode()
+    assert "MY-SKU-1" in slip and order.shipping_address["postal_code"] in slip
+    export = client.post(
+        reverse("admin:orders_order_changelist"), {"action": "export_csv", "_selected_action": [order.pk]}
+    )
+    assert "MY-SKU-1" in export.content.decode()
