@@ -1,0 +1,122 @@
+"""Offer and conversation services against the emulator (floor, whose turn), and page permissions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from backoffice.actions import Refused
+from messaging.models import Conversation, Negotiation, OfferPolicy
+from messaging.services import accept_offer, counter_offer, decline_offer, mark_read, reply
+from tests.orders.helpers import resync, role_user, simulate
+
+pytestmark = pytest.mark.django_db
+COUNTER = ("POST", "/api/my/negotiations/{negotiation_id}/counter")
+ACCEPT = ("POST", "/api/my/negotiations/{negotiation_id}/accept")
+
+
+def new_offer(emulator: Any, account: Any, share: str = "0.85") -> Negotiation:
+    listing = next(
+        x
+        for x in emulator.store.table("listings").values()
+        if x.get("state") == "live" and int(x.get("inventory", 0)) > 0
+    )
+    payload = simulate(
+        emulator,
+        "offer",
+        listing_id=listing["id"],
+        price=str((Decimal(str(listing["price"])) * Decimal(share)).quantize(Decimal("0.01"))),
+    )
+    resync(account, "listings", "negotiations")
+    return Negotiation.objects.select_related("listing").get(account=account, reverb_id=payload["id"])
+
+
+def test_counter_then_refused_on_buyers_turn(emulator, shop):
+    n = new_offer(emulator, shop)
+    assert n.is_open and n.listing is not None
+    price = (n.listing.price * Decimal("0.95")).quantize(Decimal("0.01"))
+    counter_offer(n, actor=None, price=price, shipping_price="0", message="Meet me here?")
+    assert not n.actionable and n.last_offered_price == price
+    with pytest.raises(Refused, match="buyer's turn"):
+        counter_offer(n, actor=None, price=price)
+    with pytest.raises(Refused, match="buyer's turn"):
+        accept_offer(n, actor=None)
+    assert emulator.requests[COUNTER] == 1 and emulator.requests[ACCEPT] == 0
+
+
+def test_counter_refusals(emulator, shop):
+    n = new_offer(emulator, shop)
+    with pytest.raises(Refused, match="above the listing"):
+        counter_offer(n, actor=None, price=n.listing.price + 1)
+    with pytest.raises(Refused, match="more than 0"):
+        counter_offer(n, actor=None, price="0")
+    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("90"))
+    with pytest.raises(Refused, match="below this shop's floor"):
+        counter_offer(n, actor=None, price=(n.listing.price * Decimal("0.8")).quantize(Decimal("0.01")))
+    assert emulator.requests[COUNTER] == 0
+
+
+def test_floor_refuses_accepting_below_it(emulator, shop):
+    n = new_offer(emulator, shop, share="0.70")
+    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
+    with pytest.raises(Refused, match="below this shop's floor"):
+        accept_offer(n, actor=None)
+    assert emulator.requests[ACCEPT] == 0
+
+
+def test_accept_and_decline(emulator, shop):
+    n = new_offer(emulator, shop)
+    accept_offer(n, actor=None, message="Deal")
+    assert n.state == "accepted"
+    with pytest.raises(Refused, match="accepted"):
+        decline_offer(n, actor=None)
+    other = new_offer(emulator, shop)
+    decline_offer(other, actor=None)
+    assert other.state == "declined"
+
+
+def test_reply_and_mark_read(emulator, shop):
+    convo = Conversation.objects.filter(account=shop).first()
+    assert convo is not None
+    with pytest.raises(Refused, match="empty"):
+        reply(convo, actor=None, body="   ")
+    before = convo.messages.count()
+    reply(convo, actor=None, body="Thanks, shipping tomorrow.")
+    assert convo.messages.count() == before + 1
+    assert convo.messages.order_by("sent_at", "id").last().body == "Thanks, shipping tomorrow."
+    mark_read(convo, actor=None, read=False)
+    assert convo.unread
+    mark_read(convo, actor=None, read=True)
+    assert not convo.unread
+
+
+@pytest.mark.parametrize("role,status", [("Viewer", 403), ("Shipping", 403), ("Customer service", 302)])
+def test_offer_and_reply_permissions(emulator, shop, role, status):
+    n = new_offer(emulator, shop)
+    convo = Conversation.objects.filter(account=shop).first()
+    client = Client()
+    client.force_login(role_user("u", role))
+    r1 = client.post(reverse("admin:messaging_negotiation_offer", args=[n.pk]), {"action": "decline"})
+    r2 = client.post(
+        reverse("admin:messaging_conversation_thread", args=[convo.pk]), {"action": "reply", "body": "hello"}
+    )
+    assert (r1.status_code, r2.status_code) == (status, status)
+
+
+def test_inbox_and_thread_pages(emulator, shop):
+    n = new_offer(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    inbox = client.get(reverse("admin:messaging_negotiation_inbox")).content.decode()
+    assert n.buyer_name in inbox and "yours" in inbox
+    convo = Conversation.objects.filter(account=shop).first()
+    thread = client.get(reverse("admin:messaging_conversation_thread", args=[convo.pk])).content.decode()
+    bodies = list(convo.messages.order_by("sent_at", "id").values_list("body", flat=True))
+    positions = [thread.find(b.split("\n")[0][:30]) for b in bodies if b]
+    assert positions == sorted(positions)  # oldest to newest
+    changelist = client.get(reverse("admin:messaging_conversation_changelist"), {"unread__exact": "1"})
+    assert changelist.status_code == 200

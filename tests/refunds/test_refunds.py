@@ -1,0 +1,132 @@
+"""Refund services against the emulator, the monthly count, and the pages' permissions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from backoffice.actions import Refused
+from backoffice.audit import ApiCall
+from orders.models import Order
+from refunds.models import RefundRequest
+from refunds.services import refundable_amount, request_refund, respond_to_refund, seller_refunds_this_month
+from tests.orders.helpers import resync, role_user, simulate
+
+pytestmark = pytest.mark.django_db
+PUT = ("PUT", "/api/my/refund_requests/selling/{refund_id}")
+POST = ("POST", "/api/my/orders/selling/{order_number}/refund_requests")
+
+
+def buyer_request(emulator: Any, account: Any) -> RefundRequest:
+    order = simulate(emulator, "new_order")
+    emulator.store.table("orders")[order["order_number"]]["status"] = "shipped"
+    simulate(emulator, "refund_request", order_number=order["order_number"])
+    resync(account, "orders", "refunds")
+    return RefundRequest.objects.get(account=account, order_number=order["order_number"])
+
+
+def test_approve_with_lower_amount(emulator, shop):
+    refund = buyer_request(emulator, shop)
+    lower = (refund.amount - Decimal("10.00")).quantize(Decimal("0.01"))
+    respond_to_refund(refund, actor=None, state="approved", amount=lower)
+    assert (refund.state, refund.amount) == ("approved", lower)
+    assert ApiCall.objects.get(action="refunds.respond").status == ApiCall.Status.SUCCESS
+
+
+def test_conditionally_approve_with_note_then_deny(emulator, shop):
+    refund = buyer_request(emulator, shop)
+    respond_to_refund(refund, actor=None, state="conditionally_approved", note_to_buyer="Send it back first")
+    assert refund.state == "conditionally_approved" and refund.note_to_buyer == "Send it back first"
+    respond_to_refund(refund, actor=None, state="denied")
+    assert refund.state == "denied"
+
+
+@pytest.mark.parametrize(
+    "state,amount,expected",
+    [
+        ("approved", "100000.00", "more than the refundable"),
+        ("approved", "0", "more than 0"),
+        ("denied", "5.00", "no amount"),
+        ("refund_sent", None, "cannot become"),
+    ],
+)
+def test_respond_refusals_send_nothing(emulator, shop, state, amount, expected):
+    refund = buyer_request(emulator, shop)
+    with pytest.raises(Refused, match=expected):
+        respond_to_refund(refund, actor=None, state=state, amount=amount)
+    assert emulator.requests[PUT] == 0
+    assert ApiCall.objects.get(action="refunds.respond").status == ApiCall.Status.REFUSED
+
+
+def test_final_request_cannot_be_answered_again(emulator, shop):
+    refund = buyer_request(emulator, shop)
+    respond_to_refund(refund, actor=None, state="denied")
+    with pytest.raises(Refused, match="cannot become"):
+        respond_to_refund(refund, actor=None, state="approved")
+    assert emulator.requests[PUT] == 1
+
+
+def test_seller_initiated_refund_and_monthly_count(emulator, shop):
+    number = simulate(emulator, "new_order")["order_number"]
+    resync(shop, "orders")
+    order = Order.objects.get(account=shop, order_number=number)
+    before = seller_refunds_this_month(shop)
+    with pytest.raises(Refused, match="Unknown reason"):
+        request_refund(order, actor=None, reason="because", amount="5.00")
+    with pytest.raises(Refused, match="refundable"):
+        request_refund(order, actor=None, reason="sold_elsewhere", amount=refundable_amount(order) + 1)
+    assert emulator.requests[POST] == 0
+    refund = request_refund(order, actor=None, reason="sold_elsewhere", amount="5.00")
+    assert refund.initiated_by == "seller" and refund.amount == Decimal("5.00")
+    assert seller_refunds_this_month(shop) == before + 1
+    order.refresh_from_db()
+    assert refundable_amount(order) == order.amount_total - Decimal("5.00")
+
+
+def test_unpaid_order_cannot_be_refunded(emulator, shop):
+    number = simulate(emulator, "new_order", paid=False)["order_number"]
+    resync(shop, "orders")
+    with pytest.raises(Refused, match="cannot be refunded"):
+        request_refund(Order.objects.get(order_number=number), actor=None, reason="other", amount="1.00")
+
+
+@pytest.mark.parametrize("role,status", [("Viewer", 403), ("Shipping", 403), ("Customer service", 302)])
+def test_respond_permission_per_role(emulator, shop, role, status):
+    refund = buyer_request(emulator, shop)
+    client = Client()
+    client.force_login(role_user("u", role))
+    response = client.post(
+        reverse("admin:refunds_refundrequest_respond", args=[refund.pk]), {"state": "denied"}
+    )
+    assert response.status_code == status
+    assert emulator.requests[PUT] == (1 if status == 302 else 0)
+
+
+def test_queue_and_seller_refund_page_warns_past_five(emulator, shop):
+    refund = buyer_request(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    queue = client.get(reverse("admin:refunds_refundrequest_queue")).content.decode()
+    assert refund.reverb_id in queue and refund.order.buyer_name in queue
+    for i in range(5):
+        RefundRequest.objects.create(
+            account=shop,
+            reverb_id=f"s{i}",
+            initiated_by="seller",
+            remote_created_at=refund.remote_created_at.__class__.now(tz=refund.remote_created_at.tzinfo),
+        )
+    page = client.get(
+        reverse("admin:refunds_refundrequest_new_for_order", args=[refund.order.pk])
+    ).content.decode()
+    assert "fee-warning" in page
+    viewer = Client()
+    viewer.force_login(role_user("v", "Viewer"))
+    forged = viewer.post(
+        reverse("admin:refunds_refundrequest_new_for_order", args=[refund.order.pk]),
+        {"reason": "other", "amount": "1.00"},
+    )
+    assert forged.status_code == 403 and emulator.requests[POST] == 0
