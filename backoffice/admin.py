@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backoffice.admin_webhooks import WebhookAccountAdminMixin
 from backoffice.models import API_URL_HELP, ReverbAccount
 
 admin.site.site_header = "Reverb back office"
@@ -78,14 +79,14 @@ class ReverbAccountForm(forms.ModelForm):
 
 
 @admin.register(ReverbAccount)
-class ReverbAccountAdmin(BaseAdmin):
+class ReverbAccountAdmin(WebhookAccountAdminMixin, BaseAdmin):
     form = ReverbAccountForm
     list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
                     "updated"]
     list_filter = ["enabled", "auto_sync", "currency"]
     search_fields = ["name"]
-    readonly_fields = ["token_status", "created", "updated"]
-    actions = ["verify_connection"]
+    readonly_fields = ["token_status", "created", "updated", "webhook_url"]
+    actions = ["verify_connection", "rotate_webhook_secret"]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
         ("Sync", {"fields": ["auto_sync", "auto_publish"]}),
@@ -96,6 +97,7 @@ class ReverbAccountAdmin(BaseAdmin):
                 "fields": PUSH_FIELDS,
             },
         ),
+        ("Webhooks", {"fields": ["webhook_url"]}),
         ("History", {"fields": ["created", "updated"]}),
     ]
 

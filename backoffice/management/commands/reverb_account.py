@@ -40,6 +40,11 @@ class Command(BaseCommand):
         remove.add_argument("name")
         remove.add_argument("--yes", "--noinput", "--no-input", dest="yes", action="store_true",
                             help="Do not ask for confirmation.")
+        hooks = sub.add_parser("webhooks", help="List, register or remove the account's Reverb webhooks.")
+        hooks.add_argument("name")
+        hooks.add_argument("--register", action="store_true", help="Register every topic we handle.")
+        hooks.add_argument("--unregister", action="store_true", help="Remove the registrations of ours.")
+        hooks.add_argument("--base-url", help="This site's public origin, e.g. https://office.example.com")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"].replace("-", "_")
@@ -100,6 +105,50 @@ class Command(BaseCommand):
 
     def do_check(self, name: str, **_: Any) -> None:
         self._report_check(self._get(name), fail=True)
+
+    def do_webhooks(
+        self, name: str, register: bool, unregister: bool, base_url: str | None, **_: Any
+    ) -> None:
+        from backoffice import webhooks
+
+        account = self._get(name)
+        if register and unregister:
+            raise CommandError("Pass --register or --unregister, not both.")
+        if register and not base_url:
+            raise CommandError("--register needs --base-url: the public origin Reverb can reach.")
+        try:
+            if register:
+                results = webhooks.register(account, base_url or "")
+            elif unregister:
+                results = webhooks.unregister(account, base_url)
+            else:
+                self._list_webhooks(account, base_url)
+                return
+        except webhooks.WebhookRegistrationRefused as exc:
+            raise CommandError(str(exc)) from None
+        for result in results or [webhooks.RegistrationResult("-", "nothing to remove")]:
+            style = self.style.ERROR if result.outcome == "failed" else self.style.SUCCESS
+            detail = f": {result.detail}" if result.detail else ""
+            self.stdout.write(style(f"{result.topic:<18} {result.outcome}{detail}"))
+        failed = [r for r in results if r.outcome == "failed"]
+        if failed:
+            raise CommandError(f"{len(failed)} webhook call(s) failed; see above. Polling covers them.")
+
+    def _list_webhooks(self, account: ReverbAccount, base_url: str | None) -> None:
+        from backoffice import webhooks
+
+        if base_url:
+            self.stdout.write(f"Our URL: {webhooks.webhook_url(account, base_url)}")
+        regs = webhooks.registrations(account)
+        if not regs:
+            self.stdout.write("No webhooks registered with Reverb (polling keeps the mirror up to date).")
+        for reg in regs:
+            url = str(reg.get("url", ""))
+            mark = ""
+            if webhooks.is_ours(url):
+                current = webhooks.webhook_path(account) in url
+                mark = "  (ours)" if current else "  (ours, old secret: 404s)"
+            self.stdout.write(f"{reg.get('id', '?')!s:<8} {reg.get('topic', '?')!s:<18} {url}{mark}")
 
     # helpers
 

@@ -1,0 +1,46 @@
+"""Upsert single objects (a webhook's re-read, a write's returned payload) through the sync engine.
+
+Same mapper and same `upsert_page` as a pull, so a row written here is indistinguishable from one a pull
+wrote, and an unchanged object is skipped by the hash (processing the same object twice writes nothing).
+Unlike `land_page`, a payload the mapper refuses raises `MappingError` to the caller instead of going to
+the sync log: the caller (a webhook delivery, a service call) keeps the error where a person looks for it.
+No SyncRun is written, so polling watermarks never move because of these writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from . import registry
+from .engine import MappingError, PageResult, Row, link_related, upsert_page
+
+if TYPE_CHECKING:
+    from backoffice.models import ReverbAccount
+
+# Mapper bugs are reported like malformed payloads (as the runner does).
+_RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+
+
+def upsert_objects(
+    account: ReverbAccount, resource_name: str, payloads: Sequence[Mapping[str, Any]]
+) -> PageResult:
+    """Map every payload (all or nothing), upsert them in one transaction, then (re)link related rows."""
+    resource = registry.get(resource_name)
+    rows: list[Row] = []
+    for payload in payloads:
+        try:
+            key, fields = resource.mapper(payload)
+        except MappingError:
+            raise
+        except _RECORD_ERRORS as exc:
+            raise MappingError(f"{type(exc).__name__}: {exc}") from exc
+        rows.append((key, fields, dict(payload)))
+    with transaction.atomic():
+        result = upsert_page(resource.model, account, rows)
+        if result.created or result.updated:
+            for model, link in registry.links_touching(resource.model):
+                link_related(model, account, link)
+    return result

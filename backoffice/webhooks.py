@@ -1,0 +1,462 @@
+"""Reverb webhooks: receive (store raw first, answer 200 at once) and process (re-read, upsert).
+
+Reverb signs nothing and sends the bare object with no envelope (API-NOTES 12), so:
+- the URL is the secret: /webhooks/reverb/<ReverbAccount.webhook_secret>/, rotatable from the admin;
+- the body is never trusted: it only says *which* object changed. Processing re-reads that object through
+  the client and upserts it with the sync engine (same mapper, same hash skip), so processing a delivery
+  twice, or two deliveries for one object, ends in the same mirror state.
+Nothing here is needed by polling: the scheduled pulls cover everything whether webhooks arrive or not.
+
+Processing runs where WEBHOOKS_BACKEND says: "django_q" (default, a django-q2 task enqueued on commit),
+"thread" (one thread per delivery; live-server tests), "inline" (in the request; unit tests) or "manual"
+(stored only; `process_pending` picks them up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from backoffice.background import WebhookDelivery
+from backoffice.models import ReverbAccount
+
+if TYPE_CHECKING:
+    from backoffice.reverb.client import ReverbClient
+
+log = logging.getLogger(__name__)
+
+State = WebhookDelivery.State
+
+# The topics we register: each names an object we can re-read (API-NOTES 12's docs table).
+TOPICS = (
+    "listings/update",
+    "listings/publish",
+    "orders/create",
+    "orders/update",
+    "payments/create",
+    "payments/update",
+)
+# Topic prefix -> (object type = sync resource name, body field holding its key).
+OBJECT_TYPES: dict[str, tuple[str, str]] = {
+    "listings": ("listings", "id"),
+    "orders": ("orders", "order_number"),
+    "payments": ("payments", "id"),
+}
+# Request headers worth keeping with the body (never cookies or auth).
+KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Reverb-Topic", "X-Request-Id")
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class WebhookBodyError(ValueError):
+    """The body does not say which object changed (not JSON, not an object, no usable key)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    object_type: str  # a sync resource name: listings, orders, payments
+    key: str
+
+
+# ---- URLs ---------------------------------------------------------------------------------------------
+
+
+def webhook_path(account: ReverbAccount) -> str:
+    return reverse("reverb_webhook", args=[account.webhook_secret])
+
+
+def webhook_url(account: ReverbAccount, base_url: str) -> str:
+    """The public URL Reverb posts to, from the site's public origin (e.g. https://shop.example.com)."""
+    return base_url.rstrip("/") + webhook_path(account)
+
+
+# ---- what a body is about ------------------------------------------------------------------------------
+
+
+def max_body_bytes() -> int:
+    return int(getattr(settings, "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+
+
+def parse_body(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise WebhookBodyError(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WebhookBodyError(f"body is JSON but not an object (got {type(data).__name__})")
+    return data
+
+
+def infer_type(data: Mapping[str, Any]) -> str:
+    """No topic header: guess from the shape. Payments carry an order number too, but an id of their own
+    and none of an order's money or buyer fields; orders have no `id` (their key is the order number)."""
+    if data.get("order_number") not in (None, ""):
+        order_like = any(k in data for k in ("amount_product", "buyer_name", "buyer_id", "total"))
+        return "payments" if "id" in data and not order_like else "orders"
+    if any(k in data for k in ("make", "model", "sku", "listing_currency", "inventory")):
+        return "listings"
+    raise WebhookBodyError(
+        "no X-Reverb-Topic header and the body looks like no known object "
+        "(expected a listing, an order or a payment)"
+    )
+
+
+def target_of(topic: str, data: Mapping[str, Any]) -> Target | None:
+    """Which object to re-read; None for a topic that names no object we mirror (e.g. app/uninstalled)."""
+    if topic:
+        prefix = topic.split("/", 1)[0]
+        if prefix not in OBJECT_TYPES:
+            return None
+        object_type = OBJECT_TYPES[prefix][0]
+    else:
+        object_type = infer_type(data)
+    field = OBJECT_TYPES[object_type][1]
+    key = data.get(field)
+    if object_type == "orders" and key in (None, ""):
+        key = data.get("id")
+    if isinstance(key, bool) or not isinstance(key, str | int) or str(key).strip() in ("", "0"):
+        raise WebhookBodyError(f"the {object_type[:-1]} in the body has no usable {field!r}")
+    key = str(key).strip()
+    if len(key) > 64 or "/" in key:
+        raise WebhookBodyError(f"the {object_type[:-1]} key {key[:70]!r} is not a Reverb key")
+    return Target(object_type, key)
+
+
+# ---- receiving -----------------------------------------------------------------------------------------
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    kept = {name: request.headers[name][:500] for name in KEPT_HEADERS if name in request.headers}
+    kept["Remote-Addr"] = str(request.META.get("REMOTE_ADDR", ""))
+    return kept
+
+
+@csrf_exempt
+def receive(request: HttpRequest, secret: str) -> HttpResponse:
+    """Store first (one SELECT, one INSERT), answer at once; processing happens after the commit."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    found = ReverbAccount.objects.filter(webhook_secret=secret).values_list("pk", "enabled").first()
+    if found is None:
+        return HttpResponseNotFound(b"", content_type="text/plain")
+    account_id, enabled = found
+    headers = _headers(request)
+    topic = request.headers.get("X-Reverb-Topic", "").strip()[:64]
+    cap = max_body_bytes()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    raw = b"" if declared > cap else request.read(cap + 1)
+    delivery = WebhookDelivery(account_id=account_id, topic=topic, headers=headers)
+    too_big = declared > cap or len(raw) > cap
+    if too_big:  # recorded (so it is seen), never processed
+        delivery.state = State.FAILED
+        delivery.error = f"body larger than {cap} bytes ({max(declared, len(raw))}); not stored"
+    else:
+        _classify(delivery, raw, enabled)
+    delivery.save(force_insert=True)
+    if delivery.state == State.RECEIVED:
+        transaction.on_commit(lambda: enqueue(delivery.pk))
+    if too_big:
+        return HttpResponse(b"payload too large", status=413, content_type="text/plain")
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+def _classify(delivery: WebhookDelivery, raw: bytes, enabled: bool) -> None:
+    """Fill body, object type and key; a body we cannot read is stored as failed, with the reason."""
+    try:
+        delivery.body = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        delivery.body = raw.decode("utf-8", errors="replace")
+        delivery.state, delivery.error = State.FAILED, f"body is not UTF-8: {exc}"
+        return
+    if not enabled:
+        delivery.state = State.IGNORED
+        delivery.error = "the account is disabled: stored, not processed (polling is off for it too)"
+        return
+    try:
+        target = target_of(delivery.topic, parse_body(delivery.body))
+    except WebhookBodyError as exc:
+        delivery.state, delivery.error = State.FAILED, str(exc)
+        return
+    if target is None:
+        delivery.state = State.IGNORED
+        delivery.error = f"topic {delivery.topic!r} names no object this back office mirrors"
+        return
+    delivery.object_type, delivery.object_key = target.object_type, target.key
+
+
+# ---- processing ----------------------------------------------------------------------------------------
+
+
+def enqueue(delivery_id: int) -> None:
+    backend = getattr(settings, "WEBHOOKS_BACKEND", "django_q")
+    if backend == "manual":
+        return
+    if backend == "inline":
+        process_delivery(delivery_id)
+    elif backend == "thread":
+        threading.Thread(target=_process_in_thread, args=(delivery_id,), daemon=True).start()
+    else:
+        from django_q.tasks import async_task
+
+        async_task("backoffice.webhooks.process_delivery", delivery_id, task_name=f"webhook-{delivery_id}")
+
+
+def _process_in_thread(delivery_id: int) -> None:
+    try:
+        process_delivery(delivery_id)
+    finally:
+        connection.close()
+
+
+def _claim(delivery_id: int, *, replay: bool) -> WebhookDelivery | None:
+    """Take the delivery for this worker: a compare-and-set on `attempts`, so of two workers handed the
+    same delivery exactly one goes on. A worker that dies leaves it "received", to be taken again."""
+    states = [State.RECEIVED, State.FAILED, State.PROCESSED] if replay else [State.RECEIVED]
+    delivery = (
+        WebhookDelivery.objects.select_related("account").filter(pk=delivery_id, state__in=states).first()
+    )
+    if delivery is None:
+        return None
+    taken = WebhookDelivery.objects.filter(
+        pk=delivery.pk, state=delivery.state, attempts=delivery.attempts
+    ).update(attempts=F("attempts") + 1)
+    if not taken:
+        return None
+    delivery.attempts += 1
+    return delivery
+
+
+def process_delivery(delivery_id: int, *, replay: bool = False, client: ReverbClient | None = None) -> str:
+    """The worker's entry point (an id in, a summary out). Only "received" deliveries are taken unless
+    `replay` (the admin's action), which also re-processes failed and processed ones; ignored ones never."""
+    state, outcome = handle(delivery_id, replay=replay, client=client)
+    return f"webhook delivery {delivery_id}: {state or 'nothing to do'} {outcome}".strip()
+
+
+def handle(
+    delivery_id: int, *, replay: bool = False, client: ReverbClient | None = None
+) -> tuple[str | None, str]:
+    """(new state, outcome), or (None, "") when the delivery was not ours to take. The outcome is
+    created/updated/unchanged, a note (kept in `error`, e.g. Reverb's 404) or the failure."""
+    delivery = _claim(delivery_id, replay=replay)
+    if delivery is None:
+        return None, ""
+    state, note = State.PROCESSED, ""
+    try:
+        outcome, note = _process(delivery, client)
+    except Exception as exc:  # any failure stays on the delivery, to be replayed
+        log.warning("webhook delivery %s failed: %s", delivery.pk, exc, exc_info=True)
+        state, note = State.FAILED, f"{type(exc).__name__}: {exc}"
+        outcome = note
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=state,
+        error=note[:5000],
+        processed_at=timezone.now(),
+        object_type=delivery.object_type,
+        object_key=delivery.object_key,
+    )
+    return state, outcome
+
+
+def _process(delivery: WebhookDelivery, client: ReverbClient | None) -> tuple[str, str]:
+    """(outcome, note to keep on the delivery)."""
+    from backoffice.reverb.errors import NotFoundError
+    from backoffice.sync.objects import upsert_objects
+
+    account = delivery.account
+    if not account.enabled:
+        raise RuntimeError("the account is disabled; it is never called")
+    target = target_of(delivery.topic, parse_body(delivery.body))
+    if target is None:
+        note = f"topic {delivery.topic!r} names no object this back office mirrors"
+        return "skipped", note
+    delivery.object_type, delivery.object_key = target.object_type, target.key
+    client = client or account.client()
+    try:
+        payload = reread(client, target)
+    except NotFoundError:
+        return "not found", (
+            f"Reverb answers 404 for {target.object_type[:-1]} {target.key}: nothing upserted; "
+            "the nightly reconciliation decides whether it is gone"
+        )
+    result = upsert_objects(account, target.object_type, [payload])
+    if result.created:
+        return "created", ""
+    return ("updated" if result.updated else "unchanged"), ""
+
+
+def reread(client: ReverbClient, target: Target) -> dict[str, Any]:
+    """The object as Reverb has it now (never the webhook body)."""
+    fetch = {
+        "listings": client.get_listing,
+        "orders": client.get_order,
+        "payments": client.get_payment,
+    }[target.object_type]
+    payload = fetch(target.key)
+    if not isinstance(payload, dict):
+        raise WebhookBodyError(f"Reverb answered {type(payload).__name__} for {target}")
+    return payload
+
+
+def process_pending(account: ReverbAccount | None = None, *, limit: int | None = None) -> int:
+    """Process every delivery still "received" (a lost enqueue, the "manual" backend, a dead worker),
+    oldest first. Returns how many this call processed (others may have been taken by another worker)."""
+    qs = WebhookDelivery.objects.filter(state=State.RECEIVED)
+    if account is not None:
+        qs = qs.filter(account=account)
+    ids = list(qs.order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+    return sum(1 for delivery_id in ids if handle(delivery_id)[0] is not None)
+
+
+def replay(delivery_ids: list[int]) -> dict[str, int]:
+    """The admin's "Replay": process the deliveries again, now, in this request. Counts per outcome."""
+    counts: dict[str, int] = {}
+    for delivery_id in delivery_ids:
+        state = handle(delivery_id, replay=True)[0]
+        outcome = str(state) if state else "skipped"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+# ---- secret rotation -----------------------------------------------------------------------------------
+
+
+def rotate_secret(account: ReverbAccount) -> str:
+    """A new secret: the old URL answers 404 from now on; registrations must be made again."""
+    from backoffice.models import new_webhook_secret
+
+    account.webhook_secret = new_webhook_secret()
+    account.save(update_fields=["webhook_secret", "updated"])
+    return account.webhook_secret
+
+
+# ---- registration with Reverb --------------------------------------------------------------------------
+
+OAUTH_EXPLANATION = (
+    "Reverb refused to register webhooks with this account's token ({message}). Reverb only accepts "
+    "webhook registrations from an OAuth app's token, not from a personal access token like the ones this "
+    "back office stores. Nothing is lost meanwhile: the scheduled polling pulls every listing, order and "
+    "payment change on its own, webhooks only make changes arrive sooner. To use webhooks, register the "
+    "URL below with an OAuth app token for this shop: {url}"
+)
+
+
+class WebhookRegistrationRefused(Exception):
+    """Reverb answered 401 to a registration call: explained in words a shop owner can act on."""
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    topic: str
+    outcome: str  # registered, already registered, failed, removed
+    detail: str = ""
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def is_ours(url: str, base_url: str | None = None) -> bool:
+    """A registration pointing at this back office's receiver (any secret); under `base_url` if given."""
+    marker = "/webhooks/reverb/"
+    if base_url:
+        return url.startswith(base_url.rstrip("/") + marker)
+    return marker in _path_of(url)
+
+
+def _refused(exc: Exception, url: str) -> WebhookRegistrationRefused:
+    message = getattr(exc, "message", "") or str(exc)
+    if "oauth" in message.lower():
+        return WebhookRegistrationRefused(OAUTH_EXPLANATION.format(message=message, url=url))
+    return WebhookRegistrationRefused(
+        f"Reverb refused this account's token ({message}); check it with `reverb_account check`."
+    )
+
+
+def registrations(account: ReverbAccount, client: ReverbClient | None = None) -> list[dict[str, Any]]:
+    from backoffice.reverb.errors import UnauthorizedError
+
+    try:
+        return (client or account.client()).webhook_registrations()
+    except UnauthorizedError as exc:
+        raise _refused(exc, "(needs --base-url)") from exc
+
+
+def register(
+    account: ReverbAccount, base_url: str, client: ReverbClient | None = None
+) -> list[RegistrationResult]:
+    """Register every topic in TOPICS at the account's URL, skipping the ones already there; then remove
+    registrations of ours under the same base URL that carry an old (rotated) secret."""
+    from backoffice.reverb.errors import ReverbError, UnauthorizedError
+
+    client = client or account.client()
+    url = webhook_url(account, base_url)
+    try:
+        existing = client.webhook_registrations()
+    except UnauthorizedError as exc:
+        raise _refused(exc, url) from exc
+    have = {(str(r.get("topic")), str(r.get("url"))) for r in existing}
+    results: list[RegistrationResult] = []
+    for topic in TOPICS:
+        if (topic, url) in have:
+            results.append(RegistrationResult(topic, "already registered"))
+            continue
+        try:
+            made = client.register_webhook(url, topic)
+        except UnauthorizedError as exc:
+            raise _refused(exc, url) from exc
+        except ReverbError as exc:  # e.g. 400 "topic does not have a valid value": per topic
+            results.append(RegistrationResult(topic, "failed", str(exc)))
+            continue
+        results.append(RegistrationResult(topic, "registered", f"id {made.get('id', '?')}"))
+    for reg in existing:
+        reg_url = str(reg.get("url", ""))
+        if is_ours(reg_url, base_url) and reg_url != url:
+            results.append(_delete(client, reg, "removed", "an old secret's URL"))
+    return results
+
+
+def unregister(
+    account: ReverbAccount, base_url: str | None = None, client: ReverbClient | None = None
+) -> list[RegistrationResult]:
+    """Remove every registration pointing at our receiver (under `base_url` if given)."""
+    from backoffice.reverb.errors import UnauthorizedError
+
+    client = client or account.client()
+    try:
+        existing = client.webhook_registrations()
+    except UnauthorizedError as exc:
+        raise _refused(exc, webhook_url(account, base_url or "")) from exc
+    return [
+        _delete(client, reg, "removed")
+        for reg in existing
+        if is_ours(str(reg.get("url", "")), base_url)
+    ]
+
+
+def _delete(client: ReverbClient, reg: Mapping[str, Any], outcome: str, why: str = "") -> RegistrationResult:
+    from backoffice.reverb.errors import ReverbError
+
+    topic = str(reg.get("topic", ""))
+    try:
+        client.delete_webhook(reg["id"])
+    except ReverbError as exc:
+        return RegistrationResult(topic, "failed", f"removing {reg.get('url')}: {exc}")
+    detail = f"id {reg['id']} {reg.get('url')}" + (f" ({why})" if why else "")
+    return RegistrationResult(topic, outcome, detail)
