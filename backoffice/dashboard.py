@@ -288,6 +288,7 @@ def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     if user.has_perm("backoffice.view_syncrun"):
         context["health"] = sync_health(now)
     if user.has_perm("backoffice.view_reconciliationreport"):
+        context["reconciliation_allowed"] = True
         context["reconciliation"] = last_reconciliation()
     if user.has_perm("payouts.view_payout"):
         context["payouts_report_url"] = reverse("admin:payouts_reconciliation")

@@ -1,0 +1,251 @@
+"""The dashboard on the admin index: counts against the mirror, sync health, charts, constant queries."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from backoffice.background import ApiUsage, ReconciliationReport
+from backoffice.charts import Bar, bar_chart
+from backoffice.dashboard import dashboard_context, week_starts
+from backoffice.mirror import SyncRun
+from backoffice.sync.runner import sync_account
+from messaging.models import Conversation, Negotiation
+from orders.models import Order
+from payouts.models import Payout
+from refunds.models import RefundRequest
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def queue_counts(html: str) -> dict[str, int]:
+    rows = re.findall(r'data-queue="(\w+)">.*?<td class="count"><a [^>]*>(\d+)</a>', html, re.S)
+    return {key: int(count) for key, count in rows}
+
+
+def test_dashboard_counts_match_the_synced_mirror(emulator, admin_client) -> None:
+    account = AccountFactory(name="shop")
+    sync_account(account)
+    html = admin_client.get("/admin/").content.decode()
+    live = Order.objects.filter(missing=False, status="paid")
+    assert queue_counts(html) == {
+        "ship": live.filter(local_pickup=False).count(),
+        "pickup": live.filter(local_pickup=True).count(),
+        "refunds": RefundRequest.objects.filter(state="pending_seller_response").count(),
+        "offers": Negotiation.objects.filter(state="active", actionable=True).count(),
+        "unread": Conversation.objects.filter(unread=True).count(),
+    }
+    assert sum(queue_counts(html).values()) > 0
+    # Offers expiring soonest come first, each linked.
+    offers = Negotiation.objects.filter(state="active", actionable=True).order_by("expires_at")
+    links = re.findall(r'<ul id="offers-expiring">(.*?)</ul>', html, re.S)[0]
+    assert re.findall(r"/negotiation/(\d+)/change/", links) == [str(n.pk) for n in offers[:5]]
+    # Sync health: every resource of the account with its last success.
+    for resource in ("orders", "listings", "payouts", "refunds"):
+        assert f'data-resource="{resource}"' in html
+    assert 'id="payouts-report-links"' in html
+
+
+def test_sync_health_shows_the_last_error_and_last_hour_usage(admin_client) -> None:
+    account = AccountFactory(name="shop")
+    now = timezone.now()
+    SyncRun.objects.create(
+        account=account,
+        resource="orders",
+        started_at=now - timedelta(hours=2),
+        finished_at=now - timedelta(hours=2),
+        status="success",
+    )
+    SyncRun.objects.create(
+        account=account,
+        resource="orders",
+        started_at=now - timedelta(hours=1),
+        finished_at=now - timedelta(hours=1),
+        status="failed",
+        error="old failure",
+    )
+    SyncRun.objects.create(
+        account=account,
+        resource="orders",
+        started_at=now - timedelta(minutes=5),
+        finished_at=now - timedelta(minutes=5),
+        status="failed",
+        error="401 token revoked",
+    )
+    SyncRun.objects.create(
+        account=account,
+        resource="listings",
+        started_at=now - timedelta(hours=3),
+        finished_at=now - timedelta(hours=3),
+        status="failed",
+        error="timeout",
+    )
+    SyncRun.objects.create(
+        account=account,
+        resource="listings",
+        started_at=now - timedelta(minutes=1),
+        finished_at=now - timedelta(minutes=1),
+        status="success",
+    )
+    ApiUsage.objects.create(account=account, minute=now - timedelta(minutes=10), requests=40, throttled=2)
+    ApiUsage.objects.create(account=account, minute=now - timedelta(minutes=50), requests=7, throttled=1)
+    ApiUsage.objects.create(account=account, minute=now - timedelta(hours=2), requests=999, throttled=99)
+    user = User.objects.get(username="admin")
+    (health,) = dashboard_context(user, now)["health"]
+    by_resource = {r.resource: r for r in health.resources}
+    assert by_resource["orders"].failing and by_resource["orders"].last_error == "401 token revoked"
+    assert not by_resource["listings"].failing and by_resource["listings"].last_error == "timeout"
+    assert (health.requests_last_hour, health.throttled_last_hour) == (47, 3)
+    html = admin_client.get("/admin/").content.decode()
+    assert "401 token revoked" in html and "47 requests" in html and "3 × 429" in html
+
+
+def test_last_reconciliation_report(admin_client) -> None:
+    html = admin_client.get("/admin/").content.decode()
+    assert "No mirror reconciliation has run yet" in html
+    account = AccountFactory(name="shop")
+    ReconciliationReport.objects.create(
+        account=account, state="clean", started_at=timezone.now() - timedelta(days=2)
+    )
+    ReconciliationReport.objects.create(account=account, state="attention", started_at=timezone.now())
+    html = admin_client.get("/admin/").content.decode()
+    assert re.search(r'id="last-reconciliation">.*Needs a person', html, re.S)
+
+
+def test_charts_are_svg_bars_per_week(admin_client) -> None:
+    account = AccountFactory(name="shop")
+    now = timezone.now()
+    Order.objects.create(
+        account=account,
+        reverb_id="1",
+        order_number="1",
+        status="shipped",
+        paid_at=now,
+        amount_total=Decimal("100.00"),
+        currency="USD",
+    )
+    Order.objects.create(
+        account=account,
+        reverb_id="2",
+        order_number="2",
+        status="paid",
+        paid_at=now - timedelta(weeks=3),
+        amount_total=Decimal("50.00"),
+        currency="USD",
+    )
+    Order.objects.create(
+        account=account,
+        reverb_id="3",
+        order_number="3",
+        status="paid",
+        paid_at=now - timedelta(weeks=20),
+        amount_total=Decimal("999.00"),
+        currency="USD",
+    )
+    Payout.objects.create(
+        account=account, reverb_id="9", total=Decimal("80.00"), currency="USD", remote_created_at=now
+    )
+    html = admin_client.get("/admin/").content.decode()
+    charts = dict(re.findall(r'<figure data-chart="(\w+)">(.*?)</figure>', html, re.S))
+    assert set(charts) == {"sales", "refunds", "payouts"}
+    for svg in charts.values():
+        assert svg.count('<rect class="bar"') == 12
+    assert "Sales USD: 150.00" in charts["sales"]  # the order 20 weeks ago is outside the window
+    assert "100.00 USD</title>" in charts["sales"] and "50.00 USD</title>" in charts["sales"]
+    assert "Payouts USD: 80.00" in charts["payouts"]
+
+
+def test_bar_chart_scales_and_escapes() -> None:
+    svg = bar_chart("<b>", [Bar("a", Decimal("10")), Bar("b", Decimal("5")), Bar("<x>", Decimal("0"))], "USD")
+    assert "<b>" not in svg and "&lt;b&gt;" in svg and "&lt;x&gt;" in svg
+    heights = [
+        float(h)
+        for h in re.findall(r'class="bar" x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', svg)
+    ]
+    assert heights[0] == pytest.approx(2 * heights[1]) and heights[2] == 1.0
+
+
+def test_week_starts_are_mondays() -> None:
+    weeks = week_starts(timezone.now())
+    assert len(weeks) == 12 and all(w.weekday() == 0 for w in weeks)
+    assert weeks[-1] <= timezone.localtime() < weeks[-1] + timedelta(weeks=1)
+
+
+def _populate(n_accounts: int, n_rows: int) -> None:
+    now = timezone.now()
+    for a in range(n_accounts):
+        account = AccountFactory()
+        for r in range(n_rows):
+            key = f"{a}-{r}"
+            order = Order.objects.create(
+                account=account,
+                reverb_id=key,
+                order_number=key,
+                status="paid",
+                local_pickup=r % 2 == 0,
+                paid_at=now - timedelta(days=r),
+                amount_total=Decimal("10"),
+                currency="USD",
+            )
+            RefundRequest.objects.create(
+                account=account,
+                reverb_id=key,
+                order=order,
+                state="approved",
+                amount=Decimal("1"),
+                remote_created_at=now - timedelta(days=r),
+            )
+            Negotiation.objects.create(
+                account=account,
+                reverb_id=key,
+                state="active",
+                actionable=True,
+                expires_at=now + timedelta(hours=r + 1),
+            )
+            Conversation.objects.create(account=account, reverb_id=key, unread=True)
+            Payout.objects.create(
+                account=account,
+                reverb_id=key,
+                total=Decimal("9"),
+                currency="USD",
+                remote_created_at=now - timedelta(days=r),
+            )
+            for resource, status in (("orders", "success"), ("orders", "failed"), (f"res{r}", "failed")):
+                SyncRun.objects.create(
+                    account=account,
+                    resource=resource,
+                    started_at=now,
+                    finished_at=now,
+                    status=status,
+                    error="boom",
+                )
+            ApiUsage.objects.create(account=account, minute=now - timedelta(minutes=r), requests=3)
+        ReconciliationReport.objects.create(account=account, state="clean")
+
+
+@pytest.mark.parametrize("accounts,rows", [(1, 1), (4, 6)])
+def test_dashboard_query_count_is_constant(admin_client, django_assert_num_queries, accounts, rows) -> None:
+    _populate(accounts, rows)
+    admin_client.get("/admin/")  # warm the session
+    # session, user, permissions 3; dashboard: work queues 5, sync health 3, reconciliation 1, charts 3.
+    with django_assert_num_queries(15):
+        response = admin_client.get("/admin/")
+    html = response.content.decode()
+    assert queue_counts(html)["unread"] == accounts * rows
+    assert html.count('class="account-row"') == accounts
+
+
+def test_dashboard_shows_only_what_the_user_may_see(client) -> None:
+    user = User.objects.create_user("viewer", password="password", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(user)
+    html = client.get("/admin/").content.decode()
+    assert set(queue_counts(html)) == {"ship", "pickup"}
+    assert 'id="sync-health"' not in html and 'data-chart="payouts"' not in html
+    assert 'data-chart="sales"' in html
