@@ -36,6 +36,9 @@ class ApiUsage(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "minute"], name="apiusage_account_minute")]
         verbose_name_plural = "API usage"
 
+    def __str__(self) -> str:
+        return f"{self.account} {self.minute:%Y-%m-%d %H:%M}: {self.requests} requests, {self.throttled} 429s"
+
 
 class WebhookDelivery(models.Model):
     """A webhook body stored raw first (answered 200 at once), processed later by a worker."""
