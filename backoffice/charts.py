@@ -24,7 +24,9 @@ class Bar:
     value: Decimal
 
 
-def bar_chart(title: str, bars: Sequence[Bar], unit: str = "", css_class: str = "") -> SafeString:
+def bar_chart(
+    title: str, bars: Sequence[Bar], unit: str = "", css_class: str = "", label_every: int = 3
+) -> SafeString:
     """A bar chart as an inline <svg role="img">; each bar is a <rect class="bar"> with a <title> tooltip.
     A zero value still gets a 1px bar so an empty week is visible as such."""
     count = max(len(bars), 1)
@@ -41,7 +43,7 @@ def bar_chart(title: str, bars: Sequence[Bar], unit: str = "", css_class: str = 
         y = TOP + plot_h - h
         tip = f"{bar.label}: {bar.value:,.2f} {unit}".strip()
         rects.append((f"{x:.1f}", f"{y:.1f}", f"{bar_w:.1f}", f"{h:.1f}", tip, f"{bar.value:.2f}"))
-        if i % 3 == 0 or i == len(bars) - 1:
+        if i % label_every == 0 or i == len(bars) - 1:
             labels.append((f"{x + bar_w / 2:.1f}", f"{HEIGHT - 6}", bar.label))
     body = format_html_join(
         "",
@@ -52,7 +54,7 @@ def bar_chart(title: str, bars: Sequence[Bar], unit: str = "", css_class: str = 
         "", '<text x="{}" y="{}" text-anchor="middle" class="axis-label">{}</text>', labels
     )
     total = sum((b.value for b in bars), Decimal(0))
-    summary = f"{title}: {total:,.2f} {unit} over {len(bars)} weeks".replace("  ", " ")
+    summary = f"{title}: {total:,.2f} {unit}".replace("  ", " ")
     return format_html(
         '<svg class="chart {}" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}" '
         'xmlns="http://www.w3.org/2000/svg"><title>{}</title>'

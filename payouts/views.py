@@ -9,12 +9,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django_tables2 import RequestConfig
+
+from backoffice.charts import Bar, bar_chart
 
 from .exports import line_item_rows, orders_rows, stream_csv
 from .forms import PeriodForm
 from .models import Payout
-from .reconcile import Kind, check_payout, reconcile
+from .reconcile import Kind, Totals, check_payout, reconcile
 from .tables import FindingTable
 
 REPORT_PERMS = ("payouts.view_payout", "payouts.view_payoutlineitem", "orders.view_order")
@@ -47,6 +50,7 @@ def reconciliation_report(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or None)
     period = form.period()
     report = reconcile(period, form.account_ids())
+    charts = [(t.currency, totals_chart(t)) for t in report.totals]
     table = FindingTable(report.findings)
     RequestConfig(request, paginate={"per_page": FINDINGS_PER_PAGE}).configure(table)
     query = request.GET.urlencode()
@@ -58,11 +62,25 @@ def reconciliation_report(request: HttpRequest) -> HttpResponse:
         "report": report,
         "table": table,
         "kinds": Kind.ALL,
+        "charts": charts,
         "opts": Payout._meta,
         "orders_csv": f"{reverse('admin:payouts_export_orders')}?{query}",
         "line_items_csv": f"{reverse('admin:payouts_export_line_items')}?{query}",
     }
     return render(request, "payouts/reconciliation.html", context)
+
+
+def totals_chart(totals: Totals) -> SafeString:
+    """The period at a glance: paid vs paid out vs still owed, fees and refunds, as SVG bars."""
+    bars = [
+        Bar("paid", totals.orders_paid_amount),
+        Bar("paid out", totals.paid_out_amount),
+        Bar("waiting", totals.waiting_amount),
+        Bar("overdue", totals.overdue_amount),
+        Bar("fees", totals.fees_charged),
+        Bar("refunds", totals.refunds_approved_amount),
+    ]
+    return bar_chart(f"Period {totals.currency}", bars, totals.currency, "chart-period", label_every=1)
 
 
 def _period_or_400(request: HttpRequest) -> PeriodForm | HttpResponse:
