@@ -13,11 +13,10 @@ from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from backoffice.jobs import ItemSpec, create_job
 from backoffice.models import ReverbAccount
@@ -108,8 +107,9 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
     return TemplateResponse(request, "listings/edit.html", context)
 
 
-@require_POST
 def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     _need(request, "change_listing")
     listing = get_object_or_404(Listing, pk=pk)
     keep = request.POST.get("keep", "")
@@ -126,8 +126,9 @@ def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(change_url(listing))
 
 
-@require_POST
 def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     _need(request, "push_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     try:

@@ -40,3 +40,8 @@ def synced(account: ReverbAccount) -> ReverbAccount:
 
 def emu_record(emulator: Any, reverb_id: str | int) -> dict[str, Any]:
     return emulator.store.table("listings")[int(reverb_id)]
+
+
+@pytest.fixture(autouse=True)
+def _inline_jobs(settings: Any) -> None:
+    settings.JOBS_BACKEND = "inline"
