@@ -208,3 +208,28 @@ def test_changelists_link_the_report_and_exports(admin_client) -> None:
         html = admin_client.get(reverse(name)).content.decode()
         assert reverse("admin:payouts_reconciliation") in html
         assert reverse("admin:payouts_export_line_items") in html
+
+
+def test_orders_csv_carries_the_shop_sku_from_the_sku_mapping(admin_client) -> None:
+    from orders.models import SkuMapping
+
+    account, other = AccountFactory(), AccountFactory()
+    today = timezone.localdate()
+    for n, acc in enumerate((account, other)):
+        Order.objects.create(
+            account=acc,
+            reverb_id=str(n),
+            order_number=str(n),
+            sku="REV-1",
+            paid_at=timezone.now(),
+            amount_total=Decimal("1"),
+        )
+    SkuMapping.objects.create(account=account, reverb_sku="REV-1", shop_sku="SHOP-42")
+    rows = read_csv(
+        admin_client.get(
+            reverse("admin:payouts_export_orders"), {"start": today.isoformat(), "end": today.isoformat()}
+        )
+    )
+    header = rows[0]
+    shop_sku = {r[header.index("order number")]: r[header.index("shop SKU")] for r in rows[1:]}
+    assert shop_sku == {"0": "SHOP-42", "1": ""}  # mappings are per account
