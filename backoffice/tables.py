@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backoffice.admin_links import EMPTY, change_url, field_errors_html, reverb_link
+from backoffice.background import ReconciliationFinding
 from backoffice.mirror import SyncLogEntry
 
 MirrorKey = tuple[str, int, str]  # (resource, account id, reverb id)
@@ -99,3 +100,26 @@ class SyncLogTable(tables.Table):
     def render_entry(self, record: SyncLogEntry) -> SafeString | str:
         url = change_url(record)
         return format_html('<a href="{}">details</a>', url) if url else EMPTY
+
+
+class ReconciliationFindingTable(tables.Table):
+    """The findings of one reconciliation report (backoffice/admin_reconcile.py)."""
+
+    resource = tables.Column()
+    object_key = tables.Column(verbose_name="Object")
+    object_label = tables.Column(verbose_name="Label", orderable=False)
+    field = tables.Column(verbose_name="Field")
+    ours = tables.Column(verbose_name="Ours (before)", orderable=False)
+    theirs = tables.Column(verbose_name="Reverb's", orderable=False)
+    action = tables.Column(verbose_name="Done")
+    reason = tables.Column(orderable=False)
+
+    class Meta:
+        model = ReconciliationFinding
+        fields = ("resource", "object_key", "object_label", "field", "ours", "theirs", "action", "reason")
+        order_by = ("resource", "object_key")
+        empty_text = "No findings: the mirror matched Reverb."
+        attrs = {"id": "result_list", "class": "reconciliation-findings"}
+
+    def render_action(self, value: str, record: ReconciliationFinding) -> SafeString:
+        return format_html('<span class="finding finding-{}">{}</span>', record.action, value)

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +18,7 @@ from django.utils import timezone
 from backoffice.mirror import SyncLogEntry, SyncRun
 
 from . import registry
-from .engine import MappingError, Resource, Row, link_related, mark_missing, upsert_page
+from .engine import MappingError, PageResult, Resource, Row, link_related, mark_missing, upsert_page
 from .mapping import link
 from .watermark import since_for
 
@@ -34,6 +34,17 @@ RECORD_ERRORS = (MappingError, TypeError, ValueError, AttributeError, KeyError, 
 
 class AccountDisabled(Exception):
     """Disabled accounts are never synced nor called."""
+
+
+class PageObserver(Protocol):
+    """Optional watcher of each page write (the nightly reconciliation uses it to record what changed).
+    Both calls run inside the page's transaction: `before_write` before the upsert, `after_write` after."""
+
+    def before_write(self, resource: Resource, account: ReverbAccount, rows: Sequence[Row]) -> None: ...
+
+    def after_write(
+        self, resource: Resource, account: ReverbAccount, rows: Sequence[Row], result: PageResult
+    ) -> None: ...
 
 
 @dataclass
@@ -76,7 +87,11 @@ def _failure(
 
 
 def land_page(
-    resource: Resource, account: ReverbAccount, run: SyncRun, payloads: Sequence[Any]
+    resource: Resource,
+    account: ReverbAccount,
+    run: SyncRun,
+    payloads: Sequence[Any],
+    observer: PageObserver | None = None,
 ) -> PageOutcome:
     """Map one page and write it in one transaction: upsert (<= 2 queries) + failure log (0-1 query)."""
     outcome = PageOutcome()
@@ -99,7 +114,11 @@ def land_page(
         rows.append((key, fields, payload))
         outcome.keys.append(key)
     with transaction.atomic():
+        if observer is not None:
+            observer.before_write(resource, account, rows)
         result = upsert_page(resource.model, account, rows)
+        if observer is not None:
+            observer.after_write(resource, account, rows, result)
         if failures:
             SyncLogEntry.objects.bulk_create(failures)
     changed = set(result.changed_keys)
@@ -136,6 +155,7 @@ def _pull_children(
     client: ReverbClient,
     parents: Iterable[dict[str, Any]],
     child_runs: dict[str, SyncRun],
+    observer: PageObserver | None = None,
 ) -> None:
     """Child collections of the given parents, one parent at a time: a child that fails to fetch is
     logged and its parent's hash cleared, so the next run fetches it again."""
@@ -153,7 +173,7 @@ def _pull_children(
             before = client.request_count
             try:
                 for payloads in fetch_children(client, [parent]):
-                    land_page(child, account, child_run, payloads)
+                    land_page(child, account, child_run, payloads, observer)
             except Exception as exc:  # noqa: BLE001 - any failure: log it, retry this parent next run
                 child_run.failed += 1
                 key = resource.mapper(parent)[0]
@@ -171,10 +191,16 @@ def _pull_children(
 
 
 def sync_resource(
-    account: ReverbAccount, resource_name: str, *, full: bool = False, client: ReverbClient | None = None
+    account: ReverbAccount,
+    resource_name: str,
+    *,
+    full: bool = False,
+    client: ReverbClient | None = None,
+    observer: PageObserver | None = None,
 ) -> SyncRun:
     """Pull one resource. Incremental resources start at the watermark unless `full`; others (and first
-    runs) are complete scans, after which rows the scan did not return are marked missing."""
+    runs) are complete scans, after which rows the scan did not return are marked missing.
+    `observer` (optional) sees every page written, the resource's children included."""
     if not account.enabled:
         raise AccountDisabled(f"account {account.name!r} is disabled; it is never synced")
     resource = registry.get(resource_name)
@@ -193,7 +219,7 @@ def sync_resource(
     error = ""
     try:
         for payloads in resource.fetch(client, since):
-            outcome = land_page(resource, account, run, payloads)
+            outcome = land_page(resource, account, run, payloads, observer)
             if since is None:
                 seen.update(outcome.keys)
             keyless |= outcome.keyless_failure
@@ -202,7 +228,7 @@ def sync_resource(
                 parents = [p for p in payloads if isinstance(p, Mapping)] if everything else outcome.changed
                 if everything:  # skip rows that failed to map: they have no usable key
                     parents = [p for p in parents if _maps(resource, p)]
-                _pull_children(resource, account, client, parents, child_runs)
+                _pull_children(resource, account, client, parents, child_runs, observer)
         if since is None and resource.mark_missing and not keyless:
             run.missing = mark_missing(resource.model, account, seen)
     except Exception as exc:  # a failed request or a bug: the run fails, landed pages stay

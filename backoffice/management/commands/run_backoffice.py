@@ -79,11 +79,17 @@ def demo_account(run: Run) -> None:
     account.save()
 
 
+def setup_schedules(run: Run) -> None:
+    """The pull and reconciliation schedules (backoffice/schedules.py), so the task cluster fires them."""
+    call_command("setup_schedules", stdout=_Null())
+
+
 Step = Callable[[Run], None]
 PREPARE_STEPS: list[tuple[str, Step]] = [
     ("migrating the database", migrate),
     ("setting up roles", setup_roles),
     ("checking for a superuser", demo_superuser),
+    ("setting up the background schedules", setup_schedules),
 ]
 AFTER_EMULATOR_STEPS: list[tuple[str, Step]] = [
     ("pointing the demo account at the emulator", demo_account),

@@ -1,0 +1,54 @@
+"""Run the nightly reconciliation now and print a summary per account.
+
+python manage.py reconcile [--account NAME] [--resource listings orders ...] [--no-email]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from backoffice.models import ReverbAccount
+from backoffice.reconcile import COUNT_NAMES, reconcile_account, summary_line
+from backoffice.sync import registry
+
+
+class Command(BaseCommand):
+    help = "Reconcile the mirrors with Reverb now (complete scans that repair the mirror) and report."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--account", help="Account name (default: every enabled account).")
+        parser.add_argument(
+            "--resource", nargs="+", choices=registry.ORDER, metavar="RESOURCE",
+            help=f"Only these resources: {' '.join(registry.ORDER)} (default: all).",
+        )
+        parser.add_argument("--no-email", action="store_true", help="Do not send the summary email.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        accounts = ReverbAccount.objects.all()
+        if options["account"]:
+            accounts = accounts.filter(name=options["account"])
+            if not accounts:
+                raise CommandError(f"no account named {options['account']!r}")
+            if not accounts[0].enabled:
+                raise CommandError(f"account {options['account']!r} is disabled; it is never reconciled")
+        else:
+            accounts = accounts.filter(enabled=True)
+            if not accounts:
+                raise CommandError("no enabled account; add one with `manage.py reverb_account`")
+        failed = []
+        for account in accounts:
+            report = reconcile_account(account, resources=options["resource"], notify=not options["no_email"])
+            self.stdout.write(summary_line(report))
+            for resource, counts in report.counts.items():
+                numbers = " ".join(f"{name}={counts.get(name, 0)}" for name in COUNT_NAMES)
+                self.stdout.write(f"  {resource}: {numbers}")
+            if report.error:
+                self.stderr.write(f"  error: {report.error}")
+            if report.emailed:
+                self.stdout.write("  summary emailed")
+            if report.state == report.State.FAILED:
+                failed.append(account.name)
+        if failed:
+            raise CommandError(f"reconciliation failed: {', '.join(failed)}")

@@ -1,0 +1,176 @@
+"""Thin django-q2 entry points (DESIGN.md section 7): ids in, a one-line summary out.
+
+Every task re-reads its account, so a queued task for an account disabled since is a no-op. Work is handed
+to the cluster with `enqueue`, which waits for the surrounding transaction to commit (a worker never sees
+an id whose row is not there yet). The schedules in backoffice/schedules.py call `pull_accounts` and
+`run_due_reconciliations`, which fan out one task per account.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from backoffice.background import ReconciliationReport
+from backoffice.mirror import SyncRun
+from backoffice.models import ReverbAccount
+from backoffice.sync import registry
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(func_path: str, *args: Any, **kwargs: Any) -> None:
+    """Queue `func_path(*args, **kwargs)` once the current transaction commits (at once outside one).
+
+    JOBS_BACKEND (shared with backoffice/jobs.py): "django_q" (default) hands it to the cluster, "thread"
+    runs it in a thread of this process (live-server tests), "inline" runs it now (unit tests)."""
+    transaction.on_commit(lambda: _send(func_path, args, kwargs))
+
+
+def _send(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    backend = getattr(settings, "JOBS_BACKEND", "django_q")
+    if backend == "inline":
+        import_string(func_path)(*args, **kwargs)
+    elif backend == "thread":
+        threading.Thread(target=_in_thread, args=(func_path, args, kwargs), daemon=True).start()
+    else:
+        from django_q.tasks import async_task
+
+        async_task(func_path, *args, **kwargs)
+
+
+def _in_thread(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        import_string(func_path)(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+def scheduled_accounts() -> Iterator[ReverbAccount]:
+    """Accounts the schedules work for: enabled, with automatic sync on."""
+    return ReverbAccount.objects.filter(enabled=True, auto_sync=True).order_by("pk").iterator()
+
+
+def _busy(account: ReverbAccount, names: Sequence[str]) -> set[str]:
+    """Resources with a pull of this account still running (started within the task timeout): a pull that
+    overran its interval is not started a second time beside itself. A run left "running" by a killed
+    worker stops counting once the timeout has passed."""
+    fresh = timezone.now() - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 600))
+    running = SyncRun.objects.filter(
+        account=account, resource__in=list(names), status=SyncRun.Status.RUNNING, started_at__gte=fresh
+    )
+    return set(running.values_list("resource", flat=True))
+
+
+# ---- pulls ------------------------------------------------------------------------------------------
+
+
+def sync_account_task(account_id: int, resources: Sequence[str] | None = None, full: bool = False) -> str:
+    """Pull the named (or every) resource of one account."""
+    from backoffice.sync.runner import sync_account
+
+    account = ReverbAccount.objects.filter(pk=account_id).first()
+    if account is None or not account.enabled:
+        return f"account {account_id}: skipped (gone or disabled)"
+    names = list(resources) if resources else list(registry.ORDER)
+    busy = _busy(account, names)
+    todo = [name for name in names if name not in busy]
+    skipped = f"; still running: {', '.join(sorted(busy))}" if busy else ""
+    if not todo:
+        return f"{account.name}: nothing started{skipped}"
+    runs = sync_account(account, todo, full=full)
+    return "; ".join(run.summary() for run in runs) + skipped
+
+
+def sync_resource_task(account_id: int, resource: str, full: bool = False) -> str:
+    return sync_account_task(account_id, [resource], full)
+
+
+def pull_accounts(resources: Sequence[str] | None = None, full: bool = False) -> str:
+    """A schedule's entry point: one `sync_account_task` per enabled auto-sync account."""
+    names = []
+    for account in scheduled_accounts():
+        enqueue("backoffice.tasks.sync_account_task", account.pk, list(resources or []) or None, full)
+        names.append(account.name)
+    what = ", ".join(resources or ["everything"])
+    return f"queued {what} for {len(names)} account(s): {', '.join(names) or 'none'}"
+
+
+# ---- the nightly reconciliation -----------------------------------------------------------------------
+
+
+def reconcile_task(account_id: int, report_id: int | None = None) -> str:
+    """Reconcile one account now. With `report_id` (set by run_due_reconciliations) a retried task
+    completes the same report instead of starting another."""
+    from backoffice.reconcile import reconcile_account, summary_line
+
+    account = ReverbAccount.objects.filter(pk=account_id).first()
+    if account is None or not account.enabled:
+        state = ReconciliationReport.State
+        running = ReconciliationReport.objects.filter(pk=report_id, state=state.RUNNING)
+        running.update(state=state.FAILED, error="account gone or disabled", finished_at=timezone.now())
+        return f"account {account_id}: skipped (gone or disabled)"
+    report = None
+    if report_id is not None:
+        report = ReconciliationReport.objects.filter(pk=report_id, account=account).first()
+        if report is not None and report.state != ReconciliationReport.State.RUNNING:
+            return f"report {report_id} already {report.state}"
+    return summary_line(reconcile_account(account, report=report))
+
+
+def zone_of(account: ReverbAccount) -> ZoneInfo:
+    try:
+        return ZoneInfo(account.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("account %s has an unknown time zone %r; using UTC", account, account.time_zone)
+        return ZoneInfo("UTC")
+
+
+def scheduled_moment(account: ReverbAccount, now: datetime) -> datetime:
+    """Today's reconciliation moment for the account: reconcile_at on the account's local date of `now`.
+
+    A local time that does not exist that day (spring forward) resolves like zoneinfo's fold=0: shifted
+    past the gap; one that happens twice (fall back) means its first occurrence. Either way once a day."""
+    zone = zone_of(account)
+    local_today = now.astimezone(zone).date()
+    return datetime.combine(local_today, account.reconcile_at, tzinfo=zone)
+
+
+def due_accounts(now: datetime | None = None) -> list[tuple[ReverbAccount, datetime]]:
+    """Accounts whose reconciliation moment of their local today has passed and that have no report
+    started since that moment: a missed run (workers down at 03:00) happens as soon as they are back, and
+    never twice the same local day. One query for the accounts, one for their reports."""
+    now = now or timezone.now()
+    candidates = [(a, scheduled_moment(a, now)) for a in scheduled_accounts()]
+    candidates = [(a, moment) for a, moment in candidates if moment <= now]
+    if not candidates:
+        return []
+    earliest = min(moment for _, moment in candidates)
+    started = ReconciliationReport.objects.filter(
+        account__in=[a for a, _ in candidates], started_at__gte=earliest
+    ).values_list("account_id", "started_at")
+    latest: dict[int, datetime] = {}
+    for account_id, at in started:
+        latest[account_id] = max(at, latest.get(account_id, at))
+    return [(a, moment) for a, moment in candidates if latest.get(a.pk, earliest - timedelta(1)) < moment]
+
+
+def run_due_reconciliations(now: datetime | None = None) -> str:
+    """A schedule's entry point (every few minutes): start the reconciliations that are due. The report
+    row is created here, before the task is queued, so the next tick does not start a second one."""
+    started = []
+    for account, _moment in due_accounts(now):
+        with transaction.atomic():
+            report = ReconciliationReport.objects.create(account=account, started_at=now or timezone.now())
+            enqueue("backoffice.tasks.reconcile_task", account.pk, report.pk)
+        started.append(account.name)
+    return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}"

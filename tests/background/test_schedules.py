@@ -1,0 +1,92 @@
+"""setup_schedules writes backoffice/schedules.py into django-q2's Schedule table, idempotently."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_q.models import Schedule
+
+from backoffice import schedules
+
+pytestmark = pytest.mark.django_db
+
+
+def rows() -> list[tuple[object, ...]]:
+    return list(
+        Schedule.objects.order_by("name").values_list(
+            "pk", "name", "func", "args", "kwargs", "schedule_type", "minutes", "repeats", "next_run"
+        )
+    )
+
+
+def run() -> list[str]:
+    out = StringIO()
+    call_command("setup_schedules", stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_setup_schedules_is_idempotent() -> None:
+    first = run()
+    assert len(first) == len(schedules.SCHEDULES)
+    assert all(line.startswith("created") for line in first)
+    before = rows()
+    assert [r[1] for r in before] == sorted(spec.full_name for spec in schedules.SCHEDULES)
+
+    second = run()
+    assert all(line.startswith("unchanged") for line in second)
+    assert rows() == before
+
+
+def test_the_schedules() -> None:
+    run()
+    by_name = {s.name: s for s in Schedule.objects.all()}
+    pulls = {
+        s.name: (s.minutes, eval(s.kwargs)["resources"])  # noqa: S307 - our own repr, as django-q reads it
+        for s in by_name.values()
+        if s.func == "backoffice.tasks.pull_accounts"
+    }
+    assert pulls == {
+        "reverb: orders and refund requests": (5, ["orders", "refunds"]),
+        "reverb: offers and conversations": (5, ["negotiations", "conversations"]),
+        "reverb: payments, feedback and payouts": (60, ["payments", "feedback", "payouts"]),
+        "reverb: listings scan": (60, ["listings"]),
+    }
+    nightly = Schedule.objects.get(func="backoffice.tasks.run_due_reconciliations")
+    assert nightly.schedule_type == Schedule.MINUTES and nightly.minutes <= 15 and nightly.repeats == -1
+    assert all(s.schedule_type == Schedule.MINUTES for s in by_name.values())
+
+
+def test_changed_and_stale_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
+    run()
+    Schedule.objects.create(name="reverb: retired pull", func="backoffice.tasks.pull_accounts", minutes=7,
+                            schedule_type=Schedule.MINUTES)
+    Schedule.objects.create(
+        name="someone's own", func="math.floor", args="(1.5,)", schedule_type=Schedule.DAILY
+    )
+    Schedule.objects.filter(name="reverb: listings scan").update(minutes=1)
+
+    out = run()
+
+    assert "removed   reverb: retired pull" in out
+    assert any(line.startswith("updated   reverb: listings scan") for line in out)
+    assert Schedule.objects.get(name="reverb: listings scan").minutes == 60
+    assert Schedule.objects.filter(name="someone's own").exists()  # not ours: left alone
+    assert not Schedule.objects.filter(name="reverb: retired pull").exists()
+
+
+def test_make_run_sets_up_schedules() -> None:
+    from backoffice.management.commands.run_backoffice import PREPARE_STEPS
+
+    assert any(step.__name__ == "setup_schedules" for _, step in PREPARE_STEPS)
+
+
+def test_django_q_is_configured_safely(settings: object) -> None:
+    from django.conf import settings as live
+
+    q = live.Q_CLUSTER
+    assert q["timeout"] < q["retry"]
+    assert q["max_attempts"] >= 1 and q["ack_failures"] is True and q["catch_up"] is False
+    assert q["save_limit"] > 0
+    assert "orm" in q or "redis" in q
