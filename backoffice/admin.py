@@ -117,3 +117,6 @@ class ReverbAccountAdmin(WebhookAccountAdminMixin, BaseAdmin):
 
 # Read-only SyncRun / SyncLogEntry admin (after MirrorAdmin, which it subclasses).
 from backoffice import admin_sync  # noqa: E402, F401
+
+# Read-only reconciliation reports (backoffice/admin_reconcile.py).
+from backoffice import admin_reconcile  # noqa: E402, F401
