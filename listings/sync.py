@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, money, slug_or_text, text, when
+from backoffice.sync.pipeline import read_ahead
 
 from .models import Listing
 
@@ -65,7 +66,7 @@ def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def fetch_listings(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.my_listings(state="all"))
+    return read_ahead(client, (page.items for page in client.my_listings(state="all")))
 
 
 LISTINGS = Resource(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+from backoffice.sync.pipeline import read_ahead
 
 from .models import Conversation, Message, Negotiation
 
@@ -107,7 +108,11 @@ def fetch_messages(client: ReverbClient, conversations: list[dict[str, Any]]) ->
         yield [m if "conversation_id" in m else {**m, "conversation_id": cid} for m in messages]
 
 
-def fetch_negotiations(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+def fetch_negotiations(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return read_ahead(client, _negotiation_pages(client))
+
+
+def _negotiation_pages(client: ReverbClient) -> Iterator[Sequence[dict[str, Any]]]:
     """Rows are listings with nested `negotiations` (API-NOTES 10.1); flatten them, noting the listing id
     on each negotiation that does not say it (`listing_id`, ours)."""
     for page in client.negotiations():

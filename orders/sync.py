@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+from backoffice.sync.pipeline import read_ahead
 
 from .models import Feedback, Order, Payment
 
@@ -99,14 +100,18 @@ def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.orders(kind="all", updated_start=since))
+    return read_ahead(client, (page.items for page in client.orders(kind="all", updated_start=since)))
 
 
 def fetch_payments(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.payments())
+    return read_ahead(client, (page.items for page in client.payments()))
 
 
-def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
+    return read_ahead(client, _feedback_pages(client))
+
+
+def _feedback_pages(client: ReverbClient) -> Iterator[Sequence[dict[str, Any]]]:
     for direction, pages in (("received", client.feedback_received()), ("sent", client.feedback_sent())):
         for page in pages:
             yield [row if "role" in row else {**row, "_direction": direction} for row in page.items]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
 from backoffice.sync.mapping import key_of, money, text, when
+from backoffice.sync.pipeline import read_ahead
 
 from .models import RefundRequest
 
@@ -40,7 +41,8 @@ def map_refund_request(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]
 
 
 def fetch_refund_requests(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.refund_requests(state=list(ALL_STATES), updated_start=since))
+    pages = client.refund_requests(state=list(ALL_STATES), updated_start=since)
+    return read_ahead(client, (page.items for page in pages))
 
 
 REFUNDS = Resource(

@@ -3,6 +3,9 @@ code under test talks to `http://reverb.test/api` through real `requests` code p
 
 from __future__ import annotations
 
+import os
+import urllib.request
+
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
 
@@ -25,4 +28,22 @@ def new_session(pool_size: int = 4) -> requests.Session:
     session.mount("https://", http)
     for prefix, adapter in _transports.items():
         session.mount(prefix, adapter)
+    _settle_environment(session)
     return session
+
+
+def _settle_environment(session: requests.Session) -> None:
+    """Read the environment once, not per request.
+
+    With `trust_env` on, requests looks up proxy variables and ~/.netrc on every request (a measurable
+    share of a fast page). When no proxy is configured (the usual case) we read the environment here
+    once, turn `trust_env` off and keep what it would have given: a CA bundle from REQUESTS_CA_BUNDLE /
+    CURL_CA_BUNDLE. netrc is not consulted (the client always sends its own bearer token). When a proxy
+    *is* configured, `trust_env` stays on, because only then does requests honour NO_PROXY per URL:
+    correctness over the few hundred microseconds per request."""
+    if urllib.request.getproxies():
+        return
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle

@@ -15,8 +15,10 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connections, models, router
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
@@ -156,7 +158,7 @@ class _Plan:
     """Everything about one upsert statement that depends only on (model, mapper columns, row count)."""
 
     sql: str
-    prepare: tuple[Any, ...]  # per mapper column: None (pass through) or the field (get_db_prep_save)
+    prepare: tuple[Any, ...]  # per mapper column: None (pass through) or value -> parameter
     defaults: tuple[Any, ...]  # per mapper column: the value used when a row lacks that column
     local_values: tuple[Any, ...]  # insert-only local columns (never produced by a mapper): defaults
 
@@ -173,6 +175,41 @@ def _local_only_fields(model: type[RemoteModel], names: Sequence[str]) -> list[m
         for f in model._meta.concrete_fields
         if not f.primary_key and f.name not in written and not f.null and f.has_default()
     ]
+
+
+def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
+    """value -> query parameter for one mapper column: None passes the value through (plain text, number
+    and bool columns); SQLite's datetime and decimal columns get a shortcut that gives exactly what the
+    field's get_db_prep_save would (aware datetime -> naive in the connection's zone, as text; a finite
+    Decimal as is) and falls back to it for anything else; other fields use get_db_prep_save."""
+    if isinstance(field, _PASS_THROUGH) and not field.is_relation:
+        return None
+
+    def prep(value: Any) -> Any:
+        return field.get_db_prep_save(value, conn)
+
+    if conn.vendor != "sqlite" or not conn.settings_dict.get("USE_TZ", settings.USE_TZ):
+        return prep
+    if type(field) is models.DateTimeField:
+        zone = conn.timezone
+
+        def prep_datetime(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is datetime and value.utcoffset() is not None:
+                return str(value.astimezone(zone).replace(tzinfo=None))
+            return prep(value)
+
+        return prep_datetime
+    if type(field) is models.DecimalField:
+
+        def prep_decimal(value: Any) -> Any:
+            if value is None or (type(value) is Decimal and value.is_finite()):
+                return value
+            return prep(value)
+
+        return prep_decimal
+    return prep
 
 
 def _plan(model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: int) -> _Plan:
@@ -198,9 +235,7 @@ def _plan(model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: in
     mapper_fields = fields[len(_BASE_COLUMNS) :]
     plan = _Plan(
         sql=sql,
-        prepare=tuple(
-            None if isinstance(f, _PASS_THROUGH) and not f.is_relation else f for f in mapper_fields
-        ),
+        prepare=tuple(_adapter(f, conn) for f in mapper_fields),
         defaults=tuple(f.get_default() for f in mapper_fields),
         local_values=tuple(f.get_db_prep_save(f.get_default(), conn) for f in local),
     )
@@ -236,7 +271,7 @@ def _insert_on_conflict(
         extend((account_id, key, stamp, canonical, digest, stamp, False, None))
         for name, prep, default in columns:
             value = values.get(name, default)
-            append(value if prep is None else prep.get_db_prep_save(value, conn))
+            append(value if prep is None else prep(value))
         extend(local_values)
     with conn.cursor() as cursor:
         cursor.execute(plan.sql, params)

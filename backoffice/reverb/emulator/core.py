@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
@@ -131,6 +132,8 @@ class Request:
 
     def href(self, path: str, **params: Any) -> str:
         """An absolute link on the host the client used; `path` starts with /api/..."""
+        if not params:
+            return f"{self.origin}{path}"
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         return f"{self.origin}{path}" + (f"?{query}" if query else "")
 
@@ -198,8 +201,15 @@ def to_decimal(value: Any) -> Decimal:
 
 
 def money(amount: Any, currency: str = "USD") -> dict[str, Any]:
-    """Reverb's Money object (API-NOTES 1): amount is a string, a zero tax displays FREE in orders."""
-    value = to_decimal(amount)
+    """Reverb's Money object (API-NOTES 1): amount is a string, a zero tax displays FREE in orders.
+    A fresh dict each call (callers may change it); the formatting is cached by str(amount), the only
+    thing `to_decimal` reads."""
+    return dict(_money(str(amount), currency))
+
+
+@lru_cache(maxsize=65536)
+def _money(text: str, currency: str) -> dict[str, Any]:
+    value = to_decimal(text)
     cents = int(value * 100)
     symbol = CURRENCY_SYMBOLS.get(currency, "")
     whole = value == value.to_integral_value()

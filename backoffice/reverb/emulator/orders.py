@@ -508,6 +508,25 @@ def _newest_first_orders(store: Store) -> list[dict[str, Any]]:
     return cached[1]
 
 
+def _newest_first_cached(store: Store, name: str, direction: str | None = None) -> list[dict[str, Any]]:
+    """Payments, or one direction's feedback, newest first, cached like the orders: rows are only ever
+    added, and created_at (and a feedback's direction) never change, so the order only changes when the
+    table grows. Callers must not mutate the returned list."""
+    table = store.table(name)
+    caches = store.__dict__.setdefault("_newest_first_cache", {})
+    key = (name, direction)
+    cached = caches.get(key)
+    if cached is None or cached[0] != len(table) or cached[1] is not table:
+        rows = (
+            table.values()
+            if direction is None
+            else [r for r in table.values() if r["direction"] == direction]
+        )
+        cached = (len(table), table, newest_first(rows))
+        caches[key] = cached
+    return cached[2]
+
+
 def _list_orders(
     emu: Emulator, req: Request, keep: Callable[[dict[str, Any]], bool] | None
 ) -> dict[str, Any]:
@@ -636,13 +655,12 @@ def render_payment(emu: Emulator, req: Request, p: dict[str, Any]) -> dict[str, 
 
 @route("GET", "/api/my/payments/selling")
 def list_payments(emu: Emulator, req: Request) -> dict[str, Any]:
-    payments: Iterable[dict[str, Any]] = emu.store.table("payments").values()
+    # Newest first, from the cached order (date_filtered keeps it; a filter only drops rows).
+    payments: Iterable[dict[str, Any]] = _newest_first_cached(emu.store, "payments")
     order_id = req.arg("order_id")
     if order_id:  # the spec's `order_id`; Reverb's order ids are the order numbers (API-NOTES 6.1)
         payments = [p for p in payments if p["order_number"] == order_id]
-    return paginate(
-        req, newest_first(date_filtered(req, payments)), "payments", lambda p: render_payment(emu, req, p)
-    )
+    return paginate(req, date_filtered(req, payments), "payments", lambda p: render_payment(emu, req, p))
 
 
 @route("GET", "/api/my/payments/selling/{payment_id}")
@@ -678,8 +696,8 @@ def render_feedback(emu: Emulator, req: Request, f: dict[str, Any]) -> dict[str,
 
 
 def _feedback_list(emu: Emulator, req: Request, direction: str) -> dict[str, Any]:
-    rows = [f for f in emu.store.table("feedback").values() if f["direction"] == direction]
-    return paginate(req, newest_first(rows), "feedback", lambda f: render_feedback(emu, req, f))
+    rows = _newest_first_cached(emu.store, "feedback", direction)
+    return paginate(req, rows, "feedback", lambda f: render_feedback(emu, req, f))
 
 
 @route("GET", "/api/my/feedback/received")
