@@ -14,9 +14,10 @@ Reverb before acting (so a shipment is never sent twice). Imported by backoffice
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,7 @@ def create_job(
     user: Any = None,
     params: dict[str, Any] | None = None,
     single_flight: bool = False,
+    backend: str | None = None,
 ) -> BulkJob:
     """Store a job and its items; the worker starts it once the surrounding transaction commits.
     A single-flight job refuses to start beside an active one of its kind and account."""
@@ -204,14 +206,17 @@ def create_job(
         if running:
             raise JobAlreadyRunning(running) from None
         raise
-    transaction.on_commit(lambda: enqueue(job.pk))
+    transaction.on_commit(lambda: enqueue(job.pk, backend))
     return job
 
 
-def enqueue(job_id: int) -> None:
-    """Hand the job to a worker. JOBS_BACKEND: "django_q" (default), "thread" (live-server tests, one
-    process), or "inline" (run now, for unit tests)."""
-    backend = getattr(settings, "JOBS_BACKEND", "django_q")
+def enqueue(job_id: int, backend: str | None = None) -> None:
+    """Hand the job to a worker. `backend`, else settings.JOBS_BACKEND: "django_q" (default), "thread"
+    (live-server tests, one process), "inline" (run now: unit tests, a command's --now), or "none" (the caller
+    runs `run_job` itself)."""
+    backend = backend or getattr(settings, "JOBS_BACKEND", "django_q")
+    if backend == "none":  # the caller runs it (tests, tools)
+        return
     if backend == "inline":
         run_job(job_id)
     elif backend == "thread":
@@ -231,86 +236,160 @@ def _run_in_thread(job_id: int) -> None:
         connection.close()
 
 
-def request_cancel(job: BulkJob) -> None:
-    BulkJob.objects.filter(pk=job.pk, state__in=BulkJob.ACTIVE).update(cancel_requested=True)
+def job_url(job: BulkJob | int) -> str:
+    """The job's page in the admin (progress bar, counts, per-item results). Redirect here after
+    starting a job."""
+    from django.urls import reverse
+
+    return reverse("admin:backoffice_bulkjob_change", args=[getattr(job, "pk", job)])
+
+
+def request_cancel(job: BulkJob) -> bool:
+    """Ask the worker to stop between items; the items not sent yet end "cancelled". A job no worker
+    has picked up yet is cancelled at once. Returns False if the job had already finished."""
+    asked = BulkJob.objects.filter(pk=job.pk, state__in=BulkJob.ACTIVE).update(cancel_requested=True)
+    if asked and BulkJob.objects.filter(pk=job.pk, state=BulkJob.State.QUEUED, started_at=None).exists():
+        _cancel(job, only_if_state=BulkJob.State.QUEUED)
+    return bool(asked)
+
+
+def recover_stale_jobs(older_than_seconds: float = 900) -> list[int]:
+    """Re-enqueue running jobs whose worker stopped beating (killed, machine lost). `run_job` resumes
+    them: finished items stay finished, the item that was running is handed back with resumed=True.
+    Meant for a schedule; django-q's own re-delivery (timeout < retry) covers the usual case."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    stale = list(
+        BulkJob.objects.filter(state=BulkJob.State.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at=None))
+        .values_list("pk", flat=True)
+    )
+    for pk in stale:
+        enqueue(pk)
+    return stale
 
 
 def run_job(job_id: int) -> str:
-    """The worker's entry point (ids in, summary out). Safe to run again after a crash."""
+    """The worker's entry point (ids in, summary out). Safe to run again after a crash: finished items
+    are never redone, and an item a dead worker left "running" is handed back with resumed=True."""
     job = BulkJob.objects.get(pk=job_id)
     if not job.is_active:
         return f"job {job_id} already {job.state}"
     handler = HANDLERS.get(job.kind) or _load_handler(job.kind)
     now = timezone.now()
-    BulkJob.objects.filter(pk=job.pk).update(
+    BulkJob.objects.filter(pk=job.pk, state__in=BulkJob.ACTIVE).update(
         state=BulkJob.State.RUNNING, started_at=job.started_at or now, heartbeat_at=now
     )
     try:
-        for item in job.items.filter(state__in=[BulkJobItem.State.PENDING, BulkJobItem.State.RUNNING]):
+        for item in _unfinished_items(job):
             if BulkJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 return _cancel(job)
             _run_item(job, item, handler)
-    except Exception as exc:  # a bug in the runner itself: the job fails visibly, items keep their state
+    except Exception as exc:  # a bug in the runner itself: the job fails visibly, every item keeps a record
         log.exception("bulk job %s crashed", job.pk)
-        BulkJob.objects.filter(pk=job.pk).update(
-            state=BulkJob.State.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
+        _fail(job, f"{type(exc).__name__}: {exc}")
         raise
     job.refresh_from_db()
-    state = (
-        BulkJob.State.SUCCEEDED
-        if not job.failed
-        else (BulkJob.State.PARTIAL if job.succeeded or job.skipped else BulkJob.State.FAILED)
+    if job.failed:
+        state = BulkJob.State.PARTIAL if job.succeeded or job.skipped else BulkJob.State.FAILED
+    else:
+        state = BulkJob.State.SUCCEEDED
+    BulkJob.objects.filter(pk=job.pk, state=BulkJob.State.RUNNING).update(
+        state=state, finished_at=timezone.now()
     )
-    BulkJob.objects.filter(pk=job.pk).update(state=state, finished_at=timezone.now())
     return f"job {job.pk}: {job.succeeded} succeeded, {job.failed} failed, {job.skipped} skipped"
+
+
+def _unfinished_items(job: BulkJob, batch: int = 100) -> Iterator[BulkJobItem]:
+    """Pending and running items in order, a batch at a time (never a whole big job in memory, and no
+    open cursor over rows this loop updates)."""
+    last = -1
+    while True:
+        items = list(
+            job.items.filter(
+                state__in=[BulkJobItem.State.PENDING, BulkJobItem.State.RUNNING], position__gt=last
+            ).order_by("position")[:batch]
+        )
+        if not items:
+            return
+        for item in items:
+            last = item.position
+            yield item
+
+
+_COUNTERS = {
+    BulkJobItem.State.SUCCEEDED: "succeeded",
+    BulkJobItem.State.FAILED: "failed",
+    BulkJobItem.State.SKIPPED: "skipped",
+}
 
 
 def _run_item(job: BulkJob, item: BulkJobItem, handler: ItemHandler) -> None:
     resumed = item.state == BulkJobItem.State.RUNNING  # a previous worker died while handling it
     # Written before the call: if this worker dies now, the next run sees "running" and re-reads first.
-    BulkJobItem.objects.filter(pk=item.pk).update(
-        state=BulkJobItem.State.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
-    )
+    claimed = BulkJobItem.objects.filter(
+        pk=item.pk, state__in=[BulkJobItem.State.PENDING, BulkJobItem.State.RUNNING]
+    ).update(state=BulkJobItem.State.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
+    if not claimed:  # another run of this job finished it meanwhile
+        return
     try:
         outcome = handler(job, item, resumed=resumed)
     except Exception as exc:  # one item's failure never stops the others
         log.warning("bulk job %s item %s failed: %s", job.pk, item.key, exc, exc_info=True)
         outcome = Outcome.failed(f"{type(exc).__name__}: {exc}")
-    column = {
-        BulkJobItem.State.SUCCEEDED: "succeeded",
-        BulkJobItem.State.FAILED: "failed",
-        BulkJobItem.State.SKIPPED: "skipped",
-    }.get(outcome.state, "failed")
+    state = outcome.state if outcome.state in _COUNTERS else BulkJobItem.State.FAILED
+    column = _COUNTERS[state]
     with transaction.atomic():
-        BulkJobItem.objects.filter(pk=item.pk).update(
-            state=outcome.state,
+        # Only the run that still holds the item records it, so the counts never go past the total.
+        recorded = BulkJobItem.objects.filter(pk=item.pk, state=BulkJobItem.State.RUNNING).update(
+            state=state,
             message=outcome.message[:5000],
             result=outcome.result,
             finished_at=timezone.now(),
         )
-        BulkJob.objects.filter(pk=job.pk).update(
-            processed=F("processed") + 1, **{column: F(column) + 1}, heartbeat_at=timezone.now()
-        )
+        if recorded:
+            BulkJob.objects.filter(pk=job.pk).update(
+                processed=F("processed") + 1, **{column: F(column) + 1}, heartbeat_at=timezone.now()
+            )
 
 
-def _cancel(job: BulkJob) -> str:
+NOT_SENT = "Cancelled: not sent."
+
+
+def _cancel(job: BulkJob, only_if_state: str | None = None) -> str:
     now = timezone.now()
     with transaction.atomic():
+        jobs = BulkJob.objects.filter(pk=job.pk, state__in=BulkJob.ACTIVE)
+        if only_if_state:
+            jobs = jobs.filter(state=only_if_state)
+        if not jobs.update(state=BulkJob.State.CANCELLED, finished_at=now):
+            return f"job {job.pk} was no longer active"
         left = job.items.filter(state=BulkJobItem.State.PENDING).update(
-            state=BulkJobItem.State.CANCELLED, message="Cancelled before it was sent.", finished_at=now
+            state=BulkJobItem.State.CANCELLED, message=NOT_SENT, finished_at=now
         )
-        BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.CANCELLED, finished_at=now)
     return f"job {job.pk} cancelled; {left} item(s) not sent"
 
 
+def _fail(job: BulkJob, error: str) -> None:
+    """The runner itself broke: the job fails and the items it never reached say so."""
+    now = timezone.now()
+    with transaction.atomic():
+        BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.FAILED, error=error, finished_at=now)
+        job.items.filter(state=BulkJobItem.State.PENDING).update(
+            state=BulkJobItem.State.CANCELLED,
+            message=f"Not sent: the job failed ({error})"[:5000],
+            finished_at=now,
+        )
+
+
 def _load_handler(kind: str) -> ItemHandler:
-    """Handlers live in each app's jobs module (e.g. orders/jobs.py for "orders.ship")."""
+    """Handlers live in the module the kind names ("backoffice.mass_sync") or in the app's jobs module
+    (e.g. orders/jobs.py for "orders.ship")."""
     import importlib
 
     app = kind.split(".", 1)[0]
-    with contextlib.suppress(ModuleNotFoundError):
-        importlib.import_module(f"{app}.jobs")
-    if kind not in HANDLERS:
-        raise LookupError(f"no handler registered for bulk job kind {kind!r}")
-    return HANDLERS[kind]
+    for module in (kind, f"{app}.jobs"):
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(module)
+        if kind in HANDLERS:
+            return HANDLERS[kind]
+    raise LookupError(f"no handler registered for bulk job kind {kind!r}")

@@ -140,6 +140,10 @@ class ReverbClient:
     def for_account(cls, account: Any, **kwargs: Any) -> ReverbClient:
         kwargs.setdefault("currency", getattr(account, "currency", None) or "USD")
         kwargs.setdefault("account_key", f"account:{account.pk}")
+        if kwargs.get("rate_limiter") is None:  # the account's budget shared by all workers (settings)
+            from backoffice.ratebudget import account_rate_limiter
+
+            kwargs["rate_limiter"] = account_rate_limiter()
         return cls(account.api_url, account.get_token(), **kwargs)
 
     def __repr__(self) -> str:  # never the token

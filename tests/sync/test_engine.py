@@ -36,6 +36,8 @@ def writes(queries):
         if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))
         and "backoffice_syncrun" not in q["sql"]
         and "backoffice_synclogentry" not in q["sql"]
+        and "backoffice_ratebudget" not in q["sql"]  # the shared rate budget and its usage counters
+        and "backoffice_apiusage" not in q["sql"]
     ]
 
 
