@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backoffice.admin_jobs import AccountBackgroundMixin  # also registers the BulkJob admin
 from backoffice.admin_webhooks import WebhookAccountAdminMixin
 from backoffice.models import API_URL_HELP, ReverbAccount
 
@@ -79,7 +80,7 @@ class ReverbAccountForm(forms.ModelForm):
 
 
 @admin.register(ReverbAccount)
-class ReverbAccountAdmin(WebhookAccountAdminMixin, BaseAdmin):
+class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseAdmin):
     form = ReverbAccountForm
     list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
                     "updated"]
