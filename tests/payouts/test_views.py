@@ -233,3 +233,9 @@ def test_orders_csv_carries_the_shop_sku_from_the_sku_mapping(admin_client) -> N
     header = rows[0]
     shop_sku = {r[header.index("order number")]: r[header.index("shop SKU")] for r in rows[1:]}
     assert shop_sku == {"0": "SHOP-42", "1": ""}  # mappings are per account
+
+
+def test_orders_changelist_links_the_export(admin_client) -> None:
+    html = admin_client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert reverse("admin:payouts_export_orders") in html
+    assert reverse("admin:payouts_reconciliation") in html
