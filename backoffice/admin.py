@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import admin, messages
@@ -68,7 +69,18 @@ class ReverbAccountForm(forms.ModelForm):
 
     class Meta:
         model = ReverbAccount
-        fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", *PUSH_FIELDS]
+        fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "time_zone",
+                  "reconcile_at", *PUSH_FIELDS]
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"].strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                f"Unknown time zone {name!r}: use an IANA name such as America/Chicago or Europe/Berlin."
+            ) from None
+        return name
 
     def save(self, commit: bool = True) -> ReverbAccount:
         account = super().save(commit=False)
@@ -90,7 +102,7 @@ class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseA
     actions = ["verify_connection", "rotate_webhook_secret"]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
-        ("Sync", {"fields": ["auto_sync", "auto_publish"]}),
+        ("Sync", {"fields": ["auto_sync", "auto_publish", "time_zone", "reconcile_at"]}),
         (
             "Push to Reverb",
             {
@@ -116,8 +128,5 @@ class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseA
                 self.message_user(request, f"{account.name}: {message}", messages.ERROR)
 
 
-# Read-only SyncRun / SyncLogEntry admin (after MirrorAdmin, which it subclasses).
-from backoffice import admin_sync  # noqa: E402, F401
-
-# Read-only reconciliation reports (backoffice/admin_reconcile.py).
-from backoffice import admin_reconcile  # noqa: E402, F401
+# Admins that subclass MirrorAdmin, so imported after it: SyncRun/SyncLogEntry and reconciliation reports.
+from backoffice import admin_reconcile, admin_sync  # noqa: E402, F401, I001

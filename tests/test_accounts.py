@@ -139,7 +139,7 @@ def test_admin_form_sets_and_keeps_the_token(staff_client: Client) -> None:
     url = reverse("admin:backoffice_reverbaccount_change", args=[account.pk])
     data = {
         "name": "main", "api_url": EMULATOR_API_URL, "currency": "EUR", "enabled": "on",
-        "push_inventory": "on", "new_token": "",
+        "push_inventory": "on", "new_token": "", "time_zone": "UTC", "reconcile_at": "03:00",
     }
     assert staff_client.post(url, data).status_code == 302
     account.refresh_from_db()
@@ -154,12 +154,22 @@ def test_admin_add_form_creates_account_with_token(staff_client: Client) -> None
     # Like Reverb's Magento plugin, only inventory is pushed by default.
     assert re.search(r'name="push_inventory"[^>]* checked', add_page)
     assert not re.search(r'name="push_price"[^>]* checked', add_page)
-    data = {"name": "new", "api_url": EMULATOR_API_URL, "currency": "USD", "new_token": SECRET}
+    data = {"name": "new", "api_url": EMULATOR_API_URL, "currency": "USD", "new_token": SECRET,
+            "time_zone": "America/Chicago", "reconcile_at": "03:00"}
     response = staff_client.post(reverse("admin:backoffice_reverbaccount_add"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     account = ReverbAccount.objects.get(name="new")
     assert account.get_token() == SECRET
     assert "New token" in add_page and SECRET not in add_page
+
+
+def test_admin_form_refuses_an_unknown_time_zone(staff_client: Client) -> None:
+    data = {"name": "tz", "api_url": EMULATOR_API_URL, "currency": "USD", "time_zone": "Mars/Olympus",
+            "reconcile_at": "03:00"}
+    response = staff_client.post(reverse("admin:backoffice_reverbaccount_add"), data)
+    assert response.status_code == 200
+    assert "Unknown time zone" in response.content.decode()
+    assert not ReverbAccount.objects.filter(name="tz").exists()
 
 
 def test_verify_connection_action(staff_client: Client, emulator) -> None:
