@@ -142,3 +142,19 @@ def test_seeded_negotiations_include_both_turns(api: Api, emulator) -> None:
     rows = api.follow_all("/my/listings/negotiations", "listings", per_page=5)
     turns = {n["actionable"] for row in rows for n in row["negotiations"]}
     assert turns == {True, False}
+
+
+def test_offers_on_a_deleted_listing_leave_the_sellers_list(emulator) -> None:
+    from backoffice.reverb.transport import new_session
+    from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
+
+    session = new_session()
+    headers = {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
+    listed = session.get(f"{EMULATOR_API_URL}/my/listings/negotiations", headers=headers).json()
+    listing_id = listed["listings"][0]["id"]
+    emulator.handle("POST", "/__emulator__/simulate/listing_deleted", "", {},
+                    f'{{"listing_id": {listing_id}}}'.encode(), "http://reverb.test")
+    after = session.get(f"{EMULATOR_API_URL}/my/listings/negotiations", headers=headers)
+    assert after.status_code == 200
+    assert listing_id not in [row["id"] for row in after.json()["listings"]]
+    assert after.json()["total"] == listed["total"] - 1

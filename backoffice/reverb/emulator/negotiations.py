@@ -202,8 +202,10 @@ def list_negotiations(emu: Emulator, req: Request) -> dict[str, Any]:
 
     store = emu.store
     by_listing: dict[int, list[dict[str, Any]]] = {}
+    listings_table = store.table("listings")
     for n in store.table("negotiations").values():
-        if expire_if_due(store, n)["state"] == "active":
+        # A listing that vanished (simulate listing_deleted) takes its offers off the seller's list.
+        if n["listing_id"] in listings_table and expire_if_due(store, n)["state"] == "active":
             by_listing.setdefault(n["listing_id"], []).append(n)
     rows = sorted(
         by_listing.items(), key=lambda kv: (max(n["updated_at"] for n in kv[1]), kv[0]), reverse=True
