@@ -45,6 +45,10 @@ SCHEDULES: tuple[Spec, ...] = (
     Spec("payments, feedback and payouts", PULL, 60, {"resources": ["payments", "feedback", "payouts"]}),
     Spec("listings scan", PULL, 60, {"resources": ["listings"]}),
     Spec("nightly reconciliation (starts the due ones)", "backoffice.tasks.run_due_reconciliations", 5),
+    # Safety nets: a bulk job whose worker died without django-q re-delivering it, and webhook deliveries
+    # whose processing task was lost (both are idempotent: finished work is never redone).
+    Spec("recover stalled bulk jobs", "backoffice.jobs.recover_stale_jobs", 15),
+    Spec("unprocessed webhook deliveries", "backoffice.webhooks.process_pending", 15, {"limit": 500}),
 )
 
 

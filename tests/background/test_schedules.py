@@ -90,3 +90,14 @@ def test_django_q_is_configured_safely(settings: object) -> None:
     assert q["max_attempts"] >= 1 and q["ack_failures"] is True and q["catch_up"] is False
     assert q["save_limit"] > 0
     assert "orm" in q or "redis" in q
+
+
+def test_safety_net_schedules_point_at_real_functions() -> None:
+    """Every scheduled function path must import, or django-q would fail it at run time."""
+    import importlib
+
+    for spec in schedules.SCHEDULES:
+        module, _, name = spec.func.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), spec.func
+    names = {spec.func for spec in schedules.SCHEDULES}
+    assert {"backoffice.jobs.recover_stale_jobs", "backoffice.webhooks.process_pending"} <= names
