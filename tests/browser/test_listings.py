@@ -30,7 +30,7 @@ def test_edit_price_and_push_reaches_the_emulator(
     page.click("#edit-listing")
     page.fill("#id_price", "888.00")
     page.click("input[name=_save]")
-    assert page.locator("#pending").is_visible()
+    page.locator("#pending").wait_for()  # the save redirects to the change view, which lists it
     assert str(emulator.store.table("listings")[int(listing.reverb_id)]["price"]) == "1299.00"
     page.click("#push-listing")
     page.wait_for_selector("text=Pushed Price")
