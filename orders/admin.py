@@ -66,7 +66,6 @@ class OrderAdmin(ReverbMirrorAdmin):
         wrap = self.admin_site.admin_view
         own = [
             path("bulk-ship/", wrap(views.bulk_ship), name="orders_order_bulk_ship"),
-            path("bulk-ship/job/<int:job_id>/", wrap(views.bulk_ship_job), name="orders_order_bulk_ship_job"),
             path("<int:pk>/ship/", wrap(views.ship), name="orders_order_ship"),
             path("<int:pk>/picked-up/", wrap(views.picked_up), name="orders_order_picked_up"),
             path("<int:pk>/feedback/", wrap(views.feedback), name="orders_order_feedback"),

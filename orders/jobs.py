@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from backoffice.actions import Refused
 from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
 from backoffice.reverb.errors import ReverbError
@@ -17,6 +19,7 @@ def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     order = Order.objects.select_related("account").filter(account=job.account, order_number=item.key).first()
     if order is None:
         return Outcome.failed(f"Order {item.key} is not in the mirror.")
+    link = reverse("admin:orders_order_change", args=[order.pk])  # the job page's "open" link
     tracking = str(item.params.get("tracking_number", ""))
     provider = str(item.params.get("provider", ""))
     client = order.account.client()
@@ -38,13 +41,15 @@ def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     except Refused as exc:
         if exc.already_done:
             if resumed:
-                return Outcome.ok(f"Shipped with {tracking} (confirmed after a restart).", tracking=tracking)
-            return Outcome.skipped(exc.reason, tracking=tracking)
+                return Outcome.ok(
+                    f"Shipped with {tracking} (confirmed after a restart).", tracking=tracking, url=link
+                )
+            return Outcome.skipped(exc.reason, tracking=tracking, url=link)
         return Outcome.failed(exc.reason)
     except ReverbError as exc:
         errors = exc.field_errors()
         detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()) if errors else ""
         return Outcome.failed(f"{exc}{' (' + detail + ')' if detail else ''}")
     return Outcome.ok(
-        f"Shipped: {order.shipping_provider} {order.tracking_code}", tracking=order.tracking_code
+        f"Shipped: {order.shipping_provider} {order.tracking_code}", tracking=order.tracking_code, url=link
     )

@@ -283,36 +283,10 @@ def _confirm(request: HttpRequest) -> HttpResponse:
 
 
 def progress_url(job: BulkJob) -> str:
-    return reverse("admin:orders_order_bulk_ship_job", args=[job.pk])
+    """The shared bulk-job page: a live progress bar and each order's result, without reloading."""
+    from backoffice.jobs import job_url
 
-
-def generic_job_url(job: BulkJob) -> str:
-    """The shared BulkJob page when the background-work pages provide one."""
-    from backoffice import jobs
-
-    url_for = getattr(jobs, "job_url", None)
-    if url_for is not None:
-        try:
-            return str(url_for(job))
-        except Exception:  # noqa: BLE001 - the link is a convenience
-            return ""
-    return ""
-
-
-def bulk_ship_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    """Progress and the per-order result of one bulk-ship job (refreshes itself while it runs)."""
-    require(request, "orders.view_order")
-    job = get_object_or_404(BulkJob, pk=job_id, kind="orders.ship")
-    items = list(job.items.all())
-    return page(
-        request,
-        "orders/bulk_ship_job.html",
-        job.title,
-        Order._meta,
-        job=job,
-        items=items,
-        generic_url=generic_job_url(job),
-    )
+    return job_url(job)
 
 
 def ship_selected_redirect(ids: list[int]) -> HttpResponseRedirect:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from backoffice.reverb.emulator.faults import Faults
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest
@@ -19,9 +20,8 @@ shop = helpers.shop  # the fixture: an emulator shop synced into the mirror
 
 @pytest.fixture
 def thread_jobs(settings: Any) -> None:
-    # "inline": the job runs in the live server's thread right after the confirmation commits. A worker
-    # thread beside the live server trips SQLite's shared-cache table locks on the in-memory test database.
-    settings.JOBS_BACKEND = "inline"
+    # A worker thread beside the live server, as django-q2 would be: the page must show it progressing.
+    settings.JOBS_BACKEND = "thread"
 
 
 def test_bulk_ship_three_orders_and_watch_progress(
@@ -43,10 +43,15 @@ def test_bulk_ship_three_orders_and_watch_progress(
     page.click("#bulk-ship-rows input[type=submit]")
     assert page.locator("#count-ok").inner_text() == "3"
     assert ship_calls(emulator) == 0
+    # Slow answers so the job is still running when its page first loads.
+    emulator.faults = Faults(slow_rate=1.0, slow_seconds=0.4)
     page.click("text=Yes, ship 3 orders")
-    page.wait_for_selector("#job-state:has-text('Succeeded')", timeout=20_000)
-    assert page.locator("#job-progress").get_attribute("value") == "100"
-    assert page.locator("#job-items tr.item-succeeded").count() == 3
+    page.wait_for_selector("#job-progress")
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloaded
+    page.wait_for_selector("#job-state:has-text('Succeeded')", timeout=30_000)
+    assert page.evaluate("window.__sameDocument === true"), "the progress page reloaded"
+    assert page.locator("#job-progress").evaluate("bar => bar.value") == 100
+    assert page.locator("#job-items td.item-state-succeeded").count() == 3
     assert ship_calls(emulator) == 3
 
 
