@@ -4,6 +4,8 @@ Everything has an embedded default that works with no `.env` (SQLite, django-q2'
 console email backend); production sets the variables listed in `.env.example`.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -83,7 +85,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Tests use a file, not Django's shared in-memory database: the live server's request threads and the
     # job/webhook threads then each get their own connection, as in production (WAL + busy timeout).
-    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(BASE_DIR / ".test-db.sqlite3"))
+    # One file per test process, so two runs in one checkout never share it.
+    _test_db = Path(tempfile.gettempdir()) / f"reverb-backoffice-test-{os.getpid()}.sqlite3"
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(_test_db))
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

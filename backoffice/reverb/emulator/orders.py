@@ -36,6 +36,7 @@ from .core import (
     ts,
 )
 from .fees import order_fees
+from .generator.catalog import SHIPPING_PROVIDERS
 from .store import Store
 
 if TYPE_CHECKING:
@@ -62,37 +63,6 @@ PAID_STATUSES = frozenset({"paid", "shipped", "picked_up", "received", "refunded
 REFUNDABLE_STATUSES = frozenset({"paid", "shipped", "picked_up", "received", "partially_paid"})
 FEEDBACK_STATUSES = frozenset({"shipped", "picked_up", "received"})
 
-# [OFFICIAL-SPEC] ship `provider` enum (API-NOTES 7.2), plus sound-tank's extras [3P-LIVE].
-SHIPPING_PROVIDERS = (
-    "UPS",
-    "USPS",
-    "FedEx",
-    "DHL Deutschland",
-    "DHLExpress",
-    "DHLGlobalMail",
-    "DHL",
-    "Canada Post",
-    "Royal Mail",
-    "PostNL",
-    "Australia Post",
-    "EMS",
-    "La Poste",
-    "China Post",
-    "GLS",
-    "Parcelforce",
-    "Purolator",
-    "Interlogistica",
-    "Correos España",
-    "Ukraine Post",
-    "DPD Germany",
-    "DPD UK",
-    "DPD France",
-    "Other",
-    "CanPar",
-    "La Poste - Colissimo",
-    "Hermes",
-    "TNT",
-)
 
 # Status-conflict refusals (ship an unpaid order, ship twice...) answer 422: Reverb answers 422 to a
 # state-invalid action elsewhere (ending a draft, API-NOTES 15.6; PUT /wants 4.1). Field-level problems in

@@ -238,7 +238,8 @@ SHIPPING_REGIONS: tuple[dict, ...] = (
     {"code": "XX", "name": "Everywhere Else", "children": []},
 )
 
-# Shipping providers: the spec's list for the ship endpoint [OFFICIAL-SPEC, API-NOTES 7.2], "Other" last.
+# Shipping providers the ship endpoint accepts and /shipping/providers lists: the spec's enum
+# [OFFICIAL-SPEC, API-NOTES 7.2] plus sound-tank's extras [3P-LIVE], "Other" last.
 SHIPPING_PROVIDERS: tuple[str, ...] = (
     "UPS",
     "USPS",
@@ -263,5 +264,9 @@ SHIPPING_PROVIDERS: tuple[str, ...] = (
     "DPD Germany",
     "DPD UK",
     "DPD France",
+    "CanPar",
+    "La Poste - Colissimo",
+    "Hermes",
+    "TNT",
     "Other",
 )
