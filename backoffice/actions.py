@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
-
 from backoffice.audit import refused
-from backoffice.sync import registry
-from backoffice.sync.engine import link_related, upsert_page
+from backoffice.sync.objects import upsert_objects
 
 if TYPE_CHECKING:
     from backoffice.mirror import RemoteModel
@@ -48,21 +45,8 @@ def refuse(
 def write_back(
     resource_name: str, account: ReverbAccount, payloads: Iterable[Mapping[str, Any]]
 ) -> list[str]:
-    """Map the payloads with the resource's mapper, upsert them, and relink foreign keys. Returns keys."""
-    resource = registry.get(resource_name)
-    rows = []
-    for payload in payloads:
-        key, fields = resource.mapper(payload)
-        rows.append((key, fields, dict(payload)))
-    if not rows:
-        return []
-    with transaction.atomic():
-        upsert_page(resource.model, account, rows)
-        for link in resource.links:
-            link_related(resource.model, account, link)
-        for model, link in registry.links_touching(resource.model):
-            link_related(model, account, link)
-    return [key for key, _, _ in rows]
+    """Write what Reverb returned through the resource's mapper and the engine's upsert. Returns keys."""
+    return upsert_objects(account, resource_name, list(payloads)).keys
 
 
 def reload(obj: RemoteModel) -> RemoteModel:

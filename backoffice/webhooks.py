@@ -293,7 +293,7 @@ def _process(delivery: WebhookDelivery, client: ReverbClient | None) -> tuple[st
             f"Reverb answers 404 for {target.object_type[:-1]} {target.key}: nothing upserted; "
             "the nightly reconciliation decides whether it is gone"
         )
-    result = upsert_objects(account, target.object_type, [payload])
+    result = upsert_objects(account, target.object_type, [payload]).result
     if result.created:
         return "created", ""
     return ("updated" if result.updated else "unchanged"), ""

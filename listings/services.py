@@ -18,11 +18,10 @@ from backoffice.audit import ApiCall, audited_call, refused
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import DuplicateSkuError, ForbiddenError, ReverbError, TransportError
-from backoffice.sync.engine import upsert_page
+from backoffice.sync.objects import upsert_objects
 
 from . import editing
 from .models import Listing
-from .sync import map_listing
 
 T = TypeVar("T")
 TARGET = "listing"
@@ -65,8 +64,7 @@ class Done:
 
 def land(account: ReverbAccount, payload: Mapping[str, Any]) -> Listing:
     """Write a listing payload from Reverb through the mapper and the sync engine's upsert."""
-    key, fields = map_listing(payload)
-    upsert_page(Listing, account, [(key, fields, dict(payload))])
+    (key,) = upsert_objects(account, "listings", [payload]).keys
     return Listing.objects.get(account=account, reverb_id=key)
 
 

@@ -10,6 +10,7 @@ No SyncRun is written, so polling watermarks never move because of these writes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -24,10 +25,17 @@ if TYPE_CHECKING:
 _RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 
+@dataclass
+class Written:
+    keys: list[str]  # every payload's key, in order, changed or not
+    result: PageResult
+
+
 def upsert_objects(
     account: ReverbAccount, resource_name: str, payloads: Sequence[Mapping[str, Any]]
-) -> PageResult:
-    """Map every payload (all or nothing), upsert them in one transaction, then (re)link related rows."""
+) -> Written:
+    """Map every payload (all or nothing), upsert them in one transaction, then (re)link related rows.
+    The one write-back path for services and webhooks."""
     resource = registry.get(resource_name)
     rows: list[Row] = []
     for payload in payloads:
@@ -43,4 +51,4 @@ def upsert_objects(
         if result.created or result.updated:
             for model, link in registry.links_touching(resource.model):
                 link_related(model, account, link)
-    return result
+    return Written([key for key, _, _ in rows], result)
