@@ -3,15 +3,16 @@ Reverb returned through the sync registry's mapper and `upsert_page` (DESIGN.md 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from backoffice.audit import refused
+from backoffice.audit import audited_call, refused
 from backoffice.sync.objects import upsert_objects
 
 if TYPE_CHECKING:
     from backoffice.mirror import RemoteModel
     from backoffice.models import ReverbAccount
+    from backoffice.reverb.client import ReverbClient
 
 
 class Refused(Exception):
@@ -40,6 +41,44 @@ def refuse(
         account=account, actor=actor, action=action, target=target, reason=reason, summary=summary, job=job
     )
     return Refused(reason, already_done=already_done)
+
+
+def send(
+    *,
+    account: ReverbAccount,
+    actor: Any,
+    action: str,
+    target: tuple[str, str],
+    call: Callable[[ReverbClient], Any],
+    client: ReverbClient | None = None,
+    summary: Mapping[str, Any] | None = None,
+    refusal: str = "",
+    job: Any = None,
+) -> tuple[Any, ReverbClient]:
+    """The services' one way to act on Reverb: refuse, recorded, when `refusal` says why; otherwise run
+    `call` through the audit trail. Returns Reverb's answer and the client used, for the write-back."""
+    if refusal:
+        raise refuse(
+            account=account,
+            actor=actor,
+            action=action,
+            target=target,
+            reason=refusal,
+            summary=summary,
+            job=job,
+        )
+    client = client or account.client()
+    result, _ = audited_call(
+        account=account,
+        actor=actor,
+        action=action,
+        target=target,
+        summary=summary,
+        client=client,
+        call=call,
+        job=job,
+    )
+    return result, client
 
 
 def write_back(

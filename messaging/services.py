@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from backoffice.actions import refuse, write_back
-from backoffice.audit import audited_call
+from backoffice.actions import send, write_back
 from backoffice.reverb.client import ReverbClient
 
 from .models import Conversation, Negotiation, OfferPolicy
@@ -62,22 +61,13 @@ def accept_offer(
             )
         elif price is not None and price < floor:
             reason = f"The offer {price} is below this shop's floor of {floor} {negotiation.currency}."
-    if reason:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="messaging.accept_offer",
-            target=target,
-            reason=reason,
-            summary=summary,
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="messaging.accept_offer",
         target=target,
         summary=summary,
+        refusal=reason,
         client=client,
         call=lambda c: c.accept_offer(negotiation.reverb_id, message or None),
     )
@@ -88,16 +78,12 @@ def decline_offer(negotiation: Negotiation, *, actor: Any, client: ReverbClient 
     account = negotiation.account
     target = ("negotiation", negotiation.reverb_id)
     reason = _turn_refusal(negotiation, "declined")
-    if reason:
-        raise refuse(
-            account=account, actor=actor, action="messaging.decline_offer", target=target, reason=reason
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="messaging.decline_offer",
         target=target,
+        refusal=reason,
         client=client,
         call=lambda c: c.decline_offer(negotiation.reverb_id),
     )
@@ -146,23 +132,14 @@ def counter_offer(
                 reason = NO_LIST_PRICE
             elif value < floor:
                 reason = f"The counter {value} is below this shop's floor of {floor} {negotiation.currency}."
-    if reason:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="messaging.counter_offer",
-            target=target,
-            reason=reason,
-            summary=summary,
-        )
     currency = negotiation.currency or account.currency
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="messaging.counter_offer",
         target=target,
         summary=summary,
+        refusal=reason,
         client=client,
         call=lambda c: c.counter_offer(
             negotiation.reverb_id, value, currency, shipping_price=shipping, message=message or None
@@ -192,21 +169,13 @@ def reply(
     account = conversation.account
     target = ("conversation", conversation.reverb_id)
     body = body.strip()
-    if not body:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="messaging.reply",
-            target=target,
-            reason="The message is empty.",
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="messaging.reply",
         target=target,
         summary={"body": body},
+        refusal="" if body else "The message is empty.",
         client=client,
         call=lambda c: c.reply(conversation.reverb_id, body),
     )
@@ -218,8 +187,7 @@ def mark_read(
 ) -> Conversation:
     account = conversation.account
     target = ("conversation", conversation.reverb_id)
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="messaging.mark_read",

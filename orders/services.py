@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from backoffice.actions import Refused, refuse, write_back
+from backoffice.actions import Refused, refuse, send, write_back
 from backoffice.audit import audited_call
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError
@@ -138,28 +138,17 @@ def mark_picked_up(
 ) -> Order:
     account = order.account
     target = ("order", order.order_number)
+    reason = ""
     if not order.is_local_pickup:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="orders.mark_picked_up",
-            target=target,
-            reason="Only local pickup orders can be marked picked up; ship this one instead.",
-        )
-    if order.status != "paid":
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="orders.mark_picked_up",
-            target=target,
-            reason=f"Only paid orders awaiting pickup can be marked picked up; this one is {order.status}.",
-        )
-    client = client or account.client()
-    audited_call(
+        reason = "Only local pickup orders can be marked picked up; ship this one instead."
+    elif order.status != "paid":
+        reason = f"Only paid orders awaiting pickup can be marked picked up; this one is {order.status}."
+    _, client = send(
         account=account,
         actor=actor,
         action="orders.mark_picked_up",
         target=target,
+        refusal=reason,
         client=client,
         summary={"date": date.isoformat() if date else None},
         call=lambda c: c.mark_picked_up(order.order_number, date),
@@ -181,22 +170,13 @@ def leave_buyer_feedback(
         reason = "The rating must be a whole number from 1 to 5."
     elif not message:
         reason = "A message is required."
-    if reason:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="orders.leave_feedback",
-            target=target,
-            reason=reason,
-            summary=summary,
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="orders.leave_feedback",
         target=target,
         summary=summary,
+        refusal=reason,
         client=client,
         call=lambda c: c.leave_buyer_feedback(order.order_number, rating, message),
     )

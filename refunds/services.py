@@ -9,8 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from backoffice.actions import refuse, write_back
-from backoffice.audit import audited_call
+from backoffice.actions import send, write_back
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError
 from backoffice.sync.mapping import money
@@ -109,22 +108,13 @@ def respond_to_refund(
         limit = refundable_amount(refund.order, refund)
         if limit is not None and value > limit:
             reason = f"The amount {value} is more than the refundable {limit} {refund.currency}."
-    if reason:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="refunds.respond",
-            target=target,
-            reason=reason,
-            summary=summary,
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="refunds.respond",
         target=target,
         summary=summary,
+        refusal=reason,
         client=client,
         call=lambda c: c.respond_to_refund(
             refund.reverb_id,
@@ -173,22 +163,13 @@ def request_refund(
         problem = f"Refunds are in the shop currency {currency}, but this order is in {order.currency}."
     elif limit is not None and value > limit:
         problem = f"The amount {value} is more than the refundable {limit} {currency}."
-    if problem:
-        raise refuse(
-            account=account,
-            actor=actor,
-            action="refunds.request",
-            target=target,
-            reason=problem,
-            summary=summary,
-        )
-    client = client or account.client()
-    result, _ = audited_call(
+    result, client = send(
         account=account,
         actor=actor,
         action="refunds.request",
         target=target,
         summary=summary,
+        refusal=problem,
         client=client,
         call=lambda c: c.request_refund(order.order_number, reason, value, currency),
     )
