@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,9 +55,10 @@ def _in_thread(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         close_old_connections()
 
 
-def scheduled_accounts() -> Iterator[ReverbAccount]:
-    """Accounts the schedules work for: enabled, with automatic sync on."""
-    return ReverbAccount.objects.filter(enabled=True, auto_sync=True).order_by("pk").iterator()
+def scheduled_accounts() -> list[ReverbAccount]:
+    """Accounts the schedules work for: enabled, with automatic sync on. A list, not a streaming cursor:
+    enqueueing with the ORM broker closes stale connections, which would kill a cursor mid-loop."""
+    return list(ReverbAccount.objects.filter(enabled=True, auto_sync=True).order_by("pk"))
 
 
 def _busy(account: ReverbAccount, names: Sequence[str]) -> set[str]:

@@ -77,6 +77,24 @@ def test_pull_accounts_skips_disabled_and_manual_accounts(
     assert summary == "queued orders, refunds for 1 account(s): on"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_pull_accounts_survives_the_broker_closing_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """django-q2's ORM broker closes stale connections when a task is queued from inside a worker; the
+    loop over accounts must not hold a streaming cursor across that (seen under `make run`)."""
+    from django.db import connection
+
+    accounts = [AccountFactory(name=f"shop-{i}") for i in range(3)]
+    sent: list[int] = []
+
+    def enqueue_like_the_broker(func: str, account_id: int, *args: Any) -> None:
+        sent.append(account_id)
+        connection.close()
+
+    monkeypatch.setattr(tasks, "enqueue", enqueue_like_the_broker)
+    assert tasks.pull_accounts(["orders"]).startswith("queued orders for 3 account(s)")
+    assert sent == [a.pk for a in accounts]
+
+
 def test_sync_account_task(emulator: Any, fast_clients: None) -> None:
     account = AccountFactory(name="shop")
     summary = tasks.sync_account_task(account.pk, ["orders", "refunds"])
