@@ -13,8 +13,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.jobs import JobAlreadyRunning, job_url
+from backoffice.management.accounts import selected_accounts
 from backoffice.mass_sync import start_mass_sync
-from backoffice.models import ReverbAccount
 
 
 class Command(BaseCommand):
@@ -28,11 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--now", action="store_true", help="Run the job in this process.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        accounts = ReverbAccount.objects.filter(enabled=True)
-        if options["account"]:
-            accounts = ReverbAccount.objects.filter(name=options["account"])
-            if not accounts:
-                raise CommandError(f"no account named {options['account']!r}")
+        accounts = selected_accounts(options["account"], verb="synced")
         refused = []
         for account in accounts:
             try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backoffice.models import ReverbAccount
+from backoffice.management.accounts import selected_accounts
 from backoffice.reconcile import COUNT_NAMES, reconcile_account, summary_line
 from backoffice.sync import registry
 
@@ -26,17 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-email", action="store_true", help="Do not send the summary email.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        accounts = ReverbAccount.objects.all()
-        if options["account"]:
-            accounts = accounts.filter(name=options["account"])
-            if not accounts:
-                raise CommandError(f"no account named {options['account']!r}")
-            if not accounts[0].enabled:
-                raise CommandError(f"account {options['account']!r} is disabled; it is never reconciled")
-        else:
-            accounts = accounts.filter(enabled=True)
-            if not accounts:
-                raise CommandError("no enabled account; add one with `manage.py reverb_account`")
+        accounts = selected_accounts(options["account"], verb="reconciled")
         failed = []
         for account in accounts:
             report = reconcile_account(account, resources=options["resource"], notify=not options["no_email"])

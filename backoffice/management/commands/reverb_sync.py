@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backoffice.models import ReverbAccount
+from backoffice.management.accounts import selected_accounts
 from backoffice.sync import registry
 from backoffice.sync.runner import sync_account
 
@@ -33,17 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        accounts = ReverbAccount.objects.all()
-        if options["account"]:
-            accounts = accounts.filter(name=options["account"])
-            if not accounts:
-                raise CommandError(f"no account named {options['account']!r}")
-            if not accounts[0].enabled:
-                raise CommandError(f"account {options['account']!r} is disabled; it is never synced")
-        else:
-            accounts = accounts.filter(enabled=True)
-            if not accounts:
-                raise CommandError("no enabled account; add one with `manage.py reverb_account`")
+        accounts = selected_accounts(options["account"], verb="synced")
         failed = []
         for account in accounts:
             for run in sync_account(account, options["resource"], full=options["full"]):
