@@ -31,6 +31,23 @@ SYNC_FIELDS = [
 ]
 
 
+class MirrorInline(admin.TabularInline):
+    """A mirror's child rows inside its parent's page: read-only, like every mirror."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ReverbMirrorAdmin(MirrorAdmin):
     """Subclasses set `resync_resource` (the sync registry name that pulls the model, the parent's for
     children) and may list computed cross-link methods in `link_fields` for the change view."""

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin_mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
 from .models import Conversation, Message, Negotiation, OfferPolicy
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(MirrorInline):
     """The conversation's messages, oldest first, read-only (one query whatever their number)."""
 
     model = Message
     fields = ["sent_at", "sender_name", "body"]
     readonly_fields = fields
     ordering = ["sent_at", "id"]
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Conversation)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -13,22 +11,19 @@ from django.utils.safestring import SafeString
 
 from backoffice.admin import BaseAdmin
 from backoffice.admin_links import EMPTY, admin_link
-from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin_mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
 from .models import FeeSchedule, Payout, PayoutLineItem
 
 
-class PayoutLineItemInline(admin.TabularInline):
+class PayoutLineItemInline(MirrorInline):
     """The payout's orders, read-only; the linked orders come in the same query (select_related)."""
 
     model = PayoutLineItem
     fk_name = "payout"
     fields = ["order_number", "order_link", "title", "amount_total_money", "fees_money"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
 
     # staticmethod: the admin calls these with the row only, like list_display callables.
     order_link = staticmethod(link_column("order", "order"))
@@ -37,15 +32,6 @@ class PayoutLineItemInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PayoutLineItem]:
         return super().get_queryset(request).select_related("order")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Payout)
