@@ -10,8 +10,7 @@ from backoffice.audit import audited_call, refused
 from backoffice.sync.objects import upsert_objects
 
 if TYPE_CHECKING:
-    from backoffice.mirror import RemoteModel
-    from backoffice.models import ReverbAccount
+    from backoffice.models import RemoteModel, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
-from backoffice import views, webhooks
+from backoffice.background import webhooks
+from backoffice.pages import sync_log as views
 
 urlpatterns = [
     # Admin-look pages outside ModelAdmin go before admin/ (whose catch-all would claim them).

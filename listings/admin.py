@@ -15,9 +15,9 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY, reverb_link
-from backoffice.admin_mirror import ReverbMirrorAdmin, money_column, related_changelist_link
-from backoffice.jobs import ItemSpec, create_job
+from backoffice.admin.links import EMPTY, reverb_link
+from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
+from backoffice.background.jobs import ItemSpec, create_job
 
 from . import editing, services, views
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm

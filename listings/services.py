@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from django.utils import timezone
 
-from backoffice.audit import ApiCall, audited_call, refused
-from backoffice.models import ReverbAccount
+from backoffice.audit import audited_call, refused
+from backoffice.models import ApiCall, ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import DuplicateSkuError, ForbiddenError, ReverbError, TransportError
 from backoffice.sync.objects import upsert_objects

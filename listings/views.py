@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from backoffice.jobs import ItemSpec, create_job
+from backoffice.background.jobs import ItemSpec, create_job
 from backoffice.models import ReverbAccount
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 def job_link(job: Any) -> str:
     try:
-        from backoffice.jobs import job_url
+        from backoffice.background.jobs import job_url
 
         return job_url(job)
     except ImportError:  # pragma: no cover - older tree

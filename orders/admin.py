@@ -12,8 +12,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY, order_web_url, reverb_link
-from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from backoffice.admin.links import EMPTY, order_web_url, reverb_link
+from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
 
 from . import views
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping

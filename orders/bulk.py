@@ -11,7 +11,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from backoffice.jobs import BulkJob, ItemSpec, create_job
+from backoffice.background.jobs import ItemSpec, create_job
+from backoffice.models import BulkJob
 
 from .jobs import SHIP
 from .models import Order, ShipBatch, ShippingProviderMapping

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
+from backoffice.background.jobs import Outcome
+from backoffice.models import BulkJob, BulkJobItem
 from backoffice.reverb.errors import ReverbError
 
 from .models import Order
@@ -14,7 +15,6 @@ from .services import refresh_order, ship_order
 SHIP = "orders.ship"
 
 
-@job_handler(SHIP)
 def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     order = Order.objects.select_related("account").filter(account=job.account, order_number=item.key).first()
     if order is None:
@@ -53,3 +53,9 @@ def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     return Outcome.ok(
         f"Shipped: {order.shipping_provider} {order.tracking_code}", tracking=order.tracking_code, url=link
     )
+
+
+# Registered by the app's AppConfig.ready() (backoffice/background/jobs.py register_job_handlers).
+JOB_HANDLERS = {
+    SHIP: ship_one,
+}

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
 
 
 class Order(RemoteModel):

@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.jobs import BulkJob
-from backoffice.pages import page, require
+from backoffice.models import BulkJob
+from backoffice.pages.render import page, require
 from backoffice.reverb.errors import ReverbError
 
 from . import bulk
@@ -284,7 +284,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
 
 def progress_url(job: BulkJob) -> str:
     """The shared bulk-job page: a live progress bar and each order's result, without reloading."""
-    from backoffice.jobs import job_url
+    from backoffice.background.jobs import job_url
 
     return job_url(job)
 

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.pages import page, require
+from backoffice.pages.render import page, require
 from backoffice.reverb.errors import ReverbError
 from orders.models import Order
 

@@ -1,4 +1,5 @@
-"""Admin site branding, the Reverb account admin, and MirrorAdmin, the base of every mirror's admin."""
+"""The Reverb account admin, whole: the account form (write-only token), "Verify connection", the webhook
+URL and "Rotate webhook secret", the "Mass sync (full)" action, and API requests / 429s in the last hour."""
 
 from __future__ import annotations
 
@@ -7,48 +8,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from backoffice.admin_jobs import AccountBackgroundMixin  # also registers the BulkJob admin
-from backoffice.admin_webhooks import WebhookAccountAdminMixin
-from backoffice.models import API_URL_HELP, ReverbAccount
-
-admin.site.site_header = "Reverb back office"
-admin.site.site_title = "Reverb back office"
-admin.site.index_title = "Dashboard"
-
-
-class BaseAdmin(admin.ModelAdmin):
-    """Our ModelAdmin defaults: URL fields assume https (Django 6's default; Reverb is HTTPS)."""
-
-    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if isinstance(db_field, models.URLField):
-            kwargs.setdefault("assume_scheme", "https")
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-
-class MirrorAdmin(BaseAdmin):
-    """Mirrors are copies of what Reverb owns: never added or deleted here, read-only unless a subclass
-    opts fields in (by overriding get_readonly_fields) for edits that are pushed through services."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str] | tuple[str, ...]:
-        if self.fields:
-            return list(self.fields)
-        return [f.name for f in self.model._meta.get_fields() if f.concrete and not f.auto_created]
-
+from backoffice.admin.base import BaseAdmin
+from backoffice.admin.links import changelist_url
+from backoffice.background import ratebudget, webhooks
+from backoffice.background.jobs import JobAlreadyRunning, job_url
+from backoffice.background.mass_sync import KIND as MASS_SYNC
+from backoffice.background.mass_sync import start_mass_sync
+from backoffice.models import API_URL_HELP, BulkJob, ReverbAccount, WebhookDelivery
+from backoffice.sync.runner import AccountDisabled
 
 PUSH_FIELDS = ["push_title", "push_description", "push_price", "push_inventory", "push_condition",
                "push_photos", "push_shipping", "push_make_model", "push_categories"]
@@ -92,14 +66,14 @@ class ReverbAccountForm(forms.ModelForm):
 
 
 @admin.register(ReverbAccount)
-class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseAdmin):
+class ReverbAccountAdmin(BaseAdmin):
     form = ReverbAccountForm
     list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
-                    "updated"]
+                    "updated", "api_last_hour"]
     list_filter = ["enabled", "auto_sync", "currency"]
     search_fields = ["name"]
-    readonly_fields = ["token_status", "created", "updated", "webhook_url"]
-    actions = ["verify_connection", "rotate_webhook_secret"]
+    readonly_fields = ["token_status", "created", "updated", "webhook_url", "api_last_hour", "mass_sync_job"]
+    actions = ["verify_connection", "rotate_webhook_secret", "mass_sync"]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
         ("Sync", {"fields": ["auto_sync", "auto_publish", "time_zone", "reconcile_at"]}),
@@ -127,6 +101,110 @@ class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseA
             else:
                 self.message_user(request, f"{account.name}: {message}", messages.ERROR)
 
+    # ---- webhooks: the account's URL and rotating its secret ----
 
-# Admins that subclass MirrorAdmin, so imported after it: SyncRun/SyncLogEntry and reconciliation reports.
-from backoffice import admin_reconcile, admin_sync  # noqa: E402, F401, I001
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # the readonly field has no request: hand it the origin on the instance
+            obj._webhook_origin = request.build_absolute_uri("/").rstrip("/")
+        return obj
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: ReverbAccount) -> SafeString | str:
+        if not obj.pk:
+            return "Shown once the account is saved."
+        origin = getattr(obj, "_webhook_origin", "")
+        return format_html(
+            "<code>{}</code><br><span class='help'>Secret: anyone with it can post to this account. "
+            "Register it with <code>manage.py reverb_account webhooks {} --register --base-url "
+            "https://your.public.host</code>; Reverb needs a public HTTPS URL. "
+            "<a href='{}'>Deliveries received</a></span>",
+            webhooks.webhook_url(obj, origin),
+            obj.name,
+            changelist_url(WebhookDelivery, account__id__exact=obj.pk),
+        )
+
+    @admin.action(description="Rotate webhook secret", permissions=["change"])
+    def rotate_webhook_secret(
+        self, request: HttpRequest, queryset: QuerySet[ReverbAccount]
+    ) -> TemplateResponse | None:
+        if request.POST.get("confirmed") == "yes":
+            for account in queryset:
+                webhooks.rotate_secret(account)
+                self.message_user(
+                    request,
+                    f"{account.name}: new webhook secret; the old URL now answers 404. Register the new "
+                    f"URL with Reverb (reverb_account webhooks {account.name} --register --base-url ...).",
+                    messages.WARNING,
+                )
+            return None
+        opts = ReverbAccount._meta
+        context = {
+            **admin.site.each_context(request),
+            "title": "Rotate webhook secret?",
+            "accounts": list(queryset),
+            "queryset": queryset,
+            "opts": opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/backoffice/rotate_webhook_secret.html", context)
+
+    # ---- background: API usage in the last hour and the mass sync ----
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return ratebudget.with_usage_last_hour(super().get_queryset(request))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
+        return fieldsets
+
+    @admin.display(description="API requests / 429s (last hour)")
+    def api_last_hour(self, account: ReverbAccount) -> str:
+        requests = getattr(account, "requests_last_hour", None)
+        throttled = getattr(account, "throttled_last_hour", None)
+        if requests is None or throttled is None:
+            requests, throttled = ratebudget.usage_last_hour(account)
+        return f"{requests} / {throttled}"
+
+    @admin.display(description="Mass sync")
+    def mass_sync_job(self, account: ReverbAccount) -> str:
+        job = BulkJob.objects.filter(kind=MASS_SYNC, account=account).order_by("-created_at").first()
+        if job is None:
+            return "never run"
+        return format_html('<a href="{}">{}</a> ({}%)', job_url(job), job, job.percent)
+
+    def has_mass_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("backoffice.add_bulkjob")
+
+    @admin.action(description="Mass sync (full)", permissions=["mass_sync"])
+    def mass_sync(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> HttpResponse | None:
+        started: list[BulkJob] = []
+        for account in queryset:
+            try:
+                job = start_mass_sync(account, user=request.user)
+            except JobAlreadyRunning as exc:
+                self.message_user(
+                    request,
+                    format_html(
+                        '{}: a mass sync is already running; <a href="{}">see the running job</a>.',
+                        account.name,
+                        job_url(exc.job),
+                    ),
+                    messages.ERROR,
+                )
+                continue
+            except AccountDisabled as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            started.append(job)
+            self.message_user(
+                request,
+                format_html('{}: <a href="{}">mass sync started</a>.', account.name, job_url(job)),
+                messages.SUCCESS,
+            )
+        if len(started) == 1:
+            return HttpResponseRedirect(job_url(started[0]))
+        return None

@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from backoffice.background import ApiUsage, RateBudget
+from backoffice.models import ApiUsage, RateBudget
 from backoffice.reverb.ratelimit import LocalTokenBucket, RateLimiter, default_rate_limiter
 
 ACCOUNT_PREFIX = "account:"

@@ -7,35 +7,33 @@ Reverb signs nothing and sends the bare object with no envelope (API-NOTES 12), 
   twice, or two deliveries for one object, ends in the same mirror state.
 Nothing here is needed by polling: the scheduled pulls cover everything whether webhooks arrive or not.
 
-Processing runs where WEBHOOKS_BACKEND says: "django_q" (default, a django-q2 task enqueued on commit),
-"thread" (one thread per delivery; live-server tests), "inline" (in the request; unit tests) or "manual"
-(stored only; `process_pending` picks them up).
+Processing is sent to a worker on commit through backoffice/background/queue.py (settings.WORKER_BACKEND;
+with "none" deliveries are stored only and `process_pending` picks them up).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from backoffice.background import WebhookDelivery
-from backoffice.models import ReverbAccount
+from backoffice.background.queue import enqueue
+from backoffice.models import ReverbAccount, WebhookDelivery
 
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 log = logging.getLogger(__name__)
+PROCESS = "backoffice.background.webhooks.process_delivery"
 
 State = WebhookDelivery.State
 
@@ -168,7 +166,7 @@ def receive(request: HttpRequest, secret: str) -> HttpResponse:
         _classify(delivery, raw, enabled)
     delivery.save(force_insert=True)
     if delivery.state == State.RECEIVED:
-        transaction.on_commit(lambda: enqueue(delivery.pk))
+        enqueue(PROCESS, delivery.pk, task_name=f"webhook-{delivery.pk}")
     if too_big:
         return HttpResponse(b"payload too large", status=413, content_type="text/plain")
     return HttpResponse(b"ok", content_type="text/plain")
@@ -199,27 +197,6 @@ def _classify(delivery: WebhookDelivery, raw: bytes, enabled: bool) -> None:
 
 
 # ---- processing ----------------------------------------------------------------------------------------
-
-
-def enqueue(delivery_id: int) -> None:
-    backend = getattr(settings, "WEBHOOKS_BACKEND", "django_q")
-    if backend == "manual":
-        return
-    if backend == "inline":
-        process_delivery(delivery_id)
-    elif backend == "thread":
-        threading.Thread(target=_process_in_thread, args=(delivery_id,), daemon=True).start()
-    else:
-        from django_q.tasks import async_task
-
-        async_task("backoffice.webhooks.process_delivery", delivery_id, task_name=f"webhook-{delivery_id}")
-
-
-def _process_in_thread(delivery_id: int) -> None:
-    try:
-        process_delivery(delivery_id)
-    finally:
-        connection.close()
 
 
 def _claim(delivery_id: int, *, replay: bool) -> WebhookDelivery | None:
@@ -313,7 +290,7 @@ def reread(client: ReverbClient, target: Target) -> dict[str, Any]:
 
 
 def process_pending(account: ReverbAccount | None = None, *, limit: int | None = None) -> int:
-    """Process every delivery still "received" (a lost enqueue, the "manual" backend, a dead worker),
+    """Process every delivery still "received" (a lost enqueue, WORKER_BACKEND "none", a dead worker),
     oldest first. Returns how many this call processed (others may have been taken by another worker)."""
     qs = WebhookDelivery.objects.filter(state=State.RECEIVED)
     if account is not None:

@@ -141,7 +141,7 @@ class ReverbClient:
         kwargs.setdefault("currency", getattr(account, "currency", None) or "USD")
         kwargs.setdefault("account_key", f"account:{account.pk}")
         if kwargs.get("rate_limiter") is None:  # the account's budget shared by all workers (settings)
-            from backoffice.ratebudget import account_rate_limiter
+            from backoffice.background.ratebudget import account_rate_limiter
 
             kwargs["rate_limiter"] = account_rate_limiter()
         return cls(account.api_url, account.get_token(), **kwargs)

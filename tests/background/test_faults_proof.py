@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from backoffice.background import ReconciliationReport
-from backoffice.reconcile import reconcile_account
+from backoffice.models import ReconciliationReport
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
+from backoffice.sync.reconcile import reconcile_account
 from backoffice.sync.runner import sync_account
 from listings.models import Listing
 from tests.factories import AccountFactory

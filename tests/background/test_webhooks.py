@@ -14,9 +14,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from backoffice import webhooks
-from backoffice.background import WebhookDelivery
-from backoffice.models import ReverbAccount
+from backoffice.background import webhooks
+from backoffice.models import ReverbAccount, WebhookDelivery
 from listings.models import Listing
 from orders.models import Order, Payment
 from tests.factories import AccountFactory
@@ -34,12 +33,12 @@ def account(emulator: Any) -> ReverbAccount:
 
 @pytest.fixture
 def inline(settings: Any) -> None:
-    settings.WEBHOOKS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 @pytest.fixture
 def manual(settings: Any) -> None:
-    settings.WEBHOOKS_BACKEND = "manual"
+    settings.WORKER_BACKEND = "none"
 
 
 def first(emulator: Any, collection: str) -> dict[str, Any]:

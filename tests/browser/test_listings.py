@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def shop(emulator: Any, settings: Any) -> ReverbAccount:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
     return AccountFactory(name="browser-shop", auto_sync=False, push_price=True)
 
 

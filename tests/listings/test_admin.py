@@ -10,9 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.jobs import BulkJob
-from backoffice.mirror import SyncLogEntry
-from backoffice.models import ReverbAccount
+from backoffice.models import BulkJob, ReverbAccount, SyncLogEntry
 from listings import services
 from listings.models import Listing
 from tests.listings.conftest import EXCELLENT, emu_record, new_listing

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from backoffice.audit import ApiCall
-from backoffice.models import ReverbAccount
+from backoffice.models import ApiCall, ReverbAccount
 from backoffice.reverb.emulator.faults import Faults
 from listings import services
 from listings.editing import record_edits

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from backoffice.actions import Refused
-from backoffice.audit import ApiCall
+from backoffice.models import ApiCall
 from backoffice.reverb.errors import ReverbError
 from orders.models import Feedback, Order
 from orders.services import leave_buyer_feedback, mark_picked_up, ship_order

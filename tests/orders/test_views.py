@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.jobs import BulkJob
+from backoffice.models import BulkJob
 from orders.models import Order, SkuMapping
 from tests.orders.helpers import resync, role_user, ship_calls, simulate
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 def login(role: str | None, name: str = "u") -> Client:
