@@ -47,22 +47,6 @@ def at(text: str, zone: str = "UTC") -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
 
 
-def test_enqueue_waits_for_the_commit(queued: list[Any], django_capture_on_commit_callbacks: Any) -> None:
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        tasks.enqueue("backoffice.background.tasks.sync_account_task", 7, ["orders"], False)
-        assert queued == []  # not before the transaction commits
-    assert len(callbacks) == 1
-    assert queued == [("backoffice.background.tasks.sync_account_task", 7, ["orders"], False)]
-
-
-def test_enqueue_inline_runs_now(settings: Any, django_capture_on_commit_callbacks: Any) -> None:
-    settings.WORKER_BACKEND = "inline"
-    account = AccountFactory(enabled=False)
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.enqueue("backoffice.background.tasks.reconcile_task", account.pk)
-    assert not ReconciliationReport.objects.exists()
-
-
 def test_pull_accounts_skips_disabled_and_manual_accounts(
     queued: list[Any], django_capture_on_commit_callbacks: Any
 ) -> None:
