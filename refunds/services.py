@@ -12,7 +12,7 @@ from django.utils import timezone
 from backoffice.actions import send, write_back
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError
-from backoffice.sync.mapping import money
+from backoffice.sync.mapping import read_money
 from orders.models import Order
 
 from .models import RefundRequest
@@ -43,7 +43,7 @@ def refundable_amount(order: Order | None, refund: RefundRequest | None = None) 
     """What Reverb says may still be refunded (`fully_refundable_amount`), from the freshest copy we have."""
     for raw in (order.raw if order else None, (refund.raw or {}).get("order") if refund else None):
         if isinstance(raw, dict):
-            amount, _ = money(raw, "fully_refundable_amount")
+            amount, _ = read_money(raw, "fully_refundable_amount")
             if amount is not None:
                 return amount
     return order.amount_total if order else None
