@@ -1,9 +1,5 @@
-"""Webhook admin: the deliveries (read-only, replayable) and what the Reverb account admin shows of them
-(its webhook URL and a "Rotate webhook secret" action with a confirmation page).
-
-Imported at the top of backoffice/admin/account.py for `WebhookAccountAdminMixin`; importing it also registers
-the WebhookDelivery admin. It must not import backoffice.admin (which imports it).
-"""
+"""Webhook deliveries in the admin: read-only, replayable. The account's webhook URL and its "Rotate
+webhook secret" action are in backoffice/admin/account.py."""
 
 from __future__ import annotations
 
