@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from backoffice.reverb.client import ReverbClient
+from backoffice.reverb.emulator.replay import RESPONSES_FILE
 from backoffice.reverb.errors import ReverbError
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.sync import registry
@@ -283,9 +285,32 @@ def reference_rows() -> dict[str, Rows]:
         unregister_transport(f"{REFERENCE_ORIGIN}/")
 
 
-def examine(client: ReverbClient) -> tuple[list[Finding], dict[str, Rows]]:
-    """Findings for every probe, and the shop's rows (for the capture)."""
-    real, status = read_all(client)
+@dataclass
+class Examination:
+    findings: list[Finding]
+    rows: dict[str, Rows]  # the shop's records by probe, as the product's fetchers hand them on
+    responses: list[dict[str, Any]]  # every GET answer as it came: {"path", "query", "body"}
+
+
+def _recorder(responses: list[dict[str, Any]]) -> Callable[..., None]:
+    def record(response: Any, *args: Any, **kwargs: Any) -> None:
+        if response.request.method == "GET" and response.status_code == 200:
+            parts = urlsplit(response.url)
+            with contextlib.suppress(ValueError):
+                responses.append({"path": parts.path, "query": parts.query, "body": response.json()})
+
+    return record
+
+
+def examine(client: ReverbClient) -> Examination:
+    """Findings for every probe, with the shop's rows and raw answers (for the capture)."""
+    responses: list[dict[str, Any]] = []
+    hook = _recorder(responses)
+    client.session.hooks["response"].append(hook)
+    try:
+        real, status = read_all(client)
+    finally:
+        client.session.hooks["response"].remove(hook)
     reference = reference_rows()
     mappers = {probe.name: probe.mapper for probe in probes()}
     findings = []
@@ -293,7 +318,7 @@ def examine(client: ReverbClient) -> tuple[list[Finding], dict[str, Rows]]:
         finding = compare(name, reference.get(name, []), rows, mappers.get(name))
         finding.status = status[name]
         findings.append(finding)
-    return findings, real
+    return Examination(findings, real, responses)
 
 
 # ---- the capture: the shop's answers without its people ---------------------------------------------
@@ -329,16 +354,22 @@ def redact(value: Any, key: str = "", parent: str = "", personal: bool = False) 
     return value
 
 
-def write_capture(folder: Path, rows: Mapping[str, Rows], meta: Mapping[str, Any]) -> list[Path]:
+def write_capture(folder: Path, examination: Examination, meta: Mapping[str, Any]) -> list[Path]:
+    """One file per probe (its records: test fixtures), the raw answers (`reverb_emulator --from-capture`
+    serves them) and a manifest; everything redacted."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, items in rows.items():
+    for name, items in examination.rows.items():
         path = folder / f"{capture_name(name)}.json"
         path.write_text(json.dumps(redact(items), indent=1, sort_keys=True))
         written.append(path)
+    responses = folder / RESPONSES_FILE
+    answers = [{**entry, "body": redact(entry["body"])} for entry in examination.responses]
+    responses.write_text(json.dumps(answers, indent=1, sort_keys=True))
     manifest = folder / "manifest.json"
-    manifest.write_text(json.dumps({**meta, "resources": sorted(rows)}, indent=1, sort_keys=True))
-    return [*written, manifest]
+    resources = sorted(capture_name(name) for name in examination.rows)
+    manifest.write_text(json.dumps({**meta, "resources": resources}, indent=1, sort_keys=True))
+    return [*written, responses, manifest]
 
 
 def capture_name(probe: str) -> str:
@@ -350,5 +381,5 @@ def load_capture(folder: Path) -> dict[str, Rows]:
     return {
         path.stem: json.loads(path.read_text())
         for path in sorted(folder.glob("*.json"))
-        if path.name != "manifest.json"
+        if path.name not in ("manifest.json", RESPONSES_FILE)
     }

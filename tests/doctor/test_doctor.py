@@ -12,8 +12,12 @@ import pytest
 from django.core.management import call_command
 
 from backoffice.reverb.emulator.adapter import EmulatorAdapter
+from backoffice.reverb.emulator.replay import CaptureReplay
 from backoffice.reverb.transport import register_transport, unregister_transport
 from backoffice.sync import doctor
+from backoffice.sync.runner import sync_resource
+from listings.models import Listing
+from orders.models import Order
 from tests.factories.accounts import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +117,28 @@ def test_keys_read_follows_nested_objects_and_lists() -> None:
 
     read = doctor.keys_read(mapper, [{"id": 1, "price": {"amount": "1"}, "photos": [{"_links": {}}]}])
     assert {"id", "price", "price.amount", "photos", "photos[]._links"} <= read
+
+
+def test_a_capture_served_again_is_a_read_only_shop_the_product_syncs(emulator: Any, tmp_path: Path) -> None:
+    run(AccountFactory(name="demo").name, tmp_path)
+    replay = CaptureReplay(tmp_path / "cap", token="replay-token")
+    register_transport("http://capture.test/", EmulatorAdapter(replay))
+    try:
+        account = AccountFactory(name="replayed", api_url="http://capture.test/api", token="replay-token")
+        assert sync_resource(account, "listings").error == ""
+        assert sync_resource(account, "orders").error == ""
+        captured = doctor.load_capture(tmp_path / "cap")
+        assert Listing.objects.filter(account=account).count() == len(captured["listings"])
+        orders = Order.objects.filter(account=account)
+        assert orders.count() == len(captured["orders"])
+        assert all(set(o.buyer_name) <= set("x0 -.'") for o in orders)  # the people stayed behind
+        out = StringIO()
+        call_command("reverb_doctor", account.name, "--no-capture", stdout=out)
+        assert "0 of" in out.getvalue().splitlines()[-1], out.getvalue()
+        client = account.client()
+        order_number = captured["orders"][0]["order_number"]
+        assert client.get_order(order_number)["order_number"] == order_number  # from the collection
+        with pytest.raises(Exception, match="read-only"):
+            client.ship_order(order_number, "UPS", "1Z999", True)
+    finally:
+        unregister_transport("http://capture.test/")

@@ -27,7 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         (account,) = selected_accounts(options["account"], verb="called")
-        findings, rows = doctor.examine(account.client())
+        examination = doctor.examine(account.client())
+        findings = examination.findings
         for finding in findings:
             for line in finding.lines():
                 self.stdout.write(line)
@@ -41,6 +42,6 @@ class Command(BaseCommand):
         stamp = timezone.now().strftime("%Y%m%d-%H%M")
         folder = Path(options["capture"] or f"reverb-capture-{account.name}-{stamp}")
         doctor.write_capture(
-            folder, rows, {"account": account.name, "api_url": account.api_url, "taken": stamp}
+            folder, examination, {"account": account.name, "api_url": account.api_url, "taken": stamp}
         )
         self.stdout.write(f"Capture (personal data replaced, ids kept): {folder}")
