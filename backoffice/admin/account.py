@@ -22,10 +22,20 @@ from backoffice.background.jobs import JobAlreadyRunning, job_url
 from backoffice.background.mass_sync import KIND as MASS_SYNC
 from backoffice.background.mass_sync import start_mass_sync
 from backoffice.models import API_URL_HELP, BulkJob, ReverbAccount, WebhookDelivery
+from backoffice.sync.doctor import start_doctor
 from backoffice.sync.runner import AccountDisabled
 
-PUSH_FIELDS = ["push_title", "push_description", "push_price", "push_inventory", "push_condition",
-               "push_photos", "push_shipping", "push_make_model", "push_categories"]
+PUSH_FIELDS = [
+    "push_title",
+    "push_description",
+    "push_price",
+    "push_inventory",
+    "push_condition",
+    "push_photos",
+    "push_shipping",
+    "push_make_model",
+    "push_categories",
+]
 
 
 class ReverbAccountForm(forms.ModelForm):
@@ -43,8 +53,17 @@ class ReverbAccountForm(forms.ModelForm):
 
     class Meta:
         model = ReverbAccount
-        fields = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "time_zone",
-                  "reconcile_at", *PUSH_FIELDS]
+        fields = [
+            "name",
+            "api_url",
+            "currency",
+            "enabled",
+            "auto_sync",
+            "auto_publish",
+            "time_zone",
+            "reconcile_at",
+            *PUSH_FIELDS,
+        ]
 
     def clean_time_zone(self) -> str:
         name = self.cleaned_data["time_zone"].strip()
@@ -68,12 +87,21 @@ class ReverbAccountForm(forms.ModelForm):
 @admin.register(ReverbAccount)
 class ReverbAccountAdmin(BaseAdmin):
     form = ReverbAccountForm
-    list_display = ["name", "api_url", "currency", "enabled", "auto_sync", "auto_publish", "token_status",
-                    "updated", "api_last_hour"]
+    list_display = [
+        "name",
+        "api_url",
+        "currency",
+        "enabled",
+        "auto_sync",
+        "auto_publish",
+        "token_status",
+        "updated",
+        "api_last_hour",
+    ]
     list_filter = ["enabled", "auto_sync", "currency"]
     search_fields = ["name"]
     readonly_fields = ["token_status", "created", "updated", "webhook_url", "api_last_hour", "mass_sync_job"]
-    actions = ["verify_connection", "rotate_webhook_secret", "mass_sync"]
+    actions = ["verify_connection", "rotate_webhook_secret", "mass_sync", "run_doctor"]
     fieldsets = [
         (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
         ("Sync", {"fields": ["auto_sync", "auto_publish", "time_zone", "reconcile_at"]}),
@@ -203,6 +231,24 @@ class ReverbAccountAdmin(BaseAdmin):
             self.message_user(
                 request,
                 format_html('{}: <a href="{}">mass sync started</a>.', account.name, job_url(job)),
+                messages.SUCCESS,
+            )
+        if len(started) == 1:
+            return HttpResponseRedirect(job_url(started[0]))
+        return None
+
+    @admin.action(description="Compare with Reverb (doctor, read-only)", permissions=["change"])
+    def run_doctor(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> HttpResponse | None:
+        started: list[BulkJob] = []
+        for account in queryset:
+            try:
+                job = start_doctor(account, user=request.user)
+            except JobAlreadyRunning as exc:
+                job = exc.job
+            started.append(job)
+            self.message_user(
+                request,
+                format_html('{}: <a href="{}">doctor started</a>.', account.name, job_url(job)),
                 messages.SUCCESS,
             )
         if len(started) == 1:

@@ -383,3 +383,43 @@ def load_capture(folder: Path) -> dict[str, Rows]:
         for path in sorted(folder.glob("*.json"))
         if path.name not in ("manifest.json", RESPONSES_FILE)
     }
+
+
+# ---- from the admin: one background job per account ------------------------------------------------
+
+DOCTOR = "backoffice.doctor"
+
+
+def start_doctor(account: Any, *, user: Any = None) -> Any:
+    """Queue the doctor for one account; the job page shows its report when the worker is done."""
+    from backoffice.background.jobs import ItemSpec, create_job
+
+    return create_job(
+        DOCTOR,
+        title=f"Reverb doctor for {account.name}",
+        items=[ItemSpec(key=account.name, label="Compare Reverb's answers with the emulator's")],
+        account=account,
+        user=user,
+        single_flight=True,
+    )
+
+
+def check_account(job: Any, item: Any, *, resumed: bool) -> Any:
+    """The doctor's job item: GET requests only, so a restarted item simply runs again."""
+    from backoffice.background.jobs import Outcome
+
+    account = job.account
+    if not account.enabled:
+        return Outcome.failed(f"Account {account.name} is disabled; it is never called.")
+    try:
+        findings = examine(account.client()).findings
+    except ReverbError as exc:
+        return Outcome.failed(f"Reverb could not be read: {exc}")
+    report = "\n".join(line for finding in findings for line in finding.lines())
+    differing = [f.resource for f in findings if f.differs]
+    if differing:
+        return Outcome.failed(f"{len(differing)} resources differ: {', '.join(differing)}\n{report}")
+    return Outcome.ok(f"No difference in {len(findings)} resources.\n{report}")
+
+
+JOB_HANDLERS = {DOCTOR: check_account}

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
+from backoffice.background.jobs import job_url
+from backoffice.models import BulkJob
 from backoffice.reverb.emulator.adapter import EmulatorAdapter
 from backoffice.reverb.emulator.replay import CaptureReplay
 from backoffice.reverb.transport import register_transport, unregister_transport
@@ -142,3 +147,37 @@ def test_a_capture_served_again_is_a_read_only_shop_the_product_syncs(emulator: 
             client.ship_order(order_number, "UPS", "1Z999", True)
     finally:
         unregister_transport("http://capture.test/")
+
+
+def test_admin_action_runs_the_doctor_as_a_job_a_manager_reads(
+    emulator: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+
+    settings.WORKER_BACKEND = "inline"
+    account = AccountFactory(name="shop")
+    boss = User.objects.create_user("boss", password="password", is_staff=True)
+    boss.groups.add(Group.objects.get(name="Manager"))
+    client = Client()
+    client.force_login(boss)
+    url = reverse("admin:backoffice_reverbaccount_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"action": "run_doctor", "_selected_action": [account.pk]})
+    job = BulkJob.objects.get(kind=doctor.DOCTOR, account=account)
+    assert response.status_code == 302 and response["Location"] == job_url(job)
+    job.refresh_from_db()
+    assert job.state == "succeeded", (job.state, job.error)
+    item = job.items.get()
+    assert item.message.startswith("No difference in 13 resources.") and "orders: ok" in item.message
+    assert all(method == "GET" for method, _ in emulator.requests)
+
+
+def test_shipping_staff_cannot_run_the_doctor() -> None:
+
+    account = AccountFactory(name="shop")
+    clerk = User.objects.create_user("clerk", password="password", is_staff=True)
+    clerk.groups.add(Group.objects.get(name="Shipping"))
+    client = Client()
+    client.force_login(clerk)
+    url = reverse("admin:backoffice_reverbaccount_changelist")
+    client.post(url, {"action": "run_doctor", "_selected_action": [account.pk]})
+    assert not BulkJob.objects.exists()
