@@ -138,7 +138,7 @@ def _expand_bundles(account: Any, planned: list[PlannedShipment], seen: set[str]
     )
     extra: dict[str, list[PlannedShipment]] = defaultdict(list)
     for order in siblings.order_by("order_number"):
-        if not order.can_ship:
+        if ship_refusal(order):
             continue
         lead = bundles[order.order_bundle_id]
         extra[lead.order_number].append(

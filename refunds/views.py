@@ -3,14 +3,12 @@ and a seller-initiated refund from an order."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from backoffice.actions import Refused
+from backoffice.actions import report
 from backoffice.pages import page, require
-from backoffice.reverb.errors import ReverbError
 from orders.models import Order
 
 from .forms import RespondForm, SellerRefundForm
@@ -25,12 +23,6 @@ from .services import (
 )
 
 ACTIVE = ("pending_seller_response", "conditionally_approved")
-
-
-def _error(exc: ReverbError) -> str:
-    errors = exc.field_errors()
-    detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in errors.items())
-    return f"Reverb refused: {exc}" + (f" ({detail})" if detail else "")
 
 
 def queue(request: HttpRequest) -> HttpResponse:
@@ -58,20 +50,19 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         amount = None if data["state"] == "denied" else data["amount"]
-        try:
-            respond_to_refund(
+        answered = report(
+            request,
+            lambda: respond_to_refund(
                 refund,
                 actor=request.user,
                 state=data["state"],
                 amount=amount,
                 note_to_buyer=data["note_to_buyer"],
-            )
-        except Refused as exc:
-            form.add_error(None, exc.reason)
-        except ReverbError as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.success(request, f"Refund request {refund.reverb_id}: {refund.state.replace('_', ' ')}.")
+            ),
+            lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
+            form=form,
+        )
+        if answered:
             return redirect(reverse("admin:refunds_refundrequest_queue"))
     return page(
         request,
@@ -93,19 +84,18 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     used = seller_refunds_this_month(order.account)
     form = SellerRefundForm(request.POST or None, initial={"amount": refundable})
     if request.method == "POST" and form.is_valid():
-        try:
-            request_refund(
+        sent = report(
+            request,
+            lambda: request_refund(
                 order,
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
                 amount=form.cleaned_data["amount"],
-            )
-        except Refused as exc:
-            form.add_error(None, exc.reason)
-        except ReverbError as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.success(request, f"Refund sent for order {order.order_number}.")
+            ),
+            f"Refund sent for order {order.order_number}.",
+            form=form,
+        )
+        if sent:
             return redirect(reverse("admin:orders_order_change", args=[order.pk]))
     return page(
         request,
