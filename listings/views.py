@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from backoffice.jobs import ItemSpec, create_job
+from backoffice.actions import ActionError, Done, Refused, report
+from backoffice.jobs import ItemSpec, create_job, job_url
 from backoffice.models import ReverbAccount
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
@@ -28,15 +29,6 @@ from .models import Listing
 
 if TYPE_CHECKING:
     from .admin import ListingAdmin
-
-
-def job_link(job: Any) -> str:
-    try:
-        from backoffice.jobs import job_url
-
-        return job_url(job)
-    except ImportError:  # pragma: no cover - older tree
-        return reverse("admin:backoffice_bulkjob_change", args=[job.pk])
 
 
 def change_url(listing: Listing) -> str:
@@ -131,11 +123,7 @@ def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse
         return HttpResponseNotAllowed(["POST"])
     _need(request, "push_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
-    try:
-        done = services.push_listing(listing, actor=request.user)
-        messages.success(request, done.message)
-    except services.ActionError as exc:
-        messages.error(request, exc.message)
+    report(request, lambda: services.push_listing(listing, actor=request.user), lambda done: done.message)
     return HttpResponseRedirect(change_url(listing))
 
 
@@ -154,12 +142,12 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             done = services.create_listing(account, form.payload(), actor=request.user)
-        except services.ActionError as exc:
+        except ActionError as exc:
             form.show_reverb_errors(exc.field_errors)
             messages.error(request, exc.message)
         else:
-            messages.success(request, done.message + (" " + " ".join(done.warnings) if done.warnings else ""))
-            return HttpResponseRedirect(change_url(done.listing))
+            messages.success(request, done.text)
+            return HttpResponseRedirect(change_url(done.obj))
     context = _context(
         admin, request, f"Create a listing on {account.name}", form=form, account=account, accounts=accounts
     )
@@ -173,23 +161,7 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
-        op = request.POST.get("op")
-        try:
-            if op == "add":
-                form = ImageUrlForm(request.POST)
-                if not form.is_valid():
-                    raise services.ActionError("Enter a valid photo URL.")
-                done = services.add_image(listing, actor=request.user, url=form.cleaned_data["url"])
-            elif op == "delete":
-                done = services.delete_image(listing, actor=request.user, image_id=request.POST["image_id"])
-            elif op == "reorder":
-                urls = [u for u in request.POST.getlist("url") if u]
-                done = services.reorder_images(listing, actor=request.user, urls=urls)
-            else:
-                raise services.ActionError("Unknown photo operation.")
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        report(request, lambda: _photo_op(listing, request), lambda done: done.message)
         return HttpResponseRedirect(request.path)
     try:
         photos = listing.account.client().listing_images(listing.reverb_id)
@@ -216,6 +188,21 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     return TemplateResponse(request, "listings/images.html", context)
 
 
+def _photo_op(listing: Listing, request: HttpRequest) -> Done:
+    op = request.POST.get("op")
+    if op == "add":
+        form = ImageUrlForm(request.POST)
+        if not form.is_valid():
+            raise Refused("Enter a valid photo URL.")
+        return services.add_image(listing, actor=request.user, url=form.cleaned_data["url"])
+    if op == "delete":
+        return services.delete_image(listing, actor=request.user, image_id=request.POST["image_id"])
+    if op == "reorder":
+        urls = [u for u in request.POST.getlist("url") if u]
+        return services.reorder_images(listing, actor=request.user, urls=urls)
+    raise Refused("Unknown photo operation.")
+
+
 # ---- promotion -------------------------------------------------------------------------------------
 
 
@@ -223,31 +210,7 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     _need(request, "promote_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
-        op = request.POST.get("op")
-        try:
-            if op == "bump":
-                bump_form = BumpForm(request.POST)
-                if not bump_form.is_valid():
-                    raise services.ActionError("Enter a bid between 0.1 and 50%.")
-                done = services.set_bump(
-                    [listing], actor=request.user, bid=bump_form.cleaned_data["bid"] / 100
-                )
-            elif op == "unbump":
-                done = services.remove_bump([listing], actor=request.user)
-            elif op == "offer":
-                offer_form = DirectOfferForm(request.POST)
-                if not offer_form.is_valid():
-                    raise services.ActionError("Enter a percentage from 1 to 99.")
-                done = services.set_direct_offer(
-                    listing, actor=request.user, percentage=offer_form.cleaned_data["percentage"]
-                )
-            elif op == "no_offer":
-                done = services.remove_direct_offer(listing, actor=request.user)
-            else:
-                raise services.ActionError("Unknown operation.")
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        report(request, lambda: _promotion_op(listing, request), lambda done: done.message)
         return HttpResponseRedirect(request.path)
     client = listing.account.client()
     bump: dict[str, Any] = {}
@@ -277,6 +240,27 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     return TemplateResponse(request, "listings/promotion.html", context)
 
 
+def _promotion_op(listing: Listing, request: HttpRequest) -> Done:
+    op = request.POST.get("op")
+    if op == "bump":
+        bump_form = BumpForm(request.POST)
+        if not bump_form.is_valid():
+            raise Refused("Enter a bid between 0.1 and 50%.")
+        return services.set_bump([listing], actor=request.user, bid=bump_form.cleaned_data["bid"] / 100)
+    if op == "unbump":
+        return services.remove_bump([listing], actor=request.user)
+    if op == "offer":
+        offer_form = DirectOfferForm(request.POST)
+        if not offer_form.is_valid():
+            raise Refused("Enter a percentage from 1 to 99.")
+        return services.set_direct_offer(
+            listing, actor=request.user, percentage=offer_form.cleaned_data["percentage"]
+        )
+    if op == "no_offer":
+        return services.remove_direct_offer(listing, actor=request.user)
+    raise Refused("Unknown operation.")
+
+
 # ---- the shop: vacation ----------------------------------------------------------------------------
 
 
@@ -291,11 +275,9 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         if request.POST.get("confirm") != "yes":
             context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
             return TemplateResponse(request, "listings/vacation.html", context)
-        try:
-            done = services.set_vacation(account, actor=request.user, on=on)
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        report(
+            request, lambda: services.set_vacation(account, actor=request.user, on=on), lambda d: d.message
+        )
         return HttpResponseRedirect(request.path)
     rows = []
     for account in accounts:
@@ -339,7 +321,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         messages.success(
             request, f"Import started: {len(items)} row(s). Each row's result goes to the sync log."
         )
-        return HttpResponseRedirect(job_link(job))
+        return HttpResponseRedirect(job_url(job))
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     context = _context(admin, request, "Import products from CSV", form=form, columns=csv_import.COLUMNS)
     if request.method == "POST" and form.is_valid():
