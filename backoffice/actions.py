@@ -115,6 +115,7 @@ class Push:
     summary: Mapping[str, Any] | None = None
     client: ReverbClient | None = None
     call: ApiCall | None = None
+    secrets: tuple[str, ...] = ()  # masked in the audit row's curl and summary
 
     @property
     def reverb(self) -> ReverbClient:

@@ -114,7 +114,7 @@ def audited_call(push: Push, call: Callable[[ReverbClient], T]) -> T:
     record = push.call = _row(push)
     client = push.reverb
     sent: list[tuple[str, str, bytes | None]] = []
-    hook = lambda method, url, body: sent.append((method, url, body))  # noqa: E731
+    hook = lambda method, url, body: sent.append(_hide(push.secrets, method, url, body))  # noqa: E731
     client.send_hooks.append(hook)
     started = time.monotonic()
     try:
@@ -147,6 +147,16 @@ def refused(push: Push, reason: str) -> ApiCall:
         push, status=ApiCall.Status.REFUSED, message=reason, started_at=now, finished_at=now, duration_ms=0
     )
     return push.call
+
+
+def _hide(
+    secrets: tuple[str, ...], method: str, url: str, body: bytes | None
+) -> tuple[str, str, bytes | None]:
+    """The request as the audit row keeps it: each of the push's secrets (e.g. a webhook URL's) masked."""
+    for secret in filter(None, secrets):
+        url = url.replace(secret, "[REDACTED]")
+        body = body.replace(secret.encode(), b"[REDACTED]") if body else body
+    return method, url, body
 
 
 def _finish(
