@@ -7,6 +7,7 @@ permission; every change goes through listings/services.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -161,7 +162,7 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
-        report(request, lambda: _photo_op(listing, request), lambda done: done.message)
+        _operation(request, listing, PHOTO_OPS, "Unknown photo operation.")
         return HttpResponseRedirect(request.path)
     try:
         photos = listing.account.client().listing_images(listing.reverb_id)
@@ -188,19 +189,38 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     return TemplateResponse(request, "listings/images.html", context)
 
 
-def _photo_op(listing: Listing, request: HttpRequest) -> Done:
-    op = request.POST.get("op")
-    if op == "add":
-        form = ImageUrlForm(request.POST)
-        if not form.is_valid():
-            raise Refused("Enter a valid photo URL.")
-        return services.add_image(listing, actor=request.user, url=form.cleaned_data["url"])
-    if op == "delete":
-        return services.delete_image(listing, actor=request.user, image_id=request.POST["image_id"])
-    if op == "reorder":
-        urls = [u for u in request.POST.getlist("url") if u]
-        return services.reorder_images(listing, actor=request.user, urls=urls)
-    raise Refused("Unknown photo operation.")
+def _cleaned(form_class: Any, request: HttpRequest, invalid: str) -> dict[str, Any]:
+    form = form_class(request.POST)
+    if not form.is_valid():
+        raise Refused(invalid)
+    return form.cleaned_data
+
+
+def _operation(
+    request: HttpRequest, listing: Listing, ops: dict[str, Callable[[Listing, Any], Done]], unknown: str
+) -> None:
+    """Run the POSTed `op` on the listing and report it (the photo and promotion pages)."""
+    op = ops.get(request.POST.get("op", ""))
+
+    def act() -> Done:
+        if op is None:
+            raise Refused(unknown)
+        return op(listing, request)
+
+    report(request, act, lambda done: done.message)
+
+
+PHOTO_OPS: dict[str, Callable[[Listing, Any], Done]] = {
+    "add": lambda listing, request: services.add_image(
+        listing, actor=request.user, url=_cleaned(ImageUrlForm, request, "Enter a valid photo URL.")["url"]
+    ),
+    "delete": lambda listing, request: services.delete_image(
+        listing, actor=request.user, image_id=request.POST["image_id"]
+    ),
+    "reorder": lambda listing, request: services.reorder_images(
+        listing, actor=request.user, urls=[u for u in request.POST.getlist("url") if u]
+    ),
+}
 
 
 # ---- promotion -------------------------------------------------------------------------------------
@@ -210,7 +230,7 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     _need(request, "promote_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
-        report(request, lambda: _promotion_op(listing, request), lambda done: done.message)
+        _operation(request, listing, PROMOTION_OPS, "Unknown operation.")
         return HttpResponseRedirect(request.path)
     client = listing.account.client()
     bump: dict[str, Any] = {}
@@ -240,25 +260,20 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     return TemplateResponse(request, "listings/promotion.html", context)
 
 
-def _promotion_op(listing: Listing, request: HttpRequest) -> Done:
-    op = request.POST.get("op")
-    if op == "bump":
-        bump_form = BumpForm(request.POST)
-        if not bump_form.is_valid():
-            raise Refused("Enter a bid between 0.1 and 50%.")
-        return services.set_bump([listing], actor=request.user, bid=bump_form.cleaned_data["bid"] / 100)
-    if op == "unbump":
-        return services.remove_bump([listing], actor=request.user)
-    if op == "offer":
-        offer_form = DirectOfferForm(request.POST)
-        if not offer_form.is_valid():
-            raise Refused("Enter a percentage from 1 to 99.")
-        return services.set_direct_offer(
-            listing, actor=request.user, percentage=offer_form.cleaned_data["percentage"]
-        )
-    if op == "no_offer":
-        return services.remove_direct_offer(listing, actor=request.user)
-    raise Refused("Unknown operation.")
+PROMOTION_OPS: dict[str, Callable[[Listing, Any], Done]] = {
+    "bump": lambda listing, request: services.set_bump(
+        [listing],
+        actor=request.user,
+        bid=_cleaned(BumpForm, request, "Enter a bid between 0.1 and 50%.")["bid"] / 100,
+    ),
+    "unbump": lambda listing, request: services.remove_bump([listing], actor=request.user),
+    "offer": lambda listing, request: services.set_direct_offer(
+        listing,
+        actor=request.user,
+        percentage=_cleaned(DirectOfferForm, request, "Enter a percentage from 1 to 99.")["percentage"],
+    ),
+    "no_offer": lambda listing, request: services.remove_direct_offer(listing, actor=request.user),
+}
 
 
 # ---- the shop: vacation ----------------------------------------------------------------------------
