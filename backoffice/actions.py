@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from django.contrib import messages
+from django.shortcuts import redirect
 
 from backoffice.audit import audited_call, refused
 from backoffice.reverb.errors import ForbiddenError, ReverbError
@@ -24,7 +25,7 @@ from backoffice.sync.objects import upsert_objects
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.forms import Form
-    from django.http import HttpRequest
+    from django.http import HttpRequest, HttpResponse
 
     from backoffice.audit import ApiCall
     from backoffice.models import BulkJob, ReverbAccount
@@ -208,3 +209,25 @@ def report_each(
         )
         done += result is not None
     return done
+
+
+def confirmed(
+    request: HttpRequest,
+    form: Form,
+    act: Callable[[dict[str, Any]], T],
+    success: str | Callable[[T], str],
+    *,
+    then: str,
+    on_failure: str = "redirect",
+) -> HttpResponse | None:
+    """The POST of an action page: when `form` is bound and valid, call the service with its data and
+    `report` the outcome, then redirect to `then`. On failure: "redirect" anyway (the message says why),
+    "stay" on the page, or "form" to stay with the reason on the form. None means: show the page."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    result = report(
+        request, partial(act, form.cleaned_data), success, form=form if on_failure == "form" else None
+    )
+    if result is None and on_failure != "redirect":
+        return None
+    return redirect(then)

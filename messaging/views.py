@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from backoffice.actions import report
+from backoffice.actions import confirmed, report
 from backoffice.pages import page, require
 from orders.models import Order
 
@@ -43,34 +43,35 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
     accept = AcceptForm(request.POST if action == "accept" else None)
     if request.method == "POST":
         require(request, "messaging.respond_offer")
-        done = None
-        if action == "accept" and accept.is_valid():
-            done = report(
-                request,
-                lambda: accept_offer(negotiation, actor=request.user, message=accept.cleaned_data["message"]),
-                f"Offer {negotiation.reverb_id} accepted.",
-            )
-        elif action == "decline":
-            done = report(
-                request,
-                lambda: decline_offer(negotiation, actor=request.user),
-                f"Offer {negotiation.reverb_id} declined.",
-            )
-        elif action == "counter" and counter.is_valid():
-            data = counter.cleaned_data
-            done = report(
-                request,
-                lambda: counter_offer(
-                    negotiation,
-                    actor=request.user,
-                    price=data["price"],
-                    shipping_price=data["shipping_price"],
-                    message=data["message"],
-                ),
-                f"Counter-offer of {data['price']} sent.",
-            )
-        if done:
-            return redirect(reverse("admin:messaging_negotiation_inbox"))
+        inbox = reverse("admin:messaging_negotiation_inbox")
+        declined = action == "decline" and report(
+            request,
+            lambda: decline_offer(negotiation, actor=request.user),
+            f"Offer {negotiation.reverb_id} declined.",
+        )
+        done = confirmed(
+            request,
+            accept,
+            lambda data: accept_offer(negotiation, actor=request.user, message=data["message"]),
+            f"Offer {negotiation.reverb_id} accepted.",
+            then=inbox,
+            on_failure="stay",
+        ) or confirmed(
+            request,
+            counter,
+            lambda data: counter_offer(
+                negotiation,
+                actor=request.user,
+                price=data["price"],
+                shipping_price=data["shipping_price"],
+                message=data["message"],
+            ),
+            lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
+            then=inbox,
+            on_failure="stay",
+        )
+        if declined or done:
+            return done or redirect(inbox)
     offers = negotiation.raw.get("offers") or []
     return page(
         request,

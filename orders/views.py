@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from backoffice.actions import report, report_each
+from backoffice.actions import confirmed, report_each
 from backoffice.jobs import BulkJob, job_url
 from backoffice.models import ReverbAccount
 from backoffice.pages import page, require
@@ -89,14 +89,14 @@ def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.mark_picked_up")
     order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
     form = PickedUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        report(
-            request,
-            lambda: mark_picked_up(order, actor=request.user, date=form.cleaned_data["date"]),
-            f"Order {order.order_number} marked picked up.",
-        )
-        return redirect(change_url(order))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        lambda data: mark_picked_up(order, actor=request.user, date=data["date"]),
+        f"Order {order.order_number} marked picked up.",
+        then=change_url(order),
+    )
+    return done or page(
         request,
         "orders/picked_up.html",
         f"Mark order {order.order_number} picked up",
@@ -110,19 +110,16 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.leave_feedback")
     order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
     form = FeedbackForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        report(
-            request,
-            lambda: leave_buyer_feedback(
-                order,
-                actor=request.user,
-                rating=form.cleaned_data["rating"],
-                message=form.cleaned_data["message"],
-            ),
-            f"Feedback left for {order.buyer_name}.",
-        )
-        return redirect(change_url(order))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        lambda data: leave_buyer_feedback(
+            order, actor=request.user, rating=data["rating"], message=data["message"]
+        ),
+        f"Feedback left for {order.buyer_name}.",
+        then=change_url(order),
+    )
+    return done or page(
         request,
         "orders/feedback.html",
         f"Feedback for the buyer of order {order.order_number}",

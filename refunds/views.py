@@ -4,10 +4,10 @@ and a seller-initiated refund from an order."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from backoffice.actions import report
+from backoffice.actions import confirmed
 from backoffice.pages import page, require
 from orders.models import Order
 
@@ -47,24 +47,21 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     refund = get_object_or_404(RefundRequest.objects.select_related("order", "account"), pk=pk)
     allowed = TRANSITIONS.get(refund.state, ())
     form = RespondForm(request.POST or None, allowed=allowed, initial={"amount": refund.amount})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        amount = None if data["state"] == "denied" else data["amount"]
-        answered = report(
-            request,
-            lambda: respond_to_refund(
-                refund,
-                actor=request.user,
-                state=data["state"],
-                amount=amount,
-                note_to_buyer=data["note_to_buyer"],
-            ),
-            lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
-            form=form,
-        )
-        if answered:
-            return redirect(reverse("admin:refunds_refundrequest_queue"))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        lambda data: respond_to_refund(
+            refund,
+            actor=request.user,
+            state=data["state"],
+            amount=None if data["state"] == "denied" else data["amount"],
+            note_to_buyer=data["note_to_buyer"],
+        ),
+        lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
+        then=reverse("admin:refunds_refundrequest_queue"),
+        on_failure="form",
+    )
+    return done or page(
         request,
         "refunds/respond.html",
         f"Refund request {refund.reverb_id}",
@@ -83,21 +80,15 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
     form = SellerRefundForm(request.POST or None, initial={"amount": refundable})
-    if request.method == "POST" and form.is_valid():
-        sent = report(
-            request,
-            lambda: request_refund(
-                order,
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-                amount=form.cleaned_data["amount"],
-            ),
-            f"Refund sent for order {order.order_number}.",
-            form=form,
-        )
-        if sent:
-            return redirect(reverse("admin:orders_order_change", args=[order.pk]))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        lambda data: request_refund(order, actor=request.user, reason=data["reason"], amount=data["amount"]),
+        f"Refund sent for order {order.order_number}.",
+        then=reverse("admin:orders_order_change", args=[order.pk]),
+        on_failure="form",
+    )
+    return done or page(
         request,
         "refunds/new_for_order.html",
         f"Refund order {order.order_number}",
