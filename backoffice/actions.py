@@ -214,19 +214,20 @@ def report_each(
 def confirmed(
     request: HttpRequest,
     form: Form,
-    act: Callable[[dict[str, Any]], T],
+    act: Callable[..., T],
     success: str | Callable[[T], str],
     *,
     then: str,
     on_failure: str = "redirect",
 ) -> HttpResponse | None:
-    """The POST of an action page: when `form` is bound and valid, call the service with its data and
-    `report` the outcome, then redirect to `then`. On failure: "redirect" anyway (the message says why),
+    """The POST of an action page: when `form` is bound and valid, call `act(**form.cleaned_data)` (an
+    action form's fields are named as the service's keyword arguments) and `report` the outcome, then
+    redirect to `then`. On failure: "redirect" anyway (the message says why),
     "stay" on the page, or "form" to stay with the reason on the form. None means: show the page."""
     if request.method != "POST" or not form.is_valid():
         return None
     result = report(
-        request, partial(act, form.cleaned_data), success, form=form if on_failure == "form" else None
+        request, partial(act, **form.cleaned_data), success, form=form if on_failure == "form" else None
     )
     if result is None and on_failure != "redirect":
         return None

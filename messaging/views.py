@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -52,20 +54,14 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         done = confirmed(
             request,
             accept,
-            lambda data: accept_offer(negotiation, actor=request.user, message=data["message"]),
+            partial(accept_offer, negotiation, actor=request.user),
             f"Offer {negotiation.reverb_id} accepted.",
             then=inbox,
             on_failure="stay",
         ) or confirmed(
             request,
             counter,
-            lambda data: counter_offer(
-                negotiation,
-                actor=request.user,
-                price=data["price"],
-                shipping_price=data["shipping_price"],
-                message=data["message"],
-            ),
+            partial(counter_offer, negotiation, actor=request.user),
             lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
             then=inbox,
             on_failure="stay",

@@ -4,6 +4,7 @@ wrapped in admin_view): ship one order, mark picked up, buyer feedback, packing 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -92,7 +93,7 @@ def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
     done = confirmed(
         request,
         form,
-        lambda data: mark_picked_up(order, actor=request.user, date=data["date"]),
+        partial(mark_picked_up, order, actor=request.user),
         f"Order {order.order_number} marked picked up.",
         then=change_url(order),
     )
@@ -113,9 +114,7 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     done = confirmed(
         request,
         form,
-        lambda data: leave_buyer_feedback(
-            order, actor=request.user, rating=data["rating"], message=data["message"]
-        ),
+        partial(leave_buyer_feedback, order, actor=request.user),
         f"Feedback left for {order.buyer_name}.",
         then=change_url(order),
     )

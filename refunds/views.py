@@ -3,6 +3,8 @@ and a seller-initiated refund from an order."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -50,13 +52,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     done = confirmed(
         request,
         form,
-        lambda data: respond_to_refund(
-            refund,
-            actor=request.user,
-            state=data["state"],
-            amount=None if data["state"] == "denied" else data["amount"],
-            note_to_buyer=data["note_to_buyer"],
-        ),
+        partial(respond_to_refund, refund, actor=request.user),
         lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
         then=reverse("admin:refunds_refundrequest_queue"),
         on_failure="form",
@@ -83,7 +79,7 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     done = confirmed(
         request,
         form,
-        lambda data: request_refund(order, actor=request.user, reason=data["reason"], amount=data["amount"]),
+        partial(request_refund, order, actor=request.user),
         f"Refund sent for order {order.order_number}.",
         then=reverse("admin:orders_order_change", args=[order.pk]),
         on_failure="form",
