@@ -4,9 +4,11 @@ wrapped in admin_view): ship one order, mark picked up, buyer feedback, packing 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core import signing
 from django.db.models import QuerySet
@@ -86,45 +88,53 @@ def ship(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request, "orders.mark_picked_up")
+def _order_action_page(
+    request: HttpRequest,
+    pk: int,
+    perm: str,
+    form_class: type[forms.Form],
+    service: Callable[..., Order],
+    template: str,
+    title: str,
+    success: str,
+) -> HttpResponse:
+    """One order, one form, one service: `title` and `success` are formatted with the order."""
+    require(request, perm)
     order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    form = PickedUpForm(request.POST or None)
+    form = form_class(request.POST or None)
     done = confirmed(
         request,
         form,
-        partial(mark_picked_up, order, actor=request.user),
-        f"Order {order.order_number} marked picked up.",
+        partial(service, order, actor=request.user),
+        success.format(order=order),
         then=change_url(order),
     )
-    return done or page(
+    return done or page(request, template, title.format(order=order), Order._meta, order=order, form=form)
+
+
+def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
+    return _order_action_page(
         request,
+        pk,
+        "orders.mark_picked_up",
+        PickedUpForm,
+        mark_picked_up,
         "orders/picked_up.html",
-        f"Mark order {order.order_number} picked up",
-        Order._meta,
-        order=order,
-        form=form,
+        "Mark order {order.order_number} picked up",
+        "Order {order.order_number} marked picked up.",
     )
 
 
 def feedback(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request, "orders.leave_feedback")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    form = FeedbackForm(request.POST or None)
-    done = confirmed(
+    return _order_action_page(
         request,
-        form,
-        partial(leave_buyer_feedback, order, actor=request.user),
-        f"Feedback left for {order.buyer_name}.",
-        then=change_url(order),
-    )
-    return done or page(
-        request,
+        pk,
+        "orders.leave_feedback",
+        FeedbackForm,
+        leave_buyer_feedback,
         "orders/feedback.html",
-        f"Feedback for the buyer of order {order.order_number}",
-        Order._meta,
-        order=order,
-        form=form,
+        "Feedback for the buyer of order {order.order_number}",
+        "Feedback left for {order.buyer_name}.",
     )
 
 
