@@ -20,6 +20,8 @@ from backoffice.actions import Done, report, report_each
 from backoffice.admin_links import EMPTY, reverb_link
 from backoffice.admin_mirror import ReverbMirrorAdmin, money_column, related_changelist_link
 from backoffice.jobs import ItemSpec, create_job, job_url
+from messaging.models import Conversation, Negotiation
+from orders.models import Order
 
 from . import editing, services, views
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
@@ -241,20 +243,14 @@ class ListingAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Orders")
     def orders_link(self, obj: Listing) -> SafeString | str:
-        from orders.models import Order
-
         return related_changelist_link(Order, "listing", obj, "orders") if obj else EMPTY
 
     @admin.display(description="Conversations")
     def conversations_link(self, obj: Listing) -> SafeString | str:
-        from messaging.models import Conversation
-
         return related_changelist_link(Conversation, "listing", obj, "conversations") if obj else EMPTY
 
     @admin.display(description="Offers")
     def negotiations_link(self, obj: Listing) -> SafeString | str:
-        from messaging.models import Negotiation
-
         return related_changelist_link(Negotiation, "listing", obj, "negotiations") if obj else EMPTY
 
     # -- confirmation + running ------------------------------------------------------------------------

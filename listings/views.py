@@ -19,8 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from backoffice.actions import ActionError, Done, Refused, report
-from backoffice.jobs import ItemSpec, create_job, job_url
+from backoffice.actions import ActionError, Actor, Done, Refused, report
+from backoffice.jobs import BulkJob, ItemSpec, create_job, job_url
 from backoffice.models import ReverbAccount
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
@@ -50,7 +50,7 @@ def _context(admin: ListingAdmin, request: HttpRequest, title: str, **extra: Any
     }
 
 
-def queue_push(listing: Listing, user: Any) -> Any:
+def queue_push(listing: Listing, user: Actor) -> BulkJob:
     return create_job(
         "listings.push",
         title=f"Push {listing}",

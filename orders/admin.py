@@ -15,6 +15,8 @@ from django.utils.safestring import SafeString
 
 from backoffice.admin_links import EMPTY, order_web_url, reverb_link
 from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from payouts.models import PayoutLineItem
+from refunds.models import RefundRequest
 
 from . import views
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
@@ -197,8 +199,6 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Refund requests")
     def refunds_link(self, obj: Order) -> SafeString | str:
-        from refunds.models import RefundRequest
-
         return related_changelist_link(RefundRequest, "order", obj, "refund requests") if obj else EMPTY
 
     @admin.display(description="Payments")
@@ -211,8 +211,6 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Payouts")
     def payout_lines_link(self, obj: Order) -> SafeString | str:
-        from payouts.models import PayoutLineItem
-
         return related_changelist_link(PayoutLineItem, "order", obj, "payout line items") if obj else EMPTY
 
 

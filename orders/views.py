@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -164,7 +163,7 @@ def _selected(request: HttpRequest) -> list[Order]:
     )
 
 
-def _provider_hints(account: Any) -> list[str]:
+def _provider_hints(account: ReverbAccount) -> list[str]:
     names = list(shipping_providers(account))
     names += [m.local_name for m in ShippingProviderMapping.objects.filter(account=account)]
     return names
@@ -218,7 +217,9 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _preview(request: HttpRequest, account: Any, rows: list[bulk.ShipRow], notify: bool) -> HttpResponse:
+def _preview(
+    request: HttpRequest, account: ReverbAccount, rows: list[bulk.ShipRow], notify: bool
+) -> HttpResponse:
     planned = bulk.plan(account, rows)
     token = uuid.uuid4().hex
     payload = signing.dumps(
