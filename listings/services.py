@@ -65,7 +65,15 @@ def _push(
     summary: Mapping[str, Any] | None = None,
     client: ReverbClient | None = None,
 ) -> Push:
-    return Push(listing.account, action, (TARGET, listing.reverb_id), actor, job, summary, client)
+    return Push(
+        listing.account,
+        action,
+        (TARGET, listing.reverb_id),
+        actor=actor,
+        job=job,
+        summary=summary,
+        client=client,
+    )
 
 
 def reread(listing: Listing, client: ReverbClient | None = None) -> Listing:
@@ -124,7 +132,7 @@ def create_listing(
     Reverb has no such listing is the POST sent once more."""
     data = dict(data)
     sku = str(data.get("sku") or "").strip()
-    push = Push(account, "listings.create", (TARGET, sku), actor, job, data, client)
+    push = Push(account, "listings.create", (TARGET, sku), actor=actor, job=job, summary=data, client=client)
     if not sku:
         raise push.refuse(
             "A listing needs a SKU: it is how this back office finds it on Reverb and avoids duplicates.",
@@ -147,7 +155,15 @@ def create_listing(
     if existing is not None:
         key = str(existing.get("id"))
         body = {k: v for k, v in data.items() if k != "publish"}
-        update = Push(account, "listings.update_by_sku", (TARGET, key), actor, job, body, client)
+        update = Push(
+            account,
+            "listings.update_by_sku",
+            (TARGET, key),
+            actor=actor,
+            job=job,
+            summary=body,
+            client=client,
+        )
         answer = update.send(lambda c: c.update_listing(key, body))
         listing = land(account, _listing_of(answer) or client.get_listing(key))
         return Done(
@@ -360,7 +376,7 @@ def _many(
     accounts = {listing.account_id for listing in listings}
     if len(accounts) != 1:
         raise Refused("Select listings of one account at a time.")
-    return Push(listings[0].account, action, (TARGET, key), actor, None, summary)
+    return Push(listings[0].account, action, (TARGET, key), actor=actor, summary=summary)
 
 
 def _ids(listings: Sequence[Listing]) -> list[int]:
@@ -450,7 +466,7 @@ def set_vacation(account: ReverbAccount, *, actor: Actor, on: bool) -> Done:
         account,
         "shop.vacation_on" if on else "shop.vacation_off",
         ("shop", account.name),
-        actor,
+        actor=actor,
         summary={"vacation": on},
     )
     push.send(lambda c: c.set_vacation(on))
