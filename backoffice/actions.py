@@ -4,8 +4,9 @@ A service builds one `Push` (who acts, on which account and target, as part of w
 summary), asks the verb's `<verb>_refusal(obj)` whether it may act, and then either `push.refuse(...)`
 (recorded, nothing sent) or `push.send(call)` (through `audited_call`). What goes wrong comes back as an
 `ActionError`: `Refused` when nothing was sent, `ReverbRefused` when Reverb answered with an error or
-could not be reached. What Reverb returned is written to the mirror with `write_back`. The views report
-the outcome with `report` / `report_each`, so every page words success and failure the same way.
+could not be reached. What Reverb returned is written to the mirror with `write_back`. The pages report
+the outcome with `report` (one object), `report_each` (several) or `confirmed` (a form's POST), so every
+page words success and failure the same way.
 """
 
 from __future__ import annotations
