@@ -9,20 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from backoffice.actions import ActionError, Done
 from backoffice.background.jobs import Outcome
-from backoffice.models import BulkJob, BulkJobItem, SyncLogEntry
+from backoffice.models import BulkJob, BulkJobItem, ReverbAccount, SyncLogEntry
 
 from . import services
 from .models import Listing
 
 
-def _run(job: BulkJob, item: BulkJobItem, act: Callable[[Listing, Any], services.Done]) -> Outcome:
+def _run(job: BulkJob, item: BulkJobItem, act: Callable[[Listing, Any], Done]) -> Outcome:
     listing = Listing.objects.select_related("account").filter(pk=item.key).first()
     if listing is None:
         return Outcome.skipped("Listing no longer in the mirror.")
     try:
         done = act(listing, job.started_by)
-    except services.ActionError as exc:
+    except ActionError as exc:
         return (Outcome.skipped if exc.refused else Outcome.failed)(
             exc.message, field_errors=exc.field_errors
         )
@@ -42,7 +43,7 @@ def end_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     if resumed:  # the end may have landed before the worker died: look before sending it again
         listing = Listing.objects.filter(pk=item.key).first()
         if listing is not None:
-            services._reread(listing)
+            services.reread(listing)
     return _run(
         job, item, lambda listing, actor: services.end_listing(listing, actor=actor, reason=reason, job=job)
     )
@@ -54,13 +55,11 @@ def delete_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
 
 def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     """One CSV row: create (or update the SKU's listing) and write the row's result to the sync log."""
-    from backoffice.models import ReverbAccount
-
     account = ReverbAccount.objects.get(pk=job.params["account_id"])
     sku = item.key
     try:
         done = services.create_listing(account, item.params["payload"], actor=job.started_by, job=job)
-    except services.ActionError as exc:
+    except ActionError as exc:
         SyncLogEntry.objects.create(
             account=account,
             resource="listings.csv_import",
@@ -71,7 +70,7 @@ def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
             raw=item.params["payload"],
         )
         return Outcome.failed(exc.message, field_errors=exc.field_errors)
-    listing = done.listing
+    listing = done.obj
     SyncLogEntry.objects.create(
         account=account,
         resource="listings.csv_import",

@@ -8,6 +8,8 @@ from django.db import models
 
 from backoffice.models import RemoteModel, amount_field
 
+from . import editing
+
 
 class Listing(RemoteModel):
     """A listing on Reverb (any state: draft, live, ended, sold...). Key: the listing id."""
@@ -88,9 +90,7 @@ class Listing(RemoteModel):
         Computed from the row itself: the sync keeps the mirror columns (and raw) equal to Reverb, and
         never touches pending_changes, so a pull that brings a new remote value makes the conflict visible
         at once, with no query of its own."""
-        from .editing import conflicts
-
-        return conflicts(self)
+        return editing.conflicts(self)
 
     @property
     def has_conflict(self) -> bool:

@@ -213,7 +213,8 @@ def test_two_worker_processes_stay_under_one_budget(file_db: Path) -> None:
         assert count <= burst + rate * (at - t0) + 1e-6, (count, at - t0)
     elapsed = grants[-1] - t0
     assert elapsed >= (2 * n - burst) / rate * 0.99  # they really had to wait for each other
-    assert elapsed < (2 * n - burst) / rate + 5  # and did not starve
+    # and did not starve: a loose bound, since a loaded 2-core machine delays process start-up by seconds
+    assert elapsed < (2 * n - burst) / rate + 30
     import sqlite3
 
     with sqlite3.connect(file_db) as conn:

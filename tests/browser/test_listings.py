@@ -24,7 +24,7 @@ def shop(emulator: Any, settings: Any) -> ReverbAccount:
 def test_edit_price_and_push_reaches_the_emulator(
     page: Any, live_server: Any, admin_user: Any, admin_login: Any, shop: ReverbAccount, emulator: Any
 ) -> None:
-    listing = services.create_listing(shop, new_listing("BR-EDIT"), actor=None).listing
+    listing = services.create_listing(shop, new_listing("BR-EDIT"), actor=None).obj
     admin_login(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/listings/listing/{listing.pk}/change/")
     page.click("#edit-listing")
