@@ -49,3 +49,22 @@ def role_user(name: str, role: str | None) -> User:
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def record_bodies(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
+    """Keep (method, path, JSON body) of every request the emulator answers from now on."""
+    import json
+
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    handle = emulator.handle
+
+    def recording(method: str, path: str, query: str, headers: Any, body: bytes, *args: Any) -> Any:
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {}
+        sent.append((method, path, data))
+        return handle(method, path, query, headers, body, *args)
+
+    monkeypatch.setattr(emulator, "handle", recording)
+    return sent

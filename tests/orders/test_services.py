@@ -10,8 +10,8 @@ from backoffice.actions import Refused
 from backoffice.audit import ApiCall
 from backoffice.reverb.errors import ReverbError
 from orders.models import Feedback, Order
-from orders.services import leave_buyer_feedback, mark_picked_up, ship_order
-from tests.orders.helpers import resync, ship_calls, simulate
+from orders.services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal
+from tests.orders.helpers import record_bodies, resync, ship_calls, simulate
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,27 @@ def test_buyer_feedback(emulator, shop):
     assert Feedback.objects.get(account=shop, order_number=order.order_number).rating == 5
     with pytest.raises(Refused, match="does not ask"):
         leave_buyer_feedback(order, actor=None, rating=5, message="again")
+
+
+@pytest.mark.parametrize("notify", [False, True])
+def test_ship_sends_the_notification_choice(emulator, shop, monkeypatch, notify):
+    order = new_order(emulator, shop)
+    sent = record_bodies(emulator, monkeypatch)
+    ship_order(order, actor=None, provider="UPS", tracking_number="N1", send_notification=notify)
+    (body,) = [data for method, path, data in sent if method == "POST" and path.endswith("/ship")]
+    assert body["send_notification"] is notify
+
+
+def test_already_shipped_refusals_name_the_shipment(emulator, shop):
+    order = new_order(emulator, shop)
+    ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    order.refresh_from_db()
+    assert ship_refusal(order) == "Already shipped (USPS 9400)."
+    assert ship_refusal(order, "9400") == "Already shipped with tracking number 9400."
+    with pytest.raises(Refused) as same:
+        ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    assert same.value.reason == "Already shipped with tracking number 9400." and same.value.already_done
+    with pytest.raises(Refused) as other:
+        ship_order(order, actor=None, provider="UPS", tracking_number="OTHER")
+    assert other.value.reason == "Already shipped (USPS 9400)." and not other.value.already_done
+    assert ship_calls(emulator) == 1
