@@ -130,3 +130,49 @@ def test_queue_and_seller_refund_page_warns_past_five(emulator, shop):
         {"reason": "other", "amount": "1.00"},
     )
     assert forged.status_code == 403 and emulator.requests[POST] == 0
+
+
+def paid_order(emulator: Any, account: Any) -> Order:
+    number = simulate(emulator, "new_order")["order_number"]
+    resync(account, "orders")
+    return Order.objects.get(account=account, order_number=number)
+
+
+def test_refund_of_an_order_in_another_currency_is_refused(emulator, shop):
+    order = paid_order(emulator, shop)
+    Order.objects.filter(pk=order.pk).update(currency="EUR")
+    order.refresh_from_db()
+    with pytest.raises(Refused, match="shop currency USD, but this order is in EUR"):
+        request_refund(order, actor=None, reason="other", amount="5.00")
+    assert emulator.requests[POST] == 0
+    assert not RefundRequest.objects.filter(order_number=order.order_number).exists()
+    assert ApiCall.objects.get(action="refunds.request").status == ApiCall.Status.REFUSED
+
+
+def _refunds_this_month(account: Any, initiated_by: str, n: int) -> None:
+    from django.utils import timezone
+
+    for i in range(n):
+        RefundRequest.objects.create(
+            account=account, reverb_id=f"{initiated_by}-{i}", initiated_by=initiated_by,
+            remote_created_at=timezone.now(),
+        )  # fmt: skip
+
+
+def new_refund_page(order: Order) -> str:
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    return client.get(url).content.decode()
+
+
+@pytest.mark.parametrize("seller,buyer,warned", [(0, 0, False), (4, 0, False), (0, 6, False), (5, 0, True)])
+def test_only_seller_initiated_refunds_count_toward_the_free_five(emulator, shop, seller, buyer, warned):
+    RefundRequest.objects.filter(account=shop).delete()
+    order = paid_order(emulator, shop)
+    _refunds_this_month(shop, "seller", seller)
+    _refunds_this_month(shop, "buyer", buyer)
+    assert seller_refunds_this_month(shop) == seller
+    page = new_refund_page(order)
+    assert f"made <strong>{seller}</strong> seller-initiated" in page
+    assert ("fee-warning" in page) is warned
