@@ -241,3 +241,31 @@ def test_reconcile_query_count_is_constant(shop, django_assert_num_queries) -> N
     with django_assert_num_queries(9):
         big = reconcile(ALL_TIME)
     assert len(big.findings) > len(small.findings)
+
+
+@pytest.mark.parametrize("off_by,flagged", [("0.01", False), ("0.02", True), ("0.11", True), ("0.50", True)])
+def test_a_fee_off_by_more_than_a_cent_is_found(shop, off_by, flagged) -> None:
+    line = PayoutLineItem.objects.select_related("order").first()
+    line.fees += Decimal(off_by)
+    line.save()
+    report = reconcile(ALL_TIME, as_of=timezone.now())
+    fees = [f for f in report.findings if f.kind == Kind.FEE]
+    assert bool(fees) is flagged
+    assert all(f.amount == Decimal(off_by) for f in fees)
+    assert all(c.ok for c in check_payout(line.payout).lines) is not flagged
+
+
+def test_an_overdue_order_with_an_approved_partial_refund_is_not_reported_unpaid(shop) -> None:
+    line = PayoutLineItem.objects.select_related("order").first()
+    order = line.order
+    line.delete()
+    assert order.status in ("paid", "shipped", "received", "picked_up")
+    before = reconcile(ALL_TIME, as_of=LATER).findings
+    assert order.order_number in {f.order_number for f in before if f.kind == Kind.NOT_PAID_OUT}  # overdue
+    RefundRequest.objects.create(
+        account=shop, reverb_id="partial-1", order=order, order_number=order.order_number, state="approved",
+        amount=Decimal("10.00"), currency=order.currency, refund_type="partial", initiated_by="seller",
+        remote_created_at=timezone.now(),
+    )  # fmt: skip
+    report = reconcile(ALL_TIME, as_of=LATER)
+    assert order.order_number not in {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}
