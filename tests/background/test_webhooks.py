@@ -387,3 +387,30 @@ def test_invalid_topic_reported_per_topic(
 def test_register_needs_a_base_url(account: ReverbAccount) -> None:
     with pytest.raises(CommandError, match="--base-url"):
         run(account.name, "--register")
+
+
+@pytest.mark.parametrize("how", ["process_pending", "process_delivery", "replay"])
+def test_an_account_disabled_after_receiving_is_never_called(
+    manual: None, post: Post, account: ReverbAccount, emulator: Any, how: str
+) -> None:
+    """Stored while enabled, then the account is disabled: processing and replaying call nothing."""
+    listing = first(emulator, "listings")
+    assert post(listing).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    if how == "replay":  # a processed delivery, replayed after the account was disabled
+        webhooks.process_delivery(delivery.pk)
+        delivery.refresh_from_db()
+        assert delivery.state == State.PROCESSED
+        Listing.objects.all().delete()
+    ReverbAccount.objects.filter(pk=account.pk).update(enabled=False)
+    calls = sum(emulator.requests.values())
+    if how == "process_pending":
+        webhooks.process_pending()
+    elif how == "process_delivery":
+        webhooks.process_delivery(delivery.pk)
+    else:
+        webhooks.replay([delivery.pk])
+    assert sum(emulator.requests.values()) == calls
+    delivery.refresh_from_db()
+    assert delivery.state == State.FAILED and "disabled" in delivery.error
+    assert not Listing.objects.exists()
