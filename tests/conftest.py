@@ -41,3 +41,22 @@ def emulator():
     register_transport(f"{EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
     yield emu
     unregister_transport(f"{EMULATOR_ORIGIN}/")
+
+
+OTHER_EMULATOR_ORIGIN = "http://reverb-two.test"
+OTHER_EMULATOR_API_URL = f"{OTHER_EMULATOR_ORIGIN}/api"
+OTHER_EMULATOR_TOKEN = "other-token-9876543210"
+
+
+@pytest.fixture
+def other_emulator():
+    """A second, separate emulated Reverb shop (another seed and token) at OTHER_EMULATOR_API_URL, for
+    tests with two accounts: what is done for one must never reach the other."""
+    from backoffice.reverb.emulator import Emulator
+    from backoffice.reverb.emulator.adapter import EmulatorAdapter
+    from backoffice.reverb.transport import register_transport, unregister_transport
+
+    emu = Emulator(token=OTHER_EMULATOR_TOKEN, seed=2, size="tiny")
+    register_transport(f"{OTHER_EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
+    yield emu
+    unregister_transport(f"{OTHER_EMULATOR_ORIGIN}/")

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.actions import Refused
+from backoffice.audit import ApiCall
 from messaging.models import Conversation, Negotiation, OfferPolicy
 from messaging.services import accept_offer, counter_offer, decline_offer, mark_read, reply
 from tests.orders.helpers import resync, role_user, simulate
@@ -120,3 +121,35 @@ def test_inbox_and_thread_pages(emulator, shop):
     assert positions == sorted(positions)  # oldest to newest
     changelist = client.get(reverse("admin:messaging_conversation_changelist"), {"unread__exact": "1"})
     assert changelist.status_code == 200
+
+
+REPLY = ("POST", "/api/my/conversations/{conversation_id}/messages")
+
+
+@pytest.mark.parametrize("which", ["shop", "other_shop"])
+def test_reply_goes_through_the_conversations_own_account(emulator, other_emulator, shop, other_shop, which):
+    """Two accounts, each on its own Reverb: a reply (service and page) reaches only its own account's."""
+    account, own, foreign = {
+        "shop": (shop, emulator, other_emulator),
+        "other_shop": (other_shop, other_emulator, emulator),
+    }[which]
+    convo = Conversation.objects.filter(account=account).first()
+    assert convo is not None
+    reply(convo, actor=None, body="From the service.")
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    response = client.post(
+        reverse("admin:messaging_conversation_thread", args=[convo.pk]),
+        {"action": "reply", "body": "From the page."},
+    )
+    assert response.status_code == 302
+    assert (own.requests[REPLY], foreign.requests[REPLY]) == (2, 0)
+    remote = own.store.table("conversations")[int(convo.reverb_id)]
+    assert [m["body"] for m in remote["messages"]][-2:] == ["From the service.", "From the page."]
+    assert list(convo.messages.order_by("sent_at", "id").values_list("body", flat=True))[-2:] == [
+        "From the service.",
+        "From the page.",
+    ]
+    assert set(ApiCall.objects.filter(action="messaging.reply").values_list("account_id", flat=True)) == {
+        account.pk
+    }

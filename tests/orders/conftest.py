@@ -1,1 +1,1 @@
-from tests.orders.helpers import shop  # noqa: F401
+from tests.orders.helpers import other_shop, shop  # noqa: F401

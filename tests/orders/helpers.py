@@ -68,3 +68,13 @@ def record_bodies(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[
 
     monkeypatch.setattr(emulator, "handle", recording)
     return sent
+
+
+@pytest.fixture
+def other_shop(shop: ReverbAccount, other_emulator: Any) -> ReverbAccount:
+    """A second account, created after `shop`, on its own emulator, everything pulled into the mirror."""
+    from tests.conftest import OTHER_EMULATOR_API_URL, OTHER_EMULATOR_TOKEN
+
+    account = AccountFactory(name="other-shop", api_url=OTHER_EMULATOR_API_URL, token=OTHER_EMULATOR_TOKEN)
+    sync_account(account, client=fast_client(account))
+    return account
