@@ -1,6 +1,10 @@
 """Shared fixtures. Any attempt to reach a real network fails the test (DESIGN.md section 8)."""
 
+import copy
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -60,3 +64,25 @@ def other_emulator():
     register_transport(f"{OTHER_EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
     yield emu
     unregister_transport(f"{OTHER_EMULATOR_ORIGIN}/")
+
+
+def _row_state(row: Any) -> dict[str, Any]:
+    fresh = type(row)._base_manager.get(pk=row.pk)
+    return {f.attname: getattr(fresh, f.attname) for f in fresh._meta.concrete_fields}
+
+
+@contextmanager
+def nothing_changes(emulator: Any, *rows: Any) -> Iterator[None]:
+    """Assert that what runs inside changes nothing: each mirror row as stored, the emulated shop's data,
+    and no new successful audit row (a refusal may record itself as refused, nothing more)."""
+    from backoffice.models import ApiCall
+
+    ok = ApiCall.objects.exclude(status=ApiCall.Status.REFUSED)
+    before_rows = [_row_state(row) for row in rows]
+    before_remote = copy.deepcopy(dict(emulator.store.tables)) if emulator is not None else None
+    before_calls = set(ok.values_list("pk", flat=True))
+    yield
+    assert [_row_state(row) for row in rows] == before_rows, "a mirror row changed"
+    if emulator is not None:
+        assert dict(emulator.store.tables) == before_remote, "the emulated shop changed"
+    assert set(ok.values_list("pk", flat=True)) == before_calls, "a call was sent"

@@ -11,6 +11,7 @@ from backoffice.audit import ApiCall
 from backoffice.reverb.errors import ReverbError
 from orders.models import Feedback, Order
 from orders.services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal
+from tests.conftest import nothing_changes
 from tests.orders.helpers import record_bodies, resync, ship_calls, simulate
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_ship_sends_once_and_writes_back(emulator, shop):
 )
 def test_ship_refusals_send_nothing(emulator, shop, params, tracking, provider, expected):
     order = new_order(emulator, shop, **params)
-    with pytest.raises(Refused, match=expected):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match=expected):
         ship_order(order, actor=None, provider=provider, tracking_number=tracking)
     assert ship_calls(emulator) == 0
     assert ApiCall.objects.get(target_key=order.order_number).status == ApiCall.Status.REFUSED
@@ -55,7 +56,7 @@ def test_ship_refusals_send_nothing(emulator, shop, params, tracking, provider, 
 def test_ship_twice_with_same_tracking_sends_once(emulator, shop):
     order = new_order(emulator, shop)
     ship_order(order, actor=None, provider="USPS", tracking_number="9400")
-    with pytest.raises(Refused) as info:
+    with nothing_changes(emulator, order), pytest.raises(Refused) as info:
         ship_order(order, actor=None, provider="USPS", tracking_number="9400")
     assert info.value.already_done
     assert ship_calls(emulator) == 1
@@ -92,7 +93,7 @@ def test_mark_picked_up(emulator, shop):
 
 def test_mark_picked_up_refused_for_shipped_method(emulator, shop):
     order = new_order(emulator, shop)
-    with pytest.raises(Refused, match="local pickup"):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match="local pickup"):
         mark_picked_up(order, actor=None)
     assert emulator.requests[("POST", "/api/my/orders/selling/{order_number}/mark_picked_up")] == 0
 
@@ -102,15 +103,16 @@ def test_buyer_feedback(emulator, shop):
     ship_order(order, actor=None, provider="UPS", tracking_number="FB1")
     order.refresh_from_db()
     assert order.needs_feedback_for_buyer
-    with pytest.raises(Refused, match="1 to 5"):
-        leave_buyer_feedback(order, actor=None, rating=6, message="great")
-    with pytest.raises(Refused, match="message"):
-        leave_buyer_feedback(order, actor=None, rating=5, message="  ")
+    with nothing_changes(emulator, order):
+        with pytest.raises(Refused, match="1 to 5"):
+            leave_buyer_feedback(order, actor=None, rating=6, message="great")
+        with pytest.raises(Refused, match="message"):
+            leave_buyer_feedback(order, actor=None, rating=5, message="  ")
     leave_buyer_feedback(order, actor=None, rating=5, message="Great buyer")
     order.refresh_from_db()
     assert not order.needs_feedback_for_buyer
     assert Feedback.objects.get(account=shop, order_number=order.order_number).rating == 5
-    with pytest.raises(Refused, match="does not ask"):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match="does not ask"):
         leave_buyer_feedback(order, actor=None, rating=5, message="again")
 
 
