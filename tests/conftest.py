@@ -86,3 +86,32 @@ def nothing_changes(emulator: Any, *rows: Any) -> Iterator[None]:
     if emulator is not None:
         assert dict(emulator.store.tables) == before_remote, "the emulated shop changed"
     assert set(ok.values_list("pk", flat=True)) == before_calls, "a call was sent"
+
+
+# The fixtures below import inside their bodies: tests.factories and tests.orders.helpers import this module.
+
+
+@pytest.fixture
+def shop(emulator: Any, db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An account on the emulator, with everything pulled into the mirror; its clients never wait."""
+    from backoffice.models import ReverbAccount
+    from backoffice.sync.runner import sync_account
+    from tests.factories import AccountFactory
+    from tests.orders.helpers import fast_client
+
+    monkeypatch.setattr(ReverbAccount, "client", fast_client)
+    account = AccountFactory()
+    sync_account(account, client=fast_client(account))
+    return account
+
+
+@pytest.fixture
+def other_shop(shop: Any, other_emulator: Any) -> Any:
+    """A second account, created after `shop`, on its own emulator, everything pulled into the mirror."""
+    from backoffice.sync.runner import sync_account
+    from tests.factories import AccountFactory
+    from tests.orders.helpers import fast_client
+
+    account = AccountFactory(name="other-shop", api_url=OTHER_EMULATOR_API_URL, token=OTHER_EMULATOR_TOKEN)
+    sync_account(account, client=fast_client(account))
+    return account

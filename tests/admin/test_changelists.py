@@ -8,8 +8,8 @@ from django.test import Client
 from backoffice.mirror import SyncRun
 from backoffice.models import ReverbAccount
 from tests.admin.conftest import FACTORIES, admin_url
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import (
+from tests.factories import (
+    AccountFactory,
     ConversationFactory,
     ListingFactory,
     MessageFactory,

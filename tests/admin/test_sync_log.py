@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from backoffice.mirror import SyncLogEntry, SyncRun
 from backoffice.models import ReverbAccount
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import ListingFactory
+from tests.factories import AccountFactory, ListingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""Shared helpers for the order, refund and messaging action tests: an emulator shop synced into the
-mirror, fast clients (no rate wait, no sleeps), simulations of the buyer side, and role users."""
+"""Shared helpers for the order, refund and messaging action tests (the `shop` and `other_shop` fixtures
+are in tests/conftest.py): fast clients (no rate wait, no sleeps), simulations of the buyer side, role
+users, and a recorder of what the emulator received."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from backoffice.reverb.emulator import core
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import ensure_roles
 from backoffice.sync.runner import sync_account
-from tests.factories import AccountFactory
 
 
 def fast_client(account: ReverbAccount) -> ReverbClient:
@@ -28,15 +28,6 @@ def simulate(emulator: Any, event: str, **params: Any) -> dict[str, Any]:
 
 def ship_calls(emulator: Any) -> int:
     return emulator.requests[("POST", "/api/my/orders/selling/{order_number}/ship")]
-
-
-@pytest.fixture
-def shop(emulator: Any, db: None, monkeypatch: pytest.MonkeyPatch) -> ReverbAccount:
-    """An account on the emulator, with everything pulled into the mirror."""
-    monkeypatch.setattr(ReverbAccount, "client", fast_client)
-    account = AccountFactory()
-    sync_account(account, client=fast_client(account))
-    return account
 
 
 def resync(account: ReverbAccount, *names: str) -> None:
@@ -68,13 +59,3 @@ def record_bodies(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[
 
     monkeypatch.setattr(emulator, "handle", recording)
     return sent
-
-
-@pytest.fixture
-def other_shop(shop: ReverbAccount, other_emulator: Any) -> ReverbAccount:
-    """A second account, created after `shop`, on its own emulator, everything pulled into the mirror."""
-    from tests.conftest import OTHER_EMULATOR_API_URL, OTHER_EMULATOR_TOKEN
-
-    account = AccountFactory(name="other-shop", api_url=OTHER_EMULATOR_API_URL, token=OTHER_EMULATOR_TOKEN)
-    sync_account(account, client=fast_client(account))
-    return account

@@ -1,1 +1,0 @@
-from tests.orders.helpers import other_shop, shop  # noqa: F401
