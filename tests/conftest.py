@@ -88,6 +88,12 @@ def nothing_changes(emulator: Any, *rows: Any) -> Iterator[None]:
     assert set(ok.values_list("pk", flat=True)) == before_calls, "a call was sent"
 
 
+@pytest.fixture
+def inline_jobs(settings: Any) -> None:
+    """Bulk jobs run inline, in the request or call that submits them."""
+    settings.JOBS_BACKEND = "inline"
+
+
 # The fixtures below import inside their bodies: tests.factories and tests.orders.helpers import this module.
 
 

@@ -45,6 +45,26 @@ class AccountFactory(factory.django.DjangoModelFactory):
             obj.save(update_fields=["token_encrypted"])
 
 
+# ---- a listing to create on Reverb -------------------------------------------------------------------
+
+EXCELLENT = "df268ad1-c462-4ba6-b6db-e007e23922ea"
+BRAND_NEW = "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
+
+
+def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
+    """A valid create body: make, model, condition and price are what Reverb validates."""
+    from backoffice.reverb.client import money as client_money
+
+    return {
+        "make": "Fender",
+        "model": "Stratocaster",
+        "sku": sku,
+        "condition": {"uuid": EXCELLENT},
+        "price": client_money("1299.00", "USD"),
+        **extra,
+    }
+
+
 # ---- Reverb payloads and the listing and order mirrors ---------------------------------------------
 
 

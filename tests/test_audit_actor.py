@@ -20,7 +20,7 @@ from orders import services as orders
 from orders.models import Order
 from refunds import services as refunds
 from refunds.models import RefundRequest
-from tests.listings.conftest import new_listing
+from tests.factories import new_listing
 from tests.orders.helpers import resync, simulate
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,8 @@ from backoffice.models import ReverbAccount
 from listings import services
 from listings.models import Listing
 from tests.conftest import nothing_changes
-from tests.listings.conftest import EXCELLENT, emu_record, new_listing
+from tests.factories import EXCELLENT, new_listing
+from tests.listings.conftest import emu_record
 
 CHANGELIST = "admin:listings_listing_changelist"
 

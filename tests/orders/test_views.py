@@ -16,12 +16,7 @@ from orders.models import Order, SkuMapping
 from tests.conftest import nothing_changes
 from tests.orders.helpers import record_bodies, resync, role_user, ship_calls, simulate
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_jobs")]
 
 
 def login(role: str | None, name: str = "u") -> Client:

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from backoffice.models import ReverbAccount
 from backoffice.reverb.emulator.orders import changed
 from backoffice.reverb.emulator.refunds import apply_refund
 from backoffice.sync.runner import sync_account
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.django_db
 
 ALL_TIME = Period(date(2000, 1, 1), date(2100, 12, 31))
 LATER = timezone.now() + timedelta(days=3650)  # every grace period is over
-
-
-@pytest.fixture
-def shop(emulator) -> ReverbAccount:
-    account = AccountFactory(name="shop")
-    runs = sync_account(account)
-    assert all(r.ok for r in runs), [(r.resource, r.error) for r in runs]
-    assert PayoutLineItem.objects.filter(order__isnull=False).count() >= 2
-    return account
 
 
 def kinds(report) -> list[str]:
