@@ -15,7 +15,8 @@ from backoffice.models import BulkJob, ReverbAccount, SyncLogEntry
 from listings import services
 from listings.models import Listing
 from tests.conftest import nothing_changes
-from tests.factories import EXCELLENT, emu_record, new_listing
+from tests.factories import EXCELLENT, new_listing
+from tests.listings.conftest import emu_record
 
 CHANGELIST = "admin:listings_listing_changelist"
 

@@ -13,7 +13,8 @@ from listings import services
 from listings.editing import record_edits
 from listings.models import Listing
 from tests.conftest import nothing_changes
-from tests.factories import BRAND_NEW, emu_record, new_listing
+from tests.factories import BRAND_NEW, new_listing
+from tests.listings.conftest import emu_record
 
 
 def by_state(account: ReverbAccount, state: str) -> Listing:

@@ -238,7 +238,7 @@ def test_a_fee_off_by_more_than_a_cent_is_found(shop, off_by, flagged) -> None:
     line = PayoutLineItem.objects.select_related("order").first()
     line.fees += Decimal(off_by)
     line.save()
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     fees = [f for f in report.findings if f.kind == Kind.FEE]
     assert bool(fees) is flagged
     assert all(f.amount == Decimal(off_by) for f in fees)
@@ -250,12 +250,12 @@ def test_an_overdue_order_with_an_approved_partial_refund_is_not_reported_unpaid
     order = line.order
     line.delete()
     assert order.status in ("paid", "shipped", "received", "picked_up")
-    before = reconcile(ALL_TIME, as_of=LATER).findings
+    before = match_period(ALL_TIME, as_of=LATER).findings
     assert order.order_number in {f.order_number for f in before if f.kind == Kind.NOT_PAID_OUT}  # overdue
     RefundRequest.objects.create(
         account=shop, reverb_id="partial-1", order=order, order_number=order.order_number, state="approved",
         amount=Decimal("10.00"), currency=order.currency, refund_type="partial", initiated_by="seller",
         remote_created_at=timezone.now(),
     )  # fmt: skip
-    report = reconcile(ALL_TIME, as_of=LATER)
+    report = match_period(ALL_TIME, as_of=LATER)
     assert order.order_number not in {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}

@@ -11,7 +11,7 @@ import pytest
 
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError, ValidationError
-from tests.factories import recording_client, simulate
+from tests.reverb.conftest import recording_client, simulate
 
 
 def rows(pages: Any) -> list[dict[str, Any]]:

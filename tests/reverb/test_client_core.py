@@ -34,14 +34,8 @@ from backoffice.reverb.errors import (
 )
 from backoffice.reverb.ratelimit import LocalTokenBucket
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
-from tests.factories import (
-    make_client,
-    new_listing,
-    recording_client,
-    reply,
-    require,
-    scripted_client,
-)
+from tests.factories import new_listing
+from tests.reverb.conftest import make_client, recording_client, reply, require, scripted_client
 
 
 def clear_faults_on_sleep(emulator: Any, sleeps: list[float]):

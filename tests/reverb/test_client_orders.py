@@ -9,7 +9,7 @@ import pytest
 
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ValidationError
-from tests.factories import simulate
+from tests.reverb.conftest import simulate
 
 
 def all_orders(client: ReverbClient, kind: str = "all", **filters: Any) -> list[dict[str, Any]]:

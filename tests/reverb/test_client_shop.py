@@ -8,7 +8,7 @@ import pytest
 
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import NotFoundError, ValidationError
-from tests.factories import recording_client
+from tests.reverb.conftest import recording_client
 
 
 def test_account_and_shop(client: ReverbClient) -> None:

@@ -21,7 +21,7 @@ from backoffice.reverb.errors import (
     parse_retry_after,
 )
 from tests.conftest import EMULATOR_API_URL
-from tests.factories import reply, scripted_client
+from tests.reverb.conftest import reply, scripted_client
 
 URL = f"{EMULATOR_API_URL}/listings/123"
 
