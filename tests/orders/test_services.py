@@ -132,8 +132,8 @@ def test_already_shipped_refusals_name_the_shipment(emulator, shop):
     assert ship_refusal(order, "9400") == "Already shipped with tracking number 9400."
     with pytest.raises(Refused) as same:
         ship_order(order, actor=None, provider="USPS", tracking_number="9400")
-    assert same.value.reason == "Already shipped with tracking number 9400." and same.value.already_done
+    assert same.value.message == "Already shipped with tracking number 9400." and same.value.already_done
     with pytest.raises(Refused) as other:
         ship_order(order, actor=None, provider="UPS", tracking_number="OTHER")
-    assert other.value.reason == "Already shipped (USPS 9400)." and not other.value.already_done
+    assert other.value.message == "Already shipped (USPS 9400)." and not other.value.already_done
     assert ship_calls(emulator) == 1
