@@ -377,7 +377,7 @@ def test_reverb_sibling_hosts_are_rebased_onto_the_api_host() -> None:
     page1 = {"orders": [{"order_number": "1"}],
              "_links": {"next": {"href": "https://reverb.com/api/my/orders/selling/all?page=2&per_page=1"}}}
     adapter_steps = [reply(200, page1), reply(200, {"orders": [{"order_number": "2"}], "_links": {}})]
-    from tests.factories import ScriptedAdapter
+    from tests.reverb.conftest import ScriptedAdapter
 
     adapter = ScriptedAdapter(*adapter_steps)
     session = requests.Session()
