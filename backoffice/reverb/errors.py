@@ -2,11 +2,13 @@
 
 Reverb's error bodies are `{"message": ..., "errors": {field: [messages]}}` (API-NOTES 4.2); some
 endpoints send `errors` as a flat list, and some bodies say `error` instead of `message` (4.3).
-Nothing here ever holds request headers, so no error can leak the token.
+Nothing here ever holds request headers, and the client masks the token in every message, body and
+field error it puts in one, so no error can leak it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -88,6 +90,19 @@ class RateLimitedError(ReverbError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class RateLimitPausedError(ReverbError):
+    """Reverb paused this account (a 429's Retry-After) for longer than a person should wait: an
+    interactive call fails at once with this instead of waiting. `wait` is the seconds left."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(float(wait), 0.0)
+        super().__init__(f"Reverb asked us to wait {math.ceil(self.wait)} s")
+
+
+class UnexpectedResponseError(ReverbError):
+    """A success answer we cannot read: not JSON, or not the shape the endpoint documents."""
 
 
 class ServerError(ReverbError):

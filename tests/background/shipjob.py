@@ -13,14 +13,13 @@ import os
 import time
 
 from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
-from backoffice.reverb.client import ReverbClient
 
 KIND = "tests.background.shipjob"
 
 
 @job_handler(KIND)
 def ship(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
-    client = ReverbClient.for_account(job.account)
+    client = job.account.client()
     if resumed:
         order = client.get_order(item.key)
         if order.get("shipped_at") or order.get("status") == "shipped":

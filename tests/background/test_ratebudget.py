@@ -17,7 +17,6 @@ from django.urls import reverse
 
 from backoffice.background import ApiUsage, RateBudget
 from backoffice.ratebudget import DatabaseTokenBucket, account_rate_limiter, usage_last_hour
-from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import RateLimitedError
 from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
 from tests.background.subproc import popen
@@ -112,21 +111,21 @@ def test_other_keys_and_missing_accounts_fall_back_safely(fake: FakeTime) -> Non
 def test_the_client_of_an_account_uses_the_database_budget(settings: Any) -> None:
     account = AccountFactory(name="shop")
     settings.REVERB_RATE_BUDGET = "database"
-    assert isinstance(ReverbClient.for_account(account).rate_limiter, DatabaseTokenBucket)
+    assert isinstance(account.client().rate_limiter, DatabaseTokenBucket)
     assert account_rate_limiter() is account_rate_limiter()
     unlimited = UnlimitedRateLimiter()
-    assert ReverbClient.for_account(account, rate_limiter=unlimited).rate_limiter is unlimited
+    assert account.client(rate_limiter=unlimited).rate_limiter is unlimited
     settings.REVERB_RATE_BUDGET = "local"
-    assert isinstance(ReverbClient.for_account(account).rate_limiter, LocalTokenBucket)
+    assert isinstance(account.client().rate_limiter, LocalTokenBucket)
     settings.REVERB_RATE_BUDGET = "redis?"
     with pytest.raises(Exception, match="REVERB_RATE_BUDGET"):
-        ReverbClient.for_account(account)
+        account.client()
 
 
 def test_requests_and_429s_from_the_emulator_are_counted_and_shown(emulator: Any, fake: FakeTime) -> None:
     account = AccountFactory(name="shop")
     limiter = bucket(fake, rate=100, burst=50)
-    client = ReverbClient.for_account(account, rate_limiter=limiter, sleep=lambda s: None, max_retries=2)
+    client = account.client(rate_limiter=limiter, sleep=lambda s: None, max_retries=2)
     client.get_order(next(iter(emulator.store.table("orders"))))
     session = client.session
     assert session.post(f"{EMULATOR_ORIGIN}/__emulator__/faults", json={"rate_429": 1.0, "retry_after": 3}).ok

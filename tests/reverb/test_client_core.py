@@ -3,6 +3,7 @@ foreign links, rate-limit integration."""
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import subprocess
@@ -10,7 +11,6 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,7 +32,7 @@ from backoffice.reverb.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from backoffice.reverb.ratelimit import LocalTokenBucket
+from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 from tests.reverb.conftest import (
     make_client,
@@ -72,17 +72,32 @@ def test_every_request_carries_reverbs_headers_timeouts_and_a_json_body(emulator
     assert client.last_response_headers["Content-Type"].startswith("application/hal+json")
 
 
-def test_defaults_come_from_settings(emulator: Any, settings: Any) -> None:
+def test_standalone_defaults_share_one_process_budget(emulator: Any) -> None:
+    client = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN)
+    assert (client.per_page, client.timeout, client.max_retries) == (50, (5.0, 30.0), 4)
+    assert isinstance(client.rate_limiter, LocalTokenBucket)
+    assert client.rate_limiter is ReverbClient(EMULATOR_API_URL, "other").rate_limiter  # one shared budget
+
+
+@pytest.mark.django_db
+def test_the_accounts_client_takes_its_limits_from_settings(emulator: Any, settings: Any) -> None:
+    from tests.factories import AccountFactory
+
     settings.REVERB_PER_PAGE = 7
     settings.REVERB_CONNECT_TIMEOUT, settings.REVERB_READ_TIMEOUT = 1.5, 12.0
     settings.REVERB_MAX_RETRIES = 2
-    client = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN)
-    assert (client.per_page, client.timeout, client.max_retries) == (7, (1.5, 12.0), 2)
-    assert isinstance(client.rate_limiter, LocalTokenBucket)
-    assert client.rate_limiter is ReverbClient(EMULATOR_API_URL, "other").rate_limiter  # one shared budget
+    settings.REVERB_REQUEST_DEADLINE, settings.REVERB_MAX_PAUSE = 9.0, 42.0
+    settings.REVERB_RATE_BUDGET = "local"
     settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST = 3.0, 4
-    bucket = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN).rate_limiter
-    assert (bucket.rate, bucket.burst) == (3.0, 4)
+    account = AccountFactory(api_url=EMULATOR_API_URL, currency="GBP")
+    client = account.client()
+    assert (client.per_page, client.timeout, client.max_retries) == (7, (1.5, 12.0), 2)
+    assert (client.deadline, client.max_pause) == (9.0, 42.0)
+    assert (client.rate_limiter.rate, client.rate_limiter.burst) == (3.0, 4)
+    assert (client.base_url, client.currency, client.account_key) == (EMULATOR_API_URL, "GBP",
+                                                                      f"account:{account.pk}")
+    assert account.client(rate_limiter=UnlimitedRateLimiter()).get_account()
+    assert account.get_token() not in repr(client)
 
 
 def test_module_imports_without_django_configured() -> None:
@@ -92,13 +107,17 @@ def test_module_imports_without_django_configured() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root)
 
 
-def test_for_account_uses_the_accounts_url_token_currency_and_key(emulator: Any) -> None:
-    account = SimpleNamespace(api_url=EMULATOR_API_URL, get_token=lambda: EMULATOR_TOKEN, currency="GBP",
-                              pk=7)
-    client = ReverbClient.for_account(account, rate_limiter=LocalTokenBucket(100, 10))
-    assert (client.base_url, client.currency, client.account_key) == (EMULATOR_API_URL, "GBP", "account:7")
-    assert client.get_account()
-    assert EMULATOR_TOKEN not in repr(client)
+def test_the_network_seam_imports_nothing_from_django_or_the_rest_of_the_project() -> None:
+    """The account builds its client and hands it its budget; the client reads no settings or models."""
+    root = Path(__file__).resolve().parents[2] / "backoffice" / "reverb"
+    for module in ("client", "errors", "ratelimit", "transport", "curl"):
+        tree = ast.parse((root / f"{module}.py").read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert not name.startswith(("django", "backoffice")), f"{module}.py imports {name}"
 
 
 def test_money_and_dates_are_formatted_for_reverb() -> None:
