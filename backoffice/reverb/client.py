@@ -116,7 +116,11 @@ class BearerToken:
         return self._value
 
     def mask(self, text: str) -> str:
-        return text.replace(self._value, MASK) if self._value and self._value in text else text
+        """`text` with the token, as is, stripped or repr-escaped (as exception messages quote it), masked."""
+        for form in {self._value, self._value.strip(), repr(self._value)[1:-1]}:
+            if len(form) >= 4 and form in text:
+                text = text.replace(form, MASK)
+        return text
 
     def __bool__(self) -> bool:
         return bool(self._value)
@@ -246,10 +250,12 @@ class ReverbClient:
                 self._scrub(error)
                 if not self._may_retry(method, error, attempt):
                     raise
-                delay = self._delay(attempt, error)
                 patience = current_patience()
-                if patience is not None and delay > patience:  # a person is waiting: say so, do not sleep
-                    raise RateLimitPausedError(delay) from None
+                if patience is not None and isinstance(error, RateLimitedError):
+                    wait = self._pause(error)
+                    if wait > patience:  # a person is waiting: say so, do not sleep
+                        raise RateLimitPausedError(wait) from None
+                delay = self._delay(attempt, error)
                 log.info("reverb %s %s failed (%s); retry %d in %.2fs", method, error.url or url,
                          type(error).__name__, attempt + 1, delay)
                 self.sleep(delay)

@@ -16,7 +16,6 @@ from backoffice.roles import ensure_roles
 from backoffice.sync.runner import sync_account
 from tests.factories import AccountFactory
 
-
 _BUILD_CLIENT = ReverbAccount.client  # the real one, even while a test patches it with fast_client
 
 
