@@ -144,7 +144,8 @@ def test_an_error_body_repeating_the_token_is_masked_everywhere() -> None:
     with pytest.raises(ReverbError) as info:
         client.update_shop({"name": "x"})
     error = info.value
-    seen = str(error) + repr(error) + json.dumps(error.body) + json.dumps(error.field_errors()) + str(error.args)
+    seen = str(error) + repr(error) + json.dumps(error.body) + json.dumps(error.field_errors())
+    seen += str(error.args)
     assert EMULATOR_TOKEN not in seen and "[REDACTED]" in seen
 
 
