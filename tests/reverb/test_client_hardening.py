@@ -270,7 +270,11 @@ def test_a_long_retry_after_pauses_the_account_only_up_to_the_cap() -> None:
 def test_an_interactive_call_fails_fast_while_the_account_is_paused() -> None:
     now = [1000.0]
     slept: list[float] = []
-    bucket = LocalTokenBucket(5, 5, clock=lambda: now[0], sleep=slept.append)
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = LocalTokenBucket(5, 5, clock=lambda: now[0], sleep=sleep)
     bucket.penalize("account:9", 250)
     client, adapter = scripted_client(reply(200, {}), rate_limiter=bucket, account_key="account:9")
     with interactive(2.0), pytest.raises(RateLimitPausedError) as info:
