@@ -210,7 +210,7 @@ class AccountBackgroundMixin:
             fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
         return fieldsets
 
-    @admin.display(description="API requests / 429s (last hour)")
+    @admin.display(description="API requests / 429s (last hour), current pause")
     def api_last_hour(self, account: Any) -> str:
         requests = getattr(account, "requests_last_hour", None)
         throttled = getattr(account, "throttled_last_hour", None)
@@ -218,7 +218,9 @@ class AccountBackgroundMixin:
             from backoffice.ratebudget import usage_last_hour
 
             requests, throttled = usage_last_hour(account)
-        return f"{requests} / {throttled}"
+        from backoffice.ratebudget import pause_note
+
+        return f"{requests} / {throttled}{pause_note(account)}"
 
     @admin.display(description="Mass sync")
     def mass_sync_job(self, account: Any) -> str:

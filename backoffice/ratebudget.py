@@ -13,6 +13,7 @@ settings.REVERB_RATE_BUDGET == "database" (the default), the process-local one w
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -224,7 +225,21 @@ def with_usage_last_hour(queryset: QuerySet[Any]) -> QuerySet[Any]:
     def total(column: str) -> Coalesce:
         return Coalesce(Subquery(usage.annotate(n=Sum(column)).values("n")[:1]), 0)
 
-    return queryset.annotate(requests_last_hour=total("requests"), throttled_last_hour=total("throttled"))
+    paused_until = RateBudget.objects.filter(account=OuterRef("pk")).values("paused_until")[:1]
+    return queryset.annotate(
+        requests_last_hour=total("requests"),
+        throttled_last_hour=total("throttled"),
+        rate_paused_until=Subquery(paused_until),
+    )
+
+
+def pause_note(account: Any) -> str:
+    """ " · paused 42 s" while Reverb's 429 pauses the account (annotated or read), else ""."""
+    if hasattr(account, "rate_paused_until"):
+        left = max((account.rate_paused_until or 0.0) - time.time(), 0.0)
+    else:
+        left = account.rate_paused_for
+    return f" · paused {math.ceil(left)} s by Reverb" if left > 0 else ""
 
 
 def usage_last_hour(account: Any) -> tuple[int, int]:
@@ -239,6 +254,7 @@ def usage_last_hour(account: Any) -> tuple[int, int]:
 __all__ = [
     "DatabaseTokenBucket",
     "InteractiveMiddleware",
+    "pause_note",
     "paused_seconds",
     "account_rate_limiter",
     "usage_last_hour",

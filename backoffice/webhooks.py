@@ -450,11 +450,7 @@ def unregister(
         existing = client.webhook_registrations()
     except UnauthorizedError as exc:
         raise _refused(exc, webhook_url(account, base_url or "")) from exc
-    return [
-        _delete(client, reg, "removed")
-        for reg in existing
-        if is_ours(str(reg.get("url", "")), base_url)
-    ]
+    return [_delete(client, reg, "removed") for reg in existing if is_ours(str(reg.get("url", "")), base_url)]
 
 
 def _delete(client: ReverbClient, reg: Mapping[str, Any], outcome: str, why: str = "") -> RegistrationResult:

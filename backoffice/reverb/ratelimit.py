@@ -83,8 +83,13 @@ class LocalTokenBucket:
     """A token bucket per key, in this process: `burst` requests at once, then `rate_per_second`.
     Thread-safe: the lock guards the arithmetic only; waiting happens outside it, then re-checks."""
 
-    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.rate = float(rate_per_second)
@@ -146,8 +151,9 @@ _defaults: dict[tuple[float, int], LocalTokenBucket] = {}
 _defaults_lock = threading.Lock()
 
 
-def default_rate_limiter(rate_per_second: float = DEFAULT_RATE_PER_SECOND,
-                         burst: int = DEFAULT_BURST) -> RateLimiter:
+def default_rate_limiter(
+    rate_per_second: float = DEFAULT_RATE_PER_SECOND, burst: int = DEFAULT_BURST
+) -> RateLimiter:
     """One process-wide bucket per (rate, burst), so every client of an account in this process shares
     its budget (and a caller with other numbers gets its own)."""
     key = (float(rate_per_second), int(burst))

@@ -161,8 +161,9 @@ Check = Callable[[Any], "str | None"]
 _CHECKS: dict[tuple[Any, ...], Check | None] = {}
 
 
-def unstorable(model: type[RemoteModel], conn: Any, key: str, fields: Mapping[str, Any],
-               canonical: str) -> str | None:
+def unstorable(
+    model: type[RemoteModel], conn: Any, key: str, fields: Mapping[str, Any], canonical: str
+) -> str | None:
     """Why this database cannot store the row (the reason, naming the column), or None when it can.
 
     Checked before the write, so one bad value costs its record, not the page: text longer than the

@@ -46,14 +46,18 @@ def two_hosts(*steps: Any) -> tuple[ReverbClient, ScriptedAdapter, ScriptedAdapt
 
 # ---- 2: the token goes only to the account's host --------------------------------------------------
 
-@pytest.mark.parametrize("href", [
-    HOSTILE,
-    "http://127.0.0.1:8866\\\\@127.0.0.1:8865/api/x",
-    "http://user@127.0.0.1:8865/api/x",
-    "http://127.0.0.1:8865@127.0.0.1:8866/api/x",
-    "http://127.0.0.1:8865/api\\x",
-    "http://127.0.0.1:8865/api/x\r\nHost: evil",
-])
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        HOSTILE,
+        "http://127.0.0.1:8866\\\\@127.0.0.1:8865/api/x",
+        "http://user@127.0.0.1:8865/api/x",
+        "http://127.0.0.1:8865@127.0.0.1:8866/api/x",
+        "http://127.0.0.1:8865/api\\x",
+        "http://127.0.0.1:8865/api/x\r\nHost: evil",
+    ],
+)
 def test_links_the_http_library_would_read_differently_are_refused(href: str) -> None:
     client, _, theirs = two_hosts(reply(200, {}))
     with pytest.raises(ForeignLinkError):
@@ -94,6 +98,7 @@ def test_a_refused_link_fails_the_scan_and_marks_nothing_missing() -> None:
 
 
 # ---- 13: the token is in no frame's locals, no exception, no error page ----------------------------
+
 
 class Exploding(ScriptedAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
@@ -137,9 +142,13 @@ def test_the_token_wrapper_is_redacted_everywhere() -> None:
 
 # ---- 14: an error body repeating the token is masked ------------------------------------------------
 
+
 def test_an_error_body_repeating_the_token_is_masked_everywhere() -> None:
-    body = {"message": f"bad token {EMULATOR_TOKEN}", "errors": {"token": [f"{EMULATOR_TOKEN} is revoked"]},
-            "echo": {"headers": [f"Bearer {EMULATOR_TOKEN}"]}}
+    body = {
+        "message": f"bad token {EMULATOR_TOKEN}",
+        "errors": {"token": [f"{EMULATOR_TOKEN} is revoked"]},
+        "echo": {"headers": [f"Bearer {EMULATOR_TOKEN}"]},
+    }
     client, _ = scripted_client(reply(422, body))
     with pytest.raises(ReverbError) as info:
         client.update_shop({"name": "x"})
@@ -175,6 +184,7 @@ def test_a_sync_run_and_its_audit_trail_never_store_an_echoed_token() -> None:
 
 # ---- 16: a success answer that is not JSON ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("content", [b"<html>maintenance</html>", b"{not json"])
 def test_a_200_that_is_not_json_is_a_typed_error(content: bytes) -> None:
     def answer(request: requests.PreparedRequest) -> requests.Response:
@@ -199,9 +209,11 @@ def test_a_page_that_is_a_json_list_is_a_typed_error() -> None:
 
 # ---- 17: an overall deadline per request -------------------------------------------------------------
 
+
 @pytest.fixture
 def trickling_server() -> Iterator[str]:
     """A loopback server that sends its headers, then one body byte every 50 ms (5 s for the body)."""
+
     class Trickle(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             body = b'{"a": "' + b"x" * 90 + b'"}'
@@ -250,6 +262,7 @@ def test_the_socket_guard_still_allows_loopback_only() -> None:
 
 # ---- 7: a long Retry-After is capped and a person is not kept waiting --------------------------------
 
+
 def test_a_long_retry_after_pauses_the_account_only_up_to_the_cap() -> None:
     now = [1000.0]
     sleeps: list[float] = []
@@ -258,8 +271,14 @@ def test_a_long_retry_after_pauses_the_account_only_up_to_the_cap() -> None:
         sleeps.append(seconds)
 
     bucket = LocalTokenBucket(5, 5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    client, _ = scripted_client(reply(429, {"message": "slow down"}, {"Retry-After": "3600"}), reply(200, {}),
-                                rate_limiter=bucket, account_key="account:9", max_pause=120, sleep=sleep)
+    client, _ = scripted_client(
+        reply(429, {"message": "slow down"}, {"Retry-After": "3600"}),
+        reply(200, {}),
+        rate_limiter=bucket,
+        account_key="account:9",
+        max_pause=120,
+        sleep=sleep,
+    )
     with pytest.raises(RateLimitedError):  # one attempt: the 429 pauses the account's budget
         client._send_once("GET", f"{client.base_url}/my/account", None, None)
     assert client.paused_for() == pytest.approx(120)
@@ -270,6 +289,7 @@ def test_a_long_retry_after_pauses_the_account_only_up_to_the_cap() -> None:
 def test_an_interactive_call_fails_fast_while_the_account_is_paused() -> None:
     now = [1000.0]
     slept: list[float] = []
+
     def sleep(seconds: float) -> None:
         slept.append(seconds)
         now[0] += seconds
@@ -285,8 +305,9 @@ def test_an_interactive_call_fails_fast_while_the_account_is_paused() -> None:
 
 def test_an_interactive_call_told_to_wait_long_does_not_sleep() -> None:
     sleeps: list[float] = []
-    client, adapter = scripted_client(reply(429, {}, {"Retry-After": "3600"}), sleep=sleeps.append,
-                                      max_pause=300)
+    client, adapter = scripted_client(
+        reply(429, {}, {"Retry-After": "3600"}), sleep=sleeps.append, max_pause=300
+    )
     with interactive(2.0), pytest.raises(RateLimitPausedError) as info:
         client.get_account()
     assert str(info.value).startswith("Reverb asked us to wait 300") and sleeps == []
@@ -295,8 +316,9 @@ def test_an_interactive_call_told_to_wait_long_does_not_sleep() -> None:
 
 def test_background_work_still_waits_out_a_short_pause() -> None:
     sleeps: list[float] = []
-    client, _ = scripted_client(reply(429, {}, {"Retry-After": "3"}), reply(200, {"ok": True}),
-                                sleep=sleeps.append)
+    client, _ = scripted_client(
+        reply(429, {}, {"Retry-After": "3"}), reply(200, {"ok": True}), sleep=sleeps.append
+    )
     assert client.get_account() == {"ok": True} and 3 <= sleeps[0] <= 3.25
     client, _ = scripted_client(reply(429, {}, {"Retry-After": "3"}), max_retries=0)
     with pytest.raises(RateLimitedError):

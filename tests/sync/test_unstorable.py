@@ -33,9 +33,15 @@ BAD = {
     "80-character id": {"id": "9" * 80},
     "price too large": {"price": money("1" * 30 + ".00")},
 }
-COLUMN = {"inventory 2**63": "inventory", "link over 500": "web_url", "currency DOLLARS": "currency",
-          "NUL in the title": "title", "NUL deep in the payload": "raw", "80-character id": "id",
-          "price too large": "price"}
+COLUMN = {
+    "inventory 2**63": "inventory",
+    "link over 500": "web_url",
+    "currency DOLLARS": "currency",
+    "NUL in the title": "title",
+    "NUL deep in the payload": "raw",
+    "80-character id": "id",
+    "price too large": "price",
+}
 
 
 def page_with(bad: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,7 +54,9 @@ def test_a_bad_value_is_logged_and_the_rest_of_the_page_lands(case: str) -> None
     gone = listing_payload(9)
     sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(2), gone]]))
     for _run in range(2):  # and again on the next run: nothing is stuck
-        run = sync_resource(account, "listings", client=FakeClient(listings=[page_with(BAD[case])]), full=True)
+        run = sync_resource(
+            account, "listings", client=FakeClient(listings=[page_with(BAD[case])]), full=True
+        )
         assert run.status == SyncRun.Status.PARTIAL and not run.error, run.error
         assert run.failed == 1
         stored = set(Listing.objects.filter(account=account).values_list("reverb_id", "missing"))
@@ -64,11 +72,15 @@ def test_a_bad_value_is_logged_and_the_rest_of_the_page_lands(case: str) -> None
 def test_integer_ranges_are_the_databases_own() -> None:
     """3,000,000,000 overflows PostgreSQL's integer column; SQLite's integers are 64-bit and keep it."""
     account = AccountFactory()
-    result = upsert_page(Listing, account, [(*map_listing(p), p) for p in
-                                            [listing_payload(1, inventory=3_000_000_000), listing_payload(2)]])
+    result = upsert_page(
+        Listing,
+        account,
+        [(*map_listing(p), p) for p in [listing_payload(1, inventory=3_000_000_000), listing_payload(2)]],
+    )
     if connection.vendor == "postgresql":
         assert [reason for _, reason in result.rejected] == [
-            "inventory: 3000000000 is outside the column's range -2147483648..2147483647"]
+            "inventory: 3000000000 is outside the column's range -2147483648..2147483647"
+        ]
         assert result.created == 1
     else:
         assert result.rejected == [] and result.created == 2
@@ -84,8 +96,13 @@ def test_writing_back_one_object_refuses_it_whole() -> None:
 
 def test_good_values_at_the_limits_are_stored() -> None:
     account = AccountFactory()
-    payload = listing_payload(1, title="t" * 500, id="9" * 64, inventory=2**31 - 1,
-                              price={"amount": "9" * 10 + ".99", "currency": "USD"})
+    payload = listing_payload(
+        1,
+        title="t" * 500,
+        id="9" * 64,
+        inventory=2**31 - 1,
+        price={"amount": "9" * 10 + ".99", "currency": "USD"},
+    )
     result = upsert_page(Listing, account, [(*map_listing(payload), payload)])
     assert result.rejected == [] and result.created == 1
     assert Listing.objects.get().price == Decimal("9" * 10 + ".99")
