@@ -82,8 +82,7 @@ def test_a_refused_link_fails_the_scan_and_marks_nothing_missing() -> None:
     from backoffice.models import SyncRun
     from backoffice.sync.runner import sync_resource
     from listings.models import Listing
-    from tests.factories import AccountFactory
-    from tests.factories.mirrors import listing_payload
+    from tests.factories import AccountFactory, listing_payload
 
     account = AccountFactory(api_url=API)
     first = {"listings": [listing_payload(n) for n in range(2)], "_links": {"next": {"href": HOSTILE}}}

@@ -18,8 +18,7 @@ from backoffice.sync.objects import upsert_objects
 from backoffice.sync.runner import sync_resource
 from listings.models import Listing
 from listings.sync import map_listing
-from tests.factories import AccountFactory
-from tests.factories.mirrors import listing_payload, money
+from tests.factories import AccountFactory, listing_payload, money
 from tests.sync.fakes import FakeClient
 
 pytestmark = pytest.mark.django_db
