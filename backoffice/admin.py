@@ -129,4 +129,4 @@ class ReverbAccountAdmin(AccountBackgroundMixin, WebhookAccountAdminMixin, BaseA
 
 
 # Admins that subclass MirrorAdmin, so imported after it: SyncRun/SyncLogEntry and reconciliation reports.
-from backoffice import admin_reconcile, admin_sync  # noqa: E402, F401, I001
+from backoffice import admin_reconcile, admin_schedules, admin_sync  # noqa: E402, F401, I001

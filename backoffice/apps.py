@@ -7,7 +7,11 @@ class BackofficeConfig(AppConfig):
     verbose_name = "Back office"
 
     def ready(self) -> None:
-        from backoffice import checks  # noqa: F401  (registers the system checks)
+        from backoffice import (
+            checks,  # noqa: F401  (registers the system checks)
+            taskguard,
+        )
         from backoffice.roles import refresh_roles_after_migrate
 
+        taskguard.connect()
         post_migrate.connect(refresh_roles_after_migrate, dispatch_uid="backoffice.refresh_roles")

@@ -63,7 +63,7 @@ def test_changed_and_stale_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     Schedule.objects.create(name="reverb: retired pull", func="backoffice.tasks.pull_accounts", minutes=7,
                             schedule_type=Schedule.MINUTES)
     Schedule.objects.create(
-        name="someone's own", func="math.floor", args="(1.5,)", schedule_type=Schedule.DAILY
+        name="someone's own", func="backoffice.tasks.pull_accounts", args=None, schedule_type=Schedule.DAILY
     )
     Schedule.objects.filter(name="reverb: listings scan").update(minutes=1)
 
