@@ -170,6 +170,7 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "view_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
