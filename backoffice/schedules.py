@@ -49,6 +49,8 @@ SCHEDULES: tuple[Spec, ...] = (
     # whose processing task was lost (both are idempotent: finished work is never redone).
     Spec("recover stalled bulk jobs", "backoffice.jobs.recover_stale_jobs", 15),
     Spec("unprocessed webhook deliveries", "backoffice.webhooks.process_pending", 15, {"limit": 500}),
+    # Retention: rows past WEBHOOK_/AUDIT_RETENTION_DAYS (backoffice/retention.py).
+    Spec("clean up old webhook deliveries and audit rows", "backoffice.tasks.purge_old_records", 24 * 60),
 )
 
 

@@ -213,6 +213,9 @@ REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
 # Bulk jobs run on django-q2 ("django_q"); "thread" runs them in the web process, "inline" at once.
 JOBS_BACKEND = env.str("JOBS_BACKEND", default="django_q")
 REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
+# Retention in days (0 keeps forever), applied daily by the clean-up schedule (backoffice/retention.py).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
 
 LOGGING = {
     "version": 1,
