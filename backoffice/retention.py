@@ -1,7 +1,8 @@
 """How long the back office keeps its own records (settings, in days; 0 keeps them forever):
 
 - WEBHOOK_RETENTION_DAYS: webhook deliveries, once handled (processed, failed or ignored);
-- AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent.
+- AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
+- CSV import previews after a day (they can be applied for an hour).
 
 `purge_old_records` runs daily from the schedules (backoffice/schedules.py) and deletes in batches, so a
 first run over years of rows never holds one huge transaction.
@@ -29,12 +30,12 @@ def _delete_in_batches(qs: QuerySet[Model]) -> int:
 
 
 def purge_old_records(now: datetime | None = None) -> dict[str, int]:
-    """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n}."""
+    """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
     from backoffice.audit import ApiCall
     from backoffice.background import WebhookDelivery
 
     now = now or timezone.now()
-    done = {"webhook deliveries": 0, "audit rows": 0}
+    done = {"webhook deliveries": 0, "audit rows": 0, "CSV import previews": 0}
     webhook_days = settings.WEBHOOK_RETENTION_DAYS
     if webhook_days > 0:
         old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
@@ -47,4 +48,10 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
             status=ApiCall.Status.SENDING
         )
         done["audit rows"] = _delete_in_batches(old)
+    # CSV import previews (listings/views.py) are only good for an hour; a day is plenty.
+    from listings.models import CsvImportPreview
+
+    done["CSV import previews"] = _delete_in_batches(
+        CsvImportPreview.objects.filter(created_at__lt=now - timedelta(days=1))
+    )
     return done

@@ -37,7 +37,11 @@ def test_old_rows_go_recent_and_pending_ones_stay(settings) -> None:
         account=account, action="x", status=call.FAILED, started_at=now - timedelta(days=300)
     )
 
-    assert retention.purge_old_records() == {"webhook deliveries": 2, "audit rows": 1}
+    assert retention.purge_old_records() == {
+        "webhook deliveries": 2,
+        "audit rows": 1,
+        "CSV import previews": 0,
+    }
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {kept_pending.pk, kept_recent.pk}
     assert set(ApiCall.objects.values_list("pk", flat=True)) == {kept_sending.pk, kept_call.pk}
     assert not WebhookDelivery.objects.filter(pk=gone_hook.pk).exists()
@@ -51,7 +55,8 @@ def test_zero_keeps_forever(settings) -> None:
     ancient = timezone.now() - timedelta(days=5000)
     WebhookDelivery.objects.create(account=account, state="processed", received_at=ancient)
     ApiCall.objects.create(account=account, action="x", status="success", started_at=ancient)
-    assert retention.purge_old_records() == {"webhook deliveries": 0, "audit rows": 0}
+    assert retention.purge_old_records()["webhook deliveries"] == 0
+    assert retention.purge_old_records()["audit rows"] == 0
 
 
 def test_batches(settings, monkeypatch) -> None:
@@ -67,3 +72,14 @@ def test_the_clean_up_is_scheduled_daily(settings) -> None:
     assert settings.WEBHOOK_RETENTION_DAYS > 0 and settings.AUDIT_RETENTION_DAYS > 0
     (spec,) = [s for s in schedules.SCHEDULES if s.func == "backoffice.tasks.purge_old_records"]
     assert spec.minutes == 24 * 60
+
+
+def test_old_csv_import_previews_go(admin_user) -> None:
+    from listings.models import CsvImportPreview
+
+    account = AccountFactory()
+    old = CsvImportPreview.objects.create(account=account, created_by=admin_user, rows=[])
+    CsvImportPreview.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    fresh = CsvImportPreview.objects.create(account=account, created_by=admin_user, rows=[])
+    assert retention.purge_old_records()["CSV import previews"] == 1
+    assert list(CsvImportPreview.objects.values_list("pk", flat=True)) == [fresh.pk]
