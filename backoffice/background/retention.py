@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from backoffice.models import ApiCall, WebhookDelivery
+
 BATCH = 2000
 
 
@@ -31,9 +33,6 @@ def _delete_in_batches(qs: QuerySet[Model]) -> int:
 
 def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
-    from backoffice.audit import ApiCall
-    from backoffice.background import WebhookDelivery
-
     now = now or timezone.now()
     done = {"webhook deliveries": 0, "audit rows": 0, "CSV import previews": 0}
     webhook_days = settings.WEBHOOK_RETENTION_DAYS

@@ -9,8 +9,7 @@ import pytest
 from django.urls import reverse
 
 from backoffice.background.jobs import ItemSpec, create_job
-from tests.factories import AccountFactory
-from tests.factories.mirrors import ListingFactory, OrderFactory
+from tests.factories import AccountFactory, ListingFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

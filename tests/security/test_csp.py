@@ -11,8 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from backoffice.background.jobs import ItemSpec, create_job
-from tests.factories import AccountFactory
-from tests.factories.mirrors import ListingFactory, OrderFactory
+from tests.factories import AccountFactory, ListingFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 

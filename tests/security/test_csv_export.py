@@ -16,8 +16,7 @@ from django.utils import timezone
 from backoffice.csvfiles import cell
 from orders.models import SkuMapping
 from payouts.models import Payout, PayoutLineItem
-from tests.factories import AccountFactory
-from tests.factories.mirrors import OrderFactory
+from tests.factories import AccountFactory, OrderFactory
 
 HOSTILE = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 

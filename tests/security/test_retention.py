@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from backoffice.audit import ApiCall
-from backoffice.background import WebhookDelivery, retention, schedules, tasks
+from backoffice.background import retention, schedules, tasks
+from backoffice.models import WebhookDelivery
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,7 @@ from django.urls import reverse
 
 from backoffice.roles import CUSTOMER_SERVICE, MANAGER, ensure_roles
 from messaging.models import OfferPolicy
-from tests.factories import AccountFactory
-from tests.factories.mirrors import ListingFactory
+from tests.factories import AccountFactory, ListingFactory
 
 pytestmark = pytest.mark.django_db
 
