@@ -32,7 +32,7 @@ CURRENCY_SYMBOLS = {
     "JPY": "¥",
 }
 DEFAULT_PER_PAGE = 24  # Reverb's default page size [OFFICIAL-SPEC; M1 CHANGELOG 0.8.3]
-MAX_PER_PAGE = 100  # not documented anywhere; API-NOTES suggests capping at 100 [INFERRED]
+MAX_PER_PAGE = 50  # clamped to 50 whatever is asked (API-NOTES 16.1.5 [3P-LIVE PostHog])
 
 
 class ApiError(Exception):
@@ -295,6 +295,16 @@ def link(href: str, method: str | None = None) -> dict[str, str]:
 
 def only(items: Iterable[Any], predicate: Callable[[Any], bool]) -> list[Any]:
     return [i for i in items if predicate(i)]
+
+
+# Settlers run before every request (under the lock): work Reverb finishes in the background after it
+# answered, such as publishing a listing a second later (API-NOTES 16.1.3). fn(emulator) -> None.
+SETTLERS: list[Callable[[Emulator], None]] = []
+
+
+def settler(fn: Callable[[Emulator], None]) -> Callable[[Emulator], None]:
+    SETTLERS.append(fn)
+    return fn
 
 
 # Renderers for GET /__emulator__/state/<collection>: fn(emulator, request, record) -> Reverb JSON.
