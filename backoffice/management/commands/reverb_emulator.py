@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator import Emulator, parse_size
+from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
 from backoffice.reverb.emulator.server import serve
 
 
@@ -26,6 +27,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--token", default=None, help="API token to accept (default: a new random one)")
         parser.add_argument("--currency", default="USD")
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=DEFAULT_RATE_PER_SECOND,
+            help="requests per second per account before 429 (Reverb's pace, API-NOTES 16.3); 0 = unlimited",
+        )
+        parser.add_argument("--burst", type=int, default=DEFAULT_RATE_BURST, help="requests allowed at once")
+        parser.add_argument(
+            "--variant", default="default", help="shapes of the guessed resources: default, alt"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -34,7 +45,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         token = options["token"] or secrets.token_urlsafe(24)
         emulator = Emulator(
-            token=token, seed=options["seed"], size=options["size"], currency=options["currency"]
+            token=token,
+            seed=options["seed"],
+            size=options["size"],
+            currency=options["currency"],
+            rate_per_second=options["rate"],
+            rate_burst=options["burst"],
+            variant=options["variant"],
         )
         try:
             server = serve(emulator, options["host"], options["port"])

@@ -42,7 +42,18 @@ _WEIGHTED = (
 )
 _STATUS_POOL = tuple(s for s, w in _WEIGHTED for _ in range(w))
 _AWAITING_PAYMENT = frozenset({"unpaid", "payment_pending", "pending_review", "blocked", "partially_paid"})
-_PROVIDERS = ("USPS", "USPS", "UPS", "FedEx", "DHL")
+# Free text on real orders (API-NOTES 16.2.6 [LIVE-DATA]): "Personal Collection " keeps its trailing space.
+_PROVIDERS = (
+    "USPS",
+    "USPS",
+    "UPS",
+    "FedEx",
+    "DHL",
+    "Personal Collection ",
+    "CanPar",
+    "Canada Post",
+    "Royal Mail",
+)
 _TAX_RATES = (Decimal("0.0625"), Decimal("0.0825"), Decimal("0.07"), Decimal("0.06"))
 _BUYER_LINES = (
     "Is this still available?",
