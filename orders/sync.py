@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 
-ORDER_SOURCES = {
+ORDER_SOURCES: dict[str, Any] = {
     "order_number": None,
     "amount_product": "amount_product",
     "amount_shipping": "shipping",
@@ -80,12 +80,22 @@ def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return key, told(payload, fields, ORDER_SOURCES)
 
 
+_TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
+PAYMENT_SOURCES = {
+    "order_number": ("order_number", "order_id"),
+    "status": ("state", "status"),
+    "currency": "amount",
+    **_TIMES,
+}
+FEEDBACK_SOURCES = {"direction": None, **_TIMES}
+
+
 def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Shape is the emulator's (API-NOTES 11.2: not found in any source)."""
     key = key_of(payload)
     amount, currency = money(payload, "amount")
     order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)
-    return key, {
+    fields = {
         "order_number": order_number,
         "status": text(payload, "state", 40) or text(payload, "status", 40),
         "payment_method": text(payload, "payment_method", 60),
@@ -94,6 +104,7 @@ def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, PAYMENT_SOURCES)
 
 
 def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -105,7 +116,7 @@ def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     rating = integer(payload, "rating")
     if rating is not None and not 0 <= rating <= 5:
         raise MappingError(f"rating must be 0..5, got {rating}")
-    return key, {
+    fields = {
         "direction": direction,
         "order_number": text(payload, "order_number", 64),
         "rating": rating,
@@ -114,6 +125,7 @@ def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, FEEDBACK_SOURCES)
 
 
 def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

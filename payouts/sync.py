@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
-from backoffice.sync.mapping import link, money, payout_id, text, when
+from backoffice.sync.mapping import link, money, payout_id, text, told, when
 
 from .models import Payout, PayoutLineItem
 
@@ -19,16 +19,32 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 
+# Fields read from a payload key of another name (`told`: an absent key leaves the column as it was).
+_TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
+PAYOUT_SOURCES = {"currency": "total", "line_items_url": "_links", **_TIMES}
+LINE_ITEM_SOURCES = {
+    "payout_reverb_id": None,
+    "amount_product": ("sale_price", "amount_product"),
+    "currency": ("sale_price", "amount_product", "total"),
+    "amount_shipping": "shipping",
+    "amount_tax": "tax",
+    "fees": ("fees", "selling_fee", "processing_fee"),
+    "amount_total": "total",
+    **_TIMES,
+}
+
+
 def map_payout(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = payout_id(payload)
     total, currency = money(payload, "total")
-    return key, {
+    fields = {
         "total": total,
         "currency": currency,
         "line_items_url": link(payload, "line_items"),
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, PAYOUT_SOURCES)
 
 
 def _fees(payload: Mapping[str, Any]) -> Decimal | None:
@@ -59,7 +75,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if product is None:
         product, currency = money(payload, "amount_product")
     total, total_currency = money(payload, "total")
-    return key, {
+    fields = {
         "payout_reverb_id": payout,
         "order_number": order_number,
         "title": text(payload, "title", 500),
@@ -72,6 +88,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, LINE_ITEM_SOURCES)
 
 
 def fetch_payouts(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
