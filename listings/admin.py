@@ -349,9 +349,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             queryset,
             action="publish_drafts",
             title="Publish these listings on Reverb?",
-            refusal=lambda x: (
-                "" if x.state in ("draft", "ended", "sold_out") else f"{x.state}: cannot be published"
-            ),
+            refusal=lambda x: "" if x.state in services.PUBLISHABLE else f"{x.state}: cannot be published",
             run=lambda items, data: self._each(
                 request,
                 items,

@@ -255,7 +255,13 @@ def create_listing(
                 call=_last(account, "listings.create", sku),
             ) from exc
         listing = land(account, _listing_of(answer) or {})
-        state = "published" if listing.state == "live" else "saved as a draft"
+        state = (
+            "published"
+            if listing.state == "live"
+            else "publishing: Reverb confirms in a moment"
+            if data.get("publish") and not _warnings(answer)
+            else "saved as a draft"
+        )
         return Done(f"Created listing {listing.reverb_id} ({state}).", listing, call, _warnings(answer))
     raise AssertionError("unreachable")
 
@@ -370,8 +376,12 @@ def resolve_conflict(listing: Listing, *, actor: Any, keep: str) -> Listing:
 # ---- state changes ---------------------------------------------------------------------------------
 
 
+# `sold` is Reverb's slug for a sold listing (API-NOTES 16.1.2); `sold_out` kept for mirrors pulled before.
+PUBLISHABLE = ("draft", "ended", "sold", "sold_out")
+
+
 def publish_listing(listing: Listing, *, actor: Any, job: Any = None) -> Done:
-    if listing.state not in ("draft", "ended", "sold_out"):
+    if listing.state not in PUBLISHABLE:
         raise _refuse(
             listing,
             "listings.publish",
@@ -391,6 +401,8 @@ def publish_listing(listing: Listing, *, actor: Any, job: Any = None) -> Done:
     )
     updated = land(listing.account, _listing_of(answer) or {})
     warnings = _warnings(answer)
+    if updated.state != "live" and not warnings:  # Reverb publishes a second later (API-NOTES 16.1.3)
+        return Done(f"Publishing {updated}: Reverb confirms in a moment.", updated, call, warnings)
     if updated.state != "live":
         return Done(
             f"{updated}: Reverb kept it as {updated.state}. " + " ".join(warnings), updated, call, warnings
