@@ -80,7 +80,7 @@ def map_message(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sender = _party(payload, "sender")
     return key, {
         "conversation_reverb_id": key_of(payload, "conversation_id"),
-        "body": text(payload, "body"),
+        "body": text(payload, "body") or text(payload, "message"),  # the shape is a guess (API-NOTES 16.6)
         "sender_name": text(sender, "name", 255) or text(payload, "sender_name", 255),
         "sender_id": text(sender, "id", 64),
         "sent_at": when(payload, "created_at") or when(payload, "sent_at"),

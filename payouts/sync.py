@@ -24,6 +24,7 @@ _TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
 PAYOUT_SOURCES = {"currency": "total", "line_items_url": "_links", **_TIMES}
 LINE_ITEM_SOURCES = {
     "payout_reverb_id": None,
+    "order_number": ("order_number", "order_id"),
     "amount_product": ("sale_price", "amount_product"),
     "currency": ("sale_price", "amount_product", "total"),
     "amount_shipping": "shipping",
@@ -67,7 +68,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     payout = text(payload, "payout_id", 64)
     if not payout:
         raise MappingError("payout_id is missing")
-    order_number = text(payload, "order_number", 64)
+    order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)  # a guessed shape
     key = text(payload, "id", 64) or (f"{payout}:{order_number}" if order_number else "")
     if not key:
         raise MappingError("line item has neither id nor order_number")

@@ -10,29 +10,35 @@ Everything else the emulator answers is grounded in a source named next to its c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 VARIANTS = ("default", "alt")
 
+# What each variant of each guessed resource looks like (the default is what the handler modules render).
 GUESSES: dict[str, dict[str, str]] = {
     "conversations": {
-        "default": "GET /my/conversations -> {conversations: [{id, subject, unread, last_message_at, ...}]}",
-        "alt": "root key `conversations` kept; ids as strings, `unread` absent, `updated_at` instead of "
-        "`last_message_at`",
+        "default": "GET /my/conversations -> {conversations: [{id (int), subject, unread, last_message_at, "
+        "other_party {id, name}, listing {id, title}, messages [...]}]}",
+        "alt": "ids as strings; no `unread`, no `last_message_at` (only updated_at); `other_party_name` "
+        "flat instead of the other_party object",
     },
     "messages": {
-        "default": "GET /my/conversations/{id} -> {messages: [{id, body, sender, created_at}]}",
-        "alt": "messages under `conversation_messages`, text in `message`, ids as strings",
+        "default": "[{id (int), body, created_at, sender {id, name}, sent_by_me}]",
+        "alt": "ids as strings; the text in `message`, not `body`; `sender_name` flat",
     },
     "payout_line_items": {
-        "default": "GET /my/payouts/{id}/line_items -> {line_items: [{order_number, amount, fee, ...}]}",
-        "alt": "root key `payout_line_items`; order number in `order_id` (a string)",
+        "default": "{line_items: [{order_number, sale_price, shipping, tax, fees [{type, amount}], total}]}",
+        "alt": "`order_id` (a string) instead of order_number; `amount_product` instead of sale_price; "
+        "fees as separate selling_fee / processing_fee money fields",
     },
     "payments": {
-        "default": "GET /my/payments/selling -> {payments: [{id, order_number, amount, state, ...}]}",
-        "alt": "`status` instead of `state`, `order_id` instead of `order_number`, ids as strings",
+        "default": "{payments: [{id (int), order_number, state, amount, payment_method, created_at}]}",
+        "alt": "ids as strings; `status` instead of state; `order_id` instead of order_number",
     },
     "shipping_providers": {
-        "default": "GET /shipping/providers -> {providers: [{name, ...}]}",
-        "alt": "root key `shipping_providers`, each a bare name string",
+        "default": "{shipping_providers: [{name}]}",
+        "alt": "{providers: [name, ...]}: another root key, bare strings",
     },
 }
 
@@ -40,3 +46,60 @@ GUESSES: dict[str, dict[str, str]] = {
 def alt(emu: object) -> bool:
     """True when the emulator serves the second variant of the guessed shapes."""
     return getattr(emu, "variant", "default") == "alt"
+
+
+def _rename(body: dict[str, Any], old: str, new: str) -> None:
+    if old in body:
+        body[new] = body.pop(old)
+
+
+def _alt_message(body: dict[str, Any]) -> dict[str, Any]:
+    body["id"] = str(body["id"])
+    _rename(body, "body", "message")
+    sender = body.pop("sender", None)
+    if isinstance(sender, dict):
+        body["sender_name"] = sender.get("name")
+    return body
+
+
+def _alt_conversation(body: dict[str, Any]) -> dict[str, Any]:
+    body["id"] = str(body["id"])
+    body.pop("unread", None)
+    body.pop("last_message_at", None)
+    other = body.pop("other_party", None)
+    if isinstance(other, dict):
+        body["other_party_name"] = other.get("name")
+    return body
+
+
+def _alt_line_item(body: dict[str, Any]) -> dict[str, Any]:
+    body["order_id"] = str(body.pop("order_number"))
+    _rename(body, "sale_price", "amount_product")
+    for fee in body.pop("fees", []):
+        body[fee["type"]] = fee["amount"]
+    return body
+
+
+def _alt_payment(body: dict[str, Any]) -> dict[str, Any]:
+    body["id"] = str(body["id"])
+    _rename(body, "state", "status")
+    _rename(body, "order_number", "order_id")
+    return body
+
+
+def _alt_providers(body: dict[str, Any]) -> dict[str, Any]:
+    return {"providers": [p["name"] for p in body["shipping_providers"]]}
+
+
+_ALT: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "conversations": _alt_conversation,
+    "messages": _alt_message,
+    "payout_line_items": _alt_line_item,
+    "payments": _alt_payment,
+    "shipping_providers": _alt_providers,
+}
+
+
+def shaped(emu: object, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` (rendered in the default shape) in the shape the emulator's variant serves for `kind`."""
+    return _ALT[kind](body) if alt(emu) else body

@@ -38,6 +38,7 @@ from .core import (
 )
 from .fees import order_fees
 from .generator.catalog import SHIPPING_PROVIDERS
+from .guesses import shaped
 from .store import Store
 
 if TYPE_CHECKING:
@@ -652,22 +653,26 @@ def mark_picked_up(emu: Emulator, req: Request, order_number: str) -> dict[str, 
 
 
 def render_payment(emu: Emulator, req: Request, p: dict[str, Any]) -> dict[str, Any]:
-    # shape ours: no source shows a payment (API-NOTES 11.2 "Shapes NOT FOUND").
+    # shape a guess (see `guesses`): no source shows a payment (API-NOTES 11.2 "Shapes NOT FOUND").
     cur = p["currency"]
-    return {
-        "id": p["id"],
-        "order_number": p["order_number"],
-        "state": p["state"],
-        "amount": money(p["amount"], cur),
-        "amount_refunded": money(p["refunded"], cur),
-        "payment_method": p["payment_method"],
-        "created_at": ts(p["created_at"]),
-        "updated_at": ts(p["updated_at"]),
-        "_links": {
-            "self": link(req.href(f"/api/my/payments/selling/{p['id']}")),
-            "order": link(req.href(f"/api/my/orders/selling/{p['order_number']}")),
+    return shaped(
+        emu,
+        "payments",
+        {
+            "id": p["id"],
+            "order_number": p["order_number"],
+            "state": p["state"],
+            "amount": money(p["amount"], cur),
+            "amount_refunded": money(p["refunded"], cur),
+            "payment_method": p["payment_method"],
+            "created_at": ts(p["created_at"]),
+            "updated_at": ts(p["updated_at"]),
+            "_links": {
+                "self": link(req.href(f"/api/my/payments/selling/{p['id']}")),
+                "order": link(req.href(f"/api/my/orders/selling/{p['order_number']}")),
+            },
         },
-    }
+    )
 
 
 @route("GET", "/api/my/payments/selling")
