@@ -263,3 +263,14 @@ def test_live_paid_order_takes_the_payout_when_fees_are_missing_or_zero():
     assert f["direct_checkout_payout"] == Decimal("520.61") and f["amount_total"] == Decimal("612.50")
     assert f["shipping_provider"] == "Personal Collection "
     assert f["currency"] == "GBP"
+
+
+def test_shipping_profile_id_is_read_from_either_shape():
+    """/my/listings rows say shipping_profile_id; GET /listings/{id} says shipping_profile {id: "15655"}
+    (API-NOTES 16.1.1): a listing re-read the public way must not look like it lost its profile."""
+    from listings.editing import _profile
+    from listings.models import Listing
+
+    assert _profile(Listing(raw=load("listings/live_public_listing.json"))) == "15655"
+    assert _profile(Listing(raw=load("listings/sync_listing.json"))) == "210"
+    assert _profile(Listing(raw={})) == ""
