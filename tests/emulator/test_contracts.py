@@ -81,6 +81,8 @@ def test_orders_page_matches_docs_example(api: Api, emulator) -> None:
     page = api.get("/my/orders/selling/all", per_page=50)
     shipped = next(o for o in page["orders"] if o["order_number"] == order["order_number"])
     expected = fixture("orders/docs_retrieve_orders_example.json")
+    for order in expected["orders"]:  # a number in the docs, a string on live orders (API-NOTES 16.2.2)
+        order["shipping_address"]["id"] = None
     assert_same_shape(
         expected, {**page, "orders": [shipped]}, optional=("$.orders[]._links.mark_picked_up", *LIVE_ABSENT)
     )

@@ -299,6 +299,7 @@ def test_orders_as_the_live_data_shows_them(api: Api, emulator) -> None:
     assert all("mark_picked_up" in o["_links"] and "conversation" in o["_links"] for o in orders)
     assert any(o["presentment_amount_product"]["currency"] != o["amount_product"]["currency"] for o in orders)
     assert {o["shipment_status"] for o in orders} >= {"unknown", "delivered"}
+    assert all(isinstance(o["shipping_address"]["id"], str) for o in orders if "shipping_address" in o)
     cancelled = [o for o in orders if o["status"] == "cancelled"]
     assert cancelled
     for o in cancelled:

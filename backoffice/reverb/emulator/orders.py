@@ -481,7 +481,11 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "_links": links,
     }
     if o["shipping_address"] is not None:  # local pickup orders carry no address (M1 CHANGELOG 0.4.9)
-        body["shipping_address"] = render_address(req, o["shipping_address"])
+        # the id is a string on live orders (API-NOTES 16.2.2 [LIVE-DATA]; a number in the docs example)
+        body["shipping_address"] = {
+            **render_address(req, o["shipping_address"]),
+            "id": str(o["shipping_address"]["id"]),
+        }
     _live_quirks(body, o, quirks, cur)
     return body
 
