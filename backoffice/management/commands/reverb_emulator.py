@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator import Emulator, parse_size
 from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
+from backoffice.reverb.emulator.guesses import VARIANTS
 from backoffice.reverb.emulator.server import serve
 
 
@@ -44,6 +45,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         token = options["token"] or secrets.token_urlsafe(24)
+        if options["variant"] not in VARIANTS:
+            raise CommandError(f"unknown variant {options['variant']!r}; known: {', '.join(VARIANTS)}")
         emulator = Emulator(
             token=token,
             seed=options["seed"],
