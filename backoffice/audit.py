@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -82,6 +83,23 @@ class ApiCall(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.target_key} ({self.get_status_display()})"
 
+# What is added to the request summary of every row written inside `noted(...)`: an automated action's
+# rule and reason (automation/), so the trail says which rule acted and why.
+_note: ContextVar[dict[str, Any]] = ContextVar("audit_note", default={})
+
+
+@contextlib.contextmanager
+def noted(**note: Any) -> Iterator[None]:
+    token = _note.set({**_note.get(), **note})
+    try:
+        yield
+    finally:
+        _note.reset(token)
+
+
+def _summary(summary: Mapping[str, Any] | None) -> Any:
+    return scrub({**dict(summary or {}), **_note.get()})
+
 
 def scrub(value: Any) -> Any:
     """A JSON-safe copy with secret-looking keys masked."""
@@ -112,7 +130,7 @@ def audited_call(
         action=action,
         target_type=target[0],
         target_key=str(target[1])[:64],
-        request_summary=scrub(dict(summary or {})),
+        request_summary=_summary(summary),
         job=job,
     )
     client = client or account.client()
@@ -161,7 +179,7 @@ def refused(
         action=action,
         target_type=target[0],
         target_key=str(target[1])[:64],
-        request_summary=scrub(dict(summary or {})),
+        request_summary=_summary(summary),
         status=ApiCall.Status.REFUSED,
         message=reason,
         started_at=now,

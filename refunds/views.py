@@ -4,6 +4,7 @@ and a seller-initiated refund from an order."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -38,7 +39,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     rows = (
         RefundRequest.objects.filter(state__in=ACTIVE, missing=False)
         .select_related("order", "account")
-        .order_by("remote_created_at", "id")
+        .order_by(F("answer_by").asc(nulls_last=True), "remote_created_at", "id")
     )
     return page(
         request,

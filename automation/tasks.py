@@ -1,0 +1,41 @@
+"""Thin django-q2 entry points of the rules and the digest (ids in, a one-line summary out)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from backoffice.models import ReverbAccount
+from backoffice.tasks import enqueue, scheduled_accounts
+
+
+def run_offer_rules(account_id: int, keys: Sequence[str] | None = None) -> str:
+    from . import offers
+
+    account = ReverbAccount.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return f"account {account_id}: skipped (gone or disabled)"
+    actions = offers.run(account, keys)
+    return f"{account.name}: {len(actions)} offer(s) answered or planned"
+
+
+def offer_rules_all() -> str:
+    """The schedule's fan-out (a safety net beside the hook after each pull of offers)."""
+    from .offers import has_active_rules
+
+    names = []
+    for account in scheduled_accounts():
+        if has_active_rules(account.pk):
+            enqueue("automation.tasks.run_offer_rules", account.pk)
+            names.append(account.name)
+    return f"offer rules queued for {len(names)} account(s): {', '.join(names) or 'none'}"
+
+
+def hourly() -> str:
+    """Refill ship-by deadlines (a time-zone change), then send the digests that are due."""
+    from . import stored
+    from .digest import send_due_digests
+
+    for account in ReverbAccount.objects.filter(enabled=True):
+        stored.refresh_ship_by(account)
+        stored.refresh_answer_by(account)
+    return send_due_digests()

@@ -1,0 +1,1 @@
+from tests.orders.helpers import shop  # noqa: F401
