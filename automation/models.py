@@ -93,7 +93,10 @@ class OfferRule(models.Model):
         help_text="Only this listing. Empty: the category below, or every listing of the account.",
     )
     category = models.CharField(
-        max_length=255, blank=True, default="", help_text="Only listings of this category (as in the listing)."
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="Only listings of this category (as in the listing).",
     )
     basis = models.CharField(max_length=7, choices=Basis.choices, default=Basis.PERCENT)
     floor = models.DecimalField(max_digits=10, decimal_places=2, help_text="Below it: decline.")
@@ -105,7 +108,7 @@ class OfferRule(models.Model):
         null=True,
         blank=True,
         validators=PERCENT,
-        help_text="Empty: counter at the target. Else counter this much above the offer (at most the target).",
+        help_text="Empty: counter at the target. Else this much above the offer (at most the target).",
     )
     decline_message = models.CharField(max_length=500, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
@@ -127,7 +130,9 @@ class OfferRule(models.Model):
         if self.listing_id and self.listing.account_id != self.account_id:
             raise ValidationError({"listing": "This listing belongs to another account."})
         if self.basis == self.Basis.AMOUNT and not self.listing_id:
-            raise ValidationError({"basis": "Amounts are for a rule on one listing; use a percent otherwise."})
+            raise ValidationError(
+                {"basis": "Amounts are for a rule on one listing; use a percent otherwise."}
+            )
         if self.floor is not None and self.target is not None and self.floor > self.target:
             raise ValidationError({"floor": "The floor is above the target."})
         if self.basis == self.Basis.PERCENT:
@@ -187,7 +192,9 @@ class PlannedAction(models.Model):
     class Meta:
         ordering = ["-created", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["negotiation", "offer_number"], name="automation_one_answer_per_offer")
+            models.UniqueConstraint(
+                fields=["negotiation", "offer_number"], name="automation_one_answer_per_offer"
+            )
         ]
         permissions = [("approve_plannedaction", "Can approve or dismiss what a rule planned")]
 
@@ -230,7 +237,9 @@ class StaleStockRule(models.Model):
     floor_percent = models.DecimalField(
         "floor (% of the price when first lowered)", max_digits=5, decimal_places=2, validators=PERCENT
     )
-    period_days = models.PositiveIntegerField(default=30, help_text="At most one lowering per listing per period.")
+    period_days = models.PositiveIntegerField(
+        default=30, help_text="At most one lowering per listing per period."
+    )
 
     class Meta:
         ordering = ["account", "name"]
@@ -251,3 +260,6 @@ class PriceChange(models.Model):
 
     class Meta:
         ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.listing_id}: {self.old_price} -> {self.new_price}"

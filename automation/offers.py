@@ -38,10 +38,9 @@ class Decision:
 
 
 def has_active_rules(account_id: int) -> bool:
-    return (
-        OfferRule.objects.filter(account_id=account_id).exclude(mode=Mode.OFF).exists()
-        and not rules_paused(account_id)
-    )
+    return OfferRule.objects.filter(account_id=account_id).exclude(
+        mode=Mode.OFF
+    ).exists() and not rules_paused(account_id)
 
 
 def decide(
@@ -100,7 +99,9 @@ def _skip_reason(negotiation: Negotiation) -> str:
     return ""
 
 
-def run(account: ReverbAccount, keys: Iterable[str] | None = None, *, client: Any = None) -> list[PlannedAction]:
+def run(
+    account: ReverbAccount, keys: Iterable[str] | None = None, *, client: Any = None
+) -> list[PlannedAction]:
     """Apply the account's active rules to its open offers (the given negotiation keys, else all of them).
     Plan mode records; act mode records and sends. Returns the actions created now."""
     if rules_paused(account.pk):

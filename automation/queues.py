@@ -46,12 +46,16 @@ def _counts(qs: QuerySet, column: str, now: datetime, accounts: list[ReverbAccou
         today |= Q(account_id=account.pk, **{f"{column}__lt": end})
     result = qs.aggregate(
         overdue=Count("pk", filter=Q(**{f"{column}__lt": now})),
-        today=Count("pk", filter=Q(**{f"{column}__gte": now}) & today) if accounts else Count("pk", filter=Q(pk=None)),
+        today=Count("pk", filter=Q(**{f"{column}__gte": now}) & today)
+        if accounts
+        else Count("pk", filter=Q(pk=None)),
     )
     return result["overdue"], result["today"]
 
 
-def due_queues(user: Any = None, now: datetime | None = None, account_ids: list[int] | None = None) -> list[Due]:
+def due_queues(
+    user: Any = None, now: datetime | None = None, account_ids: list[int] | None = None
+) -> list[Due]:
     """Orders to ship, refund requests to answer and offers to answer: overdue and due today. Limited to
     what `user` may view (None: everything) and to `account_ids` when given."""
     from backoffice.admin_links import changelist_url
@@ -60,7 +64,9 @@ def due_queues(user: Any = None, now: datetime | None = None, account_ids: list[
     from refunds.models import RefundRequest
 
     now = now or timezone.now()
-    accounts = list(ReverbAccount.objects.filter(**({"pk__in": account_ids} if account_ids is not None else {})))
+    accounts = list(
+        ReverbAccount.objects.filter(**({"pk__in": account_ids} if account_ids is not None else {}))
+    )
     ids = [a.pk for a in accounts]
     iso = now.isoformat()
     result = []
@@ -74,7 +80,9 @@ def due_queues(user: Any = None, now: datetime | None = None, account_ids: list[
         qs = RefundRequest.objects.filter(account_id__in=ids, missing=False, state="pending_seller_response")
         overdue, today = _counts(qs, "answer_by", now, accounts)
         url = changelist_url(RefundRequest, state__exact="pending_seller_response")
-        result.append(Due("refunds", "Refund requests to answer", overdue, today, url, "refunds.view_refundrequest"))
+        result.append(
+            Due("refunds", "Refund requests to answer", overdue, today, url, "refunds.view_refundrequest")
+        )
     if may("messaging.view_negotiation"):
         qs = offers_with_expiry(
             Negotiation.objects.filter(account_id__in=ids, missing=False, state="active", actionable=True)

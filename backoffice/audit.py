@@ -85,12 +85,12 @@ class ApiCall(models.Model):
 
 # What is added to the request summary of every row written inside `noted(...)`: an automated action's
 # rule and reason (automation/), so the trail says which rule acted and why.
-_note: ContextVar[dict[str, Any]] = ContextVar("audit_note", default={})
+_note: ContextVar[dict[str, Any] | None] = ContextVar("audit_note", default=None)
 
 
 @contextlib.contextmanager
 def noted(**note: Any) -> Iterator[None]:
-    token = _note.set({**_note.get(), **note})
+    token = _note.set({**(_note.get() or {}), **note})
     try:
         yield
     finally:
@@ -98,7 +98,7 @@ def noted(**note: Any) -> Iterator[None]:
 
 
 def _summary(summary: Mapping[str, Any] | None) -> Any:
-    return scrub({**dict(summary or {}), **_note.get()})
+    return scrub({**dict(summary or {}), **(_note.get() or {})})
 
 
 def scrub(value: Any) -> Any:
