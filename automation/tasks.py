@@ -30,8 +30,8 @@ def offer_rules_all() -> str:
     return f"offer rules queued for {len(names)} account(s): {', '.join(names) or 'none'}"
 
 
-def hourly() -> str:
-    """Refill ship-by deadlines (a time-zone change), then send the digests that are due."""
+def deadlines_and_digests() -> str:
+    """Refill deadlines (a time-zone change, rows written before this app), then send the due digests."""
     from . import stored
     from .digest import send_due_digests
 

@@ -49,6 +49,9 @@ SCHEDULES: tuple[Spec, ...] = (
     # whose processing task was lost (both are idempotent: finished work is never redone).
     Spec("recover stalled bulk jobs", "backoffice.jobs.recover_stale_jobs", 15),
     Spec("unprocessed webhook deliveries", "backoffice.webhooks.process_pending", 15, {"limit": 500}),
+    # Rules and deadlines (automation/): offer rules also run after each pull of offers; this is the net.
+    Spec("offer rules", "automation.tasks.offer_rules_all", 5),
+    Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
 )
 
 
