@@ -1,5 +1,6 @@
 """The daily digest: to each role's users, what is overdue and what falls due today in the queues their
-role works on (ships orders, answers refunds, answers offers), once a day at the account's digest hour (shop time), and only when there is something.
+role works on (ships orders, answers refunds, answers offers), once a day at the account's digest hour
+(shop time), and only when there is something.
 
 `send_due_digests` runs from the schedule; `manage.py send_digests` sends now (console email by default)."""
 
@@ -87,7 +88,8 @@ def _rows(key: str, account: ReverbAccount, now: datetime) -> list[tuple[datetim
     return [
         (
             n.expiry,
-            f"offer {n.last_offered_price} {n.currency} from {n.buyer_name} on {n.listing or n.listing_reverb_id}",
+            f"offer {n.last_offered_price} {n.currency} from {n.buyer_name}"
+            f" on {n.listing or n.listing_reverb_id}",
         )
         for n in qs
     ]
