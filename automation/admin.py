@@ -194,9 +194,40 @@ class StaleStockRuleAdmin(admin.ModelAdmin):
 
 @admin.register(PriceChange)
 class PriceChangeAdmin(admin.ModelAdmin):
-    list_display = ["created", "listing", "old_price", "new_price", "rule"]
+    """What the stale-stock rule lowered or plans to lower; planned ones are pushed from here."""
+
+    list_display = ["created", "listing", "old_price", "new_price", "status", "outcome", "rule"]
+    list_filter = ["status", "rule"]
     list_select_related = ["listing", "rule"]
-    readonly_fields = ["rule", "listing", "old_price", "new_price", "first_price", "created"]
+    readonly_fields = [
+        "rule",
+        "listing",
+        "old_price",
+        "new_price",
+        "first_price",
+        "status",
+        "outcome",
+        "created",
+    ]
+    actions = ["push_planned"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_push_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("listings.push_listing")
+
+    @admin.action(description="Push selected planned price changes to Reverb", permissions=["push"])
+    def push_planned(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from .prices import push_change
+
+        planned = queryset.filter(status=PriceChange.Status.PLANNED).select_related(
+            "rule", "listing__account"
+        )
+        results = [push_change(change, actor=request.user) for change in planned]
+        sent = sum(1 for c in results if c.status == PriceChange.Status.SENT)
+        level = messages.SUCCESS if sent == len(results) else messages.WARNING
+        self.message_user(request, f"{sent} of {len(results)} planned price change(s) pushed.", level)

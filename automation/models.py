@@ -249,13 +249,21 @@ class StaleStockRule(models.Model):
 
 
 class PriceChange(models.Model):
-    """One price lowering by the stale-stock rule: its memory of the period and of the starting price."""
+    """One price lowering by the stale-stock rule: its memory of the period and of the starting price.
+    Plan mode leaves it planned for a person to push from the admin; act mode pushes it at once."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned (awaiting approval)"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed or refused"
 
     rule = models.ForeignKey(StaleStockRule, on_delete=models.CASCADE, related_name="changes")
     listing = models.ForeignKey("listings.Listing", on_delete=models.CASCADE, related_name="+")
     old_price = models.DecimalField(max_digits=12, decimal_places=2)
     new_price = models.DecimalField(max_digits=12, decimal_places=2)
     first_price = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PLANNED, db_index=True)
+    outcome = models.TextField(blank=True, default="")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -39,3 +39,17 @@ def deadlines_and_digests() -> str:
         stored.refresh_ship_by(account)
         stored.refresh_answer_by(account)
     return send_due_digests()
+
+
+def stale_stock_all() -> str:
+    """Daily: every active stale-stock rule of the enabled accounts."""
+    from .models import Mode, StaleStockRule
+    from .prices import run_stale_stock
+
+    counts = []
+    rules = (
+        StaleStockRule.objects.exclude(mode=Mode.OFF).filter(account__enabled=True).select_related("account")
+    )
+    for rule in rules:
+        counts.append(f"{rule.name}: {len(run_stale_stock(rule))}")
+    return "stale stock: " + ("; ".join(counts) or "no active rule")

@@ -52,6 +52,7 @@ SCHEDULES: tuple[Spec, ...] = (
     # Rules and deadlines (automation/): offer rules also run after each pull of offers; this is the net.
     Spec("offer rules", "automation.tasks.offer_rules_all", 5),
     Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
+    Spec("stale-stock price rules", "automation.tasks.stale_stock_all", 1440),
 )
 
 

@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from automation.price_edit import change_prices
 from backoffice.admin_links import EMPTY, reverb_link
 from backoffice.admin_mirror import ReverbMirrorAdmin, money_column, related_changelist_link
 from backoffice.jobs import ItemSpec, create_job
@@ -115,6 +116,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         "remove_from_sale",
         "set_direct_offer",
         "remove_direct_offer",
+        change_prices,
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
