@@ -228,3 +228,16 @@ def test_pulling_offers_wakes_the_rules(emulator, shop, settings, django_capture
     with django_capture_on_commit_callbacks(execute=True):
         n = new_offer(emulator, shop, "0.80")
     assert PlannedAction.objects.filter(negotiation=n, status="planned").count() == 1
+
+
+def test_demo_rule_plans_answers_for_the_seeded_offers(emulator, shop):
+    from automation.demo import setup_demo
+
+    before = writes(emulator)
+    rule_ = setup_demo(shop)
+    assert setup_demo(shop) == rule_ and rule_.mode == Mode.PLAN  # idempotent
+    new_offer(emulator, shop, "0.80")
+    planned = offers.run(shop)
+    assert planned and all(a.status == "planned" for a in planned)
+    assert writes(emulator) == before
+    assert AutomationSettings.objects.get(account=shop).digest_hour == 8
