@@ -32,9 +32,8 @@ class PriceEditForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("operation", "").endswith("_percent") and data.get("value", 0) >= 100:
-            if data["operation"] == "lower_percent":
-                raise forms.ValidationError("Lowering by 100% or more leaves no price.")
+        if data.get("operation") == "lower_percent" and data.get("value", 0) >= 100:
+            raise forms.ValidationError("Lowering by 100% or more leaves no price.")
         return data
 
 
