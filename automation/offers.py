@@ -117,6 +117,8 @@ def run(
     )
     if keys is not None:
         offers = offers.filter(reverb_id__in=list(keys))
+    offers = list(offers)
+    _link_listings(account, offers)
     created = []
     for negotiation in offers:
         rule = rule_for(negotiation, rules)
@@ -137,6 +139,20 @@ def run(
                 break
             send(action, actor=None, client=client)
     return created
+
+
+def _link_listings(account: ReverbAccount, negotiations: list[Negotiation]) -> None:
+    """Rows just pulled are linked to their listing after the whole pull; the hook runs per page, before
+    that: look the listings up by key (one query) so the rule sees the listing and its price."""
+    from listings.models import Listing
+
+    unlinked = {n.listing_reverb_id for n in negotiations if n.listing is None and n.listing_reverb_id}
+    if not unlinked:
+        return
+    found = {x.reverb_id: x for x in Listing.objects.filter(account=account, reverb_id__in=unlinked)}
+    for negotiation in negotiations:
+        if negotiation.listing is None and negotiation.listing_reverb_id in found:
+            negotiation.listing = found[negotiation.listing_reverb_id]
 
 
 def _record(rule: OfferRule, negotiation: Negotiation, decision: Decision) -> PlannedAction | None:

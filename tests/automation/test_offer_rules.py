@@ -222,11 +222,12 @@ def test_approve_all_and_stale_offers(emulator, shop):
     assert sorted(statuses.values()) == ["sent", "stale"]
 
 
-def test_pulling_offers_wakes_the_rules(emulator, shop, settings, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_pulling_offers_wakes_the_rules(emulator, shop, settings):
+    # Real commits: the rules run when the pulled page commits, before the pull links rows to listings.
     settings.JOBS_BACKEND = "inline"
     rule(shop, Mode.PLAN)
-    with django_capture_on_commit_callbacks(execute=True):
-        n = new_offer(emulator, shop, "0.80")
+    n = new_offer(emulator, shop, "0.80")
     assert PlannedAction.objects.filter(negotiation=n, status="planned").count() == 1
 
 
