@@ -24,8 +24,8 @@ class Due:
     label: str
     overdue: int
     today: int
-    url: str
-    permission: str
+    url: str  # the queue, filtered to what is overdue
+    today_url: str  # the queue, filtered to what falls due by the end of today
 
     @property
     def any(self) -> bool:
@@ -69,25 +69,31 @@ def due_queues(
     )
     ids = [a.pk for a in accounts]
     iso = now.isoformat()
+    zones = [deadlines.zone(a.time_zone) for a in accounts] or [deadlines.zone("UTC")]
+    end = max(deadlines.end_of_today(now, tz) for tz in zones).isoformat()
     result = []
     may = lambda perm: user is None or user.has_perm(perm)  # noqa: E731
     if may("orders.view_order"):
         qs = Order.objects.filter(account_id__in=ids, missing=False, status="paid", local_pickup=False)
         overdue, today = _counts(qs, "ship_by", now, accounts)
-        url = changelist_url(Order, status__exact="paid", ship_by__lt=iso)
-        result.append(Due("ship", "Orders to ship", overdue, today, url, "orders.view_order"))
+        base = {"status__exact": "paid", "local_pickup__exact": 0}
+        url = changelist_url(Order, **base, ship_by__lt=iso)
+        today_url = changelist_url(Order, **base, ship_by__gte=iso, ship_by__lt=end)
+        result.append(Due("ship", "Orders to ship", overdue, today, url, today_url))
     if may("refunds.view_refundrequest"):
         qs = RefundRequest.objects.filter(account_id__in=ids, missing=False, state="pending_seller_response")
         overdue, today = _counts(qs, "answer_by", now, accounts)
-        url = changelist_url(RefundRequest, state__exact="pending_seller_response")
-        result.append(
-            Due("refunds", "Refund requests to answer", overdue, today, url, "refunds.view_refundrequest")
-        )
+        base = {"state__exact": "pending_seller_response"}
+        url = changelist_url(RefundRequest, **base, answer_by__lt=iso)
+        today_url = changelist_url(RefundRequest, **base, answer_by__gte=iso, answer_by__lt=end)
+        result.append(Due("refunds", "Refund requests to answer", overdue, today, url, today_url))
     if may("messaging.view_negotiation"):
         qs = offers_with_expiry(
             Negotiation.objects.filter(account_id__in=ids, missing=False, state="active", actionable=True)
         )
         overdue, today = _counts(qs, "expiry", now, accounts)
-        url = changelist_url(Negotiation, state__exact="active", actionable__exact=1)
-        result.append(Due("offers", "Offers to answer", overdue, today, url, "messaging.view_negotiation"))
+        base = {"state__exact": "active", "actionable__exact": 1}
+        url = changelist_url(Negotiation, **base, expires_at__lt=iso)
+        today_url = changelist_url(Negotiation, **base, expires_at__gte=iso, expires_at__lt=end)
+        result.append(Due("offers", "Offers to answer", overdue, today, url, today_url))
     return result

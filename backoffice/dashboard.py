@@ -111,7 +111,7 @@ def work_queues(user: Any) -> WorkQueues:
 
     for due in due_queues(user):  # deadlines: 1 query for the accounts + 1 per queue
         result.queues.append(Queue(f"{due.key}-overdue", f"{due.label}: overdue", due.overdue, due.url))
-        result.queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.url))
+        result.queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.today_url))
     return result
 
 

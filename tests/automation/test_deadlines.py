@@ -120,3 +120,24 @@ def test_due_queues_count_overdue_and_today_in_each_shops_day(django_assert_num_
     assert (queues["refunds"].overdue, queues["refunds"].today) == (0, 0)
     only_chicago = {q.key: q for q in due_queues(None, now, [chicago.pk])}
     assert (only_chicago["ship"].overdue, only_chicago["ship"].today) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_dashboard_deadline_queues_link_to_their_rows(admin_client):
+    from django.utils import timezone
+
+    from automation.queues import due_queues
+    from tests.factories import AccountFactory
+    from tests.factories.mirrors import OrderFactory
+
+    account = AccountFactory(time_zone="America/Chicago")
+    late = OrderFactory(account=account, ship_by=timezone.now() - timedelta(hours=1))
+    later = OrderFactory(account=account, ship_by=timezone.now() + timedelta(days=3))
+    for queue in due_queues(None):
+        for url in (queue.url, queue.today_url):
+            assert admin_client.get(url).status_code == 200, url
+    ship = next(q for q in due_queues(None) if q.key == "ship")
+    page = admin_client.get(ship.url).content.decode()
+    assert late.order_number in page and later.order_number not in page
+    dashboard = admin_client.get("/admin/").content.decode()
+    assert 'data-queue="ship-overdue"' in dashboard and 'data-queue="refunds-today"' in dashboard
