@@ -242,3 +242,24 @@ def test_demo_rule_plans_answers_for_the_seeded_offers(emulator, shop):
     assert planned and all(a.status == "planned" for a in planned)
     assert writes(emulator) == before
     assert AutomationSettings.objects.get(account=shop).digest_hour == 8
+
+
+def test_planned_list_query_count_does_not_grow_with_rows(emulator, shop):
+    rule(shop, Mode.PLAN)
+    offers.run(shop)
+    client = Client()
+    client.force_login(role_user("manager", "Manager"))
+    url = "/admin/automation/plannedaction/"
+    client.get(url)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    new_offer(emulator, shop, "0.80")
+    new_offer(emulator, shop, "0.50")
+    offers.run(shop)
+    with CaptureQueriesContext(connection) as second:
+        page = client.get(url).content.decode()
+    assert page.count('class="button approve-one"') == PlannedAction.objects.filter(status="planned").count()
+    assert len(second) == len(first)
