@@ -263,3 +263,20 @@ def test_planned_list_query_count_does_not_grow_with_rows(emulator, shop):
         page = client.get(url).content.decode()
     assert page.count('class="button approve-one"') == PlannedAction.objects.filter(status="planned").count()
     assert len(second) == len(first)
+
+
+def test_decline_message_goes_to_the_buyers_conversation(emulator, shop):
+    from messaging.models import Conversation
+
+    low = new_offer(emulator, shop, "0.50")
+    convo = Conversation.objects.filter(account=shop).first()
+    Conversation.objects.filter(pk=convo.pk).update(
+        listing_reverb_id=low.listing_reverb_id, other_party_id=low.buyer_id
+    )
+    rule(shop, Mode.ACT, decline_message="Thanks, but that is too low for this one.")
+    (action,) = offers.run(shop, [low.reverb_id])
+    assert action.verb == "decline" and action.status == "sent"
+    assert emulator.requests[("POST", "/api/my/conversations/{conversation_id}/messages")] == 1
+    assert convo.messages.order_by("sent_at", "id").last().body == "Thanks, but that is too low for this one."
+    reply_call = ApiCall.objects.get(action="messaging.reply", target_key=convo.reverb_id)
+    assert reply_call.request_summary["rule"] == "Guitars"
