@@ -141,3 +141,23 @@ def test_dashboard_deadline_queues_link_to_their_rows(admin_client):
     assert late.order_number in page and later.order_number not in page
     dashboard = admin_client.get("/admin/").content.decode()
     assert 'data-queue="ship-overdue"' in dashboard and 'data-queue="refunds-today"' in dashboard
+
+
+@pytest.mark.django_db
+def test_offer_changelist_shows_and_sorts_by_expiry_with_the_fallback(admin_client):
+    from django.utils import timezone
+
+    from messaging.models import Negotiation
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    created = timezone.now() - timedelta(hours=1)
+    told = timezone.now() + timedelta(hours=5)
+    Negotiation.objects.create(account=account, reverb_id="1", state="active", expires_at=told)
+    Negotiation.objects.create(account=account, reverb_id="2", state="active", remote_created_at=created)
+    rows = list(
+        admin_client.get("/admin/messaging/negotiation/?o=8")
+        .context["cl"]
+        .result_list.values_list("reverb_id", "expiry")
+    )
+    assert rows == [("1", told), ("2", created + timedelta(hours=48))]
