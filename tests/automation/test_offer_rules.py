@@ -280,3 +280,13 @@ def test_decline_message_goes_to_the_buyers_conversation(emulator, shop):
     assert convo.messages.order_by("sent_at", "id").last().body == "Thanks, but that is too low for this one."
     reply_call = ApiCall.objects.get(action="messaging.reply", target_key=convo.reverb_id)
     assert reply_call.request_summary["rule"] == "Guitars"
+
+
+def test_make_run_gives_the_demo_shop_a_plan_mode_rule():
+    from backoffice.management.commands.run_backoffice import AFTER_EMULATOR_STEPS, Run
+
+    run = Run(host="127.0.0.1", port=8000, emulator_port=8765, emulator_running=True)
+    for _, step in AFTER_EMULATOR_STEPS:
+        step(run)
+    (demo_rule,) = OfferRule.objects.filter(account__name="demo")
+    assert demo_rule.mode == Mode.PLAN and demo_rule.listing is None
