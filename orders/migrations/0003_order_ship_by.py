@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_alter_order_options_shipbatch_and_more'),
+        ("orders", "0002_alter_order_options_shipbatch_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='ship_by',
+            model_name="order",
+            name="ship_by",
             field=models.DateTimeField(blank=True, db_index=True, editable=False, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('refunds', '0002_alter_refundrequest_options'),
+        ("refunds", "0002_alter_refundrequest_options"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='refundrequest',
-            name='answer_by',
+            model_name="refundrequest",
+            name="answer_by",
             field=models.DateTimeField(blank=True, db_index=True, editable=False, null=True),
         ),
     ]
