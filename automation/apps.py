@@ -6,4 +6,8 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
-        from . import hooks  # noqa: F401  (connects the receivers of mirror writes)
+        from backoffice.background.jobs import register_job_handlers
+
+        from . import hooks, prices  # noqa: F401  (hooks connects the receivers of mirror writes)
+
+        register_job_handlers(prices.JOB_HANDLERS)

@@ -31,7 +31,7 @@ def _refunds_written(sender: Any, account: ReverbAccount, keys: list[str], **kwa
 
 @receiver(rows_written, sender=Negotiation)
 def _offers_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
-    from backoffice.tasks import enqueue
+    from backoffice.background.queue import enqueue
 
     from .offers import has_active_rules
 

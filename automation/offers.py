@@ -17,10 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from backoffice.actions import Refused
+from backoffice.actions import ActionError
 from backoffice.audit import noted
 from backoffice.models import ReverbAccount
-from backoffice.reverb.errors import ReverbError
 from messaging import services as offer_services
 from messaging.models import Conversation, Negotiation
 
@@ -201,10 +200,8 @@ def send(action: PlannedAction, *, actor: Any, client: Any = None) -> PlannedAct
                 offer_services.counter_offer(
                     negotiation, actor=actor, price=action.price, message=action.message, client=client
                 )
-    except Refused as exc:
-        action.status, action.outcome = PlannedAction.Status.FAILED, f"Refused: {exc.reason}"
-    except ReverbError as exc:
-        action.status, action.outcome = PlannedAction.Status.FAILED, f"Reverb answered: {exc}"
+    except ActionError as exc:  # refused before sending, or Reverb said no
+        action.status, action.outcome = PlannedAction.Status.FAILED, exc.message
     else:
         action.status, action.outcome = PlannedAction.Status.SENT, "Sent."
     action.save()

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from backoffice.jobs import job_url
+from backoffice.background.jobs import job_url
 
 from . import prices
 

@@ -18,7 +18,9 @@ from django.core import signing
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from backoffice.jobs import BulkJob, BulkJobItem, ItemSpec, Outcome, create_job, job_handler
+from backoffice.actions import ActionError
+from backoffice.background.jobs import ItemSpec, Outcome, create_job
+from backoffice.models import BulkJob, BulkJobItem
 from listings import editing, services
 from listings.models import Listing
 
@@ -34,7 +36,7 @@ OPERATIONS = {
 }
 ROUNDING = {"": "No rounding", "99": "Round to .99", "00": "Round to .00"}
 PLAN_SALT = "automation.prices.plan"
-JOB_KIND = "automation.prices"  # the handler lives in this module (backoffice.jobs._load_handler)
+JOB_KIND = "automation.prices"  # registered by AutomationConfig.ready (JOB_HANDLERS below)
 
 
 def new_price(
@@ -121,14 +123,13 @@ def _set_and_push(listing: Listing, old: Decimal, new: Decimal, *, actor: Any, j
     Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
     try:
         done = services.push_listing(listing, actor=actor, job=job)
-    except services.ActionError as exc:
+    except ActionError as exc:
         return (Outcome.skipped if exc.refused else Outcome.failed)(
             exc.message, field_errors=exc.field_errors
         )
     return Outcome.ok(done.message)
 
 
-@job_handler(JOB_KIND)
 def change_price(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     listing = Listing.objects.select_related("account").filter(pk=item.key).first()
     if listing is None:
@@ -137,6 +138,9 @@ def change_price(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     if resumed and listing.price == new:
         return Outcome.ok("Already at the new price.")
     return _set_and_push(listing, Decimal(item.params["old"]), new, actor=job.started_by, job=job)
+
+
+JOB_HANDLERS = {JOB_KIND: change_price}
 
 
 # ---- the stale-stock rule ---------------------------------------------------------------------------------

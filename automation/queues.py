@@ -58,7 +58,7 @@ def due_queues(
 ) -> list[Due]:
     """Orders to ship, refund requests to answer and offers to answer: overdue and due today. Limited to
     what `user` may view (None: everything) and to `account_ids` when given."""
-    from backoffice.admin_links import changelist_url
+    from backoffice.admin.links import changelist_url
     from messaging.models import Negotiation
     from orders.models import Order
     from refunds.models import RefundRequest

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from backoffice.background.queue import enqueue
+from backoffice.background.tasks import scheduled_accounts
 from backoffice.models import ReverbAccount
-from backoffice.tasks import enqueue, scheduled_accounts
 
 
 def run_offer_rules(account_id: int, keys: Sequence[str] | None = None) -> str:

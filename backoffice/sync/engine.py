@@ -25,8 +25,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from backoffice.mirror import RemoteModel
-    from backoffice.models import ReverbAccount
+    from backoffice.models import RemoteModel, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 

@@ -225,7 +225,7 @@ def test_approve_all_and_stale_offers(emulator, shop):
 @pytest.mark.django_db(transaction=True)
 def test_pulling_offers_wakes_the_rules(emulator, shop, settings):
     # Real commits: the rules run when the pulled page commits, before the pull links rows to listings.
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
     rule(shop, Mode.PLAN)
     n = new_offer(emulator, shop, "0.80")
     assert PlannedAction.objects.filter(negotiation=n, status="planned").count() == 1

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from automation import prices
 from automation.models import AutomationSettings, Mode, PriceChange, StaleStockRule
-from backoffice.jobs import BulkJob
+from backoffice.models import BulkJob
 from listings.models import Listing
 from tests.orders.helpers import role_user
 
@@ -26,7 +26,7 @@ PUT = ("PUT", "/api/listings/{listing_id}")
 
 @pytest.fixture(autouse=True)
 def _inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ COUNTER = ("POST", "/api/my/negotiations/{negotiation_id}/counter")
 
 
 def test_manager_plans_then_approves_a_counter(page, live_server, admin_login, emulator, shop, settings: Any):
-    settings.JOBS_BACKEND = "inline"  # the pull of offers wakes the rules at once
+    settings.WORKER_BACKEND = "inline"  # the pull of offers wakes the rules at once
     admin_login(page, live_server, role_user("boss", "Manager"))
     page.goto(f"{live_server.url}/admin/automation/offerrule/add/")
     page.select_option("select[name=account]", str(shop.pk))
