@@ -36,7 +36,7 @@ OPERATIONS = {
 }
 ROUNDING = {"": "No rounding", "99": "Round to .99", "00": "Round to .00"}
 PLAN_SALT = "automation.prices.plan"
-JOB_KIND = "automation.prices"  # registered by AutomationConfig.ready (JOB_HANDLERS below)
+JOB_KIND = "automation.prices"  # its handler: automation/jobs.py
 
 
 def new_price(
@@ -116,7 +116,7 @@ def start_job(token: str, *, user: Any, max_age: int = 3600) -> BulkJob:
     )
 
 
-def _set_and_push(listing: Listing, old: Decimal, new: Decimal, *, actor: Any, job: Any) -> Outcome:
+def set_and_push(listing: Listing, old: Decimal, new: Decimal, *, actor: Any, job: Any) -> Outcome:
     if listing.price != old:
         return Outcome.skipped(f"The price changed since the preview ({old} -> {listing.price}); not sent.")
     editing.record_edits(listing, {"price": editing.price_text(new)})
@@ -128,19 +128,6 @@ def _set_and_push(listing: Listing, old: Decimal, new: Decimal, *, actor: Any, j
             exc.message, field_errors=exc.field_errors
         )
     return Outcome.ok(done.message)
-
-
-def change_price(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
-    listing = Listing.objects.select_related("account").filter(pk=item.key).first()
-    if listing is None:
-        return Outcome.skipped("Listing no longer in the mirror.")
-    new = Decimal(item.params["new"])
-    if resumed and listing.price == new:
-        return Outcome.ok("Already at the new price.")
-    return _set_and_push(listing, Decimal(item.params["old"]), new, actor=job.started_by, job=job)
-
-
-JOB_HANDLERS = {JOB_KIND: change_price}
 
 
 # ---- the stale-stock rule ---------------------------------------------------------------------------------
@@ -209,7 +196,7 @@ def push_change(change: PriceChange, *, actor: Any) -> PriceChange:
 
     reason = f"stale stock: {change.rule.days} days live without a sale"
     with noted(rule=change.rule.name, rule_id=change.rule_id, reason=reason):
-        outcome = _set_and_push(change.listing, change.old_price, change.new_price, actor=actor, job=None)
+        outcome = set_and_push(change.listing, change.old_price, change.new_price, actor=actor, job=None)
     sent = outcome.state == BulkJobItem.State.SUCCEEDED
     change.status = PriceChange.Status.SENT if sent else PriceChange.Status.FAILED
     change.outcome = outcome.message
