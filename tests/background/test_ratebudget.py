@@ -80,17 +80,31 @@ def test_burst_then_rate_and_usage_counted(fake: FakeTime) -> None:
     assert budget.tokens == 2.0 and budget.refilled_at == fake.now
 
 
-def test_acquire_is_a_short_transaction_with_constant_queries(fake: FakeTime) -> None:
+def second_acquire_sql(fake: FakeTime) -> list[str]:
+    """What an account's second acquire runs (the first creates the budget row), savepoints left out."""
     account = AccountFactory(name="shop")
     limiter = bucket(fake)
     limiter.acquire(f"account:{account.pk}")
     with CaptureQueriesContext(connection) as queries:
         limiter.acquire(f"account:{account.pk}")
-    sql = [q["sql"] for q in queries.captured_queries]
-    # lock/read the budget, count the request (an UPDATE that hits), save the budget (+ savepoints)
-    assert len([s for s in sql if "SAVEPOINT" not in s]) == 3, sql
-    if connection.features.has_select_for_update:
-        assert "FOR UPDATE" in sql[0] or any("FOR UPDATE" in s for s in sql)
+    return [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_acquire_is_a_short_transaction_with_constant_queries(fake: FakeTime) -> None:
+    sql = second_acquire_sql(fake)
+    # lock/read the budget, count the request (an UPDATE that hits), save the budget
+    assert len(sql) == 3, sql
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update,
+    reason="this database has no SELECT ... FOR UPDATE (SQLite): CI runs it on PostgreSQL (DATABASE_URL)",
+)
+def test_acquire_locks_the_budget_row_before_reading_it(fake: FakeTime) -> None:
+    sql = second_acquire_sql(fake)
+    reads = [s for s in sql if s.lstrip().upper().startswith("SELECT")]
+    assert reads and "ratebudget" in reads[0].lower(), sql
+    assert reads[0].rstrip().upper().endswith("FOR UPDATE"), reads[0]
 
 
 def test_a_429_pauses_the_budget_and_is_counted(fake: FakeTime) -> None:

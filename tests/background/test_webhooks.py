@@ -403,3 +403,30 @@ def test_registration_and_removal_are_audited_without_the_secret(
     for call in ApiCall.objects.filter(account=account):
         assert account.webhook_secret not in call.curl + json.dumps(call.request_summary) + call.message
     assert "[REDACTED]" in made.first().curl
+
+
+@pytest.mark.parametrize("how", ["process_pending", "process_delivery", "replay"])
+def test_an_account_disabled_after_receiving_is_never_called(
+    manual: None, post: Post, account: ReverbAccount, emulator: Any, how: str
+) -> None:
+    """Stored while enabled, then the account is disabled: processing and replaying call nothing."""
+    listing = first(emulator, "listings")
+    assert post(listing).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    if how == "replay":  # a processed delivery, replayed after the account was disabled
+        webhooks.process_delivery(delivery.pk)
+        delivery.refresh_from_db()
+        assert delivery.state == State.PROCESSED
+        Listing.objects.all().delete()
+    ReverbAccount.objects.filter(pk=account.pk).update(enabled=False)
+    calls = sum(emulator.requests.values())
+    if how == "process_pending":
+        webhooks.process_pending()
+    elif how == "process_delivery":
+        webhooks.process_delivery(delivery.pk)
+    else:
+        webhooks.replay([delivery.pk])
+    assert sum(emulator.requests.values()) == calls
+    delivery.refresh_from_db()
+    assert delivery.state == State.FAILED and "disabled" in delivery.error
+    assert not Listing.objects.exists()

@@ -34,14 +34,8 @@ from backoffice.reverb.errors import (
 )
 from backoffice.reverb.ratelimit import LocalTokenBucket
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
-from tests.reverb.conftest import (
-    make_client,
-    new_listing,
-    recording_client,
-    reply,
-    require,
-    scripted_client,
-)
+from tests.factories import new_listing
+from tests.reverb.conftest import make_client, recording_client, reply, require, scripted_client
 
 
 def clear_faults_on_sleep(emulator: Any, sleeps: list[float]):
@@ -383,7 +377,7 @@ def test_reverb_sibling_hosts_are_rebased_onto_the_api_host() -> None:
     page1 = {"orders": [{"order_number": "1"}],
              "_links": {"next": {"href": "https://reverb.com/api/my/orders/selling/all?page=2&per_page=1"}}}
     adapter_steps = [reply(200, page1), reply(200, {"orders": [{"order_number": "2"}], "_links": {}})]
-    from tests.reverb.conftest import ScriptedAdapter
+    from tests.factories import ScriptedAdapter
 
     adapter = ScriptedAdapter(*adapter_steps)
     session = requests.Session()
