@@ -103,8 +103,7 @@ def test_sync_fills_ship_by_and_answer_by_and_holidays_refill(emulator, shop):
 @pytest.mark.django_db
 def test_due_queues_count_overdue_and_today_in_each_shops_day(django_assert_num_queries):
     from automation.queues import due_queues
-    from tests.factories import AccountFactory
-    from tests.factories.mirrors import OrderFactory
+    from tests.factories import AccountFactory, OrderFactory
 
     now = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)  # Monday 21:00 in Chicago, already Tuesday in UTC
     chicago = AccountFactory(time_zone="America/Chicago")
@@ -127,8 +126,7 @@ def test_dashboard_deadline_queues_link_to_their_rows(admin_client):
     from django.utils import timezone
 
     from automation.queues import due_queues
-    from tests.factories import AccountFactory
-    from tests.factories.mirrors import OrderFactory
+    from tests.factories import AccountFactory, OrderFactory
 
     account = AccountFactory(time_zone="America/Chicago")
     late = OrderFactory(account=account, ship_by=timezone.now() - timedelta(hours=1))

@@ -15,8 +15,7 @@ from automation.digest import build, send_due_digests
 from automation.models import AutomationSettings
 from backoffice.roles import CUSTOMER_SERVICE, MANAGER, SHIPPING
 from refunds.models import RefundRequest
-from tests.factories import AccountFactory
-from tests.factories.mirrors import OrderFactory
+from tests.factories import AccountFactory, OrderFactory
 from tests.orders.helpers import role_user
 
 pytestmark = pytest.mark.django_db

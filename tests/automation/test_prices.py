@@ -179,7 +179,7 @@ def test_stale_stock_plan_mode_and_kill_switch(emulator, shop):
 
 
 def test_a_recent_sale_keeps_the_price(emulator, shop):
-    from tests.factories.mirrors import OrderFactory
+    from tests.factories import OrderFactory
 
     listing = live_listings(shop, 1)[0]
     Listing.objects.filter(account=shop).update(published_at=timezone.now() - timedelta(days=90))

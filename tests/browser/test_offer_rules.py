@@ -10,11 +10,9 @@ import pytest
 
 from automation.models import OfferRule, PlannedAction
 from messaging.models import Negotiation
-from tests.orders import helpers
 from tests.orders.helpers import resync, role_user, simulate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-shop = helpers.shop
 COUNTER = ("POST", "/api/my/negotiations/{negotiation_id}/counter")
 
 
