@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -19,14 +18,9 @@ from backoffice.models import BulkJob
 from listings.models import Listing
 from tests.orders.helpers import role_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_jobs")]
 D = Decimal
 PUT = ("PUT", "/api/listings/{listing_id}")
-
-
-@pytest.fixture(autouse=True)
-def _inline_jobs(settings: Any) -> None:
-    settings.WORKER_BACKEND = "inline"
 
 
 @pytest.mark.parametrize(
