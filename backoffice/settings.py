@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "django_tables2",
+    "axes",
     "backoffice.apps.BackofficeConfig",
     "listings.apps.ListingsConfig",
     "orders.apps.OrdersConfig",
@@ -53,6 +55,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backoffice.background.ratebudget.InteractiveMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: refuses a locked-out user name or address before the password is checked.
+    "backoffice.loginthrottle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -68,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -135,6 +148,37 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Sessions end after a working day without a request (each request starts the period again).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Login throttling (django-axes, backoffice/loginthrottle.py): after AXES_FAILURE_LIMIT failed logins a
+# user name, and separately an address, is locked out for AXES_COOLOFF_TIME hours; a success resets.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+if SECURE_PROXY_SSL_HEADER:
+    AXES_CLIENT_IP_CALLABLE = "backoffice.loginthrottle.client_ip_behind_proxy"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our static files or carrying the
+# request's nonce; no inline handlers or style attributes; never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "https:"],  # listing photos come from Reverb's image hosts
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # django-q2. The ORM broker needs nothing else; REDIS_URL switches to Redis.
 # timeout < retry so a task is never handed out twice while still running; attempts are bounded.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -163,6 +207,12 @@ REVERB_PER_PAGE = env.int("REVERB_PER_PAGE", default=50)
 REVERB_CONNECT_TIMEOUT = env.float("REVERB_CONNECT_TIMEOUT", default=5.0)
 REVERB_READ_TIMEOUT = env.float("REVERB_READ_TIMEOUT", default=30.0)
 REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)
+# Seconds one Reverb request may take in all, body included (the read timeout bounds each wait for a byte).
+REVERB_REQUEST_DEADLINE = env.float("REVERB_REQUEST_DEADLINE", default=60.0)
+# A 429's Retry-After pauses the account's budget at most this many seconds.
+REVERB_MAX_PAUSE = env.float("REVERB_MAX_PAUSE", default=300.0)
+# Seconds a person's request (any web request) waits for a paused budget before "Reverb asked us to wait".
+REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=2.0)
 # Requests per second per account; Reverb publishes no number, so stay polite.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=5.0)
 REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=20)
@@ -174,6 +224,10 @@ REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
 # JOBS_BACKEND is its former name, still read so an existing .env keeps working.
 WORKER_BACKEND = env.str("WORKER_BACKEND", default=env.str("JOBS_BACKEND", default="django_q"))
 REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
+# Retention in days (0 keeps forever), applied daily by the clean-up schedule
+# (backoffice/background/retention.py).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
 
 LOGGING = {
     "version": 1,

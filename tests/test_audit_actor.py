@@ -28,11 +28,11 @@ Act = Callable[[Any, ReverbAccount, User], Any]
 
 
 def draft(shop: ReverbAccount, sku: str) -> Listing:
-    return listings.create_listing(shop, new_listing(sku), actor=None).listing
+    return listings.create_listing(shop, new_listing(sku), actor=None).obj
 
 
 def live(shop: ReverbAccount, sku: str) -> Listing:
-    return listings.publish_listing(draft(shop, sku), actor=None).listing
+    return listings.publish_listing(draft(shop, sku), actor=None).obj
 
 
 def paid_order(emulator: Any, shop: ReverbAccount, **params: Any) -> Order:
@@ -84,7 +84,7 @@ def sale_id(emulator: Any) -> str:
 
 
 def with_image(shop: ReverbAccount, sku: str) -> Listing:
-    return listings.add_image(draft(shop, sku), actor=None, url="https://example.com/a.jpg").listing
+    return listings.add_image(draft(shop, sku), actor=None, url="https://example.com/a.jpg").obj
 
 
 def photo_id(emulator: Any, listing: Listing) -> str:

@@ -147,6 +147,16 @@ def test_not_utf8_is_stored_failed(inline: None, post: Post) -> None:
     assert delivery.state == State.FAILED and "UTF-8" in delivery.error
 
 
+def test_a_nul_byte_is_a_clear_400_and_stored_safely(inline: None, post: Post, emulator: Any) -> None:
+    """PostgreSQL's text columns take no NUL: the body used to crash the view with a 500 there."""
+    listing = first(emulator, "listings")
+    response = post(json.dumps(listing).encode().replace(b'"id"', b'"i\x00d"', 1))
+    assert response.status_code == 400 and b"NUL" in response.content
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == State.FAILED and "NUL" in delivery.error
+    assert "\x00" not in delivery.body and '"id"' in delivery.body
+
+
 def test_topic_inferred_from_shape_without_header(inline: None, post: Post, emulator: Any) -> None:
     order, payment, listing = (first(emulator, c) for c in ("orders", "payments", "listings"))
     for body in (order, payment, listing):

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.audit import ApiCall
+from backoffice.models import ApiCall
 from messaging.models import Conversation, Negotiation, OfferPolicy
 from messaging.services import accept_offer, counter_offer, decline_offer, mark_read, reply
 from tests.conftest import nothing_changes

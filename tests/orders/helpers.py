@@ -16,9 +16,11 @@ from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import ensure_roles
 from backoffice.sync.runner import sync_account
 
+_BUILD_CLIENT = ReverbAccount.client  # the real one, even while a test patches it with fast_client
+
 
 def fast_client(account: ReverbAccount) -> ReverbClient:
-    return ReverbClient.for_account(account, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
+    return _BUILD_CLIENT(account, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
 
 
 def simulate(emulator: Any, event: str, **params: Any) -> dict[str, Any]:
