@@ -54,3 +54,20 @@ def test_manager_plans_then_approves_a_counter(page, live_server, admin_login, e
     assert (last["initiator"], last["price"]) == ("seller", target)
     action.refresh_from_db()
     assert action.status == "sent" and emulator.requests[COUNTER] == 1
+
+
+def test_saved_reply_fills_the_reply_box_for_editing(page, live_server, admin_login, emulator, shop):
+    from automation.models import SavedReply
+    from messaging.models import Conversation
+
+    convo = Conversation.objects.filter(account=shop).first()
+    saved = SavedReply.objects.create(account=shop, name="Thanks", body="Thanks {buyer_name}!")
+    admin_login(page, live_server, role_user("cs", "Customer service"))
+    page.goto(f"{live_server.url}/admin/messaging/conversation/{convo.pk}/thread/")
+    page.select_option("#saved-reply", str(saved.pk))
+    box = page.locator("#reply-form textarea")
+    assert box.input_value() == f"Thanks {convo.other_party_name}!"  # filled under the CSP, nothing sent
+    box.fill(f"Thanks {convo.other_party_name}, it ships today.")
+    page.click("#reply-form input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert convo.messages.order_by("sent_at", "id").last().body.endswith("it ships today.")
