@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.utils import timezone
@@ -36,6 +37,24 @@ CURL_HEADERS = {
 }
 
 
+# What is added to the request summary of every row written inside `noted(...)`: an automated action's
+# rule and reason (automation/), so the trail says which rule acted and why.
+_note: ContextVar[dict[str, Any] | None] = ContextVar("audit_note", default=None)
+
+
+@contextlib.contextmanager
+def noted(**note: Any) -> Iterator[None]:
+    token = _note.set({**(_note.get() or {}), **note})
+    try:
+        yield
+    finally:
+        _note.reset(token)
+
+
+def _summary(summary: Mapping[str, Any] | None) -> Any:
+    return scrub({**dict(summary or {}), **(_note.get() or {})})
+
+
 def scrub(value: Any) -> Any:
     """A JSON-safe copy with secret-looking keys masked."""
     if isinstance(value, Mapping):
@@ -54,7 +73,7 @@ def _row(push: Push, **fields: Any) -> ApiCall:
         action=push.action,
         target_type=push.target[0],
         target_key=str(push.target[1])[:64],
-        request_summary=scrub(dict(push.summary or {})),
+        request_summary=_summary(push.summary),
         job=push.job,
         **fields,
     )
@@ -128,9 +147,12 @@ def _finish(
     if sent:
         method, url, body = sent[-1]
         record.curl = as_curl(method, url, CURL_HEADERS, body)
-        if body and not record.request_summary:
+        note = _note.get() or {}
+        if body and set(record.request_summary) <= set(note):  # no summary but the note: show the body
             with contextlib.suppress(ValueError):
-                record.request_summary = scrub(json.loads(body))
+                sent_body = json.loads(body)
+                is_map = isinstance(sent_body, Mapping)
+                record.request_summary = _summary(sent_body) if is_map else scrub(sent_body)
     record.finished_at = timezone.now()
     record.duration_ms = int((time.monotonic() - started) * 1000)
     record.save()

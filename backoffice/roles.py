@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 logger = logging.getLogger(__name__)
 
-OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts")
+OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts", "automation")
 
 MANAGER = "Manager"
 SHIPPING = "Shipping"
@@ -54,6 +54,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.request_refund",
         "messaging.respond_offer",
         "messaging.reply_message",
+        "automation.view_plannedaction",
+        "automation.approve_plannedaction",
     ],
     VIEWER: ["*.view_*"],
 }

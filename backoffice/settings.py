@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "refunds.apps.RefundsConfig",
     "messaging.apps.MessagingConfig",
     "payouts.apps.PayoutsConfig",
+    "automation.apps.AutomationConfig",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from automation.price_edit import change_prices
 from backoffice.actions import Done, report, report_each
 from backoffice.admin.links import EMPTY, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
@@ -119,6 +120,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         "remove_from_sale",
         "set_direct_offer",
         "remove_direct_offer",
+        change_prices,
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from automation.queues import offers_with_expiry
 from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
@@ -91,7 +96,7 @@ class NegotiationAdmin(ReverbMirrorAdmin):
         money_column("last_offered_total", "last offer"),
         "offers_count",
         "actionable",
-        "expires_at",
+        "expiry",
         "remote_updated_at",
         "account",
     ]
@@ -100,6 +105,14 @@ class NegotiationAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_updated_at"
     ordering = ["-remote_updated_at", "-id"]
     list_select_related = ["account", "listing"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Negotiation]:
+        return offers_with_expiry(super().get_queryset(request))
+
+    @admin.display(description="expires", ordering="expiry")
+    def expiry(self, obj: Negotiation) -> Any:
+        """Reverb's expires_at; when not sent, 48 h after the offer was made (automation/deadlines.py)."""
+        return obj.expiry
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
+from automation import replies as saved_replies
 from backoffice.actions import confirmed, report
 from backoffice.pages.render import page, require
 from orders.models import Order
@@ -101,7 +102,13 @@ def related_order(conversation: Conversation) -> Order | None:
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "messaging.view_conversation")
     convo = get_object_or_404(Conversation.objects.select_related("listing", "account"), pk=pk)
-    form = ReplyForm(request.POST if request.POST.get("action") == "reply" else None)
+    order = related_order(convo)
+    saved = saved_replies.for_conversation(convo, order)
+    chosen = next((text for r, text in saved if str(r.pk) == request.GET.get("saved_reply")), None)
+    form = ReplyForm(
+        request.POST if request.POST.get("action") == "reply" else None,
+        initial={"body": chosen} if chosen is not None else None,
+    )
     if request.method == "POST":
         require(request, "messaging.reply_message")
         action = request.POST.get("action")
@@ -128,6 +135,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         c=convo,
         thread=convo.messages.order_by("sent_at", "id"),
         form=form,
-        order=related_order(convo),
+        order=order,
+        saved_replies=saved,
         can_reply=request.user.has_perm("messaging.reply_message"),
     )

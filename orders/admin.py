@@ -54,6 +54,7 @@ class OrderAdmin(ReverbMirrorAdmin):
         "shipping_method",
         money_column("amount_total", "total"),
         "paid_at",
+        "ship_by",
         "shipped_at",
         "shop_sku",
         link_column("listing", "listing"),

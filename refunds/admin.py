@@ -18,6 +18,7 @@ class RefundRequestAdmin(ReverbMirrorAdmin):
     list_display = [
         "reverb_id",
         "remote_created_at",
+        "answer_by",
         "order_number",
         link_column("order", "order"),
         "state",

@@ -22,6 +22,8 @@ class RefundRequest(RemoteModel):
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="refund_requests"
     )
+    # Local: 24 hours after it was opened (automation/deadlines.py).
+    answer_by = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]

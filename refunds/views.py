@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -32,7 +33,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     rows = (
         RefundRequest.objects.filter(state__in=ACTIVE, missing=False)
         .select_related("order", "account")
-        .order_by("remote_created_at", "id")
+        .order_by(F("answer_by").asc(nulls_last=True), "remote_created_at", "id")
     )
     return page(
         request,

@@ -54,6 +54,10 @@ SCHEDULES: tuple[Spec, ...] = (
     Spec("unprocessed webhook deliveries", f"{BACKGROUND}.webhooks.process_pending", 15, {"limit": 500}),
     # Retention: rows past WEBHOOK_/AUDIT_RETENTION_DAYS (backoffice/background/retention.py).
     Spec("clean up old webhook deliveries and audit rows", f"{TASKS}.purge_old_records", 24 * 60),
+    # Rules and deadlines (automation/): offer rules also run after each pull of offers; this is the net.
+    Spec("offer rules", "automation.tasks.offer_rules_all", 5),
+    Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
+    Spec("stale-stock price rules", "automation.tasks.stale_stock_all", 1440),
 )
 
 

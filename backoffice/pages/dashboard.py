@@ -107,6 +107,11 @@ def work_queues(user: Any) -> WorkQueues:
         result.queues.append(
             Queue("unread", "Unread conversations", unread, changelist_url(Conversation, unread__exact=1))
         )
+    from automation.queues import due_queues
+
+    for due in due_queues(user):  # deadlines: 1 query for the accounts + 1 per queue
+        result.queues.append(Queue(f"{due.key}-overdue", f"{due.label}: overdue", due.overdue, due.url))
+        result.queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.today_url))
     return result
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import connections, models, router
 from django.db.models import Exists, OuterRef, Subquery
+from django.dispatch import Signal
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -106,6 +107,11 @@ def _lift_sqlite_param_limit(alias: str) -> None:
     conn.features._limit_lifted = True
 
 
+# Sent after `upsert_page` wrote rows (sender: the model; account, keys: the keys created or changed), inside
+# the write's transaction: for local state derived from the mirror (automation's deadlines and rules).
+rows_written = Signal()
+
+
 def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence[Row]) -> PageResult:
     """Create new rows, update changed ones (or ones coming back from `missing`), skip unchanged ones."""
     result = PageResult()
@@ -156,6 +162,8 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
     names = sorted(field_names)
     for told, writes in groups.items():
         _insert_on_conflict(model, alias, account.pk, now, names, writes, told)
+    if groups:
+        rows_written.send(sender=model, account=account, keys=list(result.changed_keys))
     return result
 
 

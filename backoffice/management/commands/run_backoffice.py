@@ -79,6 +79,15 @@ def demo_account(run: Run) -> None:
     account.save()
 
 
+def demo_automation(run: Run) -> None:
+    """One offer rule in plan mode on the demo account (automation/demo.py)."""
+    if not run.emulator_running:
+        return
+    from automation.demo import setup_demo
+
+    setup_demo(ReverbAccount.objects.get(name=DEMO_ACCOUNT))
+
+
 def setup_schedules(run: Run) -> None:
     """The pull and reconciliation schedules (backoffice/background/schedules.py), so the task cluster
     fires them."""
@@ -94,6 +103,7 @@ PREPARE_STEPS: list[tuple[str, Step]] = [
 ]
 AFTER_EMULATOR_STEPS: list[tuple[str, Step]] = [
     ("pointing the demo account at the emulator", demo_account),
+    ("setting up the demo's offer rule (plan mode)", demo_automation),
 ]
 
 

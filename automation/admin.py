@@ -1,0 +1,233 @@
+"""Admin for the rules (Managers), the planned list (approve one, approve selected, approve all, dismiss),
+holidays, the account's automation settings (kill switch, digest hour) and saved replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
+
+from . import offers
+from .models import (
+    AutomationSettings,
+    Holiday,
+    OfferRule,
+    PlannedAction,
+    PriceChange,
+    SavedReply,
+    StaleStockRule,
+)
+
+APPROVE = "automation.approve_plannedaction"
+RESPOND = "messaging.respond_offer"
+
+
+@admin.register(AutomationSettings)
+class AutomationSettingsAdmin(admin.ModelAdmin):
+    list_display = ["account", "rules_paused", "digest_hour", "digest_sent_on"]
+    list_editable = ["rules_paused"]
+    list_select_related = ["account"]
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name", "account"]
+    list_filter = ["account"]
+    date_hierarchy = "date"
+    list_select_related = ["account"]
+
+
+@admin.register(OfferRule)
+class OfferRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "mode", "scope", "basis", "floor", "target", "step_percent", "account"]
+    list_filter = ["account", "mode"]
+    list_select_related = ["account", "listing"]
+    raw_id_fields = ["listing"]
+    fields = [
+        "account",
+        "name",
+        "mode",
+        "listing",
+        "category",
+        "basis",
+        "floor",
+        "target",
+        "step_percent",
+        "decline_message",
+    ]
+
+
+@admin.register(PlannedAction)
+class PlannedActionAdmin(admin.ModelAdmin):
+    """The "planned" list: what the rules would send, waiting for a person; newest first."""
+
+    list_display = [
+        "created",
+        "offer",
+        "offer_price",
+        "what",
+        "reason",
+        "status",
+        "approve_button",
+        "rule",
+        "account",
+    ]
+    list_filter = ["status", "account", "rule", "verb", "mode"]
+    list_select_related = ["account", "rule", "negotiation__listing"]
+    readonly_fields = [f.name for f in PlannedAction._meta.fields]
+    actions = ["approve_selected", "dismiss_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def may_approve(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(APPROVE) and request.user.has_perm(RESPOND)
+
+    @admin.display(description="offer")
+    def offer(self, obj: PlannedAction) -> str:
+        listing = obj.negotiation.listing
+        return f"{obj.negotiation.buyer_name or obj.negotiation.reverb_id} on {listing or '?'}"
+
+    @admin.display(description="would send")
+    def what(self, obj: PlannedAction) -> str:
+        text = obj.get_verb_display()
+        if obj.price is not None:
+            text += f" at {obj.price} {obj.negotiation.currency}"
+        return text + (f" ({obj.message})" if obj.message else "")
+
+    @admin.display(description="")
+    def approve_button(self, obj: PlannedAction) -> SafeString | str:
+        if obj.status != PlannedAction.Status.PLANNED:
+            return obj.outcome
+        url = reverse("admin:automation_plannedaction_approve", args=[obj.pk])
+        return format_html(
+            '<button type="submit" class="button approve-one" formaction="{}" formmethod="post">{}</button>',
+            url,
+            "Approve",
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/approve/",
+                view(require_POST(self.approve_one)),
+                name="automation_plannedaction_approve",
+            ),
+            path(
+                "approve-all/",
+                view(require_POST(self.approve_all)),
+                name="automation_plannedaction_approve_all",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        extra = {"may_approve": self.may_approve(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def _approve(self, request: HttpRequest, actions: QuerySet | list[PlannedAction]) -> None:
+        if not self.may_approve(request):
+            raise PermissionDenied
+        counts = offers.approve(list(actions), actor=request.user)
+        if not counts:
+            self.message_user(request, "Nothing planned to approve.", messages.WARNING)
+            return
+        sent = counts.get(PlannedAction.Status.SENT, 0)
+        others = {k: v for k, v in counts.items() if k != PlannedAction.Status.SENT}
+        level = messages.SUCCESS if not others else messages.WARNING
+        detail = ", ".join(f"{v} {PlannedAction.Status(k).label.lower()}" for k, v in others.items())
+        self.message_user(request, f"{sent} sent to Reverb" + (f"; {detail}" if detail else "") + ".", level)
+
+    def approve_one(self, request: HttpRequest, pk: int) -> HttpResponse:
+        action = get_object_or_404(self.get_queryset(request).select_related("negotiation", "rule"), pk=pk)
+        self._approve(request, [action])
+        return HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
+
+    def approve_all(self, request: HttpRequest) -> HttpResponse:
+        planned = self.get_queryset(request).filter(status=PlannedAction.Status.PLANNED)
+        self._approve(request, planned.select_related("negotiation", "rule"))
+        return HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
+
+    @admin.action(description="Approve selected (send to Reverb)", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._approve(request, queryset.select_related("negotiation", "rule"))
+
+    @admin.action(description="Dismiss selected (send nothing)", permissions=["approve"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from django.utils import timezone
+
+        done = queryset.filter(status=PlannedAction.Status.PLANNED).update(
+            status=PlannedAction.Status.DISMISSED, decided_by=request.user, decided_at=timezone.now()
+        )
+        self.message_user(request, f"{done} dismissed.")
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return self.may_approve(request)
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    list_display = ["name", "account"]
+    list_filter = ["account"]
+    search_fields = ["name", "body"]
+    list_select_related = ["account"]
+
+
+@admin.register(StaleStockRule)
+class StaleStockRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "mode", "category", "days", "percent", "floor_percent", "period_days", "account"]
+    list_filter = ["account", "mode"]
+    list_select_related = ["account"]
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(admin.ModelAdmin):
+    """What the stale-stock rule lowered or plans to lower; planned ones are pushed from here."""
+
+    list_display = ["created", "listing", "old_price", "new_price", "status", "outcome", "rule"]
+    list_filter = ["status", "rule"]
+    list_select_related = ["listing", "rule"]
+    readonly_fields = [
+        "rule",
+        "listing",
+        "old_price",
+        "new_price",
+        "first_price",
+        "status",
+        "outcome",
+        "created",
+    ]
+    actions = ["push_planned"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_push_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("listings.push_listing")
+
+    @admin.action(description="Push selected planned price changes to Reverb", permissions=["push"])
+    def push_planned(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from .prices import push_change
+
+        planned = queryset.filter(status=PriceChange.Status.PLANNED).select_related(
+            "rule", "listing__account"
+        )
+        results = [push_change(change, actor=request.user) for change in planned]
+        sent = sum(1 for c in results if c.status == PriceChange.Status.SENT)
+        level = messages.SUCCESS if sent == len(results) else messages.WARNING
+        self.message_user(request, f"{sent} of {len(results)} planned price change(s) pushed.", level)

@@ -1,0 +1,44 @@
+"""Receivers: mirror writes fill the deadline columns and wake the offer rules; holiday and account
+changes refill ship-by (a time-zone change
+is picked up by the hourly task). Connected by AutomationConfig.ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from backoffice.models import ReverbAccount
+from backoffice.sync.engine import rows_written
+from messaging.models import Negotiation
+from orders.models import Order
+from refunds.models import RefundRequest
+
+from . import stored
+from .models import Holiday
+
+
+@receiver(rows_written, sender=Order)
+def _orders_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+    stored.refresh_ship_by(account, keys)
+
+
+@receiver(rows_written, sender=RefundRequest)
+def _refunds_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+    stored.refresh_answer_by(account, keys)
+
+
+@receiver(rows_written, sender=Negotiation)
+def _offers_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+    from backoffice.background.queue import enqueue
+
+    from .offers import has_active_rules
+
+    if has_active_rules(account.pk):
+        enqueue("automation.tasks.run_offer_rules", account.pk, keys)
+
+
+@receiver([post_save, post_delete], sender=Holiday)
+def _holidays_changed(sender: Any, instance: Holiday, **kwargs: Any) -> None:
+    stored.refresh_ship_by(instance.account)

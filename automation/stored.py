@@ -1,0 +1,52 @@
+"""The stored deadline columns (Order.ship_by, RefundRequest.answer_by): filled when the mirror writes
+those rows (hooks.py) and refilled when an account's holidays or time zone change. Stored and indexed so
+queues sort and filter on them with a constant number of queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.db.models import F
+
+from backoffice.models import ReverbAccount
+
+from . import deadlines
+from .models import Holiday
+
+
+def holidays_of(account_id: int) -> set[date]:
+    return set(Holiday.objects.filter(account_id=account_id).values_list("date", flat=True))
+
+
+def refresh_ship_by(account: ReverbAccount, keys: Iterable[str] | None = None) -> int:
+    """Recompute ship-by of the account's orders (the given keys, else every order still to ship).
+    Queries: holidays 1, orders 1, one bulk update."""
+    from orders.models import Order
+
+    orders = Order.objects.filter(account=account)
+    orders = orders.filter(reverb_id__in=list(keys)) if keys is not None else orders.filter(status="paid")
+    rows = list(orders.only("pk", "paid_at", "ship_by"))
+    if not rows:
+        return 0
+    tz = deadlines.zone(account.time_zone)
+    holidays = holidays_of(account.pk)
+    changed = []
+    for order in rows:
+        value = deadlines.ship_by(order.paid_at, tz, holidays)
+        if value != order.ship_by:
+            order.ship_by = value
+            changed.append(order)
+    Order.objects.bulk_update(changed, ["ship_by"], batch_size=500)
+    return len(changed)
+
+
+def refresh_answer_by(account: ReverbAccount, keys: Iterable[str] | None = None) -> int:
+    """answer_by = opened + 24 h, in one UPDATE (the given keys, else the rows not filled yet)."""
+    from refunds.models import RefundRequest
+
+    rows = RefundRequest.objects.filter(account=account)
+    rows = rows.filter(reverb_id__in=list(keys)) if keys is not None else rows.filter(answer_by__isnull=True)
+    return rows.exclude(remote_created_at__isnull=True).update(
+        answer_by=F("remote_created_at") + deadlines.REFUND_ANSWER_WINDOW
+    )
