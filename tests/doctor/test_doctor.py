@@ -181,3 +181,25 @@ def test_shipping_staff_cannot_run_the_doctor() -> None:
     url = reverse("admin:backoffice_reverbaccount_changelist")
     client.post(url, {"action": "run_doctor", "_selected_action": [account.pk]})
     assert not BulkJob.objects.exists()
+
+
+def test_the_emulators_second_variant_is_named_resource_by_resource(tmp_path: Path) -> None:
+    """Against the alt shapes of the guessed resources, the doctor names each difference."""
+    from backoffice.reverb.emulator import Emulator
+    from tests.conftest import EMULATOR_TEST_PACE
+
+    alt = Emulator(token="alt-token", seed=1, size="tiny", variant="alt", **EMULATOR_TEST_PACE)
+    register_transport("http://alt-shop.test/", EmulatorAdapter(alt))
+    try:
+        account = AccountFactory(name="alt", api_url="http://alt-shop.test/api", token="alt-token")
+        output = run(account.name, tmp_path)
+    finally:
+        unregister_transport("http://alt-shop.test/")
+    summary = output.splitlines()[-2]
+    for guessed in ("conversations", "messages", "payments", "payout_line_items"):
+        assert guessed in summary, summary
+    differing = summary.split(": ", 1)[1].split(", ")
+    assert "listings" not in differing and "orders" not in differing, summary  # grounded shapes agree
+    messages = output.split("\nmessages:", 1)[1].split("\nnegotiations:", 1)[0]
+    assert "keys our mapper reads, absent: body" in messages, messages
+    assert "id: expected number, got string" in messages
