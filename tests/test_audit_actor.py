@@ -31,8 +31,11 @@ def draft(shop: ReverbAccount, sku: str) -> Listing:
     return listings.create_listing(shop, new_listing(sku), actor=None).obj
 
 
-def live(shop: ReverbAccount, sku: str) -> Listing:
-    return listings.publish_listing(draft(shop, sku), actor=None).obj
+def live(emulator: Any, shop: ReverbAccount, sku: str) -> Listing:
+    """Published and live: Reverb publishes a second after answering (API-NOTES 16.1.3)."""
+    listings.publish_listing(draft(shop, sku), actor=None)
+    emulator.advance(2)
+    return listings.reread(Listing.objects.get(account=shop, sku=sku))
 
 
 def paid_order(emulator: Any, shop: ReverbAccount, **params: Any) -> Order:
@@ -96,7 +99,7 @@ SENDS: dict[str, Act] = {
     "listings.create": lambda e, s, u: listings.create_listing(s, new_listing("AUD-NEW"), actor=u),
     "listings.push": push,
     "listings.publish": lambda e, s, u: listings.publish_listing(draft(s, "AUD-PUB"), actor=u),
-    "listings.end": lambda e, s, u: listings.end_listing(live(s, "AUD-END"), actor=u, reason="not_sold"),
+    "listings.end": lambda e, s, u: listings.end_listing(live(e, s, "AUD-END"), actor=u, reason="not_sold"),
     "listings.delete_draft": lambda e, s, u: listings.delete_draft(draft(s, "AUD-DEL"), actor=u),
     "listings.add_image": lambda e, s, u: listings.add_image(
         draft(s, "AUD-IMG"), actor=u, url="https://example.com/a.jpg"
@@ -107,19 +110,19 @@ SENDS: dict[str, Act] = {
     "listings.reorder_images": lambda e, s, u: listings.reorder_images(
         with_image(s, "AUD-RIMG"), actor=u, urls=["https://example.com/a.jpg"]
     ),
-    "listings.set_bump": lambda e, s, u: listings.set_bump([live(s, "AUD-BUMP")], actor=u, bid="0.035"),
-    "listings.remove_bump": lambda e, s, u: listings.remove_bump([live(s, "AUD-UNBUMP")], actor=u),
+    "listings.set_bump": lambda e, s, u: listings.set_bump([live(e, s, "AUD-BUMP")], actor=u, bid="0.035"),
+    "listings.remove_bump": lambda e, s, u: listings.remove_bump([live(e, s, "AUD-UNBUMP")], actor=u),
     "listings.add_to_sale": lambda e, s, u: listings.add_to_sale(
-        [live(s, "AUD-SALE")], actor=u, sale_id=sale_id(e)
+        [live(e, s, "AUD-SALE")], actor=u, sale_id=sale_id(e)
     ),
     "listings.remove_from_sale": lambda e, s, u: listings.remove_from_sale(
-        [live(s, "AUD-UNSALE")], actor=u, sale_id=sale_id(e)
+        [live(e, s, "AUD-UNSALE")], actor=u, sale_id=sale_id(e)
     ),
     "listings.set_direct_offer": lambda e, s, u: listings.set_direct_offer(
-        live(s, "AUD-DO"), actor=u, percentage=10
+        live(e, s, "AUD-DO"), actor=u, percentage=10
     ),
     "listings.remove_direct_offer": lambda e, s, u: listings.remove_direct_offer(
-        live(s, "AUD-NODO"), actor=u
+        live(e, s, "AUD-NODO"), actor=u
     ),
     "shop.vacation_on": lambda e, s, u: listings.set_vacation(s, actor=u, on=True),
     "shop.vacation_off": lambda e, s, u: listings.set_vacation(s, actor=u, on=False),
@@ -150,7 +153,7 @@ SENDS: dict[str, Act] = {
 
 REFUSALS: dict[str, Act] = {
     "listings.create": lambda e, s, u: listings.create_listing(s, new_listing(""), actor=u),
-    "listings.delete_draft": lambda e, s, u: listings.delete_draft(live(s, "AUD-NODEL"), actor=u),
+    "listings.delete_draft": lambda e, s, u: listings.delete_draft(live(e, s, "AUD-NODEL"), actor=u),
     "orders.ship": lambda e, s, u: orders.ship_order(
         paid_order(e, s), actor=u, provider="UPS", tracking_number=" "
     ),
