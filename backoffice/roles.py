@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 logger = logging.getLogger(__name__)
 
-OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts")
+OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts", "inventory")
 
 MANAGER = "Manager"
 SHIPPING = "Shipping"
