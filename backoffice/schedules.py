@@ -49,7 +49,7 @@ SCHEDULES: tuple[Spec, ...] = (
     # whose processing task was lost (both are idempotent: finished work is never redone).
     Spec("recover stalled bulk jobs", "backoffice.jobs.recover_stale_jobs", 15),
     Spec("unprocessed webhook deliveries", "backoffice.webhooks.process_pending", 15, {"limit": 500}),
-    # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch CSV feeds, deliver events.
+    # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch feeds, send events.
     Spec("stock queue and events", "inventory.tasks.tick", 1),
 )
 

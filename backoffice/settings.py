@@ -118,8 +118,8 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
-# The inventory API (inventory/api.py, inventory/auth.py): its views set their own authentication (integration API keys);
-# these defaults only keep every other DRF view closed and documented.
+# The inventory API (inventory/api.py): integration API keys (inventory/auth.py) are the only way in;
+# a staff session is not an API credential.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["inventory.auth.IntegrationKeyAuthentication"],
