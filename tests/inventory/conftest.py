@@ -60,5 +60,6 @@ def emu_record(emulator: Any, listing: Listing) -> dict[str, Any]:
     return emulator.store.table("listings")[int(listing.reverb_id)]
 
 
-def puts(emulator: Any, listing: Listing) -> int:
-    return emulator.requests.get(("PUT", f"/api/listings/{listing.reverb_id}"), 0)
+def puts(emulator: Any) -> int:
+    """PUTs of listings the emulator answered (all listings: the emulator counts by route)."""
+    return emulator.requests.get(("PUT", "/api/listings/{listing_id}"), 0)
