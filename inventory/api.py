@@ -27,7 +27,7 @@ from orders.models import Order
 
 from . import services
 from .auth import IntegrationKeyAuthentication, IsIntegration
-from .models import IdempotentRequest, Integration, Source
+from .models import IdempotentRequest, Integration, IntegrationCall, Source
 
 MAX_ROWS = 1000
 
@@ -38,6 +38,35 @@ class IntegrationView(APIView):
 
     def integration(self) -> Integration:
         return self.request.auth
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        integration = getattr(request, "_stock_integration", None) or (
+            request.auth if isinstance(getattr(request, "auth", None), Integration) else None
+        )
+        if integration is not None:
+            record_call(integration, request, response.status_code, response.data)
+        return response
+
+
+def record_call(integration: Integration, request: Any, status_code: int, data: Any) -> None:
+    counts = data if isinstance(data, dict) else {}
+    error = ""
+    if status_code >= 400:
+        error = str(counts.get("detail", data))[:2000]
+    elif counts.get("refused"):
+        refused = [r for r in counts.get("rows", []) if r.get("status") == "refused"]
+        error = "; ".join(f"{r['sku']}: {r['error']}" for r in refused[:10])
+    IntegrationCall.objects.create(
+        integration=integration,
+        method=request.method,
+        path=request.path[:200],
+        status_code=status_code,
+        rows=len(counts.get("rows", [])),
+        accepted=counts.get("accepted", 0) or 0,
+        refused=counts.get("refused", 0) or 0,
+        error=error,
+    )
 
 
 # ---- PUT /api/v1/stock/ ----------------------------------------------------------------------------

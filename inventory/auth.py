@@ -40,6 +40,7 @@ class IntegrationKeyAuthentication(BaseAuthentication):
         if integration is None or not integration.matches(secret):
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if not integration.active:
+            request._request._stock_integration = integration  # the refusal is shown on the integration
             raise exceptions.AuthenticationFailed("This API key was revoked.")
         now = timezone.now()
         if integration.last_used_at is None or (now - integration.last_used_at).total_seconds() > 60:

@@ -36,10 +36,10 @@ from django.utils import timezone
 
 from backoffice.models import ReverbAccount
 
-from .models import SeenState, StockIntent, WebhookDelivery, WebhookEndpoint
+from .models import EventDelivery, EventEndpoint, SeenState, StockIntent
 
 log = logging.getLogger(__name__)
-Event = WebhookEndpoint.Event
+Event = EventEndpoint.Event
 
 RETRY_DELAYS = (
     timedelta(seconds=30),
@@ -67,7 +67,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, toleranc
     return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
 
 
-def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> list[WebhookDelivery]:
+def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> list[EventDelivery]:
     """One delivery per endpoint that wants `event`; each is sent once the transaction commits."""
     account_id = account.pk if account is not None else None
     event_id = uuid.uuid4().hex
@@ -79,11 +79,11 @@ def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> lis
         "data": data,
     }
     deliveries = [
-        WebhookDelivery(endpoint=e, event=event, event_id=event_id, payload=payload)
-        for e in WebhookEndpoint.objects.filter(enabled=True)
+        EventDelivery(endpoint=e, event=event, event_id=event_id, payload=payload)
+        for e in EventEndpoint.objects.filter(enabled=True)
         if e.wants(event, account_id)
     ]
-    WebhookDelivery.objects.bulk_create(deliveries)
+    EventDelivery.objects.bulk_create(deliveries)
     if deliveries:
         from backoffice.tasks import enqueue
 
@@ -91,7 +91,7 @@ def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> lis
     return deliveries
 
 
-def deliver(delivery: WebhookDelivery, *, session: requests.Session | None = None) -> bool:
+def deliver(delivery: EventDelivery, *, session: requests.Session | None = None) -> bool:
     """One attempt. True when the endpoint answered 2xx."""
     endpoint = delivery.endpoint
     if not endpoint.enabled:
@@ -121,27 +121,27 @@ def deliver(delivery: WebhookDelivery, *, session: requests.Session | None = Non
     now = timezone.now()
     if not error:
         delivery.status, delivery.delivered_at, delivery.next_try_at = (
-            WebhookDelivery.Status.DELIVERED,
+            EventDelivery.Status.DELIVERED,
             now,
             None,
         )
         delivery.save()
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
         return True
     if delivery.attempts <= len(RETRY_DELAYS):
         delivery.next_try_at = now + RETRY_DELAYS[delivery.attempts - 1]
     else:
-        delivery.status, delivery.next_try_at = WebhookDelivery.Status.FAILED, None
+        delivery.status, delivery.next_try_at = EventDelivery.Status.FAILED, None
     delivery.save()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     endpoint.refresh_from_db(fields=["consecutive_failures", "enabled"])
     if endpoint.enabled and endpoint.consecutive_failures >= DISABLE_AFTER:
         disable(endpoint, f"{endpoint.consecutive_failures} failed attempts in a row; last: {error}")
     return False
 
 
-def disable(endpoint: WebhookEndpoint, reason: str) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+def disable(endpoint: EventEndpoint, reason: str) -> None:
+    EventEndpoint.objects.filter(pk=endpoint.pk).update(
         enabled=False, disabled_at=timezone.now(), disabled_reason=reason[:2000]
     )
     endpoint.enabled = False
@@ -166,21 +166,21 @@ def deliver_due(limit: int = 200) -> int:
     """Send the pending deliveries whose time has come (first attempts and retries)."""
     now = timezone.now()
     due = list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__enabled=True)
+        EventDelivery.objects.filter(status=EventDelivery.Status.PENDING, endpoint__enabled=True)
         .filter(next_try_at__isnull=True)
         .select_related("endpoint")[:limit]
     ) + list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, endpoint__enabled=True, next_try_at__lte=now
+        EventDelivery.objects.filter(
+            status=EventDelivery.Status.PENDING, endpoint__enabled=True, next_try_at__lte=now
         ).select_related("endpoint")[:limit]
     )
     with requests.Session() as session:
         return sum(deliver(d, session=session) for d in due)
 
 
-def replay(delivery: WebhookDelivery) -> WebhookDelivery:
+def replay(delivery: EventDelivery) -> EventDelivery:
     """A new delivery of the same event (same event id, so receivers can de-duplicate)."""
-    return WebhookDelivery.objects.create(
+    return EventDelivery.objects.create(
         endpoint=delivery.endpoint, event=delivery.event, event_id=delivery.event_id, payload=delivery.payload
     )
 

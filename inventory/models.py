@@ -78,6 +78,27 @@ class Integration(models.Model):
     is_authenticated = True
 
 
+class IntegrationCall(models.Model):
+    """One call of the API by an integration: what it asked and how it went (the admin shows the recent
+    ones and the errors)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="calls")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=200)
+    status_code = models.PositiveSmallIntegerField()
+    rows = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"
+
+
 class IdempotentRequest(models.Model):
     """The first answer to an `Idempotency-Key`: a replay returns it and changes nothing."""
 
@@ -162,7 +183,7 @@ class StockFeed(models.Model):
         return self.name
 
 
-class WebhookEndpoint(models.Model):
+class EventEndpoint(models.Model):
     """A URL a Manager registered to hear events, signed with its own secret (kept encrypted)."""
 
     class Event(models.TextChoices):
@@ -214,7 +235,7 @@ class WebhookEndpoint(models.Model):
         )
 
 
-class WebhookDelivery(models.Model):
+class EventDelivery(models.Model):
     """One event for one endpoint, with its attempts; `replay` makes a new delivery of the same event."""
 
     class Status(models.TextChoices):
@@ -222,7 +243,7 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed (gave up)"
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(EventEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=40, db_index=True)
     event_id = models.CharField(max_length=64, db_index=True)
     payload = models.JSONField()
