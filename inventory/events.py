@@ -227,6 +227,10 @@ def watch(account: ReverbAccount) -> dict[str, int]:
             updates.append(row)
 
     with transaction.atomic():
+        # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
+        sent = dict(
+            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
+        )
         seen = _seen(account, "order")
         for order in changed(Order).select_related("listing"):
             before = seen.get(order.reverb_id)
@@ -269,9 +273,6 @@ def watch(account: ReverbAccount) -> dict[str, int]:
             remember(seen, "refund", refund.reverb_id, refund.state, None)
 
         seen = _seen(account, "listing")
-        sent = dict(
-            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
-        )
         for listing in changed(Listing).only("reverb_id", "sku", "state", "inventory", "web_url", "title"):
             before = seen.get(listing.reverb_id)
             data = {

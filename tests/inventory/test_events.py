@@ -163,8 +163,10 @@ def test_watcher_raises_events_and_applies_reverb_sales(account: ReverbAccount, 
         last_synced_at=timezone.now(),
     )
     shipped = OrderFactory(account=account, order_number="9002", status="paid", last_synced_at=timezone.now())
+    # Reverb lowered its quantity for the sale: the shop hears it as a stock change on Reverb too.
+    Listing.objects.filter(pk=listing.pk).update(inventory=3, last_synced_at=timezone.now())
     counts = events.watch(account)
-    assert counts == {"sales": 1, "order.paid": 2}
+    assert counts == {"sales": 1, "order.paid": 2, "stock.changed": 1}
     assert StockIntent.objects.get().quantity == 3
     assert events.watch(account) == {}  # seen once
     shipped.status = "shipped"
