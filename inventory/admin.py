@@ -40,6 +40,16 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the app, never by hand (actions still work)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class IntegrationCallInline(ReadOnlyInline):
     model = IntegrationCall
     fields = ["created_at", "method", "path", "status_code", "rows", "accepted", "refused", "error"]
@@ -108,7 +118,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockIntent)
-class StockIntentAdmin(admin.ModelAdmin):
+class StockIntentAdmin(ReadOnlyAdmin):
     """The stock queue: every listing's desired quantity, queued ones first (zeros at the front)."""
 
     list_display = [
@@ -133,12 +143,6 @@ class StockIntentAdmin(admin.ModelAdmin):
     actions = ["send_now"]
     readonly_fields = [f.name for f in StockIntent._meta.fields]
     change_list_template = "admin/inventory/stockintent/change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="listing")
     def listing_link(self, obj: StockIntent) -> str:
@@ -167,7 +171,7 @@ class StockIntentAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockSyncEntry)
-class StockSyncEntryAdmin(admin.ModelAdmin):
+class StockSyncEntryAdmin(ReadOnlyAdmin):
     """One row per item sync, in (a quantity received) and out (a quantity sent): newest first."""
 
     list_display = [
@@ -205,12 +209,6 @@ class StockSyncEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StockSyncEntry]:
         return super().get_queryset(request).filter(resource__in=[services.IN, services.OUT])
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="in/out", ordering="resource")
     def direction(self, obj: StockSyncEntry) -> str:
@@ -391,7 +389,7 @@ class EventEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
+class EventDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "endpoint",
@@ -410,12 +408,6 @@ class EventDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["endpoint"]
     readonly_fields = [f.name for f in EventDelivery._meta.fields]
     actions = ["replay"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Replay the selected deliveries (a new delivery of the same event)")
     def replay(self, request: HttpRequest, queryset: QuerySet[EventDelivery]) -> None:
