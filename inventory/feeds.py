@@ -133,7 +133,7 @@ def fetch(url: str) -> str:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise FeedError(f"The feed is {int(declared)} bytes; the limit is {limit}.")
             chunks, size = [], 0
-            for chunk in r.iter_content(64 * 1024):
+            for chunk in r.iter_content(8 * 1024):
                 size += len(chunk)
                 if size > limit:
                     raise FeedError(f"The feed is larger than the limit of {limit} bytes.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -81,13 +82,16 @@ def test_refused_urls_say_why(feed: StockFeed, url: str, error: str) -> None:
 
 
 class Server:
-    def __init__(self, body: bytes, status: int = 200) -> None:
+    def __init__(self, body: bytes, status: int = 200, pause: float = 0.0) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 self.send_response(status)
                 self.send_header("Content-Type", "text/csv; charset=utf-8")
                 self.end_headers()
-                self.wfile.write(body)
+                for line in body.splitlines(keepends=True):
+                    self.wfile.write(line)
+                    self.wfile.flush()
+                    time.sleep(pause)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -105,8 +109,8 @@ class Server:
 def serve() -> Iterator[Any]:
     made: list[Server] = []
 
-    def make(body: bytes, status: int = 200) -> Server:
-        made.append(Server(body, status))
+    def make(body: bytes, status: int = 200, pause: float = 0.0) -> Server:
+        made.append(Server(body, status, pause))
         return made[-1]
 
     yield make
@@ -137,3 +141,11 @@ def test_size_cap_and_http_errors(feed: StockFeed, serve: Any, settings: Any) ->
     assert feeds.run(feed) is None and "HTTP 404" in feed.last_error
     feed.url = "http://127.0.0.1:9/none.csv"  # nothing listens on the discard port
     assert feeds.run(feed) is None and "could not be fetched" in feed.last_error
+
+
+def test_time_cap(feed: StockFeed, serve: Any, settings: Any) -> None:
+    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.INVENTORY_FEED_TIMEOUT = 0.5
+    feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 40, pause=0.05).url  # a slow trickle: 2 s in all
+    assert feeds.run(feed) is None
+    assert "0.5 s" in feed.last_error
