@@ -243,8 +243,13 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 "web_url": order.web_url,
             }
             new = not first and before is None and order.status not in ("cancelled", "unpaid")
-            if new and order.listing is not None:
-                services.apply_reverb_sale(order.listing, order.quantity, order.order_number)
+            listing = order.listing or (
+                Listing.objects.filter(account=account, reverb_id=order.product_id).first()
+                if new and order.product_id
+                else None
+            )  # the order may have landed before the sync linked it to its listing
+            if new and listing is not None:
+                services.apply_reverb_sale(listing, order.quantity, order.order_number)
                 bump("sales")
             old = before.state if before is not None else ""
             if not first and order.status != old:

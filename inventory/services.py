@@ -230,8 +230,8 @@ def set_stock(
             continue  # nothing new
         if intent is None:
             intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=item.quantity)
-            created[listing.pk] = intent
-        else:
+            created[listing.pk] = intents[listing.pk] = intent
+        elif listing.pk not in created:  # (two shop SKUs of one listing in a batch: one new row)
             touched[listing.pk] = intent
         _want(intent, listing, item.quantity, source, detail, now)
         item.queued = intent.status == StockIntent.Status.QUEUED

@@ -153,11 +153,11 @@ def test_watcher_raises_events_and_applies_reverb_sales(account: ReverbAccount, 
     services.set_stock(account, [{"sku": listing.sku, "quantity": 5}], source="api")
     services.drain(account)
     assert events.watch(account) == {}  # the first look is a baseline
-    OrderFactory(
+    OrderFactory(  # not linked to its listing yet: found by its product id
         account=account,
         order_number="9001",
         status="paid",
-        listing=listing,
+        product_id=listing.reverb_id,
         quantity=2,
         sku=listing.sku,
         last_synced_at=timezone.now(),

@@ -12,6 +12,7 @@ from backoffice.models import ReverbAccount, SyncLogEntry
 from inventory import services
 from inventory.models import Source, StockIntent
 from listings.models import Listing
+from orders.models import SkuMapping
 from tests.factories.mirrors import ListingFactory
 from tests.inventory.conftest import BRAND_NEW, emu_record, inventory_listing, puts, used_listing
 
@@ -162,3 +163,19 @@ def test_restock_after_refund_queues_one_more(account: ReverbAccount, emulator: 
     assert (
         intent.quantity == listing.inventory + 1 and intent.source == "refund" and intent.status == "queued"
     )
+
+
+def test_one_sku_twice_in_a_batch_the_last_row_wins(account: ReverbAccount, emulator: Any) -> None:
+    listing = inventory_listing(account)
+    SkuMapping.objects.create(account=account, reverb_sku=listing.sku, shop_sku="SHOP-1")
+    rows = [
+        {"sku": listing.sku, "quantity": 3},
+        {"sku": listing.sku, "quantity": 3},
+        {"sku": "SHOP-1", "quantity": 4},
+        {"sku": listing.sku, "quantity": 5},
+    ]
+    result = services.set_stock(account, rows, source="api")
+    assert result.accepted == 4
+    assert StockIntent.objects.get().quantity == 5
+    services.drain(account)
+    assert puts(emulator) == 1 and emu_record(emulator, listing)["inventory"] == 5
