@@ -1,9 +1,10 @@
 """The audit trail of every change sent to Reverb (DESIGN.md section 3, "Push").
 
-`audited_call` is the one way a service talks to Reverb: it writes an `ApiCall` row ("sending") before
+`audited_call` is the one way a service talks to Reverb (through a `backoffice.actions.Push`, which
+carries who acts on what): it writes an `ApiCall` row ("sending") before
 the call, so even a worker killed mid-call leaves a record, then completes it with the outcome, the
 per-field errors and a curl command that reproduces the request with the token redacted (Reverb's
-support asks for exactly that). Imported by backoffice/models.py so Django registers the model.
+support asks for exactly that). The ApiCall model itself lives in backoffice/models/audit.py.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.conf import settings
-from django.db import models
 from django.utils import timezone
 
+from backoffice.models import ApiCall
 from backoffice.reverb.curl import as_curl
 from backoffice.reverb.errors import ReverbError
 
 if TYPE_CHECKING:
-    from backoffice.models import ReverbAccount
+    from backoffice.actions import Push
     from backoffice.reverb.client import ReverbClient
 
 T = TypeVar("T")
@@ -36,53 +36,6 @@ CURL_HEADERS = {
 }
 
 
-class ApiCall(models.Model):
-    """One change sent to Reverb: who, what, when, what was sent, and what came back."""
-
-    class Status(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        REFUSED = "refused", "Refused before sending"
-        UNKNOWN = "unknown", "Outcome unknown (connection lost)"
-
-    account = models.ForeignKey(
-        "backoffice.ReverbAccount", on_delete=models.PROTECT, related_name="api_calls"
-    )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="Empty for the system (schedules, webhooks).",
-    )
-    action = models.CharField(max_length=64, db_index=True, help_text="e.g. listings.publish, orders.ship")
-    target_type = models.CharField(max_length=32, blank=True)
-    target_key = models.CharField(max_length=64, blank=True, db_index=True)
-    request_summary = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING, db_index=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    message = models.TextField(blank=True)
-    field_errors = models.JSONField(default=dict, blank=True)
-    curl = models.TextField(blank=True)
-    requests = models.PositiveSmallIntegerField(default=0)
-    job = models.ForeignKey(
-        "backoffice.BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="api_calls"
-    )
-    started_at = models.DateTimeField(default=timezone.now, db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-started_at"]
-        verbose_name = "API call"
-        indexes = [models.Index(fields=["account", "target_type", "target_key"], name="apicall_target")]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.target_key} ({self.get_status_display()})"
-
-
 def scrub(value: Any) -> Any:
     """A JSON-safe copy with secret-looking keys masked."""
     if isinstance(value, Mapping):
@@ -94,30 +47,26 @@ def scrub(value: Any) -> Any:
     return str(value)
 
 
-def audited_call(
-    *,
-    account: ReverbAccount,
-    actor: Any,
-    action: str,
-    target: tuple[str, str] = ("", ""),
-    summary: Mapping[str, Any] | None = None,
-    call: Callable[[ReverbClient], T],
-    client: ReverbClient | None = None,
-    job: Any = None,
-) -> tuple[T, ApiCall]:
-    """Run `call(client)` with an ApiCall row around it. Re-raises ReverbError after recording it."""
-    record = ApiCall.objects.create(
-        account=account,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        action=action,
-        target_type=target[0],
-        target_key=str(target[1])[:64],
-        request_summary=scrub(dict(summary or {})),
-        job=job,
+def _row(push: Push, **fields: Any) -> ApiCall:
+    return ApiCall.objects.create(
+        account=push.account,
+        actor=push.actor if getattr(push.actor, "is_authenticated", False) else None,
+        action=push.action,
+        target_type=push.target[0],
+        target_key=str(push.target[1])[:64],
+        request_summary=scrub(dict(push.summary or {})),
+        job=push.job,
+        **fields,
     )
-    client = client or account.client()
+
+
+def audited_call(push: Push, call: Callable[[ReverbClient], T]) -> T:
+    """Run `call(push.reverb)` with an ApiCall row around it, left on `push.call` (also when it fails).
+    Re-raises ReverbError after recording it."""
+    record = push.call = _row(push)
+    client = push.reverb
     sent: list[tuple[str, str, bytes | None]] = []
-    hook = lambda method, url, body: sent.append((method, url, body))  # noqa: E731
+    hook = lambda method, url, body: sent.append(_hide(push.secrets, method, url, body))  # noqa: E731
     client.send_hooks.append(hook)
     started = time.monotonic()
     try:
@@ -140,35 +89,26 @@ def audited_call(
     finally:
         client.send_hooks.remove(hook)
     _finish(record, sent, started, ApiCall.Status.SUCCESS, 200, "", {})
-    return result, record
+    return result
 
 
-def refused(
-    *,
-    account: ReverbAccount,
-    actor: Any,
-    action: str,
-    target: tuple[str, str],
-    reason: str,
-    summary: Mapping[str, Any] | None = None,
-    job: Any = None,
-) -> ApiCall:
-    """Record an action refused before anything was sent (wrong state, bad input)."""
+def refused(push: Push, reason: str) -> ApiCall:
+    """Record an action refused before anything was sent (wrong state, bad input); left on `push.call`."""
     now = timezone.now()
-    return ApiCall.objects.create(
-        account=account,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        action=action,
-        target_type=target[0],
-        target_key=str(target[1])[:64],
-        request_summary=scrub(dict(summary or {})),
-        status=ApiCall.Status.REFUSED,
-        message=reason,
-        started_at=now,
-        finished_at=now,
-        duration_ms=0,
-        job=job,
+    push.call = _row(
+        push, status=ApiCall.Status.REFUSED, message=reason, started_at=now, finished_at=now, duration_ms=0
     )
+    return push.call
+
+
+def _hide(
+    secrets: tuple[str, ...], method: str, url: str, body: bytes | None
+) -> tuple[str, str, bytes | None]:
+    """The request as the audit row keeps it: each of the push's secrets (e.g. a webhook URL's) masked."""
+    for secret in filter(None, secrets):
+        url = url.replace(secret, "[REDACTED]")
+        body = body.replace(secret.encode(), b"[REDACTED]") if body else body
+    return method, url, body
 
 
 def _finish(

@@ -187,10 +187,13 @@ REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)
 # Requests per second per account; Reverb publishes no number, so stay polite.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=5.0)
 REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=20)
-# "database": one bucket per account shared by every worker (backoffice/ratebudget.py); "local": per process.
+# "database": one bucket per account shared by every worker (backoffice/background/ratebudget.py);
+# "local": per process.
 REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
-# Bulk jobs run on django-q2 ("django_q"); "thread" runs them in the web process, "inline" at once.
-JOBS_BACKEND = env.str("JOBS_BACKEND", default="django_q")
+# Where background work runs (tasks, bulk jobs, webhook processing; backoffice/background/queue.py):
+# "django_q" (the qcluster workers), "thread" (the web process), "inline" (at once), "none" (not sent).
+# JOBS_BACKEND is its former name, still read so an existing .env keeps working.
+WORKER_BACKEND = env.str("WORKER_BACKEND", default=env.str("JOBS_BACKEND", default="django_q"))
 REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
 
 LOGGING = {

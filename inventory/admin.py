@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount
-from backoffice.tasks import enqueue
 
 from . import events, feeds, services
 from .models import (

@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.tasks import enqueue
+from backoffice.background.queue import enqueue
 from listings.models import Listing
 from orders.models import Order
 

@@ -85,7 +85,7 @@ def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> lis
     ]
     EventDelivery.objects.bulk_create(deliveries)
     if deliveries:
-        from backoffice.tasks import enqueue
+        from backoffice.background.queue import enqueue
 
         enqueue("inventory.tasks.deliver_due")
     return deliveries

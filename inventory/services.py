@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from backoffice.actions import ActionError
 from backoffice.models import ReverbAccount, SyncLogEntry
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError
@@ -381,20 +382,20 @@ def send(intent: StockIntent, *, client: ReverbClient | None = None) -> str:
     Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
     try:
         done = listing_services.push_listing(listing, actor=None, client=client)
-    except listing_services.ActionError as exc:
+    except ActionError as exc:
         return _failed(intent, listing, exc.message, exc.field_errors, retry=not exc.refused)
     except ReverbError as exc:
         return _failed(intent, listing, str(exc), {}, retry=True)
-    updated = done.listing or listing
+    updated = done.obj or listing
     outcome = "sent"
     message = done.message
     if quantity > 0 and updated.state in ("ended", "sold_out"):
         try:
             published = listing_services.publish_listing(updated, actor=None)
-        except listing_services.ActionError as exc:
+        except ActionError as exc:
             message += f" Not relisted: {exc.message}"
         else:
-            updated = published.listing or updated
+            updated = published.obj or updated
             message += f" Relisted: {published.message}"
             outcome = "relisted"
     _settle(intent, quantity, updated.inventory)

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount
-from backoffice.tasks import enqueue
 
 from . import events, feeds, services
 from .models import EventDelivery, IdempotentRequest, IntegrationCall, StockFeed, StockIntent

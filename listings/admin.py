@@ -4,6 +4,7 @@ that change listings on Reverb (each with its own permission and a confirmation 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,9 +16,12 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY, reverb_link
-from backoffice.admin_mirror import ReverbMirrorAdmin, money_column, related_changelist_link
-from backoffice.jobs import ItemSpec, create_job
+from backoffice.actions import Done, report, report_each
+from backoffice.admin.links import EMPTY, reverb_link
+from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
+from backoffice.background.jobs import ItemSpec, create_job, job_url
+from messaging.models import Conversation, Negotiation
+from orders.models import Order
 
 from . import editing, services, views
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
@@ -239,20 +243,14 @@ class ListingAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Orders")
     def orders_link(self, obj: Listing) -> SafeString | str:
-        from orders.models import Order
-
         return related_changelist_link(Order, "listing", obj, "orders") if obj else EMPTY
 
     @admin.display(description="Conversations")
     def conversations_link(self, obj: Listing) -> SafeString | str:
-        from messaging.models import Conversation
-
         return related_changelist_link(Conversation, "listing", obj, "conversations") if obj else EMPTY
 
     @admin.display(description="Offers")
     def negotiations_link(self, obj: Listing) -> SafeString | str:
-        from messaging.models import Negotiation
-
         return related_changelist_link(Negotiation, "listing", obj, "negotiations") if obj else EMPTY
 
     # -- confirmation + running ------------------------------------------------------------------------
@@ -295,7 +293,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         *,
         kind: str,
         title: str,
-        act: Callable[[Listing], services.Done],
+        act: Callable[[Listing], Done],
         params: dict[str, Any] | None = None,
     ) -> HttpResponse | None:
         if len(listings) > BULK_THRESHOLD:
@@ -309,19 +307,8 @@ class ListingAdmin(ReverbMirrorAdmin):
                 params=params or {},
             )
             self.message_user(request, f"{title}: started a background job for {len(listings)} listings.")
-            return HttpResponseRedirect(views.job_link(job))
-        for listing in listings:
-            try:
-                done = act(listing)
-            except services.ActionError as exc:
-                level = messages.WARNING if exc.refused else messages.ERROR
-                self.message_user(request, f"{listing}: {exc.message}", level)
-            else:
-                self.message_user(
-                    request,
-                    done.message + (" " + " ".join(done.warnings) if done.warnings else ""),
-                    messages.SUCCESS,
-                )
+            return HttpResponseRedirect(job_url(job))
+        report_each(request, listings, act)
         return None
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -332,7 +319,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             queryset,
             action="push_to_reverb",
             title="Push pending changes to Reverb?",
-            refusal=lambda x: "" if x.pending_changes else "no pending changes",
+            refusal=services.push_refusal,
             run=lambda items, data: self._each(
                 request,
                 items,
@@ -349,9 +336,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             queryset,
             action="publish_drafts",
             title="Publish these listings on Reverb?",
-            refusal=lambda x: (
-                "" if x.state in ("draft", "ended", "sold_out") else f"{x.state}: cannot be published"
-            ),
+            refusal=services.publish_refusal,
             run=lambda items, data: self._each(
                 request,
                 items,
@@ -380,7 +365,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             action="end_listings",
             title="End these listings on Reverb?",
             form_class=EndForm,
-            refusal=lambda x: "" if x.state == "live" else f"{x.state or 'unknown'}: only live listings end",
+            refusal=services.end_refusal,
             run=run,
         )
 
@@ -391,9 +376,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             queryset,
             action="delete_drafts",
             title="Delete these drafts on Reverb?",
-            refusal=lambda x: (
-                "" if x.state == "draft" else f"{x.state or 'unknown'}: only drafts can be deleted"
-            ),
+            refusal=services.delete_draft_refusal,
             run=lambda items, data: self._each(
                 request,
                 items,
@@ -404,19 +387,14 @@ class ListingAdmin(ReverbMirrorAdmin):
         )
 
     def _by_account(
-        self, request: HttpRequest, items: list[Listing], act: Callable[[list[Listing]], services.Done]
+        self, request: HttpRequest, items: list[Listing], act: Callable[[list[Listing]], Done]
     ) -> None:
         groups: dict[int, list[Listing]] = {}
         for listing in items:
             groups.setdefault(listing.account_id, []).append(listing)
         for group in groups.values():
-            try:
-                done = act(group)
-            except services.ActionError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                continue
-            self.message_user(request, done.message, messages.SUCCESS)
-            for row in done.results:
+            done = report(request, partial(act, group), lambda done: done.message)
+            for row in done.results if done else ():
                 if not row.get("success", True):
                     label = row.get("listing") or row.get("listing_id")
                     self.message_user(

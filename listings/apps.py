@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class ListingsConfig(AppConfig):
     name = "listings"
+
+    def ready(self) -> None:
+        from backoffice.background.jobs import register_job_handlers
+        from backoffice.sync.reconcile import register_conflict_checker
+
+        from . import conflicts, jobs
+
+        register_conflict_checker("listings", conflicts.pending_edits)
+        register_job_handlers(jobs.JOB_HANDLERS)

@@ -1,4 +1,4 @@
-"""Bulk-job handlers for listing actions on many listings, and for the CSV import (backoffice/jobs.py).
+"""Bulk-job handlers (backoffice/background/jobs.py) for listing actions on many listings and the CSV import.
 
 Each item's key is the Listing pk (the CSV import: the row's SKU). A resumed item re-reads through the
 service itself: publish/end/delete check the listing's state first, and create looks the SKU up first.
@@ -9,63 +9,57 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
-from backoffice.mirror import SyncLogEntry
+from backoffice.actions import ActionError, Done
+from backoffice.background.jobs import Outcome
+from backoffice.models import BulkJob, BulkJobItem, ReverbAccount, SyncLogEntry
 
 from . import services
 from .models import Listing
 
 
-def _run(job: BulkJob, item: BulkJobItem, act: Callable[[Listing, Any], services.Done]) -> Outcome:
+def _run(job: BulkJob, item: BulkJobItem, act: Callable[[Listing, Any], Done]) -> Outcome:
     listing = Listing.objects.select_related("account").filter(pk=item.key).first()
     if listing is None:
         return Outcome.skipped("Listing no longer in the mirror.")
     try:
         done = act(listing, job.started_by)
-    except services.ActionError as exc:
+    except ActionError as exc:
         return (Outcome.skipped if exc.refused else Outcome.failed)(
             exc.message, field_errors=exc.field_errors
         )
     return Outcome.ok(done.message)
 
 
-@job_handler("listings.push")
 def push_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     return _run(job, item, lambda listing, actor: services.push_listing(listing, actor=actor, job=job))
 
 
-@job_handler("listings.publish")
 def publish_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     return _run(job, item, lambda listing, actor: services.publish_listing(listing, actor=actor, job=job))
 
 
-@job_handler("listings.end")
 def end_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     reason = job.params.get("reason", "not_sold")
     if resumed:  # the end may have landed before the worker died: look before sending it again
         listing = Listing.objects.filter(pk=item.key).first()
         if listing is not None:
-            services._reread(listing)
+            services.reread(listing)
     return _run(
         job, item, lambda listing, actor: services.end_listing(listing, actor=actor, reason=reason, job=job)
     )
 
 
-@job_handler("listings.delete_draft")
 def delete_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     return _run(job, item, lambda listing, actor: services.delete_draft(listing, actor=actor, job=job))
 
 
-@job_handler("listings.csv_import")
 def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     """One CSV row: create (or update the SKU's listing) and write the row's result to the sync log."""
-    from backoffice.models import ReverbAccount
-
     account = ReverbAccount.objects.get(pk=job.params["account_id"])
     sku = item.key
     try:
         done = services.create_listing(account, item.params["payload"], actor=job.started_by, job=job)
-    except services.ActionError as exc:
+    except ActionError as exc:
         SyncLogEntry.objects.create(
             account=account,
             resource="listings.csv_import",
@@ -76,7 +70,7 @@ def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
             raw=item.params["payload"],
         )
         return Outcome.failed(exc.message, field_errors=exc.field_errors)
-    listing = done.listing
+    listing = done.obj
     SyncLogEntry.objects.create(
         account=account,
         resource="listings.csv_import",
@@ -87,3 +81,13 @@ def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
         message=f"row {item.params.get('row')}: {done.message}",
     )
     return Outcome.ok(done.message, reverb_id=listing.reverb_id if listing else "")
+
+
+# Registered by the app's AppConfig.ready() (backoffice/background/jobs.py register_job_handlers).
+JOB_HANDLERS = {
+    "listings.push": push_one,
+    "listings.publish": publish_one,
+    "listings.end": end_one,
+    "listings.delete_draft": delete_one,
+    "listings.csv_import": import_row,
+}

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
+
+from . import editing
 
 
 class Listing(RemoteModel):
@@ -88,9 +90,7 @@ class Listing(RemoteModel):
         Computed from the row itself: the sync keeps the mirror columns (and raw) equal to Reverb, and
         never touches pending_changes, so a pull that brings a new remote value makes the conflict visible
         at once, with no query of its own."""
-        from .editing import conflicts
-
-        return conflicts(self)
+        return editing.conflicts(self)
 
     @property
     def has_conflict(self) -> bool:

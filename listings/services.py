@@ -1,29 +1,32 @@
 """Every change this back office makes to listings on Reverb (DESIGN.md section 3, "Push").
 
-Each function takes `*, actor`, records an ApiCall through `audited_call` (or `refused` when nothing may be
-sent), calls the client, and writes the listing Reverb returns back through the sync mapper and `upsert`.
-Failures come back as `ActionError` (message + per-field errors); the audit row keeps the details.
+Each function takes `*, actor`, sends through a `backoffice.actions.Push` (audited; refused and recorded
+when nothing may be sent), and writes the listing Reverb returns back through the sync mapper and
+`upsert`. It returns a `Done`; failures come back as the kit's `ActionError` (message + per-field errors),
+and the audit row keeps the details. Each verb's rule is its `<verb>_refusal(listing)`, which the admin
+uses too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from backoffice.audit import ApiCall, audited_call, refused
+from backoffice.actions import Actor, Done, Push, Refused, ReverbRefused, write_back
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.errors import DuplicateSkuError, ForbiddenError, ReverbError, TransportError
-from backoffice.sync.objects import upsert_objects
+from backoffice.reverb.errors import DuplicateSkuError, ReverbError, TransportError
 
 from . import editing
 from .models import Listing
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from backoffice.models import BulkJob, ReverbAccount
+    from backoffice.reverb.client import ReverbClient
+
 TARGET = "listing"
 NO_DIRECT_OFFERS = (
     "This shop does not have Direct Offers on Reverb (Reverb answered: not authorized). "
@@ -32,39 +35,12 @@ NO_DIRECT_OFFERS = (
 NOT_PREFERRED = "Reverb refused: adding listings to sales is for Preferred Sellers only (not authorized)."
 
 
-class ActionError(Exception):
-    """A refused or failed change. `refused` is True when nothing was sent to Reverb."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field_errors: Mapping[str, list[str]] | None = None,
-        call: ApiCall | None = None,
-        refused: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field_errors = dict(field_errors or {})
-        self.call = call
-        self.refused = refused
-
-
-@dataclass
-class Done:
-    message: str
-    listing: Listing | None = None
-    call: ApiCall | None = None
-    warnings: list[str] = field(default_factory=list)
-    results: list[dict[str, Any]] = field(default_factory=list)
-
-
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
 def land(account: ReverbAccount, payload: Mapping[str, Any]) -> Listing:
     """Write a listing payload from Reverb through the mapper and the sync engine's upsert."""
-    (key,) = upsert_objects(account, "listings", [payload]).keys
+    (key,) = write_back("listings", account, [payload])
     return Listing.objects.get(account=account, reverb_id=key)
 
 
@@ -83,58 +59,62 @@ def _warnings(answer: Any) -> list[str]:
     return [str(w) for w in raw] if isinstance(raw, list) else []
 
 
-def _refuse(
-    listing: Listing, action: str, actor: Any, reason: str, job: Any = None, **errors: list[str]
-) -> ActionError:
-    call = refused(
-        account=listing.account,
-        actor=actor,
-        action=action,
-        target=(TARGET, listing.reverb_id),
-        reason=reason,
-        job=job,
-    )
-    return ActionError(reason, field_errors=errors, call=call, refused=True)
-
-
-def _call(
-    account: ReverbAccount,
-    actor: Any,
+def _push(
+    listing: Listing,
     action: str,
-    key: str,
-    call: Callable[[ReverbClient], T],
-    *,
+    actor: Actor,
+    job: BulkJob | None = None,
     summary: Mapping[str, Any] | None = None,
     client: ReverbClient | None = None,
-    job: Any = None,
-    forbidden: str = "",
-) -> tuple[T, ApiCall]:
-    try:
-        return audited_call(
-            account=account,
-            actor=actor,
-            action=action,
-            target=(TARGET, key),
-            summary=summary,
-            call=call,
-            client=client,
-            job=job,
-        )
-    except ForbiddenError as exc:
-        raise ActionError(forbidden or f"Reverb refused: {exc}", call=_last(account, action, key)) from exc
-    except ReverbError as exc:
-        raise ActionError(
-            f"Reverb refused: {exc}", field_errors=exc.field_errors(), call=_last(account, action, key)
-        ) from exc
+) -> Push:
+    return Push(
+        listing.account,
+        action,
+        (TARGET, listing.reverb_id),
+        actor=actor,
+        job=job,
+        summary=summary,
+        client=client,
+    )
 
 
-def _last(account: ReverbAccount, action: str, key: str) -> ApiCall | None:
-    return ApiCall.objects.filter(account=account, action=action, target_key=key).order_by("-pk").first()
-
-
-def _reread(listing: Listing, client: ReverbClient | None = None) -> Listing:
+def reread(listing: Listing, client: ReverbClient | None = None) -> Listing:
+    """The listing as Reverb has it now, written to the mirror."""
     client = client or listing.account.client()
     return land(listing.account, client.get_listing(listing.reverb_id))
+
+
+def _state(listing: Listing) -> str:
+    return listing.state or "in an unknown state"
+
+
+# ---- each verb's rule: the admin offers what these allow, the services refuse what they do not ------------
+
+
+def push_refusal(listing: Listing) -> str:
+    return "" if listing.pending_changes else "Nothing to push."
+
+
+def publish_refusal(listing: Listing) -> str:
+    if listing.state in ("draft", "ended", "sold_out"):
+        return ""
+    return f"{listing} is {_state(listing)}: only drafts and ended listings can be published."
+
+
+def end_refusal(listing: Listing) -> str:
+    if listing.state == "live":
+        return ""
+    hint = " (delete a draft instead)." if listing.state == "draft" else "."
+    return f"{listing} is {_state(listing)}: only live listings can be ended{hint}"
+
+
+def delete_draft_refusal(listing: Listing) -> str:
+    if listing.state == "draft":
+        return ""
+    return (
+        f"{listing} is {_state(listing)}: only drafts can be deleted (end a live listing instead). "
+        "Nothing was sent."
+    )
 
 
 # ---- create ----------------------------------------------------------------------------------------
@@ -144,8 +124,8 @@ def create_listing(
     account: ReverbAccount,
     data: Mapping[str, Any],
     *,
-    actor: Any,
-    job: Any = None,
+    actor: Actor,
+    job: BulkJob | None = None,
     client: ReverbClient | None = None,
 ) -> Done:
     """Create a listing, or update the one Reverb already has with this SKU (looked up with state=all).
@@ -154,109 +134,72 @@ def create_listing(
     Reverb has no such listing is the POST sent once more."""
     data = dict(data)
     sku = str(data.get("sku") or "").strip()
+    push = Push(account, "listings.create", (TARGET, sku), actor=actor, job=job, summary=data, client=client)
     if not sku:
-        call = refused(
-            account=account,
-            actor=actor,
-            action="listings.create",
-            target=(TARGET, ""),
-            reason="A listing needs a SKU: it is how this back office finds it on Reverb "
-            "and avoids duplicates.",
-            summary=data,
-            job=job,
-        )
-        raise ActionError(
-            call.message, field_errors={"sku": ["This field is required."]}, call=call, refused=True
+        raise push.refuse(
+            "A listing needs a SKU: it is how this back office finds it on Reverb and avoids duplicates.",
+            field_errors={"sku": ["This field is required."]},
         )
     errors = editing.inventory_errors(_condition_of(data), data.get("inventory"))
     for name in ("make", "model"):
         if not str(data.get(name) or "").strip():
             errors[name] = ["This field is required."]
     if errors:
-        call = refused(
-            account=account,
-            actor=actor,
-            action="listings.create",
-            target=(TARGET, sku),
-            reason="; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
-            summary=data,
-            job=job,
-        )
-        raise ActionError(call.message, field_errors=errors, call=call, refused=True)
-    client = client or account.client()
+        reason = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise push.refuse(reason, field_errors=errors)
+    client = push.reverb
     try:
         existing = client.find_listing_by_sku(sku)
     except DuplicateSkuError as exc:
-        call = refused(
-            account=account,
-            actor=actor,
-            action="listings.create",
-            target=(TARGET, sku),
-            reason=f"Reverb has several listings with SKU {sku}: {exc}",
-            job=job,
-        )
-        raise ActionError(call.message, call=call, refused=True) from exc
+        raise push.refuse(f"Reverb has several listings with SKU {sku}: {exc}") from exc
     except ReverbError as exc:
-        raise ActionError(f"Could not look SKU {sku} up on Reverb: {exc}") from exc
+        raise ReverbRefused(exc, f"Could not look SKU {sku} up on Reverb: {exc}") from exc
     if existing is not None:
         key = str(existing.get("id"))
         body = {k: v for k, v in data.items() if k != "publish"}
-        answer, call = _call(
+        update = Push(
             account,
-            actor,
             "listings.update_by_sku",
-            key,
-            lambda c: c.update_listing(key, body),
+            (TARGET, key),
+            actor=actor,
+            job=job,
             summary=body,
             client=client,
-            job=job,
         )
+        answer = update.send(lambda c: c.update_listing(key, body))
         listing = land(account, _listing_of(answer) or client.get_listing(key))
         return Done(
             f"SKU {sku} already on Reverb (listing {key}): updated it instead of creating another.",
             listing,
-            call,
+            update.call,
             _warnings(answer),
         )
     if account.auto_publish:
         data["publish"] = True
     for attempt in (1, 2):
+        push.summary = data
         try:
-            answer, call = audited_call(
-                account=account,
-                actor=actor,
-                action="listings.create",
-                target=(TARGET, sku),
-                summary=data,
-                call=lambda c: c.create_listing(data),
-                client=client,
-                job=job,
-            )
-        except TransportError as exc:
-            if not exc.maybe_applied:
-                raise ActionError(
-                    f"Reverb could not be reached: {exc}", call=_last(account, "listings.create", sku)
-                ) from exc
+            answer = push.send(lambda c: c.create_listing(data))
+        except ReverbRefused as exc:
+            lost = exc.error
+            if not isinstance(lost, TransportError):
+                raise
+            if not lost.maybe_applied:
+                raise ReverbRefused(lost, f"Reverb could not be reached: {lost}", call=push.call) from lost
             found = client.find_listing_by_sku(sku)  # the POST may have landed: look before retrying
             if found is not None:
                 listing = land(account, found)
                 return Done(
                     f"Created listing {listing.reverb_id} (the answer was lost; found it by SKU).",
                     listing,
-                    _last(account, "listings.create", sku),
+                    push.call,
                 )
             if attempt == 2:
-                raise ActionError(f"Reverb did not answer twice: {exc}") from exc
+                raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
             continue
-        except ReverbError as exc:
-            raise ActionError(
-                f"Reverb refused: {exc}",
-                field_errors=exc.field_errors(),
-                call=_last(account, "listings.create", sku),
-            ) from exc
         listing = land(account, _listing_of(answer) or {})
         state = "published" if listing.state == "live" else "saved as a draft"
-        return Done(f"Created listing {listing.reverb_id} ({state}).", listing, call, _warnings(answer))
+        return Done(f"Created listing {listing.reverb_id} ({state}).", listing, push.call, _warnings(answer))
     raise AssertionError("unreachable")
 
 
@@ -282,31 +225,28 @@ def _store_push(
 
 
 def push_listing(
-    listing: Listing, *, actor: Any, job: Any = None, client: ReverbClient | None = None
+    listing: Listing, *, actor: Actor, job: BulkJob | None = None, client: ReverbClient | None = None
 ) -> Done:
     """Send the pending changes the account's push settings allow, in one PUT.
 
     Re-reads the listing from Reverb first: if a pending field's Reverb value changed since the edit was
     made, nothing is sent and the listing shows the conflict for a person to resolve."""
-    if not listing.pending_changes:
-        return Done("Nothing to push.", listing)
+    if push_refusal(listing):
+        return Done(push_refusal(listing), listing)
     client = client or listing.account.client()
     try:
-        fresh = _reread(listing, client)
+        fresh = reread(listing, client)
     except ReverbError as exc:
-        raise ActionError(f"Could not re-read listing {listing.reverb_id} before pushing: {exc}") from exc
+        raise ReverbRefused(
+            exc, f"Could not re-read listing {listing.reverb_id} before pushing: {exc}"
+        ) from exc
     fresh.pending_changes = listing.pending_changes
     listing = fresh
+    push = _push(listing, "listings.push", actor, job, client=client)
     found = listing.conflicts()
     if found:
         names = ", ".join(editing.FIELDS[n].label for n in found)
-        error = _refuse(
-            listing,
-            "listings.push",
-            actor,
-            f"Not pushed: {names} changed on Reverb since the edit. Choose local or Reverb.",
-            job,
-        )
+        error = push.refuse(f"Not pushed: {names} changed on Reverb since the edit. Choose local or Reverb.")
         _store_push(listing, "conflict", error.message, conflicts=sorted(found))
         raise error
     allowed, held = editing.allowed_fields(listing.account, sorted(listing.pending_changes))
@@ -316,42 +256,33 @@ def push_listing(
         else ""
     )
     if not allowed:
-        error = _refuse(listing, "listings.push", actor, "Nothing pushed." + held_note, job)
+        error = push.refuse("Nothing pushed." + held_note)
         _store_push(listing, "held", error.message)
         raise error
     errors = editing.inventory_errors(
         editing.effective(listing, "condition"), editing.effective(listing, "inventory")
     )
     if errors and ("inventory" in allowed or "condition" in allowed):
-        error = _refuse(listing, "listings.push", actor, editing.INVENTORY_RULE, job, **errors)
+        error = push.refuse(editing.INVENTORY_RULE, field_errors=errors)
         _store_push(listing, "refused", error.message, errors)
         raise error
-    body = editing.put_body(listing, allowed)
+    push.summary = body = editing.put_body(listing, allowed)
     try:
-        answer, call = _call(
-            listing.account,
-            actor,
-            "listings.push",
-            listing.reverb_id,
-            lambda c: c.update_listing(listing.reverb_id, body),
-            summary=body,
-            client=client,
-            job=job,
-        )
-    except ActionError as exc:
+        answer = push.send(lambda c: c.update_listing(listing.reverb_id, body))
+    except ReverbRefused as exc:
         _store_push(listing, "failed", exc.message, exc.field_errors)
         raise
     pending = {k: v for k, v in listing.pending_changes.items() if k not in allowed}
     payload = _listing_of(answer)
-    updated = land(listing.account, payload) if payload else _reread(listing, client)
+    updated = land(listing.account, payload) if payload else reread(listing, client)
     Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
     updated.pending_changes = pending
     message = f"Pushed {', '.join(editing.FIELDS[n].label for n in allowed)}." + held_note
     _store_push(updated, "success", message)
-    return Done(message, updated, call, _warnings(answer))
+    return Done(message, updated, push.call, _warnings(answer))
 
 
-def resolve_conflict(listing: Listing, *, actor: Any, keep: str) -> Listing:
+def resolve_conflict(listing: Listing, *, actor: Actor, keep: str) -> Listing:
     """keep="reverb": drop the conflicting pending changes; keep="local": re-base them on Reverb's current
     value so the next push sends them. Local only: nothing is sent."""
     if keep not in ("local", "reverb"):
@@ -370,189 +301,112 @@ def resolve_conflict(listing: Listing, *, actor: Any, keep: str) -> Listing:
 # ---- state changes ---------------------------------------------------------------------------------
 
 
-def publish_listing(listing: Listing, *, actor: Any, job: Any = None) -> Done:
-    if listing.state not in ("draft", "ended", "sold_out"):
-        raise _refuse(
-            listing,
-            "listings.publish",
-            actor,
-            f"{listing} is {listing.state or 'in an unknown state'}: only drafts and ended "
-            "listings can be published.",
-            job,
-        )
-    answer, call = _call(
-        listing.account,
-        actor,
-        "listings.publish",
-        listing.reverb_id,
-        lambda c: c.publish_listing(listing.reverb_id),
-        summary={"publish": True},
-        job=job,
-    )
+def publish_listing(listing: Listing, *, actor: Actor, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.publish", actor, job, {"publish": True})
+    answer = push.send(lambda c: c.publish_listing(listing.reverb_id), refusal=publish_refusal(listing))
     updated = land(listing.account, _listing_of(answer) or {})
     warnings = _warnings(answer)
     if updated.state != "live":
         return Done(
-            f"{updated}: Reverb kept it as {updated.state}. " + " ".join(warnings), updated, call, warnings
+            f"{updated}: Reverb kept it as {updated.state}. " + " ".join(warnings),
+            updated,
+            push.call,
+            warnings,
         )
-    return Done(f"Published {updated}.", updated, call, warnings)
+    return Done(f"Published {updated}.", updated, push.call, warnings)
 
 
-def end_listing(listing: Listing, *, actor: Any, reason: str, job: Any = None) -> Done:
+def end_listing(listing: Listing, *, actor: Actor, reason: str, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.end", actor, job, {"reason": reason})
+    refusal = end_refusal(listing)
     if reason not in editing.END_REASONS:
-        raise _refuse(
-            listing,
-            "listings.end",
-            actor,
-            f"End reason must be one of {', '.join(editing.END_REASONS)}.",
-            job,
-        )
-    if listing.state != "live":
-        raise _refuse(
-            listing,
-            "listings.end",
-            actor,
-            f"{listing} is {listing.state or 'in an unknown state'}: only live listings can be ended"
-            + (" (delete a draft instead)." if listing.state == "draft" else "."),
-            job,
-        )
-    client = listing.account.client()
-    _, call = _call(
-        listing.account,
-        actor,
-        "listings.end",
-        listing.reverb_id,
-        lambda c: c.end_listing(listing.reverb_id, reason),
-        summary={"reason": reason},
-        client=client,
-        job=job,
-    )
-    updated = _reread(listing, client)  # the end answers with an empty body
-    return Done(f"Ended {updated} ({reason}).", updated, call)
+        refusal = f"End reason must be one of {', '.join(editing.END_REASONS)}."
+    push.send(lambda c: c.end_listing(listing.reverb_id, reason), refusal=refusal)
+    updated = reread(listing, push.reverb)  # the end answers with an empty body
+    return Done(f"Ended {updated} ({reason}).", updated, push.call)
 
 
-def delete_draft(listing: Listing, *, actor: Any, job: Any = None) -> Done:
-    if listing.state != "draft":
-        raise _refuse(
-            listing,
-            "listings.delete_draft",
-            actor,
-            f"{listing} is {listing.state or 'in an unknown state'}: only drafts can be deleted "
-            "(end a live listing instead). Nothing was sent.",
-            job,
-        )
-    _, call = _call(
-        listing.account,
-        actor,
-        "listings.delete_draft",
-        listing.reverb_id,
-        lambda c: c.delete_draft(listing.reverb_id),
-        job=job,
-    )
+def delete_draft(listing: Listing, *, actor: Actor, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.delete_draft", actor, job)
+    push.send(lambda c: c.delete_draft(listing.reverb_id), refusal=delete_draft_refusal(listing))
     # Mirrors are never deleted: the row stays, marked missing, with our own "deleted" state.
     now = timezone.now()
     Listing.objects.filter(pk=listing.pk).update(state="deleted", missing=True, missing_since=now)
     listing.refresh_from_db()
-    return Done(f"Deleted draft {listing}.", listing, call)
+    return Done(f"Deleted draft {listing}.", listing, push.call)
 
 
 # ---- images ----------------------------------------------------------------------------------------
 
 
-def add_image(listing: Listing, *, actor: Any, url: str) -> Done:
-    if not url.startswith(("https://", "http://")):
-        raise _refuse(
-            listing, "listings.add_image", actor, "A photo URL must start with http:// or https://."
-        )
-    answer, call = _call(
-        listing.account,
-        actor,
-        "listings.add_image",
-        listing.reverb_id,
+def add_image(listing: Listing, *, actor: Actor, url: str, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.add_image", actor, job, {"photos": [url]})
+    answer = push.send(
         lambda c: c.update_listing(listing.reverb_id, {"photos": [url]}),
-        summary={"photos": [url]},
+        refusal=""
+        if url.startswith(("https://", "http://"))
+        else "A photo URL must start with http:// or https://.",
     )
     return Done(
         "Photo added (Reverb fetches it in the background).",
         land(listing.account, _listing_of(answer) or {}),
-        call,
+        push.call,
     )
 
 
-def delete_image(listing: Listing, *, actor: Any, image_id: str) -> Done:
-    client = listing.account.client()
-    _, call = _call(
-        listing.account,
-        actor,
-        "listings.delete_image",
-        listing.reverb_id,
-        lambda c: c.delete_image(listing.reverb_id, image_id),
-        client=client,
-    )
-    return Done("Photo deleted.", _reread(listing, client), call)
+def delete_image(listing: Listing, *, actor: Actor, image_id: str, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.delete_image", actor, job)
+    push.send(lambda c: c.delete_image(listing.reverb_id, image_id))
+    return Done("Photo deleted.", reread(listing, push.reverb), push.call)
 
 
-def reorder_images(listing: Listing, *, actor: Any, urls: Sequence[str]) -> Done:
-    answer, call = _call(
-        listing.account,
-        actor,
-        "listings.reorder_images",
-        listing.reverb_id,
-        lambda c: c.reorder_images(listing.reverb_id, urls),
-    )
-    return Done("Photos reordered.", land(listing.account, _listing_of(answer) or {}), call)
+def reorder_images(
+    listing: Listing, *, actor: Actor, urls: Sequence[str], job: BulkJob | None = None
+) -> Done:
+    push = _push(listing, "listings.reorder_images", actor, job)
+    answer = push.send(lambda c: c.reorder_images(listing.reverb_id, urls))
+    return Done("Photos reordered.", land(listing.account, _listing_of(answer) or {}), push.call)
 
 
 # ---- promotion -------------------------------------------------------------------------------------
 
 
-def _one_account(listings: Sequence[Listing]) -> ReverbAccount:
+def _many(
+    listings: Sequence[Listing], action: str, key: str, actor: Actor, summary: Mapping[str, Any]
+) -> Push:
+    """One push for several listings of one account (bump, sales): refused, unrecorded, otherwise."""
     accounts = {listing.account_id for listing in listings}
     if len(accounts) != 1:
-        raise ActionError("Select listings of one account at a time.", refused=True)
-    return listings[0].account
+        raise Refused("Select listings of one account at a time.")
+    return Push(listings[0].account, action, (TARGET, key), actor=actor, summary=summary)
 
 
-def set_bump(listings: Sequence[Listing], *, actor: Any, bid: Decimal | float | str) -> Done:
+def _ids(listings: Sequence[Listing]) -> list[int]:
+    return [int(x.reverb_id) for x in listings]
+
+
+def set_bump(listings: Sequence[Listing], *, actor: Actor, bid: Decimal | float | str) -> Done:
     """One PUT /bump/v2/bids for the listings; `bid` is a fraction (0.035 is 3.5%)."""
-    account = _one_account(listings)
-    ids = [int(x.reverb_id) for x in listings]
-    _, call = _call(
-        account,
-        actor,
-        "listings.set_bump",
-        ",".join(map(str, ids)),
-        lambda c: c.set_bump(ids, bid),
-        summary={"products": ids, "bid": float(bid)},
-    )
-    return Done(f"Bump bid {float(bid) * 100:g}% set on {len(ids)} listing(s).", call=call)
+    ids = _ids(listings)
+    summary = {"products": ids, "bid": float(bid)}
+    push = _many(listings, "listings.set_bump", ",".join(map(str, ids)), actor, summary)
+    push.send(lambda c: c.set_bump(ids, bid))
+    return Done(f"Bump bid {float(bid) * 100:g}% set on {len(ids)} listing(s).", call=push.call)
 
 
-def remove_bump(listings: Sequence[Listing], *, actor: Any) -> Done:
-    account = _one_account(listings)
-    ids = [int(x.reverb_id) for x in listings]
-    _, call = _call(
-        account,
-        actor,
-        "listings.remove_bump",
-        ",".join(map(str, ids)),
-        lambda c: c.remove_bump(ids),
-        summary={"products": ids},
-    )
-    return Done(f"Bump removed from {len(ids)} listing(s).", call=call)
+def remove_bump(listings: Sequence[Listing], *, actor: Actor) -> Done:
+    ids = _ids(listings)
+    push = _many(listings, "listings.remove_bump", ",".join(map(str, ids)), actor, {"products": ids})
+    push.send(lambda c: c.remove_bump(ids))
+    return Done(f"Bump removed from {len(ids)} listing(s).", call=push.call)
 
 
-def _sale(listings: Sequence[Listing], actor: Any, sale_id: str, adding: bool) -> Done:
-    account = _one_account(listings)
-    ids = [int(x.reverb_id) for x in listings]
+def _sale(listings: Sequence[Listing], actor: Actor, sale_id: str, adding: bool) -> Done:
+    ids = _ids(listings)
     action = "listings.add_to_sale" if adding else "listings.remove_from_sale"
-    results, call = _call(
-        account,
-        actor,
-        action,
-        str(sale_id),
+    push = _many(listings, action, str(sale_id), actor, {"sale_id": sale_id, "listing_ids": ids})
+    results = push.send(
         (lambda c: c.add_to_sale(sale_id, ids)) if adding else (lambda c: c.remove_from_sale(sale_id, ids)),
-        summary={"sale_id": sale_id, "listing_ids": ids},
         forbidden=NOT_PREFERRED,
     )
     by_id = {str(x.reverb_id): x for x in listings}
@@ -572,71 +426,55 @@ def _sale(listings: Sequence[Listing], actor: Any, sale_id: str, adding: bool) -
     verb = "Added" if adding else "Removed"
     return Done(
         f"{verb} {good} of {len(ids)} listing(s) {'to' if adding else 'from'} sale {sale_id}.",
-        call=call,
+        call=push.call,
         results=lines,
     )
 
 
-def add_to_sale(listings: Sequence[Listing], *, actor: Any, sale_id: str) -> Done:
+def add_to_sale(listings: Sequence[Listing], *, actor: Actor, sale_id: str) -> Done:
     return _sale(listings, actor, sale_id, adding=True)
 
 
-def remove_from_sale(listings: Sequence[Listing], *, actor: Any, sale_id: str) -> Done:
+def remove_from_sale(listings: Sequence[Listing], *, actor: Actor, sale_id: str) -> Done:
     return _sale(listings, actor, sale_id, adding=False)
 
 
-def set_direct_offer(listing: Listing, *, actor: Any, percentage: int) -> Done:
-    if not 1 <= int(percentage) <= 99:
-        raise _refuse(listing, "listings.set_direct_offer", actor, "The percentage must be from 1 to 99.")
-    answer, call = _call(
-        listing.account,
-        actor,
-        "listings.set_direct_offer",
-        listing.reverb_id,
+def set_direct_offer(listing: Listing, *, actor: Actor, percentage: int, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.set_direct_offer", actor, job, {"offer_percentage": int(percentage)})
+    answer = push.send(
         lambda c: c.set_auto_offer(listing.reverb_id, int(percentage)),
-        summary={"offer_percentage": int(percentage)},
+        refusal="" if 1 <= int(percentage) <= 99 else "The percentage must be from 1 to 99.",
         forbidden=NO_DIRECT_OFFERS,
     )
     return Done(
         f"Direct offer of {int(percentage)}% set on {listing}.",
         listing,
-        call,
+        push.call,
         results=[answer] if isinstance(answer, dict) else [],
     )
 
 
-def remove_direct_offer(listing: Listing, *, actor: Any) -> Done:
-    _, call = _call(
-        listing.account,
-        actor,
-        "listings.remove_direct_offer",
-        listing.reverb_id,
-        lambda c: c.delete_auto_offer(listing.reverb_id),
-        forbidden=NO_DIRECT_OFFERS,
-    )
-    return Done(f"Direct offer removed from {listing}.", listing, call)
+def remove_direct_offer(listing: Listing, *, actor: Actor, job: BulkJob | None = None) -> Done:
+    push = _push(listing, "listings.remove_direct_offer", actor, job)
+    push.send(lambda c: c.delete_auto_offer(listing.reverb_id), forbidden=NO_DIRECT_OFFERS)
+    return Done(f"Direct offer removed from {listing}.", listing, push.call)
 
 
 # ---- the shop --------------------------------------------------------------------------------------
 
 
-def set_vacation(account: ReverbAccount, *, actor: Any, on: bool) -> Done:
-    client = account.client()
-    try:
-        _, call = audited_call(
-            account=account,
-            actor=actor,
-            action="shop.vacation_on" if on else "shop.vacation_off",
-            target=("shop", account.name),
-            summary={"vacation": on},
-            call=lambda c: c.set_vacation(on),
-            client=client,
-        )
-    except ReverbError as exc:
-        raise ActionError(f"Reverb refused: {exc}") from exc
-    state = bool((client.get_vacation() or {}).get("vacation"))
+def set_vacation(account: ReverbAccount, *, actor: Actor, on: bool) -> Done:
+    push = Push(
+        account,
+        "shop.vacation_on" if on else "shop.vacation_off",
+        ("shop", account.name),
+        actor=actor,
+        summary={"vacation": on},
+    )
+    push.send(lambda c: c.set_vacation(on))
+    state = bool((push.reverb.get_vacation() or {}).get("vacation"))
     return Done(
         f"{account.name}: vacation mode is {'on' if state else 'off'}.",
-        call=call,
+        call=push.call,
         results=[{"vacation": state}],
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, money, slug_or_text, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, slug_or_text, text, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Listing
@@ -36,7 +36,7 @@ def photo_urls(payload: Mapping[str, Any]) -> list[str]:
 
 def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
-    price, currency = money(payload, "price")
+    price, currency = read_money(payload, "price")
     condition = payload.get("condition") if isinstance(payload.get("condition"), Mapping) else {}
     categories = payload.get("categories") or []
     first_category = categories[0] if categories and isinstance(categories[0], Mapping) else {}

@@ -7,6 +7,7 @@ permission; every change goes through listings/services.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -18,8 +19,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from backoffice.jobs import ItemSpec, create_job
-from backoffice.models import ReverbAccount
+from backoffice.actions import ActionError, Actor, Done, Refused, report
+from backoffice.background.jobs import ItemSpec, create_job, job_url
+from backoffice.models import BulkJob, ReverbAccount
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
 from . import csv_import, editing, services
@@ -28,15 +30,6 @@ from .models import Listing
 
 if TYPE_CHECKING:
     from .admin import ListingAdmin
-
-
-def job_link(job: Any) -> str:
-    try:
-        from backoffice.jobs import job_url
-
-        return job_url(job)
-    except ImportError:  # pragma: no cover - older tree
-        return reverse("admin:backoffice_bulkjob_change", args=[job.pk])
 
 
 def change_url(listing: Listing) -> str:
@@ -57,7 +50,7 @@ def _context(admin: ListingAdmin, request: HttpRequest, title: str, **extra: Any
     }
 
 
-def queue_push(listing: Listing, user: Any) -> Any:
+def queue_push(listing: Listing, user: Actor) -> BulkJob:
     return create_job(
         "listings.push",
         title=f"Push {listing}",
@@ -131,11 +124,7 @@ def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse
         return HttpResponseNotAllowed(["POST"])
     _need(request, "push_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
-    try:
-        done = services.push_listing(listing, actor=request.user)
-        messages.success(request, done.message)
-    except services.ActionError as exc:
-        messages.error(request, exc.message)
+    report(request, lambda: services.push_listing(listing, actor=request.user), lambda done: done.message)
     return HttpResponseRedirect(change_url(listing))
 
 
@@ -154,12 +143,12 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             done = services.create_listing(account, form.payload(), actor=request.user)
-        except services.ActionError as exc:
+        except ActionError as exc:
             form.show_reverb_errors(exc.field_errors)
             messages.error(request, exc.message)
         else:
-            messages.success(request, done.message + (" " + " ".join(done.warnings) if done.warnings else ""))
-            return HttpResponseRedirect(change_url(done.listing))
+            messages.success(request, done.text)
+            return HttpResponseRedirect(change_url(done.obj))
     context = _context(
         admin, request, f"Create a listing on {account.name}", form=form, account=account, accounts=accounts
     )
@@ -173,23 +162,7 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
-        op = request.POST.get("op")
-        try:
-            if op == "add":
-                form = ImageUrlForm(request.POST)
-                if not form.is_valid():
-                    raise services.ActionError("Enter a valid photo URL.")
-                done = services.add_image(listing, actor=request.user, url=form.cleaned_data["url"])
-            elif op == "delete":
-                done = services.delete_image(listing, actor=request.user, image_id=request.POST["image_id"])
-            elif op == "reorder":
-                urls = [u for u in request.POST.getlist("url") if u]
-                done = services.reorder_images(listing, actor=request.user, urls=urls)
-            else:
-                raise services.ActionError("Unknown photo operation.")
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        _operation(request, listing, PHOTO_OPS, "Unknown photo operation.")
         return HttpResponseRedirect(request.path)
     try:
         photos = listing.account.client().listing_images(listing.reverb_id)
@@ -216,6 +189,40 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     return TemplateResponse(request, "listings/images.html", context)
 
 
+def _cleaned(form_class: Any, request: HttpRequest, invalid: str) -> dict[str, Any]:
+    form = form_class(request.POST)
+    if not form.is_valid():
+        raise Refused(invalid)
+    return form.cleaned_data
+
+
+def _operation(
+    request: HttpRequest, listing: Listing, ops: dict[str, Callable[[Listing, Any], Done]], unknown: str
+) -> None:
+    """Run the POSTed `op` on the listing and report it (the photo and promotion pages)."""
+    op = ops.get(request.POST.get("op", ""))
+
+    def act() -> Done:
+        if op is None:
+            raise Refused(unknown)
+        return op(listing, request)
+
+    report(request, act, lambda done: done.message)
+
+
+PHOTO_OPS: dict[str, Callable[[Listing, Any], Done]] = {
+    "add": lambda listing, request: services.add_image(
+        listing, actor=request.user, url=_cleaned(ImageUrlForm, request, "Enter a valid photo URL.")["url"]
+    ),
+    "delete": lambda listing, request: services.delete_image(
+        listing, actor=request.user, image_id=request.POST["image_id"]
+    ),
+    "reorder": lambda listing, request: services.reorder_images(
+        listing, actor=request.user, urls=[u for u in request.POST.getlist("url") if u]
+    ),
+}
+
+
 # ---- promotion -------------------------------------------------------------------------------------
 
 
@@ -223,31 +230,7 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     _need(request, "promote_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
-        op = request.POST.get("op")
-        try:
-            if op == "bump":
-                bump_form = BumpForm(request.POST)
-                if not bump_form.is_valid():
-                    raise services.ActionError("Enter a bid between 0.1 and 50%.")
-                done = services.set_bump(
-                    [listing], actor=request.user, bid=bump_form.cleaned_data["bid"] / 100
-                )
-            elif op == "unbump":
-                done = services.remove_bump([listing], actor=request.user)
-            elif op == "offer":
-                offer_form = DirectOfferForm(request.POST)
-                if not offer_form.is_valid():
-                    raise services.ActionError("Enter a percentage from 1 to 99.")
-                done = services.set_direct_offer(
-                    listing, actor=request.user, percentage=offer_form.cleaned_data["percentage"]
-                )
-            elif op == "no_offer":
-                done = services.remove_direct_offer(listing, actor=request.user)
-            else:
-                raise services.ActionError("Unknown operation.")
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        _operation(request, listing, PROMOTION_OPS, "Unknown operation.")
         return HttpResponseRedirect(request.path)
     client = listing.account.client()
     bump: dict[str, Any] = {}
@@ -277,6 +260,22 @@ def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpRespons
     return TemplateResponse(request, "listings/promotion.html", context)
 
 
+PROMOTION_OPS: dict[str, Callable[[Listing, Any], Done]] = {
+    "bump": lambda listing, request: services.set_bump(
+        [listing],
+        actor=request.user,
+        bid=_cleaned(BumpForm, request, "Enter a bid between 0.1 and 50%.")["bid"] / 100,
+    ),
+    "unbump": lambda listing, request: services.remove_bump([listing], actor=request.user),
+    "offer": lambda listing, request: services.set_direct_offer(
+        listing,
+        actor=request.user,
+        percentage=_cleaned(DirectOfferForm, request, "Enter a percentage from 1 to 99.")["percentage"],
+    ),
+    "no_offer": lambda listing, request: services.remove_direct_offer(listing, actor=request.user),
+}
+
+
 # ---- the shop: vacation ----------------------------------------------------------------------------
 
 
@@ -291,11 +290,9 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         if request.POST.get("confirm") != "yes":
             context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
             return TemplateResponse(request, "listings/vacation.html", context)
-        try:
-            done = services.set_vacation(account, actor=request.user, on=on)
-            messages.success(request, done.message)
-        except services.ActionError as exc:
-            messages.error(request, exc.message)
+        report(
+            request, lambda: services.set_vacation(account, actor=request.user, on=on), lambda d: d.message
+        )
         return HttpResponseRedirect(request.path)
     rows = []
     for account in accounts:
@@ -339,7 +336,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         messages.success(
             request, f"Import started: {len(items)} row(s). Each row's result goes to the sync log."
         )
-        return HttpResponseRedirect(job_link(job))
+        return HttpResponseRedirect(job_url(job))
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     context = _context(admin, request, "Import products from CSV", form=form, columns=csv_import.COLUMNS)
     if request.method == "POST" and form.is_valid():

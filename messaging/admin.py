@@ -7,7 +7,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin_mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
 from .models import Conversation, Message, Negotiation, OfferPolicy

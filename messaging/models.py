@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
 
 
 class Conversation(RemoteModel):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from backoffice.actions import send, write_back
-from backoffice.reverb.client import ReverbClient
+from backoffice.actions import Actor, Push, write_back
 
 from .models import Conversation, Negotiation, OfferPolicy
+
+if TYPE_CHECKING:
+    from backoffice.models import BulkJob
+    from backoffice.reverb.client import ReverbClient
 
 NO_LIST_PRICE = "The listing's price is unknown here, so the offer floor cannot be checked: re-sync listings."
 
@@ -28,7 +32,8 @@ def _floor_set(negotiation: Negotiation) -> bool:
     return OfferPolicy.objects.filter(account=negotiation.account, floor_percent__isnull=False).exists()
 
 
-def _turn_refusal(negotiation: Negotiation, verb: str) -> str:
+def respond_refusal(negotiation: Negotiation, verb: str = "answered") -> str:
+    """Why this offer cannot be accepted, declined or countered now ('' when it can); `verb` words it."""
     if negotiation.state != "active":
         return f"This offer is {negotiation.state or 'no longer active'} and can no longer be {verb}."
     if not negotiation.actionable:
@@ -36,7 +41,7 @@ def _turn_refusal(negotiation: Negotiation, verb: str) -> str:
     return ""
 
 
-def _write_negotiation(negotiation: Negotiation, result: Any, client: ReverbClient) -> Negotiation:
+def _write_negotiation(negotiation: Negotiation, client: ReverbClient) -> Negotiation:
     payload = client.get_negotiation(negotiation.reverb_id)
     if negotiation.listing_reverb_id and not payload.get("listing_id"):
         payload = {**payload, "listing_id": negotiation.listing_reverb_id}
@@ -45,49 +50,58 @@ def _write_negotiation(negotiation: Negotiation, result: Any, client: ReverbClie
     return negotiation
 
 
+def _offer_push(
+    negotiation: Negotiation,
+    verb: str,
+    actor: Actor,
+    job: BulkJob | None,
+    summary: Mapping[str, Any] | None,
+    client: ReverbClient | None,
+) -> Push:
+    return Push(
+        negotiation.account,
+        f"messaging.{verb}_offer",
+        ("negotiation", negotiation.reverb_id),
+        actor,
+        job,
+        summary,
+        client,
+    )
+
+
 def accept_offer(
-    negotiation: Negotiation, *, actor: Any, message: str = "", client: ReverbClient | None = None
+    negotiation: Negotiation,
+    *,
+    actor: Actor,
+    message: str = "",
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> Negotiation:
-    account = negotiation.account
-    target = ("negotiation", negotiation.reverb_id)
-    summary = {"message": message}
-    reason = _turn_refusal(negotiation, "accepted")
+    push = _offer_push(negotiation, "accept", actor, job, {"message": message}, client)
+    reason = respond_refusal(negotiation, "accepted")
     if not reason and _floor_set(negotiation):
         floor = offer_floor(negotiation)
         price = negotiation.last_offered_price
         if floor is None:
-            reason = (
-                NO_LIST_PRICE
-            )
+            reason = NO_LIST_PRICE
         elif price is not None and price < floor:
             reason = f"The offer {price} is below this shop's floor of {floor} {negotiation.currency}."
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="messaging.accept_offer",
-        target=target,
-        summary=summary,
-        refusal=reason,
-        client=client,
-        call=lambda c: c.accept_offer(negotiation.reverb_id, message or None),
-    )
-    return _write_negotiation(negotiation, result, client)
+    push.send(lambda c: c.accept_offer(negotiation.reverb_id, message or None), refusal=reason)
+    return _write_negotiation(negotiation, push.reverb)
 
 
-def decline_offer(negotiation: Negotiation, *, actor: Any, client: ReverbClient | None = None) -> Negotiation:
-    account = negotiation.account
-    target = ("negotiation", negotiation.reverb_id)
-    reason = _turn_refusal(negotiation, "declined")
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="messaging.decline_offer",
-        target=target,
-        refusal=reason,
-        client=client,
-        call=lambda c: c.decline_offer(negotiation.reverb_id),
+def decline_offer(
+    negotiation: Negotiation,
+    *,
+    actor: Actor,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+) -> Negotiation:
+    push = _offer_push(negotiation, "decline", actor, job, None, client)
+    push.send(
+        lambda c: c.decline_offer(negotiation.reverb_id), refusal=respond_refusal(negotiation, "declined")
     )
-    return _write_negotiation(negotiation, result, client)
+    return _write_negotiation(negotiation, push.reverb)
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -102,14 +116,13 @@ def _amount(value: Any) -> Decimal | None:
 def counter_offer(
     negotiation: Negotiation,
     *,
-    actor: Any,
+    actor: Actor,
     price: Decimal | str,
     shipping_price: Decimal | str | None = None,
     message: str = "",
     client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> Negotiation:
-    account = negotiation.account
-    target = ("negotiation", negotiation.reverb_id)
     value = _amount(price)
     shipping = _amount(shipping_price)
     summary = {
@@ -117,35 +130,40 @@ def counter_offer(
         "shipping_price": str(shipping) if shipping is not None else None,
         "message": message,
     }
-    reason = _turn_refusal(negotiation, "countered")
-    listed = list_price(negotiation)
-    if not reason:
-        if value is None or value <= 0:
-            reason = "The counter price must be more than 0."
-        elif shipping_price not in (None, "") and (shipping is None or shipping < 0):
-            reason = "The shipping price must be 0 or more."
-        elif listed is not None and value > listed:
-            reason = f"The counter {value} is above the listing's price {listed}."
-        elif _floor_set(negotiation):
-            floor = offer_floor(negotiation)
-            if floor is None:
-                reason = NO_LIST_PRICE
-            elif value < floor:
-                reason = f"The counter {value} is below this shop's floor of {floor} {negotiation.currency}."
-    currency = negotiation.currency or account.currency
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="messaging.counter_offer",
-        target=target,
-        summary=summary,
-        refusal=reason,
-        client=client,
-        call=lambda c: c.counter_offer(
+    push = _offer_push(negotiation, "counter", actor, job, summary, client)
+    reason = respond_refusal(negotiation, "countered") or _counter_refusal(
+        negotiation, value, shipping_price, shipping
+    )
+    currency = negotiation.currency or negotiation.account.currency
+    push.send(
+        lambda c: c.counter_offer(
             negotiation.reverb_id, value, currency, shipping_price=shipping, message=message or None
         ),
+        refusal=reason,
     )
-    return _write_negotiation(negotiation, result, client)
+    return _write_negotiation(negotiation, push.reverb)
+
+
+def _counter_refusal(
+    negotiation: Negotiation,
+    value: Decimal | None,
+    shipping_price: Decimal | str | None,
+    shipping: Decimal | None,
+) -> str:
+    listed = list_price(negotiation)
+    if value is None or value <= 0:
+        return "The counter price must be more than 0."
+    if shipping_price not in (None, "") and (shipping is None or shipping < 0):
+        return "The shipping price must be 0 or more."
+    if listed is not None and value > listed:
+        return f"The counter {value} is above the listing's price {listed}."
+    if _floor_set(negotiation):
+        floor = offer_floor(negotiation)
+        if floor is None:
+            return NO_LIST_PRICE
+        if value < floor:
+            return f"The counter {value} is below this shop's floor of {floor} {negotiation.currency}."
+    return ""
 
 
 def _write_conversation(conversation: Conversation, payload: Any, client: ReverbClient) -> Conversation:
@@ -163,37 +181,49 @@ def _write_conversation(conversation: Conversation, payload: Any, client: Reverb
     return conversation
 
 
-def reply(
-    conversation: Conversation, *, actor: Any, body: str, client: ReverbClient | None = None
-) -> Conversation:
-    account = conversation.account
-    target = ("conversation", conversation.reverb_id)
-    body = body.strip()
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="messaging.reply",
-        target=target,
-        summary={"body": body},
-        refusal="" if body else "The message is empty.",
-        client=client,
-        call=lambda c: c.reply(conversation.reverb_id, body),
+def _conversation_push(
+    conversation: Conversation,
+    action: str,
+    actor: Actor,
+    job: BulkJob | None,
+    summary: Mapping[str, Any],
+    client: ReverbClient | None,
+) -> Push:
+    return Push(
+        conversation.account,
+        action,
+        ("conversation", conversation.reverb_id),
+        actor,
+        job,
+        summary,
+        client,
     )
-    return _write_conversation(conversation, result, client)
+
+
+def reply(
+    conversation: Conversation,
+    *,
+    actor: Actor,
+    body: str,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+) -> Conversation:
+    body = body.strip()
+    push = _conversation_push(conversation, "messaging.reply", actor, job, {"body": body}, client)
+    result = push.send(
+        lambda c: c.reply(conversation.reverb_id, body), refusal="" if body else "The message is empty."
+    )
+    return _write_conversation(conversation, result, push.reverb)
 
 
 def mark_read(
-    conversation: Conversation, *, actor: Any, read: bool = True, client: ReverbClient | None = None
+    conversation: Conversation,
+    *,
+    actor: Actor,
+    read: bool = True,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> Conversation:
-    account = conversation.account
-    target = ("conversation", conversation.reverb_id)
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="messaging.mark_read",
-        target=target,
-        summary={"read": read},
-        client=client,
-        call=lambda c: c.mark_conversation_read(conversation.reverb_id, read),
-    )
-    return _write_conversation(conversation, result, client)
+    push = _conversation_push(conversation, "messaging.mark_read", actor, job, {"read": read}, client)
+    result = push.send(lambda c: c.mark_conversation_read(conversation.reverb_id, read))
+    return _write_conversation(conversation, result, push.reverb)

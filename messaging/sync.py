@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Conversation, Message, Negotiation
@@ -71,9 +71,9 @@ def map_message(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
-    price, currency = money(payload, "last_offered_price")
-    shipping, _ = money(payload, "last_offered_shipping")
-    total, total_currency = money(payload, "last_offered_total")
+    price, currency = read_money(payload, "last_offered_price")
+    shipping, _ = read_money(payload, "last_offered_shipping")
+    total, total_currency = read_money(payload, "last_offered_total")
     offers = payload.get("offers")
     count = integer(payload, "offers_count")
     return key, {

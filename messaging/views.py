@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from backoffice.actions import Refused
-from backoffice.pages import page, require
-from backoffice.reverb.errors import ReverbError
+from backoffice.actions import confirmed, report
+from backoffice.pages.render import page, require
 from orders.models import Order
 
 from .forms import AcceptForm, CounterForm, ReplyForm
 from .models import Conversation, Negotiation
 from .services import accept_offer, counter_offer, decline_offer, list_price, mark_read, offer_floor, reply
-
-
-def _error(exc: ReverbError) -> str:
-    errors = exc.field_errors()
-    detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in errors.items())
-    return f"Reverb refused: {exc}" + (f" ({detail})" if detail else "")
 
 
 def offers_inbox(request: HttpRequest) -> HttpResponse:
@@ -51,30 +45,29 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
     accept = AcceptForm(request.POST if action == "accept" else None)
     if request.method == "POST":
         require(request, "messaging.respond_offer")
-        try:
-            if action == "accept" and accept.is_valid():
-                accept_offer(negotiation, actor=request.user, message=accept.cleaned_data["message"])
-                messages.success(request, f"Offer {negotiation.reverb_id} accepted.")
-                return redirect(reverse("admin:messaging_negotiation_inbox"))
-            if action == "decline":
-                decline_offer(negotiation, actor=request.user)
-                messages.success(request, f"Offer {negotiation.reverb_id} declined.")
-                return redirect(reverse("admin:messaging_negotiation_inbox"))
-            if action == "counter" and counter.is_valid():
-                data = counter.cleaned_data
-                counter_offer(
-                    negotiation,
-                    actor=request.user,
-                    price=data["price"],
-                    shipping_price=data["shipping_price"],
-                    message=data["message"],
-                )
-                messages.success(request, f"Counter-offer of {data['price']} sent.")
-                return redirect(reverse("admin:messaging_negotiation_inbox"))
-        except Refused as exc:
-            messages.error(request, exc.reason)
-        except ReverbError as exc:
-            messages.error(request, _error(exc))
+        inbox = reverse("admin:messaging_negotiation_inbox")
+        declined = action == "decline" and report(
+            request,
+            lambda: decline_offer(negotiation, actor=request.user),
+            f"Offer {negotiation.reverb_id} declined.",
+        )
+        done = confirmed(
+            request,
+            accept,
+            partial(accept_offer, negotiation, actor=request.user),
+            f"Offer {negotiation.reverb_id} accepted.",
+            then=inbox,
+            on_failure="stay",
+        ) or confirmed(
+            request,
+            counter,
+            partial(counter_offer, negotiation, actor=request.user),
+            lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
+            then=inbox,
+            on_failure="stay",
+        )
+        if declined or done:
+            return done or redirect(inbox)
     offers = negotiation.raw.get("offers") or []
     return page(
         request,
@@ -112,19 +105,21 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         require(request, "messaging.reply_message")
         action = request.POST.get("action")
-        try:
-            if action == "reply" and form.is_valid():
-                reply(convo, actor=request.user, body=form.cleaned_data["body"])
-                messages.success(request, "Reply sent.")
-                return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
-            if action in ("read", "unread"):
-                mark_read(convo, actor=request.user, read=action == "read")
-                messages.success(request, f"Marked {action}.")
-                return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
-        except Refused as exc:
-            messages.error(request, exc.reason)
-        except ReverbError as exc:
-            messages.error(request, _error(exc))
+        done = None
+        if action == "reply" and form.is_valid():
+            done = report(
+                request,
+                lambda: reply(convo, actor=request.user, body=form.cleaned_data["body"]),
+                "Reply sent.",
+            )
+        elif action in ("read", "unread"):
+            done = report(
+                request,
+                lambda: mark_read(convo, actor=request.user, read=action == "read"),
+                f"Marked {action}.",
+            )
+        if done:
+            return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
     return page(
         request,
         "messaging/conversation.html",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -12,11 +13,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY, order_web_url, reverb_link
-from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from backoffice.admin.links import EMPTY, order_web_url, reverb_link
+from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from payouts.models import PayoutLineItem
+from refunds.models import RefundRequest
 
 from . import views
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
+from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
 
 
 @admin.register(Order)
@@ -86,11 +90,11 @@ class OrderAdmin(ReverbMirrorAdmin):
         if not obj or not obj.pk:
             return EMPTY
         links = []
-        if obj.can_ship:
+        if not ship_refusal(obj):
             links.append((reverse("admin:orders_order_ship", args=[obj.pk]), "Ship"))
-        if obj.can_mark_picked_up:
+        if not picked_up_refusal(obj):
             links.append((reverse("admin:orders_order_picked_up", args=[obj.pk]), "Mark picked up"))
-        if obj.needs_feedback_for_buyer:
+        if not feedback_refusal(obj):
             links.append((reverse("admin:orders_order_feedback", args=[obj.pk]), "Leave buyer feedback"))
         links.append((reverse("admin:refunds_refundrequest_new_for_order", args=[obj.pk]), "Refund"))
         links.append((reverse("admin:orders_order_packing_slip", args=[obj.pk]), "Packing slip"))
@@ -195,8 +199,6 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Refund requests")
     def refunds_link(self, obj: Order) -> SafeString | str:
-        from refunds.models import RefundRequest
-
         return related_changelist_link(RefundRequest, "order", obj, "refund requests") if obj else EMPTY
 
     @admin.display(description="Payments")
@@ -209,8 +211,6 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="Payouts")
     def payout_lines_link(self, obj: Order) -> SafeString | str:
-        from payouts.models import PayoutLineItem
-
         return related_changelist_link(PayoutLineItem, "order", obj, "payout line items") if obj else EMPTY
 
 
@@ -268,10 +268,6 @@ class ShippingProviderMappingAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "provider":
-            from django import forms
-
-            from .services import DOCUMENTED_PROVIDERS
-
             return forms.ChoiceField(choices=[(p, p) for p in DOCUMENTED_PROVIDERS], label="Reverb provider")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 

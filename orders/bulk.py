@@ -7,15 +7,20 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
-from backoffice.jobs import BulkJob, ItemSpec, create_job
+from backoffice.actions import Actor
+from backoffice.background.jobs import ItemSpec, create_job
+from backoffice.models import BulkJob
 
 from .jobs import SHIP
 from .models import Order, ShipBatch, ShippingProviderMapping
 from .services import ship_refusal, shipping_providers
+
+if TYPE_CHECKING:
+    from backoffice.models import ReverbAccount
 
 CSV_COLUMNS = ("order_number", "provider", "tracking_number")
 MAX_ROWS = 5000
@@ -79,7 +84,7 @@ def parse_csv(data: bytes) -> list[ShipRow]:
     return rows
 
 
-def provider_lookup(account: Any) -> dict[str, str]:
+def provider_lookup(account: ReverbAccount) -> dict[str, str]:
     """lower-case name -> Reverb provider: Reverb's own names, then this account's mappings."""
     names = {p.lower(): p for p in shipping_providers(account)}
     for mapping in ShippingProviderMapping.objects.filter(account=account):
@@ -88,7 +93,9 @@ def provider_lookup(account: Any) -> dict[str, str]:
     return names
 
 
-def plan(account: Any, rows: list[ShipRow], *, expand_bundles: bool = True) -> list[PlannedShipment]:
+def plan(
+    account: ReverbAccount, rows: list[ShipRow], *, expand_bundles: bool = True
+) -> list[PlannedShipment]:
     """Validate every row (unknown order, wrong state, unknown provider, duplicate tracking number) and add
     the other shippable orders of a row's bundle (one tracking number ships the whole bundle)."""
     lookup = provider_lookup(account)
@@ -129,7 +136,9 @@ def plan(account: Any, rows: list[ShipRow], *, expand_bundles: bool = True) -> l
     return planned
 
 
-def _expand_bundles(account: Any, planned: list[PlannedShipment], seen: set[str]) -> list[PlannedShipment]:
+def _expand_bundles(
+    account: ReverbAccount, planned: list[PlannedShipment], seen: set[str]
+) -> list[PlannedShipment]:
     bundles = {p.bundle: p for p in planned if p.ok and p.bundle}
     if not bundles:
         return planned
@@ -138,7 +147,7 @@ def _expand_bundles(account: Any, planned: list[PlannedShipment], seen: set[str]
     )
     extra: dict[str, list[PlannedShipment]] = defaultdict(list)
     for order in siblings.order_by("order_number"):
-        if not order.can_ship:
+        if ship_refusal(order):
             continue
         lead = bundles[order.order_bundle_id]
         extra[lead.order_number].append(
@@ -161,7 +170,7 @@ def _expand_bundles(account: Any, planned: list[PlannedShipment], seen: set[str]
     return result
 
 
-def _check_duplicate_tracking(account: Any, planned: list[PlannedShipment]) -> None:
+def _check_duplicate_tracking(account: ReverbAccount, planned: list[PlannedShipment]) -> None:
     """A tracking number may be shared only within one bundle (in the batch and against shipped orders)."""
     by_tracking: dict[str, list[PlannedShipment]] = defaultdict(list)
     for p in planned:
@@ -207,7 +216,12 @@ class AlreadySubmitted(Exception):
 
 
 def submit(
-    account: Any, user: Any, planned: list[PlannedShipment], *, token: str, send_notification: bool = True
+    account: ReverbAccount,
+    user: Actor,
+    planned: list[PlannedShipment],
+    *,
+    token: str,
+    send_notification: bool = True,
 ) -> BulkJob:
     """Create the BulkJob for the rows that are ok. The one-time token makes a repeated POST a no-op."""
     items = [

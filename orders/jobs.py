@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from backoffice.actions import Refused
-from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
+from backoffice.actions import ActionError
+from backoffice.background.jobs import Outcome
+from backoffice.models import BulkJob, BulkJobItem
 from backoffice.reverb.errors import ReverbError
 
 from .models import Order
@@ -14,7 +15,6 @@ from .services import refresh_order, ship_order
 SHIP = "orders.ship"
 
 
-@job_handler(SHIP)
 def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     order = Order.objects.select_related("account").filter(account=job.account, order_number=item.key).first()
     if order is None:
@@ -38,18 +38,20 @@ def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
             client=client,
             job=job,
         )
-    except Refused as exc:
+    except ActionError as exc:
         if exc.already_done:
             if resumed:
                 return Outcome.ok(
                     f"Shipped with {tracking} (confirmed after a restart).", tracking=tracking, url=link
                 )
-            return Outcome.skipped(exc.reason, tracking=tracking, url=link)
-        return Outcome.failed(exc.reason)
-    except ReverbError as exc:
-        errors = exc.field_errors()
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()) if errors else ""
-        return Outcome.failed(f"{exc}{' (' + detail + ')' if detail else ''}")
+            return Outcome.skipped(exc.message, tracking=tracking, url=link)
+        return Outcome.failed(exc.message)
     return Outcome.ok(
         f"Shipped: {order.shipping_provider} {order.tracking_code}", tracking=order.tracking_code, url=link
     )
+
+
+# Registered by the app's AppConfig.ready() (backoffice/background/jobs.py register_job_handlers).
+JOB_HANDLERS = {
+    SHIP: ship_one,
+}

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
 
 
 class Order(RemoteModel):
@@ -60,15 +60,6 @@ class Order(RemoteModel):
     @property
     def is_local_pickup(self) -> bool:
         return self.local_pickup or self.shipping_method == "local"
-
-    @property
-    def can_ship(self) -> bool:
-        """Paid, not shipped yet, and shipped (not picked up): what Reverb's ship endpoint accepts."""
-        return self.status == "paid" and not self.is_local_pickup and self.shipped_at is None
-
-    @property
-    def can_mark_picked_up(self) -> bool:
-        return self.status == "paid" and self.is_local_pickup
 
     @property
     def shipping_address(self) -> dict[str, Any]:

@@ -1,22 +1,25 @@
 """Every change sent to Reverb about orders: ship, mark picked up, leave buyer feedback.
 
-Each takes the acting user, refuses (recorded in the audit trail) before sending when the mirror says the
-action is not allowed, sends through `audited_call`, and writes Reverb's fresh copy back to the mirror.
+Each takes the acting user, refuses (recorded in the audit trail) before sending when the verb's
+`<verb>_refusal(order)` says the action is not allowed, sends through a `Push`, and writes Reverb's fresh
+copy back to the mirror.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 
-from backoffice.actions import Refused, refuse, send, write_back
-from backoffice.audit import audited_call
-from backoffice.reverb.client import ReverbClient
+from backoffice.actions import Actor, Push, ReverbRefused, write_back
 from backoffice.reverb.errors import ReverbError
 
 from .models import Order
+
+if TYPE_CHECKING:
+    from backoffice.models import BulkJob, ReverbAccount
+    from backoffice.reverb.client import ReverbClient
 
 # Reverb's documented provider list (API-NOTES 7.2); the live list comes from GET /shipping/providers.
 DOCUMENTED_PROVIDERS = (
@@ -28,7 +31,7 @@ DOCUMENTED_PROVIDERS = (
 PROVIDERS_CACHE_SECONDS = 3600
 
 
-def shipping_providers(account: Any, client: ReverbClient | None = None) -> list[str]:
+def shipping_providers(account: ReverbAccount, client: ReverbClient | None = None) -> list[str]:
     """Reverb's provider names for this account (cached an hour); "Other" is always offered."""
     key = f"reverb:shipping-providers:{account.pk}"
     names: list[str] | None = cache.get(key)
@@ -70,116 +73,114 @@ def ship_refusal(order: Order, tracking_number: str = "") -> str:
 def ship_order(
     order: Order,
     *,
-    actor: Any,
+    actor: Actor,
     provider: str,
     tracking_number: str,
     send_notification: bool = True,
     client: ReverbClient | None = None,
-    job: Any = None,
+    job: BulkJob | None = None,
 ) -> Order:
     """Mark a paid, unshipped, shipped-method order as shipped on Reverb with a tracking number."""
-    account = order.account
     tracking_number = tracking_number.strip()
     provider = provider.strip()
-    target = ("order", order.order_number)
-    summary = {
-        "provider": provider,
-        "tracking_number": tracking_number,
-        "send_notification": send_notification,
-    }
-
-    def no(reason: str, already_done: bool = False) -> Refused:
-        return refuse(
-            account=account,
-            actor=actor,
-            action="orders.ship",
-            target=target,
-            reason=reason,
-            summary=summary,
-            job=job,
-            already_done=already_done,
-        )
-
+    push = Push(
+        order.account,
+        "orders.ship",
+        ("order", order.order_number),
+        actor,
+        job,
+        {"provider": provider, "tracking_number": tracking_number, "send_notification": send_notification},
+        client,
+    )
     reason = ship_refusal(order, tracking_number)
     if reason:
-        raise no(reason, already_done=order.tracking_code == tracking_number and bool(tracking_number))
-    if not tracking_number:
-        raise no("A tracking number is required.")
-    client = client or account.client()
-    if provider not in shipping_providers(account, client):
-        raise no(f"Unknown shipping provider {provider!r}: pick one of Reverb's (or Other).")
-    try:
-        audited_call(
-            account=account,
-            actor=actor,
-            action="orders.ship",
-            target=target,
-            summary=summary,
-            job=job,
-            client=client,
-            call=lambda c: c.ship_order(order.order_number, provider, tracking_number, send_notification),
+        raise push.refuse(
+            reason, already_done=order.tracking_code == tracking_number and bool(tracking_number)
         )
-    except ReverbError as exc:
+    if not tracking_number:
+        raise push.refuse("A tracking number is required.")
+    if provider not in shipping_providers(order.account, push.reverb):
+        raise push.refuse(f"Unknown shipping provider {provider!r}: pick one of Reverb's (or Other).")
+    try:
+        push.send(lambda c: c.ship_order(order.order_number, provider, tracking_number, send_notification))
+    except ReverbRefused as exc:
         # A lost response (the write may have happened) or a refusal because the mirror was stale: the
         # order as Reverb has it now decides. Shipped with this tracking number means done, exactly once.
-        if getattr(exc, "maybe_applied", False) or exc.status in (409, 422):
+        if getattr(exc.error, "maybe_applied", False) or exc.error.status in (409, 422):
             try:
-                refresh_order(order, client)
+                refresh_order(order, push.reverb)
             except ReverbError:
                 raise exc from None
             if order.shipped_at is not None and order.tracking_code == tracking_number:
                 return order
         raise
-    return refresh_order(order, client)
+    return refresh_order(order, push.reverb)
+
+
+def picked_up_refusal(order: Order) -> str:
+    """Why this order cannot be marked picked up now ('' when it can)."""
+    if not order.is_local_pickup:
+        return "Only local pickup orders can be marked picked up; ship this one instead."
+    if order.status != "paid":
+        return f"Only paid orders awaiting pickup can be marked picked up; this one is {order.status}."
+    return ""
 
 
 def mark_picked_up(
-    order: Order, *, actor: Any, date: datetime | None = None, client: ReverbClient | None = None
+    order: Order,
+    *,
+    actor: Actor,
+    date: datetime | None = None,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> Order:
-    account = order.account
-    target = ("order", order.order_number)
-    reason = ""
-    if not order.is_local_pickup:
-        reason = "Only local pickup orders can be marked picked up; ship this one instead."
-    elif order.status != "paid":
-        reason = f"Only paid orders awaiting pickup can be marked picked up; this one is {order.status}."
-    _, client = send(
-        account=account,
-        actor=actor,
-        action="orders.mark_picked_up",
-        target=target,
-        refusal=reason,
-        client=client,
-        summary={"date": date.isoformat() if date else None},
-        call=lambda c: c.mark_picked_up(order.order_number, date),
+    push = Push(
+        order.account,
+        "orders.mark_picked_up",
+        ("order", order.order_number),
+        actor,
+        job,
+        {"date": date.isoformat() if date else None},
+        client,
     )
-    return refresh_order(order, client)
+    push.send(lambda c: c.mark_picked_up(order.order_number, date), refusal=picked_up_refusal(order))
+    return refresh_order(order, push.reverb)
+
+
+def feedback_refusal(order: Order) -> str:
+    """Why Reverb would not take buyer feedback on this order now ('' when it would)."""
+    if not order.needs_feedback_for_buyer:
+        return "Reverb does not ask for feedback on this buyer (already left, or the order is not done)."
+    return ""
 
 
 def leave_buyer_feedback(
-    order: Order, *, actor: Any, rating: int, message: str, client: ReverbClient | None = None
+    order: Order,
+    *,
+    actor: Actor,
+    rating: int,
+    message: str,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> Order:
-    account = order.account
-    target = ("order", order.order_number)
     message = message.strip()
-    summary = {"rating": rating, "message": message}
-    reason = ""
-    if not order.needs_feedback_for_buyer:
-        reason = "Reverb does not ask for feedback on this buyer (already left, or the order is not done)."
-    elif not isinstance(rating, int) or not 1 <= rating <= 5:
-        reason = "The rating must be a whole number from 1 to 5."
-    elif not message:
-        reason = "A message is required."
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="orders.leave_feedback",
-        target=target,
-        summary=summary,
-        refusal=reason,
-        client=client,
-        call=lambda c: c.leave_buyer_feedback(order.order_number, rating, message),
+    push = Push(
+        order.account,
+        "orders.leave_feedback",
+        ("order", order.order_number),
+        actor,
+        job,
+        {"rating": rating, "message": message},
+        client,
     )
+    reason = feedback_refusal(order)
+    if not reason and not (isinstance(rating, int) and 1 <= rating <= 5):
+        reason = "The rating must be a whole number from 1 to 5."
+    elif not reason and not message:
+        reason = "A message is required."
+    result = push.send(lambda c: c.leave_buyer_feedback(order.order_number, rating, message), refusal=reason)
     if isinstance(result, dict) and result.get("id") is not None:
-        write_back("feedback", account, [result if "role" in result else {**result, "_direction": "sent"}])
-    return refresh_order(order, client)
+        write_back(
+            "feedback", order.account, [result if "role" in result else {**result, "_direction": "sent"}]
+        )
+    return refresh_order(order, push.reverb)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, money, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Feedback, Order, Payment
@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 
 def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload, "order_number")
-    product, currency = money(payload, "amount_product")
-    shipping, _ = money(payload, "shipping")
-    tax, _ = money(payload, "amount_tax")
-    total, total_currency = money(payload, "total")
-    selling_fee, _ = money(payload, "selling_fee")
-    processing_fee, _ = money(payload, "direct_checkout_fee")
-    payout, _ = money(payload, "direct_checkout_payout")
+    product, currency = read_money(payload, "amount_product")
+    shipping, _ = read_money(payload, "shipping")
+    tax, _ = read_money(payload, "amount_tax")
+    total, total_currency = read_money(payload, "total")
+    selling_fee, _ = read_money(payload, "selling_fee")
+    processing_fee, _ = read_money(payload, "direct_checkout_fee")
+    payout, _ = read_money(payload, "direct_checkout_payout")
     quantity = integer(payload, "quantity", 1)
     if quantity is not None and quantity < 0:
         raise MappingError(f"quantity must not be negative, got {quantity}")
@@ -66,7 +66,7 @@ def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Shape is the emulator's (API-NOTES 11.2: not found in any source)."""
     key = key_of(payload)
-    amount, currency = money(payload, "amount")
+    amount, currency = read_money(payload, "amount")
     order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)
     return key, {
         "order_number": order_number,

@@ -4,8 +4,10 @@ wrapped in admin_view): ship one order, mark picked up, buyer feedback, packing 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from functools import partial
 
+from django import forms
 from django.contrib import messages
 from django.core import signing
 from django.db.models import QuerySet
@@ -13,15 +15,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from backoffice.actions import Refused
-from backoffice.jobs import BulkJob
-from backoffice.pages import page, require
-from backoffice.reverb.errors import ReverbError
+from backoffice.actions import confirmed, report_each
+from backoffice.background.jobs import job_url
+from backoffice.models import BulkJob, ReverbAccount
+from backoffice.pages.render import page, require
 
 from . import bulk
 from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
 from .models import Order, ShippingProviderMapping, SkuMapping
-from .services import leave_buyer_feedback, mark_picked_up, ship_order, shipping_providers
+from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal, shipping_providers
 
 SIGNING_SALT = "orders.bulk-ship"
 PREVIEW_MAX_AGE = 3600
@@ -46,42 +48,32 @@ def shop_sku(order: Order) -> str:
     return mapping.shop_sku if mapping else ""
 
 
-def _error_text(exc: ReverbError) -> str:
-    errors = exc.field_errors()
-    detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in errors.items())
-    return f"Reverb refused: {exc}" + (f" ({detail})" if detail else "")
-
-
 def ship(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.ship_order")
     order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    siblings = [o for o in bundle_orders(order) if o.pk != order.pk and o.can_ship]
+    siblings = [o for o in bundle_orders(order) if o.pk != order.pk and not ship_refusal(o)]
     providers = shipping_providers(order.account)
     form = ShipForm(request.POST or None, providers=providers, bundle_size=len(siblings) + 1)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         targets = [order, *siblings] if data.get("whole_bundle") else [order]
         client = order.account.client()
-        for target in targets:
-            try:
-                ship_order(
-                    target,
-                    actor=request.user,
-                    provider=data["provider"],
-                    tracking_number=data["tracking_number"],
-                    send_notification=data["send_notification"],
-                    client=client,
-                )
-            except Refused as exc:
-                level = messages.INFO if exc.already_done else messages.ERROR
-                messages.add_message(request, level, f"Order {target.order_number}: {exc.reason}")
-            except ReverbError as exc:
-                messages.error(request, f"Order {target.order_number}: {_error_text(exc)}")
-            else:
-                messages.success(
-                    request,
-                    f"Order {target.order_number} shipped ({data['provider']} {data['tracking_number']}).",
-                )
+        report_each(
+            request,
+            targets,
+            lambda target: ship_order(
+                target,
+                actor=request.user,
+                provider=data["provider"],
+                tracking_number=data["tracking_number"],
+                send_notification=data["send_notification"],
+                client=client,
+            ),
+            lambda target, _: (
+                f"Order {target.order_number} shipped ({data['provider']} {data['tracking_number']})."
+            ),
+            label=lambda target: f"Order {target.order_number}",
+        )
         return redirect(change_url(order))
     return page(
         request,
@@ -91,66 +83,57 @@ def ship(request: HttpRequest, pk: int) -> HttpResponse:
         order=order,
         form=form,
         siblings=siblings,
-        refusal=_ship_refusal(order),
+        refusal=ship_refusal(order),
     )
 
 
-def _ship_refusal(order: Order) -> str:
-    from .services import ship_refusal
-
-    return ship_refusal(order)
+def _order_action_page(
+    request: HttpRequest,
+    pk: int,
+    perm: str,
+    form_class: type[forms.Form],
+    service: Callable[..., Order],
+    template: str,
+    title: str,
+    success: str,
+) -> HttpResponse:
+    """One order, one form, one service: `title` and `success` are formatted with the order."""
+    require(request, perm)
+    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    form = form_class(request.POST or None)
+    done = confirmed(
+        request,
+        form,
+        partial(service, order, actor=request.user),
+        success.format(order=order),
+        then=change_url(order),
+    )
+    return done or page(request, template, title.format(order=order), Order._meta, order=order, form=form)
 
 
 def picked_up(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request, "orders.mark_picked_up")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    form = PickedUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            mark_picked_up(order, actor=request.user, date=form.cleaned_data["date"])
-        except Refused as exc:
-            messages.error(request, exc.reason)
-        except ReverbError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"Order {order.order_number} marked picked up.")
-        return redirect(change_url(order))
-    return page(
+    return _order_action_page(
         request,
+        pk,
+        "orders.mark_picked_up",
+        PickedUpForm,
+        mark_picked_up,
         "orders/picked_up.html",
-        f"Mark order {order.order_number} picked up",
-        Order._meta,
-        order=order,
-        form=form,
+        "Mark order {order.order_number} picked up",
+        "Order {order.order_number} marked picked up.",
     )
 
 
 def feedback(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request, "orders.leave_feedback")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    form = FeedbackForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            leave_buyer_feedback(
-                order,
-                actor=request.user,
-                rating=form.cleaned_data["rating"],
-                message=form.cleaned_data["message"],
-            )
-        except Refused as exc:
-            messages.error(request, exc.reason)
-        except ReverbError as exc:
-            messages.error(request, _error_text(exc))
-        else:
-            messages.success(request, f"Feedback left for {order.buyer_name}.")
-        return redirect(change_url(order))
-    return page(
+    return _order_action_page(
         request,
+        pk,
+        "orders.leave_feedback",
+        FeedbackForm,
+        leave_buyer_feedback,
         "orders/feedback.html",
-        f"Feedback for the buyer of order {order.order_number}",
-        Order._meta,
-        order=order,
-        form=form,
+        "Feedback for the buyer of order {order.order_number}",
+        "Feedback left for {order.buyer_name}.",
     )
 
 
@@ -180,7 +163,7 @@ def _selected(request: HttpRequest) -> list[Order]:
     )
 
 
-def _provider_hints(account: Any) -> list[str]:
+def _provider_hints(account: ReverbAccount) -> list[str]:
     names = list(shipping_providers(account))
     names += [m.local_name for m in ShippingProviderMapping.objects.filter(account=account)]
     return names
@@ -234,7 +217,9 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _preview(request: HttpRequest, account: Any, rows: list[bulk.ShipRow], notify: bool) -> HttpResponse:
+def _preview(
+    request: HttpRequest, account: ReverbAccount, rows: list[bulk.ShipRow], notify: bool
+) -> HttpResponse:
     planned = bulk.plan(account, rows)
     token = uuid.uuid4().hex
     payload = signing.dumps(
@@ -256,8 +241,6 @@ def _preview(request: HttpRequest, account: Any, rows: list[bulk.ShipRow], notif
 
 
 def _confirm(request: HttpRequest) -> HttpResponse:
-    from backoffice.models import ReverbAccount
-
     try:
         data = signing.loads(request.POST.get("payload", ""), salt=SIGNING_SALT, max_age=PREVIEW_MAX_AGE)
     except signing.BadSignature:
@@ -284,8 +267,6 @@ def _confirm(request: HttpRequest) -> HttpResponse:
 
 def progress_url(job: BulkJob) -> str:
     """The shared bulk-job page: a live progress bar and each order's result, without reloading."""
-    from backoffice.jobs import job_url
-
     return job_url(job)
 
 

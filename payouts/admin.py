@@ -9,9 +9,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin import BaseAdmin
-from backoffice.admin_links import EMPTY, admin_link
-from backoffice.admin_mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin.base import BaseAdmin
+from backoffice.admin.links import EMPTY, admin_link
+from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
 from .models import FeeSchedule, Payout, PayoutLineItem

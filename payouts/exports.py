@@ -15,8 +15,8 @@ from django.http import StreamingHttpResponse
 
 from orders.models import Order
 
+from .matching import Period
 from .models import PayoutLineItem
-from .reconcile import Period
 
 CHUNK = 2000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from backoffice.models import ReverbAccount
 
-from .reconcile import Period
+from .matching import Period
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_DAYS = 366 * 2

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
 
 
 class Payout(RemoteModel):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
-from backoffice.sync.mapping import link, money, payout_id, text, when
+from backoffice.sync.mapping import link, payout_id, read_money, text, when
 
 from .models import Payout, PayoutLineItem
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def map_payout(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = payout_id(payload)
-    total, currency = money(payload, "total")
+    total, currency = read_money(payload, "total")
     return key, {
         "total": total,
         "currency": currency,
@@ -39,10 +39,10 @@ def _fees(payload: Mapping[str, Any]) -> Decimal | None:
         for index, fee in enumerate(fees):
             if not isinstance(fee, Mapping):
                 raise MappingError(f"fees[{index}] must be an object")
-            amount, _ = money(fee, "amount")
+            amount, _ = read_money(fee, "amount")
             total += amount or 0
         return total
-    parts = [money(payload, name)[0] for name in ("selling_fee", "processing_fee")]
+    parts = [read_money(payload, name)[0] for name in ("selling_fee", "processing_fee")]
     return sum((p for p in parts if p is not None), Decimal(0)) if any(p is not None for p in parts) else None
 
 
@@ -55,17 +55,17 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = text(payload, "id", 64) or (f"{payout}:{order_number}" if order_number else "")
     if not key:
         raise MappingError("line item has neither id nor order_number")
-    product, currency = money(payload, "sale_price")
+    product, currency = read_money(payload, "sale_price")
     if product is None:
-        product, currency = money(payload, "amount_product")
-    total, total_currency = money(payload, "total")
+        product, currency = read_money(payload, "amount_product")
+    total, total_currency = read_money(payload, "total")
     return key, {
         "payout_reverb_id": payout,
         "order_number": order_number,
         "title": text(payload, "title", 500),
         "amount_product": product,
-        "amount_shipping": money(payload, "shipping")[0],
-        "amount_tax": money(payload, "tax")[0],
+        "amount_shipping": read_money(payload, "shipping")[0],
+        "amount_tax": read_money(payload, "tax")[0],
         "fees": _fees(payload),
         "amount_total": total,
         "currency": currency or total_currency,

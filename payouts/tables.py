@@ -1,4 +1,4 @@
-"""django-tables2 table of reconciliation findings (rows are reconcile.Finding dataclasses)."""
+"""django-tables2 table of reconciliation findings (rows are matching.Mismatch dataclasses)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY
+from backoffice.admin.links import EMPTY
 
-from .reconcile import Finding, Link
+from .matching import Mismatch, PageLink
 
 
-class FindingTable(tables.Table):
+class MismatchTable(tables.Table):
     kind = tables.Column(verbose_name="Finding")
     account = tables.Column()
     when = tables.DateTimeColumn(verbose_name="Date", format="Y-m-d")
@@ -32,10 +32,10 @@ class FindingTable(tables.Table):
         slug = value.replace(" ", "-")
         return format_html('<span class="finding finding-{}">{}</span>', slug, value)
 
-    def render_amount(self, value: Decimal | None, record: Finding) -> str:
+    def render_amount(self, value: Decimal | None, record: Mismatch) -> str:
         return EMPTY if value is None else f"{value:,.2f} {record.currency}".strip()
 
-    def render_links(self, value: tuple[Link, ...]) -> SafeString | str:
+    def render_links(self, value: tuple[PageLink, ...]) -> SafeString | str:
         if not value:
             return EMPTY
         return format_html_join(

@@ -12,13 +12,13 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django_tables2 import RequestConfig
 
-from backoffice.charts import Bar, bar_chart
+from backoffice.pages.charts import Bar, bar_chart
 
 from .exports import line_item_rows, orders_rows, stream_csv
 from .forms import PeriodForm
+from .matching import Kind, Totals, check_payout, match_period
 from .models import Payout
-from .reconcile import Kind, Totals, check_payout, reconcile
-from .tables import FindingTable
+from .tables import MismatchTable
 
 REPORT_PERMS = ("payouts.view_payout", "payouts.view_payoutlineitem", "orders.view_order")
 FINDINGS_PER_PAGE = 100
@@ -49,9 +49,9 @@ def reconciliation_report(request: HttpRequest) -> HttpResponse:
     require(request, *REPORT_PERMS)
     form = PeriodForm(request.GET or None)
     period = form.period()
-    report = reconcile(period, form.account_ids())
+    report = match_period(period, form.account_ids())
     charts = [(t.currency, totals_chart(t)) for t in report.totals]
-    table = FindingTable(report.findings)
+    table = MismatchTable(report.findings)
     RequestConfig(request, paginate={"per_page": FINDINGS_PER_PAGE}).configure(table)
     query = request.GET.urlencode()
     context = {

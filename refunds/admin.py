@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import URLPattern, path
 
-from backoffice.admin_links import order_web_url
-from backoffice.admin_mirror import ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin.links import order_web_url
+from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column
 
 from . import views
 from .models import RefundRequest

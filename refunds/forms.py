@@ -24,6 +24,12 @@ class RespondForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["state"].choices = [(s, RESPONSE_LABELS[s]) for s in allowed]
 
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("state") == "denied":
+            data["amount"] = None  # a denial carries no amount
+        return data
+
 
 class SellerRefundForm(forms.Form):
     reason = forms.ChoiceField(choices=REASONS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from backoffice.mirror import RemoteModel, amount_field
+from backoffice.models import RemoteModel, amount_field
 
 
 class RefundRequest(RemoteModel):

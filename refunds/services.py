@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from backoffice.actions import send, write_back
-from backoffice.reverb.client import ReverbClient
+from backoffice.actions import Actor, Push, write_back
 from backoffice.reverb.errors import ReverbError
-from backoffice.sync.mapping import money
+from backoffice.sync.mapping import read_money
 from orders.models import Order
 
 from .models import RefundRequest
+
+if TYPE_CHECKING:
+    from backoffice.models import BulkJob, ReverbAccount
+    from backoffice.reverb.client import ReverbClient
 
 # The seller's moves (manage-refund-requests lifecycle).
 TRANSITIONS = {
@@ -43,13 +46,13 @@ def refundable_amount(order: Order | None, refund: RefundRequest | None = None) 
     """What Reverb says may still be refunded (`fully_refundable_amount`), from the freshest copy we have."""
     for raw in (order.raw if order else None, (refund.raw or {}).get("order") if refund else None):
         if isinstance(raw, dict):
-            amount, _ = money(raw, "fully_refundable_amount")
+            amount, _ = read_money(raw, "fully_refundable_amount")
             if amount is not None:
                 return amount
     return order.amount_total if order else None
 
 
-def seller_refunds_this_month(account: Any, now: datetime | None = None) -> int:
+def seller_refunds_this_month(account: ReverbAccount, now: datetime | None = None) -> int:
     now = timezone.localtime(now or timezone.now())
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return RefundRequest.objects.filter(
@@ -66,116 +69,133 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _refresh_order(account: Any, order_number: str, client: ReverbClient) -> None:
+def _refresh_order(account: ReverbAccount, order_number: str, client: ReverbClient) -> None:
     if order_number:
         write_back("orders", account, [client.get_order(order_number)])
+
+
+def respond_refusal(refund: RefundRequest, state: str = "") -> str:
+    """Why this refund request cannot be answered now (with `state`, when given); '' when it can."""
+    allowed = TRANSITIONS.get(refund.state, ())
+    if not state:
+        return "" if allowed else f"This refund request is {refund.state or 'in an unknown state'}."
+    if state not in allowed:
+        now = refund.state or "in an unknown state"
+        if refund.state in TRANSITIONS or state in RESPONSE_LABELS:
+            return f"This refund request is {now} and cannot become {state}."
+        return f"Unknown response {state!r}."
+    return ""
 
 
 def respond_to_refund(
     refund: RefundRequest,
     *,
-    actor: Any,
+    actor: Actor,
     state: str,
     amount: Decimal | str | None = None,
     note_to_buyer: str = "",
     client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> RefundRequest:
     """Approve, conditionally approve (optionally with a note) or deny; the amount may be lowered, never
     raised above what is still refundable."""
     account = refund.account
-    target = ("refund_request", refund.reverb_id)
     value = _decimal(amount)
-    summary = {
-        "state": state,
-        "amount": str(value) if value is not None else None,
-        "note_to_buyer": note_to_buyer,
-    }
-    allowed = TRANSITIONS.get(refund.state, ())
-    reason = ""
-    if state not in allowed:
-        reason = (
-            f"This refund request is {refund.state or 'in an unknown state'} and cannot become {state}."
-            if refund.state in TRANSITIONS or state in RESPONSE_LABELS
-            else f"Unknown response {state!r}."
-        )
-    elif amount not in (None, "") and value is None:
-        reason = f"{amount!r} is not an amount."
-    elif value is not None and state == "denied":
-        reason = "A denial carries no amount."
-    elif value is not None and value <= 0:
-        reason = "The amount must be more than 0."
-    elif value is not None:
-        limit = refundable_amount(refund.order, refund)
-        if limit is not None and value > limit:
-            reason = f"The amount {value} is more than the refundable {limit} {refund.currency}."
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="refunds.respond",
-        target=target,
-        summary=summary,
-        refusal=reason,
-        client=client,
-        call=lambda c: c.respond_to_refund(
+    push = Push(
+        account,
+        "refunds.respond",
+        ("refund_request", refund.reverb_id),
+        actor,
+        job,
+        {"state": state, "amount": str(value) if value is not None else None, "note_to_buyer": note_to_buyer},
+        client,
+    )
+    reason = respond_refusal(refund, state) or _response_amount_refusal(refund, state, amount, value)
+    result = push.send(
+        lambda c: c.respond_to_refund(
             refund.reverb_id,
             state,
             amount=value,
             currency=refund.currency or account.currency,
             note_to_buyer=note_to_buyer or None,
         ),
+        refusal=reason,
     )
     if not (isinstance(result, dict) and result.get("id") is not None):
-        result = client.get(f"/my/refund_requests/selling/{refund.reverb_id}")
+        result = push.reverb.get_refund_request(refund.reverb_id)
     write_back("refunds", account, [result])
     with contextlib.suppress(ReverbError):  # the refund is recorded; the order catches up at the next pull
-        _refresh_order(account, refund.order_number, client)
+        _refresh_order(account, refund.order_number, push.reverb)
     refund.refresh_from_db()
     return refund
+
+
+def _response_amount_refusal(
+    refund: RefundRequest, state: str, amount: Decimal | str | None, value: Decimal | None
+) -> str:
+    if amount not in (None, "") and value is None:
+        return f"{amount!r} is not an amount."
+    if value is None:
+        return ""
+    if state == "denied":
+        return "A denial carries no amount."
+    if value <= 0:
+        return "The amount must be more than 0."
+    limit = refundable_amount(refund.order, refund)
+    if limit is not None and value > limit:
+        return f"The amount {value} is more than the refundable {limit} {refund.currency}."
+    return ""
+
+
+def refund_refusal(order: Order) -> str:
+    """Why a seller-initiated refund of this order cannot be started now ('' when it can)."""
+    if order.status not in REFUNDABLE_STATUSES:
+        return f"This order is {order.status or 'of unknown status'} and cannot be refunded."
+    return ""
 
 
 def request_refund(
     order: Order,
     *,
-    actor: Any,
+    actor: Actor,
     reason: str,
     amount: Decimal | str,
     client: ReverbClient | None = None,
+    job: BulkJob | None = None,
 ) -> RefundRequest:
     """A seller-initiated refund, approved at once, in the shop's own currency."""
     account = order.account
-    target = ("order", order.order_number)
     value = _decimal(amount)
     currency = account.currency
-    summary = {
-        "reason": reason,
-        "amount": str(value) if value is not None else str(amount),
-        "currency": currency,
-    }
-    problem = ""
-    limit = refundable_amount(order)
-    if order.status not in REFUNDABLE_STATUSES:
-        problem = f"This order is {order.status or 'of unknown status'} and cannot be refunded."
-    elif reason not in dict(REASONS):
-        problem = f"Unknown reason {reason!r}."
-    elif value is None or value <= 0:
-        problem = "The amount must be more than 0."
-    elif order.currency and order.currency != currency:
-        problem = f"Refunds are in the shop currency {currency}, but this order is in {order.currency}."
-    elif limit is not None and value > limit:
-        problem = f"The amount {value} is more than the refundable {limit} {currency}."
-    result, client = send(
-        account=account,
-        actor=actor,
-        action="refunds.request",
-        target=target,
-        summary=summary,
-        refusal=problem,
-        client=client,
-        call=lambda c: c.request_refund(order.order_number, reason, value, currency),
+    push = Push(
+        account,
+        "refunds.request",
+        ("order", order.order_number),
+        actor,
+        job,
+        {"reason": reason, "amount": str(value) if value is not None else str(amount), "currency": currency},
+        client,
+    )
+    problem = refund_refusal(order) or _request_input_refusal(order, reason, value, currency)
+    result = push.send(
+        lambda c: c.request_refund(order.order_number, reason, value, currency), refusal=problem
     )
     keys = write_back("refunds", account, [result]) if isinstance(result, dict) and result.get("id") else []
     with contextlib.suppress(ReverbError):
-        _refresh_order(account, order.order_number, client)
+        _refresh_order(account, order.order_number, push.reverb)
     if keys:
         return RefundRequest.objects.get(account=account, reverb_id=keys[0])
     return RefundRequest.objects.filter(account=account, order_number=order.order_number).first()  # type: ignore[return-value]
+
+
+def _request_input_refusal(order: Order, reason: str, value: Decimal | None, currency: str) -> str:
+    limit = refundable_amount(order)
+    if reason not in dict(REASONS):
+        return f"Unknown reason {reason!r}."
+    if value is None or value <= 0:
+        return "The amount must be more than 0."
+    if order.currency and order.currency != currency:
+        return f"Refunds are in the shop currency {currency}, but this order is in {order.currency}."
+    if limit is not None and value > limit:
+        return f"The amount {value} is more than the refundable {limit} {currency}."
+    return ""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
-from backoffice.sync.mapping import key_of, money, text, when
+from backoffice.sync.mapping import key_of, read_money, text, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import RefundRequest
@@ -22,9 +22,9 @@ ALL_STATES = ("pending_seller_response", "conditionally_approved", "approved", "
 
 def map_refund_request(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
-    amount, currency = money(payload, "amount")
+    amount, currency = read_money(payload, "amount")
     if amount is None:  # the request body's name for it, in case a response echoes it
-        amount, currency = money(payload, "refund_amount")
+        amount, currency = read_money(payload, "refund_amount")
     order = payload.get("order") if isinstance(payload.get("order"), Mapping) else {}
     return key, {
         "state": text(payload, "state", 40),

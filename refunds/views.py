@@ -3,14 +3,14 @@ and a seller-initiated refund from an order."""
 
 from __future__ import annotations
 
-from django.contrib import messages
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from backoffice.actions import Refused
-from backoffice.pages import page, require
-from backoffice.reverb.errors import ReverbError
+from backoffice.actions import confirmed
+from backoffice.pages.render import page, require
 from orders.models import Order
 
 from .forms import RespondForm, SellerRefundForm
@@ -25,12 +25,6 @@ from .services import (
 )
 
 ACTIVE = ("pending_seller_response", "conditionally_approved")
-
-
-def _error(exc: ReverbError) -> str:
-    errors = exc.field_errors()
-    detail = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in errors.items())
-    return f"Reverb refused: {exc}" + (f" ({detail})" if detail else "")
 
 
 def queue(request: HttpRequest) -> HttpResponse:
@@ -55,25 +49,15 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     refund = get_object_or_404(RefundRequest.objects.select_related("order", "account"), pk=pk)
     allowed = TRANSITIONS.get(refund.state, ())
     form = RespondForm(request.POST or None, allowed=allowed, initial={"amount": refund.amount})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        amount = None if data["state"] == "denied" else data["amount"]
-        try:
-            respond_to_refund(
-                refund,
-                actor=request.user,
-                state=data["state"],
-                amount=amount,
-                note_to_buyer=data["note_to_buyer"],
-            )
-        except Refused as exc:
-            form.add_error(None, exc.reason)
-        except ReverbError as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.success(request, f"Refund request {refund.reverb_id}: {refund.state.replace('_', ' ')}.")
-            return redirect(reverse("admin:refunds_refundrequest_queue"))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        partial(respond_to_refund, refund, actor=request.user),
+        lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
+        then=reverse("admin:refunds_refundrequest_queue"),
+        on_failure="form",
+    )
+    return done or page(
         request,
         "refunds/respond.html",
         f"Refund request {refund.reverb_id}",
@@ -92,22 +76,15 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
     form = SellerRefundForm(request.POST or None, initial={"amount": refundable})
-    if request.method == "POST" and form.is_valid():
-        try:
-            request_refund(
-                order,
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-                amount=form.cleaned_data["amount"],
-            )
-        except Refused as exc:
-            form.add_error(None, exc.reason)
-        except ReverbError as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.success(request, f"Refund sent for order {order.order_number}.")
-            return redirect(reverse("admin:orders_order_change", args=[order.pk]))
-    return page(
+    done = confirmed(
+        request,
+        form,
+        partial(request_refund, order, actor=request.user),
+        f"Refund sent for order {order.order_number}.",
+        then=reverse("admin:orders_order_change", args=[order.pk]),
+        on_failure="form",
+    )
+    return done or page(
         request,
         "refunds/new_for_order.html",
         f"Refund order {order.order_number}",

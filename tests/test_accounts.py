@@ -16,7 +16,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from backoffice import crypto
-from backoffice.admin import MirrorAdmin
+from backoffice.admin.base import MirrorAdmin
 from backoffice.models import ReverbAccount
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 from tests.factories import AccountFactory

@@ -52,8 +52,6 @@ SALE_CHUNK = 25  # POST/DELETE /sales/{id}/listings take at most 25 ids (API-NOT
 ORDER_KINDS = ("all", "awaiting_shipment", "unpaid")
 END_REASONS = ("not_sold", "reverb_sale")
 REFUND_RESPONSES = ("approved", "conditionally_approved", "denied")
-REFUND_REASONS = ("buyer_return", "lost_shipment", "shipping_damage", "sold_elsewhere", "accidental_order",
-                  "change_shipping_address", "shipping_adjustments")
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 # Reverb's link hrefs mix api.reverb.com and reverb.com (API-NOTES 1). A link to one of these is
 # re-based onto the account's own API origin (same path), so the token still goes only there.
@@ -141,7 +139,7 @@ class ReverbClient:
         kwargs.setdefault("currency", getattr(account, "currency", None) or "USD")
         kwargs.setdefault("account_key", f"account:{account.pk}")
         if kwargs.get("rate_limiter") is None:  # the account's budget shared by all workers (settings)
-            from backoffice.ratebudget import account_rate_limiter
+            from backoffice.background.ratebudget import account_rate_limiter
 
             kwargs["rate_limiter"] = account_rate_limiter()
         return cls(account.api_url, account.get_token(), **kwargs)
@@ -491,6 +489,9 @@ class ReverbClient:
         elif state is not None:
             params["state[]"] = list(state)  # Rails-style list (API-NOTES 1)
         return self.pages("/my/refund_requests/selling", params, key="refund_requests", per_page=per_page)
+
+    def get_refund_request(self, refund_request_id: int | str) -> dict[str, Any]:
+        return self.request("GET", f"/my/refund_requests/selling/{refund_request_id}")
 
     def respond_to_refund(self, refund_request_id: int | str, state: str,
                           amount: Decimal | str | None = None, currency: str | None = None,

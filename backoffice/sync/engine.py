@@ -24,8 +24,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from backoffice.mirror import RemoteModel
-    from backoffice.models import ReverbAccount
+    from backoffice.models import RemoteModel, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 

@@ -68,7 +68,7 @@ def boolean(payload: Mapping[str, Any], key: str, default: bool = False) -> bool
     raise MappingError(f"{key} must be a boolean, got {value!r}")
 
 
-def money(payload: Mapping[str, Any], key: str) -> tuple[Decimal | None, str]:
+def read_money(payload: Mapping[str, Any], key: str) -> tuple[Decimal | None, str]:
     """Reverb's Money object -> (Decimal amount, currency). Absent -> (None, '').
 
     Offers wrap money as {"original": money, "display": money}; the original is the seller's currency.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.db import transaction
 from django.utils import timezone
 
-from backoffice.mirror import SyncLogEntry, SyncRun
+from backoffice.models import SyncLogEntry, SyncRun
 
 from . import registry
 from .engine import MappingError, PageResult, Resource, Row, link_related, mark_missing, upsert_page

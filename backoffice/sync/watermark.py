@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from backoffice.mirror import SyncRun
+from backoffice.models import SyncRun
 
 
 def overlap() -> timedelta:

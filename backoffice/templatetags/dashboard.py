@@ -1,4 +1,4 @@
-"""{% dashboard %}: the admin index's dashboard section (queries in backoffice/dashboard.py). A template
+"""{% dashboard %}: the admin index's dashboard section (queries in backoffice/pages/dashboard.py). A template
 tag keeps the admin site untouched: templates/admin/index.html calls it inside its `dashboard` block."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from backoffice.dashboard import dashboard_context
+from backoffice.pages.dashboard import dashboard_context
 
 register = template.Library()
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from backoffice.mirror import SyncRun
-from backoffice.models import ReverbAccount
+from backoffice.models import ReverbAccount, SyncRun
 from tests.admin.conftest import FACTORIES, admin_url
 from tests.factories import AccountFactory
 from tests.factories.admin_mirrors import (

@@ -9,8 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from backoffice.mirror import SyncLogEntry, SyncRun
-from backoffice.models import ReverbAccount
+from backoffice.models import ReverbAccount, SyncLogEntry, SyncRun
 from tests.factories import AccountFactory
 from tests.factories.admin_mirrors import ListingFactory
 

@@ -1,5 +1,5 @@
 """A bulk job handler that ships orders on Reverb, for the crash proof (kind = this module's path, so a
-fresh worker process finds it through backoffice.jobs._load_handler).
+worker process imports this module, which registers it).
 
 The rule every write handler follows: when `resumed` (a worker died while handling the item), re-read
 Reverb first; if the write already happened, record it as done instead of sending it again.
@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import time
 
-from backoffice.jobs import BulkJob, BulkJobItem, Outcome, job_handler
+from backoffice.background.jobs import Outcome, register_job_handlers
+from backoffice.models import BulkJob, BulkJobItem
 from backoffice.reverb.client import ReverbClient
 
 KIND = "tests.background.shipjob"
 
 
-@job_handler(KIND)
 def ship(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     client = ReverbClient.for_account(job.account)
     if resumed:
@@ -32,3 +32,9 @@ def ship(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     if pause:
         time.sleep(pause)
     return Outcome.ok("Shipped.")
+
+
+JOB_HANDLERS = {
+    KIND: ship,
+}
+register_job_handlers(JOB_HANDLERS)  # a test module, not an app: registers when imported

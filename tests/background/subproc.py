@@ -29,7 +29,7 @@ def env_for(db: Path, **extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=f"sqlite:///{db}",
         DJANGO_SETTINGS_MODULE="backoffice.settings",
-        JOBS_BACKEND="inline",
+        WORKER_BACKEND="inline",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
         **extra,

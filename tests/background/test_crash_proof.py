@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from backoffice.jobs import BulkJob, BulkJobItem, ItemSpec, Outcome, create_job, job_handler, run_job
+from backoffice.background.jobs import ItemSpec, Outcome, create_job, register_job_handlers, run_job
+from backoffice.models import BulkJob, BulkJobItem
 from backoffice.reverb.emulator import Emulator
 from backoffice.reverb.emulator.server import start_in_thread, stop
 from tests.background.subproc import popen, run
@@ -29,7 +30,7 @@ from tests.conftest import EMULATOR_TOKEN
 SHIP_ROUTE = ("POST", "/api/my/orders/selling/{order_number}/ship")
 
 CREATE_JOB = """
-from backoffice.jobs import ItemSpec, create_job
+from backoffice.background.jobs import ItemSpec, create_job
 from backoffice.models import ReverbAccount
 account = ReverbAccount(name="crash-shop", api_url=os.environ["API_URL"], currency="USD")
 account.set_token(os.environ["API_TOKEN"])
@@ -40,7 +41,9 @@ print(job.pk)
 """
 
 RUN_JOB = """
-from backoffice.jobs import BulkJob, run_job
+import tests.background.shipjob  # registers the handler, as an app's ready() would
+from backoffice.models import BulkJob
+from backoffice.background.jobs import run_job
 job_id = int(os.environ["JOB_ID"])
 print(json.dumps({"summary": run_job(job_id)}))
 """
@@ -138,18 +141,19 @@ def test_django_q_redelivers_a_task_whose_worker_died(
         pytest.skip("REDIS_URL set: this proof is about the ORM broker")
     calls: list[tuple[str, bool]] = []
 
-    @job_handler("tests.redeliver")
     def handler(job: Any, item: Any, *, resumed: bool) -> Outcome:
         calls.append((item.key, resumed))
         return Outcome.ok()
 
-    settings.JOBS_BACKEND = "django_q"
+    register_job_handlers({"tests.redeliver": handler})
+
+    settings.WORKER_BACKEND = "django_q"
     with django_capture_on_commit_callbacks(execute=True):
         job = create_job("tests.redeliver", title="redeliver", items=[ItemSpec("a"), ItemSpec("b")])
     broker = get_broker()
     [(task_id, payload)] = broker.dequeue()
     task = SignedPackage.loads(payload)
-    assert task["func"] == "backoffice.jobs.run_job" and task["args"] == (job.pk,)
+    assert task["func"] == "backoffice.background.jobs.run_job" and task["args"] == (job.pk,)
 
     # The first worker starts the first item and dies before recording it (and never acknowledges).
     BulkJobItem.objects.filter(job=job, key="a").update(state="running", attempts=1)

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from backoffice.background import ReconciliationReport
-from backoffice.reconcile import reconcile_account
+from backoffice.actions import ActionError
+from backoffice.models import ReconciliationReport
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
+from backoffice.sync.reconcile import reconcile_account
 from backoffice.sync.runner import sync_account
 from listings.models import Listing
 from tests.factories import AccountFactory
@@ -60,15 +61,21 @@ def test_sync_and_reconciliation_survive_faults(emulator: Any, monkeypatch: pyte
     # Creates through the service: a lost answer is looked up by SKU, never blindly sent again.
     created, messages = [], []
     for i in range(CREATES):
-        data = {"sku": f"FAULT-{i}", "make": "Fender", "model": "Telecaster", "title": f"Fault test {i}",
-                "price": {"amount": "999.00", "currency": "USD"}, "condition": {"uuid": editing.BRAND_NEW},
-                "inventory": 1}
+        data = {
+            "sku": f"FAULT-{i}",
+            "make": "Fender",
+            "model": "Telecaster",
+            "title": f"Fault test {i}",
+            "price": {"amount": "999.00", "currency": "USD"},
+            "condition": {"uuid": editing.BRAND_NEW},
+            "inventory": 1,
+        }
         for _attempt in range(5):  # a failure the client may not retry (a 5xx on a POST) is tried again
             try:
                 done = services.create_listing(account, data, actor=None, client=client)
-            except services.ActionError:
+            except ActionError:
                 continue
-            created.append(done.listing.reverb_id)
+            created.append(done.obj.reverb_id)
             messages.append(done.message)
             break
     assert len(created) == CREATES

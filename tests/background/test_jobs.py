@@ -15,20 +15,19 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice import jobs
-from backoffice.jobs import (
-    BulkJob,
-    BulkJobItem,
+from backoffice.background import jobs
+from backoffice.background.jobs import (
     ItemSpec,
     JobAlreadyRunning,
     Outcome,
     create_job,
-    job_handler,
     job_url,
     recover_stale_jobs,
+    register_job_handlers,
     request_cancel,
     run_job,
 )
+from backoffice.models import BulkJob, BulkJobItem
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +36,6 @@ CALLS: list[tuple[str, bool]] = []
 HOOKS: dict[str, Callable[[BulkJob, BulkJobItem], Any]] = {}
 
 
-@job_handler("tests.echo")
 def echo(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     CALLS.append((item.key, resumed))
     if item.key in HOOKS:
@@ -51,9 +49,12 @@ def echo(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     return Outcome.ok(f"did {item.key}", url=f"/admin/x/{item.key}/")
 
 
+register_job_handlers({"tests.echo": echo})
+
+
 @pytest.fixture(autouse=True)
 def _inline(settings: Any) -> None:
-    settings.JOBS_BACKEND = "none"  # each test runs run_job itself
+    settings.WORKER_BACKEND = "none"  # each test runs run_job itself
     CALLS.clear()
     HOOKS.clear()
 
@@ -200,7 +201,7 @@ def test_recover_stale_jobs_re_enqueues_jobs_without_heartbeat(settings: Any) ->
     )
     fresh = make_job("c")
     BulkJob.objects.filter(pk=fresh.pk).update(state="running", heartbeat_at=timezone.now())
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
     assert recover_stale_jobs(older_than_seconds=600) == [job.pk]
     assert BulkJob.objects.get(pk=job.pk).state == "succeeded"
     assert BulkJob.objects.get(pk=fresh.pk).state == "running"

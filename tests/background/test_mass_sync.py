@@ -11,8 +11,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.jobs import BulkJob, JobAlreadyRunning, job_url, run_job
-from backoffice.mass_sync import KIND, start_mass_sync
+from backoffice.background.jobs import JobAlreadyRunning, job_url, run_job
+from backoffice.background.mass_sync import KIND, start_mass_sync
+from backoffice.models import BulkJob
 from backoffice.sync import registry
 from backoffice.sync.runner import AccountDisabled
 from tests.factories import AccountFactory
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "none"
+    settings.WORKER_BACKEND = "none"
 
 
 def test_mass_sync_runs_one_item_per_resource(emulator: Any, django_capture_on_commit_callbacks: Any) -> None:
@@ -112,6 +113,6 @@ def test_command(emulator: Any, capsys: Any, django_capture_on_commit_callbacks:
     out = capsys.readouterr().out
     job = BulkJob.objects.get(account=account)
     assert job.state == "succeeded" and job_url(job) in out and "succeeded" in out
-    call_command("mass_sync", "--account", "shop")  # queued (JOBS_BACKEND none: nobody runs it)
+    call_command("mass_sync", "--account", "shop")  # queued (WORKER_BACKEND none: nobody runs it)
     with pytest.raises(CommandError, match="already running"):
         call_command("mass_sync", "--account", "shop")

@@ -12,15 +12,14 @@ from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.core.management import call_command
 
-from backoffice.background import ReconciliationFinding, ReconciliationReport
-from backoffice.models import ReverbAccount
-from backoffice.reconcile import reconcile_account
+from backoffice.models import ReconciliationFinding, ReconciliationReport, ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.emulator import core
 from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import MANAGER
 from backoffice.sync import registry
+from backoffice.sync.reconcile import reconcile_account
 from backoffice.sync.runner import sync_account
 from listings.models import Listing
 from orders.models import Order

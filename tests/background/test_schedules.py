@@ -1,4 +1,4 @@
-"""setup_schedules writes backoffice/schedules.py into django-q2's Schedule table, idempotently."""
+"""setup_schedules writes backoffice/background/schedules.py into django-q2's Schedule table, idempotently."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from backoffice import schedules
+from backoffice.background import schedules
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_the_schedules() -> None:
     pulls = {
         s.name: (s.minutes, eval(s.kwargs)["resources"])  # noqa: S307 - our own repr, as django-q reads it
         for s in by_name.values()
-        if s.func == "backoffice.tasks.pull_accounts"
+        if s.func == "backoffice.background.tasks.pull_accounts"
     }
     assert pulls == {
         "reverb: orders and refund requests": (5, ["orders", "refunds"]),
@@ -53,14 +53,14 @@ def test_the_schedules() -> None:
         "reverb: payments, feedback and payouts": (60, ["payments", "feedback", "payouts"]),
         "reverb: listings scan": (60, ["listings"]),
     }
-    nightly = Schedule.objects.get(func="backoffice.tasks.run_due_reconciliations")
+    nightly = Schedule.objects.get(func="backoffice.background.tasks.run_due_reconciliations")
     assert nightly.schedule_type == Schedule.MINUTES and nightly.minutes <= 15 and nightly.repeats == -1
     assert all(s.schedule_type == Schedule.MINUTES for s in by_name.values())
 
 
 def test_changed_and_stale_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     run()
-    Schedule.objects.create(name="reverb: retired pull", func="backoffice.tasks.pull_accounts", minutes=7,
+    Schedule.objects.create(name="reverb: retired pull", func=schedules.PULL, minutes=7,
                             schedule_type=Schedule.MINUTES)
     Schedule.objects.create(
         name="someone's own", func="math.floor", args="(1.5,)", schedule_type=Schedule.DAILY
@@ -100,4 +100,24 @@ def test_safety_net_schedules_point_at_real_functions() -> None:
         module, _, name = spec.func.rpartition(".")
         assert callable(getattr(importlib.import_module(module), name)), spec.func
     names = {spec.func for spec in schedules.SCHEDULES}
-    assert {"backoffice.jobs.recover_stale_jobs", "backoffice.webhooks.process_pending"} <= names
+    assert {
+        "backoffice.background.jobs.recover_stale_jobs",
+        "backoffice.background.webhooks.process_pending",
+    } <= names
+
+
+def test_rows_from_before_the_move_get_the_new_function_paths() -> None:
+    """Schedules written when the tasks lived in backoffice/tasks.py, backoffice/jobs.py and
+    backoffice/webhooks.py point at paths that no longer import: setup_schedules rewrites them in place
+    (same rows, by name)."""
+    run()
+    old = {"pull_accounts": "backoffice.tasks.pull_accounts", "recover": "backoffice.jobs.recover_stale_jobs",
+           "process_pending": "backoffice.webhooks.process_pending"}
+    Schedule.objects.filter(func=schedules.PULL).update(func=old["pull_accounts"])
+    Schedule.objects.filter(func__endswith=".recover_stale_jobs").update(func=old["recover"])
+    Schedule.objects.filter(func__endswith=".process_pending").update(func=old["process_pending"])
+    before = {pk for pk, *_ in rows()}
+    lines = run()
+    assert sum(line.startswith("updated") for line in lines) == 6
+    assert {pk for pk, *_ in rows()} == before
+    assert not Schedule.objects.filter(func__in=old.values()).exists()

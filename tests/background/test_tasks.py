@@ -10,10 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from backoffice import tasks
-from backoffice.background import ReconciliationReport
-from backoffice.mirror import SyncRun
-from backoffice.models import ReverbAccount
+from backoffice.background import tasks
+from backoffice.models import ReconciliationReport, ReverbAccount, SyncRun
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +23,7 @@ def queued(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[tuple[Any, ..
     """What would go to django-q2: (func path, *args)."""
     import django_q.tasks
 
-    settings.JOBS_BACKEND = "django_q"
+    settings.WORKER_BACKEND = "django_q"
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(django_q.tasks, "async_task", lambda func, *args, **kw: sent.append((func, *args)))
     return sent
@@ -49,22 +47,6 @@ def at(text: str, zone: str = "UTC") -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
 
 
-def test_enqueue_waits_for_the_commit(queued: list[Any], django_capture_on_commit_callbacks: Any) -> None:
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        tasks.enqueue("backoffice.tasks.sync_account_task", 7, ["orders"], False)
-        assert queued == []  # not before the transaction commits
-    assert len(callbacks) == 1
-    assert queued == [("backoffice.tasks.sync_account_task", 7, ["orders"], False)]
-
-
-def test_enqueue_inline_runs_now(settings: Any, django_capture_on_commit_callbacks: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
-    account = AccountFactory(enabled=False)
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.enqueue("backoffice.tasks.reconcile_task", account.pk)
-    assert not ReconciliationReport.objects.exists()
-
-
 def test_pull_accounts_skips_disabled_and_manual_accounts(
     queued: list[Any], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -73,7 +55,7 @@ def test_pull_accounts_skips_disabled_and_manual_accounts(
     AccountFactory(name="manual", auto_sync=False)
     with django_capture_on_commit_callbacks(execute=True):
         summary = tasks.pull_accounts(["orders", "refunds"])
-    assert queued == [("backoffice.tasks.sync_account_task", on.pk, ["orders", "refunds"], False)]
+    assert queued == [("backoffice.background.tasks.sync_account_task", on.pk, ["orders", "refunds"], False)]
     assert summary == "queued orders, refunds for 1 account(s): on"
 
 
@@ -194,7 +176,7 @@ def test_run_due_reconciliations_starts_each_once(
     assert again == "started 0 reconciliation(s): none due"
     report = ReconciliationReport.objects.get()
     assert report.state == ReconciliationReport.State.RUNNING
-    assert queued == [("backoffice.tasks.reconcile_task", account.pk, report.pk)]
+    assert queued == [("backoffice.background.tasks.reconcile_task", account.pk, report.pk)]
 
 
 def test_reconcile_task_completes_the_report_it_is_given(emulator: Any, fast_clients: None) -> None:

@@ -14,9 +14,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from backoffice import webhooks
-from backoffice.background import WebhookDelivery
-from backoffice.models import ReverbAccount
+from backoffice.background import webhooks
+from backoffice.models import ApiCall, ReverbAccount, WebhookDelivery
 from listings.models import Listing
 from orders.models import Order, Payment
 from tests.factories import AccountFactory
@@ -34,12 +33,12 @@ def account(emulator: Any) -> ReverbAccount:
 
 @pytest.fixture
 def inline(settings: Any) -> None:
-    settings.WEBHOOKS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 @pytest.fixture
 def manual(settings: Any) -> None:
-    settings.WEBHOOKS_BACKEND = "manual"
+    settings.WORKER_BACKEND = "none"
 
 
 def first(emulator: Any, collection: str) -> dict[str, Any]:
@@ -387,3 +386,20 @@ def test_invalid_topic_reported_per_topic(
 def test_register_needs_a_base_url(account: ReverbAccount) -> None:
     with pytest.raises(CommandError, match="--base-url"):
         run(account.name, "--register")
+
+
+def test_registration_and_removal_are_audited_without_the_secret(
+    emulator: Any, account: ReverbAccount
+) -> None:
+
+    run(account.name, "--register", "--base-url", BASE)
+    made = ApiCall.objects.filter(account=account, action="webhooks.register")
+    assert sorted(made.values_list("target_key", flat=True)) == sorted(webhooks.TOPICS)
+    assert {c.status for c in made} == {ApiCall.Status.SUCCESS}
+    run(account.name, "--unregister", "--base-url", BASE)
+    removed = ApiCall.objects.filter(account=account, action="webhooks.unregister")
+    assert removed.count() == len(webhooks.TOPICS)
+    assert {c.status for c in removed} == {ApiCall.Status.SUCCESS}
+    for call in ApiCall.objects.filter(account=account):
+        assert account.webhook_secret not in call.curl + json.dumps(call.request_summary) + call.message
+    assert "[REDACTED]" in made.first().curl

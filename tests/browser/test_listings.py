@@ -17,14 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def shop(emulator: Any, settings: Any) -> ReverbAccount:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
     return AccountFactory(name="browser-shop", auto_sync=False, push_price=True)
 
 
 def test_edit_price_and_push_reaches_the_emulator(
     page: Any, live_server: Any, admin_user: Any, admin_login: Any, shop: ReverbAccount, emulator: Any
 ) -> None:
-    listing = services.create_listing(shop, new_listing("BR-EDIT"), actor=None).listing
+    listing = services.create_listing(shop, new_listing("BR-EDIT"), actor=None).obj
     admin_login(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/listings/listing/{listing.pk}/change/")
     page.click("#edit-listing")

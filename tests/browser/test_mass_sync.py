@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from backoffice.jobs import BulkJob
-from backoffice.models import ReverbAccount
+from backoffice.models import BulkJob, ReverbAccount
 from backoffice.reverb.emulator import Emulator
 from backoffice.reverb.emulator.server import start_in_thread, stop
 from backoffice.sync import registry
@@ -30,7 +29,7 @@ def served_emulator() -> Any:
 def test_mass_sync_progress_bar_reaches_the_end(
     page: Any, live_server: Any, admin_user: Any, admin_login: Any, served_emulator: str, settings: Any
 ) -> None:
-    settings.JOBS_BACKEND = "thread"  # the live server's process runs the job
+    settings.WORKER_BACKEND = "thread"  # the live server's process runs the job
     settings.REVERB_RATE_PER_SECOND = 50.0
     settings.REVERB_RATE_BURST = 5
     account = ReverbAccount(name="browser-shop", api_url=served_emulator, currency="USD")

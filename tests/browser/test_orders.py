@@ -21,7 +21,7 @@ shop = helpers.shop  # the fixture: an emulator shop synced into the mirror
 @pytest.fixture
 def thread_jobs(settings: Any) -> None:
     # A worker thread beside the live server, as django-q2 would be: the page must show it progressing.
-    settings.JOBS_BACKEND = "thread"
+    settings.WORKER_BACKEND = "thread"
 
 
 def test_bulk_ship_three_orders_and_watch_progress(

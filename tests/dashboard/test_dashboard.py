@@ -10,10 +10,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from backoffice.background import ApiUsage, ReconciliationReport
-from backoffice.charts import Bar, bar_chart
-from backoffice.dashboard import dashboard_context, week_starts
-from backoffice.mirror import SyncRun
+from backoffice.models import ApiUsage, ReconciliationReport, SyncRun
+from backoffice.pages.charts import Bar, bar_chart
+from backoffice.pages.dashboard import dashboard_context, week_starts
 from backoffice.sync.runner import sync_account
 from messaging.models import Conversation, Negotiation
 from orders.models import Order

@@ -20,7 +20,7 @@ BRAND_NEW = "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
 def account(emulator: Any, db: Any, settings: Any) -> ReverbAccount:
     settings.REVERB_RATE_PER_SECOND = 1000.0
     settings.REVERB_RATE_BURST = 1000
-    settings.JOBS_BACKEND = "django_q"  # queued, never run by itself: the tests drain when they want
+    settings.WORKER_BACKEND = "none"  # never run by itself: the tests drain when they want
     from backoffice.sync.runner import sync_resource
 
     account = AccountFactory(name="main-shop")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backoffice import schedules
+from backoffice.background import schedules
 from backoffice.models import ReverbAccount
 from inventory import services, tasks
 from inventory.models import SeenState, StockFeed, StockIntent
@@ -18,7 +18,7 @@ def test_the_tick_is_scheduled() -> None:
 def test_tick_drains_watches_and_fetches(
     account: ReverbAccount, emulator: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
     listing = inventory_listing(account)
     services.set_stock(account, [{"sku": listing.sku, "quantity": 7}], source="api")
     feed = StockFeed.objects.create(name="broken", account=account, url="ftp://example.com/x.csv")

@@ -44,4 +44,4 @@ def emu_record(emulator: Any, reverb_id: str | int) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"

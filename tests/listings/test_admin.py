@@ -10,9 +10,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.jobs import BulkJob
-from backoffice.mirror import SyncLogEntry
-from backoffice.models import ReverbAccount
+from backoffice.actions import ActionError
+from backoffice.models import BulkJob, ReverbAccount, SyncLogEntry
 from listings import services
 from listings.models import Listing
 from tests.listings.conftest import EXCELLENT, emu_record, new_listing
@@ -21,8 +20,8 @@ CHANGELIST = "admin:listings_listing_changelist"
 
 
 def make(account: ReverbAccount, sku: str, publish: bool = False) -> Listing:
-    listing = services.create_listing(account, new_listing(sku), actor=None).listing
-    return services.publish_listing(listing, actor=None).listing if publish else listing
+    listing = services.create_listing(account, new_listing(sku), actor=None).obj
+    return services.publish_listing(listing, actor=None).obj if publish else listing
 
 
 def edit_data(listing: Listing, **changes: Any) -> dict[str, Any]:
@@ -99,7 +98,7 @@ def test_reverb_412_errors_show_on_the_form_fields(admin_client: Client, account
     listing = make(account, "ED-4")
     listing.pending_changes = {"shipping_profile_id": {"value": "424242", "base": ""}}
     listing.save()
-    with pytest.raises(services.ActionError):
+    with pytest.raises(ActionError):
         services.push_listing(listing, actor=None)
     response = admin_client.get(reverse("admin:listings_listing_edit", args=[listing.pk]))
     errors = response.context["form"].errors

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from backoffice.audit import ApiCall
-from backoffice.models import ReverbAccount
+from backoffice.actions import ActionError
+from backoffice.models import ApiCall, ReverbAccount
 from backoffice.reverb.emulator.faults import Faults
 from listings import services
 from listings.editing import record_edits
@@ -25,8 +25,8 @@ def skus_on_emulator(emulator: Any, sku: str) -> list[int]:
 
 def test_create_posts_a_draft_and_lands_it(account: ReverbAccount, emulator: Any) -> None:
     done = services.create_listing(account, new_listing("NEW-1", title="Strat"), actor=None)
-    assert done.listing is not None and done.listing.state == "draft" and done.listing.sku == "NEW-1"
-    assert skus_on_emulator(emulator, "NEW-1") == [int(done.listing.reverb_id)]
+    assert done.obj is not None and done.obj.state == "draft" and done.obj.sku == "NEW-1"
+    assert skus_on_emulator(emulator, "NEW-1") == [int(done.obj.reverb_id)]
     assert ApiCall.objects.get(action="listings.create").status == ApiCall.Status.SUCCESS
 
 
@@ -34,20 +34,20 @@ def test_create_publishes_when_auto_publish(account: ReverbAccount, emulator: An
     account.auto_publish = True
     account.save()
     done = services.create_listing(account, new_listing("LIVE-1"), actor=None)
-    assert done.listing.state == "live"
+    assert done.obj.state == "live"
 
 
 def test_create_updates_the_listing_reverb_already_has(account: ReverbAccount, emulator: Any) -> None:
-    first = services.create_listing(account, new_listing("SAME-1"), actor=None).listing
+    first = services.create_listing(account, new_listing("SAME-1"), actor=None).obj
     again = services.create_listing(account, new_listing("SAME-1", title="Renamed"), actor=None)
-    assert again.listing.reverb_id == first.reverb_id and again.listing.title == "Renamed"
+    assert again.obj.reverb_id == first.reverb_id and again.obj.title == "Renamed"
     assert "instead of creating" in again.message
     assert len(skus_on_emulator(emulator, "SAME-1")) == 1
 
 
 def test_create_without_sku_is_refused_and_nothing_sent(account: ReverbAccount, emulator: Any) -> None:
     before = sum(emulator.requests.values())
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.create_listing(account, new_listing(""), actor=None)
     assert info.value.refused and "SKU" in info.value.message and "sku" in info.value.field_errors
     assert sum(emulator.requests.values()) == before
@@ -55,13 +55,13 @@ def test_create_without_sku_is_refused_and_nothing_sent(account: ReverbAccount, 
 
 
 def test_create_refuses_quantity_for_used_condition(account: ReverbAccount, emulator: Any) -> None:
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.create_listing(account, new_listing("USED-3", inventory=3), actor=None)
     assert "inventory" in info.value.field_errors and info.value.refused
     done = services.create_listing(
         account, new_listing("NEW-3", inventory=3, condition={"uuid": BRAND_NEW}), actor=None
     )
-    assert done.listing.inventory == 3
+    assert done.obj.inventory == 3
 
 
 def test_lost_create_response_makes_exactly_one_listing(account: ReverbAccount, emulator: Any) -> None:
@@ -69,30 +69,30 @@ def test_lost_create_response_makes_exactly_one_listing(account: ReverbAccount, 
     done = services.create_listing(account, new_listing("LOST-1"), actor=None)
     emulator.faults = Faults()
     assert len(skus_on_emulator(emulator, "LOST-1")) == 1
-    assert done.listing is not None and done.listing.sku == "LOST-1"
+    assert done.obj is not None and done.obj.sku == "LOST-1"
     assert "found it by SKU" in done.message
     assert emulator.requests[("POST", "/api/listings")] == 1
     assert Listing.objects.filter(sku="LOST-1").count() == 1
 
 
 def test_publish_end_and_delete(account: ReverbAccount, emulator: Any) -> None:
-    draft = services.create_listing(account, new_listing("LIFE-1"), actor=None).listing
-    with pytest.raises(services.ActionError) as info:
+    draft = services.create_listing(account, new_listing("LIFE-1"), actor=None).obj
+    with pytest.raises(ActionError) as info:
         services.end_listing(draft, actor=None, reason="not_sold")
     assert info.value.refused and "delete a draft" in info.value.message
-    live = services.publish_listing(draft, actor=None).listing
+    live = services.publish_listing(draft, actor=None).obj
     assert live.state == "live" and emu_record(emulator, live.reverb_id)["state"] == "live"
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.publish_listing(live, actor=None)
     assert info.value.refused
     before = sum(emulator.requests.values())
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.delete_draft(live, actor=None)
     assert info.value.refused and "only drafts" in info.value.message
     assert sum(emulator.requests.values()) == before  # nothing sent
-    ended = services.end_listing(live, actor=None, reason="reverb_sale").listing
+    ended = services.end_listing(live, actor=None, reason="reverb_sale").obj
     assert ended.state == "ended" and emu_record(emulator, ended.reverb_id)["state"] == "ended"
-    other = services.create_listing(account, new_listing("LIFE-2"), actor=None).listing
+    other = services.create_listing(account, new_listing("LIFE-2"), actor=None).obj
     services.delete_draft(other, actor=None)
     assert int(other.reverb_id) not in emulator.store.table("listings")
     other.refresh_from_db()
@@ -100,7 +100,7 @@ def test_publish_end_and_delete(account: ReverbAccount, emulator: Any) -> None:
 
 
 def test_push_sends_only_allowed_fields_in_one_put(account: ReverbAccount, emulator: Any) -> None:
-    listing = services.create_listing(account, new_listing("PUSH-1", title="Old"), actor=None).listing
+    listing = services.create_listing(account, new_listing("PUSH-1", title="Old"), actor=None).obj
     account.push_price = True  # push_title stays off
     account.save()
     record_edits(listing, {"price": "999.00", "title": "New title"})
@@ -120,13 +120,13 @@ def test_push_sends_only_allowed_fields_in_one_put(account: ReverbAccount, emula
 def test_push_conflict_sends_nothing(account: ReverbAccount, emulator: Any) -> None:
     account.push_price = True
     account.save()
-    listing = services.create_listing(account, new_listing("CONF-1"), actor=None).listing
+    listing = services.create_listing(account, new_listing("CONF-1"), actor=None).obj
     record_edits(listing, {"price": "999.00"})
     listing.save()
     emu_record(emulator, listing.reverb_id)["price"] = __import__("decimal").Decimal("1500.00")
     emulator.store.touch(emu_record(emulator, listing.reverb_id))
     puts = emulator.requests[("PUT", "/api/listings/{listing_id}")]
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.push_listing(listing, actor=None)
     assert "changed on Reverb" in info.value.message
     assert emulator.requests[("PUT", "/api/listings/{listing_id}")] == puts
@@ -142,7 +142,7 @@ def test_sync_preserves_pending_changes_and_shows_conflict(account: ReverbAccoun
 
     from backoffice.sync.runner import sync_resource
 
-    listing = services.create_listing(account, new_listing("SYNC-1"), actor=None).listing
+    listing = services.create_listing(account, new_listing("SYNC-1"), actor=None).obj
     record_edits(listing, {"price": "999.00"})
     listing.save()
     sync_resource(account, "listings")
@@ -163,10 +163,10 @@ def test_sync_preserves_pending_changes_and_shows_conflict(account: ReverbAccoun
 def test_push_412_errors_are_kept_per_field(account: ReverbAccount, emulator: Any) -> None:
     account.push_shipping = True
     account.save()
-    listing = services.create_listing(account, new_listing("ERR-1"), actor=None).listing
+    listing = services.create_listing(account, new_listing("ERR-1"), actor=None).obj
     record_edits(listing, {"shipping_profile_id": "987654"})
     listing.save()
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.push_listing(listing, actor=None)
     assert "shipping_profile_id" in info.value.field_errors
     listing.refresh_from_db()
@@ -176,8 +176,8 @@ def test_push_412_errors_are_kept_per_field(account: ReverbAccount, emulator: An
 
 
 def test_bump_sales_and_direct_offers(account: ReverbAccount, emulator: Any) -> None:
-    a = services.create_listing(account, new_listing("PRO-1"), actor=None).listing
-    b = services.create_listing(account, new_listing("PRO-2"), actor=None).listing
+    a = services.create_listing(account, new_listing("PRO-1"), actor=None).obj
+    b = services.create_listing(account, new_listing("PRO-2"), actor=None).obj
     services.set_bump([a, b], actor=None, bid="0.035")
     assert emu_record(emulator, a.reverb_id)["bump_bid"] == 0.035
     services.remove_bump([a, b], actor=None)
@@ -192,19 +192,19 @@ def test_bump_sales_and_direct_offers(account: ReverbAccount, emulator: Any) -> 
     assert emu_record(emulator, a.reverb_id)["auto_offer_percentage"] == 10
     services.remove_direct_offer(a, actor=None)
     assert emu_record(emulator, a.reverb_id)["auto_offer_percentage"] is None
-    with pytest.raises(services.ActionError):
+    with pytest.raises(ActionError):
         services.set_direct_offer(a, actor=None, percentage=0)
 
 
 def test_direct_offers_and_sales_refused_by_reverb(account: ReverbAccount, emulator: Any) -> None:
-    a = services.create_listing(account, new_listing("PRO-3"), actor=None).listing
+    a = services.create_listing(account, new_listing("PRO-3"), actor=None).obj
     emulator.store.direct_offers_enabled = False
     emulator.store.preferred_seller = False
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.set_direct_offer(a, actor=None, percentage=10)
     assert "does not have Direct Offers" in info.value.message
     sale = next(s for s in emulator.store.table("sales").values() if s["kind"] == "seller")
-    with pytest.raises(services.ActionError) as info:
+    with pytest.raises(ActionError) as info:
         services.add_to_sale([a], actor=None, sale_id=str(sale["id"]))
     assert "Preferred Sellers" in info.value.message
 
@@ -230,9 +230,9 @@ def test_vacation(account: ReverbAccount, emulator: Any) -> None:
 
 
 def test_images_add_reorder_delete(account: ReverbAccount, emulator: Any) -> None:
-    listing = services.create_listing(account, new_listing("IMG-1"), actor=None).listing
+    listing = services.create_listing(account, new_listing("IMG-1"), actor=None).obj
     services.add_image(listing, actor=None, url="https://example.com/a.jpg")
-    listing = services.add_image(listing, actor=None, url="https://example.com/b.jpg").listing
+    listing = services.add_image(listing, actor=None, url="https://example.com/b.jpg").obj
     record = emu_record(emulator, listing.reverb_id)
     assert [p["url"] for p in record["photos"]] == ["https://example.com/a.jpg", "https://example.com/b.jpg"]
     services.reorder_images(
@@ -241,5 +241,5 @@ def test_images_add_reorder_delete(account: ReverbAccount, emulator: Any) -> Non
     assert [p["url"] for p in record["photos"]][0] == "https://example.com/b.jpg"
     services.delete_image(listing, actor=None, image_id=str(record["photos"][0]["id"]))
     assert [p["url"] for p in record["photos"]] == ["https://example.com/a.jpg"]
-    with pytest.raises(services.ActionError):
+    with pytest.raises(ActionError):
         services.add_image(listing, actor=None, url="javascript:alert(1)")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from backoffice.audit import ApiCall
-from backoffice.jobs import BulkJob, BulkJobItem, run_job
+from backoffice.background.jobs import run_job
+from backoffice.models import ApiCall, BulkJob, BulkJobItem
 from orders import bulk
 from orders.models import Order, ShippingProviderMapping
 from tests.orders.helpers import resync, ship_calls, simulate
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 def paid_orders(emulator: Any, account: Any, n: int, **params: Any) -> list[Order]:

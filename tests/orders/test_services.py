@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from backoffice.actions import Refused
-from backoffice.audit import ApiCall
-from backoffice.reverb.errors import ReverbError
+from backoffice.actions import Refused, ReverbRefused
+from backoffice.models import ApiCall
 from orders.models import Feedback, Order
-from orders.services import leave_buyer_feedback, mark_picked_up, ship_order
+from orders.services import leave_buyer_feedback, mark_picked_up, picked_up_refusal, ship_order, ship_refusal
 from tests.orders.helpers import resync, ship_calls, simulate
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +23,7 @@ def new_order(emulator: Any, account: Any, **params: Any) -> Order:
 
 def test_ship_sends_once_and_writes_back(emulator, shop):
     order = new_order(emulator, shop)
-    assert order.can_ship
+    assert not ship_refusal(order)
     ship_order(order, actor=None, provider="UPS", tracking_number=" 1Z999 ")
     order.refresh_from_db()
     assert (order.status, order.shipping_provider, order.tracking_code) == ("shipped", "UPS", "1Z999")
@@ -76,7 +75,7 @@ def test_stale_mirror_shipped_elsewhere_is_refreshed(emulator, shop):
     order = new_order(emulator, shop)
     simulate(emulator, "order_changed", order_number=order.order_number, status="shipped")
     emulator.store.table("orders")[order.order_number]["shipped_at"] = emulator.store.now()
-    with pytest.raises(ReverbError):
+    with pytest.raises(ReverbRefused):
         ship_order(order, actor=None, provider="UPS", tracking_number="NEW")
     order.refresh_from_db()
     assert order.status == "shipped"  # the mirror now knows
@@ -84,7 +83,7 @@ def test_stale_mirror_shipped_elsewhere_is_refreshed(emulator, shop):
 
 def test_mark_picked_up(emulator, shop):
     order = new_order(emulator, shop, local_pickup=True)
-    assert order.can_mark_picked_up and not order.can_ship
+    assert not picked_up_refusal(order) and ship_refusal(order)
     mark_picked_up(order, actor=None)
     order.refresh_from_db()
     assert order.status == "picked_up"

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from backoffice.jobs import BulkJob
+from backoffice.models import ApiCall, BulkJob
 from orders.models import Order, SkuMapping
 from tests.orders.helpers import resync, role_user, ship_calls, simulate
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def inline_jobs(settings: Any) -> None:
-    settings.JOBS_BACKEND = "inline"
+    settings.WORKER_BACKEND = "inline"
 
 
 def login(role: str | None, name: str = "u") -> Client:
@@ -124,3 +124,22 @@ def test_order_page_shows_shop_sku_payments_and_packing_slip(emulator, shop):
         reverse("admin:orders_order_changelist"), {"action": "export_csv", "_selected_action": [order.pk]}
     )
     assert "MY-SKU-1" in export.content.decode()
+
+
+def test_reverb_field_error_is_shown_once(emulator, shop):
+    """The message of a refusal by Reverb names each of Reverb's field errors exactly once."""
+
+    (order,) = paid(emulator, shop)
+    simulate(emulator, "order_changed", order_number=order.order_number, status="shipped")
+    emulator.store.table("orders")[order.order_number]["shipped_at"] = emulator.store.now()
+    response = login("Shipping").post(
+        reverse("admin:orders_order_ship", args=[order.pk]),
+        {"provider": "UPS", "tracking_number": "NEW", "send_notification": "on"},
+        follow=True,
+    )
+    (text,) = [str(m) for m in response.context["messages"]]
+    errors = ApiCall.objects.get(action="orders.ship").field_errors
+    assert errors and text.startswith(f"Order {order.order_number}: Reverb refused:")
+    for name, messages in errors.items():
+        for message in messages:
+            assert text.count(f"{name}: {message}") == 1, text

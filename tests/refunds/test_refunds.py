@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.audit import ApiCall
+from backoffice.models import ApiCall
 from orders.models import Order
 from refunds.models import RefundRequest
 from refunds.services import refundable_amount, request_refund, respond_to_refund, seller_refunds_this_month

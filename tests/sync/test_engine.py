@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backoffice.mirror import SyncLogEntry, SyncRun
+from backoffice.models import SyncLogEntry, SyncRun
 from backoffice.sync.engine import upsert_page
 from backoffice.sync.runner import AccountDisabled, sync_account, sync_resource
 from listings.models import Listing

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from backoffice.sync.engine import MappingError
-from backoffice.sync.mapping import money, when
+from backoffice.sync.mapping import read_money, when
 from listings.sync import map_listing
 from messaging.sync import fetch_negotiations, map_conversation, map_message, map_negotiation
 from orders.sync import map_feedback, map_order, map_payment
@@ -175,20 +175,20 @@ def test_payment_and_feedback():
 
 
 def test_money():
-    assert money({"p": {"amount": "12.50", "currency": "EUR"}}, "p") == (Decimal("12.50"), "EUR")
-    assert money({"p": {"amount_cents": 1250, "currency": "USD"}}, "p") == (Decimal("12.5"), "USD")
-    assert money({"p": {"original": {"amount": "3.00", "currency": "CAD"}, "display": {}}}, "p") == (
+    assert read_money({"p": {"amount": "12.50", "currency": "EUR"}}, "p") == (Decimal("12.50"), "EUR")
+    assert read_money({"p": {"amount_cents": 1250, "currency": "USD"}}, "p") == (Decimal("12.5"), "USD")
+    assert read_money({"p": {"original": {"amount": "3.00", "currency": "CAD"}, "display": {}}}, "p") == (
         Decimal("3.00"),
         "CAD",
     )
-    assert money({}, "p") == (None, "")
-    assert isinstance(money({"p": {"amount": "0.10"}}, "p")[0], Decimal)
+    assert read_money({}, "p") == (None, "")
+    assert isinstance(read_money({"p": {"amount": "0.10"}}, "p")[0], Decimal)
 
 
 @pytest.mark.parametrize("bad", [{"amount": "lots"}, {"amount": "NaN"}, "12.00", {"currency": "USD"}])
 def test_money_malformed(bad):
     with pytest.raises(MappingError, match="price"):
-        money({"price": bad}, "price")
+        read_money({"price": bad}, "price")
 
 
 def test_times_are_aware():

@@ -2,7 +2,7 @@
 
 python manage.py mass_sync [--account NAME] [--changes-only] [--now]
 
-Without --now the job goes to the workers (settings.JOBS_BACKEND) and this prints its admin page; with
+Without --now the job goes to the workers (settings.WORKER_BACKEND) and this prints its admin page; with
 --now it runs here. An account whose mass sync is already queued or running is refused with that job.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backoffice.jobs import JobAlreadyRunning, job_url
+from backoffice.background.jobs import JobAlreadyRunning, job_url
+from backoffice.background.mass_sync import start_mass_sync
 from backoffice.management.accounts import selected_accounts
-from backoffice.mass_sync import start_mass_sync
 
 
 class Command(BaseCommand):

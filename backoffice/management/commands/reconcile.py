@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.management.accounts import selected_accounts
-from backoffice.reconcile import COUNT_NAMES, reconcile_account, summary_line
 from backoffice.sync import registry
+from backoffice.sync.reconcile import COUNT_NAMES, reconcile_account, summary_line
 
 
 class Command(BaseCommand):

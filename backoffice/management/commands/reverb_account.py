@@ -109,7 +109,7 @@ class Command(BaseCommand):
     def do_webhooks(
         self, name: str, register: bool, unregister: bool, base_url: str | None, **_: Any
     ) -> None:
-        from backoffice import webhooks
+        from backoffice.background import webhooks
 
         account = self._get(name)
         if register and unregister:
@@ -135,7 +135,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(failed)} webhook call(s) failed; see above. Polling covers them.")
 
     def _list_webhooks(self, account: ReverbAccount, base_url: str | None) -> None:
-        from backoffice import webhooks
+        from backoffice.background import webhooks
 
         if base_url:
             self.stdout.write(f"Our URL: {webhooks.webhook_url(account, base_url)}")

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator import Emulator, parse_size
+from backoffice.reverb.emulator.replay import CaptureReplay
 from backoffice.reverb.emulator.server import serve
 
 
@@ -26,6 +27,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--token", default=None, help="API token to accept (default: a new random one)")
         parser.add_argument("--currency", default="USD")
+        parser.add_argument(
+            "--from-capture",
+            default=None,
+            metavar="DIR",
+            help="serve a reverb_doctor capture as a read-only shop instead of a generated one",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -33,9 +40,16 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         token = options["token"] or secrets.token_urlsafe(24)
-        emulator = Emulator(
-            token=token, seed=options["seed"], size=options["size"], currency=options["currency"]
-        )
+        emulator: Emulator | CaptureReplay
+        if options["from_capture"]:
+            try:
+                emulator = CaptureReplay(options["from_capture"], token=token)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"cannot read the capture: {exc}") from None
+        else:
+            emulator = Emulator(
+                token=token, seed=options["seed"], size=options["size"], currency=options["currency"]
+            )
         try:
             server = serve(emulator, options["host"], options["port"])
         except OSError as exc:

@@ -80,7 +80,8 @@ def demo_account(run: Run) -> None:
 
 
 def setup_schedules(run: Run) -> None:
-    """The pull and reconciliation schedules (backoffice/schedules.py), so the task cluster fires them."""
+    """The pull and reconciliation schedules (backoffice/background/schedules.py), so the task cluster
+    fires them."""
     call_command("setup_schedules", stdout=_Null())
 
 

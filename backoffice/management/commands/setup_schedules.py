@@ -1,4 +1,4 @@
-"""Create or update the background schedules (backoffice/schedules.py) in django-q2, by name.
+"""Create or update the background schedules (backoffice/background/schedules.py) in django-q2, by name.
 
 python manage.py setup_schedules      # idempotent; run by `make run` and on every deploy
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from backoffice import schedules
+from backoffice.background import schedules
 
 
 class Command(BaseCommand):

@@ -45,7 +45,7 @@ class Command(BaseCommand):
             env = {
                 **os.environ,
                 "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-                "JOBS_BACKEND": "django_q",  # queued, not run: the bench drains itself
+                "WORKER_BACKEND": "none",  # not sent: the bench drains itself
                 "REVERB_RATE_BUDGET": "local",
                 "BENCH_BUDGET_PER_SECOND": str(settings.REVERB_RATE_PER_SECOND),
                 "REVERB_RATE_PER_SECOND": "100000",

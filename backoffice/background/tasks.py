@@ -1,58 +1,28 @@
 """Thin django-q2 entry points (DESIGN.md section 7): ids in, a one-line summary out.
 
 Every task re-reads its account, so a queued task for an account disabled since is a no-op. Work is handed
-to the cluster with `enqueue`, which waits for the surrounding transaction to commit (a worker never sees
-an id whose row is not there yet). The schedules in backoffice/schedules.py call `pull_accounts` and
-`run_due_reconciliations`, which fan out one task per account.
+to a worker with backoffice/background/queue.py's `enqueue`, which waits for the surrounding transaction to
+commit (a worker never sees an id whose row is not there yet). The schedules in
+backoffice/background/schedules.py call `pull_accounts` and `run_due_reconciliations`, which fan out one
+task per account.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from backoffice.background import ReconciliationReport
-from backoffice.mirror import SyncRun
-from backoffice.models import ReverbAccount
+from backoffice.background.queue import enqueue
+from backoffice.models import ReconciliationReport, ReverbAccount, SyncRun
 from backoffice.sync import registry
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(func_path: str, *args: Any, **kwargs: Any) -> None:
-    """Queue `func_path(*args, **kwargs)` once the current transaction commits (at once outside one).
-
-    JOBS_BACKEND (shared with backoffice/jobs.py): "django_q" (default) hands it to the cluster, "thread"
-    runs it in a thread of this process (live-server tests), "inline" runs it now (unit tests)."""
-    transaction.on_commit(lambda: _send(func_path, args, kwargs))
-
-
-def _send(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    backend = getattr(settings, "JOBS_BACKEND", "django_q")
-    if backend == "inline":
-        import_string(func_path)(*args, **kwargs)
-    elif backend == "thread":
-        threading.Thread(target=_in_thread, args=(func_path, args, kwargs), daemon=True).start()
-    else:
-        from django_q.tasks import async_task
-
-        async_task(func_path, *args, **kwargs)
-
-
-def _in_thread(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    try:
-        import_string(func_path)(*args, **kwargs)
-    finally:
-        close_old_connections()
 
 
 def scheduled_accounts() -> list[ReverbAccount]:
@@ -100,7 +70,7 @@ def pull_accounts(resources: Sequence[str] | None = None, full: bool = False) ->
     """A schedule's entry point: one `sync_account_task` per enabled auto-sync account."""
     names = []
     for account in scheduled_accounts():
-        enqueue("backoffice.tasks.sync_account_task", account.pk, list(resources or []) or None, full)
+        enqueue(f"{__name__}.sync_account_task", account.pk, list(resources or []) or None, full)
         names.append(account.name)
     what = ", ".join(resources or ["everything"])
     return f"queued {what} for {len(names)} account(s): {', '.join(names) or 'none'}"
@@ -112,7 +82,7 @@ def pull_accounts(resources: Sequence[str] | None = None, full: bool = False) ->
 def reconcile_task(account_id: int, report_id: int | None = None) -> str:
     """Reconcile one account now. With `report_id` (set by run_due_reconciliations) a retried task
     completes the same report instead of starting another."""
-    from backoffice.reconcile import reconcile_account, summary_line
+    from backoffice.sync.reconcile import reconcile_account, summary_line
 
     account = ReverbAccount.objects.filter(pk=account_id).first()
     if account is None or not account.enabled:
@@ -172,6 +142,6 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
     for account, _moment in due_accounts(now):
         with transaction.atomic():
             report = ReconciliationReport.objects.create(account=account, started_at=now or timezone.now())
-            enqueue("backoffice.tasks.reconcile_task", account.pk, report.pk)
+            enqueue(f"{__name__}.reconcile_task", account.pk, report.pk)
         started.append(account.name)
     return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}"

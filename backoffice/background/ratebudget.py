@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from backoffice.background import ApiUsage, RateBudget
+from backoffice.models import ApiUsage, RateBudget, ReverbAccount
 from backoffice.reverb.ratelimit import LocalTokenBucket, RateLimiter, default_rate_limiter
 
 ACCOUNT_PREFIX = "account:"
@@ -135,8 +135,6 @@ class DatabaseTokenBucket:
         budget = rows.filter(account_id=account_id).first()
         now = self.clock()  # read after the lock: the wait for the lock is not counted as refill time
         if budget is None:
-            from backoffice.models import ReverbAccount
-
             if not ReverbAccount.objects.using(self.using).filter(pk=account_id).exists():
                 return None, now
             try:

@@ -1,9 +1,5 @@
-"""Webhook admin: the deliveries (read-only, replayable) and what the Reverb account admin shows of them
-(its webhook URL and a "Rotate webhook secret" action with a confirmation page).
-
-Imported at the top of backoffice/admin.py for `WebhookAccountAdminMixin`; importing it also registers
-the WebhookDelivery admin. It must not import backoffice.admin (which imports it).
-"""
+"""Webhook deliveries in the admin: read-only, replayable. The account's webhook URL and its "Rotate
+webhook secret" action are in backoffice/admin/account.py."""
 
 from __future__ import annotations
 
@@ -11,17 +7,14 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice import webhooks
-from backoffice.admin_links import changelist_url, pretty_json
-from backoffice.background import WebhookDelivery
-from backoffice.models import ReverbAccount
+from backoffice.admin.links import pretty_json
+from backoffice.background import webhooks
+from backoffice.models import WebhookDelivery
 
 PRE_STYLE = "max-height:40em;overflow:auto;white-space:pre-wrap"
 
@@ -83,54 +76,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             parts.append(f"{ignored} ignored (not replayed)")
         level = messages.WARNING if counts.get("failed") else messages.SUCCESS
         self.message_user(request, "Replayed: " + (", ".join(parts) or "nothing selected") + ".", level)
-
-
-class WebhookAccountAdminMixin:
-    """For ReverbAccountAdmin: a read-only `webhook_url` field and the `rotate_webhook_secret` action."""
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
-        if obj is not None:  # the readonly field has no request: hand it the origin on the instance
-            obj._webhook_origin = request.build_absolute_uri("/").rstrip("/")
-        return obj
-
-    @admin.display(description="Webhook URL")
-    def webhook_url(self, obj: ReverbAccount) -> SafeString | str:
-        if not obj.pk:
-            return "Shown once the account is saved."
-        origin = getattr(obj, "_webhook_origin", "")
-        return format_html(
-            "<code>{}</code><br><span class='help'>Secret: anyone with it can post to this account. "
-            "Register it with <code>manage.py reverb_account webhooks {} --register --base-url "
-            "https://your.public.host</code>; Reverb needs a public HTTPS URL. "
-            "<a href='{}'>Deliveries received</a></span>",
-            webhooks.webhook_url(obj, origin),
-            obj.name,
-            changelist_url(WebhookDelivery, account__id__exact=obj.pk),
-        )
-
-    @admin.action(description="Rotate webhook secret", permissions=["change"])
-    def rotate_webhook_secret(
-        self, request: HttpRequest, queryset: QuerySet[ReverbAccount]
-    ) -> TemplateResponse | None:
-        if request.POST.get("confirmed") == "yes":
-            for account in queryset:
-                webhooks.rotate_secret(account)
-                self.message_user(  # type: ignore[attr-defined]
-                    request,
-                    f"{account.name}: new webhook secret; the old URL now answers 404. Register the new "
-                    f"URL with Reverb (reverb_account webhooks {account.name} --register --base-url ...).",
-                    messages.WARNING,
-                )
-            return None
-        opts = ReverbAccount._meta
-        context = {
-            **admin.site.each_context(request),
-            "title": "Rotate webhook secret?",
-            "accounts": list(queryset),
-            "queryset": queryset,
-            "opts": opts,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,  # type: ignore[attr-defined]
-        }
-        return TemplateResponse(request, "admin/backoffice/rotate_webhook_secret.html", context)

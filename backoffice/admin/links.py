@@ -57,7 +57,7 @@ def order_web_url(order_number: str, web_url: str = "") -> str:
     return ORDER_WEB_URL.format(order_number=order_number) if order_number else ""
 
 
-def money(amount: Decimal | None, currency: str) -> str:
+def format_money(amount: Decimal | None, currency: str) -> str:
     """'1,234.50 USD'; '-' when Reverb sent no amount."""
     if amount is None:
         return EMPTY

@@ -10,9 +10,8 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin_links import EMPTY, change_url, field_errors_html, reverb_link
-from backoffice.background import ReconciliationFinding
-from backoffice.mirror import SyncLogEntry
+from backoffice.admin.links import EMPTY, change_url, field_errors_html, reverb_link
+from backoffice.models import ReconciliationFinding, SyncLogEntry
 
 MirrorKey = tuple[str, int, str]  # (resource, account id, reverb id)
 
@@ -103,7 +102,7 @@ class SyncLogTable(tables.Table):
 
 
 class ReconciliationFindingTable(tables.Table):
-    """The findings of one reconciliation report (backoffice/admin_reconcile.py)."""
+    """The findings of one reconciliation report (backoffice/admin/reconcile.py)."""
 
     resource = tables.Column()
     object_key = tables.Column(verbose_name="Object")

@@ -10,9 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tables2 import LazyPaginator, RequestConfig
 
-from backoffice.mirror import SyncLogEntry
-from backoffice.models import ReverbAccount
-from backoffice.tables import SyncLogTable
+from backoffice.models import ReverbAccount, SyncLogEntry
+from backoffice.pages.tables import SyncLogTable
 
 SYNC_LOG_PER_PAGE = 50
 

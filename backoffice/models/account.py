@@ -1,4 +1,4 @@
-"""Back-office models shared by every domain app."""
+"""The Reverb account: one shop this install works for, its token (encrypted) and its settings."""
 
 from __future__ import annotations
 
@@ -145,15 +145,3 @@ def shop_name_of(payload: dict[str, Any]) -> str:
             return str(payload[key])
     return "(account reachable; no shop name in the response)"
 
-
-# The mirror base and sync bookkeeping live in backoffice/mirror.py; imported here so Django registers them.
-from backoffice.audit import ApiCall  # noqa: E402,F401  (registers the audit model with this app)
-from backoffice.background import (  # noqa: E402,F401  (registers the background models)
-    ApiUsage,
-    RateBudget,
-    ReconciliationFinding,
-    ReconciliationReport,
-    WebhookDelivery,
-)
-from backoffice.jobs import BulkJob, BulkJobItem  # noqa: E402,F401  (registers the bulk job models)
-from backoffice.mirror import RemoteModel, SyncLogEntry, SyncRun  # noqa: E402, F401

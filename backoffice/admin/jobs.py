@@ -1,7 +1,6 @@
 """Bulk jobs in the admin: the changelist, the job page (progress bar polled from progress.json, counts,
-per-item results, Cancel), and the account admin's background bits (the "Mass sync" action and requests
-/ 429s in the last hour). Imported at the end of backoffice/admin.py; `AccountBackgroundMixin` is mixed
-into ReverbAccountAdmin there.
+per-item results, Cancel). The account's "Mass sync" action and its API usage are in
+backoffice/admin/account.py.
 
 Who may do what, with Django's default permissions (no model change needed):
 - view_bulkjob: sees every job and its items;
@@ -16,7 +15,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,7 +22,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from backoffice.jobs import BulkJob, BulkJobItem, JobAlreadyRunning, job_url, request_cancel
+from backoffice.background.jobs import job_url, request_cancel
+from backoffice.models import BulkJob, BulkJobItem
 
 ITEMS_PER_PAGE = 100
 
@@ -187,87 +186,3 @@ class BulkJobAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return self._cancel_response(request, job)
-
-
-class AccountBackgroundMixin:
-    """Mixed into ReverbAccountAdmin: the "Mass sync (full)" action, and API requests / 429s in the last
-    hour as a changelist column (annotated in the changelist's one query) and on the account page."""
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        from backoffice.ratebudget import with_usage_last_hour
-
-        return with_usage_last_hour(super().get_queryset(request))  # type: ignore[misc]
-
-    def get_list_display(self, request: HttpRequest) -> Any:
-        return [*super().get_list_display(request), "api_last_hour"]  # type: ignore[misc]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return [*super().get_readonly_fields(request, obj), "api_last_hour", "mass_sync_job"]  # type: ignore[misc]
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = list(super().get_fieldsets(request, obj))  # type: ignore[misc]
-        if obj is not None:
-            fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
-        return fieldsets
-
-    @admin.display(description="API requests / 429s (last hour)")
-    def api_last_hour(self, account: Any) -> str:
-        requests = getattr(account, "requests_last_hour", None)
-        throttled = getattr(account, "throttled_last_hour", None)
-        if requests is None or throttled is None:
-            from backoffice.ratebudget import usage_last_hour
-
-            requests, throttled = usage_last_hour(account)
-        return f"{requests} / {throttled}"
-
-    @admin.display(description="Mass sync")
-    def mass_sync_job(self, account: Any) -> str:
-        from backoffice.mass_sync import KIND
-
-        job = BulkJob.objects.filter(kind=KIND, account=account).order_by("-created_at").first()
-        if job is None:
-            return "never run"
-        return format_html('<a href="{}">{}</a> ({}%)', job_url(job), job, job.percent)
-
-    def has_mass_sync_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("backoffice.add_bulkjob")
-
-    @admin.action(description="Mass sync (full)", permissions=["mass_sync"])
-    def mass_sync(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
-        from backoffice.mass_sync import start_mass_sync
-        from backoffice.sync.runner import AccountDisabled
-
-        started: list[BulkJob] = []
-        for account in queryset:
-            try:
-                job = start_mass_sync(account, user=request.user)
-            except JobAlreadyRunning as exc:
-                self.message_user(  # type: ignore[attr-defined]
-                    request,
-                    format_html(
-                        '{}: a mass sync is already running; <a href="{}">see the running job</a>.',
-                        account.name,
-                        job_url(exc.job),
-                    ),
-                    messages.ERROR,
-                )
-                continue
-            except AccountDisabled as exc:
-                self.message_user(request, str(exc), messages.ERROR)  # type: ignore[attr-defined]
-                continue
-            started.append(job)
-            self.message_user(  # type: ignore[attr-defined]
-                request,
-                format_html('{}: <a href="{}">mass sync started</a>.', account.name, job_url(job)),
-                messages.SUCCESS,
-            )
-        if len(started) == 1:
-            return HttpResponseRedirect(job_url(started[0]))
-        return None
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
-        if self.has_mass_sync_permission(request):
-            func = type(self).mass_sync
-            actions["mass_sync"] = (func, "mass_sync", func.short_description)
-        return actions

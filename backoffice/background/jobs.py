@@ -1,121 +1,34 @@
 """Bulk jobs: one model for every long job (mass sync, bulk ship, bulk end, CSV import...).
 
-A job is a list of items, each handled by a function registered for the job's kind:
+A job is a list of items, each handled by a function registered for the job's kind by its app's
+AppConfig.ready() (`register_job_handlers(jobs.JOB_HANDLERS)`), e.g. orders/jobs.py:
 
-    @job_handler("orders.ship")
     def ship_one(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome: ...
+    JOB_HANDLERS = {"orders.ship": ship_one}
 
 `create_job` stores the job and its items and enqueues `run_job` on commit. `run_job` walks the items in
 order, records each outcome, honours cancellation between items, and can be run again after a crash: an
 item left "running" by a killed worker is handed back with `resumed=True`, and its handler must re-read
-Reverb before acting (so a shipment is never sent twice). Imported by backoffice/models.py.
+Reverb before acting (so a shipment is never sent twice). The models are in backoffice/models/jobs.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backoffice.background.queue import enqueue, send
+from backoffice.models import BulkJob, BulkJobItem
+
 log = logging.getLogger(__name__)
-
-
-class BulkJob(models.Model):
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Finished with failures"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE = (State.QUEUED, State.RUNNING)
-
-    kind = models.CharField(max_length=48, db_index=True)
-    title = models.CharField(max_length=200)
-    account = models.ForeignKey(
-        "backoffice.ReverbAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
-    )
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
-    params = models.JSONField(default=dict, blank=True)
-    # Set for jobs that must not run twice at once for an account (a mass sync): see the constraint.
-    single_flight = models.BooleanField(default=False)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    succeeded = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "bulk job"
-        constraints = [
-            # "Do everything to prevent a user from launching multiple mass syncs at the same time"
-            # (Reverb's e-commerce sync guide): the database itself refuses a second active one.
-            models.UniqueConstraint(
-                fields=["kind", "account"],
-                condition=Q(single_flight=True, state__in=["queued", "running"]),
-                name="bulkjob_single_flight",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.title} ({self.get_state_display()})"
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * self.processed / self.total))
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE
-
-
-class BulkJobItem(models.Model):
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
-        CANCELLED = "cancelled", "Cancelled"
-
-    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
-    position = models.PositiveIntegerField()
-    key = models.CharField(max_length=128, help_text="What the item acts on, e.g. an order number.")
-    label = models.CharField(max_length=255, blank=True)
-    params = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
-    message = models.TextField(blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["job", "position"]
-        constraints = [models.UniqueConstraint(fields=["job", "key"], name="bulkjobitem_unique_key")]
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.get_state_display()}"
+RUN = "backoffice.background.jobs.run_job"
 
 
 @dataclass
@@ -148,12 +61,19 @@ ItemHandler = Callable[..., Outcome]
 HANDLERS: dict[str, ItemHandler] = {}
 
 
-def job_handler(kind: str) -> Callable[[ItemHandler], ItemHandler]:
-    def register(fn: ItemHandler) -> ItemHandler:
-        HANDLERS[kind] = fn
-        return fn
+def register_job_handlers(handlers: Mapping[str, ItemHandler]) -> None:
+    """Register handlers by job kind. Each app calls it from its AppConfig.ready() with its jobs module's
+    JOB_HANDLERS, so every process (web, worker) knows every kind before it runs a job."""
+    HANDLERS.update(handlers)
 
-    return register
+
+def handler_for(kind: str) -> ItemHandler:
+    try:
+        return HANDLERS[kind]
+    except KeyError:
+        raise LookupError(
+            f"no handler registered for bulk job kind {kind!r}; register it in its app's AppConfig.ready()"
+        ) from None
 
 
 class JobAlreadyRunning(Exception):
@@ -206,34 +126,8 @@ def create_job(
         if running:
             raise JobAlreadyRunning(running) from None
         raise
-    transaction.on_commit(lambda: enqueue(job.pk, backend))
+    enqueue(RUN, job.pk, backend=backend, task_name=f"bulk-job-{job.pk}")
     return job
-
-
-def enqueue(job_id: int, backend: str | None = None) -> None:
-    """Hand the job to a worker. `backend`, else settings.JOBS_BACKEND: "django_q" (default), "thread"
-    (live-server tests, one process), "inline" (run now: unit tests, a command's --now), or "none" (the caller
-    runs `run_job` itself)."""
-    backend = backend or getattr(settings, "JOBS_BACKEND", "django_q")
-    if backend == "none":  # the caller runs it (tests, tools)
-        return
-    if backend == "inline":
-        run_job(job_id)
-    elif backend == "thread":
-        threading.Thread(target=_run_in_thread, args=(job_id,), daemon=True).start()
-    else:
-        from django_q.tasks import async_task
-
-        async_task("backoffice.jobs.run_job", job_id, task_name=f"bulk-job-{job_id}")
-
-
-def _run_in_thread(job_id: int) -> None:
-    from django.db import connection
-
-    try:
-        run_job(job_id)
-    finally:
-        connection.close()
 
 
 def job_url(job: BulkJob | int) -> str:
@@ -264,7 +158,7 @@ def recover_stale_jobs(older_than_seconds: float = 900) -> list[int]:
         .values_list("pk", flat=True)
     )
     for pk in stale:
-        enqueue(pk)
+        send(RUN, pk, task_name=f"bulk-job-{pk}")
     return stale
 
 
@@ -274,7 +168,7 @@ def run_job(job_id: int) -> str:
     job = BulkJob.objects.get(pk=job_id)
     if not job.is_active:
         return f"job {job_id} already {job.state}"
-    handler = HANDLERS.get(job.kind) or _load_handler(job.kind)
+    handler = handler_for(job.kind)
     now = timezone.now()
     BulkJob.objects.filter(pk=job.pk, state__in=BulkJob.ACTIVE).update(
         state=BulkJob.State.RUNNING, started_at=job.started_at or now, heartbeat_at=now
@@ -379,17 +273,3 @@ def _fail(job: BulkJob, error: str) -> None:
             message=f"Not sent: the job failed ({error})"[:5000],
             finished_at=now,
         )
-
-
-def _load_handler(kind: str) -> ItemHandler:
-    """Handlers live in the module the kind names ("backoffice.mass_sync") or in the app's jobs module
-    (e.g. orders/jobs.py for "orders.ship")."""
-    import importlib
-
-    app = kind.split(".", 1)[0]
-    for module in (kind, f"{app}.jobs"):
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(module)
-        if kind in HANDLERS:
-            return HANDLERS[kind]
-    raise LookupError(f"no handler registered for bulk job kind {kind!r}")

@@ -8,7 +8,8 @@ diffs only the rows the engine created or changed and writes their findings (one
 Rows marked missing and records that failed come from the run's own bookkeeping afterwards.
 
 A remote change that meets a local pending edit cannot be decided here: resources register conflict
-checkers (`register_conflict_checker`), and what they return is "left for a person".
+checkers (`register_conflict_checker`, from each app's AppConfig.ready()), and what they return is "left
+for a person".
 
 The report is saved after every resource, so a worker killed half-way leaves a report that a retry of the
 same task (same report id) completes, skipping the resources already done.
@@ -31,8 +32,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.background import ReconciliationFinding, ReconciliationReport
-from backoffice.mirror import SyncLogEntry, SyncRun
+from backoffice.models import ReconciliationFinding, ReconciliationReport, SyncLogEntry, SyncRun
 from backoffice.sync import registry
 from backoffice.sync.engine import PageResult, Resource, Row
 from backoffice.sync.runner import AccountDisabled, sync_resource
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Finding = ReconciliationFinding
 Action = ReconciliationFinding.Action
 State = ReconciliationReport.State
 
@@ -85,20 +84,13 @@ ConflictChecker = Callable[["ReverbAccount", Sequence[Change]], Iterable[Conflic
 CONFLICT_CHECKERS: dict[str, list[ConflictChecker]] = {}
 
 
-def register_conflict_checker(resource: str) -> Callable[[ConflictChecker], ConflictChecker]:
-    """Register a checker for one resource's changed rows, e.g. listings' pending local edits:
-
-        @register_conflict_checker("listings")
-        def pending_edits(account, changes): ...  # one query for the page's keys, yield Conflict(...)
-    """
-
-    def register(fn: ConflictChecker) -> ConflictChecker:
-        checkers = CONFLICT_CHECKERS.setdefault(resource, [])
-        if fn not in checkers:
-            checkers.append(fn)
-        return fn
-
-    return register
+def register_conflict_checker(resource: str, checker: ConflictChecker) -> None:
+    """Register a checker for one resource's changed rows. Each domain app registers its own in its
+    AppConfig.ready(), e.g. listings/apps.py registers listings/conflicts.py's `pending_edits`:
+    `checker(account, changes)` makes one query for the page's keys and returns Conflict(...)s."""
+    checkers = CONFLICT_CHECKERS.setdefault(resource, [])
+    if checker not in checkers:
+        checkers.append(checker)
 
 
 # ---- value helpers ----------------------------------------------------------------------------------
@@ -138,7 +130,7 @@ def label_of(values: Mapping[str, Any]) -> str:
 
 def compared_columns(model: type[models.Model]) -> list[str]:
     """The model's promoted columns (what the admin shows and filters on), without bookkeeping."""
-    from backoffice.mirror import RemoteModel
+    from backoffice.models import RemoteModel
 
     base = {f.name for f in RemoteModel._meta.get_fields()} - {"remote_created_at"}
     return [
@@ -209,9 +201,9 @@ class Recorder:
 
     def _findings(
         self, resource: str, change: Change, conflicts: Mapping[tuple[str, str], Conflict]
-    ) -> list[Finding]:
-        def finding(**kw: Any) -> Finding:
-            return Finding(
+    ) -> list[ReconciliationFinding]:
+        def finding(**kw: Any) -> ReconciliationFinding:
+            return ReconciliationFinding(
                 report=self.report, resource=resource, object_key=change.key, object_label=change.label, **kw
             )
 
@@ -239,14 +231,14 @@ class Recorder:
                                reason="Details outside the listed columns changed (raw payload); updated."))
         return out
 
-    def add(self, resource: str, findings: Sequence[Finding]) -> None:
+    def add(self, resource: str, findings: Sequence[ReconciliationFinding]) -> None:
         tally = self.tally(resource)
         room = max(0, MAX_FINDINGS_PER_RESOURCE - tally.findings)
         kept = list(findings[:room])
         tally.findings += len(kept)
         tally.unlisted += len(findings) - len(kept)
         if kept:
-            Finding.objects.bulk_create(kept)
+            ReconciliationFinding.objects.bulk_create(kept)
 
 
 # ---- the run ----------------------------------------------------------------------------------------
@@ -308,25 +300,25 @@ def _counts(run: SyncRun, recorder: Recorder) -> dict[str, int]:
 
 def _record_missing_and_failures(recorder: Recorder, account: ReverbAccount, run: SyncRun) -> None:
     report, name = recorder.report, run.resource
-    findings: list[Finding] = []
+    findings: list[ReconciliationFinding] = []
     if run.missing:
         model = registry.get(name).model
         columns = [c for c in LABEL_FIELDS if c in {f.name for f in model._meta.concrete_fields}]
         gone = model.objects.filter(account=account, missing=True, missing_since__gte=run.started_at)
         for row in gone.values("reverb_id", *columns)[:MAX_FINDINGS_PER_RESOURCE]:
-            findings.append(Finding(
+            findings.append(ReconciliationFinding(
                 report=report, resource=name, object_key=row["reverb_id"], object_label=label_of(row),
                 field="missing", ours="no", theirs="yes", action=Action.MARKED_MISSING,
                 reason="Not returned by a complete scan of Reverb; marked missing (kept, not deleted).",
             ))
     failed = SyncLogEntry.objects.filter(run=run, status=SyncLogEntry.Status.FAILED)
     for entry in failed.values("reverb_id", "sku", "message")[:MAX_FINDINGS_PER_RESOURCE]:
-        findings.append(Finding(
+        findings.append(ReconciliationFinding(
             report=report, resource=name, object_key=entry["reverb_id"], object_label=entry["sku"][:255],
             action=Action.FAILED, reason=entry["message"],
         ))
     if run.status == SyncRun.Status.FAILED:
-        findings.append(Finding(
+        findings.append(ReconciliationFinding(
             report=report, resource=name, object_key="", action=Action.FAILED,
             reason=f"The complete scan did not finish, so nothing was marked missing: {run.error}",
         ))
@@ -405,29 +397,3 @@ def summary_line(report: ReconciliationReport) -> str:
     numbers = " ".join(f"{name}={value}" for name, value in totals.items())
     return f"{report.account.name}: {report.get_state_display()} ({numbers})"
 
-
-# ---- the listings' pending local edits (listings/editing.py) ---------------------------------------
-
-
-@register_conflict_checker("listings")
-def listing_pending_edits(account: ReverbAccount, changes: Sequence[Change]) -> list[Conflict]:
-    """A changed listing with a pending local edit whose base Reverb no longer has: one query per page."""
-    from listings import editing
-    from listings.models import Listing
-
-    keys = [change.key for change in changes if change.before is not None]
-    if not keys:
-        return []
-    edited = Listing.objects.filter(account=account, reverb_id__in=keys).exclude(pending_changes={})
-    return [
-        Conflict(
-            listing.reverb_id,
-            name,
-            ours=found["local"],
-            theirs=found["remote"],
-            reason=f"Edited here (was {show(found['base'])} when edited) and changed on Reverb since; "
-            "the local edit is kept, not pushed: choose which value wins on the listing.",
-        )
-        for listing in edited
-        for name, found in editing.conflicts(listing).items()
-    ]

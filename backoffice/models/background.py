@@ -1,5 +1,5 @@
 """Models of the background machinery (DESIGN.md section 7): the shared rate budget and its usage
-counters, webhook deliveries, and nightly reconciliation reports. Imported by backoffice/models.py.
+counters, webhook deliveries, and nightly reconciliation reports.
 """
 
 from __future__ import annotations

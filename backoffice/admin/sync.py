@@ -1,7 +1,7 @@
 """Read-only admin for sync bookkeeping: SyncRun (counts per pull) and SyncLogEntry (per-item log).
 
-The SyncLogEntry changelist redirects to the sync-log page (backoffice/views.py), so the admin's app list
-and sidebar lead there; single entries keep their admin change page (raw payload, field errors)."""
+The SyncLogEntry changelist redirects to the sync-log page (backoffice/pages/sync_log.py), so the admin's
+app list and sidebar lead there; single entries keep their admin change page (raw payload, field errors)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin import MirrorAdmin
-from backoffice.admin_links import EMPTY, field_errors_html, pretty_json, reverb_link
-from backoffice.mirror import SyncLogEntry, SyncRun
+from backoffice.admin.base import MirrorAdmin
+from backoffice.admin.links import EMPTY, field_errors_html, pretty_json, reverb_link
+from backoffice.models import SyncLogEntry, SyncRun
 
 
 @admin.register(SyncRun)

@@ -1,6 +1,6 @@
 """Read-only admin for reconciliation reports: a changelist (newest first, filters by account, state and
 date) and a report page with the per-resource counts and a paginated django-tables2 table of findings.
-Registered by the import at the end of backoffice/admin.py."""
+Registered by the import at the end of backoffice/admin/account.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django_tables2 import RequestConfig
 
-from backoffice.background import ReconciliationFinding, ReconciliationReport
-from backoffice.reconcile import COUNT_NAMES
-from backoffice.tables import ReconciliationFindingTable
+from backoffice.models import ReconciliationFinding, ReconciliationReport
+from backoffice.pages.tables import ReconciliationFindingTable
+from backoffice.sync.reconcile import COUNT_NAMES
 
 FINDINGS_PER_PAGE = 50
 

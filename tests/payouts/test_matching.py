@@ -15,8 +15,8 @@ from backoffice.reverb.emulator.refunds import apply_refund
 from backoffice.sync.runner import sync_account
 from orders.models import Order
 from payouts.fees import OrderAmounts, Rates, cents
+from payouts.matching import Kind, Period, check_payout, match_period
 from payouts.models import FeeSchedule, Payout, PayoutLineItem
-from payouts.reconcile import Kind, Period, check_payout, reconcile
 from refunds.models import RefundRequest
 from tests.factories import AccountFactory
 
@@ -52,7 +52,7 @@ def test_fee_arithmetic_rounds_half_up_to_cents() -> None:
 
 
 def test_seeded_line_items_match_their_orders_and_the_default_fee_schedule(shop) -> None:
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     assert report.count(Kind.FEE) == report.count(Kind.AMOUNT) == 0
     assert report.count(Kind.PAYOUT_SUM) == report.count(Kind.UNKNOWN_ORDER) == 0
     (totals,) = report.totals
@@ -83,7 +83,7 @@ def test_a_clean_period_finds_nothing(shop) -> None:
             break
     else:
         pytest.fail("the seeded shop has no clean payout")
-    report = reconcile(Period(start, end), as_of=LATER)
+    report = match_period(Period(start, end), as_of=LATER)
     assert report.findings == []
     assert report.all_paid_out and report.fees_right
     (totals,) = report.totals
@@ -96,7 +96,7 @@ def test_a_missing_line_item_is_an_unpaid_order_and_a_payout_that_does_not_add_u
     line = PayoutLineItem.objects.select_related("order", "payout").first()
     order, payout = line.order, line.payout
     line.delete()
-    report = reconcile(ALL_TIME, as_of=LATER)
+    report = match_period(ALL_TIME, as_of=LATER)
     unpaid = [
         f for f in report.findings if f.kind == Kind.NOT_PAID_OUT and f.order_number == order.order_number
     ]
@@ -115,7 +115,7 @@ def test_a_wrong_fee_is_found_with_the_schedule_arithmetic(shop) -> None:
     line = PayoutLineItem.objects.select_related("order").first()
     line.fees += Decimal("1.00")
     line.save()
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     fees = [f for f in report.findings if f.kind == Kind.FEE]
     assert {f.order_number for f in fees} == {line.order_number}
     reasons = " | ".join(f.reason for f in fees)
@@ -135,18 +135,18 @@ def test_a_wrong_fee_is_found_with_the_schedule_arithmetic(shop) -> None:
 
 def test_the_fee_schedule_is_per_account_and_configurable(shop) -> None:
     FeeSchedule.objects.create(account=shop, selling_percent=Decimal("3.50"), payout_grace_days=10000)
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     fees = [f for f in report.findings if f.kind == Kind.FEE]
     assert len(fees) == PayoutLineItem.objects.count()
     assert all("selling 3.50%" in f.reason for f in fees)
     assert report.count(Kind.NOT_PAID_OUT) == 0  # nothing is overdue with a 10000-day grace period
-    assert reconcile(ALL_TIME, account_ids=[AccountFactory().pk]).findings == []
+    assert match_period(ALL_TIME, account_ids=[AccountFactory().pk]).findings == []
 
 
 def test_a_line_item_without_a_known_order(shop) -> None:
     line = PayoutLineItem.objects.first()
     PayoutLineItem.objects.filter(pk=line.pk).update(order=None, order_number="999999")
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     (unknown,) = [f for f in report.findings if f.kind == Kind.UNKNOWN_ORDER]
     assert unknown.reason == "order 999999 is not in the mirror"
     assert unknown.payout_id == line.payout_reverb_id
@@ -173,7 +173,7 @@ def test_a_refund_after_the_payout_is_a_deduction(shop, emulator) -> None:
     runs = sync_account(shop, ["orders", "refunds"])
     assert all(r.ok for r in runs)
     mirrored = RefundRequest.objects.get(order_number=line.order_number, state="approved")
-    report = reconcile(ALL_TIME, as_of=timezone.now())
+    report = match_period(ALL_TIME, as_of=timezone.now())
     (found,) = [f for f in report.findings if f.kind == Kind.REFUND and f.order_number == line.order_number]
     assert found.amount == Decimal("100.00")
     assert f"approved after the order was paid out (payout {line.payout_reverb_id})" in found.reason
@@ -187,7 +187,7 @@ def test_a_refund_after_the_payout_is_a_deduction(shop, emulator) -> None:
 
 
 def test_an_order_refunded_before_any_payout_is_not_overdue(shop) -> None:
-    report = reconcile(ALL_TIME, as_of=LATER)
+    report = match_period(ALL_TIME, as_of=LATER)
     refunded = set(Order.objects.filter(status="refunded").values_list("order_number", flat=True))
     assert refunded
     assert not refunded & {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}
@@ -195,9 +195,9 @@ def test_an_order_refunded_before_any_payout_is_not_overdue(shop) -> None:
     assert {f.order_number for f in before} <= refunded and before
 
 
-def test_reconcile_query_count_is_constant(shop, django_assert_num_queries) -> None:
+def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -> None:
     with django_assert_num_queries(9):
-        small = reconcile(ALL_TIME)
+        small = match_period(ALL_TIME)
     # Many more rows: copy the payouts' line items under a second account with fresh orders.
     other = AccountFactory(name="other")
     for n in range(15):
@@ -239,5 +239,5 @@ def test_reconcile_query_count_is_constant(shop, django_assert_num_queries) -> N
             remote_created_at=timezone.now(),
         )
     with django_assert_num_queries(9):
-        big = reconcile(ALL_TIME)
+        big = match_period(ALL_TIME)
     assert len(big.findings) > len(small.findings)

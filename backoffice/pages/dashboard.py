@@ -17,8 +17,8 @@ from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.admin_links import change_url, changelist_url
-from backoffice.charts import Bar, bar_chart
+from backoffice.admin.links import change_url, changelist_url
+from backoffice.pages.charts import Bar, bar_chart
 
 WEEKS = 12
 OFFERS_SHOWN = 5
@@ -140,9 +140,7 @@ class AccountHealth:
 def sync_health(now: datetime | None = None) -> list[AccountHealth]:
     """Per account and resource: last success, last failure and its error; requests and 429s in the last
     hour. Queries: accounts 1, runs 1 (grouped, the last error as a subquery), usage 1."""
-    from backoffice.background import ApiUsage
-    from backoffice.mirror import SyncRun
-    from backoffice.models import ReverbAccount
+    from backoffice.models import ApiUsage, ReverbAccount, SyncRun
 
     now = now or timezone.now()
     accounts = list(ReverbAccount.objects.order_by("name").only("pk", "name", "enabled"))
@@ -192,7 +190,7 @@ def sync_health(now: datetime | None = None) -> list[AccountHealth]:
 
 def last_reconciliation() -> Any | None:
     """The newest nightly reconciliation report with its findings count (one query), or None."""
-    from backoffice.background import ReconciliationReport
+    from backoffice.models import ReconciliationReport
 
     report = (
         ReconciliationReport.objects.select_related("account")

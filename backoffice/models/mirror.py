@@ -1,6 +1,6 @@
 """The mirror base model and the sync bookkeeping (DESIGN.md section 4).
 
-Imported by backoffice/models.py so Django registers SyncRun and SyncLogEntry with the backoffice app.
+Every domain app's mirror model subclasses RemoteModel; every pull records a SyncRun.
 """
 
 from __future__ import annotations

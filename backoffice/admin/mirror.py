@@ -12,10 +12,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin import MirrorAdmin
-from backoffice.admin_links import EMPTY, admin_link, changelist_url, money, pretty_json, reverb_link
-from backoffice.mirror import RemoteModel
-from backoffice.models import ReverbAccount
+from backoffice.admin.base import MirrorAdmin
+from backoffice.admin.links import EMPTY, admin_link, changelist_url, format_money, pretty_json, reverb_link
+from backoffice.models import RemoteModel, ReverbAccount
 
 # Bookkeeping columns every mirror has; shown in their own fieldset, below the mirrored data.
 SYNC_FIELDS = [
@@ -136,7 +135,7 @@ def money_column(amount_field: str, description: str, currency_field: str = "cur
 
     @admin.display(description=description, ordering=amount_field)
     def column(obj: Any) -> str:
-        return money(getattr(obj, amount_field), getattr(obj, currency_field))
+        return format_money(getattr(obj, amount_field), getattr(obj, currency_field))
 
     column.__name__ = f"{amount_field}_money"
     return column

@@ -1,8 +1,8 @@
-"""Payout-to-order reconciliation over the mirror: pure-ish functions over querysets.
+"""Payout-to-order matching over the mirror: pure-ish functions over querysets.
 
 Every function costs a constant number of queries (prefetch/aggregate, never a query per row):
 - `check_payout(payout)`: one payout's line items against their orders (the payout page);
-- `reconcile(period, ...)`: a period's findings and totals (the reconciliation report).
+- `match_period(period, ...)`: a period's findings and totals (the reconciliation report).
 
 "Paid out" means: the order has a mirrored payout line item. An order is expected in a payout when its
 status is one of PAYOUT_STATUSES, it has been paid, and no approved refund touches it (Reverb then keeps the
@@ -11,7 +11,6 @@ money back; the emulator never pays those out).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -22,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.admin_links import change_url
+from backoffice.admin.links import change_url
 from orders.models import Order
 from refunds.models import RefundRequest
 
@@ -217,20 +216,20 @@ class Kind:
 
 
 @dataclass(frozen=True)
-class Link:
+class PageLink:
     label: str
     url: str
 
 
 @dataclass(frozen=True)
-class Finding:
+class Mismatch:
     kind: str
     account: str
     reason: str
     amount: Decimal | None = None
     currency: str = ""
     when: datetime | None = None
-    links: tuple[Link, ...] = ()
+    links: tuple[PageLink, ...] = ()
     order_number: str = ""
     payout_id: str = ""
 
@@ -268,7 +267,7 @@ class Totals:
 class Report:
     period: Period
     as_of: datetime
-    findings: list[Finding]
+    findings: list[Mismatch]
     totals: list[Totals]
 
     def count(self, kind: str) -> int:
@@ -295,19 +294,19 @@ class Report:
         return self.count(Kind.FEE)
 
 
-def _order_link(order: Order | None, number: str = "") -> Link:
+def _order_link(order: Order | None, number: str = "") -> PageLink:
     if order is None:
-        return Link(f"order {number} (not in the mirror)", "")
-    return Link(f"order {order.order_number}", change_url(order))
+        return PageLink(f"order {number} (not in the mirror)", "")
+    return PageLink(f"order {order.order_number}", change_url(order))
 
 
-def _payout_link(payout: Payout | None) -> Link:
+def _payout_link(payout: Payout | None) -> PageLink:
     if payout is None:
-        return Link("payout (not in the mirror)", "")
-    return Link(f"payout {payout.reverb_id}", payout_url(payout))
+        return PageLink("payout (not in the mirror)", "")
+    return PageLink(f"payout {payout.reverb_id}", payout_url(payout))
 
 
-def reconcile(
+def match_period(
     period: Period, account_ids: Iterable[int] | None = None, as_of: datetime | None = None
 ) -> Report:
     """Findings and totals for orders paid, payouts made and refunds requested within `period`.
@@ -358,7 +357,7 @@ def reconcile(
     account_set |= {p.account_id for p in payouts} | {r.account_id for r in refunds}
     table = rates_by_account(account_set)
 
-    findings: list[Finding] = []
+    findings: list[Mismatch] = []
     totals: dict[str, Totals] = {}
 
     def total_for(currency: str) -> Totals:
@@ -378,7 +377,7 @@ def reconcile(
     return Report(period, as_of, findings, sorted(totals.values(), key=lambda t: t.currency))
 
 
-def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: list[Finding]) -> None:
+def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: list[Mismatch]) -> None:
     amounts = OrderAmounts.of(order)
     refunded = approved_refunds(order)
     paid_out = list(order.payout_line_items.all())
@@ -402,7 +401,7 @@ def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: l
     t.overdue_amount += amounts.expected_payout(rates_)
     days = (as_of - order.paid_at).days if order.paid_at else 0
     out.append(
-        Finding(
+        Mismatch(
             Kind.NOT_PAID_OUT,
             order.account.name,
             f"paid {days} days ago ({order.status}) and in no payout; "
@@ -416,12 +415,12 @@ def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: l
     )
 
 
-def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Finding]) -> None:
+def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Mismatch]) -> None:
     payout = line.payout
     t.line_items += 1
     t.line_items_total += cents(line.amount_total)
     t.fees_charged += cents(line.fees)
-    links = (_payout_link(payout), Link(f"line item {line.reverb_id}", change_url(line)))
+    links = (_payout_link(payout), PageLink(f"line item {line.reverb_id}", change_url(line)))
     common = {
         "account": line.account.name,
         "currency": line.currency,
@@ -432,7 +431,7 @@ def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Findin
     check = check_line_item(line, rates_)
     if check.order is None:
         out.append(
-            Finding(
+            Mismatch(
                 Kind.UNKNOWN_ORDER,
                 reason=f"order {line.order_number or '(none given)'} is not in the mirror",
                 amount=cents(line.amount_total),
@@ -448,7 +447,7 @@ def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Findin
         kind = Kind.FEE if diff.key.startswith("fees") else Kind.AMOUNT
         amount = cents(diff.line_value) - cents(diff.order_value)
         out.append(
-            Finding(
+            Mismatch(
                 kind,
                 reason=f"{diff.label}: {diff.reason}",
                 amount=amount,
@@ -458,7 +457,7 @@ def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Findin
         )
 
 
-def _check_payout_sum(payout: Payout, t: Totals, out: list[Finding]) -> None:
+def _check_payout_sum(payout: Payout, t: Totals, out: list[Mismatch]) -> None:
     t.payouts += 1
     t.payouts_total += cents(payout.total)
     line_sum = cents(payout.line_sum)
@@ -470,7 +469,7 @@ def _check_payout_sum(payout: Payout, t: Totals, out: list[Finding]) -> None:
         else f"payout total {cents(payout.total)} but its {payout.line_count} line items add up to {line_sum}"
     )
     out.append(
-        Finding(
+        Mismatch(
             Kind.PAYOUT_SUM,
             payout.account.name,
             reason,
@@ -483,12 +482,12 @@ def _check_payout_sum(payout: Payout, t: Totals, out: list[Finding]) -> None:
     )
 
 
-def _check_refund(refund: RefundRequest, t: Totals, out: list[Finding]) -> None:
+def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None:
     order = refund.order
     amount = cents(refund.amount)
     lines = list(order.payout_line_items.all()) if order is not None else []
-    links: list[Link] = [
-        Link(f"refund request {refund.reverb_id}", change_url(refund)),
+    links: list[PageLink] = [
+        PageLink(f"refund request {refund.reverb_id}", change_url(refund)),
         _order_link(order, refund.order_number),
     ]
     links += [_payout_link(li.payout) for li in lines]
@@ -505,7 +504,7 @@ def _check_refund(refund: RefundRequest, t: Totals, out: list[Finding]) -> None:
     else:
         reason = f"state {refund.state}"
     out.append(
-        Finding(
+        Mismatch(
             Kind.REFUND,
             refund.account.name,
             reason,
@@ -517,13 +516,3 @@ def _check_refund(refund: RefundRequest, t: Totals, out: list[Finding]) -> None:
         )
     )
 
-
-def month_bounds_of(today: date) -> Period:
-    return Period.month(today.year, today.month)
-
-
-def group_by_kind(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    grouped: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        grouped[finding.kind].append(finding)
-    return grouped

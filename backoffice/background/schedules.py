@@ -1,7 +1,8 @@
 """Schedules as data (DESIGN.md section 7), written to django-q2's Schedule table by `setup_schedules`.
 
 Every schedule is a fan-out: the scheduled task loops over the enabled accounts with automatic sync and
-queues one task per account (backoffice/tasks.py), so a new or disabled account needs no schedule change.
+queues one task per account (backoffice/background/tasks.py), so a new or disabled account needs no
+schedule change.
 
 The nightly reconciliation is not a per-account daily Schedule row: `run_due_reconciliations` runs every
 few minutes and starts, per account, the reconciliation whose moment (reconcile_at in the account's time
@@ -37,18 +38,20 @@ class Spec:
         return PREFIX + self.name
 
 
-PULL = "backoffice.tasks.pull_accounts"
+BACKGROUND = "backoffice.background"
+TASKS = f"{BACKGROUND}.tasks"
+PULL = f"{TASKS}.pull_accounts"
 
 SCHEDULES: tuple[Spec, ...] = (
     Spec("orders and refund requests", PULL, 5, {"resources": ["orders", "refunds"]}),
     Spec("offers and conversations", PULL, 5, {"resources": ["negotiations", "conversations"]}),
     Spec("payments, feedback and payouts", PULL, 60, {"resources": ["payments", "feedback", "payouts"]}),
     Spec("listings scan", PULL, 60, {"resources": ["listings"]}),
-    Spec("nightly reconciliation (starts the due ones)", "backoffice.tasks.run_due_reconciliations", 5),
+    Spec("nightly reconciliation (starts the due ones)", f"{TASKS}.run_due_reconciliations", 5),
     # Safety nets: a bulk job whose worker died without django-q re-delivering it, and webhook deliveries
     # whose processing task was lost (both are idempotent: finished work is never redone).
-    Spec("recover stalled bulk jobs", "backoffice.jobs.recover_stale_jobs", 15),
-    Spec("unprocessed webhook deliveries", "backoffice.webhooks.process_pending", 15, {"limit": 500}),
+    Spec("recover stalled bulk jobs", f"{BACKGROUND}.jobs.recover_stale_jobs", 15),
+    Spec("unprocessed webhook deliveries", f"{BACKGROUND}.webhooks.process_pending", 15, {"limit": 500}),
     # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch feeds, send events.
     Spec("stock queue and events", "inventory.tasks.tick", 1),
 )

@@ -7,35 +7,35 @@ Reverb signs nothing and sends the bare object with no envelope (API-NOTES 12), 
   twice, or two deliveries for one object, ends in the same mirror state.
 Nothing here is needed by polling: the scheduled pulls cover everything whether webhooks arrive or not.
 
-Processing runs where WEBHOOKS_BACKEND says: "django_q" (default, a django-q2 task enqueued on commit),
-"thread" (one thread per delivery; live-server tests), "inline" (in the request; unit tests) or "manual"
-(stored only; `process_pending` picks them up).
+Processing is sent to a worker on commit through backoffice/background/queue.py (settings.WORKER_BACKEND;
+with "none" deliveries are stored only and `process_pending` picks them up).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from backoffice.background import WebhookDelivery
-from backoffice.models import ReverbAccount
+from backoffice.actions import Push, ReverbRefused
+from backoffice.background.queue import enqueue
+from backoffice.models import ReverbAccount, WebhookDelivery
+from backoffice.reverb.errors import UnauthorizedError
 
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 log = logging.getLogger(__name__)
+PROCESS = "backoffice.background.webhooks.process_delivery"
 
 State = WebhookDelivery.State
 
@@ -168,7 +168,7 @@ def receive(request: HttpRequest, secret: str) -> HttpResponse:
         _classify(delivery, raw, enabled)
     delivery.save(force_insert=True)
     if delivery.state == State.RECEIVED:
-        transaction.on_commit(lambda: enqueue(delivery.pk))
+        enqueue(PROCESS, delivery.pk, task_name=f"webhook-{delivery.pk}")
     if too_big:
         return HttpResponse(b"payload too large", status=413, content_type="text/plain")
     return HttpResponse(b"ok", content_type="text/plain")
@@ -199,27 +199,6 @@ def _classify(delivery: WebhookDelivery, raw: bytes, enabled: bool) -> None:
 
 
 # ---- processing ----------------------------------------------------------------------------------------
-
-
-def enqueue(delivery_id: int) -> None:
-    backend = getattr(settings, "WEBHOOKS_BACKEND", "django_q")
-    if backend == "manual":
-        return
-    if backend == "inline":
-        process_delivery(delivery_id)
-    elif backend == "thread":
-        threading.Thread(target=_process_in_thread, args=(delivery_id,), daemon=True).start()
-    else:
-        from django_q.tasks import async_task
-
-        async_task("backoffice.webhooks.process_delivery", delivery_id, task_name=f"webhook-{delivery_id}")
-
-
-def _process_in_thread(delivery_id: int) -> None:
-    try:
-        process_delivery(delivery_id)
-    finally:
-        connection.close()
 
 
 def _claim(delivery_id: int, *, replay: bool) -> WebhookDelivery | None:
@@ -313,7 +292,7 @@ def reread(client: ReverbClient, target: Target) -> dict[str, Any]:
 
 
 def process_pending(account: ReverbAccount | None = None, *, limit: int | None = None) -> int:
-    """Process every delivery still "received" (a lost enqueue, the "manual" backend, a dead worker),
+    """Process every delivery still "received" (a lost enqueue, WORKER_BACKEND "none", a dead worker),
     oldest first. Returns how many this call processed (others may have been taken by another worker)."""
     qs = WebhookDelivery.objects.filter(state=State.RECEIVED)
     if account is not None:
@@ -390,8 +369,6 @@ def _refused(exc: Exception, url: str) -> WebhookRegistrationRefused:
 
 
 def registrations(account: ReverbAccount, client: ReverbClient | None = None) -> list[dict[str, Any]]:
-    from backoffice.reverb.errors import UnauthorizedError
-
     try:
         return (client or account.client()).webhook_registrations()
     except UnauthorizedError as exc:
@@ -403,8 +380,6 @@ def register(
 ) -> list[RegistrationResult]:
     """Register every topic in TOPICS at the account's URL, skipping the ones already there; then remove
     registrations of ours under the same base URL that carry an old (rotated) secret."""
-    from backoffice.reverb.errors import ReverbError, UnauthorizedError
-
     client = client or account.client()
     url = webhook_url(account, base_url)
     try:
@@ -417,18 +392,20 @@ def register(
         if (topic, url) in have:
             results.append(RegistrationResult(topic, "already registered"))
             continue
+        push = _webhook_push(account, client, "webhooks.register", topic, {"topic": topic})
         try:
-            made = client.register_webhook(url, topic)
-        except UnauthorizedError as exc:
-            raise _refused(exc, url) from exc
-        except ReverbError as exc:  # e.g. 400 "topic does not have a valid value": per topic
-            results.append(RegistrationResult(topic, "failed", str(exc)))
+            made = push.send(lambda c, topic=topic: c.register_webhook(url, topic))
+        except ReverbRefused as exc:
+            if isinstance(exc.error, UnauthorizedError):
+                raise _refused(exc.error, url) from exc.error
+            # e.g. 400 "topic does not have a valid value": per topic
+            results.append(RegistrationResult(topic, "failed", str(exc.error)))
             continue
         results.append(RegistrationResult(topic, "registered", f"id {made.get('id', '?')}"))
     for reg in existing:
         reg_url = str(reg.get("url", ""))
         if is_ours(reg_url, base_url) and reg_url != url:
-            results.append(_delete(client, reg, "removed", "an old secret's URL"))
+            results.append(_delete(account, client, reg, "removed", "an old secret's URL"))
     return results
 
 
@@ -436,27 +413,38 @@ def unregister(
     account: ReverbAccount, base_url: str | None = None, client: ReverbClient | None = None
 ) -> list[RegistrationResult]:
     """Remove every registration pointing at our receiver (under `base_url` if given)."""
-    from backoffice.reverb.errors import UnauthorizedError
-
     client = client or account.client()
     try:
         existing = client.webhook_registrations()
     except UnauthorizedError as exc:
         raise _refused(exc, webhook_url(account, base_url or "")) from exc
     return [
-        _delete(client, reg, "removed")
+        _delete(account, client, reg, "removed")
         for reg in existing
         if is_ours(str(reg.get("url", "")), base_url)
     ]
 
 
-def _delete(client: ReverbClient, reg: Mapping[str, Any], outcome: str, why: str = "") -> RegistrationResult:
-    from backoffice.reverb.errors import ReverbError
+def _webhook_push(
+    account: ReverbAccount, client: ReverbClient, action: str, key: str, summary: Mapping[str, Any]
+) -> Push:
+    """Registrations are changes on Reverb like any other: audited, with the URL's secret masked (the
+    receiver's URL carries the account's webhook secret)."""
+    return Push(
+        account, action, ("webhook", key), summary=summary, client=client, secrets=(account.webhook_secret,)
+    )
 
+
+def _delete(
+    account: ReverbAccount, client: ReverbClient, reg: Mapping[str, Any], outcome: str, why: str = ""
+) -> RegistrationResult:
     topic = str(reg.get("topic", ""))
+    push = _webhook_push(
+        account, client, "webhooks.unregister", str(reg["id"]), {"topic": topic, "id": reg["id"]}
+    )
     try:
-        client.delete_webhook(reg["id"])
-    except ReverbError as exc:
-        return RegistrationResult(topic, "failed", f"removing {reg.get('url')}: {exc}")
+        push.send(lambda c: c.delete_webhook(reg["id"]))
+    except ReverbRefused as exc:
+        return RegistrationResult(topic, "failed", f"removing {reg.get('url')}: {exc.error}")
     detail = f"id {reg['id']} {reg.get('url')}" + (f" ({why})" if why else "")
     return RegistrationResult(topic, outcome, detail)

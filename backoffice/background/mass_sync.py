@@ -12,7 +12,8 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
-from backoffice.jobs import BulkJob, BulkJobItem, ItemSpec, Outcome, create_job, job_handler
+from backoffice.background.jobs import ItemSpec, Outcome, create_job
+from backoffice.models import BulkJob, BulkJobItem
 from backoffice.sync import registry
 from backoffice.sync.runner import AccountDisabled, sync_resource
 
@@ -48,7 +49,6 @@ def _run_url(run_pk: int) -> str:
         return ""
 
 
-@job_handler(KIND)
 def sync_one_resource(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
     """Pull one resource. Safe to repeat after a crash (resumed): pulls only write what Reverb says."""
     account = job.account
@@ -73,3 +73,9 @@ def sync_one_resource(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outc
     if run.error:
         return Outcome.failed(f"{run.error} ({counts}){again}", **result)
     return Outcome.ok(f"{counts}{again}", **result)
+
+
+# Registered by the app's AppConfig.ready() (backoffice/background/jobs.py register_job_handlers).
+JOB_HANDLERS = {
+    KIND: sync_one_resource,
+}

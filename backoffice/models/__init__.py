@@ -1,0 +1,36 @@
+"""The back office's own models, one module per subject; Django finds them through this package.
+
+Import them from here: `from backoffice.models import ReverbAccount, ApiCall, BulkJob, RemoteModel, SyncRun`.
+"""
+
+from backoffice.models.account import API_URL_HELP, Currency, ReverbAccount, new_webhook_secret, shop_name_of
+from backoffice.models.audit import ApiCall
+from backoffice.models.background import (
+    ApiUsage,
+    RateBudget,
+    ReconciliationFinding,
+    ReconciliationReport,
+    WebhookDelivery,
+)
+from backoffice.models.jobs import BulkJob, BulkJobItem
+from backoffice.models.mirror import RemoteModel, SyncLogEntry, SyncRun, amount_field
+
+__all__ = [
+    "API_URL_HELP",
+    "ApiCall",
+    "ApiUsage",
+    "BulkJob",
+    "BulkJobItem",
+    "Currency",
+    "RateBudget",
+    "ReconciliationFinding",
+    "ReconciliationReport",
+    "RemoteModel",
+    "ReverbAccount",
+    "SyncLogEntry",
+    "SyncRun",
+    "WebhookDelivery",
+    "amount_field",
+    "new_webhook_secret",
+    "shop_name_of",
+]
