@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backoffice.background.ratebudget.InteractiveMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -184,6 +185,12 @@ REVERB_PER_PAGE = env.int("REVERB_PER_PAGE", default=50)
 REVERB_CONNECT_TIMEOUT = env.float("REVERB_CONNECT_TIMEOUT", default=5.0)
 REVERB_READ_TIMEOUT = env.float("REVERB_READ_TIMEOUT", default=30.0)
 REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)
+# Seconds one Reverb request may take in all, body included (the read timeout bounds each wait for a byte).
+REVERB_REQUEST_DEADLINE = env.float("REVERB_REQUEST_DEADLINE", default=60.0)
+# A 429's Retry-After pauses the account's budget at most this many seconds.
+REVERB_MAX_PAUSE = env.float("REVERB_MAX_PAUSE", default=300.0)
+# Seconds a person's request (any web request) waits for a paused budget before "Reverb asked us to wait".
+REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=2.0)
 # Requests per second per account; Reverb publishes no number, so stay polite.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=5.0)
 REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=20)

@@ -1,6 +1,10 @@
 """Shared fixtures. Any attempt to reach a real network fails the test (DESIGN.md section 8)."""
 
+import copy
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -41,3 +45,79 @@ def emulator():
     register_transport(f"{EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
     yield emu
     unregister_transport(f"{EMULATOR_ORIGIN}/")
+
+
+OTHER_EMULATOR_ORIGIN = "http://reverb-two.test"
+OTHER_EMULATOR_API_URL = f"{OTHER_EMULATOR_ORIGIN}/api"
+OTHER_EMULATOR_TOKEN = "other-token-9876543210"
+
+
+@pytest.fixture
+def other_emulator():
+    """A second, separate emulated Reverb shop (another seed and token) at OTHER_EMULATOR_API_URL, for
+    tests with two accounts: what is done for one must never reach the other."""
+    from backoffice.reverb.emulator import Emulator
+    from backoffice.reverb.emulator.adapter import EmulatorAdapter
+    from backoffice.reverb.transport import register_transport, unregister_transport
+
+    emu = Emulator(token=OTHER_EMULATOR_TOKEN, seed=2, size="tiny")
+    register_transport(f"{OTHER_EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
+    yield emu
+    unregister_transport(f"{OTHER_EMULATOR_ORIGIN}/")
+
+
+def _row_state(row: Any) -> dict[str, Any]:
+    fresh = type(row)._base_manager.get(pk=row.pk)
+    return {f.attname: getattr(fresh, f.attname) for f in fresh._meta.concrete_fields}
+
+
+@contextmanager
+def nothing_changes(emulator: Any, *rows: Any) -> Iterator[None]:
+    """Assert that what runs inside changes nothing: each mirror row as stored, the emulated shop's data,
+    and no new successful audit row (a refusal may record itself as refused, nothing more)."""
+    from backoffice.models import ApiCall
+
+    ok = ApiCall.objects.exclude(status=ApiCall.Status.REFUSED)
+    before_rows = [_row_state(row) for row in rows]
+    before_remote = copy.deepcopy(dict(emulator.store.tables)) if emulator is not None else None
+    before_calls = set(ok.values_list("pk", flat=True))
+    yield
+    assert [_row_state(row) for row in rows] == before_rows, "a mirror row changed"
+    if emulator is not None:
+        assert dict(emulator.store.tables) == before_remote, "the emulated shop changed"
+    assert set(ok.values_list("pk", flat=True)) == before_calls, "a call was sent"
+
+
+@pytest.fixture
+def inline_jobs(settings: Any) -> None:
+    """Bulk jobs run inline, in the request or call that submits them."""
+    settings.WORKER_BACKEND = "inline"
+
+
+# The fixtures below import inside their bodies: tests.factories and tests.orders.helpers import this module.
+
+
+@pytest.fixture
+def shop(emulator: Any, db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An account on the emulator, with everything pulled into the mirror; its clients never wait."""
+    from backoffice.models import ReverbAccount
+    from backoffice.sync.runner import sync_account
+    from tests.factories import AccountFactory
+    from tests.orders.helpers import fast_client
+
+    monkeypatch.setattr(ReverbAccount, "client", fast_client)
+    account = AccountFactory()
+    sync_account(account, client=fast_client(account))
+    return account
+
+
+@pytest.fixture
+def other_shop(shop: Any, other_emulator: Any) -> Any:
+    """A second account, created after `shop`, on its own emulator, everything pulled into the mirror."""
+    from backoffice.sync.runner import sync_account
+    from tests.factories import AccountFactory
+    from tests.orders.helpers import fast_client
+
+    account = AccountFactory(name="other-shop", api_url=OTHER_EMULATOR_API_URL, token=OTHER_EMULATOR_TOKEN)
+    sync_account(account, client=fast_client(account))
+    return account

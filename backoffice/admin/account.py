@@ -189,13 +189,13 @@ class ReverbAccountAdmin(BaseAdmin):
             fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
         return fieldsets
 
-    @admin.display(description="API requests / 429s (last hour)")
+    @admin.display(description="API requests / 429s (last hour), current pause")
     def api_last_hour(self, account: ReverbAccount) -> str:
         requests = getattr(account, "requests_last_hour", None)
         throttled = getattr(account, "throttled_last_hour", None)
         if requests is None or throttled is None:
             requests, throttled = ratebudget.usage_last_hour(account)
-        return f"{requests} / {throttled}"
+        return f"{requests} / {throttled}{ratebudget.pause_note(account)}"
 
     @admin.display(description="Mass sync")
     def mass_sync_job(self, account: ReverbAccount) -> str:

@@ -6,13 +6,14 @@ SQLite the settings' transaction_mode IMMEDIATE takes the write lock at BEGIN), 
 the tokens and count the request in `ApiUsage`, or compute how long to wait. Waiting happens outside the
 transaction, then it tries again. Times are Unix seconds (`time.time()`), comparable across machines.
 
-`account_rate_limiter()` is what `ReverbClient.for_account` uses: this bucket when
+`account_rate_limiter()` is what `ReverbAccount.client()` hands its client: this bucket when
 settings.REVERB_RATE_BUDGET == "database" (the default), the process-local one when "local".
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,13 @@ from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from backoffice.models import ApiUsage, RateBudget, ReverbAccount
-from backoffice.reverb.ratelimit import LocalTokenBucket, RateLimiter, default_rate_limiter
+from backoffice.reverb.ratelimit import (
+    INTERACTIVE_PATIENCE,
+    LocalTokenBucket,
+    RateLimiter,
+    default_rate_limiter,
+    interactive,
+)
 
 ACCOUNT_PREFIX = "account:"
 # Unix times near 1.7e9 have a resolution of ~2.4e-7 s, so a refill computed from them can fall a hair
@@ -99,6 +106,13 @@ class DatabaseTokenBucket:
             budget.save(using=self.using, update_fields=["tokens", "refilled_at", "paused_until"])
             self._count(account_id, now, throttled=1)
 
+    def paused_for(self, key: str) -> float:
+        """Seconds the account is still paused after a 429 (0 when it is not); one indexed read."""
+        account_id = account_id_of(key)
+        if account_id is None:
+            return self._local.paused_for(key)
+        return paused_seconds(account_id, now=self.clock(), using=self.using)
+
     def available(self, key: str) -> float:
         """Tokens left for `key` now, without taking any (diagnostics and tests)."""
         account_id = account_id_of(key)
@@ -163,6 +177,25 @@ class DatabaseTokenBucket:
             )
 
 
+def paused_seconds(account_id: int, *, now: float | None = None, using: str = DEFAULT_DB_ALIAS) -> float:
+    """Seconds the account's shared budget is still paused by a 429 (0 when it is not)."""
+    rows = RateBudget.objects.using(using).filter(account_id=account_id)
+    paused_until = rows.values_list("paused_until", flat=True).first() or 0.0
+    return max(paused_until - (time.time() if now is None else now), 0.0)
+
+
+class InteractiveMiddleware:
+    """Web requests are people waiting: Reverb calls made while serving one fail fast with "Reverb asked
+    us to wait N s" when the account is paused, instead of hanging the page (background work waits)."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        with interactive(getattr(settings, "REVERB_INTERACTIVE_WAIT", INTERACTIVE_PATIENCE)):
+            return self.get_response(request)
+
+
 _buckets: dict[tuple[float, int], DatabaseTokenBucket] = {}
 _buckets_lock = threading.Lock()
 
@@ -171,7 +204,7 @@ def account_rate_limiter() -> RateLimiter:
     """The rate limiter for clients of an account, per settings.REVERB_RATE_BUDGET."""
     mode = getattr(settings, "REVERB_RATE_BUDGET", "database")
     if mode == "local":
-        return default_rate_limiter()
+        return default_rate_limiter(settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST)
     if mode != "database":
         raise ImproperlyConfigured(f"REVERB_RATE_BUDGET must be 'database' or 'local', not {mode!r}")
     key = (float(settings.REVERB_RATE_PER_SECOND), int(settings.REVERB_RATE_BURST))
@@ -190,7 +223,21 @@ def with_usage_last_hour(queryset: QuerySet[Any]) -> QuerySet[Any]:
     def total(column: str) -> Coalesce:
         return Coalesce(Subquery(usage.annotate(n=Sum(column)).values("n")[:1]), 0)
 
-    return queryset.annotate(requests_last_hour=total("requests"), throttled_last_hour=total("throttled"))
+    paused_until = RateBudget.objects.filter(account=OuterRef("pk")).values("paused_until")[:1]
+    return queryset.annotate(
+        requests_last_hour=total("requests"),
+        throttled_last_hour=total("throttled"),
+        rate_paused_until=Subquery(paused_until),
+    )
+
+
+def pause_note(account: Any) -> str:
+    """ " · paused 42 s" while Reverb's 429 pauses the account (annotated or read), else ""."""
+    if hasattr(account, "rate_paused_until"):
+        left = max((account.rate_paused_until or 0.0) - time.time(), 0.0)
+    else:
+        left = account.rate_paused_for
+    return f" · paused {math.ceil(left)} s by Reverb" if left > 0 else ""
 
 
 def usage_last_hour(account: Any) -> tuple[int, int]:
@@ -204,6 +251,9 @@ def usage_last_hour(account: Any) -> tuple[int, int]:
 
 __all__ = [
     "DatabaseTokenBucket",
+    "InteractiveMiddleware",
+    "pause_note",
+    "paused_seconds",
     "account_rate_limiter",
     "usage_last_hour",
     "with_usage_last_hour",

@@ -152,7 +152,7 @@ def receive(request: HttpRequest, secret: str) -> HttpResponse:
         return HttpResponseNotFound(b"", content_type="text/plain")
     account_id, enabled = found
     headers = _headers(request)
-    topic = request.headers.get("X-Reverb-Topic", "").strip()[:64]
+    topic = request.headers.get("X-Reverb-Topic", "").replace("\x00", "").strip()[:64]
     cap = max_body_bytes()
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -161,9 +161,14 @@ def receive(request: HttpRequest, secret: str) -> HttpResponse:
     raw = b"" if declared > cap else request.read(cap + 1)
     delivery = WebhookDelivery(account_id=account_id, topic=topic, headers=headers)
     too_big = declared > cap or len(raw) > cap
+    has_nul = not too_big and b"\x00" in raw
     if too_big:  # recorded (so it is seen), never processed
         delivery.state = State.FAILED
         delivery.error = f"body larger than {cap} bytes ({max(declared, len(raw))}); not stored"
+    elif has_nul:  # no text column takes a NUL on PostgreSQL, and no JSON Reverb sends has one
+        delivery.body = raw.replace(b"\x00", b"").decode("utf-8", errors="replace")
+        delivery.state = State.FAILED
+        delivery.error = "body contains a NUL byte (0x00): stored without it, not processed"
     else:
         _classify(delivery, raw, enabled)
     delivery.save(force_insert=True)
@@ -171,6 +176,8 @@ def receive(request: HttpRequest, secret: str) -> HttpResponse:
         enqueue(PROCESS, delivery.pk, task_name=f"webhook-{delivery.pk}")
     if too_big:
         return HttpResponse(b"payload too large", status=413, content_type="text/plain")
+    if has_nul:
+        return HttpResponse(b"body contains a NUL byte", status=400, content_type="text/plain")
     return HttpResponse(b"ok", content_type="text/plain")
 
 

@@ -100,10 +100,26 @@ class ReverbAccount(models.Model):
     def has_token(self) -> bool:
         return bool(self.token_encrypted)
 
-    def client(self) -> ReverbClient:
-        from backoffice.reverb.client import ReverbClient
+    def client(self, **options: Any) -> ReverbClient:
+        """This account's Reverb client: its URL, token and currency, the settings' limits, and the
+        account's rate budget shared by all workers. `options` override any of them (tests, tools)."""
+        from backoffice.background.ratebudget import account_rate_limiter
+        from backoffice.reverb.client import BearerToken, ReverbClient
 
-        return ReverbClient.for_account(self)
+        options = {"currency": self.currency or "USD", "account_key": f"account:{self.pk}",
+                   "per_page": settings.REVERB_PER_PAGE, "max_retries": settings.REVERB_MAX_RETRIES,
+                   "timeout": (settings.REVERB_CONNECT_TIMEOUT, settings.REVERB_READ_TIMEOUT),
+                   "deadline": settings.REVERB_REQUEST_DEADLINE, "max_pause": settings.REVERB_MAX_PAUSE,
+                   **options}
+        options["rate_limiter"] = options.get("rate_limiter") or account_rate_limiter()
+        return ReverbClient(self.api_url, BearerToken(self.get_token()), **options)
+
+    @property
+    def rate_paused_for(self) -> float:
+        """Seconds Reverb paused this account for (a 429's Retry-After, capped); 0 when it is not."""
+        from backoffice.background.ratebudget import paused_seconds
+
+        return paused_seconds(self.pk) if self.pk else 0.0
 
     def verify(self) -> tuple[bool, str]:
         """Call Reverb's account endpoint: (True, shop name) or (False, the exact reason, token-free)."""

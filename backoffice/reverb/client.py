@@ -26,17 +26,21 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
+from urllib3.util import parse_url
 
 from .errors import (
     DuplicateSkuError,
     ForeignLinkError,
     RateLimitedError,
+    RateLimitPausedError,
     ReverbError,
     ServerError,
     TransportError,
+    UnexpectedResponseError,
     error_for_status,
 )
-from .ratelimit import RateLimiter, default_rate_limiter
+from .ratelimit import RateLimiter, current_patience, default_rate_limiter, paused_for
 from .transport import new_session
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,13 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 RETRY_AFTER_JITTER = 0.25  # spread clients that were all told the same Retry-After
+DEFAULT_PER_PAGE = 50
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read between two bytes)
+DEFAULT_MAX_RETRIES = 4
+DEFAULT_DEADLINE = 60.0  # seconds for one whole request, body included (a trickling server cannot hold us)
+DEFAULT_MAX_PAUSE = 300.0  # a Retry-After longer than this pauses the account only this long
+BODY_CHUNK = 64 * 1024
+MASK = "[REDACTED]"
 SALE_CHUNK = 25  # POST/DELETE /sales/{id}/listings take at most 25 ids (API-NOTES 10.4)
 
 ORDER_KINDS = ("all", "awaiting_shipment", "unpaid")
@@ -89,10 +100,44 @@ def format_when(value: When) -> str | None:
     return value.isoformat()
 
 
+class BearerToken:
+    """The account's token. Its repr and str are redacted, so it shows in no traceback, log or error
+    page (Django's DEBUG page prints every frame's locals); only `reveal()`, building the header,
+    unwraps it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | BearerToken) -> None:
+        self._value = value.reveal() if isinstance(value, BearerToken) else str(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def mask(self, text: str) -> str:
+        """`text` with the token, as is, stripped or repr-escaped (as exception messages quote it), masked."""
+        for form in {self._value, self._value.strip(), repr(self._value)[1:-1]}:
+            if len(form) >= 4 and form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"BearerToken({MASK!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # never pickled into a task payload or cache in clear
+        raise TypeError("a BearerToken is not serialisable")
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+    """(scheme, host, port) as urllib3, which opens the connection, reads the URL: a check made with
+    another parser can be fooled (a backslash before '@' is a path to urllib3, user-info to urlsplit)."""
+    parts = parse_url(url)
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _json_default(value: Any) -> Any:
@@ -103,26 +148,35 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _setting(name: str, value: Any) -> Any:
-    if value is not None:
-        return value
-    from django.conf import settings  # lazily: the module imports without Django configured
-
-    return getattr(settings, name)
-
-
 class ReverbClient:
-    def __init__(self, base_url: str, token: str, *, currency: str = "USD", per_page: int | None = None,
-                 timeout: tuple[float, float] | None = None, max_retries: int | None = None,
-                 rate_limiter: RateLimiter | None = None, sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None, account_key: str | None = None) -> None:
+    """Knows nothing of Django: the account (`ReverbAccount.client()`) builds it from the settings and
+    hands it the account's shared rate budget; standalone, it uses the defaults above."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | BearerToken,
+        *,
+        currency: str = "USD",
+        per_page: int | None = None,
+        timeout: tuple[float, float] | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        max_pause: float | None = None,
+        rate_limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+        account_key: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
+        self._token = BearerToken(token)
+        del token
         self.currency = currency
-        self.per_page = int(_setting("REVERB_PER_PAGE", per_page))
-        self.timeout = timeout or (float(_setting("REVERB_CONNECT_TIMEOUT", None)),
-                                   float(_setting("REVERB_READ_TIMEOUT", None)))
-        self.max_retries = int(_setting("REVERB_MAX_RETRIES", max_retries))
+        self.per_page = int(per_page or DEFAULT_PER_PAGE)
+        self.timeout = tuple(timeout or DEFAULT_TIMEOUT)
+        self.max_retries = int(DEFAULT_MAX_RETRIES if max_retries is None else max_retries)
+        self.deadline = float(deadline or DEFAULT_DEADLINE)
+        self.max_pause = float(DEFAULT_MAX_PAUSE if max_pause is None else max_pause)
         self.rate_limiter = rate_limiter or default_rate_limiter()
         self.sleep = sleep
         self.session = session or new_session()
@@ -134,16 +188,6 @@ class ReverbClient:
         self._origin = _origin(self.base_url)
         self._base_path = urlsplit(self.base_url).path.rstrip("/")
 
-    @classmethod
-    def for_account(cls, account: Any, **kwargs: Any) -> ReverbClient:
-        kwargs.setdefault("currency", getattr(account, "currency", None) or "USD")
-        kwargs.setdefault("account_key", f"account:{account.pk}")
-        if kwargs.get("rate_limiter") is None:  # the account's budget shared by all workers (settings)
-            from backoffice.background.ratebudget import account_rate_limiter
-
-            kwargs["rate_limiter"] = account_rate_limiter()
-        return cls(account.api_url, account.get_token(), **kwargs)
-
     def __repr__(self) -> str:  # never the token
         return f"<ReverbClient {self.base_url} key={self.account_key!r} currency={self.currency}>"
 
@@ -154,29 +198,52 @@ class ReverbClient:
             "Accept": CONTENT_TYPE,
             "Content-Type": CONTENT_TYPE,
             "Accept-Version": "3.0",
-            "Authorization": f"Bearer {self._token}",
+            "Authorization": f"Bearer {self._token.reveal()}",
             "X-Display-Currency": self.currency,
             "User-Agent": USER_AGENT,
         }
 
+    def paused_for(self) -> float:
+        """Seconds this account's budget is still paused after a 429 (0 when it is not)."""
+        return paused_for(self.rate_limiter, self.account_key)
+
     def url(self, path_or_url: str) -> str:
-        """An absolute URL on the account's API host. Absolute links elsewhere raise ForeignLinkError."""
+        """An absolute URL on the account's API host. Absolute links elsewhere raise ForeignLinkError,
+        and so does any link with user-info or a backslash (parsers disagree on where its host is)."""
+        if "\\" in path_or_url or any(ord(c) < 32 or ord(c) == 127 for c in path_or_url):
+            raise ForeignLinkError(
+                "refusing a link with a backslash or a control character: parsers disagree on its host",
+                url=_printable(path_or_url),
+            )
         if "://" not in path_or_url:
             path = "/" + path_or_url.lstrip("/")
             if self._base_path and (path == self._base_path or path.startswith(self._base_path + "/")):
-                path = path[len(self._base_path):]  # a root-relative HAL href such as /api/listings/1
+                path = path[len(self._base_path) :]  # a root-relative HAL href such as /api/listings/1
             return self.base_url + path
         parts = urlsplit(path_or_url)
+        try:
+            parsed = parse_url(path_or_url)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.auth is not None or "@" in parts.netloc:
+            raise ForeignLinkError(
+                "refusing a link with user-info: not the account's API host", url=_printable(path_or_url)
+            )
         scheme, host, port = _origin(path_or_url)
-        if (scheme, host, port) == self._origin:
+        if (scheme, host, port) == self._origin and urlsplit(path_or_url).hostname == host:
             return path_or_url
         base_scheme, base_host, _ = self._origin
-        if (scheme == base_scheme == "https" and host in SIBLING_HOSTS.get(base_host, ())
-                and (parts.path + "/").startswith(self._base_path + "/")):
+        if (
+            scheme == base_scheme == "https"
+            and host in SIBLING_HOSTS.get(base_host, ())
+            and (parts.path + "/").startswith(self._base_path + "/")
+        ):
             return urlunsplit((parts.scheme, urlsplit(self.base_url).netloc, parts.path, parts.query, ""))
-        raise ForeignLinkError(f"refusing to send the token to {scheme}://{parts.netloc}: "
-                               f"not the account's API host {urlsplit(self.base_url).netloc}",
-                               url=f"{scheme}://{parts.netloc}{parts.path}")
+        raise ForeignLinkError(
+            f"refusing to send the token to {scheme}://{parts.netloc}: "
+            f"not the account's API host {urlsplit(self.base_url).netloc}",
+            url=f"{scheme}://{parts.netloc}{parts.path}",
+        )
 
     def request(self, method: str, path_or_url: str, *, params: Params = None, json: Any = None) -> Any:
         """Send one call (with retries) and return the parsed JSON, or None for an empty body."""
@@ -185,8 +252,9 @@ class ReverbClient:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
 
-    def _request(self, method: str, path_or_url: str, *, params: Params = None,
-                 json: Any = None) -> tuple[Any, str]:
+    def _request(
+        self, method: str, path_or_url: str, *, params: Params = None, json: Any = None
+    ) -> tuple[Any, str]:
         method = method.upper()
         url = self.url(path_or_url)
         query = _clean_params(params)
@@ -199,53 +267,136 @@ class ReverbClient:
                 self._scrub(error)
                 if not self._may_retry(method, error, attempt):
                     raise
+                patience = current_patience()
+                if patience is not None and isinstance(error, RateLimitedError):
+                    wait = self._pause(error)
+                    if wait > patience:  # a person is waiting: say so, do not sleep
+                        raise RateLimitPausedError(wait) from None
                 delay = self._delay(attempt, error)
-                log.info("reverb %s %s failed (%s); retry %d in %.2fs", method, error.url or url,
-                         type(error).__name__, attempt + 1, delay)
+                log.info(
+                    "reverb %s %s failed (%s); retry %d in %.2fs",
+                    method,
+                    error.url or url,
+                    type(error).__name__,
+                    attempt + 1,
+                    delay,
+                )
                 self.sleep(delay)
                 attempt += 1
 
-    def _send_once(self, method: str, url: str, query: list[tuple[str, str]] | None,
-                   data: bytes | None) -> tuple[Any, str]:
+    def _send_once(
+        self, method: str, url: str, query: list[tuple[str, str]] | None, data: bytes | None
+    ) -> tuple[Any, str]:
+        patience = current_patience()
+        if patience is not None:  # interactive: fail fast rather than wait out a long pause
+            paused = self.paused_for()
+            if paused > patience:
+                raise RateLimitPausedError(paused)
         self.rate_limiter.acquire(self.account_key)
         self.request_count += 1
         for hook in self.send_hooks:  # e.g. the audit trail: what exactly went out, even if it is lost
             hook(method, url if not query else f"{url}?{urlencode(query)}", data)
         started = time.monotonic()
-        try:
-            response = self.session.request(method, url, params=query, data=data, headers=self.headers,
-                                            timeout=self.timeout, allow_redirects=False)
+        deadline = started + self.deadline
+        connect, read = self.timeout
+        failure: ReverbError | None = None
+        try:  # the token is only ever in requests' own frames, whose exceptions never leave this block
+            response = self.session.request(
+                method,
+                url,
+                params=query,
+                data=data,
+                headers=self.headers,
+                timeout=(connect, min(read, self.deadline)),
+                allow_redirects=False,
+                stream=True,
+            )
+            content = _read_body(response, deadline)
+        except _DeadlineExceeded:
+            failure = self._transport_error(
+                method, url, f"no complete answer within {self.deadline:g} s", connected=True
+            )
         except requests.ConnectTimeout as exc:  # never reached the server: safe to retry, even a POST
-            raise TransportError(f"connect timeout: {exc.__class__.__name__}", method=method, url=url,
-                                 retryable=True) from None
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            idempotent = method in IDEMPOTENT_METHODS
-            kind = "timeout" if isinstance(exc, requests.Timeout) else "connection lost"
-            outcome = "" if idempotent else " (the write may have been applied: re-read before retrying)"
-            raise TransportError(f"{kind}: {exc.__class__.__name__}{outcome}", method=method, url=url,
-                                 retryable=idempotent, maybe_applied=not idempotent) from None
+            failure = TransportError(
+                f"connect timeout: {exc.__class__.__name__}", method=method, url=url, retryable=True
+            )
+        except (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.TimeoutError,
+            urllib3.exceptions.ProtocolError,
+        ) as exc:
+            timed_out = isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError)
+            kind = "timeout" if timed_out else "connection lost"
+            failure = self._transport_error(method, url, f"{kind}: {exc.__class__.__name__}", connected=True)
+        except Exception as exc:  # anything else from the HTTP stack: typed, masked, without its frames
+            failure = ReverbError(self._token.mask(f"{type(exc).__name__}: {exc}"), method=method, url=url)
+        if failure is not None:
+            raise failure from None
         self.last_response_headers = dict(response.headers)
-        log.debug("reverb %s %s -> %s in %.0f ms", method, response.url, response.status_code,
-                  (time.monotonic() - started) * 1000)
-        body = _parse_body(response)
+        log.debug(
+            "reverb %s %s -> %s in %.0f ms",
+            method,
+            response.url,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        body = _parse_body(content, response)
+        where = response.url or url
         if 300 <= response.status_code < 400 and response.status_code != 304:
             # Redirects are not followed: the Location could be another host, and the token goes only
             # to the account's API host. Reverb documents none for the API.
-            raise ReverbError(f"unexpected redirect to {response.headers.get('Location', '?')}",
-                              status=response.status_code, method=method, url=response.url or url, body=body)
-        if response.status_code >= 400:
-            error = error_for_status(response.status_code, body, method=method, url=response.url or url,
-                                     headers=response.headers)
+            error: ReverbError = ReverbError(
+                f"unexpected redirect to {response.headers.get('Location', '?')}",
+                status=response.status_code,
+                method=method,
+                url=where,
+                body=body,
+            )
+        elif response.status_code >= 400:
+            error = error_for_status(
+                response.status_code, body, method=method, url=where, headers=response.headers
+            )
             if isinstance(error, RateLimitedError):
-                self.rate_limiter.penalize(self.account_key, error.retry_after or BACKOFF_BASE)
-            raise error
-        return body, response.url or url
+                self.rate_limiter.penalize(self.account_key, self._pause(error))
+        elif isinstance(body, _NotJson):
+            error = UnexpectedResponseError(
+                f"Reverb answered {response.status_code} with a body that is not JSON "
+                f"({response.headers.get('Content-Type') or 'no Content-Type'}): {body.text[:200]!r}",
+                status=response.status_code,
+                method=method,
+                url=where,
+                body=body.text,
+            )
+        else:
+            return body, where
+        raise self._scrub(error)
 
-    def _scrub(self, error: ReverbError) -> None:
-        """Belt and braces: should a server ever echo the token, it still never reaches a message."""
-        if self._token and self._token in error.message:
-            error.message = error.message.replace(self._token, "[REDACTED]")
+    def _transport_error(self, method: str, url: str, what: str, *, connected: bool) -> TransportError:
+        idempotent = method in IDEMPOTENT_METHODS
+        outcome = "" if idempotent else " (the write may have been applied: re-read before retrying)"
+        return TransportError(
+            f"{what}{outcome}",
+            method=method,
+            url=url,
+            retryable=idempotent,
+            maybe_applied=connected and not idempotent,
+        )
+
+    def _pause(self, error: RateLimitedError) -> float:
+        """How long a 429 pauses the account: what Reverb asked, at most `max_pause`."""
+        return min(error.retry_after if error.retry_after is not None else BACKOFF_BASE, self.max_pause)
+
+    def _scrub(self, error: ReverbError) -> ReverbError:
+        """Should a server ever echo the token, it still reaches no message, body, field error or URL."""
+        if self._token:
+            error.message = self._token.mask(error.message)
             error.args = (error.message,)
+            error.body = _masked(error.body, self._token)
+            error.errors = _masked(error.errors, self._token)
+            error.url = _masked(error.url, self._token)
+        return error
 
     def _may_retry(self, method: str, error: ReverbError, attempt: int) -> bool:
         if not error.retryable or attempt >= self.max_retries:
@@ -258,14 +409,14 @@ class ReverbClient:
             return not error.maybe_applied
         return isinstance(error, RateLimitedError) or (isinstance(error, ServerError) and error.status == 503)
 
-    @staticmethod
-    def _delay(attempt: int, error: ReverbError) -> float:
+    def _delay(self, attempt: int, error: ReverbError) -> float:
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after + random.uniform(0, RETRY_AFTER_JITTER)
-        return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))  # full jitter
+            return self._pause(error) + random.uniform(0, RETRY_AFTER_JITTER)
+        return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # full jitter
 
-    def pages(self, path: str, params: Params = None, *, key: str,
-              per_page: int | None = None) -> Iterator[Page]:
+    def pages(
+        self, path: str, params: Params = None, *, key: str, per_page: int | None = None
+    ) -> Iterator[Page]:
         """Yield page after page by following `_links.next` until it is absent (API-NOTES 3).
         Only the current page is held; a next link off the API host raises ForeignLinkError."""
         query: dict[str, Any] | None = {**(params or {}), "per_page": per_page or self.per_page}
@@ -275,18 +426,28 @@ class ReverbClient:
         while target:
             data, url = self._request("GET", target, params=query)
             data = data or {}
+            if not isinstance(data, dict):
+                raise UnexpectedResponseError(
+                    f"a page of {path} is a JSON {type(data).__name__}, not an object", method="GET", url=url
+                )
             number += 1
             total = data.get("total")
-            yield Page(items=list(data.get(key) or []), data=data, url=url, number=number,
-                       total=int(total) if total is not None else None)
+            yield Page(
+                items=list(data.get(key) or []),
+                data=data,
+                url=url,
+                number=number,
+                total=int(total) if total is not None else None,
+            )
             seen.add(url)
             target = ((data.get("_links") or {}).get("next") or {}).get("href")
             query = None  # the next href already carries every parameter
             if target and self.url(target) in seen:
                 raise ReverbError(f"pagination loop: next link {target} was already fetched", url=target)
 
-    def items(self, path: str, params: Params = None, *, key: str,
-              per_page: int | None = None) -> Iterator[dict[str, Any]]:
+    def items(
+        self, path: str, params: Params = None, *, key: str, per_page: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every item of every page, one page in memory at a time."""
         for page in self.pages(path, params, key=key, per_page=per_page):
             yield from page.items
@@ -314,18 +475,28 @@ class ReverbClient:
         return self.request("GET", "/shipping/providers")
 
     # ---- listings ------------------------------------------------------------------------------------
-    def my_listings(self, state: str = "all", sku: str | None = None, query: str | None = None,
-                    per_page: int | None = None) -> Iterator[Page]:
-        return self.pages("/my/listings", {"state": state, "sku": sku, "query": query}, key="listings",
-                          per_page=per_page)
+    def my_listings(
+        self,
+        state: str = "all",
+        sku: str | None = None,
+        query: str | None = None,
+        per_page: int | None = None,
+    ) -> Iterator[Page]:
+        return self.pages(
+            "/my/listings", {"state": state, "sku": sku, "query": query}, key="listings", per_page=per_page
+        )
 
     def find_listing_by_sku(self, sku: str) -> dict[str, Any] | None:
         """The one listing (any state) with exactly this SKU, None if none; the lookup before any create,
         as Reverb's own plugins do it (API-NOTES 14.1)."""
         if not sku:
             raise ValueError("a SKU is required")
-        matches = [row for page in self.my_listings(state="all", sku=sku) for row in page.items
-                   if str(row.get("sku") or "") == sku]
+        matches = [
+            row
+            for page in self.my_listings(state="all", sku=sku)
+            for row in page.items
+            if str(row.get("sku") or "") == sku
+        ]
         if len(matches) > 1:
             raise DuplicateSkuError(sku, [row.get("id") for row in matches])
         return matches[0] if matches else None
@@ -363,8 +534,9 @@ class ReverbClient:
 
     def reorder_images(self, listing_id: int | str, photo_urls: Iterable[str]) -> dict[str, Any]:
         # The original URLs, in the new order; override_position reorders instead of appending.
-        return self.update_listing(listing_id, {"photos": list(photo_urls),
-                                                "photo_upload_method": "override_position"})
+        return self.update_listing(
+            listing_id, {"photos": list(photo_urls), "photo_upload_method": "override_position"}
+        )
 
     def get_bump(self, listing_id: int | str) -> dict[str, Any]:
         return self.request("GET", f"/listings/{listing_id}/bump")
@@ -390,13 +562,15 @@ class ReverbClient:
     def remove_from_sale(self, sale_id: int | str, listing_ids: Iterable[int | str]) -> list[dict[str, Any]]:
         return self._sale_listings("DELETE", sale_id, listing_ids)
 
-    def _sale_listings(self, method: str, sale_id: int | str,
-                       listing_ids: Iterable[int | str]) -> list[dict[str, Any]]:
+    def _sale_listings(
+        self, method: str, sale_id: int | str, listing_ids: Iterable[int | str]
+    ) -> list[dict[str, Any]]:
         ids = list(listing_ids)
         results: list[dict[str, Any]] = []
         for start in range(0, len(ids), SALE_CHUNK):
-            answer = self.request(method, f"/sales/{sale_id}/listings",
-                                  json={"listing_ids": ids[start:start + SALE_CHUNK]})
+            answer = self.request(
+                method, f"/sales/{sale_id}/listings", json={"listing_ids": ids[start : start + SALE_CHUNK]}
+            )
             results.extend((answer or {}).get("results") or [])
         return results
 
@@ -404,8 +578,9 @@ class ReverbClient:
         return self.request("GET", f"/listings/{listing_id}/auto_offer")
 
     def set_auto_offer(self, listing_id: int | str, percentage: int) -> Any:
-        return self.request("POST", f"/listings/{listing_id}/auto_offer",
-                            json={"offer_percentage": int(percentage)})
+        return self.request(
+            "POST", f"/listings/{listing_id}/auto_offer", json={"offer_percentage": int(percentage)}
+        )
 
     def delete_auto_offer(self, listing_id: int | str) -> Any:
         return self.request("DELETE", f"/listings/{listing_id}/auto_offer")
@@ -428,31 +603,53 @@ class ReverbClient:
         return (self.request("GET", f"/shops/{shop_id}/shipping_profiles") or {}).get("shipping_profiles", [])
 
     # ---- orders and payments -------------------------------------------------------------------------
-    def orders(self, kind: str = "all", created_start: When = None, created_end: When = None,
-               updated_start: When = None, updated_end: When = None,
-               per_page: int | None = None) -> Iterator[Page]:
+    def orders(
+        self,
+        kind: str = "all",
+        created_start: When = None,
+        created_end: When = None,
+        updated_start: When = None,
+        updated_end: When = None,
+        per_page: int | None = None,
+    ) -> Iterator[Page]:
         if kind not in ORDER_KINDS:
             raise ValueError(f"kind must be one of {', '.join(ORDER_KINDS)}, not {kind!r}")
-        return self.pages(f"/my/orders/selling/{kind}",
-                          _dates(created_start, created_end, updated_start, updated_end),
-                          key="orders", per_page=per_page)
+        return self.pages(
+            f"/my/orders/selling/{kind}",
+            _dates(created_start, created_end, updated_start, updated_end),
+            key="orders",
+            per_page=per_page,
+        )
 
     def get_order(self, order_number: int | str) -> dict[str, Any]:
         return self.request("GET", f"/my/orders/selling/{order_number}")
 
-    def ship_order(self, order_number: int | str, provider: str, tracking_number: str,
-                   send_notification: bool = True) -> Any:
-        return self.request("POST", f"/my/orders/selling/{order_number}/ship",
-                            json={"provider": provider, "tracking_number": tracking_number,
-                                  "send_notification": bool(send_notification)})
+    def ship_order(
+        self, order_number: int | str, provider: str, tracking_number: str, send_notification: bool = True
+    ) -> Any:
+        return self.request(
+            "POST",
+            f"/my/orders/selling/{order_number}/ship",
+            json={
+                "provider": provider,
+                "tracking_number": tracking_number,
+                "send_notification": bool(send_notification),
+            },
+        )
 
     def mark_picked_up(self, order_number: int | str, date: When = None) -> Any:
         body = {"date": format_when(date)} if date is not None else {}
         return self.request("POST", f"/my/orders/selling/{order_number}/mark_picked_up", json=body)
 
-    def payments(self, order_id: int | str | None = None, created_start: When = None,
-                 created_end: When = None, updated_start: When = None, updated_end: When = None,
-                 per_page: int | None = None) -> Iterator[Page]:
+    def payments(
+        self,
+        order_id: int | str | None = None,
+        created_start: When = None,
+        created_end: When = None,
+        updated_start: When = None,
+        updated_end: When = None,
+        per_page: int | None = None,
+    ) -> Iterator[Page]:
         params = {"order_id": order_id, **_dates(created_start, created_end, updated_start, updated_end)}
         return self.pages("/my/payments/selling", params, key="payments", per_page=per_page)
 
@@ -469,8 +666,9 @@ class ReverbClient:
     def leave_buyer_feedback(self, order_number: int | str, rating: int, message: str) -> Any:
         if not isinstance(rating, int) or not 1 <= rating <= 5:
             raise ValueError(f"rating must be an integer from 1 to 5, not {rating!r}")
-        return self.request("POST", f"/orders/{order_number}/feedback/buyer",
-                            json={"rating": rating, "message": message})
+        return self.request(
+            "POST", f"/orders/{order_number}/feedback/buyer", json={"rating": rating, "message": message}
+        )
 
     def get_buyer_feedback(self, order_number: int | str) -> Any:
         return self.request("GET", f"/orders/{order_number}/feedback/buyer")
@@ -479,11 +677,20 @@ class ReverbClient:
         return self.request("GET", f"/orders/{order_number}/feedback/seller")
 
     # ---- refunds -------------------------------------------------------------------------------------
-    def refund_requests(self, state: str | Iterable[str] | None = None, order_number: int | str | None = None,
-                        created_start: When = None, created_end: When = None, updated_start: When = None,
-                        updated_end: When = None, per_page: int | None = None) -> Iterator[Page]:
-        params: dict[str, Any] = {"order_number": order_number,
-                                  **_dates(created_start, created_end, updated_start, updated_end)}
+    def refund_requests(
+        self,
+        state: str | Iterable[str] | None = None,
+        order_number: int | str | None = None,
+        created_start: When = None,
+        created_end: When = None,
+        updated_start: When = None,
+        updated_end: When = None,
+        per_page: int | None = None,
+    ) -> Iterator[Page]:
+        params: dict[str, Any] = {
+            "order_number": order_number,
+            **_dates(created_start, created_end, updated_start, updated_end),
+        }
         if isinstance(state, str):
             params["state"] = state
         elif state is not None:
@@ -493,9 +700,14 @@ class ReverbClient:
     def get_refund_request(self, refund_request_id: int | str) -> dict[str, Any]:
         return self.request("GET", f"/my/refund_requests/selling/{refund_request_id}")
 
-    def respond_to_refund(self, refund_request_id: int | str, state: str,
-                          amount: Decimal | str | None = None, currency: str | None = None,
-                          note_to_buyer: str | None = None) -> Any:
+    def respond_to_refund(
+        self,
+        refund_request_id: int | str,
+        state: str,
+        amount: Decimal | str | None = None,
+        currency: str | None = None,
+        note_to_buyer: str | None = None,
+    ) -> Any:
         if state not in REFUND_RESPONSES:
             raise ValueError(f"state must be one of {', '.join(REFUND_RESPONSES)}, not {state!r}")
         body: dict[str, Any] = {"state": state}
@@ -505,11 +717,20 @@ class ReverbClient:
             body["note_to_buyer"] = note_to_buyer
         return self.request("PUT", f"/my/refund_requests/selling/{refund_request_id}", json=body)
 
-    def request_refund(self, order_number: int | str, reason: str, amount: Decimal | str, currency: str,
-                       state: str = "approved") -> Any:
+    def request_refund(
+        self,
+        order_number: int | str,
+        reason: str,
+        amount: Decimal | str,
+        currency: str,
+        state: str = "approved",
+    ) -> Any:
         """Seller-initiated refund; the currency must be the shop's own (API-NOTES 8)."""
-        return self.request("POST", f"/my/orders/selling/{order_number}/refund_requests",
-                            json={"state": state, "reason": reason, "refund_amount": money(amount, currency)})
+        return self.request(
+            "POST",
+            f"/my/orders/selling/{order_number}/refund_requests",
+            json={"state": state, "reason": reason, "refund_amount": money(amount, currency)},
+        )
 
     # ---- negotiations (offers) -----------------------------------------------------------------------
     def negotiations(self, per_page: int | None = None) -> Iterator[Page]:
@@ -520,14 +741,21 @@ class ReverbClient:
         return self.request("GET", f"/my/negotiations/{negotiation_id}")
 
     def accept_offer(self, negotiation_id: int | str, message: str | None = None) -> Any:
-        return self.request("POST", f"/my/negotiations/{negotiation_id}/accept",
-                            json={"message": message} if message else {})
+        return self.request(
+            "POST", f"/my/negotiations/{negotiation_id}/accept", json={"message": message} if message else {}
+        )
 
     def decline_offer(self, negotiation_id: int | str) -> Any:
         return self.request("POST", f"/my/negotiations/{negotiation_id}/decline", json={})
 
-    def counter_offer(self, negotiation_id: int | str, price: Decimal | str, currency: str,
-                      shipping_price: Decimal | str | None = None, message: str | None = None) -> Any:
+    def counter_offer(
+        self,
+        negotiation_id: int | str,
+        price: Decimal | str,
+        currency: str,
+        shipping_price: Decimal | str | None = None,
+        message: str | None = None,
+    ) -> Any:
         body: dict[str, Any] = {"price": money(price, currency)}
         if shipping_price is not None:
             body["shipping_price"] = money(shipping_price, currency)
@@ -536,8 +764,9 @@ class ReverbClient:
         return self.request("POST", f"/my/negotiations/{negotiation_id}/counter", json=body)
 
     # ---- conversations -------------------------------------------------------------------------------
-    def conversations(self, unread_only: bool = False, search: str | None = None,
-                      per_page: int | None = None) -> Iterator[Page]:
+    def conversations(
+        self, unread_only: bool = False, search: str | None = None, per_page: int | None = None
+    ) -> Iterator[Page]:
         params = {"unread_only": "true" if unread_only else None, "search": search}
         return self.pages("/my/conversations", params, key="conversations", per_page=per_page)
 
@@ -551,8 +780,9 @@ class ReverbClient:
         return self.request("POST", f"/my/conversations/{conversation_id}/messages", json={"body": body})
 
     # ---- payouts -------------------------------------------------------------------------------------
-    def payouts(self, created_start: When = None, created_end: When = None,
-                per_page: int | None = None) -> Iterator[Page]:
+    def payouts(
+        self, created_start: When = None, created_end: When = None, per_page: int | None = None
+    ) -> Iterator[Page]:
         return self.pages("/my/payouts", _dates(created_start, created_end), key="payouts", per_page=per_page)
 
     def payout_line_items(self, payout_id_or_href: int | str, per_page: int | None = None) -> Iterator[Page]:
@@ -576,10 +806,15 @@ class ReverbClient:
         return self.request("DELETE", f"/webhooks/registrations/{registration_id}")
 
 
-def _dates(created_start: When = None, created_end: When = None, updated_start: When = None,
-           updated_end: When = None) -> dict[str, str | None]:
-    return {"created_start_date": format_when(created_start), "created_end_date": format_when(created_end),
-            "updated_start_date": format_when(updated_start), "updated_end_date": format_when(updated_end)}
+def _dates(
+    created_start: When = None, created_end: When = None, updated_start: When = None, updated_end: When = None
+) -> dict[str, str | None]:
+    return {
+        "created_start_date": format_when(created_start),
+        "created_end_date": format_when(created_end),
+        "updated_start_date": format_when(updated_start),
+        "updated_end_date": format_when(updated_end),
+    }
 
 
 def _clean_params(params: Params) -> list[tuple[str, str]] | None:
@@ -600,10 +835,55 @@ def _clean_params(params: Params) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
-def _parse_body(response: requests.Response) -> Any:
-    if not response.content:
+class _DeadlineExceeded(Exception):
+    pass
+
+
+@dataclass
+class _NotJson:
+    text: str
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """The whole body, read chunk by chunk as it arrives, given up at `deadline` (a monotonic time):
+    the read timeout bounds the wait for each byte, this bounds the whole answer."""
+    raw = response.raw
+    if raw is None or not hasattr(raw, "read1"):  # an in-process adapter: the body is already there
+        return response.content or b""
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise _DeadlineExceeded
+            chunk = raw.read1(BODY_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except BaseException:
+        response.close()  # never hand a half-read connection back to the pool
+        raise
+
+
+def _parse_body(content: bytes, response: requests.Response) -> Any:
+    """JSON, None for an empty body, the text of an error page, or _NotJson for anything else."""
+    if not content.strip():
         return None
     try:
-        return response.json()
+        return jsonlib.loads(content)
     except ValueError:
-        return response.text
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        return text if response.status_code >= 300 else _NotJson(text)
+
+
+def _masked(value: Any, token: BearerToken) -> Any:
+    if isinstance(value, str):
+        return token.mask(value)
+    if isinstance(value, dict):
+        return {_masked(k, token): _masked(v, token) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_masked(v, token) for v in value)
+    return value
+
+
+def _printable(url: str) -> str:
+    return url.encode("unicode_escape").decode("ascii")[:300]

@@ -2,11 +2,13 @@
 
 Reverb's error bodies are `{"message": ..., "errors": {field: [messages]}}` (API-NOTES 4.2); some
 endpoints send `errors` as a flat list, and some bodies say `error` instead of `message` (4.3).
-Nothing here ever holds request headers, so no error can leak the token.
+Nothing here ever holds request headers, and the client masks the token in every message, body and
+field error it puts in one, so no error can leak it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -19,9 +21,17 @@ class ReverbError(Exception):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 errors: dict[str, list[str]] | list | None = None, method: str | None = None,
-                 url: str | None = None, body: Any = None, retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: dict[str, list[str]] | list | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        body: Any = None,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -48,8 +58,11 @@ class ReverbError(Exception):
             where = parts.path + (f"?{parts.query}" if parts.query else "")
             head = f"{head} on {self.method} {where}".strip()
         text = f"{head}: {self.message}" if head else self.message
-        details = [f"{k}: {', '.join(v)}" if k != "__all__" else ", ".join(v)
-                   for k, v in self.field_errors().items() if v]
+        details = [
+            f"{k}: {', '.join(v)}" if k != "__all__" else ", ".join(v)
+            for k, v in self.field_errors().items()
+            if v
+        ]
         return "; ".join([text, *details])
 
     def __repr__(self) -> str:
@@ -90,6 +103,19 @@ class RateLimitedError(ReverbError):
         self.retry_after = retry_after
 
 
+class RateLimitPausedError(ReverbError):
+    """Reverb paused this account (a 429's Retry-After) for longer than a person should wait: an
+    interactive call fails at once with this instead of waiting. `wait` is the seconds left."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(float(wait), 0.0)
+        super().__init__(f"Reverb asked us to wait {math.ceil(self.wait)} s")
+
+
+class UnexpectedResponseError(ReverbError):
+    """A success answer we cannot read: not JSON, or not the shape the endpoint documents."""
+
+
 class ServerError(ReverbError):
     """5xx: possibly temporary."""
 
@@ -113,16 +139,23 @@ class DuplicateSkuError(ReverbError):
     """More than one listing carries the SKU, so a SKU lookup cannot say which one is ours."""
 
     def __init__(self, sku: str, listing_ids: list[Any]) -> None:
-        super().__init__(f"{len(listing_ids)} listings share SKU {sku!r}: "
-                         + ", ".join(str(i) for i in listing_ids))
+        super().__init__(
+            f"{len(listing_ids)} listings share SKU {sku!r}: " + ", ".join(str(i) for i in listing_ids)
+        )
         self.sku = sku
         self.listing_ids = listing_ids
 
 
 STATUS_ERRORS: dict[int, type[ReverbError]] = {
-    400: ValidationError, 412: ValidationError, 422: ValidationError,
-    401: UnauthorizedError, 403: ForbiddenError, 404: NotFoundError,
-    405: MethodNotAllowedError, 406: ConstraintError, 429: RateLimitedError,
+    400: ValidationError,
+    412: ValidationError,
+    422: ValidationError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    406: ConstraintError,
+    429: RateLimitedError,
 }
 
 
@@ -154,8 +187,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-def error_for_status(status: int, body: Any, *, method: str, url: str,
-                     headers: Any = None) -> ReverbError:
+def error_for_status(status: int, body: Any, *, method: str, url: str, headers: Any = None) -> ReverbError:
     """The typed error for an HTTP error answer. `headers` is only read for Retry-After."""
     message = ""
     errors = None

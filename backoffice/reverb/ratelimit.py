@@ -9,9 +9,39 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
+
+DEFAULT_RATE_PER_SECOND = 5.0
+DEFAULT_BURST = 20
+INTERACTIVE_PATIENCE = 2.0  # seconds a person's request may wait for the budget before it fails fast
+
+# None: background work, which waits out any pause. A number: a person is waiting (a web request), so a
+# pause longer than that many seconds fails at once (RateLimitPausedError) instead of hanging the page.
+_patience: ContextVar[float | None] = ContextVar("reverb_patience", default=None)
+
+
+@contextmanager
+def interactive(patience: float = INTERACTIVE_PATIENCE) -> Iterator[None]:
+    """Within this block, Reverb calls wait at most `patience` seconds for the rate budget."""
+    token = _patience.set(patience)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def current_patience() -> float | None:
+    return _patience.get()
+
+
+def paused_for(limiter: object, key: str) -> float:
+    """Seconds `key` is still paused on `limiter` (0 for limiters that cannot tell)."""
+    probe = getattr(limiter, "paused_for", None)
+    return float(probe(key)) if probe is not None else 0.0
 
 
 class RateLimiter(Protocol):
@@ -23,6 +53,11 @@ class RateLimiter(Protocol):
         """The server said slow down (429): send nothing for `key` for `seconds`."""
         ...
 
+    def paused_for(self, key: str) -> float:
+        """Seconds `key` is still paused (0 when it is not): shown to staff, and lets a person's request
+        fail fast instead of waiting."""
+        ...
+
 
 class UnlimitedRateLimiter:
     """Never waits. For tests and tools that pace themselves."""
@@ -32,6 +67,9 @@ class UnlimitedRateLimiter:
 
     def penalize(self, key: str, seconds: float) -> None:
         pass
+
+    def paused_for(self, key: str) -> float:
+        return 0.0
 
 
 @dataclass
@@ -45,8 +83,13 @@ class LocalTokenBucket:
     """A token bucket per key, in this process: `burst` requests at once, then `rate_per_second`.
     Thread-safe: the lock guards the arithmetic only; waiting happens outside it, then re-checks."""
 
-    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.rate = float(rate_per_second)
@@ -91,6 +134,11 @@ class LocalTokenBucket:
             bucket.tokens = 0.0  # the server says we are over budget: start refilling after the pause
             bucket.paused_until = max(bucket.paused_until, now + max(seconds, 0.0))
 
+    def paused_for(self, key: str) -> float:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            return max(bucket.paused_until - self.clock(), 0.0) if bucket else 0.0
+
     def available(self, key: str) -> float:
         """Tokens left for `key` now (for tests and the admin's diagnostics)."""
         with self._lock:
@@ -103,12 +151,12 @@ _defaults: dict[tuple[float, int], LocalTokenBucket] = {}
 _defaults_lock = threading.Lock()
 
 
-def default_rate_limiter() -> RateLimiter:
-    """One process-wide bucket per (rate, burst) from settings, so every client of an account in this
-    process shares its budget (and a test that overrides the settings gets a fresh one)."""
-    from django.conf import settings
-
-    key = (float(settings.REVERB_RATE_PER_SECOND), int(settings.REVERB_RATE_BURST))
+def default_rate_limiter(
+    rate_per_second: float = DEFAULT_RATE_PER_SECOND, burst: int = DEFAULT_BURST
+) -> RateLimiter:
+    """One process-wide bucket per (rate, burst), so every client of an account in this process shares
+    its budget (and a caller with other numbers gets its own)."""
+    key = (float(rate_per_second), int(burst))
     with _defaults_lock:
         if key not in _defaults:
             _defaults[key] = LocalTokenBucket(*key)

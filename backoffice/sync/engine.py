@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -77,6 +78,9 @@ class PageResult:
     updated: int = 0
     unchanged: int = 0
     changed_keys: list[str] = field(default_factory=list)
+    # Rows a column of this database cannot hold (too long, out of range, a NUL...): not written, so the
+    # rest of the page lands; (row, reason) for the caller to log.
+    rejected: list[tuple[Row, str]] = field(default_factory=list)
 
 
 def canonical_json(raw: Any) -> str:
@@ -110,6 +114,18 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
     latest: dict[str, Row] = {}
     for row in rows:  # a key twice in one page (pagination shifting under us): the last one wins
         latest[row[0]] = row
+    conn = connections[alias]
+    canonicals: dict[str, str] = {}
+    for key, row in list(latest.items()):
+        canonical = canonical_json(row[2])
+        reason = unstorable(model, conn, key, row[1], canonical)
+        if reason:
+            result.rejected.append((row, reason))
+            del latest[key]
+        else:
+            canonicals[key] = canonical
+    if not latest:
+        return result
     existing = {
         key: (digest, missing)
         for key, digest, missing in model.objects.using(alias)
@@ -120,7 +136,7 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
     writes: list[tuple[str, dict[str, Any], str, str]] = []
     field_names: set[str] = set()
     for key, fields, raw in latest.values():
-        canonical = canonical_json(raw)
+        canonical = canonicals[key]
         digest = payload_hash(raw, canonical)
         before = existing.get(key)
         if before is not None and before == (digest, False):
@@ -136,6 +152,93 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
     if writes:
         _insert_on_conflict(model, alias, account.pk, now, sorted(field_names), writes)
     return result
+
+
+# A NUL escaped in canonical JSON (an even run of backslashes before it: not an escaped backslash).
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+Check = Callable[[Any], "str | None"]
+_CHECKS: dict[tuple[Any, ...], Check | None] = {}
+
+
+def unstorable(
+    model: type[RemoteModel], conn: Any, key: str, fields: Mapping[str, Any], canonical: str
+) -> str | None:
+    """Why this database cannot store the row (the reason, naming the column), or None when it can.
+
+    Checked before the write, so one bad value costs its record, not the page: text longer than the
+    column (PostgreSQL refuses it; SQLite would keep it), a NUL character (PostgreSQL's text and jsonb
+    take none), an integer outside the column's range on this database, a decimal with more whole digits
+    than the column holds or not finite."""
+    reason = _check(model, conn, "reverb_id")(key)
+    if reason:
+        return f"id: {reason}"
+    for name, value in fields.items():
+        check = _check(model, conn, name)
+        reason = check(value) if check is not None else None
+        if reason:
+            return f"{name}: {reason}"
+    if _JSON_NUL.search(canonical):
+        return "raw: the payload contains a NUL character"
+    return None
+
+
+def _check(model: type[RemoteModel], conn: Any, name: str) -> Check | None:
+    cache_key = (model, conn.vendor, name)
+    if cache_key not in _CHECKS:
+        _CHECKS[cache_key] = _column_check(model._meta.get_field(name), conn)
+    return _CHECKS[cache_key]
+
+
+def _column_check(column: models.Field, conn: Any) -> Check | None:
+    if isinstance(column, models.CharField | models.TextField):
+        limit = column.max_length if isinstance(column, models.CharField) else None
+
+        def check_text(value: Any) -> str | None:
+            if not isinstance(value, str):
+                return None
+            if "\x00" in value:
+                return "contains a NUL character"
+            if limit and len(value) > limit:
+                return f"{len(value)} characters, more than the column's {limit}"
+            return None
+
+        return check_text
+    if isinstance(column, models.IntegerField):
+        low, high = conn.ops.integer_field_range(column.get_internal_type())
+
+        def check_integer(value: Any) -> str | None:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return None
+            if (low is not None and value < low) or (high is not None and value > high):
+                return f"{value} is outside the column's range {low}..{high}"
+            return None
+
+        return check_integer
+    if isinstance(column, models.DecimalField):
+        whole_digits = column.max_digits - column.decimal_places
+        step = Decimal(1).scaleb(-column.decimal_places)
+
+        def check_decimal(value: Any) -> str | None:
+            if not isinstance(value, Decimal):
+                return None
+            if not value.is_finite():
+                return f"{value} is not a finite number"
+            try:  # as the database will hold it: rounded to the column's decimal places
+                stored = abs(value).quantize(step)
+            except InvalidOperation:
+                stored = abs(value)
+            if stored >= 1 and stored.adjusted() + 1 > whole_digits:
+                return f"{value} has more than the column's {whole_digits} whole digits"
+            return None
+
+        return check_decimal
+    if isinstance(column, models.JSONField):
+
+        def check_json(value: Any) -> str | None:
+            return "contains a NUL character" if _JSON_NUL.search(canonical_json(value)) else None
+
+        return check_json
+    return None
 
 
 # Columns every upsert writes, in order, before the mapper's; only the first three are never updated.

@@ -48,6 +48,9 @@ def upsert_objects(
         rows.append((key, fields, dict(payload)))
     with transaction.atomic():
         result = upsert_page(resource.model, account, rows)
+        if result.rejected:  # all or nothing: the transaction rolls back
+            (key, _, _), reason = result.rejected[0]
+            raise MappingError(f"{resource_name} {key[:64]!r} cannot be stored: {reason}")
         if result.created or result.updated:
             for model, link in registry.links_touching(resource.model):
                 link_related(model, account, link)

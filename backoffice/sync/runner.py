@@ -1,7 +1,8 @@
 """Pull runner: fetch a resource page by page, map, upsert, log failures, keep SyncRun bookkeeping.
 
 One transaction per page, so an error part-way keeps the pages already landed; a scan that did not finish
-marks nothing missing. Mapping failures are logged (with the raw payload) and the rest of the page lands.
+marks nothing missing. Mapping failures and records a column cannot hold (engine.unstorable) are logged
+(with the raw payload and the reason) and the rest of the page lands; the scan still counts as complete.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def _failure(
     reason: str,
     field_errors: Mapping[str, list[str]] | None = None,
 ) -> SyncLogEntry:
+    payload = without_nul(payload)  # the log's own text and jsonb columns take no NUL on PostgreSQL
     data = payload if isinstance(payload, Mapping) else {}
     sku = data.get("sku")
     return SyncLogEntry(
@@ -84,6 +86,17 @@ def _failure(
         field_errors=dict(field_errors or {}),
         raw=payload,
     )
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL character in its strings (and keys) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, Mapping):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def land_page(
@@ -119,6 +132,8 @@ def land_page(
         result = upsert_page(resource.model, account, rows)
         if observer is not None:
             observer.after_write(resource, account, rows, result)
+        for (_, _, raw), reason in result.rejected:  # a value no column here can hold: the rest landed
+            failures.append(_failure(resource, account, run, raw, f"not stored: {reason}"))
         if failures:
             SyncLogEntry.objects.bulk_create(failures)
     changed = set(result.changed_keys)

@@ -9,8 +9,8 @@ import pytest
 from django.db import models
 
 from backoffice.models import ReverbAccount
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import (
+from tests.factories import (
+    AccountFactory,
     ConversationFactory,
     FeedbackFactory,
     ListingFactory,

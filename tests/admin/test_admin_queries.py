@@ -11,8 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from backoffice.models import ReverbAccount
 from tests.admin.conftest import FACTORIES, admin_url
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import MessageFactory, PayoutLineItemFactory
+from tests.factories import AccountFactory, MessageFactory, PayoutLineItemFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django.test import Client
 
 from backoffice.models import ReverbAccount, SyncRun
 from tests.admin.conftest import FACTORIES, admin_url
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import (
+from tests.factories import (
+    AccountFactory,
     ConversationFactory,
     ListingFactory,
     MessageFactory,

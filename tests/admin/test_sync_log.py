@@ -10,8 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from backoffice.models import ReverbAccount, SyncLogEntry, SyncRun
-from tests.factories import AccountFactory
-from tests.factories.admin_mirrors import ListingFactory
+from tests.factories import AccountFactory, ListingFactory
 
 pytestmark = pytest.mark.django_db
 

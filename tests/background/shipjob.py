@@ -14,13 +14,12 @@ import time
 
 from backoffice.background.jobs import Outcome, register_job_handlers
 from backoffice.models import BulkJob, BulkJobItem
-from backoffice.reverb.client import ReverbClient
 
 KIND = "tests.background.shipjob"
 
 
 def ship(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
-    client = ReverbClient.for_account(job.account)
+    client = job.account.client()
     if resumed:
         order = client.get_order(item.key)
         if order.get("shipped_at") or order.get("status") == "shipped":

@@ -46,7 +46,7 @@ def test_sync_and_reconciliation_survive_faults(emulator: Any, monkeypatch: pyte
     emulator.reset(seed=3, size="demo")
     monkeypatch.setattr(ReverbClient, "_delay", staticmethod(lambda attempt, error: 0.0))
     account = AccountFactory(name="faulty-shop")
-    client = ReverbClient.for_account(account, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
+    client = account.client(rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
     emulator.faults = Faults(seed=5, **FAULTS)
 
     runs = sync_account(account, full=True, client=client)

@@ -22,7 +22,6 @@ from backoffice.background.ratebudget import (
     usage_minute,
 )
 from backoffice.models import ApiUsage, RateBudget
-from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import RateLimitedError
 from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
 from tests.background.subproc import popen
@@ -80,17 +79,31 @@ def test_burst_then_rate_and_usage_counted(fake: FakeTime) -> None:
     assert budget.tokens == 2.0 and budget.refilled_at == fake.now
 
 
-def test_acquire_is_a_short_transaction_with_constant_queries(fake: FakeTime) -> None:
+def second_acquire_sql(fake: FakeTime) -> list[str]:
+    """What an account's second acquire runs (the first creates the budget row), savepoints left out."""
     account = AccountFactory(name="shop")
     limiter = bucket(fake)
     limiter.acquire(f"account:{account.pk}")
     with CaptureQueriesContext(connection) as queries:
         limiter.acquire(f"account:{account.pk}")
-    sql = [q["sql"] for q in queries.captured_queries]
-    # lock/read the budget, count the request (an UPDATE that hits), save the budget (+ savepoints)
-    assert len([s for s in sql if "SAVEPOINT" not in s]) == 3, sql
-    if connection.features.has_select_for_update:
-        assert "FOR UPDATE" in sql[0] or any("FOR UPDATE" in s for s in sql)
+    return [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_acquire_is_a_short_transaction_with_constant_queries(fake: FakeTime) -> None:
+    sql = second_acquire_sql(fake)
+    # lock/read the budget, count the request (an UPDATE that hits), save the budget
+    assert len(sql) == 3, sql
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update,
+    reason="this database has no SELECT ... FOR UPDATE (SQLite): CI runs it on PostgreSQL (DATABASE_URL)",
+)
+def test_acquire_locks_the_budget_row_before_reading_it(fake: FakeTime) -> None:
+    sql = second_acquire_sql(fake)
+    reads = [s for s in sql if s.lstrip().upper().startswith("SELECT")]
+    assert reads and "ratebudget" in reads[0].lower(), sql
+    assert reads[0].rstrip().upper().endswith("FOR UPDATE"), reads[0]
 
 
 def test_a_429_pauses_the_budget_and_is_counted(fake: FakeTime) -> None:
@@ -117,21 +130,21 @@ def test_other_keys_and_missing_accounts_fall_back_safely(fake: FakeTime) -> Non
 def test_the_client_of_an_account_uses_the_database_budget(settings: Any) -> None:
     account = AccountFactory(name="shop")
     settings.REVERB_RATE_BUDGET = "database"
-    assert isinstance(ReverbClient.for_account(account).rate_limiter, DatabaseTokenBucket)
+    assert isinstance(account.client().rate_limiter, DatabaseTokenBucket)
     assert account_rate_limiter() is account_rate_limiter()
     unlimited = UnlimitedRateLimiter()
-    assert ReverbClient.for_account(account, rate_limiter=unlimited).rate_limiter is unlimited
+    assert account.client(rate_limiter=unlimited).rate_limiter is unlimited
     settings.REVERB_RATE_BUDGET = "local"
-    assert isinstance(ReverbClient.for_account(account).rate_limiter, LocalTokenBucket)
+    assert isinstance(account.client().rate_limiter, LocalTokenBucket)
     settings.REVERB_RATE_BUDGET = "redis?"
     with pytest.raises(Exception, match="REVERB_RATE_BUDGET"):
-        ReverbClient.for_account(account)
+        account.client()
 
 
 def test_requests_and_429s_from_the_emulator_are_counted_and_shown(emulator: Any, fake: FakeTime) -> None:
     account = AccountFactory(name="shop")
     limiter = bucket(fake, rate=100, burst=50)
-    client = ReverbClient.for_account(account, rate_limiter=limiter, sleep=lambda s: None, max_retries=2)
+    client = account.client(rate_limiter=limiter, sleep=lambda s: None, max_retries=2)
     client.get_order(next(iter(emulator.store.table("orders"))))
     session = client.session
     assert session.post(f"{EMULATOR_ORIGIN}/__emulator__/faults", json={"rate_429": 1.0, "retry_after": 3}).ok
@@ -219,3 +232,38 @@ def test_two_worker_processes_stay_under_one_budget(file_db: Path) -> None:
 
     with sqlite3.connect(file_db) as conn:
         assert conn.execute("SELECT SUM(requests) FROM backoffice_apiusage").fetchone() == (2 * n,)
+
+
+# ---- a long Retry-After (issue 16 item 7) ---------------------------------------------------------------
+
+
+def test_a_429_asking_for_an_hour_pauses_the_account_only_for_the_cap(emulator: Any, settings: Any) -> None:
+    settings.REVERB_MAX_PAUSE = 180
+    account = AccountFactory(name="shop")
+    client = account.client(sleep=lambda s: None, max_retries=0)
+    assert client.session.post(
+        f"{EMULATOR_ORIGIN}/__emulator__/faults", json={"rate_429": 1.0, "retry_after": 3600}
+    ).ok
+    with pytest.raises(RateLimitedError):
+        client.get("/shop")
+    assert 170 < account.rate_paused_for <= 180 and 170 < client.paused_for() <= 180
+
+
+def test_a_clerk_is_told_to_come_back_instead_of_waiting_and_staff_see_the_pause(
+    admin_user: User, emulator: Any
+) -> None:
+    account = AccountFactory(name="paused shop")
+    account.client().rate_limiter.penalize(f"account:{account.pk}", 240)
+    client = Client()
+    client.force_login(admin_user)
+    changelist = reverse("admin:backoffice_reverbaccount_changelist")
+    started = time.monotonic()
+    response = client.post(
+        changelist, {"action": "verify_connection", "_selected_action": [account.pk]}, follow=True
+    )
+    assert time.monotonic() - started < 5  # not the four minutes of the pause
+    text = response.content.decode()
+    assert "Reverb asked us to wait 24" in text  # 240 s, or 239 by the time it is read
+    assert "paused 2" in text and "s by Reverb" in text  # the changelist shows the pause
+    page = client.get(reverse("admin:backoffice_reverbaccount_change", args=[account.pk])).content.decode()
+    assert "s by Reverb" in page

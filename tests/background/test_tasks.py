@@ -31,15 +31,13 @@ def queued(monkeypatch: pytest.MonkeyPatch, settings: Any) -> list[tuple[Any, ..
 
 @pytest.fixture
 def fast_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    from backoffice.reverb.client import ReverbClient
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 
+    build = ReverbAccount.client
     monkeypatch.setattr(
         ReverbAccount,
         "client",
-        lambda self: ReverbClient.for_account(
-            self, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None
-        ),
+        lambda self: build(self, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None),
     )
 
 

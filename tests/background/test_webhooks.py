@@ -147,6 +147,16 @@ def test_not_utf8_is_stored_failed(inline: None, post: Post) -> None:
     assert delivery.state == State.FAILED and "UTF-8" in delivery.error
 
 
+def test_a_nul_byte_is_a_clear_400_and_stored_safely(inline: None, post: Post, emulator: Any) -> None:
+    """PostgreSQL's text columns take no NUL: the body used to crash the view with a 500 there."""
+    listing = first(emulator, "listings")
+    response = post(json.dumps(listing).encode().replace(b'"id"', b'"i\x00d"', 1))
+    assert response.status_code == 400 and b"NUL" in response.content
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == State.FAILED and "NUL" in delivery.error
+    assert "\x00" not in delivery.body and '"id"' in delivery.body
+
+
 def test_topic_inferred_from_shape_without_header(inline: None, post: Post, emulator: Any) -> None:
     order, payment, listing = (first(emulator, c) for c in ("orders", "payments", "listings"))
     for body in (order, payment, listing):
@@ -403,3 +413,30 @@ def test_registration_and_removal_are_audited_without_the_secret(
     for call in ApiCall.objects.filter(account=account):
         assert account.webhook_secret not in call.curl + json.dumps(call.request_summary) + call.message
     assert "[REDACTED]" in made.first().curl
+
+
+@pytest.mark.parametrize("how", ["process_pending", "process_delivery", "replay"])
+def test_an_account_disabled_after_receiving_is_never_called(
+    manual: None, post: Post, account: ReverbAccount, emulator: Any, how: str
+) -> None:
+    """Stored while enabled, then the account is disabled: processing and replaying call nothing."""
+    listing = first(emulator, "listings")
+    assert post(listing).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    if how == "replay":  # a processed delivery, replayed after the account was disabled
+        webhooks.process_delivery(delivery.pk)
+        delivery.refresh_from_db()
+        assert delivery.state == State.PROCESSED
+        Listing.objects.all().delete()
+    ReverbAccount.objects.filter(pk=account.pk).update(enabled=False)
+    calls = sum(emulator.requests.values())
+    if how == "process_pending":
+        webhooks.process_pending()
+    elif how == "process_delivery":
+        webhooks.process_delivery(delivery.pk)
+    else:
+        webhooks.replay([delivery.pk])
+    assert sum(emulator.requests.values()) == calls
+    delivery.refresh_from_db()
+    assert delivery.state == State.FAILED and "disabled" in delivery.error
+    assert not Listing.objects.exists()

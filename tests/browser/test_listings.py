@@ -9,8 +9,7 @@ import pytest
 from backoffice.models import ReverbAccount
 from listings import services
 from listings.models import Listing
-from tests.factories import AccountFactory
-from tests.listings.conftest import EXCELLENT, new_listing
+from tests.factories import EXCELLENT, AccountFactory, new_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,11 +11,9 @@ from backoffice.reverb.emulator.faults import Faults
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest
-from tests.orders import helpers
 from tests.orders.helpers import resync, role_user, ship_calls, simulate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-shop = helpers.shop  # the fixture: an emulator shop synced into the mirror
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from backoffice.sync import doctor
 from backoffice.sync.runner import sync_resource
 from listings.models import Listing
 from orders.models import Order
-from tests.factories.accounts import AccountFactory
+from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 

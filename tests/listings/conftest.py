@@ -7,22 +7,7 @@ from typing import Any
 import pytest
 
 from backoffice.models import ReverbAccount
-from backoffice.reverb.client import money
 from tests.factories import AccountFactory
-
-EXCELLENT = "df268ad1-c462-4ba6-b6db-e007e23922ea"
-BRAND_NEW = "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
-
-
-def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "make": "Fender",
-        "model": "Stratocaster",
-        "sku": sku,
-        "condition": {"uuid": EXCELLENT},
-        "price": money("1299.00", "USD"),
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -43,5 +28,5 @@ def emu_record(emulator: Any, reverb_id: str | int) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _inline_jobs(settings: Any) -> None:
-    settings.WORKER_BACKEND = "inline"
+def _inline_jobs(inline_jobs: None) -> None:
+    """Every listings test runs its bulk jobs inline."""

@@ -12,7 +12,9 @@ from backoffice.reverb.emulator.faults import Faults
 from listings import services
 from listings.editing import record_edits
 from listings.models import Listing
-from tests.listings.conftest import BRAND_NEW, emu_record, new_listing
+from tests.conftest import nothing_changes
+from tests.factories import BRAND_NEW, new_listing
+from tests.listings.conftest import emu_record
 
 
 def by_state(account: ReverbAccount, state: str) -> Listing:
@@ -47,7 +49,7 @@ def test_create_updates_the_listing_reverb_already_has(account: ReverbAccount, e
 
 def test_create_without_sku_is_refused_and_nothing_sent(account: ReverbAccount, emulator: Any) -> None:
     before = sum(emulator.requests.values())
-    with pytest.raises(ActionError) as info:
+    with nothing_changes(emulator), pytest.raises(ActionError) as info:
         services.create_listing(account, new_listing(""), actor=None)
     assert info.value.refused and "SKU" in info.value.message and "sku" in info.value.field_errors
     assert sum(emulator.requests.values()) == before
@@ -55,8 +57,9 @@ def test_create_without_sku_is_refused_and_nothing_sent(account: ReverbAccount, 
 
 
 def test_create_refuses_quantity_for_used_condition(account: ReverbAccount, emulator: Any) -> None:
-    with pytest.raises(ActionError) as info:
+    with nothing_changes(emulator), pytest.raises(ActionError) as info:
         services.create_listing(account, new_listing("USED-3", inventory=3), actor=None)
+    assert not Listing.objects.filter(sku="USED-3").exists()
     assert "inventory" in info.value.field_errors and info.value.refused
     done = services.create_listing(
         account, new_listing("NEW-3", inventory=3, condition={"uuid": BRAND_NEW}), actor=None
@@ -77,16 +80,16 @@ def test_lost_create_response_makes_exactly_one_listing(account: ReverbAccount, 
 
 def test_publish_end_and_delete(account: ReverbAccount, emulator: Any) -> None:
     draft = services.create_listing(account, new_listing("LIFE-1"), actor=None).obj
-    with pytest.raises(ActionError) as info:
+    with nothing_changes(emulator, draft), pytest.raises(ActionError) as info:
         services.end_listing(draft, actor=None, reason="not_sold")
     assert info.value.refused and "delete a draft" in info.value.message
     live = services.publish_listing(draft, actor=None).obj
     assert live.state == "live" and emu_record(emulator, live.reverb_id)["state"] == "live"
-    with pytest.raises(ActionError) as info:
+    with nothing_changes(emulator, live), pytest.raises(ActionError) as info:
         services.publish_listing(live, actor=None)
     assert info.value.refused
     before = sum(emulator.requests.values())
-    with pytest.raises(ActionError) as info:
+    with nothing_changes(emulator, live), pytest.raises(ActionError) as info:
         services.delete_draft(live, actor=None)
     assert info.value.refused and "only drafts" in info.value.message
     assert sum(emulator.requests.values()) == before  # nothing sent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.actions import Refused
+from backoffice.models import ApiCall
 from messaging.models import Conversation, Negotiation, OfferPolicy
 from messaging.services import accept_offer, counter_offer, decline_offer, mark_read, reply
+from tests.conftest import nothing_changes
 from tests.orders.helpers import resync, role_user, simulate
 
 pytestmark = pytest.mark.django_db
@@ -41,29 +44,31 @@ def test_counter_then_refused_on_buyers_turn(emulator, shop):
     price = (n.listing.price * Decimal("0.95")).quantize(Decimal("0.01"))
     counter_offer(n, actor=None, price=price, shipping_price="0", message="Meet me here?")
     assert not n.actionable and n.last_offered_price == price
-    with pytest.raises(Refused, match="buyer's turn"):
-        counter_offer(n, actor=None, price=price)
-    with pytest.raises(Refused, match="buyer's turn"):
-        accept_offer(n, actor=None)
+    with nothing_changes(emulator, n):
+        with pytest.raises(Refused, match="buyer's turn"):
+            counter_offer(n, actor=None, price=price)
+        with pytest.raises(Refused, match="buyer's turn"):
+            accept_offer(n, actor=None)
     assert emulator.requests[COUNTER] == 1 and emulator.requests[ACCEPT] == 0
 
 
 def test_counter_refusals(emulator, shop):
     n = new_offer(emulator, shop)
-    with pytest.raises(Refused, match="above the listing"):
-        counter_offer(n, actor=None, price=n.listing.price + 1)
-    with pytest.raises(Refused, match="more than 0"):
-        counter_offer(n, actor=None, price="0")
-    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("90"))
-    with pytest.raises(Refused, match="below this shop's floor"):
-        counter_offer(n, actor=None, price=(n.listing.price * Decimal("0.8")).quantize(Decimal("0.01")))
+    with nothing_changes(emulator, n, n.listing):
+        with pytest.raises(Refused, match="above the listing"):
+            counter_offer(n, actor=None, price=n.listing.price + 1)
+        with pytest.raises(Refused, match="more than 0"):
+            counter_offer(n, actor=None, price="0")
+        OfferPolicy.objects.create(account=shop, floor_percent=Decimal("90"))
+        with pytest.raises(Refused, match="below this shop's floor"):
+            counter_offer(n, actor=None, price=(n.listing.price * Decimal("0.8")).quantize(Decimal("0.01")))
     assert emulator.requests[COUNTER] == 0
 
 
 def test_floor_refuses_accepting_below_it(emulator, shop):
     n = new_offer(emulator, shop, share="0.70")
     OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
-    with pytest.raises(Refused, match="below this shop's floor"):
+    with nothing_changes(emulator, n), pytest.raises(Refused, match="below this shop's floor"):
         accept_offer(n, actor=None)
     assert emulator.requests[ACCEPT] == 0
 
@@ -72,7 +77,7 @@ def test_accept_and_decline(emulator, shop):
     n = new_offer(emulator, shop)
     accept_offer(n, actor=None, message="Deal")
     assert n.state == "accepted"
-    with pytest.raises(Refused, match="accepted"):
+    with nothing_changes(emulator, n), pytest.raises(Refused, match="accepted"):
         decline_offer(n, actor=None)
     other = new_offer(emulator, shop)
     decline_offer(other, actor=None)
@@ -82,7 +87,7 @@ def test_accept_and_decline(emulator, shop):
 def test_reply_and_mark_read(emulator, shop):
     convo = Conversation.objects.filter(account=shop).first()
     assert convo is not None
-    with pytest.raises(Refused, match="empty"):
+    with nothing_changes(emulator, convo), pytest.raises(Refused, match="empty"):
         reply(convo, actor=None, body="   ")
     before = convo.messages.count()
     reply(convo, actor=None, body="Thanks, shipping tomorrow.")
@@ -100,10 +105,12 @@ def test_offer_and_reply_permissions(emulator, shop, role, status):
     convo = Conversation.objects.filter(account=shop).first()
     client = Client()
     client.force_login(role_user("u", role))
-    r1 = client.post(reverse("admin:messaging_negotiation_offer", args=[n.pk]), {"action": "decline"})
-    r2 = client.post(
-        reverse("admin:messaging_conversation_thread", args=[convo.pk]), {"action": "reply", "body": "hello"}
-    )
+    with nothing_changes(emulator, n, convo) if status == 403 else contextlib.nullcontext():
+        r1 = client.post(reverse("admin:messaging_negotiation_offer", args=[n.pk]), {"action": "decline"})
+        r2 = client.post(
+            reverse("admin:messaging_conversation_thread", args=[convo.pk]),
+            {"action": "reply", "body": "hello"},
+        )
     assert (r1.status_code, r2.status_code) == (status, status)
 
 
@@ -120,3 +127,35 @@ def test_inbox_and_thread_pages(emulator, shop):
     assert positions == sorted(positions)  # oldest to newest
     changelist = client.get(reverse("admin:messaging_conversation_changelist"), {"unread__exact": "1"})
     assert changelist.status_code == 200
+
+
+REPLY = ("POST", "/api/my/conversations/{conversation_id}/messages")
+
+
+@pytest.mark.parametrize("which", ["shop", "other_shop"])
+def test_reply_goes_through_the_conversations_own_account(emulator, other_emulator, shop, other_shop, which):
+    """Two accounts, each on its own Reverb: a reply (service and page) reaches only its own account's."""
+    account, own, foreign = {
+        "shop": (shop, emulator, other_emulator),
+        "other_shop": (other_shop, other_emulator, emulator),
+    }[which]
+    convo = Conversation.objects.filter(account=account).first()
+    assert convo is not None
+    reply(convo, actor=None, body="From the service.")
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    response = client.post(
+        reverse("admin:messaging_conversation_thread", args=[convo.pk]),
+        {"action": "reply", "body": "From the page."},
+    )
+    assert response.status_code == 302
+    assert (own.requests[REPLY], foreign.requests[REPLY]) == (2, 0)
+    remote = own.store.table("conversations")[int(convo.reverb_id)]
+    assert [m["body"] for m in remote["messages"]][-2:] == ["From the service.", "From the page."]
+    assert list(convo.messages.order_by("sent_at", "id").values_list("body", flat=True))[-2:] == [
+        "From the service.",
+        "From the page.",
+    ]
+    assert set(ApiCall.objects.filter(action="messaging.reply").values_list("account_id", flat=True)) == {
+        account.pk
+    }

@@ -1,5 +1,6 @@
-"""Shared helpers for the order, refund and messaging action tests: an emulator shop synced into the
-mirror, fast clients (no rate wait, no sleeps), simulations of the buyer side, and role users."""
+"""Shared helpers for the order, refund and messaging action tests (the `shop` and `other_shop` fixtures
+are in tests/conftest.py): fast clients (no rate wait, no sleeps), simulations of the buyer side, role
+users, and a recorder of what the emulator received."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from backoffice.reverb.emulator import core
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import ensure_roles
 from backoffice.sync.runner import sync_account
-from tests.factories import AccountFactory
+
+_BUILD_CLIENT = ReverbAccount.client  # the real one, even while a test patches it with fast_client
 
 
 def fast_client(account: ReverbAccount) -> ReverbClient:
-    return ReverbClient.for_account(account, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
+    return _BUILD_CLIENT(account, rate_limiter=UnlimitedRateLimiter(), sleep=lambda s: None)
 
 
 def simulate(emulator: Any, event: str, **params: Any) -> dict[str, Any]:
@@ -28,15 +30,6 @@ def simulate(emulator: Any, event: str, **params: Any) -> dict[str, Any]:
 
 def ship_calls(emulator: Any) -> int:
     return emulator.requests[("POST", "/api/my/orders/selling/{order_number}/ship")]
-
-
-@pytest.fixture
-def shop(emulator: Any, db: None, monkeypatch: pytest.MonkeyPatch) -> ReverbAccount:
-    """An account on the emulator, with everything pulled into the mirror."""
-    monkeypatch.setattr(ReverbAccount, "client", fast_client)
-    account = AccountFactory()
-    sync_account(account, client=fast_client(account))
-    return account
 
 
 def resync(account: ReverbAccount, *names: str) -> None:
@@ -49,3 +42,22 @@ def role_user(name: str, role: str | None) -> User:
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def record_bodies(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
+    """Keep (method, path, JSON body) of every request the emulator answers from now on."""
+    import json
+
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    handle = emulator.handle
+
+    def recording(method: str, path: str, query: str, headers: Any, body: bytes, *args: Any) -> Any:
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            data = {}
+        sent.append((method, path, data))
+        return handle(method, path, query, headers, body, *args)
+
+    monkeypatch.setattr(emulator, "handle", recording)
+    return sent

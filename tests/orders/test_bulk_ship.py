@@ -13,12 +13,7 @@ from orders import bulk
 from orders.models import Order, ShippingProviderMapping
 from tests.orders.helpers import resync, ship_calls, simulate
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def inline_jobs(settings: Any) -> None:
-    settings.WORKER_BACKEND = "inline"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_jobs")]
 
 
 def paid_orders(emulator: Any, account: Any, n: int, **params: Any) -> list[Order]:

@@ -10,7 +10,8 @@ from backoffice.actions import Refused, ReverbRefused
 from backoffice.models import ApiCall
 from orders.models import Feedback, Order
 from orders.services import leave_buyer_feedback, mark_picked_up, picked_up_refusal, ship_order, ship_refusal
-from tests.orders.helpers import resync, ship_calls, simulate
+from tests.conftest import nothing_changes
+from tests.orders.helpers import record_bodies, resync, ship_calls, simulate
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_ship_sends_once_and_writes_back(emulator, shop):
 )
 def test_ship_refusals_send_nothing(emulator, shop, params, tracking, provider, expected):
     order = new_order(emulator, shop, **params)
-    with pytest.raises(Refused, match=expected):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match=expected):
         ship_order(order, actor=None, provider=provider, tracking_number=tracking)
     assert ship_calls(emulator) == 0
     assert ApiCall.objects.get(target_key=order.order_number).status == ApiCall.Status.REFUSED
@@ -54,7 +55,7 @@ def test_ship_refusals_send_nothing(emulator, shop, params, tracking, provider, 
 def test_ship_twice_with_same_tracking_sends_once(emulator, shop):
     order = new_order(emulator, shop)
     ship_order(order, actor=None, provider="USPS", tracking_number="9400")
-    with pytest.raises(Refused) as info:
+    with nothing_changes(emulator, order), pytest.raises(Refused) as info:
         ship_order(order, actor=None, provider="USPS", tracking_number="9400")
     assert info.value.already_done
     assert ship_calls(emulator) == 1
@@ -91,7 +92,7 @@ def test_mark_picked_up(emulator, shop):
 
 def test_mark_picked_up_refused_for_shipped_method(emulator, shop):
     order = new_order(emulator, shop)
-    with pytest.raises(Refused, match="local pickup"):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match="local pickup"):
         mark_picked_up(order, actor=None)
     assert emulator.requests[("POST", "/api/my/orders/selling/{order_number}/mark_picked_up")] == 0
 
@@ -101,13 +102,38 @@ def test_buyer_feedback(emulator, shop):
     ship_order(order, actor=None, provider="UPS", tracking_number="FB1")
     order.refresh_from_db()
     assert order.needs_feedback_for_buyer
-    with pytest.raises(Refused, match="1 to 5"):
-        leave_buyer_feedback(order, actor=None, rating=6, message="great")
-    with pytest.raises(Refused, match="message"):
-        leave_buyer_feedback(order, actor=None, rating=5, message="  ")
+    with nothing_changes(emulator, order):
+        with pytest.raises(Refused, match="1 to 5"):
+            leave_buyer_feedback(order, actor=None, rating=6, message="great")
+        with pytest.raises(Refused, match="message"):
+            leave_buyer_feedback(order, actor=None, rating=5, message="  ")
     leave_buyer_feedback(order, actor=None, rating=5, message="Great buyer")
     order.refresh_from_db()
     assert not order.needs_feedback_for_buyer
     assert Feedback.objects.get(account=shop, order_number=order.order_number).rating == 5
-    with pytest.raises(Refused, match="does not ask"):
+    with nothing_changes(emulator, order), pytest.raises(Refused, match="does not ask"):
         leave_buyer_feedback(order, actor=None, rating=5, message="again")
+
+
+@pytest.mark.parametrize("notify", [False, True])
+def test_ship_sends_the_notification_choice(emulator, shop, monkeypatch, notify):
+    order = new_order(emulator, shop)
+    sent = record_bodies(emulator, monkeypatch)
+    ship_order(order, actor=None, provider="UPS", tracking_number="N1", send_notification=notify)
+    (body,) = [data for method, path, data in sent if method == "POST" and path.endswith("/ship")]
+    assert body["send_notification"] is notify
+
+
+def test_already_shipped_refusals_name_the_shipment(emulator, shop):
+    order = new_order(emulator, shop)
+    ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    order.refresh_from_db()
+    assert ship_refusal(order) == "Already shipped (USPS 9400)."
+    assert ship_refusal(order, "9400") == "Already shipped with tracking number 9400."
+    with pytest.raises(Refused) as same:
+        ship_order(order, actor=None, provider="USPS", tracking_number="9400")
+    assert same.value.message == "Already shipped with tracking number 9400." and same.value.already_done
+    with pytest.raises(Refused) as other:
+        ship_order(order, actor=None, provider="UPS", tracking_number="OTHER")
+    assert other.value.message == "Already shipped (USPS 9400)." and not other.value.already_done
+    assert ship_calls(emulator) == 1

@@ -3,6 +3,7 @@ intermediate page, the one-time confirmation, packing slip, CSV export with shop
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -12,14 +13,10 @@ from django.urls import reverse
 
 from backoffice.models import ApiCall, BulkJob
 from orders.models import Order, SkuMapping
-from tests.orders.helpers import resync, role_user, ship_calls, simulate
+from tests.conftest import nothing_changes
+from tests.orders.helpers import record_bodies, resync, role_user, ship_calls, simulate
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def inline_jobs(settings: Any) -> None:
-    settings.WORKER_BACKEND = "inline"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_jobs")]
 
 
 def login(role: str | None, name: str = "u") -> Client:
@@ -37,10 +34,11 @@ def paid(emulator: Any, account: Any, n: int = 1) -> list[Order]:
 @pytest.mark.parametrize("role,status", [("Viewer", 403), ("Customer service", 403), ("Shipping", 302)])
 def test_ship_permission_per_role(emulator, shop, role, status):
     (order,) = paid(emulator, shop)
-    response = login(role).post(
-        reverse("admin:orders_order_ship", args=[order.pk]),
-        {"provider": "UPS", "tracking_number": "R1", "send_notification": "on"},
-    )
+    with nothing_changes(emulator, order) if status == 403 else contextlib.nullcontext():
+        response = login(role).post(
+            reverse("admin:orders_order_ship", args=[order.pk]),
+            {"provider": "UPS", "tracking_number": "R1", "send_notification": "on"},
+        )
     assert response.status_code == status
     assert ship_calls(emulator) == (1 if status == 302 else 0)
 
@@ -51,7 +49,8 @@ def test_ship_permission_per_role(emulator, shop, role, status):
 )
 def test_viewer_cannot_forge_order_actions(emulator, shop, name, args):
     (order,) = paid(emulator, shop)
-    assert login("Viewer").post(reverse(name, args=[order.pk]), args).status_code == 403
+    with nothing_changes(emulator, order):
+        assert login("Viewer").post(reverse(name, args=[order.pk]), args).status_code == 403
 
 
 def test_bulk_ship_through_intermediate_page_and_double_submit(
@@ -126,6 +125,64 @@ def test_order_page_shows_shop_sku_payments_and_packing_slip(emulator, shop):
     assert "MY-SKU-1" in export.content.decode()
 
 
+def bulk_preview(client: Client, orders: list[Order], notify: bool = True) -> str:
+    """The signed payload of the bulk-ship preview (step 2), as the confirm button posts it."""
+    data: dict[str, str] = {"ids": ",".join(str(o.pk) for o in orders), "action": "preview"}
+    if notify:
+        data["send_notification"] = "1"
+    for i, o in enumerate(orders):
+        data[f"provider_{o.pk}"] = "UPS"
+        data[f"tracking_{o.pk}"] = f"P-{o.pk}-{i}"
+    html = client.post(reverse("admin:orders_order_bulk_ship"), data).content.decode()
+    return re.search(r'name="payload" value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Customer service"])
+def test_bulk_ship_page_is_forbidden_without_the_ship_permission(
+    emulator, shop, role, django_capture_on_commit_callbacks
+):
+    orders = paid(emulator, shop, 2)
+    payload = bulk_preview(login("Shipping", "shipper"), orders)
+    other = login(role, "other")
+    url = reverse("admin:orders_order_bulk_ship")
+    ids = ",".join(str(o.pk) for o in orders)
+    with django_capture_on_commit_callbacks(execute=True):
+        responses = [
+            other.get(url, {"ids": ids}),
+            other.post(url, {"ids": ids, "action": "preview", f"provider_{orders[0].pk}": "UPS"}),
+            other.post(url, {"action": "confirm", "payload": payload}),
+        ]
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    assert ship_calls(emulator) == 0 and not BulkJob.objects.exists()
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.status, order.tracking_code) == ("paid", "")
+
+
+def test_ship_page_without_notification_tells_reverb_false(emulator, shop, monkeypatch):
+    (order,) = paid(emulator, shop)
+    sent = record_bodies(emulator, monkeypatch)
+    response = login("Shipping").post(
+        reverse("admin:orders_order_ship", args=[order.pk]), {"provider": "UPS", "tracking_number": "Q1"}
+    )
+    assert response.status_code == 302
+    (body,) = [data for method, path, data in sent if method == "POST" and path.endswith("/ship")]
+    assert body["send_notification"] is False
+
+
+def test_bulk_ship_without_notification_tells_reverb_false(
+    emulator, shop, monkeypatch, django_capture_on_commit_callbacks
+):
+    orders = paid(emulator, shop, 2)
+    client = login("Shipping")
+    payload = bulk_preview(client, orders, notify=False)
+    sent = record_bodies(emulator, monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:orders_order_bulk_ship"), {"action": "confirm", "payload": payload})
+    bodies = [data for method, path, data in sent if method == "POST" and path.endswith("/ship")]
+    assert len(bodies) == 2 and all(body["send_notification"] is False for body in bodies)
+
+
 def test_reverb_field_error_is_shown_once(emulator, shop):
     """The message of a refusal by Reverb names each of Reverb's field errors exactly once."""
 
@@ -143,3 +200,4 @@ def test_reverb_field_error_is_shown_once(emulator, shop):
     for name, messages in errors.items():
         for message in messages:
             assert text.count(f"{name}: {message}") == 1, text
+

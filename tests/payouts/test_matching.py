@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from backoffice.models import ReverbAccount
 from backoffice.reverb.emulator.orders import changed
 from backoffice.reverb.emulator.refunds import apply_refund
 from backoffice.sync.runner import sync_account
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.django_db
 
 ALL_TIME = Period(date(2000, 1, 1), date(2100, 12, 31))
 LATER = timezone.now() + timedelta(days=3650)  # every grace period is over
-
-
-@pytest.fixture
-def shop(emulator) -> ReverbAccount:
-    account = AccountFactory(name="shop")
-    runs = sync_account(account)
-    assert all(r.ok for r in runs), [(r.resource, r.error) for r in runs]
-    assert PayoutLineItem.objects.filter(order__isnull=False).count() >= 2
-    return account
 
 
 def kinds(report) -> list[str]:
@@ -241,3 +231,31 @@ def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -
     with django_assert_num_queries(9):
         big = match_period(ALL_TIME)
     assert len(big.findings) > len(small.findings)
+
+
+@pytest.mark.parametrize("off_by,flagged", [("0.01", False), ("0.02", True), ("0.11", True), ("0.50", True)])
+def test_a_fee_off_by_more_than_a_cent_is_found(shop, off_by, flagged) -> None:
+    line = PayoutLineItem.objects.select_related("order").first()
+    line.fees += Decimal(off_by)
+    line.save()
+    report = match_period(ALL_TIME, as_of=timezone.now())
+    fees = [f for f in report.findings if f.kind == Kind.FEE]
+    assert bool(fees) is flagged
+    assert all(f.amount == Decimal(off_by) for f in fees)
+    assert all(c.ok for c in check_payout(line.payout).lines) is not flagged
+
+
+def test_an_overdue_order_with_an_approved_partial_refund_is_not_reported_unpaid(shop) -> None:
+    line = PayoutLineItem.objects.select_related("order").first()
+    order = line.order
+    line.delete()
+    assert order.status in ("paid", "shipped", "received", "picked_up")
+    before = match_period(ALL_TIME, as_of=LATER).findings
+    assert order.order_number in {f.order_number for f in before if f.kind == Kind.NOT_PAID_OUT}  # overdue
+    RefundRequest.objects.create(
+        account=shop, reverb_id="partial-1", order=order, order_number=order.order_number, state="approved",
+        amount=Decimal("10.00"), currency=order.currency, refund_type="partial", initiated_by="seller",
+        remote_created_at=timezone.now(),
+    )  # fmt: skip
+    report = match_period(ALL_TIME, as_of=LATER)
+    assert order.order_number not in {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}

@@ -13,20 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.models import ReverbAccount
-from backoffice.sync.runner import sync_account
 from orders.models import Order
 from payouts.models import Payout, PayoutLineItem
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 ALL = {"start": "2025-01-01", "end": "2026-12-31"}
-
-
-@pytest.fixture
-def shop(emulator) -> ReverbAccount:
-    account = AccountFactory(name="shop")
-    sync_account(account)
-    return account
 
 
 def read_csv(response) -> list[list[str]]:

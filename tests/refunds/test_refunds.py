@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from backoffice.models import ApiCall
 from orders.models import Order
 from refunds.models import RefundRequest
 from refunds.services import refundable_amount, request_refund, respond_to_refund, seller_refunds_this_month
+from tests.conftest import nothing_changes
 from tests.orders.helpers import resync, role_user, simulate
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +58,7 @@ def test_conditionally_approve_with_note_then_deny(emulator, shop):
 )
 def test_respond_refusals_send_nothing(emulator, shop, state, amount, expected):
     refund = buyer_request(emulator, shop)
-    with pytest.raises(Refused, match=expected):
+    with nothing_changes(emulator, refund, refund.order), pytest.raises(Refused, match=expected):
         respond_to_refund(refund, actor=None, state=state, amount=amount)
     assert emulator.requests[PUT] == 0
     assert ApiCall.objects.get(action="refunds.respond").status == ApiCall.Status.REFUSED
@@ -65,7 +67,7 @@ def test_respond_refusals_send_nothing(emulator, shop, state, amount, expected):
 def test_final_request_cannot_be_answered_again(emulator, shop):
     refund = buyer_request(emulator, shop)
     respond_to_refund(refund, actor=None, state="denied")
-    with pytest.raises(Refused, match="cannot become"):
+    with nothing_changes(emulator, refund, refund.order), pytest.raises(Refused, match="cannot become"):
         respond_to_refund(refund, actor=None, state="approved")
     assert emulator.requests[PUT] == 1
 
@@ -75,10 +77,11 @@ def test_seller_initiated_refund_and_monthly_count(emulator, shop):
     resync(shop, "orders")
     order = Order.objects.get(account=shop, order_number=number)
     before = seller_refunds_this_month(shop)
-    with pytest.raises(Refused, match="Unknown reason"):
-        request_refund(order, actor=None, reason="because", amount="5.00")
-    with pytest.raises(Refused, match="refundable"):
-        request_refund(order, actor=None, reason="sold_elsewhere", amount=refundable_amount(order) + 1)
+    with nothing_changes(emulator, order):
+        with pytest.raises(Refused, match="Unknown reason"):
+            request_refund(order, actor=None, reason="because", amount="5.00")
+        with pytest.raises(Refused, match="refundable"):
+            request_refund(order, actor=None, reason="sold_elsewhere", amount=refundable_amount(order) + 1)
     assert emulator.requests[POST] == 0
     refund = request_refund(order, actor=None, reason="sold_elsewhere", amount="5.00")
     assert refund.initiated_by == "seller" and refund.amount == Decimal("5.00")
@@ -90,8 +93,10 @@ def test_seller_initiated_refund_and_monthly_count(emulator, shop):
 def test_unpaid_order_cannot_be_refunded(emulator, shop):
     number = simulate(emulator, "new_order", paid=False)["order_number"]
     resync(shop, "orders")
-    with pytest.raises(Refused, match="cannot be refunded"):
-        request_refund(Order.objects.get(order_number=number), actor=None, reason="other", amount="1.00")
+    order = Order.objects.get(order_number=number)
+    with nothing_changes(emulator, order), pytest.raises(Refused, match="cannot be refunded"):
+        request_refund(order, actor=None, reason="other", amount="1.00")
+    assert not RefundRequest.objects.filter(order_number=number).exists()
 
 
 @pytest.mark.parametrize("role,status", [("Viewer", 403), ("Shipping", 403), ("Customer service", 302)])
@@ -99,9 +104,10 @@ def test_respond_permission_per_role(emulator, shop, role, status):
     refund = buyer_request(emulator, shop)
     client = Client()
     client.force_login(role_user("u", role))
-    response = client.post(
-        reverse("admin:refunds_refundrequest_respond", args=[refund.pk]), {"state": "denied"}
-    )
+    with nothing_changes(emulator, refund) if status == 403 else contextlib.nullcontext():
+        response = client.post(
+            reverse("admin:refunds_refundrequest_respond", args=[refund.pk]), {"state": "denied"}
+        )
     assert response.status_code == status
     assert emulator.requests[PUT] == (1 if status == 302 else 0)
 
@@ -125,8 +131,58 @@ def test_queue_and_seller_refund_page_warns_past_five(emulator, shop):
     assert "fee-warning" in page
     viewer = Client()
     viewer.force_login(role_user("v", "Viewer"))
-    forged = viewer.post(
-        reverse("admin:refunds_refundrequest_new_for_order", args=[refund.order.pk]),
-        {"reason": "other", "amount": "1.00"},
-    )
+    with nothing_changes(emulator, refund.order):
+        forged = viewer.post(
+            reverse("admin:refunds_refundrequest_new_for_order", args=[refund.order.pk]),
+            {"reason": "other", "amount": "1.00"},
+        )
     assert forged.status_code == 403 and emulator.requests[POST] == 0
+
+
+def paid_order(emulator: Any, account: Any) -> Order:
+    number = simulate(emulator, "new_order")["order_number"]
+    resync(account, "orders")
+    return Order.objects.get(account=account, order_number=number)
+
+
+def test_refund_of_an_order_in_another_currency_is_refused(emulator, shop):
+    order = paid_order(emulator, shop)
+    Order.objects.filter(pk=order.pk).update(currency="EUR")
+    order.refresh_from_db()
+    with (
+        nothing_changes(emulator, order),
+        pytest.raises(Refused, match="shop currency USD, but this order is in EUR"),
+    ):
+        request_refund(order, actor=None, reason="other", amount="5.00")
+    assert emulator.requests[POST] == 0
+    assert not RefundRequest.objects.filter(order_number=order.order_number).exists()
+    assert ApiCall.objects.get(action="refunds.request").status == ApiCall.Status.REFUSED
+
+
+def _refunds_this_month(account: Any, initiated_by: str, n: int) -> None:
+    from django.utils import timezone
+
+    for i in range(n):
+        RefundRequest.objects.create(
+            account=account, reverb_id=f"{initiated_by}-{i}", initiated_by=initiated_by,
+            remote_created_at=timezone.now(),
+        )  # fmt: skip
+
+
+def new_refund_page(order: Order) -> str:
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    return client.get(url).content.decode()
+
+
+@pytest.mark.parametrize("seller,buyer,warned", [(0, 0, False), (4, 0, False), (0, 6, False), (5, 0, True)])
+def test_only_seller_initiated_refunds_count_toward_the_free_five(emulator, shop, seller, buyer, warned):
+    RefundRequest.objects.filter(account=shop).delete()
+    order = paid_order(emulator, shop)
+    _refunds_this_month(shop, "seller", seller)
+    _refunds_this_month(shop, "buyer", buyer)
+    assert seller_refunds_this_month(shop) == seller
+    page = new_refund_page(order)
+    assert f"made <strong>{seller}</strong> seller-initiated" in page
+    assert ("fee-warning" in page) is warned

@@ -3,6 +3,7 @@ foreign links, rate-limit integration."""
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import subprocess
@@ -10,7 +11,6 @@ import sys
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,20 +32,15 @@ from backoffice.reverb.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from backoffice.reverb.ratelimit import LocalTokenBucket
+from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
-from tests.reverb.conftest import (
-    make_client,
-    new_listing,
-    recording_client,
-    reply,
-    require,
-    scripted_client,
-)
+from tests.factories import new_listing
+from tests.reverb.conftest import make_client, recording_client, reply, require, scripted_client
 
 
 def clear_faults_on_sleep(emulator: Any, sleeps: list[float]):
     """A sleep that records the wait and then heals the emulator: the next attempt succeeds."""
+
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         emulator.faults = Faults()
@@ -54,6 +49,7 @@ def clear_faults_on_sleep(emulator: Any, sleeps: list[float]):
 
 
 # ---- headers, construction -------------------------------------------------------------------------
+
 
 def test_every_request_carries_reverbs_headers_timeouts_and_a_json_body(emulator: Any) -> None:
     client, recorder = recording_client(currency="EUR", timeout=(2.0, 9.0))
@@ -72,17 +68,35 @@ def test_every_request_carries_reverbs_headers_timeouts_and_a_json_body(emulator
     assert client.last_response_headers["Content-Type"].startswith("application/hal+json")
 
 
-def test_defaults_come_from_settings(emulator: Any, settings: Any) -> None:
+def test_standalone_defaults_share_one_process_budget(emulator: Any) -> None:
+    client = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN)
+    assert (client.per_page, client.timeout, client.max_retries) == (50, (5.0, 30.0), 4)
+    assert isinstance(client.rate_limiter, LocalTokenBucket)
+    assert client.rate_limiter is ReverbClient(EMULATOR_API_URL, "other").rate_limiter  # one shared budget
+
+
+@pytest.mark.django_db
+def test_the_accounts_client_takes_its_limits_from_settings(emulator: Any, settings: Any) -> None:
+    from tests.factories import AccountFactory
+
     settings.REVERB_PER_PAGE = 7
     settings.REVERB_CONNECT_TIMEOUT, settings.REVERB_READ_TIMEOUT = 1.5, 12.0
     settings.REVERB_MAX_RETRIES = 2
-    client = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN)
-    assert (client.per_page, client.timeout, client.max_retries) == (7, (1.5, 12.0), 2)
-    assert isinstance(client.rate_limiter, LocalTokenBucket)
-    assert client.rate_limiter is ReverbClient(EMULATOR_API_URL, "other").rate_limiter  # one shared budget
+    settings.REVERB_REQUEST_DEADLINE, settings.REVERB_MAX_PAUSE = 9.0, 42.0
+    settings.REVERB_RATE_BUDGET = "local"
     settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST = 3.0, 4
-    bucket = ReverbClient(EMULATOR_API_URL, EMULATOR_TOKEN).rate_limiter
-    assert (bucket.rate, bucket.burst) == (3.0, 4)
+    account = AccountFactory(api_url=EMULATOR_API_URL, currency="GBP")
+    client = account.client()
+    assert (client.per_page, client.timeout, client.max_retries) == (7, (1.5, 12.0), 2)
+    assert (client.deadline, client.max_pause) == (9.0, 42.0)
+    assert (client.rate_limiter.rate, client.rate_limiter.burst) == (3.0, 4)
+    assert (client.base_url, client.currency, client.account_key) == (
+        EMULATOR_API_URL,
+        "GBP",
+        f"account:{account.pk}",
+    )
+    assert account.client(rate_limiter=UnlimitedRateLimiter()).get_account()
+    assert account.get_token() not in repr(client)
 
 
 def test_module_imports_without_django_configured() -> None:
@@ -92,13 +106,17 @@ def test_module_imports_without_django_configured() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root)
 
 
-def test_for_account_uses_the_accounts_url_token_currency_and_key(emulator: Any) -> None:
-    account = SimpleNamespace(api_url=EMULATOR_API_URL, get_token=lambda: EMULATOR_TOKEN, currency="GBP",
-                              pk=7)
-    client = ReverbClient.for_account(account, rate_limiter=LocalTokenBucket(100, 10))
-    assert (client.base_url, client.currency, client.account_key) == (EMULATOR_API_URL, "GBP", "account:7")
-    assert client.get_account()
-    assert EMULATOR_TOKEN not in repr(client)
+def test_the_network_seam_imports_nothing_from_django_or_the_rest_of_the_project() -> None:
+    """The account builds its client and hands it its budget; the client reads no settings or models."""
+    root = Path(__file__).resolve().parents[2] / "backoffice" / "reverb"
+    for module in ("client", "errors", "ratelimit", "transport", "curl"):
+        tree = ast.parse((root / f"{module}.py").read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert not name.startswith(("django", "backoffice")), f"{module}.py imports {name}"
 
 
 def test_money_and_dates_are_formatted_for_reverb() -> None:
@@ -121,13 +139,18 @@ def test_offsets_with_plus_reach_the_server_intact(emulator: Any) -> None:
 
 
 def test_curl_rendering_redacts_the_token() -> None:
-    line = as_curl("POST", f"{EMULATOR_API_URL}/listings",
-                   {"Authorization": f"Bearer {EMULATOR_TOKEN}", "Accept-Version": "3.0"}, b'{"sku": "A"}')
+    line = as_curl(
+        "POST",
+        f"{EMULATOR_API_URL}/listings",
+        {"Authorization": f"Bearer {EMULATOR_TOKEN}", "Accept-Version": "3.0"},
+        b'{"sku": "A"}',
+    )
     assert EMULATOR_TOKEN not in line
-    assert "'Authorization: Bearer [REDACTED]'" in line and "--data-raw '{\"sku\": \"A\"}'" in line
+    assert "'Authorization: Bearer [REDACTED]'" in line and '--data-raw \'{"sku": "A"}\'' in line
 
 
 # ---- error classes from the emulator ---------------------------------------------------------------
+
 
 def test_wrong_token_is_unauthorized_and_not_retried(emulator: Any, sleeps: list[float]) -> None:
     client = make_client(token="wrong-token-xyz", sleep=sleeps.append)
@@ -171,6 +194,7 @@ def test_not_found_and_method_not_allowed(client: ReverbClient) -> None:
 
 # ---- retries and faults ----------------------------------------------------------------------------
 
+
 def test_429_honours_retry_after_then_succeeds(emulator: Any) -> None:
     sleeps: list[float] = []
     limiter = SpyLimiter()
@@ -205,11 +229,12 @@ def test_server_errors_are_retried_with_exponential_backoff_then_succeed(emulato
     emulator.faults = Faults(rate_5xx=1.0)
     assert client.get_shop()["id"]
     assert client.request_count == heal_after + 1
-    assert [s <= min(30.0, 0.5 * 2 ** i) for i, s in enumerate(sleeps)] == [True] * heal_after
+    assert [s <= min(30.0, 0.5 * 2**i) for i, s in enumerate(sleeps)] == [True] * heal_after
 
 
-def test_exhausted_retries_raise_the_last_error(emulator: Any, client: ReverbClient,
-                                                sleeps: list[float]) -> None:
+def test_exhausted_retries_raise_the_last_error(
+    emulator: Any, client: ReverbClient, sleeps: list[float]
+) -> None:
     emulator.faults = Faults(rate_5xx=1.0)
     with pytest.raises(ServerError) as info:
         client.get_account()
@@ -218,8 +243,9 @@ def test_exhausted_retries_raise_the_last_error(emulator: Any, client: ReverbCli
     assert len(sleeps) == 3
 
 
-def test_exhausted_429_raises_rate_limited_with_the_wait(emulator: Any, client: ReverbClient,
-                                                         sleeps: list[float]) -> None:
+def test_exhausted_429_raises_rate_limited_with_the_wait(
+    emulator: Any, client: ReverbClient, sleeps: list[float]
+) -> None:
     emulator.faults = Faults(rate_429=1.0, retry_after=2)
     with pytest.raises(RateLimitedError) as info:
         client.get_account()
@@ -240,8 +266,9 @@ def test_dropped_connection_on_get_is_retried(emulator: Any) -> None:
     assert client.request_count == 2 and len(sleeps) == 1
 
 
-def test_dropped_connection_on_post_is_not_retried(emulator: Any, client: ReverbClient,
-                                                   sleeps: list[float]) -> None:
+def test_dropped_connection_on_post_is_not_retried(
+    emulator: Any, client: ReverbClient, sleeps: list[float]
+) -> None:
     require("POST", "/api/listings")
     emulator.faults = Faults(rate_drop=1.0)
     with pytest.raises(TransportError) as info:
@@ -251,8 +278,9 @@ def test_dropped_connection_on_post_is_not_retried(emulator: Any, client: Reverb
     assert "re-read" in str(info.value)
 
 
-def test_lost_write_response_surfaces_and_the_listing_exists(emulator: Any, client: ReverbClient,
-                                                             sleeps: list[float]) -> None:
+def test_lost_write_response_surfaces_and_the_listing_exists(
+    emulator: Any, client: ReverbClient, sleeps: list[float]
+) -> None:
     """The create succeeded on Reverb but the answer was lost: the caller re-checks by SKU, and finds
     it, instead of posting a duplicate."""
     require("POST", "/api/listings")
@@ -289,6 +317,7 @@ def test_500_on_a_post_is_not_retried() -> None:
 
 
 # ---- rate limiter integration ----------------------------------------------------------------------
+
 
 class SpyLimiter:
     def __init__(self) -> None:
@@ -331,6 +360,7 @@ def test_client_waits_on_the_bucket_and_a_429_pauses_it(emulator: Any) -> None:
 
 # ---- pagination ------------------------------------------------------------------------------------
 
+
 def test_pages_follow_next_links_and_collect_every_item_once(emulator: Any, client: ReverbClient) -> None:
     expected = sorted(o["order_number"] for o in emulator.state("orders")["orders"])
     pages = list(client.orders(per_page=2))
@@ -356,8 +386,11 @@ def test_per_page_defaults_to_the_clients_setting(emulator: Any) -> None:
 
 
 def test_a_next_link_to_another_host_is_refused_before_any_request() -> None:
-    page = {"total": 4, "orders": [{"order_number": "1"}],
-            "_links": {"next": {"href": "https://evil.example/api/my/orders/selling/all?page=2"}}}
+    page = {
+        "total": 4,
+        "orders": [{"order_number": "1"}],
+        "_links": {"next": {"href": "https://evil.example/api/my/orders/selling/all?page=2"}},
+    }
     client, adapter = scripted_client(reply(200, page))
     pages = client.orders()
     assert next(pages).items == [{"order_number": "1"}]
@@ -367,11 +400,14 @@ def test_a_next_link_to_another_host_is_refused_before_any_request() -> None:
     assert "evil.example" in str(info.value) and EMULATOR_TOKEN not in str(info.value)
 
 
-@pytest.mark.parametrize("href", [
-    "https://reverb.test/api/my/orders/selling/all?page=2",  # same host, other scheme
-    "http://reverb.test:8080/api/my/orders/selling/all?page=2",  # same host, other port
-    "http://reverb.test.evil.example/api/x",
-])
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://reverb.test/api/my/orders/selling/all?page=2",  # same host, other scheme
+        "http://reverb.test:8080/api/my/orders/selling/all?page=2",  # same host, other port
+        "http://reverb.test.evil.example/api/x",
+    ],
+)
 def test_scheme_host_and_port_must_all_match(href: str) -> None:
     client = make_client()
     with pytest.raises(ForeignLinkError):
@@ -380,8 +416,10 @@ def test_scheme_host_and_port_must_all_match(href: str) -> None:
 
 def test_reverb_sibling_hosts_are_rebased_onto_the_api_host() -> None:
     """Reverb's hrefs mix reverb.com and api.reverb.com (API-NOTES 1): follow the path, on our host."""
-    page1 = {"orders": [{"order_number": "1"}],
-             "_links": {"next": {"href": "https://reverb.com/api/my/orders/selling/all?page=2&per_page=1"}}}
+    page1 = {
+        "orders": [{"order_number": "1"}],
+        "_links": {"next": {"href": "https://reverb.com/api/my/orders/selling/all?page=2&per_page=1"}},
+    }
     adapter_steps = [reply(200, page1), reply(200, {"orders": [{"order_number": "2"}], "_links": {}})]
     from tests.reverb.conftest import ScriptedAdapter
 
@@ -404,8 +442,10 @@ def test_root_relative_hal_hrefs_resolve_on_the_api_base() -> None:
 
 
 def test_a_pagination_loop_is_detected() -> None:
-    page = {"orders": [{"order_number": "1"}],
-            "_links": {"next": {"href": f"{EMULATOR_API_URL}/my/orders/selling/all?per_page=5"}}}
+    page = {
+        "orders": [{"order_number": "1"}],
+        "_links": {"next": {"href": f"{EMULATOR_API_URL}/my/orders/selling/all?per_page=5"}},
+    }
     client, adapter = scripted_client(reply(200, page))
     with pytest.raises(Exception, match="pagination loop"):
         list(client.orders(per_page=5))

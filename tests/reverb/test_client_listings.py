@@ -9,7 +9,8 @@ import pytest
 
 from backoffice.reverb.client import ReverbClient, money
 from backoffice.reverb.errors import DuplicateSkuError, ReverbError, ValidationError
-from tests.reverb.conftest import new_listing, recording_client, require
+from tests.factories import new_listing
+from tests.reverb.conftest import recording_client, require
 
 
 def live_ids(emulator: Any) -> list[int]:

@@ -17,8 +17,7 @@ from listings.sync import map_listing
 from messaging.models import Conversation, Message
 from orders.models import Order
 from payouts.models import Payout, PayoutLineItem
-from tests.factories import AccountFactory
-from tests.factories.mirrors import listing_payload, money, order_payload
+from tests.factories import AccountFactory, listing_payload, money, order_payload
 from tests.sync.fakes import Boom, FakeClient
 
 pytestmark = pytest.mark.django_db

@@ -235,7 +235,6 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     from django.db import connection
 
     from backoffice.models import ReverbAccount
-    from backoffice.reverb.client import ReverbClient
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync import runner
 
@@ -249,7 +248,7 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     account.save()
     urls: list[str] = []
     # The emulator has no rate limit; the bench measures our code, not Reverb's pacing.
-    client = ReverbClient.for_account(account, rate_limiter=UnlimitedRateLimiter(), per_page=per_page)
+    client = account.client(rate_limiter=UnlimitedRateLimiter(), per_page=per_page)
     client.session.hooks["response"].append(lambda r, *a, **k: urls.append(r.url))
 
     counter = QueryCounter()

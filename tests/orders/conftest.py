@@ -1,1 +1,0 @@
-from tests.orders.helpers import shop  # noqa: F401
