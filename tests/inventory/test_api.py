@@ -11,7 +11,7 @@ from backoffice.models import ReverbAccount, SyncLogEntry
 from inventory.models import IdempotentRequest, Integration, StockIntent, hash_key
 from listings.models import Listing
 from orders.models import SkuMapping
-from tests.factories.mirrors import OrderFactory
+from tests.factories import OrderFactory
 from tests.inventory.conftest import integration_for, inventory_listing, used_listing
 
 URL = "/api/v1/stock/"

@@ -17,7 +17,7 @@ from backoffice.models import ReverbAccount
 from inventory import events, services
 from inventory.models import EventDelivery, EventEndpoint, StockIntent
 from listings.models import Listing
-from tests.factories.mirrors import OrderFactory
+from tests.factories import OrderFactory
 from tests.inventory.conftest import inventory_listing
 
 

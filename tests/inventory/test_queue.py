@@ -13,7 +13,7 @@ from inventory import services
 from inventory.models import Source, StockIntent
 from listings.models import Listing
 from orders.models import SkuMapping
-from tests.factories.mirrors import ListingFactory
+from tests.factories import ListingFactory
 from tests.inventory.conftest import BRAND_NEW, emu_record, inventory_listing, puts, used_listing
 
 
