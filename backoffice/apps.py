@@ -8,7 +8,7 @@ class BackofficeConfig(AppConfig):
 
     def ready(self) -> None:
         from backoffice import checks  # noqa: F401  (registers the system checks)
-        from backoffice.background import mass_sync
+        from backoffice.background import mass_sync, taskguard
         from backoffice.background.jobs import register_job_handlers
         from backoffice.roles import refresh_roles_after_migrate
         from backoffice.sync import doctor
@@ -16,4 +16,5 @@ class BackofficeConfig(AppConfig):
         register_job_handlers(mass_sync.JOB_HANDLERS)
         register_job_handlers(doctor.JOB_HANDLERS)
 
+        taskguard.connect()
         post_migrate.connect(refresh_roles_after_migrate, dispatch_uid="backoffice.refresh_roles")

@@ -6,7 +6,8 @@ permissions (e.g. "orders.ship_order") to the lists below; a permission that doe
 skipped, not an error, so the list may run ahead of the migrations.
 
 Patterns are "app_label.codename" with shell wildcards; an app label of "*" means our own apps only
-(never auth or contenttypes: managing people stays with superusers).
+(never auth or contenttypes: managing people stays with superusers). A pattern starting with "!" takes
+away what it matches, whatever the other patterns of the role grant.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ CUSTOMER_SERVICE = "Customer service"
 VIEWER = "Viewer"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    # Everything in our apps, plus the background-task pages of django-q2.
-    MANAGER: ["*.*", "django_q.*"],
+    # Everything in our apps; django-q2's background-task pages read-only: a scheduled task names code to
+    # run, so adding or changing schedules is for superusers (Managers run ours with "Run now").
+    MANAGER: ["*.*", "django_q.view_*"],
     # Sees everything; changes orders and shipments (shipping-provider mapping lives in orders).
     SHIPPING: [
         "*.view_*",
@@ -45,6 +47,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.change_*",
         "messaging.add_*",
         "messaging.change_*",
+        # ...but not the offer floor that restrains them: Managers set it.
+        "!messaging.add_offerpolicy",
+        "!messaging.change_offerpolicy",
         "refunds.respond_refund",
         "refunds.request_refund",
         "messaging.respond_offer",
@@ -80,10 +85,13 @@ def ensure_roles(apps: Any = None, using: str = DEFAULT_DB_ALIAS) -> dict[str, i
     )
     result: dict[str, int] = {}
     for role, patterns in ROLE_PERMISSIONS.items():
+        grant = [pat for pat in patterns if not pat.startswith("!")]
+        deny = [pat[1:] for pat in patterns if pat.startswith("!")]
         ids = [
             p.id
             for p in perms
-            if any(_matches(pat, p.content_type.app_label, p.codename) for pat in patterns)
+            if any(_matches(pat, p.content_type.app_label, p.codename) for pat in grant)
+            and not any(_matches(pat, p.content_type.app_label, p.codename) for pat in deny)
         ]
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set(ids)

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "backoffice.apps.BackofficeConfig",
     "listings.apps.ListingsConfig",
     "orders.apps.OrdersConfig",
@@ -56,6 +58,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backoffice.background.ratebudget.InteractiveMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: refuses a locked-out user name or address before the password is checked.
+    "backoffice.loginthrottle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -71,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -157,6 +169,37 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Sessions end after a working day without a request (each request starts the period again).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Login throttling (django-axes, backoffice/loginthrottle.py): after AXES_FAILURE_LIMIT failed logins a
+# user name, and separately an address, is locked out for AXES_COOLOFF_TIME hours; a success resets.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+if SECURE_PROXY_SSL_HEADER:
+    AXES_CLIENT_IP_CALLABLE = "backoffice.loginthrottle.client_ip_behind_proxy"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our static files or carrying the
+# request's nonce; no inline handlers or style attributes; never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "https:"],  # listing photos come from Reverb's image hosts
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # django-q2. The ORM broker needs nothing else; REDIS_URL switches to Redis.
 # timeout < retry so a task is never handed out twice while still running; attempts are bounded.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -202,6 +245,10 @@ REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
 # JOBS_BACKEND is its former name, still read so an existing .env keeps working.
 WORKER_BACKEND = env.str("WORKER_BACKEND", default=env.str("JOBS_BACKEND", default="django_q"))
 REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
+# Retention in days (0 keeps forever), applied daily by the clean-up schedule
+# (backoffice/background/retention.py).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
 
 LOGGING = {
     "version": 1,

@@ -389,7 +389,7 @@ def send(intent: StockIntent, *, client: ReverbClient | None = None) -> str:
     updated = done.obj or listing
     outcome = "sent"
     message = done.message
-    if quantity > 0 and updated.state in ("ended", "sold_out"):
+    if quantity > 0 and updated.state in ("ended", "sold_out", "sold"):
         try:
             published = listing_services.publish_listing(updated, actor=None)
         except ActionError as exc:

@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
 from . import api
@@ -12,12 +12,5 @@ urlpatterns = [
         "schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
         name="api_schema",
-    ),
-    path(
-        "docs/",
-        SpectacularRedocView.as_view(
-            url_name="api_schema", authentication_classes=[], permission_classes=[AllowAny]
-        ),
-        name="api_docs",
     ),
 ]

@@ -224,7 +224,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         if not obj.pending_changes:
             return ""
         if obj.has_conflict:
-            return format_html('<strong style="color:#ba2121">conflict</strong>')
+            return format_html('<strong class="conflict-text">conflict</strong>')
         names = format_html_join(", ", "{}", ((n,) for n in sorted(obj.pending_changes)))
         return format_html("pending: {}", names)
 
@@ -233,9 +233,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         url = obj.thumbnail_url
         if not url.startswith(("https://", "http://")):
             return ""
-        return format_html(
-            '<img src="{}" alt="" loading="lazy" width="48" height="48" style="object-fit:cover">', url
-        )
+        return format_html('<img src="{}" alt="" loading="lazy" width="48" height="48" class="cover">', url)
 
     @admin.display(description="Reverb")
     def reverb_column(self, obj: Listing) -> SafeString | str:

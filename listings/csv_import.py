@@ -7,12 +7,11 @@ up on Reverb first, so a SKU Reverb has but the mirror lacks is updated, never d
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
@@ -22,6 +21,8 @@ from .models import Listing
 COLUMNS = ("sku", "title", "make", "model", "condition", "price", "inventory", "description", "photos")
 REQUIRED = ("sku", "make", "model", "condition", "price")
 MAX_ROWS = 5000
+MAX_PRICE = Decimal("10000000")  # below the mirror's 12 digits; no instrument costs more
+MAX_INVENTORY = 1_000_000
 
 
 @dataclass
@@ -44,19 +45,20 @@ def _condition(value: str) -> str | None:
 
 
 def parse(account: ReverbAccount, data: bytes | str) -> tuple[list[Row], list[str]]:
-    """(rows, file-level problems)."""
-    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
-    reader = csv.DictReader(io.StringIO(text))
-    headers = [h.strip().lower() for h in reader.fieldnames or []]
+    """(rows, file-level problems). A file-level problem means no row is read: nothing is applied from a
+    file that was not read whole and right (see backoffice.csvfiles.read_csv)."""
+    try:
+        headers, records = read_csv(data, max_rows=MAX_ROWS)
+    except CsvFileError as exc:
+        return [], [str(exc)]
     missing = [c for c in REQUIRED if c not in headers]
     if missing:
         return [], [f"Missing column(s): {', '.join(missing)}. Expected: {', '.join(COLUMNS)}."]
+    if not records:
+        return [], ["The file has no rows."]
     rows: list[Row] = []
     seen: set[str] = set()
-    for number, raw in enumerate(reader, start=2):
-        if number - 1 > MAX_ROWS:
-            return rows, [f"Only the first {MAX_ROWS} rows are read."]
-        values = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+    for number, values in records:
         rows.append(_row(account, number, values, seen))
     known = set(
         Listing.objects.filter(account=account, sku__in=[r.sku for r in rows if r.sku]).values_list(
@@ -67,6 +69,21 @@ def parse(account: ReverbAccount, data: bytes | str) -> tuple[list[Row], list[st
         if row.outcome != "refused" and row.sku in known:
             row.outcome = "update"
     return rows, []
+
+
+def _price(text: str) -> tuple[Decimal | None, str]:
+    """(price, "") or (None, why not)."""
+    try:
+        price = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None, f"price {text!r} is not a number"
+    if not price.is_finite():
+        return None, f"price {text!r} is not a number"
+    if price <= 0:
+        return None, "price must be more than 0"
+    if price > MAX_PRICE:
+        return None, f"price {text!r} is more than {MAX_PRICE:,}"
+    return price, ""
 
 
 def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[str]) -> Row:
@@ -83,18 +100,18 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
         reasons.append(f"unknown condition {values['condition']!r}")
     price = None
     if values.get("price"):
-        try:
-            price = Decimal(values["price"].replace(",", ""))
-            if price <= 0:
-                reasons.append("price must be more than 0")
-        except InvalidOperation:
-            reasons.append(f"price {values['price']!r} is not a number")
+        price, problem = _price(values["price"])
+        if problem:
+            reasons.append(problem)
     inventory = None
     if values.get("inventory"):
         try:
             inventory = int(values["inventory"])
         except ValueError:
             reasons.append(f"inventory {values['inventory']!r} is not a whole number")
+        else:
+            if inventory > MAX_INVENTORY:
+                reasons.append(f"inventory {inventory} is more than {MAX_INVENTORY:,}")
     if inventory is not None and condition:
         reasons += [m for ms in editing.inventory_errors(condition, inventory).values() for m in ms]
     payload: dict[str, Any] = {}

@@ -64,7 +64,13 @@ def _categories(listing: Listing) -> list[str]:
 
 
 def _profile(listing: Listing) -> str:
-    value = listing.raw.get("shipping_profile_id") if isinstance(listing.raw, dict) else None
+    """The listing's shipping profile id: `shipping_profile_id` on /my/listings rows, or
+    `shipping_profile.id` (a string) on GET /listings/{id} (API-NOTES 16.1.1)."""
+    raw = listing.raw if isinstance(listing.raw, dict) else {}
+    value = raw.get("shipping_profile_id")
+    profile = raw.get("shipping_profile")
+    if value in (None, "") and isinstance(profile, Mapping):
+        value = profile.get("id")
     return "" if value in (None, "") else str(value)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from backoffice.models import RemoteModel, amount_field
 
@@ -95,3 +97,22 @@ class Listing(RemoteModel):
     @property
     def has_conflict(self) -> bool:
         return bool(self.conflicts())
+
+
+class CsvImportPreview(models.Model):
+    """The checked rows of one uploaded CSV, kept on the server between the preview and "Apply" (the
+    rows of a 5,000-row file do not fit in a form field). Applied at most once; old ones are deleted by
+    the daily clean-up (backoffice/retention.py)."""
+
+    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    rows = models.JSONField(default=list, help_text="[{sku, payload, row}] of the rows to apply")
+
+    class Meta:
+        verbose_name = "CSV import preview"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"CSV import preview {self.pk} ({len(self.rows)} rows)"

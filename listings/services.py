@@ -95,8 +95,12 @@ def push_refusal(listing: Listing) -> str:
     return "" if listing.pending_changes else "Nothing to push."
 
 
+# `sold` is Reverb's slug for a sold listing (API-NOTES 16.1.2); `sold_out` kept for mirrors pulled before.
+PUBLISHABLE = ("draft", "ended", "sold", "sold_out")
+
+
 def publish_refusal(listing: Listing) -> str:
-    if listing.state in ("draft", "ended", "sold_out"):
+    if listing.state in PUBLISHABLE:
         return ""
     return f"{listing} is {_state(listing)}: only drafts and ended listings can be published."
 
@@ -198,7 +202,13 @@ def create_listing(
                 raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
             continue
         listing = land(account, _listing_of(answer) or {})
-        state = "published" if listing.state == "live" else "saved as a draft"
+        state = (
+            "published"
+            if listing.state == "live"
+            else "publishing: Reverb confirms in a moment"
+            if data.get("publish") and not _warnings(answer)
+            else "saved as a draft"
+        )
         return Done(f"Created listing {listing.reverb_id} ({state}).", listing, push.call, _warnings(answer))
     raise AssertionError("unreachable")
 
@@ -306,6 +316,8 @@ def publish_listing(listing: Listing, *, actor: Actor, job: BulkJob | None = Non
     answer = push.send(lambda c: c.publish_listing(listing.reverb_id), refusal=publish_refusal(listing))
     updated = land(listing.account, _listing_of(answer) or {})
     warnings = _warnings(answer)
+    if updated.state != "live" and not warnings:  # Reverb publishes a second later (API-NOTES 16.1.3)
+        return Done(f"Publishing {updated}: Reverb confirms in a moment.", updated, push.call, warnings)
     if updated.state != "live":
         return Done(
             f"{updated}: Reverb kept it as {updated.state}. " + " ".join(warnings),

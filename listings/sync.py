@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, slug_or_text, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, slug_or_text, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Listing
@@ -34,13 +34,29 @@ def photo_urls(payload: Mapping[str, Any]) -> list[str]:
     return urls
 
 
+# Listing fields read from a payload key of another name (`told`): the rest use their own name.
+LISTING_SOURCES = {
+    "condition_name": "condition",
+    "condition_uuid": "condition",
+    "currency": ("price", "listing_currency"),
+    "web_url": "_links",
+    "category": "categories",
+    "images": "photos",
+    "remote_created_at": "created_at",
+    "remote_updated_at": "updated_at",
+}
+
+
 def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Both shapes: a /my/listings row (seller fields) and GET /listings/{id}, the public shape without
+    sku, slug, updated_at (API-NOTES 16.1.1): fields whose key is absent are left out, not blanked.
+    Any state slug is kept as sent (`sold`, and ones the product does not know)."""
     key = key_of(payload)
     price, currency = read_money(payload, "price")
     condition = payload.get("condition") if isinstance(payload.get("condition"), Mapping) else {}
     categories = payload.get("categories") or []
     first_category = categories[0] if categories and isinstance(categories[0], Mapping) else {}
-    return key, {
+    fields = {
         "sku": text(payload, "sku", 255),
         "title": text(payload, "title", 500),
         "make": text(payload, "make", 255),
@@ -63,6 +79,7 @@ def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),  # our emulator's extension; absent on Reverb
     }
+    return key, told(payload, fields, LISTING_SOURCES)
 
 
 def fetch_listings(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

@@ -8,16 +8,17 @@ permission; every change goes through listings/services.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from backoffice.actions import ActionError, Actor, Done, Refused, report
 from backoffice.background.jobs import ItemSpec, create_job, job_url
@@ -26,7 +27,7 @@ from backoffice.reverb.errors import ForbiddenError, ReverbError
 
 from . import csv_import, editing, services
 from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
-from .models import Listing
+from .models import CsvImportPreview, Listing
 
 if TYPE_CHECKING:
     from .admin import ListingAdmin
@@ -159,6 +160,7 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "view_listing")
     listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
@@ -310,29 +312,44 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 
 # ---- CSV import ------------------------------------------------------------------------------------
 
-SIGN_SALT = "listings.csv_import"
+PREVIEW_MAX_AGE = timedelta(hours=1)
 
 
 def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+    """Upload -> preview (the checked rows are kept server-side as a CsvImportPreview) -> Apply (the
+    preview's id only: a 5,000-row file's rows would pass Django's request-size limit in a form field)."""
     _need(request, "import_listings")
     if request.method == "POST" and request.POST.get("apply"):
-        try:
-            data = signing.loads(request.POST["payload"], salt=SIGN_SALT, max_age=3600)
-        except signing.BadSignature:
-            messages.error(request, "The preview expired; upload the file again.")
-            return HttpResponseRedirect(request.path)
-        account = get_object_or_404(ReverbAccount, pk=data["account_id"])
-        items = [
-            ItemSpec(r["sku"], r["sku"], {"payload": r["payload"], "row": r["row"]}) for r in data["rows"]
-        ]
-        job = create_job(
-            "listings.csv_import",
-            title=f"CSV import into {account.name} ({len(items)} rows)",
-            items=items,
-            account=account,
-            user=request.user,
-            params={"account_id": account.pk},
-        )
+        preview_id = request.POST.get("preview", "")
+        with transaction.atomic():
+            preview = (
+                CsvImportPreview.objects.select_for_update()
+                .filter(
+                    pk=int(preview_id) if preview_id.isdigit() else None,
+                    created_by=request.user,
+                    applied_at__isnull=True,
+                    created_at__gte=timezone.now() - PREVIEW_MAX_AGE,
+                )
+                .select_related("account")
+                .first()
+            )
+            if preview is None:
+                messages.error(request, "The preview expired or was already applied; upload the file again.")
+                return HttpResponseRedirect(request.path)
+            preview.applied_at = timezone.now()
+            preview.save(update_fields=["applied_at"])
+            account = preview.account
+            items = [
+                ItemSpec(r["sku"], r["sku"], {"payload": r["payload"], "row": r["row"]}) for r in preview.rows
+            ]
+            job = create_job(
+                "listings.csv_import",
+                title=f"CSV import into {account.name} ({len(items)} rows)",
+                items=items,
+                account=account,
+                user=request.user,
+                params={"account_id": account.pk},
+            )
         messages.success(
             request, f"Import started: {len(items)} row(s). Each row's result goes to the sync log."
         )
@@ -343,12 +360,15 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         account = form.cleaned_data["account"]
         rows, problems = csv_import.parse(account, form.cleaned_data["file"].read())
         good = [{"sku": r.sku, "payload": r.payload, "row": r.number} for r in rows if r.outcome != "refused"]
+        preview = None
+        if good and not problems:
+            preview = CsvImportPreview.objects.create(account=account, created_by=request.user, rows=good)
         context.update(
             rows=rows,
             problems=problems,
             account=account,
             counts={k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")},
-            payload=signing.dumps({"account_id": account.pk, "rows": good}, salt=SIGN_SALT, compress=True),
-            applicable=bool(good),
+            preview=preview,
+            applicable=preview is not None,
         )
     return TemplateResponse(request, "listings/csv_import.html", context)

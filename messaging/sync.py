@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Conversation, Message, Negotiation
@@ -38,11 +38,30 @@ def _party(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+# Fields read from a payload key of another name (`told`: an absent key leaves the column as it was).
+_TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
+_LISTING_KEYS = ("listing", "listing_id", "_links")
+CONVERSATION_SOURCES = {
+    "subject": ("subject", "listing"),
+    "other_party_name": ("other_party", "other_party_name"),
+    "other_party_id": "other_party",
+    "listing_reverb_id": _LISTING_KEYS,
+    **_TIMES,
+}
+NEGOTIATION_SOURCES = {
+    "buyer_name": ("buyer_name", "other_party_name"),
+    "offers_count": ("offers_count", "offers"),
+    "currency": ("last_offered_price", "last_offered_total"),
+    "listing_reverb_id": _LISTING_KEYS,
+    **_TIMES,
+}
+
+
 def map_conversation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
     other = _party(payload, "other_party")
     listing = _party(payload, "listing")
-    return key, {
+    fields = {
         "subject": text(payload, "subject", 500) or text(listing, "title", 500),
         "unread": boolean(payload, "unread"),
         "last_message_at": when(payload, "last_message_at"),
@@ -52,6 +71,7 @@ def map_conversation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, CONVERSATION_SOURCES)
 
 
 def map_message(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -60,7 +80,7 @@ def map_message(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sender = _party(payload, "sender")
     return key, {
         "conversation_reverb_id": key_of(payload, "conversation_id"),
-        "body": text(payload, "body"),
+        "body": text(payload, "body") or text(payload, "message"),  # the shape is a guess (API-NOTES 16.6)
         "sender_name": text(sender, "name", 255) or text(payload, "sender_name", 255),
         "sender_id": text(sender, "id", 64),
         "sent_at": when(payload, "created_at") or when(payload, "sent_at"),
@@ -76,7 +96,7 @@ def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     total, total_currency = read_money(payload, "last_offered_total")
     offers = payload.get("offers")
     count = integer(payload, "offers_count")
-    return key, {
+    fields = {
         "state": text(payload, "state", 40),
         "buyer_name": text(payload, "buyer_name", 255) or text(payload, "other_party_name", 255),
         "buyer_id": text(payload, "buyer_id", 64),
@@ -91,6 +111,7 @@ def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, NEGOTIATION_SOURCES)
 
 
 def fetch_conversations(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

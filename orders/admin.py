@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from backoffice.admin.links import EMPTY, order_web_url, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from backoffice.csvfiles import csv_response
 from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
 from . import views
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
+
+EXPORT_COLUMNS = [
+    "order_number",
+    "bundle",
+    "status",
+    "created",
+    "buyer",
+    "reverb_sku",
+    "shop_sku",
+    "title",
+    "quantity",
+    "total",
+    "currency",
+    "shipping_provider",
+    "tracking_number",
+]
 
 
 @admin.register(Order)
@@ -144,39 +162,19 @@ class OrderAdmin(ReverbMirrorAdmin):
         return request.user.has_perm("orders.ship_order")
 
     @admin.action(description="Export selected orders as CSV (with shop SKUs)")
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="orders.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "order_number",
-                "bundle",
-                "status",
-                "created",
-                "buyer",
-                "reverb_sku",
-                "shop_sku",
-                "title",
-                "quantity",
-                "total",
-                "currency",
-                "shipping_provider",
-                "tracking_number",
-            ]
-        )
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponseBase:
         maps: dict[int, dict[str, str]] = {}
-        for o in queryset.order_by("order_number"):
-            if o.account_id not in maps:
-                maps[o.account_id] = dict(
-                    SkuMapping.objects.filter(account_id=o.account_id).values_list("reverb_sku", "shop_sku")
-                )
-            writer.writerow(
-                [
+
+        def rows() -> Iterator[list[Any]]:
+            for o in queryset.order_by("order_number"):
+                if o.account_id not in maps:
+                    mappings = SkuMapping.objects.filter(account_id=o.account_id)
+                    maps[o.account_id] = dict(mappings.values_list("reverb_sku", "shop_sku"))
+                yield [
                     o.order_number,
                     o.order_bundle_id,
                     o.status,
-                    o.remote_created_at.isoformat() if o.remote_created_at else "",
+                    o.remote_created_at,
                     o.buyer_name,
                     o.sku,
                     maps[o.account_id].get(o.sku, ""),
@@ -187,8 +185,8 @@ class OrderAdmin(ReverbMirrorAdmin):
                     o.shipping_provider,
                     o.tracking_code,
                 ]
-            )
-        return response
+
+        return csv_response("orders.csv", EXPORT_COLUMNS, rows(), stream=False)
 
     def reverb_url(self, obj: Order) -> str:
         return order_web_url(obj.order_number, obj.web_url or obj.link("web"))

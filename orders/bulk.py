@@ -3,8 +3,6 @@ before anything is sent, and turn the valid rows into one BulkJob (item key = or
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from backoffice.actions import Actor
 from backoffice.background.jobs import ItemSpec, create_job
+from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import BulkJob
 
 from .jobs import SHIP
@@ -60,25 +59,18 @@ class PlannedShipment:
 
 def parse_csv(data: bytes) -> list[ShipRow]:
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CsvError("The file is not UTF-8 text.") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+        header, records = read_csv(data, max_rows=MAX_ROWS)
+    except CsvFileError as exc:
+        raise CsvError(str(exc)) from None
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise CsvError(f"The CSV needs the columns {', '.join(CSV_COLUMNS)}; missing: {', '.join(missing)}.")
-    reader.fieldnames = header
     rows = []
-    for record in reader:
-        values = {k: (record.get(k) or "").strip() for k in CSV_COLUMNS}
+    for line, record in records:
+        values = {k: record.get(k, "") for k in CSV_COLUMNS}
         if not any(values.values()):
             continue
-        rows.append(
-            ShipRow(values["order_number"], values["provider"], values["tracking_number"], reader.line_num)
-        )
-        if len(rows) > MAX_ROWS:
-            raise CsvError(f"At most {MAX_ROWS} rows per file.")
+        rows.append(ShipRow(values["order_number"], values["provider"], values["tracking_number"], line))
     if not rows:
         raise CsvError("The CSV has no rows.")
     return rows

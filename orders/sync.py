@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
-from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, when
+from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import Feedback, Order, Payment
@@ -16,7 +16,23 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 
+ORDER_SOURCES: dict[str, Any] = {
+    "order_number": None,
+    "amount_product": "amount_product",
+    "amount_shipping": "shipping",
+    "amount_total": "total",
+    "currency": ("amount_product", "total"),
+    "tracking_code": "shipping_code",
+    "web_url": "_links",
+    "remote_created_at": "created_at",
+    "remote_updated_at": "updated_at",
+}
+
+
 def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Live orders leave keys out (API-NOTES 16.2): `selling_fee` on part of them, `total`, `amount_tax`,
+    `paid_at` and the address on orders cancelled before payment, `buyer_email` on half. An absent key
+    is not told: its column is left as it was. `direct_checkout_payout` is what the seller got."""
     key = key_of(payload, "order_number")
     product, currency = read_money(payload, "amount_product")
     shipping, _ = read_money(payload, "shipping")
@@ -28,7 +44,7 @@ def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     quantity = integer(payload, "quantity", 1)
     if quantity is not None and quantity < 0:
         raise MappingError(f"quantity must not be negative, got {quantity}")
-    return key, {
+    fields = {
         "order_number": key,
         "uuid": text(payload, "uuid", 64),
         "status": text(payload, "status", 40),
@@ -61,6 +77,17 @@ def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, ORDER_SOURCES)
+
+
+_TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
+PAYMENT_SOURCES = {
+    "order_number": ("order_number", "order_id"),
+    "status": ("state", "status"),
+    "currency": "amount",
+    **_TIMES,
+}
+FEEDBACK_SOURCES = {"direction": None, **_TIMES}
 
 
 def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -68,7 +95,7 @@ def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
     amount, currency = read_money(payload, "amount")
     order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)
-    return key, {
+    fields = {
         "order_number": order_number,
         "status": text(payload, "state", 40) or text(payload, "status", 40),
         "payment_method": text(payload, "payment_method", 60),
@@ -77,6 +104,7 @@ def map_payment(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, PAYMENT_SOURCES)
 
 
 def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -88,7 +116,7 @@ def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     rating = integer(payload, "rating")
     if rating is not None and not 0 <= rating <= 5:
         raise MappingError(f"rating must be 0..5, got {rating}")
-    return key, {
+    fields = {
         "direction": direction,
         "order_number": text(payload, "order_number", 64),
         "rating": rating,
@@ -97,6 +125,7 @@ def map_feedback(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, FEEDBACK_SOURCES)
 
 
 def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

@@ -3,54 +3,24 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import StreamingHttpResponse
 
+from backoffice.csvfiles import csv_response
 from orders.models import Order
 
 from .matching import Period
 from .models import PayoutLineItem
 
 CHUNK = 2000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def cell(value: Any) -> Any:
-    """Dates as ISO 8601, amounts as plain decimals; text that a spreadsheet would run as a formula is
-    prefixed with a quote (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal | int | float | bool):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def stream_csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([cell(v) for v in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(filename, header, rows)  # type: ignore[return-value]  # streamed
 
 
 def sku_mapping_model() -> Any | None:

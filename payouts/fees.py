@@ -96,6 +96,7 @@ class OrderAmounts:
     bump_fee: Decimal
     tax_withheld: Decimal
     currency: str
+    payout: Decimal | None = None  # direct_checkout_payout: what the seller got (API-NOTES 16.2.1)
 
     @classmethod
     def of(cls, order: Order) -> OrderAmounts:
@@ -116,11 +117,17 @@ class OrderAmounts:
             bump_fee=_raw_money(raw, "bump_fee"),
             tax_withheld=withheld,
             currency=order.currency,
+            payout=None if order.direct_checkout_payout is None else cents(order.direct_checkout_payout),
         )
 
     @property
     def order_fees(self) -> Decimal:
-        """Reverb's fees as the order states them."""
+        """What Reverb kept of the order as the order states it: total - tax Reverb remitted -
+        `direct_checkout_payout` when the order says what the seller got (the truth: live orders leave
+        `selling_fee` out or show `direct_checkout_fee` 0.00 while a fee is withheld, API-NOTES 16.2.1),
+        else the itemised fees."""
+        if self.payout is not None and self.total:
+            return self.total - self.tax_withheld - self.payout
         return self.selling_fee + self.processing_fee + self.bump_fee
 
     def expected_fees(self, rates: Rates) -> tuple[Decimal, Decimal]:

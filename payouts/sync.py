@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
-from backoffice.sync.mapping import link, payout_id, read_money, text, when
+from backoffice.sync.mapping import link, payout_id, read_money, text, told, when
 
 from .models import Payout, PayoutLineItem
 
@@ -19,16 +19,33 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 
+# Fields read from a payload key of another name (`told`: an absent key leaves the column as it was).
+_TIMES = {"remote_created_at": "created_at", "remote_updated_at": "updated_at"}
+PAYOUT_SOURCES = {"currency": "total", "line_items_url": "_links", **_TIMES}
+LINE_ITEM_SOURCES = {
+    "payout_reverb_id": None,
+    "order_number": ("order_number", "order_id"),
+    "amount_product": ("sale_price", "amount_product"),
+    "currency": ("sale_price", "amount_product", "total"),
+    "amount_shipping": "shipping",
+    "amount_tax": "tax",
+    "fees": ("fees", "selling_fee", "processing_fee"),
+    "amount_total": "total",
+    **_TIMES,
+}
+
+
 def map_payout(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = payout_id(payload)
     total, currency = read_money(payload, "total")
-    return key, {
+    fields = {
         "total": total,
         "currency": currency,
         "line_items_url": link(payload, "line_items"),
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, PAYOUT_SOURCES)
 
 
 def _fees(payload: Mapping[str, Any]) -> Decimal | None:
@@ -51,7 +68,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     payout = text(payload, "payout_id", 64)
     if not payout:
         raise MappingError("payout_id is missing")
-    order_number = text(payload, "order_number", 64)
+    order_number = text(payload, "order_number", 64) or text(payload, "order_id", 64)  # a guessed shape
     key = text(payload, "id", 64) or (f"{payout}:{order_number}" if order_number else "")
     if not key:
         raise MappingError("line item has neither id nor order_number")
@@ -59,7 +76,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if product is None:
         product, currency = read_money(payload, "amount_product")
     total, total_currency = read_money(payload, "total")
-    return key, {
+    fields = {
         "payout_reverb_id": payout,
         "order_number": order_number,
         "title": text(payload, "title", 500),
@@ -72,6 +89,7 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, LINE_ITEM_SOURCES)
 
 
 def fetch_payouts(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

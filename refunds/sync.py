@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, Resource
-from backoffice.sync.mapping import key_of, read_money, text, when
+from backoffice.sync.mapping import key_of, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
 from .models import RefundRequest
@@ -20,13 +20,22 @@ if TYPE_CHECKING:
 ALL_STATES = ("pending_seller_response", "conditionally_approved", "approved", "denied")
 
 
+REFUND_SOURCES = {
+    "amount": ("amount", "refund_amount"),
+    "currency": ("amount", "refund_amount"),
+    "order_number": ("order_number", "order"),
+    "remote_created_at": "created_at",
+    "remote_updated_at": "updated_at",
+}
+
+
 def map_refund_request(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     key = key_of(payload)
     amount, currency = read_money(payload, "amount")
     if amount is None:  # the request body's name for it, in case a response echoes it
         amount, currency = read_money(payload, "refund_amount")
     order = payload.get("order") if isinstance(payload.get("order"), Mapping) else {}
-    return key, {
+    fields = {
         "state": text(payload, "state", 40),
         "amount": amount,
         "currency": currency,
@@ -38,6 +47,7 @@ def map_refund_request(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),
     }
+    return key, told(payload, fields, REFUND_SOURCES)
 
 
 def fetch_refund_requests(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

@@ -32,6 +32,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 EMULATOR_ORIGIN = "http://reverb.test"
 EMULATOR_API_URL = f"{EMULATOR_ORIGIN}/api"
 EMULATOR_TOKEN = "test-token-0123456789"
+# The rate limit stays on in tests, at a pace the suite never reaches, so it stays fast; the default
+# Reverb-like pacing (1 request/s after a small burst) has its own tests in tests/emulator/test_faults.py.
+EMULATOR_TEST_PACE = {"rate_per_second": 1000.0, "rate_burst": 1000}
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def emulator():
     from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
 
-    emu = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny")
+    emu = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny", **EMULATOR_TEST_PACE)
     register_transport(f"{EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
     yield emu
     unregister_transport(f"{EMULATOR_ORIGIN}/")

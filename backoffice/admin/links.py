@@ -67,9 +67,7 @@ def format_money(amount: Decimal | None, currency: str) -> str:
 def pretty_json(data: Any) -> SafeString:
     """The payload, indented with sorted keys, escaped, in a scrollable <pre>."""
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    return format_html(
-        '<pre class="raw-payload" style="max-height:40em;overflow:auto;white-space:pre-wrap">{}</pre>', text
-    )
+    return format_html('<pre class="raw-payload">{}</pre>', text)
 
 
 def field_errors_html(errors: Any) -> SafeString | str:

@@ -16,8 +16,6 @@ from backoffice.admin.links import pretty_json
 from backoffice.background import webhooks
 from backoffice.models import WebhookDelivery
 
-PRE_STYLE = "max-height:40em;overflow:auto;white-space:pre-wrap"
-
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
@@ -63,7 +61,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         try:
             return pretty_json(json.loads(obj.body))
         except ValueError:  # shown as it came, escaped
-            return format_html('<pre class="raw-payload" style="{}">{}</pre>', PRE_STYLE, obj.body)
+            return format_html('<pre class="raw-payload">{}</pre>', obj.body)
 
     @admin.action(description="Replay selected deliveries (re-read from Reverb and upsert)",
                   permissions=["change"])

@@ -1,4 +1,4 @@
-"""The one way to send work to a worker (DESIGN.md section 7): `enqueue("module.function", *args)`.
+"""The one way to send work to a worker (DESIGN.md section 7): `enqueue(dotted_path, *args)`.
 
 The work is sent once the surrounding transaction commits (at once outside one), so a worker never sees an
 id whose row is not there yet. Where it runs is settings.WORKER_BACKEND:

@@ -52,6 +52,8 @@ SCHEDULES: tuple[Spec, ...] = (
     # whose processing task was lost (both are idempotent: finished work is never redone).
     Spec("recover stalled bulk jobs", f"{BACKGROUND}.jobs.recover_stale_jobs", 15),
     Spec("unprocessed webhook deliveries", f"{BACKGROUND}.webhooks.process_pending", 15, {"limit": 500}),
+    # Retention: rows past WEBHOOK_/AUDIT_RETENTION_DAYS (backoffice/background/retention.py).
+    Spec("clean up old webhook deliveries and audit rows", f"{TASKS}.purge_old_records", 24 * 60),
     # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch feeds, send events.
     Spec("stock queue and events", "inventory.tasks.tick", 1),
 )

@@ -145,3 +145,12 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
             enqueue(f"{__name__}.reconcile_task", account.pk, report.pk)
         started.append(account.name)
     return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}"
+
+
+def purge_old_records() -> str:
+    """A schedule's entry point (daily): delete webhook deliveries and audit rows past their retention
+    (backoffice/background/retention.py)."""
+    from backoffice.background.retention import purge_old_records as purge
+
+    done = purge()
+    return ", ".join(f"deleted {n} {what}" for what, n in done.items())

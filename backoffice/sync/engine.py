@@ -3,7 +3,9 @@
 `upsert_page` is the only write path for pulled data (DESIGN.md sections 3-4). Per page it runs:
   1. one SELECT of the page's existing (key, hash, missing),
   2. one INSERT ... ON CONFLICT DO UPDATE for the new and changed rows (skipped when there are none),
-whatever the page size. Unchanged rows are not written at all, so a sync with nothing new writes nothing.
+whatever the page size; one per set of fields told when the payloads of a page differ in which keys they
+carry (an update sets only the fields its payload told; a new row takes defaults for the rest).
+Unchanged rows are not written at all, so a sync with nothing new writes nothing.
 FK link columns are never in the upsert: links are filled by `link_related`, so a pull never clears one.
 """
 
@@ -133,7 +135,9 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
         .values_list("reverb_id", "payload_hash", "missing")
     }
     now = timezone.now()
-    writes: list[tuple[str, dict[str, Any], str, str]] = []
+    # Rows grouped by the fields their payload told: a key absent from a payload means "not told", so
+    # an update writes only the fields present and a partial read never blanks a column (API-NOTES 16.1).
+    groups: dict[tuple[str, ...], list[tuple[str, dict[str, Any], str, str]]] = {}
     field_names: set[str] = set()
     for key, fields, raw in latest.values():
         canonical = canonicals[key]
@@ -148,9 +152,10 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             result.updated += 1
         result.changed_keys.append(key)
         field_names.update(fields)
-        writes.append((key, fields, canonical, digest))
-    if writes:
-        _insert_on_conflict(model, alias, account.pk, now, sorted(field_names), writes)
+        groups.setdefault(tuple(sorted(fields)), []).append((key, fields, canonical, digest))
+    names = sorted(field_names)
+    for told, writes in groups.items():
+        _insert_on_conflict(model, alias, account.pk, now, names, writes, told)
     return result
 
 
@@ -314,8 +319,12 @@ def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
     return prep
 
 
-def _plan(model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: int) -> _Plan:
-    key = (model, conn.alias, conn.vendor, names, count)
+def _plan(
+    model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: int, told: tuple[str, ...]
+) -> _Plan:
+    """`names`: the mapper columns of the INSERT (absent ones take their default on a new row);
+    `told`: those an existing row's UPDATE sets (the fields these payloads carried)."""
+    key = (model, conn.alias, conn.vendor, names, count, told)
     plan = _PLANS.get(key)
     if plan is not None:
         return plan
@@ -328,7 +337,11 @@ def _plan(model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: in
     )
     quote = conn.ops.quote_name
     columns = ", ".join(quote(f.column) for f in (*fields, *local))
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[3:])
+    told_set = set(told)
+    updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
+        f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
+    ]
+    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in updated)
     rows_sql = ", ".join([f"({placeholders})"] * count)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} "
@@ -354,6 +367,7 @@ def _insert_on_conflict(
     now: datetime,
     names: list[str],
     writes: list[tuple[str, dict[str, Any], str, str]],
+    told: tuple[str, ...] | None = None,
 ) -> None:
     """One INSERT ... ON CONFLICT (account, reverb_id) DO UPDATE for the page (SQLite >= 3.24, PostgreSQL).
 
@@ -363,7 +377,7 @@ def _insert_on_conflict(
     per-column adapters are built once per (model, columns, row count). Local-only columns (not written by
     any mapper) get their default on INSERT and are never in the UPDATE."""
     conn = connections[alias]
-    plan = _plan(model, conn, tuple(names), len(writes))
+    plan = _plan(model, conn, tuple(names), len(writes), tuple(names) if told is None else told)
     stamp = models.DateTimeField().get_db_prep_save(now, conn)
     columns = tuple(zip(names, plan.prepare, plan.defaults, strict=True))
     local_values = plan.local_values

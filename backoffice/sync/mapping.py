@@ -19,6 +19,29 @@ from .engine import MappingError
 _LINE_ITEMS_ID = re.compile(r"/payouts/([^/?#]+)/line_items")
 
 
+Source = str | tuple[str, ...] | None
+
+
+def told(
+    payload: Mapping[str, Any], fields: Mapping[str, Any], sources: Mapping[str, Source] | None = None
+) -> dict[str, Any]:
+    """`fields` without those whose payload key is absent: a missing key means "not told", never
+    "empty" (API-NOTES 16.1: GET /listings/{id} leaves the seller fields out; live orders leave fees,
+    totals and buyer_email out), and the engine then leaves those columns as they were.
+
+    `sources` names the payload key(s) a field is read from when that is not the field's own name
+    (a tuple: any of them present keeps the field); None keeps the field always (derived values).
+    A key present with a null value is told: the field keeps its mapped (empty) value."""
+    sources = sources or {}
+    kept: dict[str, Any] = {}
+    for name, value in fields.items():
+        source = sources.get(name, name)
+        keys = (source,) if isinstance(source, str) else source
+        if keys is None or any(k in payload for k in keys):
+            kept[name] = value
+    return kept
+
+
 def need(payload: Any, key: str) -> Any:
     """payload[key], which must be present and not null/empty."""
     if not isinstance(payload, Mapping):

@@ -25,7 +25,7 @@ from backoffice.models import BulkJob, BulkJobItem
 from backoffice.reverb.emulator import Emulator
 from backoffice.reverb.emulator.server import start_in_thread, stop
 from tests.background.subproc import popen, run
-from tests.conftest import EMULATOR_TOKEN
+from tests.conftest import EMULATOR_TEST_PACE, EMULATOR_TOKEN
 
 SHIP_ROUTE = ("POST", "/api/my/orders/selling/{order_number}/ship")
 
@@ -51,7 +51,7 @@ print(json.dumps({"summary": run_job(job_id)}))
 
 @pytest.fixture
 def live_emulator() -> Any:
-    emulator = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny")
+    emulator = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny", **EMULATOR_TEST_PACE)
     server, origin = start_in_thread(emulator)
     yield emulator, f"{origin}/api"
     stop(server)

@@ -328,7 +328,7 @@ def test_manager_cancels_any_job_with_csrf(manager: User, shipper: User) -> None
     BulkJob.objects.filter(pk=job.pk).update(state="running")
     client = client_for(manager, enforce_csrf_checks=True)
     page = client.get(job_url(job))
-    assert 'id="job-cancel"' in page.content.decode() and "confirm(" in page.content.decode()
+    assert 'id="job-cancel"' in page.content.decode() and "data-confirm=" in page.content.decode()
     cancel = reverse("admin:backoffice_bulkjob_cancel", args=[job.pk])
     assert client.post(cancel).status_code == 403  # no CSRF token
     token = page.context["csrf_token"]

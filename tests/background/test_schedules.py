@@ -60,10 +60,14 @@ def test_the_schedules() -> None:
 
 def test_changed_and_stale_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     run()
-    Schedule.objects.create(name="reverb: retired pull", func=schedules.PULL, minutes=7,
-                            schedule_type=Schedule.MINUTES)
     Schedule.objects.create(
-        name="someone's own", func="math.floor", args="(1.5,)", schedule_type=Schedule.DAILY
+        name="reverb: retired pull", func=schedules.PULL, minutes=7, schedule_type=Schedule.MINUTES
+    )
+    Schedule.objects.create(
+        name="someone's own",
+        func="backoffice.background.tasks.pull_accounts",
+        args=None,
+        schedule_type=Schedule.DAILY,
     )
     Schedule.objects.filter(name="reverb: listings scan").update(minutes=1)
 
@@ -111,8 +115,11 @@ def test_rows_from_before_the_move_get_the_new_function_paths() -> None:
     backoffice/webhooks.py point at paths that no longer import: setup_schedules rewrites them in place
     (same rows, by name)."""
     run()
-    old = {"pull_accounts": "backoffice.tasks.pull_accounts", "recover": "backoffice.jobs.recover_stale_jobs",
-           "process_pending": "backoffice.webhooks.process_pending"}
+    old = {
+        "pull_accounts": "backoffice.tasks.pull_accounts",
+        "recover": "backoffice.jobs.recover_stale_jobs",
+        "process_pending": "backoffice.webhooks.process_pending",
+    }
     Schedule.objects.filter(func=schedules.PULL).update(func=old["pull_accounts"])
     Schedule.objects.filter(func__endswith=".recover_stale_jobs").update(func=old["recover"])
     Schedule.objects.filter(func__endswith=".process_pending").update(func=old["process_pending"])

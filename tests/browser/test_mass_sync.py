@@ -11,14 +11,14 @@ from backoffice.models import BulkJob, ReverbAccount
 from backoffice.reverb.emulator import Emulator
 from backoffice.reverb.emulator.server import start_in_thread, stop
 from backoffice.sync import registry
-from tests.conftest import EMULATOR_TOKEN
+from tests.conftest import EMULATOR_TEST_PACE, EMULATOR_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def served_emulator() -> Any:
-    emulator = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny")
+    emulator = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny", **EMULATOR_TEST_PACE)
     emulator.faults.slow_rate = 1.0  # every answer a little slow, so there is progress to watch
     emulator.faults.slow_seconds = 0.05
     server, origin = start_in_thread(emulator)

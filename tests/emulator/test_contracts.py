@@ -40,6 +40,17 @@ ORDER_OPTIONAL = (
     "$.orders[]._links.photo",
     "$.orders[].shipping_address",
 )
+# Keys the live orders leave out on part of the orders (API-NOTES 16.2 [LIVE-DATA]): the docs example
+# has them all. Before, the emulator always sent them.
+LIVE_ABSENT = (
+    "$.orders[].buyer_email",
+    "$.orders[].selling_fee",
+    "$.orders[].total",
+    "$.orders[].amount_tax",
+    "$.orders[].paid_at",
+    "$.orders[].shipping_method",
+    "$.orders[].presentment_amount_total",
+)
 
 
 UNSHIPPED = (
@@ -70,8 +81,12 @@ def test_orders_page_matches_docs_example(api: Api, emulator) -> None:
     page = api.get("/my/orders/selling/all", per_page=50)
     shipped = next(o for o in page["orders"] if o["order_number"] == order["order_number"])
     expected = fixture("orders/docs_retrieve_orders_example.json")
-    assert_same_shape(expected, {**page, "orders": [shipped]}, optional=("$.orders[]._links.mark_picked_up",))
-    assert_same_shape(_unshipped(expected, "orders"), page, optional=ORDER_OPTIONAL)
+    for order in expected["orders"]:  # a number in the docs, a string on live orders (API-NOTES 16.2.2)
+        order["shipping_address"]["id"] = None
+    assert_same_shape(
+        expected, {**page, "orders": [shipped]}, optional=("$.orders[]._links.mark_picked_up", *LIVE_ABSENT)
+    )
+    assert_same_shape(_unshipped(expected, "orders"), page, optional=(*ORDER_OPTIONAL, *LIVE_ABSENT))
 
 
 def test_payouts_page_matches_docs_example(api: Api, emulator) -> None:

@@ -18,6 +18,7 @@ CONTROL = f"{EMULATOR_ORIGIN}/__emulator__"
 def s(emulator: Any) -> requests.Session:
     session = new_session()
     session.headers["Authorization"] = f"Bearer {EMULATOR_TOKEN}"
+    session.headers["Accept-Version"] = "3.0"
     return session
 
 
@@ -73,3 +74,18 @@ def test_rate_limit_per_second(s: requests.Session) -> None:
 
 def test_unknown_fault_setting_is_refused(s: requests.Session) -> None:
     assert s.post(f"{CONTROL}/faults", json={"nonsense": 1}).status_code == 400
+
+
+def test_reverb_pacing_is_on_by_default() -> None:
+    """API-NOTES 16.3: a small burst, then about one request a second per account; 429 + Retry-After."""
+    from backoffice.reverb.emulator import Emulator
+    from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST
+
+    emu = Emulator(token="t", size="tiny")
+    headers = {"authorization": "Bearer t", "accept-version": "3.0"}
+    answers = [emu.handle("GET", "/api/shop/vacation", "", headers, b"", "http://x") for _ in range(8)]
+    assert [a.status for a in answers[:DEFAULT_RATE_BURST]] == [200] * DEFAULT_RATE_BURST
+    assert answers[DEFAULT_RATE_BURST].status == 429
+    assert int(answers[DEFAULT_RATE_BURST].headers["Retry-After"]) >= 1
+    other = emu.handle("GET", "/api/shop/vacation", "", {"authorization": "Bearer u"}, b"", "http://x")
+    assert other.status == 401  # another account has its own budget: refused for its token, not paced

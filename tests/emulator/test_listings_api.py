@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,11 @@ def s(emulator: Any) -> requests.Session:
             "Content-Type": "application/hal+json",
         }
     )
+    session.emulator = emulator  # type: ignore[attr-defined]
     return session
+
+
+_SKUS = itertools.count(1)
 
 
 def body(**overrides: Any) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def body(**overrides: Any) -> dict[str, Any]:
         "make": "Fender",
         "model": "Stratocaster",
         "title": "Fender Stratocaster",
-        "sku": "T-1",
+        "sku": f"T-{next(_SKUS)}",  # unique: Reverb refuses a second listing with a SKU (API-NOTES 16.1.4)
         "price": {"amount": "1200.00", "currency": "USD"},
         "condition": {"uuid": EXCELLENT},
     }
@@ -54,9 +59,25 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 def create(s: requests.Session, **overrides: Any) -> dict[str, Any]:
+    """Create; with `publish`, wait (on the emulator's clock) for the asynchronous publish to land and
+    return the seller's row as /my/listings reads it then (API-NOTES 16.1.3)."""
     r = s.post(f"{API}/listings", json=body(**overrides))
-    assert r.status_code == 201, r.text
-    return r.json()["listing"]
+    assert r.status_code in (201, 202), r.text
+    listing = r.json()["listing"]
+    if not overrides.get("publish"):
+        return listing
+    assert listing["state"]["slug"] == "draft"  # the answer still says draft
+    return settled(s, listing["id"])
+
+
+def settled(s: requests.Session, listing_id: int) -> dict[str, Any]:
+    """The seller's row of a listing once a pending publish has landed."""
+    s.emulator.advance(2)  # type: ignore[attr-defined]
+    rows = s.get(f"{API}/my/listings", params={"state": "all", "per_page": 50}).json()
+    pages = [rows]
+    while "next" in pages[-1]["_links"]:
+        pages.append(s.get(pages[-1]["_links"]["next"]["href"]).json())
+    return next(x for p in pages for x in p["listings"] if x["id"] == listing_id)
 
 
 def listings_in(emulator: Any, state: str) -> list[dict[str, Any]]:
@@ -78,10 +99,15 @@ def test_create_makes_a_draft_in_the_write_envelope(s: requests.Session) -> None
     assert listing["slug"] == f"{listing['id']}-fender-stratocaster"
 
 
-def test_create_with_publish_goes_live(s: requests.Session, emulator: Any) -> None:
+def test_create_with_publish_goes_live_a_moment_later(s: requests.Session, emulator: Any) -> None:
+    """Publishing is asynchronous (API-NOTES 16.1.3): was immediate before."""
     hooks: list[Any] = []
     emulator.emit = lambda topic, payload: hooks.append((topic, payload["id"]))
-    listing = create(s, publish=True)
+    r = s.post(f"{API}/listings", json=body(publish=True))
+    assert r.status_code == 201 and r.json()["listing"]["state"]["slug"] == "draft"
+    lid = r.json()["listing"]["id"]
+    assert s.get(f"{API}/listings/{lid}").json()["state"]["slug"] == "draft" and hooks == []
+    listing = settled(s, lid)
     assert listing["state"]["slug"] == "live" and listing["inventory"] == 1 and "published_at" in listing
     assert listing["_links"]["end"]["href"].endswith(f"/my/listings/{listing['id']}/state/end")
     assert hooks == [("listings/publish", listing["id"])]
@@ -113,10 +139,33 @@ def test_inventory_condition_holds_quantity(s: requests.Session) -> None:
     assert listing["condition"]["display_name"] == "New"  # responses say New [3P-LIVE sound-tank]
 
 
-def test_brand_new_without_upc_stays_draft_with_a_warning(s: requests.Session) -> None:
-    r = s.post(f"{API}/listings", json=body(condition={"uuid": BRAND_NEW}, inventory=2, publish=True))
-    assert r.status_code == 201
-    assert r.json()["listing"]["state"]["slug"] == "draft" and r.json()["warnings"]
+def test_brand_new_without_upc_is_refused_yet_leaves_a_draft(s: requests.Session, emulator: Any) -> None:
+    """A 422 on create can still leave a draft, its id in the body (API-NOTES 16.1.4): was 201 + warnings."""
+    sent = body(condition={"uuid": BRAND_NEW}, inventory=2, publish=True)
+    r = s.post(f"{API}/listings", json=sent)
+    assert r.status_code == 422 and "UPC" in r.json()["message"]
+    left = r.json()["listing"]
+    assert (
+        left["state"]["slug"] == "draft"
+        and emulator.store.table("listings")[left["id"]]["sku"] == sent["sku"]
+    )
+    assert settled(s, left["id"])["state"]["slug"] == "draft"
+
+
+def test_a_second_listing_with_the_same_sku_is_refused(s: requests.Session, emulator: Any) -> None:
+    """API-NOTES 16.1.4 [3P-LIVE RIFF]: duplicate SKUs were accepted before."""
+    first = create(s, sku="DUP-1")
+    before = len(emulator.store.table("listings"))
+    r = s.post(f"{API}/listings", json=body(sku="DUP-1"))
+    assert r.status_code == 422
+    assert "sku" in r.json()["message"].lower() and "already exists" in r.json()["message"]
+    assert len(emulator.store.table("listings")) == before and first["id"] in emulator.store.table("listings")
+
+
+def test_create_with_photos_answers_202(s: requests.Session) -> None:
+    """Photos are fetched in the background: 202 (API-NOTES 16.1.4, sound-tank accepts 201 or 202)."""
+    assert s.post(f"{API}/listings", json=body(photos=["https://e.com/p.jpg"])).status_code == 202
+    assert s.post(f"{API}/listings", json=body()).status_code == 201
 
 
 def test_older_request_forms_are_accepted(s: requests.Session) -> None:
@@ -131,8 +180,12 @@ def test_requests_without_a_valid_token_are_401(emulator: Any) -> None:
     assert session.get(f"{API}/my/listings").status_code == 401
     r = session.get(f"{API}/my/listings", headers={"Authorization": "Bearer wrong"})
     assert r.status_code == 401 and "message" in r.json()
-    legacy = session.get(f"{API}/my/listings", headers={"X-Auth-Token": EMULATOR_TOKEN})  # API-NOTES 2
+    legacy = session.get(
+        f"{API}/my/listings", headers={"X-Auth-Token": EMULATOR_TOKEN, "Accept-Version": "3.0"}
+    )  # API-NOTES 2
     assert legacy.status_code == 200
+    unversioned = session.get(f"{API}/my/listings", headers={"X-Auth-Token": EMULATOR_TOKEN})
+    assert unversioned.status_code == 400 and "Accept-Version" in unversioned.json()["message"]
 
 
 # ---- read --------------------------------------------------------------------------------------------
@@ -153,17 +206,40 @@ def test_listing_shape_matches_api_notes_5_3(s: requests.Session) -> None:
             "rates": [{"region_code": "US_CON", "rate": {"amount": "45", "currency": "USD"}}],
         },
     )
-    got = s.get(f"{API}/listings/{listing['id']}").json()
+    got = s.get(f"{API}/my/listings", params={"sku": listing["sku"]}).json()["listings"][0]
     expected = fixture("listings/listing.json")
     expected["shipping_profile_id"] = None  # null matches any type; a profile id is a number
-    assert_same_shape(expected, got)
+    assert_same_shape(expected, got)  # the seller's row keeps the seller fields
     assert isinstance(got["updated_at"], str)  # our extension
+
+
+def test_get_listing_is_the_public_shape(s: requests.Session, emulator: Any) -> None:
+    """API-NOTES 16.1.1 [LIVE-DATA]: GET /listings/{id} has no seller fields, even for the owner, and a
+    `shipping_profile {id (a string), name}`. Before, it answered the seller's row."""
+    record = next(r for r in listings_in(emulator, "live") if r["shipping_profile_id"] is not None)
+    got = s.get(f"{API}/listings/{record['id']}").json()
+    for key in ("sku", "slug", "shipping_profile_id", "updated_at", "seller_cost"):
+        assert key not in got, key
+    assert (
+        got["shipping_profile"]["id"] == str(record["shipping_profile_id"])
+        and got["shipping_profile"]["name"]
+    )
+    assert got["live"] is True and got["draft"] is False and got["is_my_listing"] is True
+    row = s.get(f"{API}/my/listings", params={"sku": record["sku"]}).json()["listings"][0]
+    assert row["sku"] == record["sku"] and row["shipping_profile_id"] == record["shipping_profile_id"]
+    assert "slug" in row and "updated_at" in row
+
+
+def test_per_page_is_clamped_to_50(s: requests.Session) -> None:
+    """API-NOTES 16.1.5 [3P-LIVE PostHog]; was 100."""
+    page = s.get(f"{API}/my/listings", params={"state": "all", "per_page": 100}).json()
+    assert page["per_page"] == 50 and len(page["listings"]) == min(50, page["total"])
 
 
 def test_get_by_id_or_slug_and_404(s: requests.Session, emulator: Any) -> None:
     record = listings_in(emulator, "live")[0]
-    by_id = s.get(f"{API}/listings/{record['id']}").json()
-    assert s.get(f"{API}/listings/{by_id['slug']}").json()["id"] == record["id"]
+    row = s.get(f"{API}/my/listings", params={"sku": record["sku"]}).json()["listings"][0]
+    assert s.get(f"{API}/listings/{row['slug']}").json()["id"] == record["id"]
     missing = s.get(f"{API}/listings/1")
     assert missing.status_code == 404 and "message" in missing.json()
 
@@ -236,11 +312,14 @@ def test_put_validation_changes_nothing(s: requests.Session) -> None:
 
 def test_publish_a_draft_and_revive_an_ended_listing(s: requests.Session) -> None:
     draft = create(s)
-    live = s.put(f"{API}/listings/{draft['id']}", json={"publish": True}).json()["listing"]
+    answer = s.put(f"{API}/listings/{draft['id']}", json={"publish": True}).json()["listing"]
+    assert answer["state"]["slug"] == "draft"  # asynchronous (API-NOTES 16.1.3)
+    live = settled(s, draft["id"])
     assert live["state"]["slug"] == "live" and live["inventory"] == 1
     assert s.put(f"{API}/my/listings/{draft['id']}/state/end", json={"reason": "not_sold"}).status_code == 200
-    revived = s.put(f"{API}/listings/{draft['id']}", json={"publish": True}).json()["listing"]
-    assert revived["state"]["slug"] == "live"
+    answer = s.put(f"{API}/listings/{draft['id']}", json={"publish": True}).json()["listing"]
+    assert answer["state"]["slug"] == "ended"
+    assert settled(s, draft["id"])["state"]["slug"] == "live"
 
 
 def test_inventory_zero_ends_a_used_listing(s: requests.Session, emulator: Any) -> None:
@@ -255,7 +334,7 @@ def test_inventory_zero_ends_a_used_listing(s: requests.Session, emulator: Any) 
 def test_inventory_listing_sells_out_and_relists_when_inventory_rises(s: requests.Session) -> None:
     listing = create(s, condition={"uuid": BRAND_NEW}, inventory=3, upc_does_not_apply=True, publish=True)
     out = s.put(f"{API}/listings/{listing['id']}", json={"inventory": 0}).json()["listing"]
-    assert out["state"]["slug"] == "sold_out"
+    assert out["state"]["slug"] == "sold"
     back = s.put(f"{API}/listings/{listing['id']}", json={"inventory": 4}).json()["listing"]
     assert back["state"]["slug"] == "live" and back["inventory"] == 4
 
@@ -401,6 +480,6 @@ def test_state_and_simulations(s: requests.Session, emulator: Any) -> None:
     ).json()
     assert changed["price"]["amount"] == "123.45" and changed["title"] == "Changed"
     s.post(f"{control}/simulate/listing_changed", json={"listing_id": record["id"], "inventory": 0})
-    assert s.get(f"{API}/listings/{record['id']}").json()["state"]["slug"] in {"ended", "sold_out"}
+    assert s.get(f"{API}/listings/{record['id']}").json()["state"]["slug"] in {"ended", "sold"}
     s.post(f"{control}/simulate/listing_deleted", json={"listing_id": record["id"]})
     assert s.get(f"{API}/listings/{record['id']}").status_code == 404

@@ -106,7 +106,7 @@ def test_accept_creates_unpaid_offer_order_and_reduces_inventory(api: Api, emula
 def test_accept_refused_when_listing_sold(api: Api, emulator) -> None:
     lid = live_listing_id(emulator)
     offer = _offer(api, emulator, listing_id=lid)
-    emulator.store.table("listings")[lid].update(state="sold_out", inventory=0)
+    emulator.store.table("listings")[lid].update(state="sold", inventory=0)
     assert api.call("POST", f"/my/negotiations/{offer['id']}/accept").status_code == 422
 
 
@@ -149,11 +149,17 @@ def test_offers_on_a_deleted_listing_leave_the_sellers_list(emulator) -> None:
     from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 
     session = new_session()
-    headers = {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
+    headers = {"Authorization": f"Bearer {EMULATOR_TOKEN}", "Accept-Version": "3.0"}
     listed = session.get(f"{EMULATOR_API_URL}/my/listings/negotiations", headers=headers).json()
     listing_id = listed["listings"][0]["id"]
-    emulator.handle("POST", "/__emulator__/simulate/listing_deleted", "", {},
-                    f'{{"listing_id": {listing_id}}}'.encode(), "http://reverb.test")
+    emulator.handle(
+        "POST",
+        "/__emulator__/simulate/listing_deleted",
+        "",
+        {},
+        f'{{"listing_id": {listing_id}}}'.encode(),
+        "http://reverb.test",
+    )
     after = session.get(f"{EMULATOR_API_URL}/my/listings/negotiations", headers=headers)
     assert after.status_code == 200
     assert listing_id not in [row["id"] for row in after.json()["listings"]]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 
+from backoffice.reverb.emulator.fees import order_fees
 from backoffice.reverb.transport import new_session
 from tests.conftest import EMULATOR_API_URL, EMULATOR_ORIGIN, EMULATOR_TOKEN
 
@@ -26,7 +27,12 @@ class Api:
         )
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
-        url = path if path.startswith("http") else f"{EMULATOR_API_URL}{path}"
+        if path.startswith("http"):
+            url = path
+        elif path.startswith("/api/"):  # a root-relative href (API-NOTES 16.2.8)
+            url = f"{EMULATOR_ORIGIN}{path}"
+        else:
+            url = f"{EMULATOR_API_URL}{path}"
         return self.s.request(method, url, json=body, params=params or None)
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
@@ -93,7 +99,8 @@ def test_new_order_simulation_reduces_inventory_and_is_awaiting_shipment(api: Ap
     order = api.simulate("new_order", listing_id=lid)
     assert order["status"] == "paid" and order["product_id"] == str(lid)
     assert emulator.store.table("listings")[lid]["inventory"] == before - 1
-    assert "ship" in order["_links"] and "mark_picked_up" not in order["_links"]
+    # mark_picked_up is on every order, whatever its status (API-NOTES 16.2.5); it was gated before
+    assert "ship" in order["_links"] and "mark_picked_up" in order["_links"]
     waiting = [o["order_number"] for o in api.follow_all("/my/orders/selling/awaiting_shipment", "orders")]
     assert order["order_number"] in waiting
 
@@ -164,7 +171,7 @@ def test_local_pickup_no_address_ship_refused_mark_picked_up_ok(api: Api, emulat
     assert api.call("POST", f"/my/orders/selling/{n}/ship", SHIP).status_code == 422
     r = api.call("POST", f"/my/orders/selling/{n}/mark_picked_up", {"date": "2026-01-02 10:00:00"})
     assert r.status_code == 200 and r.json()["status"] == "picked_up"
-    assert "mark_picked_up" not in r.json()["_links"]
+    assert "mark_picked_up" in r.json()["_links"]  # links do not gate actions (API-NOTES 16.2.5)
     assert api.call("POST", f"/my/orders/selling/{n}/mark_picked_up", {}).status_code == 422
 
 
@@ -241,8 +248,11 @@ def test_order_json_money_and_links(api: Api, emulator) -> None:
     assert order["fully_refundable_amount"] == order["total"]
     assert order["_links"]["self"]["href"].startswith(EMULATOR_API_URL)
     assert isinstance(order["buyer_id"], int) and order["buyer_name"]
-    fees = float(order["selling_fee"]["amount"]) + float(order["direct_checkout_fee"]["amount"])
-    assert float(order["direct_checkout_payout"]["amount"]) == pytest.approx(total - fees)
+    # The payout is the truth; itemised fees may be absent or "0.00" (API-NOTES 16.2.1)
+    record = emulator.store.table("orders")[number]
+    fees = order_fees(record)
+    assert float(order["direct_checkout_payout"]["amount"]) == pytest.approx(total - float(fees.total))
+    assert fees.selling_fee > 0 and fees.processing_fee > 0
 
 
 def test_state_renderers(api: Api) -> None:
@@ -271,3 +281,29 @@ def test_webhook_on_order_create(api: Api, emulator, monkeypatch: pytest.MonkeyP
     assert (
         posted and posted[0][0] == "orders/create" and posted[0][1]["order_number"] == order["order_number"]
     )
+
+
+def test_orders_as_the_live_data_shows_them(api: Api, emulator) -> None:
+    """API-NOTES 16.2 [LIVE-DATA]; each point was different before (fees always itemised, tax_rate a
+    string, cancelled orders with totals, buyer_email always, presentment in the shop currency, gated
+    mark_picked_up, absolute pagination hrefs)."""
+    emulator.reset(seed=1, size="demo")
+    page = api.get("/my/orders/selling/all", per_page=50)
+    assert page["_links"]["next"]["href"].startswith("/api/my/orders/selling/all?")  # root-relative
+    orders = api.follow_all("/my/orders/selling/all", "orders", per_page=50)
+    assert any("selling_fee" not in o for o in orders) and any("selling_fee" in o for o in orders)
+    assert any(o["direct_checkout_fee"]["amount"] == "0.00" and o["direct_checkout_payout"] for o in orders)
+    assert all(isinstance(o["tax_rate"], float) for o in orders)
+    assert any("buyer_email" not in o for o in orders)
+    assert all(o["buyer_email"].endswith("@private-relay.reverb.com") for o in orders if "buyer_email" in o)
+    assert all("mark_picked_up" in o["_links"] and "conversation" in o["_links"] for o in orders)
+    assert any(o["presentment_amount_product"]["currency"] != o["amount_product"]["currency"] for o in orders)
+    assert {o["shipment_status"] for o in orders} >= {"unknown", "delivered"}
+    assert all(isinstance(o["shipping_address"]["id"], str) for o in orders if "shipping_address" in o)
+    cancelled = [o for o in orders if o["status"] == "cancelled"]
+    assert cancelled
+    for o in cancelled:
+        for key in ("total", "amount_tax", "paid_at", "shipping_address"):
+            assert key not in o, key
+    providers = {o["shipping_provider"] for o in orders if o["shipping_provider"]}
+    assert providers & {"Personal Collection ", "CanPar", "Canada Post", "Royal Mail"}

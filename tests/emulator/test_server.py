@@ -13,6 +13,7 @@ import requests
 
 from backoffice.reverb.emulator import Emulator
 from backoffice.reverb.emulator.server import start_in_thread, stop
+from tests.conftest import EMULATOR_TEST_PACE
 
 TOKEN = "loopback-token"
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def served() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(token=TOKEN, seed=3, size="tiny")
+    emulator = Emulator(token=TOKEN, seed=3, size="tiny", **EMULATOR_TEST_PACE)
     server, origin = start_in_thread(emulator)
     yield emulator, origin
     stop(server)
@@ -28,7 +29,9 @@ def served() -> Iterator[tuple[Emulator, str]]:
 
 def session() -> requests.Session:
     s = requests.Session()
-    s.headers.update({"Authorization": f"Bearer {TOKEN}", "Accept": "application/hal+json"})
+    s.headers.update(
+        {"Authorization": f"Bearer {TOKEN}", "Accept": "application/hal+json", "Accept-Version": "3.0"}
+    )
     return s
 
 
@@ -84,7 +87,9 @@ def test_management_command_serves_until_terminated() -> None:
         m = re.search(r"listening on (http://127\.0\.0\.1:\d+)/api \(token (\S+)\)", line)
         assert m, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
         r = requests.get(
-            f"{m.group(1)}/api/shop", headers={"Authorization": f"Bearer {m.group(2)}"}, timeout=10
+            f"{m.group(1)}/api/shop",
+            headers={"Authorization": f"Bearer {m.group(2)}", "Accept-Version": "3.0"},
+            timeout=10,
         )
         assert r.status_code == 200 and r.json()["id"]
     finally:

@@ -16,6 +16,7 @@ from tests.conftest import EMULATOR_TOKEN
 def s(emulator: Any) -> requests.Session:
     session = new_session()
     session.headers["Authorization"] = f"Bearer {EMULATOR_TOKEN}"
+    session.headers["Accept-Version"] = "3.0"
     return session
 
 

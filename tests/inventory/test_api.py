@@ -57,13 +57,12 @@ def test_a_key_is_scoped_to_its_account(account: ReverbAccount, emulator: Any) -
     assert answer["rows"][0]["status"] == "refused" and not StockIntent.objects.exists()
 
 
-def test_schema_and_docs_are_served(client: Any, db: Any) -> None:
+def test_schema_is_served(client: Any, db: Any) -> None:
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     spec = schema.json()
     assert "/api/v1/stock/" in spec["paths"] and "put" in spec["paths"]["/api/v1/stock/"]
     assert "integrationKey" in spec["components"]["securitySchemes"]
-    assert client.get("/api/docs/").status_code == 200
 
 
 def test_put_answers_per_row_and_queues(account: ReverbAccount, api: APIClient, emulator: Any) -> None:

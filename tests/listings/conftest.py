@@ -24,6 +24,8 @@ def synced(account: ReverbAccount) -> ReverbAccount:
 
 
 def emu_record(emulator: Any, reverb_id: str | int) -> dict[str, Any]:
+    """The emulator's record once the work Reverb finishes after answering (publishing) has landed."""
+    emulator.settle()
     return emulator.store.table("listings")[int(reverb_id)]
 
 

@@ -21,9 +21,15 @@ from tests.listings.conftest import emu_record
 CHANGELIST = "admin:listings_listing_changelist"
 
 
-def make(account: ReverbAccount, sku: str, publish: bool = False) -> Listing:
+def make(account: ReverbAccount, sku: str, publish: Any = None) -> Listing:
+    """A draft, or with `publish=emulator` a live listing: Reverb publishes a second after answering
+    (API-NOTES 16.1.3), so the emulator's clock moves on and the mirror re-reads it."""
     listing = services.create_listing(account, new_listing(sku), actor=None).obj
-    return services.publish_listing(listing, actor=None).obj if publish else listing
+    if not publish:
+        return listing
+    listing = services.publish_listing(listing, actor=None).obj
+    publish.advance(2)
+    return services.reread(listing)
 
 
 def edit_data(listing: Listing, **changes: Any) -> dict[str, Any]:
@@ -140,14 +146,16 @@ def test_publish_action_confirms_then_publishes(
     done = admin_client.post(
         url, {"action": "publish_drafts", "_selected_action": [draft.pk], "post": "yes"}, follow=True
     )
+    # Publishing is asynchronous (API-NOTES 16.1.3): "publishing", live a moment later (was "Published")
+    assert any("Reverb confirms in a moment" in str(m) for m in done.context["messages"])
+    emulator.advance(2)
     assert emu_record(emulator, draft.reverb_id)["state"] == "live"
-    assert any("Published" in str(m) for m in done.context["messages"])
 
 
 def test_delete_live_is_refused_with_reason(
     admin_client: Client, account: ReverbAccount, emulator: Any
 ) -> None:
-    live = make(account, "AC-2", publish=True)
+    live = make(account, "AC-2", publish=emulator)
     draft = make(account, "AC-3")
     url = reverse(CHANGELIST)
     confirm = admin_client.post(url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk]})
@@ -162,7 +170,7 @@ def test_delete_live_is_refused_with_reason(
 
 
 def test_end_action_with_reason(admin_client: Client, account: ReverbAccount, emulator: Any) -> None:
-    live = make(account, "AC-4", publish=True)
+    live = make(account, "AC-4", publish=emulator)
     admin_client.post(
         reverse(CHANGELIST),
         {"action": "end_listings", "_selected_action": [live.pk], "post": "yes", "reason": "reverb_sale"},
@@ -184,11 +192,12 @@ def test_many_listings_run_as_a_bulk_job(
     assert response.status_code == 302 and str(job.pk) in response["Location"]
     job.refresh_from_db()
     assert job.total == 7 and job.succeeded == 7
+    emulator.advance(2)  # Reverb publishes a second after answering (API-NOTES 16.1.3)
     assert all(emu_record(emulator, d.reverb_id)["state"] == "live" for d in drafts)
 
 
 def test_sale_and_bump_actions(admin_client: Client, account: ReverbAccount, emulator: Any) -> None:
-    listing = make(account, "PR-1", publish=True)
+    listing = make(account, "PR-1", publish=emulator)
     sale = next(s for s in emulator.store.table("sales").values() if s["kind"] == "seller")
     admin_client.post(
         reverse(CHANGELIST),
@@ -210,7 +219,7 @@ def test_sale_and_bump_actions(admin_client: Client, account: ReverbAccount, emu
 def test_direct_offer_message_when_shop_lacks_it(
     admin_client: Client, account: ReverbAccount, emulator: Any
 ) -> None:
-    listing = make(account, "PR-2", publish=True)
+    listing = make(account, "PR-2", publish=emulator)
     emulator.store.direct_offers_enabled = False
     done = admin_client.post(
         reverse(CHANGELIST),
@@ -324,7 +333,7 @@ def test_csv_preview_and_apply(
     assert rows[4].outcome == "refused" and "sku is required" in rows[4].reasons
     assert rows[5].outcome == "refused" and "Brand New" in rows[5].reasons[0]
     with django_capture_on_commit_callbacks(execute=True):
-        applied = admin_client.post(url, {"apply": "1", "payload": preview.context["payload"]})
+        applied = admin_client.post(url, {"apply": "1", "preview": preview.context["preview"].pk})
     assert applied.status_code == 302
     job = BulkJob.objects.get(kind="listings.csv_import")
     job.refresh_from_db()

@@ -36,7 +36,10 @@ def test_create_publishes_when_auto_publish(account: ReverbAccount, emulator: An
     account.auto_publish = True
     account.save()
     done = services.create_listing(account, new_listing("LIVE-1"), actor=None)
-    assert done.obj.state == "live"
+    # Publishing is asynchronous (API-NOTES 16.1.3): the answer says draft (was live at once)
+    assert done.obj.state == "draft" and "Reverb confirms in a moment" in done.message
+    emulator.advance(2)
+    assert services.reread(done.obj).state == "live"
 
 
 def test_create_updates_the_listing_reverb_already_has(account: ReverbAccount, emulator: Any) -> None:
@@ -83,9 +86,13 @@ def test_publish_end_and_delete(account: ReverbAccount, emulator: Any) -> None:
     with nothing_changes(emulator, draft), pytest.raises(ActionError) as info:
         services.end_listing(draft, actor=None, reason="not_sold")
     assert info.value.refused and "delete a draft" in info.value.message
-    live = services.publish_listing(draft, actor=None).obj
+    publishing = services.publish_listing(draft, actor=None)
+    assert publishing.obj.state == "draft" and "Reverb confirms in a moment" in publishing.message
+    emulator.advance(2)  # Reverb publishes a second later (API-NOTES 16.1.3); was live at once
+    live = services.reread(publishing.obj)
     assert live.state == "live" and emu_record(emulator, live.reverb_id)["state"] == "live"
-    with nothing_changes(emulator, live), pytest.raises(ActionError) as info:
+    assert live.sku == "LIFE-1"  # the public re-read has no sku: not told, the column kept
+    with pytest.raises(ActionError) as info:
         services.publish_listing(live, actor=None)
     assert info.value.refused
     before = sum(emulator.requests.values())

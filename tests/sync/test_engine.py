@@ -43,6 +43,22 @@ def writes(queries):
 # ---- upsert_page --------------------------------------------------------------------------------------
 
 
+def test_a_partial_read_never_blanks_a_mirror_column():
+    """GET /listings/{id} leaves sku and slug out (API-NOTES 16.1.1): absent is "not told", so the upsert
+    keeps the columns; a full row and a partial row in one page each write what they told."""
+    account = AccountFactory()
+    upsert_page(Listing, account, rows([listing_payload(1, slug="1001-guitar"), listing_payload(2)]))
+    public = {k: v for k, v in listing_payload(1, title="Retitled").items() if k not in ("sku", "slug")}
+    result = upsert_page(Listing, account, rows([public, listing_payload(2, title="Full row")]))
+    assert result.updated == 2
+    one, two = Listing.objects.get(reverb_id="1001"), Listing.objects.get(reverb_id="1002")
+    assert (one.title, one.sku, one.slug) == ("Retitled", "SKU-1", "1001-guitar")
+    assert (two.title, two.sku) == ("Full row", "SKU-2")
+    new = {k: v for k, v in listing_payload(3).items() if k != "sku"}
+    upsert_page(Listing, account, rows([new]))  # a new row takes the column defaults for what it lacks
+    assert Listing.objects.get(reverb_id="1003").sku == ""
+
+
 @pytest.mark.parametrize("size", [1, 50])
 def test_upsert_page_constant_queries(size, django_assert_num_queries):
     account = AccountFactory()

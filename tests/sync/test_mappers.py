@@ -38,7 +38,8 @@ def test_listing():
     assert f["web_url"] == "https://reverb.com/item/12345678-fender-stratocaster"
     assert f["category"] == "Electric Guitars / Solid Body"
     assert f["images"] == ["https://images.reverb.com/full/1.jpg", "https://images.reverb.com/large/2.jpg"]
-    assert f["remote_updated_at"] is None  # Reverb sends no updated_at on listings
+    # Reverb sends no updated_at on listings: not told, so the mapper leaves the column alone (was None)
+    assert "remote_updated_at" not in f
 
 
 def test_listing_draft_without_published_at_and_unknown_state_kept():
@@ -46,7 +47,7 @@ def test_listing_draft_without_published_at_and_unknown_state_kept():
     del payload["published_at"]
     payload["state"] = {"slug": "on_layaway", "description": "Something new"}
     _, f = map_listing(payload)
-    assert f["published_at"] is None
+    assert "published_at" not in f  # absent is "not told" (was None); a new row gets the default None
     assert f["state"] == "on_layaway"
 
 
@@ -61,7 +62,8 @@ def test_orders_docs_example():
     assert f["buyer_name"] == "Some Buyer" and f["buyer_id"] == "1"
     assert f["remote_created_at"] == datetime(2017, 11, 8, 23, 38, 29, tzinfo=UTC)
     assert f["remote_created_at"].tzinfo is not None
-    assert f["status"] == "" and f["quantity"] == 1  # absent in the truncated example: defaults
+    # absent in the truncated example: not told, left out (was "" and 1); a new row gets the defaults
+    assert "status" not in f and "quantity" not in f
 
 
 def test_full_order():
@@ -223,3 +225,52 @@ def test_malformed_records_raise_mapping_error(mapper, fixture, breakage, reason
 def test_non_object_payload_is_malformed():
     with pytest.raises(MappingError, match="expected an object"):
         map_listing(["not", "a", "listing"])
+
+
+# ---- live shapes (API-NOTES 16 [LIVE-DATA]) -------------------------------------------------------------
+
+
+def test_public_listing_shape_leaves_the_seller_fields_untold():
+    """GET /listings/{id} has no sku, slug, updated_at (API-NOTES 16.1.1): the mapper must not map them
+    to "" (which would blank the mirror), only leave them out."""
+    key, f = map_listing(load("listings/live_public_listing.json"))
+    assert key == "91978727"
+    for name in ("sku", "slug", "remote_updated_at"):
+        assert name not in f, name
+    assert f["state"] == "live" and f["title"] and f["price"] == Decimal("1499.00") and f["currency"] == "GBP"
+
+
+def test_sold_and_unknown_listing_states_are_kept_as_sent():
+    payload = load("listings/sync_listing.json")
+    payload["state"] = {"slug": "sold", "description": "Sold"}
+    assert map_listing(payload)[1]["state"] == "sold"
+
+
+def test_order_cancelled_before_payment_maps_without_totals():
+    """No total, amount_tax, paid_at, shipping_address or shipping_method (API-NOTES 16.2.3)."""
+    key, f = map_order(load("orders/live_cancelled_unpaid.json"))
+    assert key == "77000001" and f["status"] == "cancelled"
+    for name in ("amount_total", "amount_tax", "paid_at", "shipping_method", "selling_fee"):
+        assert name not in f, name
+    assert f["currency"] == "GBP" and f["amount_product"] == Decimal("120.00")
+
+
+def test_live_paid_order_takes_the_payout_when_fees_are_missing_or_zero():
+    """selling_fee absent and direct_checkout_fee "0.00" while a fee was withheld (API-NOTES 16.2.1):
+    direct_checkout_payout is mapped; a numeric tax_rate and a free-text provider do not break it."""
+    key, f = map_order(load("orders/live_paid_order.json"))
+    assert "selling_fee" not in f and f["direct_checkout_fee"] == Decimal("0.00")
+    assert f["direct_checkout_payout"] == Decimal("520.61") and f["amount_total"] == Decimal("612.50")
+    assert f["shipping_provider"] == "Personal Collection "
+    assert f["currency"] == "GBP"
+
+
+def test_shipping_profile_id_is_read_from_either_shape():
+    """/my/listings rows say shipping_profile_id; GET /listings/{id} says shipping_profile {id: "15655"}
+    (API-NOTES 16.1.1): a listing re-read the public way must not look like it lost its profile."""
+    from listings.editing import _profile
+    from listings.models import Listing
+
+    assert _profile(Listing(raw=load("listings/live_public_listing.json"))) == "15655"
+    assert _profile(Listing(raw=load("listings/sync_listing.json"))) == "210"
+    assert _profile(Listing(raw={})) == ""

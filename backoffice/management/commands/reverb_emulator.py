@@ -11,6 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator import Emulator, parse_size
+from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
+from backoffice.reverb.emulator.guesses import VARIANTS
 from backoffice.reverb.emulator.replay import CaptureReplay
 from backoffice.reverb.emulator.server import serve
 
@@ -33,6 +35,16 @@ class Command(BaseCommand):
             metavar="DIR",
             help="serve a reverb_doctor capture as a read-only shop instead of a generated one",
         )
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=DEFAULT_RATE_PER_SECOND,
+            help="requests per second per account before 429 (Reverb's pace, API-NOTES 16.3); 0 = unlimited",
+        )
+        parser.add_argument("--burst", type=int, default=DEFAULT_RATE_BURST, help="requests allowed at once")
+        parser.add_argument(
+            "--variant", default="default", help="shapes of the guessed resources: default, alt"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -40,6 +52,8 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         token = options["token"] or secrets.token_urlsafe(24)
+        if options["variant"] not in VARIANTS:
+            raise CommandError(f"unknown variant {options['variant']!r}; known: {', '.join(VARIANTS)}")
         emulator: Emulator | CaptureReplay
         if options["from_capture"]:
             try:
@@ -48,7 +62,13 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read the capture: {exc}") from None
         else:
             emulator = Emulator(
-                token=token, seed=options["seed"], size=options["size"], currency=options["currency"]
+                token=token,
+                seed=options["seed"],
+                size=options["size"],
+                currency=options["currency"],
+                rate_per_second=options["rate"],
+                rate_burst=options["burst"],
+                variant=options["variant"],
             )
         try:
             server = serve(emulator, options["host"], options["port"])

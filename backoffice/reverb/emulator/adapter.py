@@ -17,18 +17,32 @@ class EmulatorAdapter(BaseAdapter):
         super().__init__()
         self.emulator = emulator
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: object = None,
-             verify: object = True, cert: object = None, proxies: object = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: object = None,
+        verify: object = True,
+        cert: object = None,
+        proxies: object = None,
+    ) -> requests.Response:
         parts = urlsplit(request.url)
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
         try:
-            answer = self.emulator.handle(request.method or "GET", parts.path, parts.query,
-                                          dict(request.headers), body, f"{parts.scheme}://{parts.netloc}")
+            answer = self.emulator.handle(
+                request.method or "GET",
+                parts.path,
+                parts.query,
+                dict(request.headers),
+                body,
+                f"{parts.scheme}://{parts.netloc}",
+            )
         except DroppedConnection:
-            raise requests.ConnectionError("Connection aborted: the emulator dropped it",
-                                           request=request) from None
+            raise requests.ConnectionError(
+                "Connection aborted: the emulator dropped it", request=request
+            ) from None
         response = requests.Response()
         response.status_code = answer.status
         response._content = answer.encode()

@@ -80,10 +80,40 @@ def parse_size(size: str | int | dict[str, int] | None) -> dict[str, int]:
     return sizes
 
 
+# Reverb's pacing (API-NOTES 16.3): no numbers are published; clients that were checked live keep to about
+# one request a second per account, and sound-tank hit 429s paging faster. A small burst, then 1/s.
+DEFAULT_RATE_PER_SECOND = 1.0
+DEFAULT_RATE_BURST = 5
+PUBLISH_DELAY_SECONDS = 1.0  # a publish reads live "about a second later" (API-NOTES 16.1.3)
+
+
+def _token_of(req: Request) -> str | None:
+    auth = req.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else req.headers.get("x-auth-token")
+
+
 class Emulator:
     def __init__(
-        self, *, token: str = "emulator-token", seed: int = 1, size: Any = "demo", currency: str = "USD"
+        self,
+        *,
+        token: str = "emulator-token",
+        seed: int = 1,
+        size: Any = "demo",
+        currency: str = "USD",
+        variant: str = "default",
+        rate_per_second: float = DEFAULT_RATE_PER_SECOND,
+        rate_burst: int = DEFAULT_RATE_BURST,
+        publish_delay: float = PUBLISH_DELAY_SECONDS,
     ) -> None:
+        """`variant` picks among the plausible shapes of what no live source shows (see `guesses`);
+        `rate_per_second` 0 turns the per-account limit off (tools that pace themselves)."""
+        from .guesses import VARIANTS
+
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+        self.variant = variant
+        self.pace = (float(rate_per_second), max(int(rate_burst), 1))
+        self.publish_delay = float(publish_delay)
         for name in HANDLER_MODULES:
             try:
                 importlib.import_module(f"{__package__}.{name}")
@@ -97,6 +127,7 @@ class Emulator:
         self.webhook_log: list[dict[str, Any]] = []
         self._outbox: list[tuple[str, dict[str, Any]]] = []
         self._bucket: tuple[float, float, float] = (0.0, 0.0, 0.0)  # tokens, last refill, for which rate
+        self._account_buckets: dict[str, tuple[float, float]] = {}  # token -> (tokens, last refill)
         self.reset(seed=seed, size=size, currency=currency)
 
     # ---- state ---------------------------------------------------------------------------------------
@@ -125,7 +156,7 @@ class Emulator:
             raise DroppedConnection()
         if self.faults.roll(self.faults.slow_rate):
             time.sleep(self.faults.slow_seconds)
-        wait = self._rate_limited()
+        wait = self._rate_limited() or self._paced(req)
         if wait:
             return self._error(ApiError(429, "Too Many Requests", headers={"Retry-After": str(wait)}))
         if self.faults.roll(self.faults.rate_429):
@@ -158,10 +189,43 @@ class Emulator:
             self._bucket = (tokens, now, rate)
             return max(1, math.ceil((1 - tokens) / rate))
 
+    def _paced(self, req: Request) -> int:
+        """Reverb's per-account limit, on by default (API-NOTES 16.3): `burst` requests at once, then
+        `rate` a second; beyond it 429 with Retry-After in whole seconds (the header is our convenience:
+        Reverb documents none). Counted per token, before authentication."""
+        rate, burst = self.pace
+        if rate <= 0:
+            return 0
+        key = _token_of(req) or ""
+        with self.lock:
+            now = time.monotonic()
+            tokens, last = self._account_buckets.get(key, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - last) * rate)
+            if tokens >= 1:
+                self._account_buckets[key] = (tokens - 1, now)
+                return 0
+            self._account_buckets[key] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / rate))
+
+    def settle(self) -> None:
+        """Finish what Reverb does in the background once its answer is sent (publishing)."""
+        with self.lock:
+            for fn in core.SETTLERS:
+                fn(self)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock on (tests: let an asynchronous publish land without sleeping)."""
+        from datetime import timedelta
+
+        with self.lock:
+            self.store.clock_offset += timedelta(seconds=seconds)
+
     def _dispatch(self, req: Request) -> tuple[Response, bool]:
         with self.lock:
             try:
+                self.settle()
                 self._authenticate(req)
+                self._require_version(req)
                 found, params = core.router.match(req.method, req.path)
                 self.requests[(req.method, found.template)] += 1
                 result = found.handler(self, req, **params)
@@ -173,10 +237,15 @@ class Emulator:
 
     def _authenticate(self, req: Request) -> None:
         """Bearer token, or the legacy X-Auth-Token header the M1 plugin sent until 2017 (API-NOTES 2)."""
-        auth = req.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else req.headers.get("x-auth-token")
-        if token != self.token:
+        if _token_of(req) != self.token:
             raise ApiError(401, "Unauthorized. Please log in and obtain a new authorization token.")
+
+    @staticmethod
+    def _require_version(req: Request) -> None:
+        """`Accept-Version: 3.0` is a required header (API-NOTES 1 [OFFICIAL-DOC]). The refusal's status
+        and text are ours (a guess: no source shows Reverb's answer without it)."""
+        if not req.headers.get("accept-version", "").strip():
+            raise ApiError(400, "The Accept-Version header is required (Accept-Version: 3.0).")
 
     @staticmethod
     def _error(exc: ApiError) -> Response:
@@ -218,6 +287,15 @@ class Emulator:
                 if data.get("token"):
                     self.token = data["token"]
                 return Response(200, {"seed": self.seed, "sizes": self.sizes})
+            if name == "pace":
+                if req.method == "POST":
+                    data = req.json
+                    self.pace = (
+                        float(data.get("rate_per_second", self.pace[0])),
+                        max(int(data.get("burst", self.pace[1])), 1),
+                    )
+                    self._account_buckets.clear()
+                return Response(200, {"rate_per_second": self.pace[0], "burst": self.pace[1]})
             if name == "faults":
                 if req.method == "POST":
                     self.faults = Faults.from_dict(req.json)
@@ -264,5 +342,6 @@ class Emulator:
             )
         render = core.RENDERERS[collection]
         with self.lock:
+            self.settle()
             records = list(self.store.table(collection).values())
             return {collection: [render(self, req, r) for r in records], "total": len(records)}

@@ -26,6 +26,7 @@ from .core import (
     simulation,
     ts,
 )
+from .guesses import shaped
 from .orders import background_request, make_buyer, sim_rng
 from .store import Store
 
@@ -48,7 +49,7 @@ def render_message(store: Store, c: dict[str, Any], m: dict[str, Any]) -> dict[s
         "created_at": ts(m["created_at"]),
         "sender": sender,
         "sent_by_me": m["sender"] == "seller",
-    }  # shape ours (API-NOTES 9)
+    }  # shape a guess (API-NOTES 9, 16.6; see `guesses`)
 
 
 def render_conversation(emu: Emulator, req: Request, c: dict[str, Any]) -> dict[str, Any]:
@@ -62,18 +63,24 @@ def render_conversation(emu: Emulator, req: Request, c: dict[str, Any]) -> dict[
     }
     if listing is not None:
         links["listing"] = link(req.href(f"/api/listings/{listing['id']}"))
-    return {
-        "id": c["id"],
-        "subject": c["subject"],
-        "unread": not c["read"],
-        "last_message_at": ts(c["last_message_at"]),
-        "created_at": ts(c["created_at"]),
-        "updated_at": ts(c["updated_at"]),
-        "listing": {"id": listing["id"], "title": listing["title"]} if listing else None,
-        "other_party": {"id": c["buyer"]["id"], "name": _name(c["buyer"])},
-        "messages": [render_message(store, c, m) for m in c["messages"]],  # oldest to newest [OFFICIAL-DOC]
-        "_links": links,
-    }
+    return shaped(
+        emu,
+        "conversations",
+        {
+            "id": c["id"],
+            "subject": c["subject"],
+            "unread": not c["read"],
+            "last_message_at": ts(c["last_message_at"]),
+            "created_at": ts(c["created_at"]),
+            "updated_at": ts(c["updated_at"]),
+            "listing": {"id": listing["id"], "title": listing["title"]} if listing else None,
+            "other_party": {"id": c["buyer"]["id"], "name": _name(c["buyer"])},
+            "messages": [  # oldest to newest [OFFICIAL-DOC]
+                shaped(emu, "messages", render_message(store, c, m)) for m in c["messages"]
+            ],
+            "_links": links,
+        },
+    )
 
 
 renderer("conversations")(render_conversation)

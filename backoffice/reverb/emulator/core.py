@@ -32,7 +32,7 @@ CURRENCY_SYMBOLS = {
     "JPY": "¥",
 }
 DEFAULT_PER_PAGE = 24  # Reverb's default page size [OFFICIAL-SPEC; M1 CHANGELOG 0.8.3]
-MAX_PER_PAGE = 100  # not documented anywhere; API-NOTES suggests capping at 100 [INFERRED]
+MAX_PER_PAGE = 50  # clamped to 50 whatever is asked (API-NOTES 16.1.5 [3P-LIVE PostHog])
 
 
 class ApiError(Exception):
@@ -132,10 +132,14 @@ class Request:
 
     def href(self, path: str, **params: Any) -> str:
         """An absolute link on the host the client used; `path` starts with /api/..."""
+        return f"{self.origin}{self.path_href(path, **params)}"
+
+    def path_href(self, path: str, **params: Any) -> str:
+        """A root-relative link: /api/...?query."""
         if not params:
-            return f"{self.origin}{path}"
+            return path
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-        return f"{self.origin}{path}" + (f"?{query}" if query else "")
+        return path + (f"?{query}" if query else "")
 
 
 Handler = Callable[..., Any]
@@ -261,9 +265,14 @@ def paginate(
     key: str,
     render: Callable[[Any], dict[str, Any]],
     extra: Mapping[str, Any] | None = None,
+    *,
+    relative: bool = False,
 ) -> dict[str, Any]:
     """Reverb's collection envelope (API-NOTES 3): the items under a resource-named key, totals, and
-    `_links.next`/`prev` only when such a page exists, each keeping the other query parameters."""
+    `_links.next`/`prev` only when such a page exists, each keeping the other query parameters.
+    `relative`: hrefs are root-relative (`/api/my/orders/selling/all?page=3`), as some live collections
+    answer (API-NOTES 16.2.8)."""
+    href = req.path_href if relative else req.href
     per_page = min(max(req.int_arg("per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
     offset = req.int_arg("offset", -1)
     page = req.int_arg("page", 1) if offset < 0 else offset // per_page + 1
@@ -280,9 +289,9 @@ def paginate(
     }
     kept = {k: v for k, v in req.query.items() if k not in {"page", "per_page", "offset"}}
     if start + per_page < total:
-        body["_links"]["next"] = {"href": req.href(req.path, **kept, page=page + 1, per_page=per_page)}
+        body["_links"]["next"] = {"href": href(req.path, **kept, page=page + 1, per_page=per_page)}
     if page > 1 and total:
-        body["_links"]["prev"] = {"href": req.href(req.path, **kept, page=page - 1, per_page=per_page)}
+        body["_links"]["prev"] = {"href": href(req.path, **kept, page=page - 1, per_page=per_page)}
     body[key] = [render(item) for item in items[start : start + per_page]]
     if extra:
         body.update(extra)
@@ -295,6 +304,16 @@ def link(href: str, method: str | None = None) -> dict[str, str]:
 
 def only(items: Iterable[Any], predicate: Callable[[Any], bool]) -> list[Any]:
     return [i for i in items if predicate(i)]
+
+
+# Settlers run before every request (under the lock): work Reverb finishes in the background after it
+# answered, such as publishing a listing a second later (API-NOTES 16.1.3). fn(emulator) -> None.
+SETTLERS: list[Callable[[Emulator], None]] = []
+
+
+def settler(fn: Callable[[Emulator], None]) -> Callable[[Emulator], None]:
+    SETTLERS.append(fn)
+    return fn
 
 
 # Renderers for GET /__emulator__/state/<collection>: fn(emulator, request, record) -> Reverb JSON.

@@ -2,7 +2,7 @@
 
 Internal record (other modules rely on exactly these keys; `store.table("listings")`, keyed by int id):
 id, sku, make, model, finish, year, title, description, condition_uuid, price (Decimal), currency,
-inventory, has_inventory, offers_enabled, state (draft|live|ended|sold_out|suspended), categories
+inventory, has_inventory, offers_enabled, state (draft|live|ended|sold|suspended), categories
 [uuid], shipping_profile_id, shipping, photos [{id, url}], preorder_info, upc, created_at,
 published_at, updated_at, views, watches, bump_bid, auto_offer_percentage, sale_ids (set).
 """
@@ -10,6 +10,7 @@ published_at, updated_at, views, watches, bump_bid, auto_offer_percentage, sale_
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from .core import (
     parse_money,
     renderer,
     route,
+    settler,
     simulation,
     to_decimal,
 )
@@ -40,14 +42,15 @@ from .store import Store
 if TYPE_CHECKING:
     from .app import Emulator
 
-# Slugs: draft/live/ended confirmed [3P-LIVE EDOS]; sold_out and suspended come from the `state` filter
-# enum of GET /my/listings [OFFICIAL-SPEC]. Descriptions other than Draft/Live are ours.
+# Slugs: draft/live/ended confirmed [3P-LIVE EDOS]; a sold listing's slug is `sold` (API-NOTES 16.1.2:
+# EDOS, RIFF, sound-tank); `sold_out` is only a filter value of GET /my/listings?state=. `suspended` comes
+# from that filter enum [OFFICIAL-SPEC]. Descriptions other than Draft/Live are ours.
 WEB = "https://reverb.com"  # web links point at reverb.com, API links at the host the client used
 STATE_DESCRIPTIONS = {
     "draft": "Draft",
     "live": "Live",
     "ended": "Ended",
-    "sold_out": "Sold Out",
+    "sold": "Sold",
     "suspended": "Suspended",
 }
 
@@ -104,8 +107,35 @@ def _photo(url: str) -> dict[str, Any]:
     }
 
 
+# Keys only the seller's own collection (/my/listings rows, write answers) carries; GET /listings/{id}
+# answers the public shape without them, even to the owner (API-NOTES 16.1.1 [LIVE-DATA]).
+SELLER_ONLY_KEYS = ("sku", "slug", "shipping_profile_id", "updated_at", "seller_cost")
+
+
+def _profile_ref(store: Store, profile_id: int | None) -> dict[str, Any] | None:
+    """`shipping_profile: {"id": "15655", "name": ...}`, the id a string (API-NOTES 16.1.1)."""
+    if profile_id is None:
+        return None
+    profile = next((p for p in store.shop.get("shipping_profiles", ()) if p["id"] == profile_id), None)
+    return {"id": str(profile_id), "name": (profile or {}).get("name", "")}
+
+
+def render_public_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[str, Any]:
+    """GET /listings/{id}: the public listing shape (API-NOTES 16.1.1): no seller fields, a
+    `shipping_profile {id, name}`, and `draft`, `live`, `is_my_listing`, `videos`."""
+    body = {k: v for k, v in render_listing(emu, req, record).items() if k not in SELLER_ONLY_KEYS}
+    profile = _profile_ref(emu.store, record["shipping_profile_id"])
+    if profile is not None:
+        body["shipping_profile"] = profile
+    body.update(
+        draft=record["state"] == "draft", live=record["state"] == "live", is_my_listing=True, videos=[]
+    )
+    return body
+
+
 def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[str, Any]:
-    """The listing JSON of API-NOTES 5.3 (sound-tank types [3P-LIVE], plugin reads [OFFICIAL-CODE])."""
+    """The seller's listing JSON of API-NOTES 5.3 (sound-tank types [3P-LIVE], plugin reads
+    [OFFICIAL-CODE]): rows of /my/listings and write answers."""
     store = emu.store
     lid = record["id"]
     slug = listing_slug(lid, record["make"], record["model"])
@@ -142,6 +172,7 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
         "price": price,
         "buyer_price": price,
         "seller_price": price,
+        "seller_cost": None,  # sound-tank's seller type; null: the emulator keeps no cost
         "listing_currency": currency,
         "inventory": record["inventory"],
         "has_inventory": record["has_inventory"],
@@ -171,16 +202,16 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
 
 
 def record_sale(store: Store, listing_id: int, quantity: int) -> None:
-    """An order took `quantity` units. Selling the last one leaves the listing `sold_out`, for inventory
-    and one-of-a-kind conditions alike: `sold_out` is the only sold state in the spec's filter enum
-    [OFFICIAL-SPEC]; EDOS calls it "sold" [3P-LIVE]. (Setting inventory 0 by hand on a used listing ends
+    """An order took `quantity` units. Selling the last one leaves the listing `sold`, for inventory
+    and one-of-a-kind conditions alike (API-NOTES 16.1.2; `sold_out` is the filter value that finds
+    it). (Setting inventory 0 by hand on a used listing ends
     it instead; see `apply_inventory`.)"""
     record = store.table("listings").get(listing_id)
     if record is None:
         return
     record["inventory"] = max(record["inventory"] - quantity, 0)
     if record["inventory"] == 0 and record["state"] == "live":
-        record["state"] = "sold_out"
+        record["state"] = "sold"
     store.touch(record)
 
 
@@ -193,7 +224,7 @@ def restock(store: Store, listing_id: int, quantity: int) -> None:
     record["inventory"] = (
         record["inventory"] + quantity if cap is None else min(record["inventory"] + quantity, cap)
     )
-    if record["inventory"] > 0 and record["state"] == "sold_out":
+    if record["inventory"] > 0 and record["state"] == "sold":
         record["state"] = "live"
     store.touch(record)
 
@@ -414,12 +445,13 @@ def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creati
 
 
 def _publish(store: Store, record: dict[str, Any]) -> list[str]:
-    """`publish: true`: a draft goes live, and an ended unsold listing revives, used conditions included
-    [3P-LIVE EDOS]. Reverb publishes a second later (asynchronously); we do it at once. Returns warnings:
-    the only place Reverb explains a listing it will not publish (API-NOTES 4.4)."""
+    """`publish: true`: a draft goes live, and an ended or sold listing revives, used conditions included
+    [3P-LIVE EDOS]. Publishing is asynchronous (API-NOTES 16.1.3): the answer still shows the old state
+    and the listing reads live about `PUBLISH_DELAY` later (`settle_publishing`). Returns warnings: the
+    only place Reverb explains a listing it will not publish (API-NOTES 4.4)."""
     if record["state"] == "live":
         return []
-    if record["state"] not in ("draft", "ended", "sold_out"):
+    if record["state"] not in ("draft", "ended", "sold"):
         raise ApiError(422, f"A {record['state']} listing cannot be published.")
     if (
         record["state"] == "draft"
@@ -428,23 +460,49 @@ def _publish(store: Store, record: dict[str, Any]) -> list[str]:
         and not record.get("upc_does_not_apply")
     ):
         return ["Brand New items need a valid UPC (or upc_does_not_apply) to be published."]  # [3P-LIVE]
-    if holds_inventory(record):
-        if record["inventory"] <= 0:
-            raise ValidationFailed({"inventory": ["must be greater than 0 to publish"]})
-    else:
-        record["inventory"] = 1
-    record["state"] = "live"
-    if record["published_at"] is None:
-        record["published_at"] = store.now()
+    if holds_inventory(record) and record["inventory"] <= 0:
+        raise ValidationFailed({"inventory": ["must be greater than 0 to publish"]})
+    record["_publish"] = True  # scheduled by the caller once the record has its id
     return []
 
 
+def _schedule_publish(emu: Emulator, record: dict[str, Any]) -> None:
+    if record.pop("_publish", False):
+        emu.store.pending_publish[record["id"]] = emu.store.now() + timedelta(seconds=emu.publish_delay)
+
+
+@settler
+def settle_publishing(emu: Emulator) -> None:
+    """Listings whose publish is due go live now (the emulator's clock), with the listings/publish hook."""
+    store = emu.store
+    if not store.pending_publish:
+        return
+    now = store.now()
+    table = store.table("listings")
+    for listing_id, due in list(store.pending_publish.items()):
+        if due > now:
+            continue
+        del store.pending_publish[listing_id]
+        record = table.get(listing_id)
+        if record is None or record["state"] not in ("draft", "ended", "sold"):
+            continue
+        if not holds_inventory(record):
+            record["inventory"] = 1
+        elif record["inventory"] <= 0:
+            continue
+        record["state"] = "live"
+        if record["published_at"] is None:
+            record["published_at"] = now
+        store.touch(record)
+        _emit(emu, _sim_request(), "listings/publish", record)
+
+
 def _inventory_rules(record: dict[str, Any]) -> None:
-    """Inventory 0 ends a live listing: a used one `ended`, an inventory one `sold_out` (EDOS's "sold");
+    """Inventory 0 ends a live listing: a used one `ended`, an inventory one `sold` (API-NOTES 16.1.2);
     an inventory listing relists when its inventory rises again [compiled summary; 3P-LIVE EDOS]."""
     if record["state"] == "live" and record["inventory"] == 0:
-        record["state"] = "sold_out" if holds_inventory(record) else "ended"
-    elif record["state"] == "sold_out" and record["inventory"] > 0 and holds_inventory(record):
+        record["state"] = "sold" if holds_inventory(record) else "ended"
+    elif record["state"] == "sold" and record["inventory"] > 0 and holds_inventory(record):
         record["state"] = "live"
 
 
@@ -493,11 +551,21 @@ def _envelope(
     return Response(status, body)
 
 
+DUPLICATE_SKU = "A listing with sku {sku} already exists."  # RIFF matches "sku" + "already exists"
+
+
 @route("POST", "/api/listings")
 def create_listing(emu: Emulator, req: Request) -> Response:
-    """A draft unless `publish` is true (API-NOTES 5.1). Duplicate SKUs are accepted: a blind retry can
-    create a second listing, which is why clients re-read by SKU before retrying [3P-LIVE EDOS]."""
+    """A draft, published a second later when `publish` is true (API-NOTES 5.1, 16.1.3). A second
+    listing with an existing SKU is refused with 422 (API-NOTES 16.1.4 [3P-LIVE RIFF]); a publish the
+    listing does not qualify for answers 422 yet leaves the draft, its id in the body (RIFF reads
+    `listing.id` there); with photos to fetch the answer is 202 (sound-tank accepts 201 or 202)."""
     store, body = emu.store, req.json
+    sku = body.get("sku")
+    if sku not in (None, ""):
+        table = store.table("listings")
+        if any(i in table for i in _sku_index(store).get(str(sku), ())):
+            raise ApiError(422, DUPLICATE_SKU.format(sku=sku), {"sku": ["already exists"]})
     record = new_record(store)
     _apply(store, record, body, creating=True)
     if holds_inventory(record) and "has_inventory" not in body:
@@ -508,24 +576,26 @@ def create_listing(emu: Emulator, req: Request) -> Response:
         )
     record["id"] = store.next_id("listings", start=40_000_000)
     record["created_at"] = store.now()
-    warnings = _publish(store, record) if body.get("publish") else []
+    try:
+        warnings = _publish(store, record) if body.get("publish") else []
+    except ApiError as exc:
+        warnings, refusal = [], exc
+    else:
+        refusal = None
     store.touch(record)
     _insert(store, record)
-    if record["state"] == "live":
-        _emit(emu, req, "listings/publish", record)
-    return _envelope(
-        emu,
-        req,
-        record,
-        "Listing created." if record["state"] == "draft" else "Listing published.",
-        warnings,
-        201,
-    )
+    if refusal is not None or warnings:
+        message = refusal.message if refusal is not None else " ".join(warnings)
+        errors = refusal.errors if refusal is not None else {"publish": warnings}
+        raise ApiError(422, message, errors, extra={"listing": render_listing(emu, req, record)})
+    _schedule_publish(emu, record)
+    photos = [u for u in body.get("photos") or [] if isinstance(u, str) and u]
+    return _envelope(emu, req, record, "Listing created.", warnings, 202 if photos else 201)
 
 
 @route("GET", "/api/listings/{listing_id}")
 def get_listing(emu: Emulator, req: Request, listing_id: str) -> dict[str, Any]:
-    return render_listing(emu, req, find_listing(emu.store, listing_id))
+    return render_public_listing(emu, req, find_listing(emu.store, listing_id))
 
 
 @route("PUT", "/api/listings/{listing_id}")
@@ -539,13 +609,12 @@ def update_listing(emu: Emulator, req: Request, listing_id: str) -> Response:
         _inventory_rules(staged)
     warnings = _publish(store, staged) if body.get("publish") else []
     record.update(staged)
+    _schedule_publish(emu, record)
     store.touch(record)
     if record["sku"] != old_sku:
         _reindex_sku(store, record, old_sku)
     if old_state != record["state"] or old_inventory != record["inventory"]:
         _emit(emu, req, "listings/update", record)  # "only on listing state and inventory changes"
-    if old_state != "live" and record["state"] == "live" and body.get("publish"):
-        _emit(emu, req, "listings/publish", record)
     return _envelope(emu, req, record, "Listing updated.", warnings)
 
 
@@ -610,6 +679,8 @@ def my_listings(emu: Emulator, req: Request) -> dict[str, Any]:
         items = items if store.vacation else []
     elif state == "ordered":
         items = []  # ours: listings with a pending order; the emulator keeps none in that state
+    elif state == "sold_out":  # the filter value; the listings it finds read `sold` (API-NOTES 16.1.2)
+        items = [r for r in items if r["state"] == "sold"]
     elif state != "all":
         items = [r for r in items if r["state"] == state]
     query = (req.arg("query") or "").strip().lower()

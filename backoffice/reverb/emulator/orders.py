@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import uuid as uuid_lib
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -37,6 +38,7 @@ from .core import (
 )
 from .fees import order_fees
 from .generator.catalog import SHIPPING_PROVIDERS
+from .guesses import shaped
 from .store import Store
 
 if TYPE_CHECKING:
@@ -364,17 +366,41 @@ def _remaining_inventory(store: Store, order: dict[str, Any]) -> int:
     return int(listing.get("inventory", 0)) if listing else 0
 
 
+# The buyer's currency of an order paid from abroad, and its rate from the shop's (ours: rates invented).
+PRESENTMENT = (("CAD", Decimal("1.36")), ("EUR", Decimal("0.92")), ("GBP", Decimal("0.79")))
+
+
+def _quirks(order_number: str) -> int:
+    """A stable per-order number choosing which live quirks an order shows (API-NOTES 16.2)."""
+    return zlib.crc32(order_number.encode())
+
+
+def _presentment(o: dict[str, Any], quirks: int) -> tuple[str, Decimal]:
+    """`presentment_*` carry the buyer's currency (API-NOTES 16.2.4): a quarter of the orders abroad."""
+    if quirks % 4 != 1:
+        return o["currency"], Decimal(1)
+    currency, rate = PRESENTMENT[(quirks // 4) % len(PRESENTMENT)]
+    return (currency, rate) if currency != o["currency"] else (o["currency"], Decimal(1))
+
+
 def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, Any]:
     """Order JSON: the fields of the docs example [OFFICIAL-DOC retrieve-orders] plus those sound-tank and
-    the freightcom DTO carry (API-NOTES 6.4). `amount_product` is the unit price and
-    `amount_product_subtotal` price x quantity: ours, the example has quantity 1 so both match."""
+    the freightcom DTO carry (API-NOTES 6.4), shaped as the live orders show them (API-NOTES 16.2
+    [LIVE-DATA]): `selling_fee` absent on part of the orders and `direct_checkout_fee` "0.00" on others
+    while `direct_checkout_payout` still says what the seller got; a numeric `tax_rate`; orders cancelled
+    before payment without total, tax, paid_at, address (and sometimes shipping_method); `buyer_email`
+    absent on about half; `presentment_*` in the buyer's currency; `mark_picked_up` on every order.
+    `amount_product` is the unit price and `amount_product_subtotal` price x quantity: ours, the example
+    has quantity 1 so both match."""
     cur = o["currency"]
     n = o["order_number"]
+    quirks = _quirks(n)
     subtotal = o["price"] * o["quantity"]
     total = order_total(o)
     fees = order_fees(o)
     payout = total - fees.total - fees.tax_withheld - o["bump_fee"]
     buyer = o["buyer"]
+    buyer_cur, rate = _presentment(o, quirks)
     links: dict[str, Any] = {
         "self": link(req.href(f"/api/my/orders/selling/{n}")),
         "listing": link(req.href(f"/api/listings/{o['listing_id']}")),
@@ -389,25 +415,26 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
     }
     if o["photos"]:
         links["photo"] = link(o["photos"][0].get("url", ""))
+    links["conversation"] = link(req.href("/api/my/conversations", order_id=n))
     if o["shipped_at"] and o["shipping_code"]:
         links["web_tracking"] = link(f"{WEB}/tracking/{o['shipping_provider']}/{o['shipping_code']}")
-    # HATEOAS: the action links appear only when the action is allowed (API-NOTES 6.4 [INFERRED]).
-    if shippable(o):
+    # Links do not say what is allowed (API-NOTES 16.2.5): `ship` on paid orders and on refunded ones not
+    # shipped, `mark_picked_up` on every order whatever its status.
+    if shippable(o) or (o["status"] == "refunded" and o["shipped_at"] is None):
         links["ship"] = link(req.href(f"/api/my/orders/selling/{n}/ship"), "POST")
-    if awaiting_pickup(o):
-        links["mark_picked_up"] = link(req.href(f"/api/my/orders/selling/{n}/mark_picked_up"), "POST")
+    links["mark_picked_up"] = link(req.href(f"/api/my/orders/selling/{n}/mark_picked_up"), "POST")
     body: dict[str, Any] = {
         "amount_product": _m(o["price"], cur),
         "amount_product_subtotal": _m(subtotal, cur),
         "shipping": _m(o["shipping"], cur),
         "amount_tax": _tax_money(o["tax"], cur),
         "total": _m(total, cur),
-        # presentment_*: the buyer's currency; the emulator's buyers pay in the shop currency (ours).
-        "presentment_amount_product": _m(o["price"], cur),
-        "presentment_amount_product_subtotal": _m(subtotal, cur),
-        "presentment_amount_shipping": _m(o["shipping"], cur),
-        "presentment_amount_tax": _tax_money(o["tax"], cur),
-        "presentment_amount_total": _m(total, cur),
+        # presentment_*: the buyer's currency (API-NOTES 16.2.4); order money is the shop's.
+        "presentment_amount_product": _m(o["price"] * rate, buyer_cur),
+        "presentment_amount_product_subtotal": _m(subtotal * rate, buyer_cur),
+        "presentment_amount_shipping": _m(o["shipping"] * rate, buyer_cur),
+        "presentment_amount_tax": _tax_money(to_decimal(o["tax"] * rate), buyer_cur),
+        "presentment_amount_total": _m(total * rate, buyer_cur),
         "selling_fee": _m(fees.selling_fee, cur),
         "bump_fee": _m(o["bump_fee"], cur),
         "direct_checkout_fee": _m(fees.processing_fee, cur),  # payment processing (API-NOTES 11.1)
@@ -434,7 +461,7 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "local_pickup": o["shipping_method"] == "local",
         "paid_at": ts(o["paid_at"]),
         "shipped_at": ts(o["shipped_at"]),
-        "shipping_date": o["shipped_at"].date().isoformat() if o["shipped_at"] else None,
+        "shipping_date": o["shipped_at"].date().isoformat() if o["shipped_at"] else None,  # a bare date
         "updated_at": ts(o["updated_at"]),
         "quantity": o["quantity"],
         "sku": o["sku"],
@@ -443,7 +470,7 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "product_id": str(o["listing_id"]),
         "uuid": o["uuid"],
         "remaining_listing_inventory": _remaining_inventory(emu.store, o),
-        "tax_rate": f"{o['tax_rate']:.4f}",
+        "tax_rate": float(o["tax_rate"]),  # a number: 0.125 (API-NOTES 16.2.2)
         "shipping_taxed": bool(o["tax"]),
         "tax_responsible_party": o["tax_responsible_party"],
         "payment_method": o["payment_method"],
@@ -454,8 +481,32 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "_links": links,
     }
     if o["shipping_address"] is not None:  # local pickup orders carry no address (M1 CHANGELOG 0.4.9)
-        body["shipping_address"] = render_address(req, o["shipping_address"])
+        # the id is a string on live orders (API-NOTES 16.2.2 [LIVE-DATA]; a number in the docs example)
+        body["shipping_address"] = {
+            **render_address(req, o["shipping_address"]),
+            "id": str(o["shipping_address"]["id"]),
+        }
+    _live_quirks(body, o, quirks, cur)
     return body
+
+
+def _live_quirks(body: dict[str, Any], o: dict[str, Any], quirks: int, cur: str) -> None:
+    """What the live orders show and the docs do not (API-NOTES 16.2 [LIVE-DATA]), stable per order."""
+    if quirks % 50 >= 21:  # selling_fee present on 21 of 50 UK orders
+        body.pop("selling_fee")
+    if quirks % 3 == 0:  # "0.00" (FREE) while a fee is still withheld: the payout stays the truth
+        body["direct_checkout_fee"] = _tax_money(ZERO, cur)
+    if (quirks >> 8) % 2:  # absent on 26 of 50; a relay address when present
+        body.pop("buyer_email")
+    elif body.get("buyer_email"):
+        body["buyer_email"] = f"{o['uuid'][:16]}@private-relay.reverb.com"
+    if body["shipment_status"] is None:
+        body["shipment_status"] = "unknown"
+    if o["status"] == "cancelled" and o["paid_at"] is None:
+        for key in ("total", "amount_tax", "paid_at", "shipping_address", "presentment_amount_total"):
+            body.pop(key, None)
+        if (quirks >> 4) % 2:
+            body.pop("shipping_method")
 
 
 def changed(emu: Emulator, order: dict[str, Any], topic: str = "orders/update") -> None:
@@ -502,7 +553,8 @@ def _list_orders(
 ) -> dict[str, Any]:
     everything = _newest_first_orders(emu.store)
     orders = date_filtered(req, everything if keep is None else [o for o in everything if keep(o)])
-    return paginate(req, orders, "orders", lambda o: render_order(emu, req, o))
+    # Root-relative pagination hrefs, as the US page shows (API-NOTES 16.2.8).
+    return paginate(req, orders, "orders", lambda o: render_order(emu, req, o), relative=True)
 
 
 @route("GET", "/api/my/orders/selling/all")
@@ -605,22 +657,26 @@ def mark_picked_up(emu: Emulator, req: Request, order_number: str) -> dict[str, 
 
 
 def render_payment(emu: Emulator, req: Request, p: dict[str, Any]) -> dict[str, Any]:
-    # shape ours: no source shows a payment (API-NOTES 11.2 "Shapes NOT FOUND").
+    # shape a guess (see `guesses`): no source shows a payment (API-NOTES 11.2 "Shapes NOT FOUND").
     cur = p["currency"]
-    return {
-        "id": p["id"],
-        "order_number": p["order_number"],
-        "state": p["state"],
-        "amount": money(p["amount"], cur),
-        "amount_refunded": money(p["refunded"], cur),
-        "payment_method": p["payment_method"],
-        "created_at": ts(p["created_at"]),
-        "updated_at": ts(p["updated_at"]),
-        "_links": {
-            "self": link(req.href(f"/api/my/payments/selling/{p['id']}")),
-            "order": link(req.href(f"/api/my/orders/selling/{p['order_number']}")),
+    return shaped(
+        emu,
+        "payments",
+        {
+            "id": p["id"],
+            "order_number": p["order_number"],
+            "state": p["state"],
+            "amount": money(p["amount"], cur),
+            "amount_refunded": money(p["refunded"], cur),
+            "payment_method": p["payment_method"],
+            "created_at": ts(p["created_at"]),
+            "updated_at": ts(p["updated_at"]),
+            "_links": {
+                "self": link(req.href(f"/api/my/payments/selling/{p['id']}")),
+                "order": link(req.href(f"/api/my/orders/selling/{p['order_number']}")),
+            },
         },
-    }
+    )
 
 
 @route("GET", "/api/my/payments/selling")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core import ApiError, Request, link, money, paginate, renderer, route, simulation, ts
 from .fees import order_fees
+from .guesses import shaped
 from .orders import ZERO, background_request, date_filtered, newest_first
 from .store import Store
 
@@ -101,23 +102,27 @@ def render_line_item(emu: Emulator, req: Request, li: dict[str, Any]) -> dict[st
     ]
     if li["bump_fee"]:
         fees.append({"type": "bump_fee", "amount": money(li["bump_fee"], cur)})
-    return {
-        "order_number": li["order_number"],
-        "title": li["title"],
-        "sale_price": money(li["sale_price"], cur),
-        "shipping": money(li["shipping"], cur),
-        "tax": money(li["tax"], cur),
-        "tax_responsible_party": li["tax_responsible_party"],
-        "fees": fees,
-        "discounts": money(li["discounts"], cur),
-        "subtotal": money(li["subtotal"], cur),
-        "total": money(li["total"], cur),
-        "created_at": ts(li["created_at"]),
-        "_links": {
-            "order": link(req.href(f"/api/my/orders/selling/{li['order_number']}")),
-            "payout": link(req.href(f"/api/my/payouts/{li['payout_id']}/line_items")),
+    return shaped(
+        emu,
+        "payout_line_items",
+        {
+            "order_number": li["order_number"],
+            "title": li["title"],
+            "sale_price": money(li["sale_price"], cur),
+            "shipping": money(li["shipping"], cur),
+            "tax": money(li["tax"], cur),
+            "tax_responsible_party": li["tax_responsible_party"],
+            "fees": fees,
+            "discounts": money(li["discounts"], cur),
+            "subtotal": money(li["subtotal"], cur),
+            "total": money(li["total"], cur),
+            "created_at": ts(li["created_at"]),
+            "_links": {
+                "order": link(req.href(f"/api/my/orders/selling/{li['order_number']}")),
+                "payout": link(req.href(f"/api/my/payouts/{li['payout_id']}/line_items")),
+            },
         },
-    }
+    )
 
 
 renderer("payouts")(render_payout)

@@ -59,8 +59,12 @@ def shipping_regions(emu: Emulator, req: Request) -> dict[str, Any]:
 
 @route("GET", "/api/shipping/providers")
 def shipping_providers(emu: Emulator, req: Request) -> dict[str, Any]:
-    """The spec's provider list [OFFICIAL-SPEC, API-NOTES 7.2]. Shape ours: no source shows it."""
-    return {"shipping_providers": [{"name": p} for p in SHIPPING_PROVIDERS]}
+    """The spec's provider list [OFFICIAL-SPEC, API-NOTES 7.2]. Shape a guess (see `guesses`)."""
+    from .guesses import shaped
+
+    return shaped(
+        emu, "shipping_providers", {"shipping_providers": [{"name": p} for p in SHIPPING_PROVIDERS]}
+    )
 
 
 # ---- shop, profiles, account -------------------------------------------------------------------------

@@ -17,8 +17,18 @@ from zoneinfo import ZoneInfo
 SHOP_TZ = ZoneInfo("America/Chicago")
 
 COLLECTIONS = (
-    "listings", "orders", "payments", "feedback", "refund_requests", "negotiations", "conversations",
-    "payouts", "line_items", "sales", "webhooks", "images",
+    "listings",
+    "orders",
+    "payments",
+    "feedback",
+    "refund_requests",
+    "negotiations",
+    "conversations",
+    "payouts",
+    "line_items",
+    "sales",
+    "webhooks",
+    "images",
 )
 
 
@@ -36,6 +46,7 @@ class Store:
     webhooks_require_oauth: bool = False
     tables: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     clock_offset: timedelta = timedelta(0)
+    pending_publish: dict[int, datetime] = field(default_factory=dict)  # listing id -> when it goes live
     _last_now: datetime | None = None
     _ids: dict[str, itertools.count] = field(default_factory=dict)
 

@@ -42,7 +42,18 @@ _WEIGHTED = (
 )
 _STATUS_POOL = tuple(s for s, w in _WEIGHTED for _ in range(w))
 _AWAITING_PAYMENT = frozenset({"unpaid", "payment_pending", "pending_review", "blocked", "partially_paid"})
-_PROVIDERS = ("USPS", "USPS", "UPS", "FedEx", "DHL")
+# Free text on real orders (API-NOTES 16.2.6 [LIVE-DATA]): "Personal Collection " keeps its trailing space.
+_PROVIDERS = (
+    "USPS",
+    "USPS",
+    "UPS",
+    "FedEx",
+    "DHL",
+    "Personal Collection ",
+    "CanPar",
+    "Canada Post",
+    "Royal Mail",
+)
 _TAX_RATES = (Decimal("0.0625"), Decimal("0.0825"), Decimal("0.07"), Decimal("0.06"))
 _BUYER_LINES = (
     "Is this still available?",
@@ -194,7 +205,7 @@ class _SoldListings:
             # The last new listing holds inventory when orders must still reuse one and none can be.
             force = self.budget == 0 and orders_left > 1 and not self.multi_unit
             listing = make_listing(
-                store, rng, anchor=created, inventory_item=force, state="sold_out", inventory=0
+                store, rng, anchor=created, inventory_item=force, state="sold", inventory=0
             )
             if listing["published_at"] and listing["published_at"] > created:
                 listing["published_at"] = listing["created_at"]
@@ -202,9 +213,7 @@ class _SoldListings:
                 self.multi_unit.append(listing)
             return listing
         if not reusable:  # no budget and nothing to reuse (a degenerate size): one more listing
-            return make_listing(
-                store, rng, anchor=created, inventory_item=True, state="sold_out", inventory=0
-            )
+            return make_listing(store, rng, anchor=created, inventory_item=True, state="sold", inventory=0)
         listing = rng.choice(self.multi_unit)
         while listing["id"] in exclude:
             listing = rng.choice(self.multi_unit)
@@ -236,7 +245,7 @@ def _one_order(
     elif listing["id"] in sold.relisted:  # back on sale after a cancelled order: still live
         listing.update(state="live", inventory=max(listing["inventory"], 1))
     else:
-        listing.update(state="sold_out", inventory=0)
+        listing.update(state="sold", inventory=0)
     is_offer = listing["offers_enabled"] and rng.random() < 0.12
     price = to_decimal(listing["price"] * Decimal(rng.choice(("0.85", "0.9", "0.95")))) if is_offer else None
     order = new_order(

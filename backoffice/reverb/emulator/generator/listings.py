@@ -28,7 +28,7 @@ _CAT_CHAIN = {
 }
 _PHOTO_HOST = "https://images.reverb.test/image/upload"  # ours: never a real host
 # State mix: mostly live (weights are ours; a real shop is mostly live listings).
-_STATES = ("live",) * 14 + ("draft", "ended", "sold_out")
+_STATES = ("live",) * 14 + ("draft", "ended", "sold")
 _CONDITION_MULT = {BRAND_NEW: 1.15, B_STOCK: 0.95, MINT_INVENTORY: 1.05}
 _NEW_CONDITIONS = (BRAND_NEW, BRAND_NEW, B_STOCK, MINT_INVENTORY)
 _MULT = {u: m for u, m in zip(USED_CONDITIONS, (0.35, 0.55, 0.7, 0.8, 0.88, 0.93, 0.98), strict=True)}
@@ -77,7 +77,7 @@ def make_listing(
     lid = overrides.get("id") or store.next_id("listings", start=40_000_000)
     created = (anchor or store.now()) - timedelta(seconds=rng.randint(3600, 365 * 86400))
     inventory = rng.choice((1, 2, 3, 5, 8, 12)) if condition in (BRAND_NEW, B_STOCK, MINT_INVENTORY) else 1
-    if state == "sold_out":
+    if state == "sold":
         inventory = 0
     elif state == "draft" and condition not in (BRAND_NEW, B_STOCK, MINT_INVENTORY):
         inventory = 0  # a used draft reads back inventory 0 [3P-LIVE EDOS, API-NOTES 5.4]

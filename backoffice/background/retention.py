@@ -1,0 +1,56 @@
+"""How long the back office keeps its own records (settings, in days; 0 keeps them forever):
+
+- WEBHOOK_RETENTION_DAYS: webhook deliveries, once handled (processed, failed or ignored);
+- AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
+- CSV import previews after a day (they can be applied for an hour).
+
+`purge_old_records` runs daily from the schedules (backoffice/schedules.py) and deletes in batches, so a
+first run over years of rows never holds one huge transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from backoffice.models import ApiCall, WebhookDelivery
+
+BATCH = 2000
+
+
+def _delete_in_batches(qs: QuerySet[Model]) -> int:
+    deleted = 0
+    while True:
+        ids = list(qs.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return deleted
+        _, per_model = qs.model._default_manager.filter(pk__in=ids).delete()
+        deleted += per_model.get(qs.model._meta.label, 0)
+
+
+def purge_old_records(now: datetime | None = None) -> dict[str, int]:
+    """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
+    now = now or timezone.now()
+    done = {"webhook deliveries": 0, "audit rows": 0, "CSV import previews": 0}
+    webhook_days = settings.WEBHOOK_RETENTION_DAYS
+    if webhook_days > 0:
+        old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
+            state=WebhookDelivery.State.RECEIVED
+        )
+        done["webhook deliveries"] = _delete_in_batches(old)
+    audit_days = settings.AUDIT_RETENTION_DAYS
+    if audit_days > 0:
+        old = ApiCall.objects.filter(started_at__lt=now - timedelta(days=audit_days)).exclude(
+            status=ApiCall.Status.SENDING
+        )
+        done["audit rows"] = _delete_in_batches(old)
+    # CSV import previews (listings/views.py) are only good for an hour; a day is plenty.
+    from listings.models import CsvImportPreview
+
+    done["CSV import previews"] = _delete_in_batches(
+        CsvImportPreview.objects.filter(created_at__lt=now - timedelta(days=1))
+    )
+    return done

@@ -1,0 +1,85 @@
+"""Webhook deliveries and audit rows are kept for a retention period (settings) and cleaned up daily."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backoffice.audit import ApiCall
+from backoffice.background import retention, schedules, tasks
+from backoffice.models import WebhookDelivery
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_old_rows_go_recent_and_pending_ones_stay(settings) -> None:
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    settings.AUDIT_RETENTION_DAYS = 365
+    account = AccountFactory()
+    now = timezone.now()
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    hook = WebhookDelivery.State
+    gone_hook = WebhookDelivery.objects.create(account=account, state=hook.PROCESSED, received_at=old)
+    WebhookDelivery.objects.create(account=account, state=hook.FAILED, received_at=old)
+    kept_pending = WebhookDelivery.objects.create(account=account, state=hook.RECEIVED, received_at=old)
+    kept_recent = WebhookDelivery.objects.create(account=account, state=hook.PROCESSED, received_at=recent)
+    call = ApiCall.Status
+    ApiCall.objects.create(
+        account=account, action="x", status=call.SUCCESS, started_at=now - timedelta(days=366)
+    )
+    kept_sending = ApiCall.objects.create(
+        account=account, action="x", status=call.SENDING, started_at=now - timedelta(days=366)
+    )
+    kept_call = ApiCall.objects.create(
+        account=account, action="x", status=call.FAILED, started_at=now - timedelta(days=300)
+    )
+
+    assert retention.purge_old_records() == {
+        "webhook deliveries": 2,
+        "audit rows": 1,
+        "CSV import previews": 0,
+    }
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {kept_pending.pk, kept_recent.pk}
+    assert set(ApiCall.objects.values_list("pk", flat=True)) == {kept_sending.pk, kept_call.pk}
+    assert not WebhookDelivery.objects.filter(pk=gone_hook.pk).exists()
+    assert "deleted 0 webhook deliveries" in tasks.purge_old_records()
+
+
+def test_zero_keeps_forever(settings) -> None:
+    settings.WEBHOOK_RETENTION_DAYS = 0
+    settings.AUDIT_RETENTION_DAYS = 0
+    account = AccountFactory()
+    ancient = timezone.now() - timedelta(days=5000)
+    WebhookDelivery.objects.create(account=account, state="processed", received_at=ancient)
+    ApiCall.objects.create(account=account, action="x", status="success", started_at=ancient)
+    assert retention.purge_old_records()["webhook deliveries"] == 0
+    assert retention.purge_old_records()["audit rows"] == 0
+
+
+def test_batches(settings, monkeypatch) -> None:
+    monkeypatch.setattr(retention, "BATCH", 2)
+    account = AccountFactory()
+    ancient = timezone.now() - timedelta(days=5000)
+    for _ in range(5):
+        WebhookDelivery.objects.create(account=account, state="ignored", received_at=ancient)
+    assert retention.purge_old_records()["webhook deliveries"] == 5
+
+
+def test_the_clean_up_is_scheduled_daily(settings) -> None:
+    assert settings.WEBHOOK_RETENTION_DAYS > 0 and settings.AUDIT_RETENTION_DAYS > 0
+    (spec,) = [s for s in schedules.SCHEDULES if s.func == "backoffice.background.tasks.purge_old_records"]
+    assert spec.minutes == 24 * 60
+
+
+def test_old_csv_import_previews_go(admin_user) -> None:
+    from listings.models import CsvImportPreview
+
+    account = AccountFactory()
+    old = CsvImportPreview.objects.create(account=account, created_by=admin_user, rows=[])
+    CsvImportPreview.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    fresh = CsvImportPreview.objects.create(account=account, created_by=admin_user, rows=[])
+    assert retention.purge_old_records()["CSV import previews"] == 1
+    assert list(CsvImportPreview.objects.values_list("pk", flat=True)) == [fresh.pk]
