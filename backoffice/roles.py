@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 logger = logging.getLogger(__name__)
 
-OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts", "automation")
+OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts", "automation", "inventory")
 
 MANAGER = "Manager"
 SHIPPING = "Shipping"

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "django_tables2",
+    "rest_framework",
+    "drf_spectacular",
     "axes",
     "backoffice.apps.BackofficeConfig",
     "listings.apps.ListingsConfig",
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
     "messaging.apps.MessagingConfig",
     "payouts.apps.PayoutsConfig",
     "automation.apps.AutomationConfig",
+    "inventory.apps.InventoryConfig",
 ]
 
 MIDDLEWARE = [
@@ -128,6 +131,25 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# The inventory API (inventory/api.py): integration API keys (inventory/auth.py) are the only way in;
+# a staff session is not an API credential.
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["inventory.auth.IntegrationKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["inventory.auth.IsIntegration"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Reverb back office: inventory API",
+    "DESCRIPTION": "Stock by SKU in, orders and listings out, for the shop's other systems.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+# CSV stock feeds fetched from a URL (inventory/feeds.py): caps, and whether private addresses may be used.
+INVENTORY_FEED_MAX_BYTES = env.int("INVENTORY_FEED_MAX_BYTES", default=5_000_000)
+INVENTORY_FEED_TIMEOUT = env.float("INVENTORY_FEED_TIMEOUT", default=20.0)
+INVENTORY_FEED_ALLOW_PRIVATE = env.bool("INVENTORY_FEED_ALLOW_PRIVATE", default=False)
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

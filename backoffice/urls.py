@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from backoffice.background import webhooks
 from backoffice.pages import sync_log
@@ -8,5 +8,6 @@ urlpatterns = [
     # Admin-look pages outside ModelAdmin go before admin/ (whose catch-all would claim them).
     path("admin/sync-log/", admin.site.admin_view(sync_log.sync_log), name="sync_log"),
     path("admin/", admin.site.urls),
+    path("api/", include("inventory.urls")),
     path("webhooks/reverb/<str:secret>/", webhooks.receive, name="reverb_webhook"),
 ]

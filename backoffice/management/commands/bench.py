@@ -153,6 +153,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sizes", default="20000,2000", help="listing counts, largest first")
         parser.add_argument("--per-page", type=int, default=settings.REVERB_PER_PAGE)
+        parser.add_argument(
+            "--goal", choices=["mirror", "stock"], default="mirror",
+            help="mirror: the full sync (default); stock: inventory rows in, requests out (bench_stock)",
+        )
         parser.add_argument("--worker", choices=["sync", "baseline"], help=argparse_hidden())
         parser.add_argument("--api-url", help=argparse_hidden())
         parser.add_argument("--workdir", help=argparse_hidden())
@@ -162,6 +166,10 @@ class Command(BaseCommand):
             return sync_worker(opts["api_url"], Path(opts["workdir"]), opts["per_page"])
         if opts["worker"] == "baseline":
             return baseline_worker(opts["api_url"], Path(opts["workdir"]))
+        if opts["goal"] == "stock":
+            from django.core.management import call_command
+
+            return call_command("bench_stock", stdout=self.stdout)
         sizes = [int(s) for s in opts["sizes"].split(",")]
         per_page = opts["per_page"]
         results = []

@@ -1,0 +1,184 @@
+"""CSV stock feeds: `sku,quantity` rows (a header row names the columns), uploaded or fetched from a URL.
+
+Fetching is careful because the URL is typed by a person: http/https only, the host's every address must
+be public (no loopback, private, link-local or reserved addresses) unless INVENTORY_FEED_ALLOW_PRIVATE,
+no redirects, a time cap (INVENTORY_FEED_TIMEOUT) and a size cap (INVENTORY_FEED_MAX_BYTES). Each failure
+is a clear sentence in `StockFeed.last_error`. A bad row never stops the good ones: they are applied and
+the bad ones reported with their line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+from .models import Source, StockFeed
+
+SKU_NAMES = ("sku", "shop_sku", "reference")
+QUANTITY_NAMES = ("quantity", "qty", "stock", "inventory")
+
+
+class FeedError(Exception):
+    """The feed could not be read at all (nothing was applied)."""
+
+
+@dataclass
+class FeedReport:
+    applied: int = 0
+    queued: int = 0
+    bad: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"applied": self.applied, "queued": self.queued, "bad": self.bad}
+
+    def summary(self) -> str:
+        text = f"{self.applied} row(s) applied, {self.queued} to send"
+        if self.bad:
+            text += (
+                f", {len(self.bad)} refused ("
+                + "; ".join(f"line {b['line']}: {b['error']}" for b in self.bad[:5])
+                + (" ..." if len(self.bad) > 5 else "")
+                + ")"
+            )
+        return text
+
+
+def parse(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows with their line numbers, bad lines). The first line is a header if it names the columns."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    lines = [(n, row) for n, row in enumerate(reader, start=1) if any(cell.strip() for cell in row)]
+    if not lines:
+        raise FeedError("The feed is empty.")
+    sku_col, qty_col = 0, 1
+    header = [c.strip().lower() for c in lines[0][1]]
+    if any(name in header for name in SKU_NAMES + QUANTITY_NAMES):
+        try:
+            sku_col = next(header.index(n) for n in SKU_NAMES if n in header)
+            qty_col = next(header.index(n) for n in QUANTITY_NAMES if n in header)
+        except StopIteration:
+            raise FeedError("The header must name a sku column and a quantity column.") from None
+        lines = lines[1:]
+    rows, bad = [], []
+    for number, row in lines:
+        if len(row) <= max(sku_col, qty_col):
+            bad.append(
+                {"line": number, "sku": row[sku_col].strip() if row else "", "error": "missing a column"}
+            )
+            continue
+        rows.append({"line": number, "sku": row[sku_col].strip(), "quantity": row[qty_col].strip()})
+    return rows, bad
+
+
+def apply(feed: StockFeed, text: str, *, source_detail: str = "") -> FeedReport:
+    rows, bad = parse(text)
+    result = services.set_stock(feed.account, rows, source=Source.FEED, detail=source_detail or feed.name)
+    report = FeedReport(bad=bad)
+    for row, outcome in zip(rows, result.rows, strict=True):
+        if outcome.status == "accepted":
+            report.applied += 1
+            report.queued += outcome.queued
+        else:
+            report.bad.append({"line": row["line"], "sku": row["sku"], "error": outcome.error})
+    report.bad.sort(key=lambda b: b["line"])
+    return report
+
+
+def check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FeedError(f"Only http and https feed URLs are fetched, not {parts.scheme or 'no scheme'}.")
+    if not parts.hostname:
+        raise FeedError("The feed URL has no host.")
+    if getattr(settings, "INVENTORY_FEED_ALLOW_PRIVATE", False):
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise FeedError(f"The feed host {parts.hostname} could not be resolved: {exc}.") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise FeedError(
+                f"The feed host {parts.hostname} is at a private or loopback address ({address}); "
+                "fetching such addresses needs INVENTORY_FEED_ALLOW_PRIVATE."
+            )
+
+
+def fetch(url: str) -> str:
+    """The feed's text, within the caps; FeedError with a clear sentence otherwise."""
+    check_url(url)
+    limit = int(settings.INVENTORY_FEED_MAX_BYTES)
+    timeout = float(settings.INVENTORY_FEED_TIMEOUT)
+    started = time.monotonic()
+    try:
+        with requests.get(
+            url, stream=True, timeout=(min(timeout, 10.0), timeout), allow_redirects=False
+        ) as r:
+            if 300 <= r.status_code < 400:
+                raise FeedError(f"The feed URL redirects (HTTP {r.status_code}); give the final URL.")
+            if r.status_code != 200:
+                raise FeedError(f"The feed URL answered HTTP {r.status_code}.")
+            declared = r.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise FeedError(f"The feed is {int(declared)} bytes; the limit is {limit}.")
+            chunks, size = [], 0
+            for chunk in r.iter_content(8 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise FeedError(f"The feed is larger than the limit of {limit} bytes.")
+                if time.monotonic() - started > timeout:
+                    raise FeedError(f"The feed took longer than {timeout:g} s to download.")
+                chunks.append(chunk)
+            encoding = r.encoding or "utf-8"
+    except requests.Timeout as exc:
+        raise FeedError(f"The feed URL did not answer within {timeout:g} s.") from exc
+    except requests.RequestException as exc:
+        raise FeedError(f"The feed URL could not be fetched: {exc}.") from exc
+    try:
+        return b"".join(chunks).decode(encoding if encoding.lower() != "iso-8859-1" else "utf-8")
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise FeedError(f"The feed is not UTF-8 text: {exc}.") from exc
+
+
+def run(feed: StockFeed, text: str | None = None, *, detail: str = "") -> FeedReport | None:
+    """Apply an upload (`text`) or fetch the feed's URL; record the outcome on the feed."""
+    feed.last_run_at = timezone.now()
+    try:
+        if text is None:
+            if not feed.url:
+                raise FeedError("This feed has no URL; upload a file instead.")
+            text = fetch(feed.url)
+        report = apply(feed, text, source_detail=detail)
+    except FeedError as exc:
+        feed.last_status, feed.last_error, feed.last_report = "failed", str(exc), {}
+        feed.save(update_fields=["last_run_at", "last_status", "last_error", "last_report"])
+        return None
+    feed.last_status = "partial" if report.bad else "success"
+    feed.last_error = report.summary() if report.bad else ""
+    feed.last_report = report.as_dict()
+    feed.save(update_fields=["last_run_at", "last_status", "last_error", "last_report"])
+    if report.queued:
+        from backoffice.background.queue import enqueue
+
+        enqueue("inventory.tasks.drain_account", feed.account_id)
+    return report
+
+
+def due_feeds(now: Any = None) -> list[StockFeed]:
+    now = now or timezone.now()
+    return [
+        f
+        for f in StockFeed.objects.filter(enabled=True, account__enabled=True).exclude(url="")
+        if f.last_run_at is None or (now - f.last_run_at).total_seconds() >= f.minutes * 60
+    ]

@@ -1,0 +1,77 @@
+"""Background work of the inventory app (django-q2), started by the one-minute `tick` schedule."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from backoffice.background.queue import enqueue
+from backoffice.models import ReverbAccount
+
+from . import events, feeds, services
+from .models import EventDelivery, IdempotentRequest, IntegrationCall, StockFeed, StockIntent
+
+log = logging.getLogger(__name__)
+# One drain task holds its account's queue for at most this long; the next tick starts another.
+DRAIN_SECONDS = 50.0
+
+
+def tick() -> str:
+    """Fan out: drain each account with due stock changes, watch each account's mirror for events, fetch
+    the feeds that are due, and send the event deliveries that are due."""
+    accounts = list(ReverbAccount.objects.filter(enabled=True))
+    waiting = set(
+        StockIntent.objects.filter(status=StockIntent.Status.QUEUED).values_list("account_id", flat=True)
+    )
+    for account in accounts:
+        enqueue("inventory.tasks.watch_account", account.pk)
+        if account.pk in waiting:
+            enqueue("inventory.tasks.drain_account", account.pk)
+    due = feeds.due_feeds()
+    for feed in due:
+        enqueue("inventory.tasks.fetch_feed", feed.pk)
+    enqueue("inventory.tasks.deliver_due")
+    forget_old()
+    return f"{len(accounts)} account(s), {len(waiting)} with stock to send, {len(due)} feed(s) due"
+
+
+def forget_old() -> None:
+    """Idempotency keys are kept a week (a client retries within minutes), API call records a month,
+    delivered events a month."""
+    now = timezone.now()
+    IdempotentRequest.objects.filter(created_at__lt=now - timedelta(days=7)).delete()
+    IntegrationCall.objects.filter(created_at__lt=now - timedelta(days=30)).delete()
+    EventDelivery.objects.filter(
+        status=EventDelivery.Status.DELIVERED, created_at__lt=now - timedelta(days=30)
+    ).delete()
+
+
+def drain_account(account_id: int, seconds: float = DRAIN_SECONDS) -> str:
+    account = ReverbAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "no such account"
+    result = services.drain(account, seconds=seconds)
+    return (
+        f"{account}: sent {result.sent}, skipped {result.skipped}, failed {result.failed}, left {result.left}"
+    )
+
+
+def watch_account(account_id: int) -> str:
+    account = ReverbAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "no such account"
+    return f"{account}: {events.watch(account)}"
+
+
+def fetch_feed(feed_id: int) -> str:
+    feed = StockFeed.objects.select_related("account").filter(pk=feed_id).first()
+    if feed is None:
+        return "no such feed"
+    report = feeds.run(feed)
+    return f"{feed}: {report.summary() if report else feed.last_error}"
+
+
+def deliver_due() -> str:
+    return f"{events.deliver_due()} event(s) delivered"

@@ -1,0 +1,161 @@
+"""The inventory API: integration keys, the OpenAPI schema, PUT /api/v1/stock/ and the read API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from backoffice.models import ReverbAccount, SyncLogEntry
+from inventory.models import IdempotentRequest, Integration, StockIntent, hash_key
+from listings.models import Listing
+from orders.models import SkuMapping
+from tests.factories import OrderFactory
+from tests.inventory.conftest import integration_for, inventory_listing, used_listing
+
+URL = "/api/v1/stock/"
+
+
+def test_key_is_stored_hashed_only(account: ReverbAccount) -> None:
+    integration, key = integration_for(account)
+    secret = key.split("_", 2)[2]
+    row = Integration.objects.get(pk=integration.pk)
+    assert secret not in str(row.__dict__.values())
+    assert row.key_hash == hash_key(secret) and row.matches(secret) and not row.matches(secret + "x")
+
+
+def test_no_key_wrong_key_and_revoked_key_are_refused(account: ReverbAccount, api: APIClient) -> None:
+    listing = inventory_listing(account)
+    body = {"items": [{"sku": listing.sku, "quantity": 3}]}
+    assert APIClient().put(URL, body, format="json").status_code == 401
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Bearer rbo_000000000000_nope")
+    assert bad.put(URL, body, format="json").status_code == 401
+    assert api.put(URL, body, format="json").status_code == 200
+    Integration.objects.update(revoked_at=timezone.now())
+    answer = api.put(URL, body, format="json")
+    assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+
+
+def test_staff_session_is_not_an_api_credential(account: ReverbAccount, admin_client: Any) -> None:
+    listing = inventory_listing(account)
+    answer = admin_client.put(
+        URL, {"items": [{"sku": listing.sku, "quantity": 3}]}, content_type="application/json"
+    )
+    assert answer.status_code in (401, 403)
+    assert not StockIntent.objects.exists()
+
+
+def test_a_key_is_scoped_to_its_account(account: ReverbAccount, emulator: Any) -> None:
+    other = ReverbAccount.objects.create(name="other", api_url=account.api_url)
+    listing = inventory_listing(account)
+    _, key = integration_for(other)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    answer = client.put(URL, {"items": [{"sku": listing.sku, "quantity": 3}]}, format="json").json()
+    assert answer["rows"][0]["status"] == "refused" and not StockIntent.objects.exists()
+
+
+def test_schema_is_served(client: Any, db: Any) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert "/api/v1/stock/" in spec["paths"] and "put" in spec["paths"]["/api/v1/stock/"]
+    assert "integrationKey" in spec["components"]["securitySchemes"]
+
+
+def test_put_answers_per_row_and_queues(account: ReverbAccount, api: APIClient, emulator: Any) -> None:
+    listing = inventory_listing(account)
+    used = used_listing(account)
+    before = sum(emulator.requests.values())
+    answer = api.put(
+        URL,
+        {
+            "items": [
+                {"sku": listing.sku, "quantity": 4},
+                {"sku": "NO-SUCH-SKU", "quantity": 1},
+                {"sku": listing.sku + "x", "quantity": -1},
+                {"sku": used.sku, "quantity": 3},
+                {"sku": used.sku + "z", "quantity": "many"},
+            ]
+        },
+        format="json",
+    )
+    assert answer.status_code == 200
+    data = answer.json()
+    assert (data["accepted"], data["refused"], data["queued"]) == (1, 4, 1)
+    rows = data["rows"]
+    assert rows[0] == {
+        "sku": listing.sku,
+        "status": "accepted",
+        "quantity": 4,
+        "listing_id": listing.reverb_id,
+        "reverb_sku": listing.sku,
+        "queued": True,
+    }
+    assert rows[1]["status"] == "refused" and "unknown SKU" in rows[1]["error"]
+    assert "whole number" in rows[2]["error"] and "whole number" in rows[4]["error"]
+    assert "Brand New" in rows[3]["error"]
+    assert sum(emulator.requests.values()) == before  # answered at once: nothing sent to Reverb yet
+    intent = StockIntent.objects.get()
+    assert (intent.listing_id, intent.quantity, intent.source, intent.status) == (
+        listing.pk,
+        4,
+        "api",
+        "queued",
+    )
+    unknown = SyncLogEntry.objects.get(resource="stock.in", sku="NO-SUCH-SKU")
+    assert unknown.status == "failed" and "unknown SKU" in unknown.message
+
+
+def test_more_than_1000_rows_is_refused(account: ReverbAccount, api: APIClient) -> None:
+    rows = [{"sku": f"S{n}", "quantity": 1} for n in range(1001)]
+    assert api.put(URL, {"items": rows}, format="json").status_code == 400
+    assert api.put(URL, {"items": rows[:1000]}, format="json").status_code == 200
+
+
+def test_replayed_idempotency_key_changes_nothing(account: ReverbAccount, api: APIClient) -> None:
+    listing = inventory_listing(account)
+    body = {"items": [{"sku": listing.sku, "quantity": 4}, {"sku": "NOPE", "quantity": 1}]}
+    first = api.put(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-1")
+    StockIntent.objects.update(quantity=9)  # a later change that a replay must not undo
+    logged = SyncLogEntry.objects.count()
+    again = api.put(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-1")
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert StockIntent.objects.get().quantity == 9 and SyncLogEntry.objects.count() == logged
+    other = api.put(
+        URL, {"items": [{"sku": listing.sku, "quantity": 5}]}, format="json", HTTP_IDEMPOTENCY_KEY="batch-1"
+    )
+    assert other.status_code == 409 and StockIntent.objects.get().quantity == 9
+    assert IdempotentRequest.objects.count() == 1
+
+
+def test_shop_skus_translate_through_the_sku_mappings(account: ReverbAccount, api: APIClient) -> None:
+    listing = inventory_listing(account)
+    SkuMapping.objects.create(account=account, reverb_sku=listing.sku, shop_sku="MY-OWN-1")
+    row = api.put(URL, {"items": [{"sku": "MY-OWN-1", "quantity": 2}]}, format="json").json()["rows"][0]
+    assert row["status"] == "accepted" and row["reverb_sku"] == listing.sku
+    assert StockIntent.objects.get().listing_id == listing.pk
+
+
+def test_read_api_lists_changed_since_paginated(account: ReverbAccount, api: APIClient) -> None:
+    t0 = timezone.now()
+    Listing.objects.filter(account=account).update(last_synced_at=t0 - timezone.timedelta(days=1))
+    changed = list(Listing.objects.filter(account=account)[:3])
+    Listing.objects.filter(pk__in=[x.pk for x in changed]).update(last_synced_at=t0)
+    page = api.get("/api/v1/listings/", {"since": t0.isoformat(), "page_size": 2}).json()
+    assert len(page["results"]) == 2 and page["next"]
+    rest = api.get(page["next"]).json()
+    got = {r["reverb_id"] for r in page["results"] + rest["results"]}
+    assert got == {x.reverb_id for x in changed} and rest["next"] is None
+    assert (
+        len(api.get("/api/v1/listings/").json()["results"]) == Listing.objects.filter(account=account).count()
+    )
+    OrderFactory(account=account, order_number="1234", last_synced_at=t0)
+    other = ReverbAccount.objects.create(name="other", api_url=account.api_url)
+    OrderFactory(account=other, order_number="999", last_synced_at=t0)
+    orders = api.get("/api/v1/orders/", {"since": t0.isoformat()}).json()["results"]
+    assert [o["order_number"] for o in orders] == ["1234"]
+    assert api.get("/api/v1/orders/", {"since": "yesterday"}).status_code == 400

@@ -1,0 +1,151 @@
+"""CSV stock feeds: good rows applied and bad ones reported; URL fetching with its guards."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from backoffice.models import ReverbAccount, SyncLogEntry
+from inventory import feeds
+from inventory.models import StockFeed, StockIntent
+from tests.inventory.conftest import inventory_listing
+
+
+@pytest.fixture
+def feed(account: ReverbAccount) -> StockFeed:
+    return StockFeed.objects.create(name="warehouse", account=account)
+
+
+def test_a_bad_row_leaves_the_good_rows_applied(feed: StockFeed, account: ReverbAccount) -> None:
+    listing = inventory_listing(account)
+    text = f"sku,quantity\n{listing.sku},4\nNO-SUCH,2\n{listing.sku}-x,lots\nonly-one-column\n"
+    report = feeds.run(feed, text)
+    assert report is not None and report.applied == 1 and report.queued == 1
+    assert [(b["line"], b["sku"]) for b in report.bad] == [
+        (3, "NO-SUCH"),
+        (4, f"{listing.sku}-x"),
+        (5, "only-one-column"),
+    ]
+    assert "unknown SKU" in report.bad[0]["error"] and "whole number" in report.bad[1]["error"]
+    assert StockIntent.objects.get().quantity == 4 and StockIntent.objects.get().source == "feed"
+    feed.refresh_from_db()
+    assert feed.last_status == "partial" and "line 3" in feed.last_error
+    assert SyncLogEntry.objects.filter(resource="stock.in", status="failed").count() == 2
+
+
+def test_headerless_and_reordered_columns(feed: StockFeed, account: ReverbAccount) -> None:
+    listing = inventory_listing(account)
+    assert feeds.run(feed, f"{listing.sku},2\n").applied == 1
+    assert feeds.run(feed, f"Qty,SKU\n3,{listing.sku}\n").applied == 1
+    assert StockIntent.objects.get().quantity == 3
+
+
+def test_admin_upload_applies_the_file(admin_client: Any, feed: StockFeed, account: ReverbAccount) -> None:
+    listing = inventory_listing(account)
+    upload = SimpleUploadedFile("stock.csv", f"sku,quantity\n{listing.sku},6\nNOPE,1\n".encode())
+    answer = admin_client.post(
+        f"/admin/inventory/stockfeed/{feed.pk}/change/",
+        {
+            "name": feed.name,
+            "account": account.pk,
+            "url": "",
+            "minutes": 60,
+            "enabled": "on",
+            "upload": upload,
+        },
+        follow=True,
+    )
+    assert "1 row(s) applied" in answer.content.decode() and "line 3" in answer.content.decode()
+    assert StockIntent.objects.get().quantity == 6
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("ftp://example.com/stock.csv", "Only http and https"),
+        ("file:///etc/passwd", "Only http and https"),
+        ("http://127.0.0.1:8000/stock.csv", "private or loopback"),
+        ("http://10.1.2.3/stock.csv", "private or loopback"),
+        ("http://[::1]/stock.csv", "private or loopback"),
+    ],
+)
+def test_refused_urls_say_why(feed: StockFeed, url: str, error: str) -> None:
+    feed.url = url
+    assert feeds.run(feed) is None
+    assert error in feed.last_error and feed.last_status == "failed"
+
+
+class Server:
+    def __init__(self, body: bytes, status: int = 200, pause: float = 0.0) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(status)
+                self.send_header("Content-Type", "text/csv; charset=utf-8")
+                self.end_headers()
+                for line in body.splitlines(keepends=True):
+                    self.wfile.write(line)
+                    self.wfile.flush()
+                    time.sleep(pause)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/stock.csv"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    made: list[Server] = []
+
+    def make(body: bytes, status: int = 200, pause: float = 0.0) -> Server:
+        made.append(Server(body, status, pause))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def test_fetch_from_url_when_private_addresses_are_allowed(
+    feed: StockFeed, account: ReverbAccount, serve: Any, settings: Any
+) -> None:
+    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    listing = inventory_listing(account)
+    feed.url = serve(f"sku,quantity\n{listing.sku},7\n".encode()).url
+    feed.save()
+    assert feeds.due_feeds() == [feed]
+    report = feeds.run(feed)
+    assert report is not None and report.applied == 1 and feed.last_status == "success"
+    assert StockIntent.objects.get().quantity == 7
+    assert feeds.due_feeds() == []
+
+
+def test_size_cap_and_http_errors(feed: StockFeed, serve: Any, settings: Any) -> None:
+    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.INVENTORY_FEED_MAX_BYTES = 100
+    feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 100).url
+    assert feeds.run(feed) is None and "larger than the limit of 100 bytes" in feed.last_error
+    feed.url = serve(b"gone", status=404).url
+    assert feeds.run(feed) is None and "HTTP 404" in feed.last_error
+    feed.url = "http://127.0.0.1:9/none.csv"  # nothing listens on the discard port
+    assert feeds.run(feed) is None and "could not be fetched" in feed.last_error
+
+
+def test_time_cap(feed: StockFeed, serve: Any, settings: Any) -> None:
+    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.INVENTORY_FEED_TIMEOUT = 0.5
+    feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 40, pause=0.05).url  # a slow trickle: 2 s in all
+    assert feeds.run(feed) is None
+    assert "0.5 s" in feed.last_error
