@@ -21,6 +21,7 @@ from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
 from . import views
+from .workbench import workbench_context
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
 
@@ -88,12 +89,22 @@ class OrderAdmin(ReverbMirrorAdmin):
         wrap = self.admin_site.admin_view
         own = [
             path("bulk-ship/", wrap(views.bulk_ship), name="orders_order_bulk_ship"),
+            path("queue/", wrap(views.shipping_queue), name="orders_order_queue"),
+            path("packing-slips/", wrap(views.packing_slips), name="orders_order_packing_slips"),
             path("<int:pk>/ship/", wrap(views.ship), name="orders_order_ship"),
             path("<int:pk>/picked-up/", wrap(views.picked_up), name="orders_order_picked_up"),
             path("<int:pk>/feedback/", wrap(views.feedback), name="orders_order_feedback"),
             path("<int:pk>/packing-slip/", wrap(views.packing_slip), name="orders_order_packing_slip"),
         ]
         return own + super().get_urls()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        order = Order.objects.filter(pk=object_id).select_related("account").first() if object_id.isdigit() else None
+        if order is not None:
+            extra_context = {**(extra_context or {}), "wb": workbench_context(order, request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         mapped = SkuMapping.objects.filter(account=OuterRef("account"), reverb_sku=OuterRef("sku"))
