@@ -21,9 +21,9 @@ from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
 from . import views
-from .workbench import workbench_context
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
+from .workbench import workbench_context
 
 EXPORT_COLUMNS = [
     "order_number",
@@ -99,9 +99,13 @@ class OrderAdmin(ReverbMirrorAdmin):
         return own + super().get_urls()
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        order = Order.objects.filter(pk=object_id).select_related("account").first() if object_id.isdigit() else None
+        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if order is not None:
             extra_context = {**(extra_context or {}), "wb": workbench_context(order, request.user)}
         return super().change_view(request, object_id, form_url, extra_context)

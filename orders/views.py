@@ -178,7 +178,11 @@ def packing_slips(request: HttpRequest) -> HttpResponse:
     ids = [int(x) for x in request.GET.getlist("slip") if x.isdigit()]
     orders = list(Order.objects.filter(pk__in=ids).select_related("account").order_by("paid_at", "pk"))
     return page(
-        request, "orders/packing_slip.html", f"Packing slips ({len(orders)})", Order._meta, slips=_slips(orders)
+        request,
+        "orders/packing_slip.html",
+        f"Packing slips ({len(orders)})",
+        Order._meta,
+        slips=_slips(orders),
     )
 
 
@@ -202,7 +206,7 @@ def destination(order: Order) -> str:
 
 def shipping_queue(request: HttpRequest) -> HttpResponse:
     """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
-    to the next row); "Check" goes to the bulk-ship check page, then one job. Queries: orders 1 (+ hints 1)."""
+    to the next row); "Check" goes to the bulk-ship check page, then one job. Queries: orders 1, hints 1."""
     require(request, "orders.view_order")
     today = timezone.localdate()
     orders = list(to_ship())

@@ -93,10 +93,11 @@ def timeline(order: Order) -> list[Event]:
     for li in lines:
         when = li.payout.remote_created_at if li.payout else li.remote_created_at
         url = reverse("admin:payouts_payout_change", args=[li.payout.pk]) if li.payout else ""
-        events.append(Event(when, f"Paid out {li.amount_total} {li.currency} (payout {li.payout_reverb_id})", url=url))
+        what = f"Paid out {li.amount_total} {li.currency} (payout {li.payout_reverb_id})"
+        events.append(Event(when, what, url=url))
     if order.listing_id and order.buyer_id:
-        conversations = Conversation.objects.filter(listing_id=order.listing_id, other_party_id=order.buyer_id)
-        for c in conversations:
+        with_buyer = Conversation.objects.filter(listing_id=order.listing_id, other_party_id=order.buyer_id)
+        for c in with_buyer:
             url = reverse("admin:messaging_conversation_change", args=[c.pk])
             events.append(Event(c.last_message_at, f"Message: {c.subject or 'conversation'}", url=url))
     keys = Q(target_type="order", target_key=order.order_number)
