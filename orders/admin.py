@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -21,25 +20,10 @@ from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
 from . import views
+from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
 from .workbench import workbench_context
-
-EXPORT_COLUMNS = [
-    "order_number",
-    "bundle",
-    "status",
-    "created",
-    "buyer",
-    "reverb_sku",
-    "shop_sku",
-    "title",
-    "quantity",
-    "total",
-    "currency",
-    "shipping_provider",
-    "tracking_number",
-]
 
 
 @admin.register(Order)
@@ -178,30 +162,9 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.action(description="Export selected orders as CSV (with shop SKUs)")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponseBase:
-        maps: dict[int, dict[str, str]] = {}
-
-        def rows() -> Iterator[list[Any]]:
-            for o in queryset.order_by("order_number"):
-                if o.account_id not in maps:
-                    mappings = SkuMapping.objects.filter(account_id=o.account_id)
-                    maps[o.account_id] = dict(mappings.values_list("reverb_sku", "shop_sku"))
-                yield [
-                    o.order_number,
-                    o.order_bundle_id,
-                    o.status,
-                    o.remote_created_at,
-                    o.buyer_name,
-                    o.sku,
-                    maps[o.account_id].get(o.sku, ""),
-                    o.title,
-                    o.quantity,
-                    o.amount_total,
-                    o.currency,
-                    o.shipping_provider,
-                    o.tracking_code,
-                ]
-
-        return csv_response("orders.csv", EXPORT_COLUMNS, rows(), stream=False)
+        """The same CSV as the payouts report's orders export (orders/exports.py)."""
+        header, rows = order_rows(queryset.order_by("paid_at", "order_number"))
+        return csv_response("orders.csv", header, rows, stream=False)
 
     def reverb_url(self, obj: Order) -> str:
         return order_web_url(obj.order_number, obj.web_url or obj.link("web"))
