@@ -199,6 +199,14 @@ def to_ship() -> QuerySet[Order]:
     )
 
 
+def last_provider() -> str:
+    """The carrier of the latest shipment: the likely one for today's (a suggestion the clerk can change)."""
+    latest = (
+        Order.objects.exclude(shipping_provider="").filter(shipped_at__isnull=False).order_by("-shipped_at")
+    )
+    return latest.values_list("shipping_provider", flat=True).first() or ""
+
+
 def destination(order: Order) -> str:
     a = order.shipping_address
     return ", ".join(x for x in (a.get("locality"), a.get("region"), a.get("country_code")) if x)
@@ -206,7 +214,8 @@ def destination(order: Order) -> str:
 
 def shipping_queue(request: HttpRequest) -> HttpResponse:
     """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
-    to the next row); "Check" goes to the bulk-ship check page, then one job. Queries: orders 1, hints 1."""
+    to the next row); "Check" goes to the bulk-ship check page, then one job.
+    Queries: orders 1, provider hints 1, last carrier 1."""
     require(request, "orders.view_order")
     today = timezone.localdate()
     orders = list(to_ship())
@@ -230,6 +239,7 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
         rows=rows,
         can_ship=can_ship,
         hints=hints,
+        default_provider=last_provider() if can_ship and orders else "",
         overdue=sum(1 for r in rows if r["overdue"]),
     )
 
@@ -291,8 +301,14 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     errors: dict[str, str] = {}
     notify = True
     if request.method == "POST" and action == "preview" and orders:
+        fallback = request.POST.get(
+            "default_provider", ""
+        ).strip()  # the queue's "carrier for rows without one"
         typed = {
-            o.pk: (request.POST.get(f"provider_{o.pk}", ""), request.POST.get(f"tracking_{o.pk}", ""))
+            o.pk: (
+                request.POST.get(f"provider_{o.pk}", "").strip() or fallback,
+                request.POST.get(f"tracking_{o.pk}", ""),
+            )
             for o in orders
         }
         rows = [bulk.ShipRow(o.order_number, *typed[o.pk], i + 1) for i, o in enumerate(orders)]

@@ -178,6 +178,22 @@ def test_bulk_ship_with_one_bad_row_keeps_every_typed_tracking_number(emulator, 
     assert ship_calls(emulator) == 0
 
 
+def test_queue_carrier_for_rows_without_one(emulator, shop):
+    a, b = paid(emulator, shop, 2)
+    data = {
+        "action": "preview",
+        "from_queue": "1",
+        "ids": f"{a.pk},{b.pk}",
+        "default_provider": "USPS",
+        f"provider_{a.pk}": "",
+        f"tracking_{a.pk}": "D-1",
+        f"provider_{b.pk}": "UPS",
+        f"tracking_{b.pk}": "D-2",
+    }
+    html = login("Shipping").post(reverse("admin:orders_order_bulk_ship"), data).content.decode()
+    assert "ship 2 orders" in html and "USPS" in html and "UPS" in html
+
+
 def test_batch_packing_slips_one_per_order():
     a, b = _orders(2)
     html = (
@@ -223,6 +239,6 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
         client.get(url)
 
 
-QUEUE_QUERIES = 9  # the same for 1 and 50 rows: admin frame and session, orders 1, provider hints 1
+QUEUE_QUERIES = 10  # the same for 1 and 50 rows: admin frame and session, orders 1, provider hints 1
 SLIP_QUERIES = 10
 ORDER_PAGE_QUERIES = 20
