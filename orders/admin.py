@@ -22,7 +22,7 @@ from refunds.models import RefundRequest
 from . import views
 from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
-from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
+from .services import DOCUMENTED_PROVIDERS
 from .workbench import workbench_context
 
 
@@ -58,7 +58,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
     link_fields = (
-        "order_actions",
         "shop_sku",
         "bundle_orders",
         "payments_table",
@@ -101,21 +100,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     @admin.display(description="shop SKU", ordering="mapped_sku")
     def shop_sku(self, obj: Order) -> str:
         return getattr(obj, "mapped_sku", None) or EMPTY
-
-    @admin.display(description="Actions")
-    def order_actions(self, obj: Order) -> SafeString | str:
-        if not obj or not obj.pk:
-            return EMPTY
-        links = []
-        if not ship_refusal(obj):
-            links.append((reverse("admin:orders_order_ship", args=[obj.pk]), "Ship"))
-        if not picked_up_refusal(obj):
-            links.append((reverse("admin:orders_order_picked_up", args=[obj.pk]), "Mark picked up"))
-        if not feedback_refusal(obj):
-            links.append((reverse("admin:orders_order_feedback", args=[obj.pk]), "Leave buyer feedback"))
-        links.append((reverse("admin:refunds_refundrequest_new_for_order", args=[obj.pk]), "Refund"))
-        links.append((reverse("admin:orders_order_packing_slip", args=[obj.pk]), "Packing slip"))
-        return format_html_join(" · ", '<a class="order-action" href="{}">{}</a>', links)
 
     @admin.display(description="Bundle")
     def bundle_orders(self, obj: Order) -> SafeString | str:

@@ -85,6 +85,7 @@ def test_order_page_actions_follow_the_role_and_the_refusals():
     actions = re.search(r'id="order-actions">(.*?)</ul>', clerk, re.S).group(1)
     assert "Ship" in actions and f'href="{ship}"' not in actions  # shown, disabled: already shipped
     assert refund not in actions
+    assert refund not in clerk  # nor further down the page (the old row of links under "Links")
 
 
 def test_order_timeline_has_refunds_and_our_staff_actions_with_who():
