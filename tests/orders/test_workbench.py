@@ -162,17 +162,17 @@ def test_queue_posts_only_typed_rows_to_the_check_page_then_one_job(
     assert ship_calls(emulator) == 2
 
 
+def check_rows(rows: dict[Order, tuple[str, str]], **extra: str) -> str:
+    """POST the rows (order -> (provider, tracking)) to the bulk-ship check; the page's HTML."""
+    data = {"action": "preview", "ids": ",".join(str(o.pk) for o in rows), **extra}
+    for o, (provider, tracking) in rows.items():
+        data[f"provider_{o.pk}"], data[f"tracking_{o.pk}"] = provider, tracking
+    return login("Shipping").post(reverse("admin:orders_order_bulk_ship"), data).content.decode()
+
+
 def test_bulk_ship_with_one_bad_row_keeps_every_typed_tracking_number(emulator, shop):
     a, b = paid(emulator, shop, 2)
-    data = {
-        "action": "preview",
-        "ids": f"{a.pk},{b.pk}",
-        f"provider_{a.pk}": "UPS",
-        f"tracking_{a.pk}": "KEEP-1",
-        f"provider_{b.pk}": "Pigeon",
-        f"tracking_{b.pk}": "KEEP-2",
-    }
-    html = login("Shipping").post(reverse("admin:orders_order_bulk_ship"), data).content.decode()
+    html = check_rows({a: ("UPS", "KEEP-1"), b: ("Pigeon", "KEEP-2")})
     assert 'value="KEEP-1"' in html and 'value="KEEP-2"' in html and 'value="Pigeon"' in html
     row = re.search(rf'data-order="{b.order_number}">(.*?)</tr>', html, re.S).group(1)
     assert "Unknown provider" in row
@@ -181,17 +181,7 @@ def test_bulk_ship_with_one_bad_row_keeps_every_typed_tracking_number(emulator, 
 
 def test_queue_carrier_for_rows_without_one(emulator, shop):
     a, b = paid(emulator, shop, 2)
-    data = {
-        "action": "preview",
-        "from_queue": "1",
-        "ids": f"{a.pk},{b.pk}",
-        "default_provider": "USPS",
-        f"provider_{a.pk}": "",
-        f"tracking_{a.pk}": "D-1",
-        f"provider_{b.pk}": "UPS",
-        f"tracking_{b.pk}": "D-2",
-    }
-    html = login("Shipping").post(reverse("admin:orders_order_bulk_ship"), data).content.decode()
+    html = check_rows({a: ("", "D-1"), b: ("UPS", "D-2")}, from_queue="1", default_provider="USPS")
     assert "ship 2 orders" in html and "USPS" in html and "UPS" in html
 
 

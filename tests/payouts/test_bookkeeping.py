@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,38 +69,36 @@ def test_line_items_csv_has_two_decimals(sold, admin_client):
     assert row[header.index("order total")] == "830.39"
 
 
-def test_a_refund_approved_in_november_is_booked_in_november_not_september():
+def september_refund(state: str, amount: str) -> str:
+    """A refund requested in September on an order paid then, last updated (approved) in November."""
     order = OrderFactory(paid_at=at(2026, 9, 5), status="shipped")
     RefundRequestFactory(
         account=order.account,
         order=order,
         order_number=order.order_number,
-        state="approved",
-        amount=Decimal("50.00"),
+        state=state,
+        amount=Decimal(amount),
         currency="USD",
         remote_created_at=at(2026, 9, 20),
         remote_updated_at=at(2026, 11, 3),
     )
-    september = match_period(Period(at(2026, 9, 1).date(), at(2026, 9, 30).date()))
-    november = match_period(Period(at(2026, 11, 1).date(), at(2026, 11, 30).date()))
-    refunds = {t.currency: t.refunds_approved_amount for t in november.totals}
+    return order.order_number
+
+
+SEPTEMBER = Period(date(2026, 9, 1), date(2026, 9, 30))
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
+
+
+def test_a_refund_approved_in_november_is_booked_in_november_not_september():
+    september_refund("approved", "50.00")
+    refunds = {t.currency: t.refunds_approved_amount for t in match_period(NOVEMBER).totals}
     assert refunds.get("USD") == Decimal("50.00")
-    assert all(t.refunds_approved_amount == 0 for t in september.totals)
+    assert all(t.refunds_approved_amount == 0 for t in match_period(SEPTEMBER).totals)
 
 
 def test_an_open_refund_request_still_shows_in_the_month_it_was_made():
-    order = OrderFactory(paid_at=at(2026, 9, 5), status="shipped")
-    RefundRequestFactory(
-        account=order.account,
-        order=order,
-        order_number=order.order_number,
-        state="pending_seller_response",
-        amount=Decimal("20.00"),
-        remote_created_at=at(2026, 9, 20),
-        remote_updated_at=at(2026, 11, 3),
-    )
-    september = match_period(Period(at(2026, 9, 1).date(), at(2026, 9, 30).date()))
-    assert any(f.order_number == order.order_number and f.kind == "refund" for f in september.findings)
+    number = september_refund("pending_seller_response", "20.00")
+    assert any(f.order_number == number and f.kind == "refund" for f in match_period(SEPTEMBER).findings)
 
 
 def test_payout_reconciliation_order_links_use_the_header_link_colour(sold, admin_client):
