@@ -202,7 +202,11 @@ def to_ship() -> QuerySet[Order]:
 def last_provider() -> str:
     """The carrier of the latest shipment: the likely one for today's (a suggestion the clerk can change)."""
     latest = (
-        Order.objects.exclude(shipping_provider="").filter(shipped_at__isnull=False).order_by("-shipped_at")
+        Order.objects.exclude(shipping_provider="")
+        .exclude(shipping_method="local")
+        .exclude(shipping_provider__icontains="collection")  # a pickup's "carrier"
+        .filter(shipped_at__isnull=False, local_pickup=False)
+        .order_by("-shipped_at")
     )
     return latest.values_list("shipping_provider", flat=True).first() or ""
 
