@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -21,24 +20,10 @@ from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
 from . import views
+from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
-from .services import DOCUMENTED_PROVIDERS, feedback_refusal, picked_up_refusal, ship_refusal
-
-EXPORT_COLUMNS = [
-    "order_number",
-    "bundle",
-    "status",
-    "created",
-    "buyer",
-    "reverb_sku",
-    "shop_sku",
-    "title",
-    "quantity",
-    "total",
-    "currency",
-    "shipping_provider",
-    "tracking_number",
-]
+from .services import DOCUMENTED_PROVIDERS
+from .workbench import workbench_context
 
 
 @admin.register(Order)
@@ -74,7 +59,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
     link_fields = (
-        "order_actions",
         "shop_sku",
         "bundle_orders",
         "payments_table",
@@ -89,12 +73,26 @@ class OrderAdmin(ReverbMirrorAdmin):
         wrap = self.admin_site.admin_view
         own = [
             path("bulk-ship/", wrap(views.bulk_ship), name="orders_order_bulk_ship"),
+            path("queue/", wrap(views.shipping_queue), name="orders_order_queue"),
+            path("packing-slips/", wrap(views.packing_slips), name="orders_order_packing_slips"),
             path("<int:pk>/ship/", wrap(views.ship), name="orders_order_ship"),
             path("<int:pk>/picked-up/", wrap(views.picked_up), name="orders_order_picked_up"),
             path("<int:pk>/feedback/", wrap(views.feedback), name="orders_order_feedback"),
             path("<int:pk>/packing-slip/", wrap(views.packing_slip), name="orders_order_packing_slip"),
         ]
         return own + super().get_urls()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if order is not None:
+            extra_context = {**(extra_context or {}), "wb": workbench_context(order, request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         mapped = SkuMapping.objects.filter(account=OuterRef("account"), reverb_sku=OuterRef("sku"))
@@ -103,21 +101,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     @admin.display(description="shop SKU", ordering="mapped_sku")
     def shop_sku(self, obj: Order) -> str:
         return getattr(obj, "mapped_sku", None) or EMPTY
-
-    @admin.display(description="Actions")
-    def order_actions(self, obj: Order) -> SafeString | str:
-        if not obj or not obj.pk:
-            return EMPTY
-        links = []
-        if not ship_refusal(obj):
-            links.append((reverse("admin:orders_order_ship", args=[obj.pk]), "Ship"))
-        if not picked_up_refusal(obj):
-            links.append((reverse("admin:orders_order_picked_up", args=[obj.pk]), "Mark picked up"))
-        if not feedback_refusal(obj):
-            links.append((reverse("admin:orders_order_feedback", args=[obj.pk]), "Leave buyer feedback"))
-        links.append((reverse("admin:refunds_refundrequest_new_for_order", args=[obj.pk]), "Refund"))
-        links.append((reverse("admin:orders_order_packing_slip", args=[obj.pk]), "Packing slip"))
-        return format_html_join(" · ", '<a class="order-action" href="{}">{}</a>', links)
 
     @admin.display(description="Bundle")
     def bundle_orders(self, obj: Order) -> SafeString | str:
@@ -164,30 +147,9 @@ class OrderAdmin(ReverbMirrorAdmin):
 
     @admin.action(description="Export selected orders as CSV (with shop SKUs)")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponseBase:
-        maps: dict[int, dict[str, str]] = {}
-
-        def rows() -> Iterator[list[Any]]:
-            for o in queryset.order_by("order_number"):
-                if o.account_id not in maps:
-                    mappings = SkuMapping.objects.filter(account_id=o.account_id)
-                    maps[o.account_id] = dict(mappings.values_list("reverb_sku", "shop_sku"))
-                yield [
-                    o.order_number,
-                    o.order_bundle_id,
-                    o.status,
-                    o.remote_created_at,
-                    o.buyer_name,
-                    o.sku,
-                    maps[o.account_id].get(o.sku, ""),
-                    o.title,
-                    o.quantity,
-                    o.amount_total,
-                    o.currency,
-                    o.shipping_provider,
-                    o.tracking_code,
-                ]
-
-        return csv_response("orders.csv", EXPORT_COLUMNS, rows(), stream=False)
+        """The same CSV as the payouts report's orders export (orders/exports.py)."""
+        header, rows = order_rows(queryset.order_by("paid_at", "order_number"))
+        return csv_response("orders.csv", header, rows, stream=False)
 
     def reverb_url(self, obj: Order) -> str:
         return order_web_url(obj.order_number, obj.web_url or obj.link("web"))

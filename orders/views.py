@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
@@ -24,6 +25,7 @@ from . import bulk
 from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
 from .models import Order, ShippingProviderMapping, SkuMapping
 from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal, shipping_providers
+from .workbench import days_waiting, is_overdue, ship_by
 
 SIGNING_SALT = "orders.bulk-ship"
 PREVIEW_MAX_AGE = 3600
@@ -39,13 +41,6 @@ def bundle_orders(order: Order) -> QuerySet[Order]:
     return Order.objects.filter(account_id=order.account_id, order_bundle_id=order.order_bundle_id).order_by(
         "order_number"
     )
-
-
-def shop_sku(order: Order) -> str:
-    if not order.sku:
-        return ""
-    mapping = SkuMapping.objects.filter(account_id=order.account_id, reverb_sku=order.sku).first()
-    return mapping.shop_sku if mapping else ""
 
 
 def ship(request: HttpRequest, pk: int) -> HttpResponse:
@@ -137,18 +132,119 @@ def feedback(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _slips(orders: list[Order]) -> list[dict[str, object]]:
+    """One slip per bundle (the first selected order of a bundle stands for it). Queries: bundles 1,
+    SKU mappings 1."""
+    bundle_ids = {o.order_bundle_id for o in orders if o.order_bundle_id}
+    members: dict[tuple[int, str], list[Order]] = {}
+    if bundle_ids:
+        siblings = Order.objects.filter(
+            account_id__in={o.account_id for o in orders}, order_bundle_id__in=bundle_ids
+        ).order_by("order_number")
+        for o in siblings:
+            members.setdefault((o.account_id, o.order_bundle_id), []).append(o)
+    maps: dict[tuple[int, str], str] = {
+        (m.account_id, m.reverb_sku): m.shop_sku
+        for m in SkuMapping.objects.filter(account_id__in={o.account_id for o in orders})
+    }
+    slips, seen = [], set()
+    for order in orders:
+        key = (order.account_id, order.order_bundle_id or f"#{order.pk}")
+        if key in seen:
+            continue
+        seen.add(key)
+        group = members.get(key, [order]) if order.order_bundle_id else [order]
+        lines = [(o, maps.get((o.account_id, o.sku), "")) for o in group]
+        slips.append({"order": order, "lines": lines, "address": order.shipping_address})
+    return slips
+
+
 def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.view_order")
     order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
-    lines = [(o, shop_sku(o)) for o in bundle_orders(order)]
     return page(
         request,
         "orders/packing_slip.html",
         f"Packing slip {order.order_number}",
         Order._meta,
         order=order,
-        lines=lines,
-        address=order.shipping_address,
+        slips=_slips([order]),
+    )
+
+
+def packing_slips(request: HttpRequest) -> HttpResponse:
+    """Packing slips of the orders ticked in the shipping queue, one per page when printed."""
+    require(request, "orders.view_order")
+    ids = [int(x) for x in request.GET.getlist("slip") if x.isdigit()]
+    orders = list(Order.objects.filter(pk__in=ids).select_related("account").order_by("paid_at", "pk"))
+    return page(
+        request,
+        "orders/packing_slip.html",
+        f"Packing slips ({len(orders)})",
+        Order._meta,
+        slips=_slips(orders),
+    )
+
+
+# ---- the shipping queue -----------------------------------------------------------------------------
+
+
+def to_ship() -> QuerySet[Order]:
+    """Paid orders that wait for tracking, oldest payment first (local pickups are not shipped)."""
+    return (
+        Order.objects.filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
+        .exclude(shipping_method="local")
+        .select_related("account")
+        .order_by("paid_at", "pk")
+    )
+
+
+def last_provider() -> str:
+    """The carrier of the latest shipment: the likely one for today's (a suggestion the clerk can change)."""
+    latest = (
+        Order.objects.exclude(shipping_provider="")
+        .exclude(shipping_method="local")
+        .exclude(shipping_provider__icontains="collection")  # a pickup's "carrier"
+        .filter(shipped_at__isnull=False, local_pickup=False)
+        .order_by("-shipped_at")
+    )
+    return latest.values_list("shipping_provider", flat=True).first() or ""
+
+
+def destination(order: Order) -> str:
+    a = order.shipping_address
+    return ", ".join(x for x in (a.get("locality"), a.get("region"), a.get("country_code")) if x)
+
+
+def shipping_queue(request: HttpRequest) -> HttpResponse:
+    """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
+    to the next row); "Check" goes to the bulk-ship check page, then one job.
+    Queries: orders 1, provider hints 1, last carrier 1."""
+    require(request, "orders.view_order")
+    today = timezone.localdate()
+    orders = list(to_ship())
+    rows = [
+        {
+            "order": o,
+            "days": days_waiting(o, today),
+            "overdue": is_overdue(o, today),
+            "ship_by": ship_by(o),
+            "destination": destination(o),
+        }
+        for o in orders
+    ]
+    can_ship = request.user.has_perm("orders.ship_order")
+    hints = _all_provider_hints({o.account_id: o.account for o in orders}) if can_ship and orders else []
+    return page(
+        request,
+        "orders/queue.html",
+        "Shipping queue",
+        Order._meta,
+        rows=rows,
+        can_ship=can_ship,
+        hints=hints,
+        default_provider=last_provider() if can_ship and orders else "",
+        overdue=sum(1 for r in rows if r["overdue"]),
     )
 
 
@@ -164,8 +260,15 @@ def _selected(request: HttpRequest) -> list[Order]:
 
 
 def _provider_hints(account: ReverbAccount) -> list[str]:
-    names = list(shipping_providers(account))
-    names += [m.local_name for m in ShippingProviderMapping.objects.filter(account=account)]
+    return _all_provider_hints({account.pk: account})
+
+
+def _all_provider_hints(accounts: dict[int, ReverbAccount]) -> list[str]:
+    names: list[str] = []
+    for account in accounts.values():
+        names += [p for p in shipping_providers(account) if p not in names]
+    mappings = ShippingProviderMapping.objects.filter(account_id__in=list(accounts))
+    names += sorted({m.local_name for m in mappings} - set(names))
     return names
 
 
@@ -187,30 +290,51 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
                 return _preview(request, account, rows, upload.cleaned_data["send_notification"])
         return page(request, "orders/bulk_ship.html", "Ship orders", Order._meta, orders=[], upload=upload)
     orders = _selected(request)
+    if request.POST.get("from_queue"):  # the queue posts every row: keep those with a tracking number
+        orders = [o for o in orders if request.POST.get(f"tracking_{o.pk}", "").strip()]
+        if not orders:
+            messages.warning(request, "Type or scan a tracking number in at least one row.")
+            return redirect(reverse("admin:orders_order_queue"))
     accounts = {o.account_id for o in orders}
     if len(accounts) > 1:
         messages.error(
             request, "Select orders of one account at a time (each account has its own rate budget)."
         )
         return redirect(reverse("admin:orders_order_changelist"))
+    typed = {o.pk: (o.shipping_provider, "") for o in orders}
+    errors: dict[str, str] = {}
+    notify = True
     if request.method == "POST" and action == "preview" and orders:
-        rows = [
-            bulk.ShipRow(
-                o.order_number,
-                request.POST.get(f"provider_{o.pk}", ""),
+        fallback = request.POST.get(
+            "default_provider", ""
+        ).strip()  # the queue's "carrier for rows without one"
+        typed = {
+            o.pk: (
+                request.POST.get(f"provider_{o.pk}", "").strip() or fallback,
                 request.POST.get(f"tracking_{o.pk}", ""),
-                i + 1,
             )
-            for i, o in enumerate(orders)
-        ]
-        return _preview(request, orders[0].account, rows, bool(request.POST.get("send_notification")))
+            for o in orders
+        }
+        rows = [bulk.ShipRow(o.order_number, *typed[o.pk], i + 1) for i, o in enumerate(orders)]
+        notify = bool(request.POST.get("send_notification"))
+        if request.POST.get("skip_errors"):
+            return _preview(request, orders[0].account, rows, notify)
+        planned = bulk.plan(orders[0].account, rows)
+        errors = {p.order_number: p.message for p in planned if p.status == "error"}
+        if not errors:
+            return _preview(request, orders[0].account, rows, notify, planned)
+        # A bad row: the same rows again, every typed value kept, the problem on its row.
+        messages.error(request, f"{len(errors)} row(s) need a fix before sending; nothing was sent.")
     hints = _provider_hints(orders[0].account) if orders else []
     return page(
         request,
         "orders/bulk_ship.html",
         "Ship orders",
         Order._meta,
+        rows=[(o, *typed[o.pk], errors.get(o.order_number, "")) for o in orders],
         orders=orders,
+        errors=errors,
+        notify=notify,
         ids=",".join(str(o.pk) for o in orders),
         hints=hints,
         upload=CsvUploadForm(),
@@ -218,9 +342,13 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
 
 
 def _preview(
-    request: HttpRequest, account: ReverbAccount, rows: list[bulk.ShipRow], notify: bool
+    request: HttpRequest,
+    account: ReverbAccount,
+    rows: list[bulk.ShipRow],
+    notify: bool,
+    planned: list[bulk.PlannedShipment] | None = None,
 ) -> HttpResponse:
-    planned = bulk.plan(account, rows)
+    planned = planned if planned is not None else bulk.plan(account, rows)
     token = uuid.uuid4().hex
     payload = signing.dumps(
         {"account": account.pk, "rows": bulk.serialise(planned), "token": token, "notify": notify},

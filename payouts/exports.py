@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from django.apps import apps
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from backoffice.csvfiles import csv_response
+from orders.exports import formatted, money_cell, order_rows
 from orders.models import Order
 
 from .matching import Period
@@ -23,95 +23,36 @@ def stream_csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) 
     return csv_response(filename, header, rows)  # type: ignore[return-value]  # streamed
 
 
-def sku_mapping_model() -> Any | None:
-    """orders.SkuMapping when that app ships it (shop SKU <-> Reverb SKU); the column exists only then."""
-    try:
-        return apps.get_model("orders", "SkuMapping")
-    except LookupError:
-        return None
-
-
-def _shop_sku_subquery(model: Any) -> Subquery | None:
-    names = {f.name for f in model._meta.get_fields()}
-    reverb_field = next((n for n in ("reverb_sku", "sku") if n in names), None)
-    shop_field = next((n for n in ("shop_sku", "local_sku", "internal_sku") if n in names), None)
-    if not reverb_field or not shop_field:
-        return None
-    match = {reverb_field: OuterRef("sku")}
-    if "account" in names:
-        match["account_id"] = OuterRef("account_id")
-    return Subquery(model._default_manager.filter(**match).values(shop_field)[:1])
-
-
-ORDER_COLUMNS = [
-    ("account__name", "account"),
-    ("order_number", "order number"),
-    ("status", "status"),
-    ("remote_created_at", "created"),
-    ("paid_at", "paid"),
-    ("shipped_at", "shipped"),
-    ("buyer_name", "buyer"),
-    ("sku", "Reverb SKU"),
-    ("title", "title"),
-    ("quantity", "quantity"),
-    ("currency", "currency"),
-    ("amount_product", "unit price"),
-    ("amount_shipping", "shipping"),
-    ("amount_tax", "tax"),
-    ("amount_total", "total"),
-    ("selling_fee", "selling fee"),
-    ("direct_checkout_fee", "processing fee"),
-    ("direct_checkout_payout", "payout (Reverb)"),
-    ("payout_id", "payout id"),
-    ("payout_line_total", "paid out"),
-]
-
-
-def orders_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-    """Orders paid within the period; one query, streamed."""
+def orders_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[list[Any]]]:
+    """Orders paid within the period, as THE orders CSV (orders/exports.py); one query, streamed."""
     start, end = period.bounds()
     qs: QuerySet[Order] = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    line = PayoutLineItem.objects.filter(order=OuterRef("pk")).order_by("pk")
-    qs = qs.annotate(
-        payout_id=Subquery(line.values("payout_reverb_id")[:1]),
-        payout_line_total=Subquery(line.values("amount_total")[:1]),
-    )
-    columns = list(ORDER_COLUMNS)
-    mapping = sku_mapping_model()
-    shop_sku = _shop_sku_subquery(mapping) if mapping is not None else None
-    if shop_sku is not None:
-        qs = qs.annotate(shop_sku=shop_sku)
-        columns.insert(8, ("shop_sku", "shop SKU"))
-    fields = [name for name, _ in columns]
-    rows = qs.order_by("paid_at", "pk").values_list(*fields).iterator(chunk_size=CHUNK)
-    return [label for _, label in columns], rows
+    return order_rows(qs.order_by("paid_at", "pk"))
 
 
-LINE_ITEM_COLUMNS = [
-    ("account__name", "account"),
-    ("payout_reverb_id", "payout id"),
-    ("payout__remote_created_at", "payout date"),
-    ("payout__total", "payout total"),
-    ("reverb_id", "line item id"),
-    ("order_number", "order number"),
-    ("order__status", "order status"),
-    ("order__paid_at", "order paid"),
-    ("title", "title"),
-    ("currency", "currency"),
-    ("amount_product", "sale price"),
-    ("amount_shipping", "shipping"),
-    ("amount_tax", "tax"),
-    ("fees", "fees"),
-    ("amount_total", "paid out"),
-    ("order__amount_total", "order total"),
+LINE_ITEM_COLUMNS: list[tuple[str, str, Callable[[Any], Any] | None]] = [
+    ("account__name", "account", None),
+    ("payout_reverb_id", "payout id", None),
+    ("payout__remote_created_at", "payout date", None),
+    ("payout__total", "payout total", money_cell),
+    ("reverb_id", "line item id", None),
+    ("order_number", "order number", None),
+    ("order__status", "order status", None),
+    ("order__paid_at", "order paid", None),
+    ("title", "title", None),
+    ("currency", "currency", None),
+    ("amount_product", "sale price", money_cell),
+    ("amount_shipping", "shipping", money_cell),
+    ("amount_tax", "tax", money_cell),
+    ("fees", "fees", money_cell),
+    ("amount_total", "paid out", money_cell),
+    ("order__amount_total", "order total", money_cell),
 ]
 
 
-def line_item_rows(
-    period: Period, account_ids: list[int] | None
-) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+def line_item_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[list[Any]]]:
     """Line items of payouts made within the period; one query, streamed."""
     start, end = period.bounds()
     qs = PayoutLineItem.objects.filter(
@@ -119,10 +60,11 @@ def line_item_rows(
     )
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    fields = [name for name, _ in LINE_ITEM_COLUMNS]
+    fields = [name for name, _, _ in LINE_ITEM_COLUMNS]
     rows = (
         qs.order_by("payout__remote_created_at", "payout_reverb_id", "order_number", "pk")
         .values_list(*fields)
         .iterator(chunk_size=CHUNK)
     )
-    return [label for _, label in LINE_ITEM_COLUMNS], rows
+    formats = [f for _, _, f in LINE_ITEM_COLUMNS]
+    return [label for _, label, _ in LINE_ITEM_COLUMNS], formatted(rows, formats)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -309,7 +309,8 @@ def _payout_link(payout: Payout | None) -> PageLink:
 def match_period(
     period: Period, account_ids: Iterable[int] | None = None, as_of: datetime | None = None
 ) -> Report:
-    """Findings and totals for orders paid, payouts made and refunds requested within `period`.
+    """Findings and totals for orders paid, payouts made and refunds approved (or, still open, requested)
+    within `period`.
 
     Queries (constant): fee schedules 1; orders 3 (+ line items with payouts, + refunds); line items of the
     period's payouts 2; payouts 1; refund requests 2 (+ the orders' line items)."""
@@ -345,7 +346,7 @@ def match_period(
         .order_by("remote_created_at", "pk")
     )
     refunds = list(
-        scoped(RefundRequest.objects.filter(remote_created_at__gte=start, remote_created_at__lt=end))
+        scoped(RefundRequest.objects.filter(refunds_booked_in(start, end)))
         .exclude(state="denied")
         .select_related("order", "account")
         .prefetch_related(
@@ -482,6 +483,23 @@ def _check_payout_sum(payout: Payout, t: Totals, out: list[Mismatch]) -> None:
     )
 
 
+def refunds_booked_in(start: datetime, end: datetime) -> Q:
+    """A refund is booked when it is approved (its last update: approval is final), an open one when it
+    was requested; a refund approved in November changes November, not the month it was asked for."""
+    created = Q(remote_created_at__gte=start, remote_created_at__lt=end)
+    approved = Q(state=APPROVED) & (
+        Q(remote_updated_at__gte=start, remote_updated_at__lt=end)
+        | Q(remote_updated_at__isnull=True) & created
+    )
+    return approved | (~Q(state=APPROVED) & created)
+
+
+def booked_at(refund: RefundRequest) -> datetime | None:
+    if refund.state == APPROVED and refund.remote_updated_at:
+        return refund.remote_updated_at
+    return refund.remote_created_at
+
+
 def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None:
     order = refund.order
     amount = cents(refund.amount)
@@ -510,9 +528,8 @@ def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None
             reason,
             amount,
             refund.currency,
-            refund.remote_created_at,
+            booked_at(refund),
             tuple(links),
             order_number=refund.order_number,
         )
     )
-

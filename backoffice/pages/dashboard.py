@@ -57,7 +57,7 @@ def work_queues(user: Any) -> WorkQueues:
                 "ship",
                 "Orders awaiting shipment",
                 counts["ship"],
-                changelist_url(Order, status__exact="paid", local_pickup__exact=0),
+                reverse("admin:orders_order_queue"),
             ),
             Queue(
                 "pickup",
