@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Q
 from django.urls import reverse
@@ -19,9 +20,18 @@ from .models import Order
 SHIP_WITHIN_BUSINESS_DAYS = 3  # Reverb asks for tracking within 3 business days of payment
 
 
+def shop_zone(account: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(account.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def ship_by(order: Order) -> date | None:
-    """The day tracking is due: 3 business days (Mon-Fri) after payment. The one place this is computed;
-    replace it when deadlines live elsewhere."""
+    """The day tracking is due. The stored deadline wins (automation/deadlines.py: business days, the
+    account's holidays and time zone, filled on every sync); an order not stored yet gets 3 weekdays."""
+    if order.ship_by is not None:  # the end of the due day in the shop's zone (callers select the account)
+        return order.ship_by.astimezone(shop_zone(order.account)).date()
     if order.paid_at is None:
         return None
     day = timezone.localtime(order.paid_at).date()
