@@ -79,9 +79,11 @@ def _push(
 
 
 def reread(listing: Listing, client: ReverbClient | None = None) -> Listing:
-    """The listing as Reverb has it now, written to the mirror."""
+    """The listing as Reverb has it now, written to the mirror: the seller's own row found by SKU
+    (`/my/listings?sku=...&state=all`, seller fields included), the public read only when the SKU no
+    longer finds it; its absent keys are not told, so nothing the seller row said is blanked."""
     client = client or listing.account.client()
-    return land(listing.account, client.get_listing(listing.reverb_id))
+    return land(listing.account, client.seller_listing(listing.reverb_id, listing.sku))
 
 
 def _state(listing: Listing) -> str:
@@ -171,7 +173,7 @@ def create_listing(
             client=client,
         )
         answer = update.send(lambda c: c.update_listing(key, body))
-        listing = land(account, _listing_of(answer) or client.get_listing(key))
+        listing = land(account, _listing_of(answer) or client.seller_listing(key, sku))
         return Done(
             f"SKU {sku} already on Reverb (listing {key}): updated it instead of creating another.",
             listing,

@@ -287,8 +287,16 @@ def _process(delivery: WebhookDelivery, client: ReverbClient | None) -> tuple[st
 
 def reread(client: ReverbClient, target: Target) -> dict[str, Any]:
     """The object as Reverb has it now (never the webhook body)."""
+    if target.object_type == "listings":  # the seller's own row by SKU: GET /listings/{id} has no sku
+        from backoffice.sync import registry
+
+        model = registry.get("listings").model
+        sku = model.objects.filter(reverb_id=target.key).values_list("sku", flat=True).first() or ""
+        payload = client.seller_listing(target.key, sku)
+        if not isinstance(payload, dict):
+            raise WebhookBodyError(f"Reverb answered {type(payload).__name__} for {target}")
+        return payload
     fetch = {
-        "listings": client.get_listing,
         "orders": client.get_order,
         "payments": client.get_payment,
     }[target.object_type]
