@@ -215,6 +215,9 @@ REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=2.0)
 # Requests per second per account; Reverb publishes no number, so stay polite.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=5.0)
 REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=20)
+# Publishing is asynchronous on Reverb (API-NOTES 16.1.3): re-read this long after, this many times.
+LISTING_PUBLISH_CONFIRM_DELAY = env.float("LISTING_PUBLISH_CONFIRM_DELAY", default=2.0)
+LISTING_PUBLISH_CONFIRM_TRIES = env.int("LISTING_PUBLISH_CONFIRM_TRIES", default=3)
 # "database": one bucket per account shared by every worker (backoffice/background/ratebudget.py);
 # "local": per process.
 REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
