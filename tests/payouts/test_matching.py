@@ -259,3 +259,26 @@ def test_an_overdue_order_with_an_approved_partial_refund_is_not_reported_unpaid
     )  # fmt: skip
     report = match_period(ALL_TIME, as_of=LATER)
     assert order.order_number not in {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}
+
+
+def test_the_payout_reverb_states_is_the_truth_and_itemised_fees_only_detail(shop) -> None:
+    """A live UK order (API-NOTES 16.2.1): no `selling_fee`, `direct_checkout_fee` 0.00, a fee withheld
+    all the same; `direct_checkout_payout` says what the seller got."""
+    line = PayoutLineItem.objects.select_related("order", "payout").first()
+    order = line.order
+    Order.objects.filter(pk=order.pk).update(
+        selling_fee=None, direct_checkout_fee=Decimal("0.00"), direct_checkout_payout=line.amount_total
+    )
+    order.refresh_from_db()
+    amounts = OrderAmounts.of(order)
+    other_schedule = Rates(selling_percent=Decimal("9.00"))
+    assert amounts.expected_payout(other_schedule) == line.amount_total  # not the schedule's guess
+    assert amounts.order_fees == amounts.total - amounts.tax_withheld - line.amount_total
+    check = check_payout(line.payout)
+    (mine,) = [c for c in check.lines if c.line_item.pk == line.pk]
+    assert "fees_order" not in {d.key for d in mine.differences}
+    FeeSchedule.objects.create(account=shop, selling_percent=Decimal("9.00"), payout_grace_days=10000)
+    report = match_period(ALL_TIME, as_of=LATER)
+    assert not [f for f in report.findings if f.kind == Kind.NOT_PAID_OUT]
+    (totals,) = report.totals
+    assert totals.expected_payout >= line.amount_total
