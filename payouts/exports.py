@@ -11,6 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import StreamingHttpResponse
 
 from backoffice.csvfiles import csv_response
+from backoffice.models.account import account_zones
 from orders.models import Order
 
 from .matching import Period
@@ -69,8 +70,7 @@ ORDER_COLUMNS = [
 
 def orders_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """Orders paid within the period; one query, streamed."""
-    start, end = period.bounds()
-    qs: QuerySet[Order] = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
+    qs: QuerySet[Order] = Order.objects.filter(period.within("paid_at", account_zones(account_ids)))
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
     line = PayoutLineItem.objects.filter(order=OuterRef("pk")).order_by("pk")
@@ -113,10 +113,7 @@ def line_item_rows(
     period: Period, account_ids: list[int] | None
 ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """Line items of payouts made within the period; one query, streamed."""
-    start, end = period.bounds()
-    qs = PayoutLineItem.objects.filter(
-        payout__remote_created_at__gte=start, payout__remote_created_at__lt=end
-    )
+    qs = PayoutLineItem.objects.filter(period.within("payout__remote_created_at", account_zones(account_ids)))
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
     fields = [name for name, _ in LINE_ITEM_COLUMNS]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import models
@@ -190,3 +192,23 @@ def shop_name_of(payload: dict[str, Any]) -> str:
         if payload.get(key):
             return str(payload[key])
     return "(account reachable; no shop name in the response)"
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone, UTC when the name is unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def account_zones(account_ids: Iterable[int] | None = None) -> dict[str, list[int]]:
+    """{time zone name: account ids} (one query): weekly and monthly figures bucket each account's rows
+    in its shop's own time zone."""
+    qs = ReverbAccount.objects.all()
+    if account_ids is not None:
+        qs = qs.filter(pk__in=list(account_ids))
+    zones: dict[str, list[int]] = {}
+    for pk, name in qs.values_list("pk", "time_zone").order_by("pk"):
+        zones.setdefault(name or "UTC", []).append(pk)
+    return zones

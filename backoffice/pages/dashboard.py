@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncWeek
@@ -19,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.admin.links import change_url, changelist_url
+from backoffice.models.account import account_zones, zone_named
 from backoffice.pages.charts import Bar, bar_chart
 
 WEEKS = 12
@@ -211,23 +211,6 @@ def week_starts(now: datetime, weeks: int = WEEKS) -> list[datetime]:
     return [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
 
 
-def account_zones() -> dict[str, list[int]]:
-    """{time zone name: account ids}: each account's figures are bucketed in its shop's own time zone."""
-    from backoffice.models import ReverbAccount
-
-    zones: dict[str, list[int]] = defaultdict(list)
-    for pk, name in ReverbAccount.objects.values_list("pk", "time_zone").order_by("pk"):
-        zones[name or "UTC"].append(pk)
-    return dict(zones)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _weekly(
     qs: QuerySet,
     date_field: str,
@@ -240,7 +223,7 @@ def _weekly(
     zones = zones if zones is not None else account_zones()
     sums: dict[str, dict[Any, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for name, ids in zones.items():
-        tz = _zone(name)
+        tz = zone_named(name)
         scoped = qs.filter(account_id__in=ids) if len(zones) > 1 else qs
         rows = (
             scoped.filter(**{f"{date_field}__gte": weeks[0] - timedelta(days=1)})

@@ -186,7 +186,7 @@ def test_an_order_refunded_before_any_payout_is_not_overdue(shop) -> None:
 
 
 def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -> None:
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         small = match_period(ALL_TIME)
     # Many more rows: copy the payouts' line items under a second account with fresh orders.
     other = AccountFactory(name="other")
@@ -228,7 +228,7 @@ def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -
             amount=Decimal("5"),
             remote_created_at=timezone.now(),
         )
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         big = match_period(ALL_TIME)
     assert len(big.findings) > len(small.findings)
 
@@ -282,3 +282,24 @@ def test_the_payout_reverb_states_is_the_truth_and_itemised_fees_only_detail(sho
     assert not [f for f in report.findings if f.kind == Kind.NOT_PAID_OUT]
     (totals,) = report.totals
     assert totals.expected_payout >= line.amount_total
+
+
+def test_a_month_is_the_shops_month_in_its_time_zone(shop) -> None:
+    """A sale at 03:00 UTC on the 1st is the last evening of the previous month in Chicago."""
+    from datetime import UTC, datetime
+
+    from payouts.exports import orders_rows
+
+    shop.time_zone = "America/Chicago"
+    shop.save()
+    order = Order.objects.filter(account=shop, status="paid").first()
+    order.paid_at = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    order.save()
+    september, october = Period.month(2026, 9), Period.month(2026, 10)
+    in_september = match_period(september, account_ids=[shop.pk], as_of=LATER)
+    assert order.order_number in {f.order_number for f in in_september.findings if f.order_number}
+    assert order.order_number not in {
+        f.order_number for f in match_period(october, account_ids=[shop.pk], as_of=LATER).findings
+    }
+    _, rows = orders_rows(september, [shop.pk])
+    assert any(order.order_number in map(str, row) for row in rows)
