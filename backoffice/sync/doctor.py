@@ -274,7 +274,7 @@ def reference_rows() -> dict[str, Rows]:
     from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
 
-    emulator = Emulator(token=REFERENCE_TOKEN, seed=1, size=REFERENCE_SIZE)
+    emulator = Emulator(token=REFERENCE_TOKEN, seed=1, size=REFERENCE_SIZE, rate_per_second=0)  # unpaced
     register_transport(f"{REFERENCE_ORIGIN}/", EmulatorAdapter(emulator))
     try:
         client = ReverbClient(
