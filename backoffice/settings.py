@@ -235,9 +235,13 @@ REVERB_REQUEST_DEADLINE = env.float("REVERB_REQUEST_DEADLINE", default=60.0)
 REVERB_MAX_PAUSE = env.float("REVERB_MAX_PAUSE", default=300.0)
 # Seconds a person's request (any web request) waits for a paused budget before "Reverb asked us to wait".
 REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=2.0)
-# Requests per second per account; Reverb publishes no number, so stay polite.
-REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=5.0)
-REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=20)
+# Requests per second per account, after a small burst: Reverb publishes no number; clients that talk to
+# it live pace themselves at about 1 request/s (API-NOTES 16.3), and a 429's Retry-After is honoured.
+REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=1.0)
+REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=5)
+# Publishing is asynchronous on Reverb (API-NOTES 16.1.3): re-read this long after, this many times.
+LISTING_PUBLISH_CONFIRM_DELAY = env.float("LISTING_PUBLISH_CONFIRM_DELAY", default=2.0)
+LISTING_PUBLISH_CONFIRM_TRIES = env.int("LISTING_PUBLISH_CONFIRM_TRIES", default=3)
 # "database": one bucket per account shared by every worker (backoffice/background/ratebudget.py);
 # "local": per process.
 REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")

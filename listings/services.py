@@ -79,9 +79,11 @@ def _push(
 
 
 def reread(listing: Listing, client: ReverbClient | None = None) -> Listing:
-    """The listing as Reverb has it now, written to the mirror."""
+    """The listing as Reverb has it now, written to the mirror: the seller's own row found by SKU
+    (`/my/listings?sku=...&state=all`, seller fields included), the public read only when the SKU no
+    longer finds it; its absent keys are not told, so nothing the seller row said is blanked."""
     client = client or listing.account.client()
-    return land(listing.account, client.get_listing(listing.reverb_id))
+    return land(listing.account, client.seller_listing(listing.reverb_id, listing.sku))
 
 
 def _state(listing: Listing) -> str:
@@ -102,7 +104,7 @@ PUBLISHABLE = ("draft", "ended", "sold", "sold_out")
 def publish_refusal(listing: Listing) -> str:
     if listing.state in PUBLISHABLE:
         return ""
-    return f"{listing} is {_state(listing)}: only drafts and ended listings can be published."
+    return f"{listing} is {_state(listing)}: only drafts, ended and sold listings can be published."
 
 
 def end_refusal(listing: Listing) -> str:
@@ -171,7 +173,7 @@ def create_listing(
             client=client,
         )
         answer = update.send(lambda c: c.update_listing(key, body))
-        listing = land(account, _listing_of(answer) or client.get_listing(key))
+        listing = land(account, _listing_of(answer) or client.seller_listing(key, sku))
         return Done(
             f"SKU {sku} already on Reverb (listing {key}): updated it instead of creating another.",
             listing,
@@ -187,7 +189,7 @@ def create_listing(
         except ReverbRefused as exc:
             lost = exc.error
             if not isinstance(lost, TransportError):
-                raise
+                return _refused_create(account, sku, exc, push)
             if not lost.maybe_applied:
                 raise ReverbRefused(lost, f"Reverb could not be reached: {lost}", call=push.call) from lost
             found = client.find_listing_by_sku(sku)  # the POST may have landed: look before retrying
@@ -202,15 +204,56 @@ def create_listing(
                 raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
             continue
         listing = land(account, _listing_of(answer) or {})
+        publishing = listing.state != "live" and data.get("publish") and not _warnings(answer)
+        if publishing:
+            expect_publish(listing)
         state = (
             "published"
             if listing.state == "live"
             else "publishing: Reverb confirms in a moment"
-            if data.get("publish") and not _warnings(answer)
+            if publishing
             else "saved as a draft"
         )
         return Done(f"Created listing {listing.reverb_id} ({state}).", listing, push.call, _warnings(answer))
     raise AssertionError("unreachable")
+
+
+def _is_duplicate_sku(error: ReverbError) -> bool:
+    text = f"{error.message} {error.body}".lower()
+    return "sku" in text and "already exists" in text
+
+
+def _refused_create(account: ReverbAccount, sku: str, exc: ReverbRefused, push: Push) -> Done:
+    """A refused create is not always "nothing happened" (API-NOTES 16.1.4): a 422 can still leave a
+    draft (its id in the body: mirror it, never create a second), and a duplicate SKU means Reverb has
+    the listing already (find it by SKU and link it here: mirror it, so the seller edits that one)."""
+    error = exc.error
+    left = _listing_of(error.body) if isinstance(error.body, Mapping) else None
+    if left is not None and left.get("id") is not None:
+        found = push.reverb.seller_listing(str(left["id"]), sku)
+        listing = land(account, found if found.get("id") is not None else left)
+        return Done(
+            f"Created listing {listing.reverb_id} as {_state(listing)}, but Reverb refused publishing it: "
+            f"{error.message}",
+            listing,
+            push.call,
+            [error.message],
+        )
+    if not _is_duplicate_sku(error):
+        raise exc
+    try:
+        existing = push.reverb.find_listing_by_sku(sku)
+    except ReverbError:
+        existing = None
+    if existing is None:
+        raise exc
+    listing = land(account, existing)
+    raise ReverbRefused(
+        error,
+        f"A listing with this SKU exists on Reverb: {listing.web_url or listing.reverb_id}. "
+        f"Linked it here (listing {listing.reverb_id}): edit that one instead; nothing was created.",
+        call=push.call,
+    ) from exc
 
 
 def _condition_of(data: Mapping[str, Any]) -> str:
@@ -317,6 +360,7 @@ def publish_listing(listing: Listing, *, actor: Actor, job: BulkJob | None = Non
     updated = land(listing.account, _listing_of(answer) or {})
     warnings = _warnings(answer)
     if updated.state != "live" and not warnings:  # Reverb publishes a second later (API-NOTES 16.1.3)
+        expect_publish(updated)
         return Done(f"Publishing {updated}: Reverb confirms in a moment.", updated, push.call, warnings)
     if updated.state != "live":
         return Done(
@@ -326,6 +370,35 @@ def publish_listing(listing: Listing, *, actor: Actor, job: BulkJob | None = Non
             warnings,
         )
     return Done(f"Published {updated}.", updated, push.call, warnings)
+
+
+CONFIRM_TASK = "listings.tasks.confirm_publish"
+
+
+def expect_publish(listing: Listing) -> None:
+    """Reverb answered "publishing" (the listing reads draft a second longer, API-NOTES 16.1.3): note it
+    on the listing and queue the re-read that records whether it went live (`confirm_publish`); the next
+    listings pull confirms it too."""
+    from backoffice.background.queue import enqueue
+
+    _store_push(listing, "publishing", "Publishing: Reverb confirms in a moment.", state=listing.state)
+    enqueue(CONFIRM_TASK, listing.pk, task_name=f"confirm publish {listing.reverb_id}")
+
+
+def confirm_publish(listing: Listing, client: ReverbClient | None = None) -> str:
+    """Re-read a listing waiting for its publish: record "published" once it reads live, "failed" when
+    Reverb left it in another state than the one it had; "" while it still reads as before."""
+    if (listing.last_push or {}).get("status") != "publishing":
+        return "not publishing"
+    before = (listing.last_push or {}).get("state", "draft")
+    fresh = reread(listing, client)
+    if fresh.state == "live":
+        _store_push(fresh, "published", f"Published {fresh} (Reverb confirmed it live).")
+        return "published"
+    if fresh.state != before:
+        _store_push(fresh, "failed", f"Reverb did not publish {fresh}: it reads {_state(fresh)}.")
+        return "failed"
+    return ""
 
 
 def end_listing(listing: Listing, *, actor: Actor, reason: str, job: BulkJob | None = None) -> Done:

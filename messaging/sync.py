@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import Link, Resource
+from backoffice.sync.engine import UNCHANGED_PAGE, Link, Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
@@ -114,8 +114,11 @@ def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return key, told(payload, fields, NEGOTIATION_SOURCES)
 
 
-def fetch_conversations(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.conversations())
+def fetch_conversations(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+    """Newest first: an incremental run stops at the first page that changed nothing (UNCHANGED_PAGE)."""
+    for page in client.conversations():
+        if (yield page.items) == UNCHANGED_PAGE:
+            return
 
 
 def fetch_messages(client: ReverbClient, conversations: list[dict[str, Any]]) -> Iterator[Sequence[dict]]:
@@ -160,9 +163,11 @@ CONVERSATIONS = Resource(
     model=Conversation,
     mapper=map_conversation,
     fetch=fetch_conversations,
+    incremental=True,
+    newest_first=True,
     links=(LISTING_LINK,),
     children=(("messages", fetch_messages),),
-    description="/my/conversations, complete scan; messages of new/changed conversations",
+    description="/my/conversations, newest first until an unchanged page; messages of new/changed ones",
 )
 # The list holds active negotiations only, so `missing` on a negotiation means "no longer active".
 NEGOTIATIONS = Resource(

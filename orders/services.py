@@ -8,7 +8,7 @@ copy back to the mirror.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
@@ -31,23 +31,40 @@ DOCUMENTED_PROVIDERS = (
 PROVIDERS_CACHE_SECONDS = 3600
 
 
+def _first_list(body: Any) -> list[Any]:
+    """The first list in Reverb's answer, whatever its key (the shape is not documented, API-NOTES 16.6):
+    the body itself, `shipping_providers`, `providers`, or any other key holding a list."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, list):
+                return value
+    return []
+
+
+def _provider_name(row: Any) -> str:
+    if isinstance(row, dict):
+        row = row.get("name") or row.get("provider") or row.get("display_name") or ""
+    return str(row or "").strip()
+
+
 def shipping_providers(account: ReverbAccount, client: ReverbClient | None = None) -> list[str]:
-    """Reverb's provider names for this account (cached an hour); "Other" is always offered."""
+    """The provider names to offer (cached an hour): Reverb's answer, whatever list it holds, united with
+    the documented names, "Other" always last. Only a suggestion: the ship call sends any name and Reverb's
+    own answer decides, so a stale or differently shaped list never refuses a carrier."""
     key = f"reverb:shipping-providers:{account.pk}"
     names: list[str] | None = cache.get(key)
     if names is None:
         try:
             body = (client or account.client()).shipping_providers()
         except ReverbError:
-            return list(DOCUMENTED_PROVIDERS)
-        rows = body.get("shipping_providers", body) if isinstance(body, dict) else body
-        names = [str(r.get("name") if isinstance(r, dict) else r) for r in rows or []] or list(
-            DOCUMENTED_PROVIDERS
-        )
-        cache.set(key, names, PROVIDERS_CACHE_SECONDS)
-    if "Other" not in names:
-        names = [*names, "Other"]
-    return names
+            body = None
+        found = [n for n in (_provider_name(r) for r in _first_list(body)) if n]
+        names = list(dict.fromkeys([*found, *(p for p in DOCUMENTED_PROVIDERS if p != "Other")]))
+        if body is not None:
+            cache.set(key, names, PROVIDERS_CACHE_SECONDS)
+    return [*(n for n in names if n != "Other"), "Other"]
 
 
 def refresh_order(order: Order, client: ReverbClient) -> Order:
@@ -99,8 +116,8 @@ def ship_order(
         )
     if not tracking_number:
         raise push.refuse("A tracking number is required.")
-    if provider not in shipping_providers(order.account, push.reverb):
-        raise push.refuse(f"Unknown shipping provider {provider!r}: pick one of Reverb's (or Other).")
+    if not provider:  # any name goes to Reverb, whose answer decides (our list may be stale)
+        raise push.refuse("A shipping provider is required: pick one of Reverb's (or Other).")
     try:
         push.send(lambda c: c.ship_order(order.order_number, provider, tracking_number, send_notification))
     except ReverbRefused as exc:

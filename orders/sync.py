@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import Link, MappingError, Resource
+from backoffice.sync.engine import UNCHANGED_PAGE, Link, MappingError, Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
@@ -133,17 +133,19 @@ def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Seque
 
 
 def fetch_payments(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return read_ahead(client, (page.items for page in client.payments()))
+    """Incremental: the swagger documents updated_start_date on /my/payments/selling (API-NOTES 16.3)."""
+    return read_ahead(client, (page.items for page in client.payments(updated_start=since)))
 
 
-def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return read_ahead(client, _feedback_pages(client))
-
-
-def _feedback_pages(client: ReverbClient) -> Iterator[Sequence[dict[str, Any]]]:
-    for direction, pages in (("received", client.feedback_received()), ("sent", client.feedback_sent())):
+def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
+    """Received, then sent, each newest first: an incremental run ends a direction at its first page
+    that changed nothing (the runner sends UNCHANGED_PAGE)."""
+    for direction in ("received", "sent"):
+        pages = client.feedback_received() if direction == "received" else client.feedback_sent()
         for page in pages:
-            yield [row if "role" in row else {**row, "_direction": direction} for row in page.items]
+            rows = [row if "role" in row else {**row, "_direction": direction} for row in page.items]
+            if (yield rows) == UNCHANGED_PAGE:
+                break
 
 
 ORDER_LINK = Link(field="order", key_field="order_number", target="orders.Order")
@@ -158,9 +160,22 @@ ORDERS = Resource(
     description="/my/orders/selling/all, updated_start_date = last success - overlap",
 )
 PAYMENTS = Resource(
-    name="payments", model=Payment, mapper=map_payment, fetch=fetch_payments, links=(ORDER_LINK,)
+    name="payments",
+    model=Payment,
+    mapper=map_payment,
+    fetch=fetch_payments,
+    incremental=True,
+    links=(ORDER_LINK,),
+    description="/my/payments/selling, updated_start_date = last success - overlap",
 )
 FEEDBACK = Resource(
-    name="feedback", model=Feedback, mapper=map_feedback, fetch=fetch_feedback, links=(ORDER_LINK,)
+    name="feedback",
+    model=Feedback,
+    mapper=map_feedback,
+    fetch=fetch_feedback,
+    incremental=True,
+    newest_first=True,
+    links=(ORDER_LINK,),
+    description="/my/feedback/received and /sent, newest first until an unchanged page",
 )
 RESOURCES = [ORDERS, PAYMENTS, FEEDBACK]

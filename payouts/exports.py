@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from backoffice.csvfiles import csv_response
+from backoffice.models.account import account_zones
 from orders.exports import formatted, money_cell, order_rows
 from orders.models import Order
 
@@ -25,8 +26,7 @@ def stream_csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) 
 
 def orders_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[list[Any]]]:
     """Orders paid within the period, as THE orders CSV (orders/exports.py); one query, streamed."""
-    start, end = period.bounds()
-    qs: QuerySet[Order] = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
+    qs: QuerySet[Order] = Order.objects.filter(period.within("paid_at", account_zones(account_ids)))
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
     return order_rows(qs.order_by("paid_at", "pk"))
@@ -54,10 +54,7 @@ LINE_ITEM_COLUMNS: list[tuple[str, str, Callable[[Any], Any] | None]] = [
 
 def line_item_rows(period: Period, account_ids: list[int] | None) -> tuple[list[str], Iterator[list[Any]]]:
     """Line items of payouts made within the period; one query, streamed."""
-    start, end = period.bounds()
-    qs = PayoutLineItem.objects.filter(
-        payout__remote_created_at__gte=start, payout__remote_created_at__lt=end
-    )
+    qs = PayoutLineItem.objects.filter(period.within("payout__remote_created_at", account_zones(account_ids)))
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
     fields = [name for name, _, _ in LINE_ITEM_COLUMNS]

@@ -135,5 +135,9 @@ class OrderAmounts:
         return rates.selling_fee(self.product, self.shipping), rates.processing_fee(self.total)
 
     def expected_payout(self, rates: Rates) -> Decimal:
+        """What the seller should receive: `direct_checkout_payout` when the order states it (Reverb's own
+        figure, API-NOTES 16.2.1), else the fee schedule's arithmetic."""
+        if self.payout is not None and self.total:
+            return self.payout
         selling, processing = self.expected_fees(rates)
         return self.total - selling - processing - self.bump_fee - self.tax_withheld

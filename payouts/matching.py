@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.admin.links import change_url
+from backoffice.models.account import account_zones, zone_named
 from orders.models import Order
 from refunds.models import RefundRequest
 
@@ -189,10 +190,20 @@ class Period:
     start: date
     end: date  # inclusive
 
-    def bounds(self) -> tuple[datetime, datetime]:
-        tz = timezone.get_current_timezone()
+    def bounds(self, tz: tzinfo | None = None) -> tuple[datetime, datetime]:
+        tz = tz or timezone.get_current_timezone()
         start = datetime.combine(self.start, time.min, tzinfo=tz)
         return start, datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz)
+
+    def within(self, field: str, zones: dict[str, list[int]]) -> Q:
+        """Rows whose `field` falls in the period as each account's shop counts days (its time zone,
+        `zones` from `account_zones`): a sale at 03:00 UTC on the 1st is the last day of the previous
+        month in Chicago. The condition is part of the caller's query."""
+        condition = Q(pk__in=[])
+        for name, ids in zones.items():
+            start, end = self.bounds(zone_named(name))
+            condition |= Q(**{"account_id__in": ids, f"{field}__gte": start, f"{field}__lt": end})
+        return condition
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:
@@ -312,17 +323,18 @@ def match_period(
     """Findings and totals for orders paid, payouts made and refunds approved (or, still open, requested)
     within `period`.
 
-    Queries (constant): fee schedules 1; orders 3 (+ line items with payouts, + refunds); line items of the
-    period's payouts 2; payouts 1; refund requests 2 (+ the orders' line items)."""
+    Queries (constant): the accounts' time zones 1; fee schedules 1; orders 3 (+ line items with payouts, +
+    refunds); line items of the period's payouts 2; payouts 1; refund requests 2 (+ the orders' line
+    items)."""
     as_of = as_of or timezone.now()
-    start, end = period.bounds()
     ids = None if account_ids is None else list(account_ids)
+    zones = account_zones(ids)
 
     def scoped(qs: QuerySet) -> QuerySet:
         return qs if ids is None else qs.filter(account_id__in=ids)
 
     orders = list(
-        scoped(Order.objects.filter(paid_at__gte=start, paid_at__lt=end, status__in=REPORTED_ORDER_STATUSES))
+        scoped(Order.objects.filter(period.within("paid_at", zones), status__in=REPORTED_ORDER_STATUSES))
         .select_related("account")
         .prefetch_related(
             Prefetch("payout_line_items", queryset=PayoutLineItem.objects.select_related("payout")),
@@ -332,21 +344,17 @@ def match_period(
     )
     lines = list(
         line_items_with_orders(
-            scoped(
-                PayoutLineItem.objects.filter(
-                    payout__remote_created_at__gte=start, payout__remote_created_at__lt=end
-                )
-            )
+            scoped(PayoutLineItem.objects.filter(period.within("payout__remote_created_at", zones)))
         ).order_by("payout__remote_created_at", "order_number", "pk")
     )
     payouts = list(
-        scoped(Payout.objects.filter(remote_created_at__gte=start, remote_created_at__lt=end))
+        scoped(Payout.objects.filter(period.within("remote_created_at", zones)))
         .select_related("account")
         .annotate(line_sum=Coalesce(Sum("line_items__amount_total"), ZERO), line_count=Count("line_items"))
         .order_by("remote_created_at", "pk")
     )
     refunds = list(
-        scoped(RefundRequest.objects.filter(refunds_booked_in(start, end)))
+        scoped(RefundRequest.objects.filter(refunds_booked_within(period, zones)))
         .exclude(state="denied")
         .select_related("order", "account")
         .prefetch_related(
@@ -492,6 +500,15 @@ def refunds_booked_in(start: datetime, end: datetime) -> Q:
         | Q(remote_updated_at__isnull=True) & created
     )
     return approved | (~Q(state=APPROVED) & created)
+
+
+def refunds_booked_within(period: Period, zones: dict[str, list[int]]) -> Q:
+    """`refunds_booked_in` for each account's own days (its shop's time zone, `zones` from account_zones)."""
+    condition = Q(pk__in=[])
+    for name, ids in zones.items():
+        start, end = period.bounds(zone_named(name))
+        condition |= Q(account_id__in=ids) & refunds_booked_in(start, end)
+    return condition
 
 
 def booked_at(refund: RefundRequest) -> datetime | None:

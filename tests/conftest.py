@@ -29,6 +29,13 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+@pytest.fixture(autouse=True)
+def _fast_budget(settings: Any) -> None:
+    """Our own request budget (default 1 request/s, Reverb's pace) runs at a pace the suite never reaches;
+    tests of the budget set their own."""
+    settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST = 1000.0, 1000
+
+
 EMULATOR_ORIGIN = "http://reverb.test"
 EMULATOR_API_URL = f"{EMULATOR_ORIGIN}/api"
 EMULATOR_TOKEN = "test-token-0123456789"

@@ -138,8 +138,14 @@ def test_admin_form_sets_and_keeps_the_token(staff_client: Client) -> None:
     account = AccountFactory(name="main", token=SECRET)
     url = reverse("admin:backoffice_reverbaccount_change", args=[account.pk])
     data = {
-        "name": "main", "api_url": EMULATOR_API_URL, "currency": "EUR", "enabled": "on",
-        "push_inventory": "on", "new_token": "", "time_zone": "UTC", "reconcile_at": "03:00",
+        "name": "main",
+        "api_url": EMULATOR_API_URL,
+        "currency": "EUR",
+        "enabled": "on",
+        "push_inventory": "on",
+        "new_token": "",
+        "time_zone": "UTC",
+        "reconcile_at": "03:00",
     }
     assert staff_client.post(url, data).status_code == 302
     account.refresh_from_db()
@@ -154,8 +160,14 @@ def test_admin_add_form_creates_account_with_token(staff_client: Client) -> None
     # Like Reverb's Magento plugin, only inventory is pushed by default.
     assert re.search(r'name="push_inventory"[^>]* checked', add_page)
     assert not re.search(r'name="push_price"[^>]* checked', add_page)
-    data = {"name": "new", "api_url": EMULATOR_API_URL, "currency": "USD", "new_token": SECRET,
-            "time_zone": "America/Chicago", "reconcile_at": "03:00"}
+    data = {
+        "name": "new",
+        "api_url": EMULATOR_API_URL,
+        "currency": "USD",
+        "new_token": SECRET,
+        "time_zone": "America/Chicago",
+        "reconcile_at": "03:00",
+    }
     response = staff_client.post(reverse("admin:backoffice_reverbaccount_add"), data)
     assert response.status_code == 302, response.content.decode()[:2000]
     account = ReverbAccount.objects.get(name="new")
@@ -164,8 +176,13 @@ def test_admin_add_form_creates_account_with_token(staff_client: Client) -> None
 
 
 def test_admin_form_refuses_an_unknown_time_zone(staff_client: Client) -> None:
-    data = {"name": "tz", "api_url": EMULATOR_API_URL, "currency": "USD", "time_zone": "Mars/Olympus",
-            "reconcile_at": "03:00"}
+    data = {
+        "name": "tz",
+        "api_url": EMULATOR_API_URL,
+        "currency": "USD",
+        "time_zone": "Mars/Olympus",
+        "reconcile_at": "03:00",
+    }
     response = staff_client.post(reverse("admin:backoffice_reverbaccount_add"), data)
     assert response.status_code == 200
     assert "Unknown time zone" in response.content.decode()
@@ -207,11 +224,31 @@ def test_mirror_admin_is_read_only_and_undeletable(db) -> None:
 
 def test_add_reads_token_from_env_and_checks(db, emulator, monkeypatch) -> None:
     monkeypatch.setenv("REVERB_TOKEN", EMULATOR_TOKEN)
+    emulator.store.shop["currency"] = "GBP"  # the shop's own currency, read when the account is added
     out = run("add", "shop", "--api-url", EMULATOR_API_URL, "--currency", "GBP")
     account = ReverbAccount.objects.get(name="shop")
     assert account.get_token() == EMULATOR_TOKEN and account.currency == "GBP"
     assert "Saved account 'shop'" in out and "connected to" in out
     assert EMULATOR_TOKEN not in out
+
+
+def test_add_corrects_the_currency_to_the_shops(db, emulator, monkeypatch) -> None:
+    """Refunds must be in the shop's currency (API-NOTES 16.4): a wrong one is corrected when the account
+    is added, with a clear message, not left to fail every seller refund later."""
+    monkeypatch.setenv("REVERB_TOKEN", EMULATOR_TOKEN)
+    emulator.store.shop["currency"] = "GBP"
+    out = run("add", "uk", "--api-url", EMULATOR_API_URL, "--currency", "USD")
+    assert ReverbAccount.objects.get(name="uk").currency == "GBP"
+    assert "currency corrected from USD to GBP (the shop's currency on Reverb)" in out
+
+
+def test_verify_reads_the_shops_currency(db, emulator) -> None:
+    account = AccountFactory(currency="EUR")
+    ok, message = account.verify()
+    assert ok and "currency corrected from EUR to USD" in message
+    account.refresh_from_db()
+    assert account.currency == "USD"
+    assert account.verify() == (True, message.split(";")[0])  # nothing more to correct
 
 
 def test_add_with_unreachable_url_still_saves_and_says_so(db, monkeypatch) -> None:

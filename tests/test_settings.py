@@ -132,3 +132,18 @@ def test_deploy_warnings_say_which_variable(override: dict[str, str], code: str)
     values = {**env_example(), **override}
     result = manage("check", "--deploy", **values)
     assert code in result.stdout + result.stderr
+
+
+def test_the_default_request_budget_is_reverbs_pace() -> None:
+    """About 1 request/s per account after a small burst (API-NOTES 16.3); .env.example says the same."""
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.REVERB_RATE_PER_SECOND, s.REVERB_RATE_BURST)"
+    )
+    env = {k: v for k, v in clean_env().items() if not k.startswith("REVERB_RATE")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True, timeout=60)
+    rate, burst = out.stdout.split()
+    assert float(rate) == 1.0 and 1 <= int(burst) <= 5
+    example = env_example()
+    assert float(example["REVERB_RATE_PER_SECOND"]) == 1.0 and int(example["REVERB_RATE_BURST"]) <= 5

@@ -120,6 +120,13 @@ class ReverbAccountAdmin(BaseAdmin):
     def token_status(self, obj: ReverbAccount) -> str:
         return "set" if obj.has_token else "not set"
 
+    def save_model(self, request: HttpRequest, obj: ReverbAccount, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and obj.enabled and obj.has_token:  # a new account: read its currency from the shop
+            ok, message = obj.verify()
+            level = messages.SUCCESS if ok else messages.WARNING
+            self.message_user(request, f"{obj.name}: {'connected to ' if ok else ''}{message}", level)
+
     @admin.action(description="Verify connection")
     def verify_connection(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> None:
         for account in queryset:

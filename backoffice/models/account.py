@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import models
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 logger = logging.getLogger(__name__)
+
 
 class Currency(models.TextChoices):
     USD = "USD", "US dollar"
@@ -59,9 +62,7 @@ class ReverbAccount(models.Model):
     push_condition = models.BooleanField(default=False)
     push_photos = models.BooleanField(default=False)
     push_shipping = models.BooleanField(default=False)
-    push_make_model = models.BooleanField(
-        "push make/model/finish/year", default=False
-    )
+    push_make_model = models.BooleanField("push make/model/finish/year", default=False)
     push_categories = models.BooleanField(default=False)
 
     # Background work (DESIGN.md section 7).
@@ -72,7 +73,10 @@ class ReverbAccount(models.Model):
         default=datetime.time(3, 0), help_text="Nightly reconciliation time, in the shop's time zone."
     )
     webhook_secret = models.CharField(
-        max_length=64, unique=True, default=new_webhook_secret, editable=False,
+        max_length=64,
+        unique=True,
+        default=new_webhook_secret,
+        editable=False,
         help_text="The secret part of this account's webhook URL; rotate it from the admin.",
     )
 
@@ -106,11 +110,16 @@ class ReverbAccount(models.Model):
         from backoffice.background.ratebudget import account_rate_limiter
         from backoffice.reverb.client import BearerToken, ReverbClient
 
-        options = {"currency": self.currency or "USD", "account_key": f"account:{self.pk}",
-                   "per_page": settings.REVERB_PER_PAGE, "max_retries": settings.REVERB_MAX_RETRIES,
-                   "timeout": (settings.REVERB_CONNECT_TIMEOUT, settings.REVERB_READ_TIMEOUT),
-                   "deadline": settings.REVERB_REQUEST_DEADLINE, "max_pause": settings.REVERB_MAX_PAUSE,
-                   **options}
+        options = {
+            "currency": self.currency or "USD",
+            "account_key": f"account:{self.pk}",
+            "per_page": settings.REVERB_PER_PAGE,
+            "max_retries": settings.REVERB_MAX_RETRIES,
+            "timeout": (settings.REVERB_CONNECT_TIMEOUT, settings.REVERB_READ_TIMEOUT),
+            "deadline": settings.REVERB_REQUEST_DEADLINE,
+            "max_pause": settings.REVERB_MAX_PAUSE,
+            **options,
+        }
         options["rate_limiter"] = options.get("rate_limiter") or account_rate_limiter()
         return ReverbClient(self.api_url, BearerToken(self.get_token()), **options)
 
@@ -137,10 +146,33 @@ class ReverbAccount(models.Model):
             ok, message = False, f"{type(exc).__name__}: {exc}"
         else:
             ok, message = True, shop_name_of(payload)
+            message += self.check_currency()
         message = self._scrub(message)
         level = logging.DEBUG if ok else logging.INFO
         logger.log(level, "verify %r: %s %s", self, "ok" if ok else "failed", message)
         return ok, message
+
+    def check_currency(self) -> str:
+        """Read the shop's currency from Reverb (`GET /shop`) and correct this account's when it differs:
+        refunds must be in the shop's own currency (API-NOTES 16.4), so a wrong one would fail every
+        seller refund later. Returns a sentence saying what changed ("" when nothing did or Reverb did
+        not say)."""
+        from backoffice.reverb.errors import ReverbError
+
+        try:
+            shop = self.client().get_shop()
+        except ReverbError as exc:
+            return f" (could not read the shop's currency: {exc})"
+        told = str((shop or {}).get("currency") or "").upper() if isinstance(shop, dict) else ""
+        if not told or told == self.currency:
+            return ""
+        if told not in Currency.values:
+            return f"; the shop's currency on Reverb is {told}, which this back office does not know"
+        was, self.currency = self.currency, told
+        if self.pk is not None:
+            type(self).objects.filter(pk=self.pk).update(currency=told)
+        logger.info("account %r: currency corrected from %s to %s (the shop's)", self, was, told)
+        return f"; currency corrected from {was} to {told} (the shop's currency on Reverb)"
 
     def _scrub(self, text: str) -> str:
         """Defence in depth: never let the token through in a message, whatever raised it."""
@@ -161,3 +193,22 @@ def shop_name_of(payload: dict[str, Any]) -> str:
             return str(payload[key])
     return "(account reachable; no shop name in the response)"
 
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone, UTC when the name is unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def account_zones(account_ids: Iterable[int] | None = None) -> dict[str, list[int]]:
+    """{time zone name: account ids} (one query): weekly and monthly figures bucket each account's rows
+    in its shop's own time zone."""
+    qs = ReverbAccount.objects.all()
+    if account_ids is not None:
+        qs = qs.filter(pk__in=list(account_ids))
+    zones: dict[str, list[int]] = {}
+    for pk, name in qs.values_list("pk", "time_zone").order_by("pk"):
+        zones.setdefault(name or "UTC", []).append(pk)
+    return zones

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.admin.links import change_url, changelist_url
+from backoffice.models.account import account_zones, zone_named
 from backoffice.pages.charts import Bar, bar_chart
 
 WEEKS = 12
@@ -215,19 +216,30 @@ def week_starts(now: datetime, weeks: int = WEEKS) -> list[datetime]:
     return [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
 
 
-def _weekly(qs: QuerySet, date_field: str, amount_field: str, weeks: list[datetime]) -> dict[str, list[Bar]]:
-    """{currency: 12 bars} from one grouped query."""
-    rows = (
-        qs.filter(**{f"{date_field}__gte": weeks[0]})
-        .annotate(week=TruncWeek(date_field))
-        .values("week", "currency")
-        .annotate(total=Sum(amount_field))
-        .order_by()
-    )
-    sums: dict[str, dict[Any, Decimal]] = defaultdict(dict)
-    for row in rows:
-        week = timezone.localtime(row["week"]).date() if isinstance(row["week"], datetime) else row["week"]
-        sums[row["currency"] or ""][week] = row["total"] or Decimal(0)
+def _weekly(
+    qs: QuerySet,
+    date_field: str,
+    amount_field: str,
+    weeks: list[datetime],
+    zones: dict[str, list[int]] | None = None,
+) -> dict[str, list[Bar]]:
+    """{currency: 12 bars}: one grouped query per account time zone (weeks start on Monday 00:00 in the
+    account's zone, so a sale late on Sunday evening in Chicago counts in that Sunday's week)."""
+    zones = zones if zones is not None else account_zones()
+    sums: dict[str, dict[Any, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for name, ids in zones.items():
+        tz = zone_named(name)
+        scoped = qs.filter(account_id__in=ids) if len(zones) > 1 else qs
+        rows = (
+            scoped.filter(**{f"{date_field}__gte": weeks[0] - timedelta(days=1)})
+            .annotate(week=TruncWeek(date_field, tzinfo=tz))
+            .values("week", "currency")
+            .annotate(total=Sum(amount_field))
+            .order_by()
+        )
+        for row in rows:
+            week = row["week"].astimezone(tz).date() if isinstance(row["week"], datetime) else row["week"]
+            sums[row["currency"] or ""][week] += row["total"] or Decimal(0)
     return {
         currency: [Bar(f"{w:%b %d}", values.get(w.date(), Decimal(0))) for w in weeks]
         for currency, values in sorted(sums.items())
@@ -244,20 +256,29 @@ class Chart:
 
 
 def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
-    """Sales (orders paid), approved refunds and payouts per week, last 12 weeks; 1 query each."""
+    """Sales (orders paid), approved refunds and payouts per week, last 12 weeks, each account's in its
+    own time zone; 1 query for the zones, then 1 each per time zone."""
     from orders.models import Order
     from payouts.models import Payout
     from refunds.models import RefundRequest
 
     weeks = week_starts(now or timezone.now())
+    zones = account_zones()
     series: list[tuple[str, str, str, dict[str, list[Bar]]]] = []
     if user.has_perm("orders.view_order"):
         sales = Order.objects.filter(status__in=ORDER_PAID_STATUSES)
-        series.append(("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks)))
+        series.append(
+            ("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks, zones))
+        )
     if user.has_perm("refunds.view_refundrequest"):
         refunds = RefundRequest.objects.filter(state="approved")
         series.append(
-            ("refunds", "Refunds", "chart-refunds", _weekly(refunds, "remote_created_at", "amount", weeks))
+            (
+                "refunds",
+                "Refunds",
+                "chart-refunds",
+                _weekly(refunds, "remote_created_at", "amount", weeks, zones),
+            )
         )
     if user.has_perm("payouts.view_payout"):
         series.append(
@@ -265,7 +286,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
                 "payouts",
                 "Payouts",
                 "chart-payouts",
-                _weekly(Payout.objects.all(), "remote_created_at", "total", weeks),
+                _weekly(Payout.objects.all(), "remote_created_at", "total", weeks, zones),
             )
         )
     charts = []

@@ -505,7 +505,20 @@ class ReverbClient:
         return self.pages("/my/listings/drafts", key="listings", per_page=per_page)
 
     def get_listing(self, listing_id: int | str) -> dict[str, Any]:
+        """The public listing shape, even for the owner: no sku, slug, shipping_profile_id, updated_at
+        (API-NOTES 16.1.1). Use `seller_listing` when the seller fields are needed."""
         return self.request("GET", f"/listings/{listing_id}")
+
+    def seller_listing(self, listing_id: int | str, sku: str = "") -> dict[str, Any]:
+        """The listing as the seller's own collection has it (`/my/listings?sku=...&state=all`, seller
+        fields included) when its SKU is known and still names this listing; otherwise the public
+        `GET /listings/{id}` (the caller must then treat the absent seller keys as not told)."""
+        if sku:
+            for page in self.my_listings(state="all", sku=sku):
+                for row in page.items:
+                    if str(row.get("id")) == str(listing_id):
+                        return row
+        return self.get_listing(listing_id)
 
     def create_listing(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """POST /listings; returns the write envelope {"message", "listing", "warnings"?}. Never retried

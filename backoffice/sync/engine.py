@@ -57,6 +57,9 @@ class Link:
     target: str  # "app_label.Model"
 
 
+UNCHANGED_PAGE = "unchanged page"  # sent into a newest_first fetcher: the page it gave changed nothing
+
+
 @dataclass(frozen=True)
 class Resource:
     """How one Reverb collection is pulled into one mirror model."""
@@ -66,6 +69,10 @@ class Resource:
     mapper: Mapper
     fetch: Fetcher | None  # None: fed by a parent resource (messages, payout line items)
     incremental: bool = False  # accepts updated_start_date; otherwise every run is a complete scan
+    # Newest first, without a date filter (feedback, conversations): an incremental run stops a stream at
+    # its first page that changed nothing; the runner sends UNCHANGED_PAGE into the fetch generator,
+    # which ends that stream (and may go on with another).
+    newest_first: bool = False
     mark_missing: bool = True
     links: tuple[Link, ...] = ()
     # Child collections pulled for the parent payloads a page created or changed (all of them on an

@@ -37,7 +37,7 @@ def upsert_objects(
     """Map every payload (all or nothing), upsert them in one transaction, then (re)link related rows.
     The one write-back path for services and webhooks."""
     resource = registry.get(resource_name)
-    rows: list[Row] = []
+    mapped: list[tuple[str, dict[str, Any], Mapping[str, Any]]] = []
     for payload in payloads:
         try:
             key, fields = resource.mapper(payload)
@@ -45,7 +45,11 @@ def upsert_objects(
             raise
         except _RECORD_ERRORS as exc:
             raise MappingError(f"{type(exc).__name__}: {exc}") from exc
-        rows.append((key, fields, dict(payload)))
+        mapped.append((key, fields, payload))
+    had = _raw_of(resource.model, account, [key for key, _, _ in mapped])
+    # A key the payload leaves out is "not told" for `raw` too: a partial read (GET /listings/{id} has no
+    # seller fields, API-NOTES 16.1.1) keeps what the fuller payload said; a pull replaces it whole.
+    rows: list[Row] = [(key, fields, {**had.get(key, {}), **payload}) for key, fields, payload in mapped]
     with transaction.atomic():
         result = upsert_page(resource.model, account, rows)
         if result.rejected:  # all or nothing: the transaction rolls back
@@ -55,3 +59,8 @@ def upsert_objects(
             for model, link in registry.links_touching(resource.model):
                 link_related(model, account, link)
     return Written([key for key, _, _ in rows], result)
+
+
+def _raw_of(model: type, account: ReverbAccount, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows = model.objects.filter(account=account, reverb_id__in=keys).values_list("reverb_id", "raw")
+    return {key: raw for key, raw in rows if isinstance(raw, dict)}

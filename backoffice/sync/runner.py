@@ -19,7 +19,16 @@ from django.utils import timezone
 from backoffice.models import SyncLogEntry, SyncRun
 
 from . import registry
-from .engine import MappingError, PageResult, Resource, Row, link_related, mark_missing, upsert_page
+from .engine import (
+    UNCHANGED_PAGE,
+    MappingError,
+    PageResult,
+    Resource,
+    Row,
+    link_related,
+    mark_missing,
+    upsert_page,
+)
 from .mapping import link
 from .watermark import since_for
 
@@ -233,8 +242,17 @@ def sync_resource(
     keyless = False
     error = ""
     try:
-        for payloads in resource.fetch(client, since):
+        pages = iter(resource.fetch(client, since))
+        signal: str | None = None
+        while True:
+            try:
+                payloads = pages.send(signal) if signal is not None else next(pages)
+            except StopIteration:
+                break
+            signal = None
             outcome = land_page(resource, account, run, payloads, observer)
+            if since is not None and resource.newest_first and payloads and not outcome.changed:
+                signal = UNCHANGED_PAGE  # the rest of this stream is older and already mirrored
             if since is None:
                 seen.update(outcome.keys)
             keyless |= outcome.keyless_failure

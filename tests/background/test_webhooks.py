@@ -335,18 +335,19 @@ def test_register_skips_existing_lists_and_unregisters(emulator: Any, account: R
     url = webhooks.webhook_url(account, BASE)
     assert url == f"{BASE}/webhooks/reverb/{account.webhook_secret}/"
     out = run(account.name, "--register", "--base-url", BASE + "/")
-    assert out.count(" registered") == 6
+    assert out.count(" registered") == len(webhooks.TOPICS) == 7
+    assert "orders/paid" in webhooks.TOPICS  # the one topic a seller token could register (API-NOTES 16.5)
     assert registered(emulator) == {(topic, url) for topic in webhooks.TOPICS}
 
     again = run(account.name, "--register", "--base-url", BASE)
-    assert again.count("already registered") == 6
-    assert len(emulator.store.table("webhooks")) == 6
+    assert again.count("already registered") == 7
+    assert len(emulator.store.table("webhooks")) == 7
 
     listing = run(account.name)
-    assert listing.count("(ours)") == 6 and "orders/create" in listing
+    assert listing.count("(ours)") == 7 and "orders/create" in listing
 
     removed = run(account.name, "--unregister")
-    assert removed.count("removed") == 6
+    assert removed.count("removed") == 7
     assert registered(emulator) == set()
 
 
@@ -362,7 +363,7 @@ def test_register_after_rotation_replaces_the_old_urls(emulator: Any, account: R
     webhooks.rotate_secret(account)
     assert "(ours, old secret: 404s)" in run(account.name)
     out = run(account.name, "--register", "--base-url", BASE)
-    assert out.count("(an old secret's URL)") == 6
+    assert out.count("(an old secret's URL)") == 7
     new = webhooks.webhook_url(account, BASE)
     assert new != old
     assert registered(emulator) == {(t, new) for t in webhooks.TOPICS} | {
@@ -391,6 +392,25 @@ def test_invalid_topic_reported_per_topic(
     results = webhooks.register(account, BASE)
     bogus = next(r for r in results if r.topic == "orders/bogus")
     assert bogus.outcome == "failed" and "topic does not have a valid value" in bogus.detail
+
+
+def test_optional_topics_reverb_does_not_offer_are_tolerated(emulator: Any, account: ReverbAccount) -> None:
+    """A seller token may register only orders/paid (API-NOTES 16.5): the others' 400 is "not offered"."""
+    from backoffice.reverb.emulator import shop
+
+    only_paid = ("orders/paid",)
+    original = shop.WEBHOOK_TOPICS
+    shop.WEBHOOK_TOPICS = only_paid
+    try:
+        results = webhooks.register(account, BASE)
+        out = run(account.name, "--register", "--base-url", BASE)
+    finally:
+        shop.WEBHOOK_TOPICS = original
+    outcomes = {r.topic: r.outcome for r in results}
+    assert outcomes.pop("orders/paid") == "registered"
+    assert set(outcomes.values()) == {"not offered"}
+    assert registered(emulator) == {("orders/paid", webhooks.webhook_url(account, BASE))}
+    assert "already registered" in out
 
 
 def test_register_needs_a_base_url(account: ReverbAccount) -> None:

@@ -233,9 +233,9 @@ def test_dashboard_query_count_is_constant(admin_client, django_assert_num_queri
     _populate(accounts, rows)
     admin_client.get("/admin/")  # warm the session
     # session, user, permissions 3; dashboard: work queues 5, deadlines 4 (accounts + one per queue),
-    # sync health 3, reconciliation 1, charts 3; the session renewed (SESSION_SAVE_EVERY_REQUEST: savepoint,
-    # update, release) 3.
-    with django_assert_num_queries(22):
+    # sync health 3, reconciliation 1, charts 1 (the accounts' time zones) + 3 per zone; the session renewed
+    # (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release) 3.
+    with django_assert_num_queries(23):
         response = admin_client.get("/admin/")
     html = response.content.decode()
     assert queue_counts(html)["unread"] == accounts * rows
@@ -250,3 +250,28 @@ def test_dashboard_shows_only_what_the_user_may_see(client) -> None:
     assert set(queue_counts(html)) == {"ship", "pickup"}
     assert 'id="sync-health"' not in html and 'data-chart="payouts"' not in html
     assert 'data-chart="sales"' in html
+
+
+def test_weekly_figures_bucket_by_the_accounts_time_zone() -> None:
+    """A sale at 03:00 UTC on a Monday is Sunday evening in Chicago: that shop's previous week."""
+    from datetime import UTC, datetime
+
+    from backoffice.pages.dashboard import _weekly
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+    weeks = week_starts(now)
+    monday_3am_utc = weeks[-1].astimezone(UTC).replace(hour=3)
+    chicago, london = AccountFactory(time_zone="America/Chicago"), AccountFactory(time_zone="Europe/London")
+    for account in (chicago, london):
+        Order.objects.create(
+            account=account,
+            reverb_id=f"tz-{account.pk}",
+            order_number=f"tz-{account.pk}",
+            status="paid",
+            paid_at=monday_3am_utc,
+            amount_total=Decimal("10") if account == chicago else Decimal("1"),
+            currency="USD",
+        )
+    bars = _weekly(Order.objects.all(), "paid_at", "amount_total", weeks)["USD"]
+    assert bars[-2].value == Decimal("10")  # Chicago: Sunday 21:00, the week before
+    assert bars[-1].value == Decimal("1")  # London: Monday 03:00, this week

@@ -40,7 +40,7 @@ def test_ship_sends_once_and_writes_back(emulator, shop):
     [
         ({"paid": False}, "T1", "UPS", "Only paid orders"),
         ({"local_pickup": True}, "T1", "UPS", "local pickup"),
-        ({}, "T1", "Carrier Pigeon", "Unknown shipping provider"),
+        ({}, "T1", "  ", "shipping provider is required"),
         ({}, "  ", "UPS", "tracking number is required"),
     ],
 )
@@ -137,3 +137,35 @@ def test_already_shipped_refusals_name_the_shipment(emulator, shop):
         ship_order(order, actor=None, provider="UPS", tracking_number="OTHER")
     assert other.value.message == "Already shipped (USPS 9400)." and not other.value.already_done
     assert ship_calls(emulator) == 1
+
+
+def test_an_unknown_provider_goes_to_reverb_whose_answer_decides(emulator, shop):
+    """Our provider list is only a suggestion (it may be stale): Reverb's own 4xx refuses, not us."""
+    order = new_order(emulator, shop)
+    with pytest.raises(ReverbRefused) as info:
+        ship_order(order, actor=None, provider="Carrier Pigeon", tracking_number="T1")
+    assert "provider" in info.value.field_errors and ship_calls(emulator) == 1
+
+
+def test_a_stale_provider_list_never_refuses_a_carrier(emulator, shop):
+    from django.core.cache import cache
+
+    cache.set(f"reverb:shipping-providers:{shop.pk}", ["UPS"], 3600)  # our copy, before TNT was added
+    order = new_order(emulator, shop)
+    ship_order(order, actor=None, provider="TNT", tracking_number="TNT1")
+    order.refresh_from_db()
+    assert order.shipping_provider == "TNT" and ship_calls(emulator) == 1
+
+
+@pytest.mark.parametrize("variant", ["default", "alt"])
+def test_provider_list_is_reverbs_first_list_united_with_the_documented_names(emulator, shop, variant):
+    from django.core.cache import cache
+
+    from orders.services import DOCUMENTED_PROVIDERS, shipping_providers
+
+    cache.clear()
+    emulator.variant = variant  # alt: {"providers": ["UPS", ...]}, another root key, bare strings
+    names = shipping_providers(shop)
+    assert {"CanPar", "TNT", "Hermes"} <= set(names)  # Reverb's own names, whatever the shape
+    assert set(DOCUMENTED_PROVIDERS) <= set(names) and names[-1] == "Other"
+    assert len(names) == len(set(names))

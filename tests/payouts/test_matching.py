@@ -186,7 +186,7 @@ def test_an_order_refunded_before_any_payout_is_not_overdue(shop) -> None:
 
 
 def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -> None:
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         small = match_period(ALL_TIME)
     # Many more rows: copy the payouts' line items under a second account with fresh orders.
     other = AccountFactory(name="other")
@@ -228,7 +228,7 @@ def test_match_period_query_count_is_constant(shop, django_assert_num_queries) -
             amount=Decimal("5"),
             remote_created_at=timezone.now(),
         )
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         big = match_period(ALL_TIME)
     assert len(big.findings) > len(small.findings)
 
@@ -259,3 +259,47 @@ def test_an_overdue_order_with_an_approved_partial_refund_is_not_reported_unpaid
     )  # fmt: skip
     report = match_period(ALL_TIME, as_of=LATER)
     assert order.order_number not in {f.order_number for f in report.findings if f.kind == Kind.NOT_PAID_OUT}
+
+
+def test_the_payout_reverb_states_is_the_truth_and_itemised_fees_only_detail(shop) -> None:
+    """A live UK order (API-NOTES 16.2.1): no `selling_fee`, `direct_checkout_fee` 0.00, a fee withheld
+    all the same; `direct_checkout_payout` says what the seller got."""
+    line = PayoutLineItem.objects.select_related("order", "payout").first()
+    order = line.order
+    Order.objects.filter(pk=order.pk).update(
+        selling_fee=None, direct_checkout_fee=Decimal("0.00"), direct_checkout_payout=line.amount_total
+    )
+    order.refresh_from_db()
+    amounts = OrderAmounts.of(order)
+    other_schedule = Rates(selling_percent=Decimal("9.00"))
+    assert amounts.expected_payout(other_schedule) == line.amount_total  # not the schedule's guess
+    assert amounts.order_fees == amounts.total - amounts.tax_withheld - line.amount_total
+    check = check_payout(line.payout)
+    (mine,) = [c for c in check.lines if c.line_item.pk == line.pk]
+    assert "fees_order" not in {d.key for d in mine.differences}
+    FeeSchedule.objects.create(account=shop, selling_percent=Decimal("9.00"), payout_grace_days=10000)
+    report = match_period(ALL_TIME, as_of=LATER)
+    assert not [f for f in report.findings if f.kind == Kind.NOT_PAID_OUT]
+    (totals,) = report.totals
+    assert totals.expected_payout >= line.amount_total
+
+
+def test_a_month_is_the_shops_month_in_its_time_zone(shop) -> None:
+    """A sale at 03:00 UTC on the 1st is the last evening of the previous month in Chicago."""
+    from datetime import UTC, datetime
+
+    from payouts.exports import orders_rows
+
+    shop.time_zone = "America/Chicago"
+    shop.save()
+    order = Order.objects.filter(account=shop, status="paid").first()
+    order.paid_at = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    order.save()
+    september, october = Period.month(2026, 9), Period.month(2026, 10)
+    in_september = match_period(september, account_ids=[shop.pk], as_of=LATER)
+    assert order.order_number in {f.order_number for f in in_september.findings if f.order_number}
+    assert order.order_number not in {
+        f.order_number for f in match_period(october, account_ids=[shop.pk], as_of=LATER).findings
+    }
+    _, rows = orders_rows(september, [shop.pk])
+    assert any(order.order_number in map(str, row) for row in rows)
