@@ -37,6 +37,14 @@ EMULATOR_TOKEN = "test-token-0123456789"
 EMULATOR_TEST_PACE = {"rate_per_second": 1000.0, "rate_burst": 1000}
 
 
+@pytest.fixture(autouse=True)
+def _emulator_hosts_allowed(settings: Any) -> None:
+    """The in-process emulators' hosts are allowed API URLs (plain http), as loopback is in development."""
+    settings.REVERB_ALLOWED_HOSTS = [
+        "127.0.0.1", "localhost", "::1", f"{EMULATOR_ORIGIN}", "http://reverb-two.test"
+    ]
+
+
 @pytest.fixture
 def emulator():
     """A fresh in-process emulator (a tiny seeded shop) answering at EMULATOR_API_URL."""

@@ -120,7 +120,8 @@ class ReverbAccountAdmin(BaseAdmin):
     def token_status(self, obj: ReverbAccount) -> str:
         return "set" if obj.has_token else "not set"
 
-    @admin.action(description="Verify connection")
+    # Verifying sends the stored token to the account's URL: account management, as the README says.
+    @admin.action(description="Verify connection", permissions=["change"])
     def verify_connection(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> None:
         for account in queryset:
             ok, message = account.verify()
@@ -185,6 +186,9 @@ class ReverbAccountAdmin(BaseAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
+        if not self.has_change_permission(request, obj):
+            # The webhook URL is its only secret: Managers (who may change the account) see it, no one else.
+            fieldsets = [fs for fs in fieldsets if "webhook_url" not in fs[1]["fields"]]
         if obj is not None:
             fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
         return fieldsets
