@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import once
 from backoffice.actions import ActionError, Actor, Done, Refused, report
 from backoffice.background.jobs import ItemSpec, create_job, job_url
 from backoffice.models import BulkJob, ReverbAccount
@@ -141,17 +142,31 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("account") or request.POST.get("account")
     account = next((a for a in accounts if str(a.pk) == str(chosen)), accounts[0])
     form = ListingCreateForm(request.POST or None, account=account)
+    token = request.POST.get(once.FIELD) or once.new_token()
     if request.method == "POST" and form.is_valid():
+        first, key = once.spend(request, "listings.create")
+        if not first:
+            earlier = once.result_of(key)
+            messages.warning(request, "This form was already sent: nothing was created again.")
+            return HttpResponseRedirect(earlier or reverse("admin:listings_listing_changelist"))
         try:
             done = services.create_listing(account, form.payload(), actor=request.user)
         except ActionError as exc:
+            once.release(key)  # nothing was created: the corrected form may be sent again
             form.show_reverb_errors(exc.field_errors)
             messages.error(request, exc.message)
         else:
+            once.remember(key, change_url(done.obj))
             messages.success(request, done.text)
             return HttpResponseRedirect(change_url(done.obj))
     context = _context(
-        admin, request, f"Create a listing on {account.name}", form=form, account=account, accounts=accounts
+        admin,
+        request,
+        f"Create a listing on {account.name}",
+        form=form,
+        account=account,
+        accounts=accounts,
+        once_token=token,
     )
     return TemplateResponse(request, "listings/create.html", context)
 

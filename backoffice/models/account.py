@@ -119,6 +119,14 @@ class ReverbAccount(models.Model):
         help_text="The secret part of this account's webhook URL; rotate it from the admin.",
     )
 
+    # Staff who work for this shop: they see and act on its data only (superusers see every shop).
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="reverb_accounts",
+        help_text="Staff who see and work on this shop's data. Superusers see every shop.",
+    )
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

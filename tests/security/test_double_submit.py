@@ -1,0 +1,99 @@
+"""Issue 16 item 5: a form that creates on Reverb is single-use, and one SKU is created once even when two
+requests race (the claim on account + SKU)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from backoffice import once
+from backoffice.actions import Refused
+from backoffice.models import ApiCall, ReverbAccount
+from listings import services
+from listings.models import Listing
+from tests.factories import EXCELLENT, AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "admin:listings_listing_create"
+
+
+def on_reverb(emulator: Any, sku: str) -> list[dict[str, Any]]:
+    return [row for row in emulator.store.tables["listings"].values() if row.get("sku") == sku]
+
+
+def form(account: ReverbAccount, token: str, **extra: str) -> dict[str, Any]:
+    data = {
+        "account": account.pk,
+        "sku": "DUP-1",
+        "make": "Gibson",
+        "model": "SG",
+        "condition": EXCELLENT,
+        "price": "900",
+        "offers_enabled": "on",
+        once.FIELD: token,
+    }
+    data.update(extra)
+    return data
+
+
+def token_of(client: Client) -> str:
+    page = client.get(reverse(URL)).content.decode()
+    found = re.search(r'name="once_token" value="([^"]+)"', page)
+    assert found, "the create form carries a single-use token"
+    return found.group(1)
+
+
+def test_the_same_create_form_sent_twice_creates_one_listing(admin_client: Client, emulator: Any) -> None:
+    account = AccountFactory()
+    token = token_of(admin_client)
+    first = admin_client.post(reverse(URL), form(account, token))
+    assert first.status_code == 302
+    second = admin_client.post(reverse(URL), form(account, token), follow=True)
+    assert "already sent" in second.content.decode()
+    assert len(on_reverb(emulator, "DUP-1")) == 1
+    assert ApiCall.objects.filter(action="listings.create").count() == 1
+    assert Listing.objects.filter(sku="DUP-1").count() == 1
+    # The second answer leads to what the first made.
+    made = reverse("admin:listings_listing_change", args=[Listing.objects.get().pk])
+    assert second.redirect_chain[-1][0] == made
+
+
+def test_a_create_form_without_a_token_creates_nothing(admin_client: Client, emulator: Any) -> None:
+    account = AccountFactory()
+    response = admin_client.post(reverse(URL), form(account, ""))
+    assert response.status_code == 302
+    assert on_reverb(emulator, "DUP-1") == []
+    assert not ApiCall.objects.filter(action="listings.create").exists()
+
+
+def test_a_refused_create_gives_the_token_back(admin_client: Client, emulator: Any) -> None:
+    account = AccountFactory()
+    token = token_of(admin_client)
+    refused = admin_client.post(reverse(URL), form(account, token, make=""))
+    assert refused.status_code == 200
+    done = admin_client.post(reverse(URL), form(account, token))
+    assert done.status_code == 302
+    assert len(on_reverb(emulator, "DUP-1")) == 1
+
+
+def test_a_sku_being_created_elsewhere_is_not_created_again(emulator: Any, admin_user: Any) -> None:
+    account = AccountFactory()
+    data = {
+        "sku": "RACE-1",
+        "make": "Gibson",
+        "model": "SG",
+        "condition": {"uuid": EXCELLENT},
+        "price": {"amount": "900", "currency": "USD"},
+    }
+    with once.claim(f"listings.create:{account.pk}:RACE-1"), pytest.raises(Refused, match="being created"):
+        services.create_listing(account, data, actor=admin_user)
+    assert on_reverb(emulator, "RACE-1") == []
+    # Once the other request is done, the claim is free again (and the SKU lookup runs first).
+    services.create_listing(account, data, actor=admin_user)
+    services.create_listing(account, data, actor=admin_user)
+    assert len(on_reverb(emulator, "RACE-1")) == 1
