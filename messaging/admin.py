@@ -7,6 +7,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from backoffice.admin.base import BaseAdmin
 from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
@@ -111,5 +112,5 @@ class NegotiationAdmin(ReverbMirrorAdmin):
 
 
 @admin.register(OfferPolicy)
-class OfferPolicyAdmin(admin.ModelAdmin):
+class OfferPolicyAdmin(BaseAdmin):
     list_display = ["account", "floor_percent"]

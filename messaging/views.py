@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
+from backoffice.access import for_user
 from backoffice.actions import confirmed, report
 from backoffice.pages.render import page, require
 from orders.models import Order
@@ -20,7 +21,7 @@ from .services import accept_offer, counter_offer, decline_offer, list_price, ma
 def offers_inbox(request: HttpRequest) -> HttpResponse:
     require(request, "messaging.view_negotiation")
     rows = (
-        Negotiation.objects.filter(state="active", missing=False)
+        for_user(Negotiation.objects.filter(state="active", missing=False), request.user)
         .select_related("listing", "account")
         .order_by("-actionable", "expires_at", "id")
     )
@@ -36,7 +37,9 @@ def offers_inbox(request: HttpRequest) -> HttpResponse:
 
 def offer(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "messaging.view_negotiation")
-    negotiation = get_object_or_404(Negotiation.objects.select_related("listing", "account"), pk=pk)
+    negotiation = get_object_or_404(
+        for_user(Negotiation.objects.select_related("listing", "account"), request.user), pk=pk
+    )
     action = request.POST.get("action", "")
     counter = CounterForm(
         request.POST if action == "counter" else None,
@@ -100,7 +103,9 @@ def related_order(conversation: Conversation) -> Order | None:
 
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "messaging.view_conversation")
-    convo = get_object_or_404(Conversation.objects.select_related("listing", "account"), pk=pk)
+    convo = get_object_or_404(
+        for_user(Conversation.objects.select_related("listing", "account"), request.user), pk=pk
+    )
     form = ReplyForm(request.POST if request.POST.get("action") == "reply" else None)
     if request.method == "POST":
         require(request, "messaging.reply_message")

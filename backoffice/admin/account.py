@@ -99,6 +99,7 @@ class ReverbAccountAdmin(BaseAdmin):
         "api_last_hour",
     ]
     list_filter = ["enabled", "auto_sync", "currency"]
+    filter_horizontal = ["members"]
     search_fields = ["name"]
     readonly_fields = ["token_status", "created", "updated", "webhook_url", "api_last_hour", "mass_sync_job"]
     actions = ["verify_connection", "rotate_webhook_secret", "mass_sync", "run_doctor"]
@@ -191,7 +192,14 @@ class ReverbAccountAdmin(BaseAdmin):
             fieldsets = [fs for fs in fieldsets if "webhook_url" not in fs[1]["fields"]]
         if obj is not None:
             fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
+        if request.user.is_superuser:  # who works for which shop is the superusers' to say
+            fieldsets.append(("Staff", {"fields": ["members"]}))
         return fieldsets
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.members.add(request.user)  # whoever adds a shop works for it
 
     @admin.display(description="API requests / 429s (last hour), current pause")
     def api_last_hour(self, account: ReverbAccount) -> str:
