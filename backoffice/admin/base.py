@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -24,6 +25,13 @@ class AccountScoped:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # A forged POST of an action the user is not offered is refused outright, not silently ignored.
+        action = request.POST.get("action") if request.method == "POST" else None
+        if action and action not in self.get_actions(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if issubclass(db_field.related_model, ReverbAccount):
