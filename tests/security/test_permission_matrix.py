@@ -38,7 +38,11 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
     "listings_listing_push": ("listings.listing", "listings.push_listing", ""),
     "listings_listing_resolve": ("listings.listing", "listings.change_listing", ""),
     "listings_listing_images": ("listings.listing", "listings.change_listing", "listings.view_listing"),
-    "listings_listing_promotion": ("listings.listing", "listings.promote_listing", "listings.promote_listing"),
+    "listings_listing_promotion": (
+        "listings.listing",
+        "listings.promote_listing",
+        "listings.promote_listing",
+    ),
     "orders_order_bulk_ship": (None, "orders.ship_order", "orders.ship_order"),
     "orders_order_ship": ("orders.order", "orders.ship_order", "orders.ship_order"),
     "orders_order_picked_up": ("orders.order", "orders.mark_picked_up", "orders.mark_picked_up"),
@@ -50,14 +54,22 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
         "refunds.respond_refund",
         "refunds.respond_refund",
     ),
-    "refunds_refundrequest_new_for_order": ("orders.order", "refunds.request_refund", "refunds.request_refund"),
+    "refunds_refundrequest_new_for_order": (
+        "orders.order",
+        "refunds.request_refund",
+        "refunds.request_refund",
+    ),
     "messaging_conversation_thread": (
         "messaging.conversation",
         "messaging.reply_message",
         "messaging.view_conversation",
     ),
     "messaging_negotiation_inbox": (None, "", "messaging.view_negotiation"),
-    "messaging_negotiation_offer": ("messaging.negotiation", "messaging.respond_offer", "messaging.view_negotiation"),
+    "messaging_negotiation_offer": (
+        "messaging.negotiation",
+        "messaging.respond_offer",
+        "messaging.view_negotiation",
+    ),
     "payouts_reconciliation": (None, "", "payouts.view_payout"),
     "payouts_export_orders": (None, "", "orders.view_order"),
     "payouts_export_line_items": (None, "", "payouts.view_payoutlineitem"),
@@ -148,7 +160,9 @@ def test_permission_matrix(role: str, shop: Any, emulator: Any) -> None:
         request.user = root
         every = model_admin.get_actions(request)
         request.user = user
-        offered = model_admin.get_actions(request) if model_admin.has_view_or_change_permission(request) else {}
+        offered = (
+            model_admin.get_actions(request) if model_admin.has_view_or_change_permission(request) else {}
+        )
         target = first_of(opts.label_lower, shop)
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         for action in every:
@@ -264,7 +278,9 @@ def test_existing_staff_join_every_account_on_upgrade() -> None:
 
     from backoffice.models import ReverbAccount
 
-    migration = MigrationExecutor(connection).loader.get_migration("backoffice", "0006_memberships_and_once_keys")
+    migration = MigrationExecutor(connection).loader.get_migration(
+        "backoffice", "0006_memberships_and_once_keys"
+    )
     module = __import__(migration.__module__, fromlist=["existing_staff_join_every_account"])
     account = ReverbAccount.objects.create(name="old", api_url="https://api.reverb.com/api")
     account.members.clear()
