@@ -20,6 +20,7 @@ from django.utils import timezone
 from backoffice.models import OnceKey
 
 FIELD = "once_token"
+ALREADY_SENT = "This form was already sent: nothing was sent again."
 # A claim older than this is a crashed request's leftover, taken over by the next one.
 STALE_CLAIM = datetime.timedelta(minutes=10)
 

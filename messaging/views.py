@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
+from backoffice import once
 from backoffice.access import for_user
 from backoffice.actions import confirmed, report
 from backoffice.pages.render import page, require
@@ -68,6 +70,7 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
             lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
             then=inbox,
             on_failure="stay",
+            once_for="messaging.counter",
         )
         if declined or done:
             return done or redirect(inbox)
@@ -112,11 +115,17 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action")
         done = None
         if action == "reply" and form.is_valid():
+            first, key = once.spend(request, "messaging.reply")
+            if not first:
+                messages.warning(request, once.ALREADY_SENT)
+                return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
             done = report(
                 request,
                 lambda: reply(convo, actor=request.user, body=form.cleaned_data["body"]),
                 "Reply sent.",
             )
+            if not done:
+                once.release(key)
         elif action in ("read", "unread"):
             done = report(
                 request,

@@ -86,6 +86,7 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
         f"Refund sent for order {order.order_number}.",
         then=reverse("admin:orders_order_change", args=[order.pk]),
         on_failure="form",
+        once_for="refunds.request",
     )
     return done or page(
         request,

@@ -97,3 +97,47 @@ def test_a_sku_being_created_elsewhere_is_not_created_again(emulator: Any, admin
     services.create_listing(account, data, actor=admin_user)
     services.create_listing(account, data, actor=admin_user)
     assert len(on_reverb(emulator, "RACE-1")) == 1
+
+
+# ---- the other forms that send something Reverb does not dedupe: a reply, a seller refund ----
+
+
+def test_a_reply_sent_twice_is_sent_once(emulator: Any, shop: Any) -> None:
+    from messaging.models import Conversation
+    from tests.orders.helpers import role_user
+
+    convo = Conversation.objects.filter(account=shop).first()
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:messaging_conversation_thread", args=[convo.pk])
+    token = re.search(r'name="once_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    data = {"action": "reply", "body": "Only once, please.", once.FIELD: token}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, follow=True)
+    assert "already sent" in again.content.decode()
+    remote = emulator.store.table("conversations")[int(convo.reverb_id)]
+    assert [m["body"] for m in remote["messages"]].count("Only once, please.") == 1
+    assert client.post(url, {"action": "reply", "body": "No token"}).status_code == 302
+    remote = emulator.store.table("conversations")[int(convo.reverb_id)]
+    assert "No token" not in [m["body"] for m in remote["messages"]]
+
+
+def test_a_seller_refund_sent_twice_is_sent_once(emulator: Any, shop: Any) -> None:
+    from orders.models import Order
+    from refunds.models import RefundRequest
+    from tests.orders.helpers import resync, role_user, simulate
+
+    number = simulate(emulator, "new_order")["order_number"]
+    resync(shop, "orders")
+    order = Order.objects.get(account=shop, order_number=number)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    token = re.search(r'name="once_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    data = {"reason": "other", "amount": "1.00", once.FIELD: token}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, follow=True)
+    assert "already sent" in again.content.decode()
+    sent = ApiCall.objects.filter(action="refunds.request").exclude(status=ApiCall.Status.REFUSED)
+    assert sent.count() == 1
+    assert RefundRequest.objects.filter(order_number=number).count() <= 1
