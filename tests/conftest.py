@@ -71,7 +71,7 @@ def other_emulator():
     from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
 
-    emu = Emulator(token=OTHER_EMULATOR_TOKEN, seed=2, size="tiny")
+    emu = Emulator(token=OTHER_EMULATOR_TOKEN, seed=2, size="tiny", **EMULATOR_TEST_PACE)
     register_transport(f"{OTHER_EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
     yield emu
     unregister_transport(f"{OTHER_EMULATOR_ORIGIN}/")
