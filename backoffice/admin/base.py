@@ -18,6 +18,15 @@ admin.site.site_title = "Reverb back office"
 admin.site.index_title = "Dashboard"
 
 
+def _account_field(model: Any, name: str) -> Any:
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # a lookup path or a method name: left as it is
+        return None
+    related = getattr(field, "related_model", None)
+    return field if related is not None and issubclass(related, ReverbAccount) else None
+
+
 class AccountScoped:
     """Staff see only their shops: every changelist, object page and admin action (Django runs actions on
     get_queryset) holds the rows of the user's accounts only, and an account can only be chosen among
@@ -25,6 +34,14 @@ class AccountScoped:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # An "account" filter lists the accounts of the rows the user sees, not every shop's name.
+        scoped = []
+        for entry in super().get_list_filter(request):  # type: ignore[misc]
+            field = _account_field(self.model, entry) if isinstance(entry, str) else None  # type: ignore[attr-defined]
+            scoped.append((entry, admin.RelatedOnlyFieldListFilter) if field else entry)
+        return scoped
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         # A forged POST of an action the user is not offered is refused outright, not silently ignored.

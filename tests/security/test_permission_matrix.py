@@ -240,6 +240,8 @@ def test_a_user_of_one_shop_reaches_nothing_of_another(
             path = account_path(model_admin.model)
             if path and response.context["cl"].queryset.filter(**{path: other_shop.pk}).exists():
                 reached.append(f"changelist of {opts.label_lower}")
+            if other_shop.name in response.content.decode():  # not even in a filter's choices
+                reached.append(f"changelist of {opts.label_lower} names {other_shop.name}")
 
     # Every custom URL naming an object, for the other shop's object: GET and a forged POST.
     for name, (label, _post, _get) in CUSTOM_URLS.items():
