@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from backoffice.models import ReverbAccount
 
-Q = TypeVar("Q", bound=QuerySet[Any])
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 
 def sees_every_account(user: Any) -> bool:
@@ -52,14 +52,26 @@ def account_path(model: type[models.Model]) -> str | None:
     return None
 
 
-def for_user(queryset: Q, user: Any) -> Q:
+def for_user(queryset: QS, user: Any) -> QS:
     """`queryset` limited to the rows of `user`'s accounts (unchanged for a superuser)."""
     if sees_every_account(user):
         return queryset
     path = account_path(queryset.model)
     if path is None:
         return queryset.none()
-    return queryset.filter(**{f"{path}__in": accounts_of(user)})
+    mine = Q(**{f"{path}__in": accounts_of(user)})
+    if path != "pk" and _nullable(queryset.model, path):
+        mine |= Q(**{f"{path}__isnull": True})  # a row of no shop (a job over no account) is no shop's secret
+    return queryset.filter(mine)
+
+
+def _nullable(model: type[models.Model], path: str) -> bool:
+    for name in path.split("__"):
+        field = model._meta.get_field(name)
+        if field.null:
+            return True
+        model = field.related_model
+    return False
 
 
 def may_use(user: Any, account: ReverbAccount | int | None) -> bool:
