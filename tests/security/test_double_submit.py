@@ -41,8 +41,8 @@ def form(account: ReverbAccount, token: str, **extra: str) -> dict[str, Any]:
     return data
 
 
-def token_of(client: Client) -> str:
-    page = client.get(reverse(URL)).content.decode()
+def token_of(client: Client, url: str = "") -> str:
+    page = client.get(url or reverse(URL)).content.decode()
     found = re.search(r'name="once_token" value="([^"]+)"', page)
     assert found, "the create form carries a single-use token"
     return found.group(1)
@@ -102,19 +102,26 @@ def test_a_sku_being_created_elsewhere_is_not_created_again(emulator: Any, admin
 # ---- the other forms that send something Reverb does not dedupe: a reply, a seller refund ----
 
 
+def send_twice(user: Any, url: str, data: dict[str, str]) -> Client:
+    """Load the form, send it, send it again with the same token: the second is told it was sent."""
+    client = Client()
+    client.force_login(user)
+    data = {**data, once.FIELD: token_of(client, url)}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, follow=True)
+    assert "already sent" in again.content.decode()
+    return client
+
+
 def test_a_reply_sent_twice_is_sent_once(emulator: Any, shop: Any) -> None:
     from messaging.models import Conversation
     from tests.orders.helpers import role_user
 
     convo = Conversation.objects.filter(account=shop).first()
-    client = Client()
-    client.force_login(role_user("cs", "Customer service"))
     url = reverse("admin:messaging_conversation_thread", args=[convo.pk])
-    token = re.search(r'name="once_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
-    data = {"action": "reply", "body": "Only once, please.", once.FIELD: token}
-    assert client.post(url, data).status_code == 302
-    again = client.post(url, data, follow=True)
-    assert "already sent" in again.content.decode()
+    client = send_twice(
+        role_user("cs", "Customer service"), url, {"action": "reply", "body": "Only once, please."}
+    )
     remote = emulator.store.table("conversations")[int(convo.reverb_id)]
     assert [m["body"] for m in remote["messages"]].count("Only once, please.") == 1
     assert client.post(url, {"action": "reply", "body": "No token"}).status_code == 302
@@ -130,14 +137,8 @@ def test_a_seller_refund_sent_twice_is_sent_once(emulator: Any, shop: Any) -> No
     number = simulate(emulator, "new_order")["order_number"]
     resync(shop, "orders")
     order = Order.objects.get(account=shop, order_number=number)
-    client = Client()
-    client.force_login(role_user("cs", "Customer service"))
     url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
-    token = re.search(r'name="once_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
-    data = {"reason": "other", "amount": "1.00", once.FIELD: token}
-    assert client.post(url, data).status_code == 302
-    again = client.post(url, data, follow=True)
-    assert "already sent" in again.content.decode()
+    send_twice(role_user("cs", "Customer service"), url, {"reason": "other", "amount": "1.00"})
     sent = ApiCall.objects.filter(action="refunds.request").exclude(status=ApiCall.Status.REFUSED)
     assert sent.count() == 1
     assert RefundRequest.objects.filter(order_number=number).count() <= 1
