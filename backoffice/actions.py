@@ -219,6 +219,7 @@ def confirmed(
     *,
     then: str,
     on_failure: str = "redirect",
+    once_for: str = "",
 ) -> HttpResponse | None:
     """The POST of an action page: when `form` is bound and valid, call `act(**form.cleaned_data)` (an
     action form's fields are named as the service's keyword arguments) and `report` the outcome, then
@@ -226,9 +227,19 @@ def confirmed(
     "stay" on the page, or "form" to stay with the reason on the form. None means: show the page."""
     if request.method != "POST" or not form.is_valid():
         return None
+    key = ""
+    if once_for:  # a form that sends something Reverb does not dedupe: its single-use token is spent first
+        from backoffice import once
+
+        first, key = once.spend(request, once_for)
+        if not first:
+            messages.warning(request, once.ALREADY_SENT)
+            return redirect(then)
     result = report(
         request, partial(act, **form.cleaned_data), success, form=form if on_failure == "form" else None
     )
+    if result is None and key:
+        once.release(key)  # nothing was sent: the corrected form may be sent again
     if result is None and on_failure != "redirect":
         return None
     return redirect(then)

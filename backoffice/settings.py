@@ -225,6 +225,12 @@ else:
 # Reverb
 REVERB_PRODUCTION_URL = "https://api.reverb.com/api"
 REVERB_SANDBOX_URL = "https://sandbox.reverb.com/api"
+# Hosts besides Reverb's own an account's API URL may name (the token is sent there). "host" or "host:port"
+# allows https; an entry "http://host[:port]" allows plain http too, and loopback hosts always may use http.
+# Default: the emulator on loopback when DEBUG is on (development), nothing otherwise.
+REVERB_ALLOWED_HOSTS = env.list(
+    "REVERB_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "::1"] if DEBUG else []
+)
 REVERB_PER_PAGE = env.int("REVERB_PER_PAGE", default=50)
 REVERB_CONNECT_TIMEOUT = env.float("REVERB_CONNECT_TIMEOUT", default=5.0)
 REVERB_READ_TIMEOUT = env.float("REVERB_READ_TIMEOUT", default=30.0)

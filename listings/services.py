@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from backoffice import once
 from backoffice.actions import Actor, Done, Push, Refused, ReverbRefused, write_back
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
@@ -153,6 +154,20 @@ def create_listing(
     if errors:
         reason = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
         raise push.refuse(reason, field_errors=errors)
+    # One creation of a SKU at a time per account: a second request (another tab, a job) waits its turn by
+    # being refused, and the one that runs looks the SKU up on Reverb first, so a SKU is created once.
+    try:
+        with once.claim(f"listings.create:{account.pk}:{sku}"):
+            return _create_or_update(account, data, sku, push, actor=actor, job=job)
+    except once.AlreadyClaimed:
+        raise push.refuse(
+            f"SKU {sku} is being created right now by another request; look again in a moment."
+        ) from None
+
+
+def _create_or_update(
+    account: ReverbAccount, data: dict[str, Any], sku: str, push: Push, *, actor: Actor, job: BulkJob | None
+) -> Done:
     client = push.reverb
     try:
         existing = client.find_listing_by_sku(sku)

@@ -20,9 +20,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import once
+from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import ActionError, Actor, Done, Refused, report
 from backoffice.background.jobs import ItemSpec, create_job, job_url
-from backoffice.models import BulkJob, ReverbAccount
+from backoffice.models import BulkJob
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
 from . import csv_import, editing, services
@@ -66,7 +68,7 @@ def queue_push(listing: Listing, user: Actor) -> BulkJob:
 
 def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "change_listing")
-    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     initial = ListingEditForm.initial_for(listing)
     if request.method == "POST":
         form = ListingEditForm(request.POST, initial=initial, account=listing.account)
@@ -105,7 +107,7 @@ def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _need(request, "change_listing")
-    listing = get_object_or_404(Listing, pk=pk)
+    listing = get_object_or_404(for_user(Listing.objects.all(), request.user), pk=pk)
     keep = request.POST.get("keep", "")
     if keep not in ("local", "reverb"):
         messages.error(request, "Choose local or Reverb.")
@@ -124,7 +126,7 @@ def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _need(request, "push_listing")
-    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     report(request, lambda: services.push_listing(listing, actor=request.user), lambda done: done.message)
     return HttpResponseRedirect(change_url(listing))
 
@@ -134,24 +136,38 @@ def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse
 
 def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     _need(request, "create_listing")
-    accounts = list(ReverbAccount.objects.filter(enabled=True).order_by("name"))
+    accounts = list(accounts_of(request.user).filter(enabled=True).order_by("name"))
     if not accounts:
         messages.error(request, "Add a Reverb account first.")
         return HttpResponseRedirect(reverse("admin:listings_listing_changelist"))
     chosen = request.GET.get("account") or request.POST.get("account")
     account = next((a for a in accounts if str(a.pk) == str(chosen)), accounts[0])
     form = ListingCreateForm(request.POST or None, account=account)
+    token = request.POST.get(once.FIELD) or once.new_token()
     if request.method == "POST" and form.is_valid():
+        first, key = once.spend(request, "listings.create")
+        if not first:
+            earlier = once.result_of(key)
+            messages.warning(request, "This form was already sent: nothing was created again.")
+            return HttpResponseRedirect(earlier or reverse("admin:listings_listing_changelist"))
         try:
             done = services.create_listing(account, form.payload(), actor=request.user)
         except ActionError as exc:
+            once.release(key)  # nothing was created: the corrected form may be sent again
             form.show_reverb_errors(exc.field_errors)
             messages.error(request, exc.message)
         else:
+            once.remember(key, change_url(done.obj))
             messages.success(request, done.text)
             return HttpResponseRedirect(change_url(done.obj))
     context = _context(
-        admin, request, f"Create a listing on {account.name}", form=form, account=account, accounts=accounts
+        admin,
+        request,
+        f"Create a listing on {account.name}",
+        form=form,
+        account=account,
+        accounts=accounts,
+        once_token=token,
     )
     return TemplateResponse(request, "listings/create.html", context)
 
@@ -161,7 +177,7 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 
 def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "view_listing")
-    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
         _operation(request, listing, PHOTO_OPS, "Unknown photo operation.")
@@ -230,7 +246,7 @@ PHOTO_OPS: dict[str, Callable[[Listing, Any], Done]] = {
 
 def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "promote_listing")
-    listing = get_object_or_404(Listing.objects.select_related("account"), pk=pk)
+    listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
         _operation(request, listing, PROMOTION_OPS, "Unknown operation.")
         return HttpResponseRedirect(request.path)
@@ -284,10 +300,10 @@ PROMOTION_OPS: dict[str, Callable[[Listing, Any], Done]] = {
 def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     if not (request.user.has_perm("listings.set_vacation") or request.user.has_perm("listings.view_listing")):
         raise PermissionDenied
-    accounts = list(ReverbAccount.objects.filter(enabled=True).order_by("name"))
+    accounts = list(accounts_of(request.user).filter(enabled=True).order_by("name"))
     if request.method == "POST":
         _need(request, "set_vacation")
-        account = get_object_or_404(ReverbAccount, pk=request.POST.get("account"))
+        account = get_object_or_404(accounts_of(request.user), pk=request.POST.get("account"))
         on = request.POST.get("on") == "1"
         if request.POST.get("confirm") != "yes":
             context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
@@ -327,6 +343,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
                 .filter(
                     pk=int(preview_id) if preview_id.isdigit() else None,
                     created_by=request.user,
+                    account__in=accounts_of(request.user),
                     applied_at__isnull=True,
                     created_at__gte=timezone.now() - PREVIEW_MAX_AGE,
                 )
@@ -354,7 +371,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
             request, f"Import started: {len(items)} row(s). Each row's result goes to the sync log."
         )
         return HttpResponseRedirect(job_url(job))
-    form = CsvUploadForm(request.POST or None, request.FILES or None)
+    form = limit_account_choices(CsvUploadForm(request.POST or None, request.FILES or None), request.user)
     context = _context(admin, request, "Import products from CSV", form=form, columns=csv_import.COLUMNS)
     if request.method == "POST" and form.is_valid():
         account = form.cleaned_data["account"]

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from automation.queues import offers_with_expiry
+from backoffice.admin.base import BaseAdmin
 from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 
 from . import views
@@ -124,5 +125,5 @@ class NegotiationAdmin(ReverbMirrorAdmin):
 
 
 @admin.register(OfferPolicy)
-class OfferPolicyAdmin(admin.ModelAdmin):
+class OfferPolicyAdmin(BaseAdmin):
     list_display = ["account", "floor_percent"]

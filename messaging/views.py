@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from automation import replies as saved_replies
+from backoffice import once
+from backoffice.access import for_user
 from backoffice.actions import confirmed, report
 from backoffice.pages.render import page, require
 from orders.models import Order
@@ -21,7 +24,7 @@ from .services import accept_offer, counter_offer, decline_offer, list_price, ma
 def offers_inbox(request: HttpRequest) -> HttpResponse:
     require(request, "messaging.view_negotiation")
     rows = (
-        Negotiation.objects.filter(state="active", missing=False)
+        for_user(Negotiation.objects.filter(state="active", missing=False), request.user)
         .select_related("listing", "account")
         .order_by("-actionable", "expires_at", "id")
     )
@@ -37,7 +40,9 @@ def offers_inbox(request: HttpRequest) -> HttpResponse:
 
 def offer(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "messaging.view_negotiation")
-    negotiation = get_object_or_404(Negotiation.objects.select_related("listing", "account"), pk=pk)
+    negotiation = get_object_or_404(
+        for_user(Negotiation.objects.select_related("listing", "account"), request.user), pk=pk
+    )
     action = request.POST.get("action", "")
     counter = CounterForm(
         request.POST if action == "counter" else None,
@@ -66,6 +71,7 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
             lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
             then=inbox,
             on_failure="stay",
+            once_for="messaging.counter",
         )
         if declined or done:
             return done or redirect(inbox)
@@ -101,7 +107,9 @@ def related_order(conversation: Conversation) -> Order | None:
 
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "messaging.view_conversation")
-    convo = get_object_or_404(Conversation.objects.select_related("listing", "account"), pk=pk)
+    convo = get_object_or_404(
+        for_user(Conversation.objects.select_related("listing", "account"), request.user), pk=pk
+    )
     order = related_order(convo)
     saved = saved_replies.for_conversation(convo, order)
     chosen = next((text for r, text in saved if str(r.pk) == request.GET.get("saved_reply")), None)
@@ -114,11 +122,17 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action")
         done = None
         if action == "reply" and form.is_valid():
+            first, key = once.spend(request, "messaging.reply")
+            if not first:
+                messages.warning(request, once.ALREADY_SENT)
+                return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
             done = report(
                 request,
                 lambda: reply(convo, actor=request.user, body=form.cleaned_data["body"]),
                 "Reply sent.",
             )
+            if not done:
+                once.release(key)
         elif action in ("read", "unread"):
             done = report(
                 request,

@@ -13,6 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import EMPTY, order_web_url, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
 from backoffice.csvfiles import csv_response
@@ -221,7 +222,7 @@ class FeedbackAdmin(ReverbMirrorAdmin):
 
 
 @admin.register(ShippingProviderMapping)
-class ShippingProviderMappingAdmin(admin.ModelAdmin):
+class ShippingProviderMappingAdmin(BaseAdmin):
     list_display = ["local_name", "provider", "account"]
     list_filter = ["account", "provider"]
     search_fields = ["local_name", "provider"]
@@ -234,7 +235,7 @@ class ShippingProviderMappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(SkuMapping)
-class SkuMappingAdmin(admin.ModelAdmin):
+class SkuMappingAdmin(BaseAdmin):
     list_display = ["reverb_sku", "shop_sku", "account"]
     list_filter = ["account"]
     search_fields = ["=reverb_sku", "=shop_sku"]

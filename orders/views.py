@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
 from backoffice.models import BulkJob, ReverbAccount
@@ -45,7 +46,7 @@ def bundle_orders(order: Order) -> QuerySet[Order]:
 
 def ship(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.ship_order")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=pk)
     siblings = [o for o in bundle_orders(order) if o.pk != order.pk and not ship_refusal(o)]
     providers = shipping_providers(order.account)
     form = ShipForm(request.POST or None, providers=providers, bundle_size=len(siblings) + 1)
@@ -94,7 +95,7 @@ def _order_action_page(
 ) -> HttpResponse:
     """One order, one form, one service: `title` and `success` are formatted with the order."""
     require(request, perm)
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=pk)
     form = form_class(request.POST or None)
     done = confirmed(
         request,
@@ -161,7 +162,7 @@ def _slips(orders: list[Order]) -> list[dict[str, object]]:
 
 def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.view_order")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=pk)
+    order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=pk)
     return page(
         request,
         "orders/packing_slip.html",
@@ -255,7 +256,9 @@ def _selected(request: HttpRequest) -> list[Order]:
     raw = request.GET.get("ids") or request.POST.get("ids") or ""
     ids = [int(x) for x in raw.split(",") if x.strip().isdigit()]
     return list(
-        Order.objects.filter(pk__in=ids).select_related("account").order_by("order_bundle_id", "order_number")
+        for_user(Order.objects.filter(pk__in=ids), request.user)
+        .select_related("account")
+        .order_by("order_bundle_id", "order_number")
     )
 
 
@@ -279,7 +282,7 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and action == "confirm":
         return _confirm(request)
     if request.method == "POST" and action == "upload":
-        upload = CsvUploadForm(request.POST, request.FILES)
+        upload = limit_account_choices(CsvUploadForm(request.POST, request.FILES), request.user)
         if upload.is_valid():
             try:
                 rows = bulk.parse_csv(upload.cleaned_data["file"].read())
@@ -337,7 +340,7 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
         notify=notify,
         ids=",".join(str(o.pk) for o in orders),
         hints=hints,
-        upload=CsvUploadForm(),
+        upload=limit_account_choices(CsvUploadForm(), request.user),
     )
 
 
@@ -374,7 +377,7 @@ def _confirm(request: HttpRequest) -> HttpResponse:
     except signing.BadSignature:
         messages.error(request, "This confirmation expired or was altered; please start again.")
         return redirect(reverse("admin:orders_order_changelist"))
-    account = get_object_or_404(ReverbAccount, pk=data["account"])
+    account = get_object_or_404(accounts_of(request.user), pk=data["account"])
     # Validated again: orders may have changed (or been shipped) since the preview.
     planned = bulk.plan(account, bulk.rows_from(data["rows"]), expand_bundles=False)
     if not any(p.ok for p in planned):

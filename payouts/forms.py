@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from backoffice.access import accounts_of, sees_every_account
 from backoffice.models import ReverbAccount
 
 from .matching import Period
@@ -32,6 +33,11 @@ class PeriodForm(forms.Form):
         required=False,
         empty_label="all accounts",
     )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["account"].queryset = accounts_of(user).only("pk", "name").order_by("name")
 
     def clean_month(self) -> tuple[int, int] | None:
         value = (self.cleaned_data.get("month") or "").strip()
@@ -67,4 +73,11 @@ class PeriodForm(forms.Form):
     def account_ids(self) -> list[int] | None:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         account = data.get("account")
-        return [account.pk] if account else None
+        if account:
+            return [account.pk]
+        # "All accounts" is all of the user's accounts (None: every account, for a superuser).
+        return (
+            None
+            if sees_every_account(self.user)
+            else list(accounts_of(self.user).values_list("pk", flat=True))
+        )

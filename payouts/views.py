@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django_tables2 import RequestConfig
 
+from backoffice.access import for_user
 from backoffice.pages.charts import Bar, bar_chart
 
 from .exports import line_item_rows, orders_rows, stream_csv
@@ -32,7 +33,7 @@ def require(request: HttpRequest, *perms: str) -> None:
 def payout_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     """One payout: its line items against their orders, and its total against the line items' sum."""
     require(request, *REPORT_PERMS)
-    payout = get_object_or_404(Payout.objects.select_related("account"), pk=pk)
+    payout = get_object_or_404(for_user(Payout.objects.select_related("account"), request.user), pk=pk)
     check = check_payout(payout)
     context = {
         **admin.site.each_context(request),
@@ -47,7 +48,7 @@ def payout_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
 def reconciliation_report(request: HttpRequest) -> HttpResponse:
     """Findings and totals for a month or from-to range, optionally for one account."""
     require(request, *REPORT_PERMS)
-    form = PeriodForm(request.GET or None)
+    form = PeriodForm(request.GET or None, user=request.user)
     period = form.period()
     report = match_period(period, form.account_ids())
     charts = [(t.currency, totals_chart(t)) for t in report.totals]
@@ -84,7 +85,7 @@ def totals_chart(totals: Totals) -> SafeString:
 
 
 def _period_or_400(request: HttpRequest) -> PeriodForm | HttpResponse:
-    form = PeriodForm(request.GET or None)
+    form = PeriodForm(request.GET or None, user=request.user)
     if form.is_bound and not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     return form

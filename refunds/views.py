@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from backoffice.access import for_user
 from backoffice.actions import confirmed
 from backoffice.pages.render import page, require
 from orders.models import Order
@@ -31,7 +32,7 @@ ACTIVE = ("pending_seller_response", "conditionally_approved")
 def queue(request: HttpRequest) -> HttpResponse:
     require(request, "refunds.view_refundrequest")
     rows = (
-        RefundRequest.objects.filter(state__in=ACTIVE, missing=False)
+        for_user(RefundRequest.objects.filter(state__in=ACTIVE, missing=False), request.user)
         .select_related("order", "account")
         .order_by(F("answer_by").asc(nulls_last=True), "remote_created_at", "id")
     )
@@ -47,7 +48,9 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def respond(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "refunds.respond_refund")
-    refund = get_object_or_404(RefundRequest.objects.select_related("order", "account"), pk=pk)
+    refund = get_object_or_404(
+        for_user(RefundRequest.objects.select_related("order", "account"), request.user), pk=pk
+    )
     allowed = TRANSITIONS.get(refund.state, ())
     form = RespondForm(request.POST or None, allowed=allowed, initial={"amount": refund.amount})
     done = confirmed(
@@ -73,7 +76,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
 
 def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     require(request, "refunds.request_refund")
-    order = get_object_or_404(Order.objects.select_related("account"), pk=order_pk)
+    order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=order_pk)
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
     form = SellerRefundForm(request.POST or None, initial={"amount": refundable})
@@ -84,6 +87,7 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
         f"Refund sent for order {order.order_number}.",
         then=reverse("admin:orders_order_change", args=[order.pk]),
         on_failure="form",
+        once_for="refunds.request",
     )
     return done or page(
         request,

@@ -44,6 +44,14 @@ EMULATOR_TOKEN = "test-token-0123456789"
 EMULATOR_TEST_PACE = {"rate_per_second": 1000.0, "rate_burst": 1000}
 
 
+@pytest.fixture(autouse=True)
+def _emulator_hosts_allowed(settings: Any) -> None:
+    """The in-process emulators' hosts are allowed API URLs (plain http), as loopback is in development."""
+    settings.REVERB_ALLOWED_HOSTS = [
+        "127.0.0.1", "localhost", "::1", f"{EMULATOR_ORIGIN}", "http://reverb-two.test"
+    ]
+
+
 @pytest.fixture
 def emulator():
     """A fresh in-process emulator (a tiny seeded shop) answering at EMULATOR_API_URL."""
@@ -131,3 +139,43 @@ def other_shop(shop: Any, other_emulator: Any) -> Any:
     account = AccountFactory(name="other-shop", api_url=OTHER_EMULATOR_API_URL, token=OTHER_EMULATOR_TOKEN)
     sync_account(account, client=fast_client(account))
     return account
+
+
+# ---- staff see only their shops: by default every staff user works for every account -------------------
+
+_AUTO_MEMBERSHIP = {"on": True}
+
+
+def _staff_join_accounts(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    from backoffice.models import ReverbAccount
+
+    if raw or not _AUTO_MEMBERSHIP["on"]:
+        return
+    if isinstance(instance, ReverbAccount) and created:
+        instance.members.add(*get_user_model().objects.filter(is_staff=True))
+    elif isinstance(instance, get_user_model()) and instance.is_staff and not instance.is_superuser:
+        instance.reverb_accounts.add(*ReverbAccount.objects.all())
+
+
+@pytest.fixture(autouse=True)
+def _staff_are_members(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests written before memberships log staff in and expect to see every shop: staff users (and new
+    accounts) join every account. Tests of the scoping use `strict_membership` to manage it themselves."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_save
+
+    from backoffice.models import ReverbAccount
+
+    _AUTO_MEMBERSHIP["on"] = "strict_membership" not in request.fixturenames
+    post_save.connect(_staff_join_accounts, sender=ReverbAccount, dispatch_uid="test-membership-account")
+    post_save.connect(_staff_join_accounts, sender=get_user_model(), dispatch_uid="test-membership-user")
+    yield
+    post_save.disconnect(sender=ReverbAccount, dispatch_uid="test-membership-account")
+    post_save.disconnect(sender=get_user_model(), dispatch_uid="test-membership-user")
+
+
+@pytest.fixture
+def strict_membership() -> None:
+    """Staff users work only for the accounts a test makes them members of (no automatic membership)."""

@@ -99,6 +99,7 @@ class ReverbAccountAdmin(BaseAdmin):
         "api_last_hour",
     ]
     list_filter = ["enabled", "auto_sync", "currency"]
+    filter_horizontal = ["members"]
     search_fields = ["name"]
     readonly_fields = ["token_status", "created", "updated", "webhook_url", "api_last_hour", "mass_sync_job"]
     actions = ["verify_connection", "rotate_webhook_secret", "mass_sync", "run_doctor"]
@@ -127,7 +128,8 @@ class ReverbAccountAdmin(BaseAdmin):
             level = messages.SUCCESS if ok else messages.WARNING
             self.message_user(request, f"{obj.name}: {'connected to ' if ok else ''}{message}", level)
 
-    @admin.action(description="Verify connection")
+    # Verifying sends the stored token to the account's URL: account management, as the README says.
+    @admin.action(description="Verify connection", permissions=["change"])
     def verify_connection(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> None:
         for account in queryset:
             ok, message = account.verify()
@@ -192,9 +194,19 @@ class ReverbAccountAdmin(BaseAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
+        if not self.has_change_permission(request, obj):
+            # The webhook URL is its only secret: Managers (who may change the account) see it, no one else.
+            fieldsets = [fs for fs in fieldsets if "webhook_url" not in fs[1]["fields"]]
         if obj is not None:
             fieldsets.append(("Background", {"fields": ["api_last_hour", "mass_sync_job"]}))
+        if request.user.is_superuser:  # who works for which shop is the superusers' to say
+            fieldsets.append(("Staff", {"fields": ["members"]}))
         return fieldsets
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.members.add(request.user)  # whoever adds a shop works for it
 
     @admin.display(description="API requests / 429s (last hour), current pause")
     def api_last_hour(self, account: ReverbAccount) -> str:

@@ -5,16 +5,60 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from backoffice.access import accounts_of, for_user
+from backoffice.models import ReverbAccount
 
 admin.site.site_header = "Reverb back office"
 admin.site.site_title = "Reverb back office"
 admin.site.index_title = "Dashboard"
 
 
-class BaseAdmin(admin.ModelAdmin):
-    """Our ModelAdmin defaults: URL fields assume https (Django 6's default; Reverb is HTTPS)."""
+def _account_field(model: Any, name: str) -> Any:
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # a lookup path or a method name: left as it is
+        return None
+    related = getattr(field, "related_model", None)
+    return field if related is not None and issubclass(related, ReverbAccount) else None
+
+
+class AccountScoped:
+    """Staff see only their shops: every changelist, object page and admin action (Django runs actions on
+    get_queryset) holds the rows of the user's accounts only, and an account can only be chosen among
+    them. Mixed into every admin of ours (inlines too)."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        # An "account" filter lists the accounts of the rows the user sees, not every shop's name.
+        scoped = []
+        for entry in super().get_list_filter(request):  # type: ignore[misc]
+            field = _account_field(self.model, entry) if isinstance(entry, str) else None  # type: ignore[attr-defined]
+            scoped.append((entry, admin.RelatedOnlyFieldListFilter) if field else entry)
+        return scoped
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # A forged POST of an action the user is not offered is refused outright, not silently ignored.
+        action = request.POST.get("action") if request.method == "POST" else None
+        if action and action not in self.get_actions(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if issubclass(db_field.related_model, ReverbAccount):
+            kwargs["queryset"] = accounts_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class BaseAdmin(AccountScoped, admin.ModelAdmin):
+    """Our ModelAdmin defaults: scoped to the user's accounts; URL fields assume https (Django 6's
+    default; Reverb is HTTPS)."""
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if isinstance(db_field, models.URLField):

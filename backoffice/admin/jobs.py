@@ -22,6 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from backoffice.admin.base import BaseAdmin
 from backoffice.background.jobs import job_url, request_cancel
 from backoffice.models import BulkJob, BulkJobItem
 
@@ -76,7 +77,7 @@ def job_status(job: BulkJob) -> dict[str, Any]:
 
 
 @admin.register(BulkJob)
-class BulkJobAdmin(admin.ModelAdmin):
+class BulkJobAdmin(BaseAdmin):
     list_display = [
         "title",
         "kind",
@@ -125,7 +126,9 @@ class BulkJobAdmin(admin.ModelAdmin):
         ]
 
     def _job(self, request: HttpRequest, object_id: Any) -> BulkJob:
-        job = get_object_or_404(BulkJob.objects.select_related("account", "started_by"), pk=object_id)
+        job = get_object_or_404(
+            self.get_queryset(request).select_related("account", "started_by"), pk=object_id
+        )
         if not self.has_view_or_change_permission(request, job):
             raise PermissionDenied
         return job

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from backoffice.admin.base import MirrorAdmin
+from backoffice.admin.base import AccountScoped, MirrorAdmin
 from backoffice.admin.links import EMPTY, admin_link, changelist_url, format_money, pretty_json, reverb_link
 from backoffice.models import RemoteModel, ReverbAccount
 
@@ -30,7 +30,7 @@ SYNC_FIELDS = [
 ]
 
 
-class MirrorInline(admin.TabularInline):
+class MirrorInline(AccountScoped, admin.TabularInline):
     """A mirror's child rows inside its parent's page: read-only, like every mirror."""
 
     extra = 0

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django_tables2 import RequestConfig
 
+from backoffice.admin.base import BaseAdmin
 from backoffice.models import ReconciliationFinding, ReconciliationReport
 from backoffice.pages.tables import ReconciliationFindingTable
 from backoffice.sync.reconcile import COUNT_NAMES
@@ -32,7 +33,7 @@ def totals(report: ReconciliationReport) -> dict[str, int]:
 
 
 @admin.register(ReconciliationReport)
-class ReconciliationReportAdmin(admin.ModelAdmin):
+class ReconciliationReportAdmin(BaseAdmin):
     list_display = ["started_at", "account", "state", "checked", "repaired", "missing", "for_a_person",
                     "finished_at", "emailed"]
     list_filter = ["account", "state", "emailed"]

@@ -12,13 +12,14 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import pretty_json
 from backoffice.background import webhooks
 from backoffice.models import WebhookDelivery
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(BaseAdmin):
     """Every delivery as received. Read-only; "Replay" processes the selected ones again."""
 
     list_display = ["received_at", "account", "topic", "object_type", "object_key", "state", "attempts",

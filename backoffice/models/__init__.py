@@ -14,6 +14,7 @@ from backoffice.models.background import (
 )
 from backoffice.models.jobs import BulkJob, BulkJobItem
 from backoffice.models.mirror import RemoteModel, SyncLogEntry, SyncRun, amount_field
+from backoffice.models.once import OnceKey
 
 __all__ = [
     "API_URL_HELP",
@@ -22,6 +23,7 @@ __all__ = [
     "BulkJob",
     "BulkJobItem",
     "Currency",
+    "OnceKey",
     "RateBudget",
     "ReconciliationFinding",
     "ReconciliationReport",

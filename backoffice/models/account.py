@@ -37,6 +37,49 @@ API_URL_HELP = (
 )
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def api_url_refusal(url: str) -> str | None:
+    """Why an account may not use this API URL (its token is sent there), or None when it may.
+
+    Reverb production or sandbox, or a host REVERB_ALLOWED_HOSTS names; https, except on a loopback host or
+    an entry written "http://host[:port]". Parsed with the parser the HTTP library uses (urllib3)."""
+    from urllib3.util import parse_url
+
+    try:
+        parts = parse_url(url.strip())
+    except ValueError:
+        return "not a URL"
+    scheme, host = (parts.scheme or "").lower(), (parts.host or "").lower().strip("[]")
+    if parts.auth or "\\" in url or "@" in url or not host or scheme not in {"http", "https"}:
+        return "not a plain http(s) URL of a host"
+    port = parts.port or (443 if scheme == "https" else 80)
+    for reverb in (settings.REVERB_PRODUCTION_URL, settings.REVERB_SANDBOX_URL):
+        known = parse_url(reverb)
+        if host == known.host and scheme == "https" and port == (known.port or 443):
+            return None
+    for entry in settings.REVERB_ALLOWED_HOSTS:
+        entry = entry.strip().lower()
+        plain_http = entry.startswith("http://")
+        if "://" not in entry:
+            entry = f"https://[{entry}]" if entry.count(":") > 1 and "[" not in entry else f"https://{entry}"
+        try:
+            allowed = parse_url(entry)
+        except ValueError:
+            continue
+        allowed_host = (allowed.host or "").strip("[]")
+        if allowed_host != host or (allowed.port is not None and allowed.port != port):
+            continue
+        if scheme == "https" or plain_http or host in LOOPBACK_HOSTS:
+            return None
+        return "use https (plain http is allowed on loopback only)"
+    return (
+        f"{host} is neither Reverb ({settings.REVERB_PRODUCTION_URL}, {settings.REVERB_SANDBOX_URL}) nor a "
+        "host this install allows (setting REVERB_ALLOWED_HOSTS)"
+    )
+
+
 def new_webhook_secret() -> str:
     """Reverb signs no webhook, so the URL itself is the secret (API-NOTES 12)."""
     return secrets.token_urlsafe(32)
@@ -80,6 +123,14 @@ class ReverbAccount(models.Model):
         help_text="The secret part of this account's webhook URL; rotate it from the admin.",
     )
 
+    # Staff who work for this shop: they see and act on its data only (superusers see every shop).
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="reverb_accounts",
+        help_text="Staff who see and work on this shop's data. Superusers see every shop.",
+    )
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -92,6 +143,32 @@ class ReverbAccount(models.Model):
 
     def __repr__(self) -> str:
         return f"<ReverbAccount {self.pk} {self.name!r} {self.api_url}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The token belongs to the host it was given for: a new URL without a new token drops the old one,
+        # so it is never sent to a host its owner did not give it to (issue 16 item 3).
+        stored_url, stored_token = getattr(self, "_stored", (None, None))
+        if stored_url is not None and self.api_url != stored_url and self.token_encrypted == stored_token:
+            self.token_encrypted = ""
+            fields = kwargs.get("update_fields")
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "token_encrypted"}
+        super().save(*args, **kwargs)
+        self._stored = (self.api_url, self.token_encrypted)
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> ReverbAccount:
+        account = super().from_db(db, field_names, values)
+        account._stored = (account.__dict__.get("api_url"), account.__dict__.get("token_encrypted"))
+        return account
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        refusal = api_url_refusal(self.api_url or "")
+        if refusal:
+            raise ValidationError({"api_url": f"Refused API URL: {refusal}."})
 
     def set_token(self, plain: str) -> None:
         plain = plain.strip()
@@ -140,7 +217,9 @@ class ReverbAccount(models.Model):
             return False, "no token is set"
         try:
             payload = self.client().get_account()
-        except (ReverbError, crypto.TokenDecryptionError) as exc:
+        except ReverbError as exc:
+            ok, message = False, _failure(exc)
+        except crypto.TokenDecryptionError as exc:
             ok, message = False, str(exc)
         except Exception as exc:  # an unexpected failure still gets reported, by type and message
             ok, message = False, f"{type(exc).__name__}: {exc}"
@@ -181,6 +260,24 @@ class ReverbAccount(models.Model):
         except crypto.TokenDecryptionError:
             return text
         return text.replace(token, "[token]") if token else text
+
+
+def _failure(exc: Exception) -> str:
+    """Why verifying failed, in our words: the status Reverb (or whatever answers at the URL) gave, never
+    its body, so "Verify connection" cannot be used to read an internal service's answers."""
+    from http import HTTPStatus
+
+    status = getattr(exc, "status", None)
+    if status is None:  # no answer at all: our own transport's words (connection refused, timeout)
+        return str(exc)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "HTTP status"
+    hint = {401: ": the token is wrong or revoked", 403: ": the token lacks a scope"}.get(status, "")
+    if 200 <= status < 300:
+        return f"the answer ({status} {phrase}) is not Reverb's account endpoint"
+    return f"{status} {phrase}{hint} (the answer's body is not shown)"
 
 
 def shop_name_of(payload: dict[str, Any]) -> str:

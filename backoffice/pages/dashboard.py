@@ -17,6 +17,7 @@ from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.access import accounts_of, for_user
 from backoffice.admin.links import change_url, changelist_url
 from backoffice.models.account import account_zones, zone_named
 from backoffice.pages.charts import Bar, bar_chart
@@ -49,7 +50,7 @@ def work_queues(user: Any) -> WorkQueues:
 
     result = WorkQueues()
     if user.has_perm("orders.view_order"):
-        waiting = Order.objects.filter(missing=False, status="paid")
+        waiting = for_user(Order.objects.filter(missing=False, status="paid"), user)
         counts = waiting.aggregate(
             ship=Count("pk", filter=Q(local_pickup=False)), pickup=Count("pk", filter=Q(local_pickup=True))
         )
@@ -68,7 +69,9 @@ def work_queues(user: Any) -> WorkQueues:
             ),
         ]
     if user.has_perm("refunds.view_refundrequest"):
-        pending = RefundRequest.objects.filter(missing=False, state="pending_seller_response").count()
+        pending = for_user(
+            RefundRequest.objects.filter(missing=False, state="pending_seller_response"), user
+        ).count()
         result.queues.append(
             Queue(
                 "refunds",
@@ -78,7 +81,7 @@ def work_queues(user: Any) -> WorkQueues:
             )
         )
     if user.has_perm("messaging.view_negotiation"):
-        offers = Negotiation.objects.filter(missing=False, state="active", actionable=True)
+        offers = for_user(Negotiation.objects.filter(missing=False, state="active", actionable=True), user)
         result.queues.append(
             Queue(
                 "offers",
@@ -104,7 +107,7 @@ def work_queues(user: Any) -> WorkQueues:
             )[:OFFERS_SHOWN]
         )
     if user.has_perm("messaging.view_conversation"):
-        unread = Conversation.objects.filter(missing=False, unread=True).count()
+        unread = for_user(Conversation.objects.filter(missing=False, unread=True), user).count()
         result.queues.append(
             Queue("unread", "Unread conversations", unread, changelist_url(Conversation, unread__exact=1))
         )
@@ -143,13 +146,13 @@ class AccountHealth:
         return any(r.failing for r in self.resources)
 
 
-def sync_health(now: datetime | None = None) -> list[AccountHealth]:
+def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
     """Per account and resource: last success, last failure and its error; requests and 429s in the last
     hour. Queries: accounts 1, runs 1 (grouped, the last error as a subquery), usage 1."""
-    from backoffice.models import ApiUsage, ReverbAccount, SyncRun
+    from backoffice.models import ApiUsage, SyncRun
 
     now = now or timezone.now()
-    accounts = list(ReverbAccount.objects.order_by("name").only("pk", "name", "enabled"))
+    accounts = list(accounts_of(user).order_by("name").only("pk", "name", "enabled"))
     ok = Q(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
     bad = Q(status=SyncRun.Status.FAILED)
     last_error = (
@@ -159,7 +162,8 @@ def sync_health(now: datetime | None = None) -> list[AccountHealth]:
         .values("error")[:1]
     )
     rows = (
-        SyncRun.objects.values("account_id", "resource")
+        for_user(SyncRun.objects.all(), user)
+        .values("account_id", "resource")
         .annotate(
             last_success=Max("finished_at", filter=ok),
             last_failure=Max("finished_at", filter=bad),
@@ -178,7 +182,7 @@ def sync_health(now: datetime | None = None) -> list[AccountHealth]:
         )
     usage = {
         row["account_id"]: row
-        for row in ApiUsage.objects.filter(minute__gte=now - timedelta(hours=1))
+        for row in for_user(ApiUsage.objects.filter(minute__gte=now - timedelta(hours=1)), user)
         .values("account_id")
         .annotate(requests=Sum("requests"), throttled=Sum("throttled"))
         .order_by()
@@ -194,12 +198,13 @@ def sync_health(now: datetime | None = None) -> list[AccountHealth]:
     return result
 
 
-def last_reconciliation() -> Any | None:
+def last_reconciliation(user: Any) -> Any | None:
     """The newest nightly reconciliation report with its findings count (one query), or None."""
     from backoffice.models import ReconciliationReport
 
     report = (
-        ReconciliationReport.objects.select_related("account")
+        for_user(ReconciliationReport.objects.all(), user)
+        .select_related("account")
         .annotate(findings_count=Count("findings"))
         .order_by("-started_at", "-pk")
         .first()
@@ -266,12 +271,12 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
     zones = account_zones()
     series: list[tuple[str, str, str, dict[str, list[Bar]]]] = []
     if user.has_perm("orders.view_order"):
-        sales = Order.objects.filter(status__in=ORDER_PAID_STATUSES)
+        sales = for_user(Order.objects.filter(status__in=ORDER_PAID_STATUSES), user)
         series.append(
             ("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks, zones))
         )
     if user.has_perm("refunds.view_refundrequest"):
-        refunds = RefundRequest.objects.filter(state="approved")
+        refunds = for_user(RefundRequest.objects.filter(state="approved"), user)
         series.append(
             (
                 "refunds",
@@ -286,7 +291,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
                 "payouts",
                 "Payouts",
                 "chart-payouts",
-                _weekly(Payout.objects.all(), "remote_created_at", "total", weeks, zones),
+                _weekly(for_user(Payout.objects.all(), user), "remote_created_at", "total", weeks, zones),
             )
         )
     charts = []
@@ -309,11 +314,13 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
 def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     context: dict[str, Any] = {"work": work_queues(user), "charts": weekly_charts(user, now), "now": now}
+    # Staff see only their shops: one with none sees nothing, and is told why.
+    context["no_accounts"] = not user.is_superuser and not accounts_of(user).exists()
     if user.has_perm("backoffice.view_syncrun"):
-        context["health"] = sync_health(now)
+        context["health"] = sync_health(user, now)
     if user.has_perm("backoffice.view_reconciliationreport"):
         context["reconciliation_allowed"] = True
-        context["reconciliation"] = last_reconciliation()
+        context["reconciliation"] = last_reconciliation(user)
     if user.has_perm("payouts.view_payout"):
         context["payouts_report_url"] = reverse("admin:payouts_reconciliation")
         last_month = timezone.localdate(now).replace(day=1) - timedelta(days=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -10,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tables2 import LazyPaginator, RequestConfig
 
+from backoffice.access import accounts_of, for_user
 from backoffice.models import ReverbAccount, SyncLogEntry
 from backoffice.pages.tables import SyncLogTable
 
@@ -30,6 +33,10 @@ class SyncLogFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "all statuses"), *SyncLogEntry.Status.choices], required=False)
     run = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
 
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts_of(user).only("pk", "name")  # type: ignore[attr-defined]
+
     def filter(self, entries: QuerySet[SyncLogEntry]) -> QuerySet[SyncLogEntry]:
         if not self.is_valid():
             return entries.none()
@@ -49,8 +56,8 @@ def sync_log(request: HttpRequest) -> HttpResponse:
     """The per-item sync log, newest first; wrapped in admin.site.admin_view in urls.py (staff only)."""
     if not request.user.has_perm("backoffice.view_synclogentry"):
         raise PermissionDenied
-    form = SyncLogFilterForm(request.GET or None)
-    entries = SyncLogEntry.objects.select_related("account").defer("raw")
+    form = SyncLogFilterForm(request.GET or None, user=request.user)
+    entries = for_user(SyncLogEntry.objects.all(), request.user).select_related("account").defer("raw")
     if form.is_bound:
         entries = form.filter(entries)
     table = SyncLogTable(entries)

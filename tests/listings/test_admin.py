@@ -298,6 +298,7 @@ def test_create_view(admin_client: Client, account: ReverbAccount, emulator: Any
     done = admin_client.post(
         url,
         {
+            "once_token": page.context["once_token"],  # the form's single-use token
             "account": account.pk,
             "sku": "CR-1",
             "make": "Gibson",

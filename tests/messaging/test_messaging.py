@@ -109,7 +109,7 @@ def test_offer_and_reply_permissions(emulator, shop, role, status):
         r1 = client.post(reverse("admin:messaging_negotiation_offer", args=[n.pk]), {"action": "decline"})
         r2 = client.post(
             reverse("admin:messaging_conversation_thread", args=[convo.pk]),
-            {"action": "reply", "body": "hello"},
+            {"action": "reply", "body": "hello", "once_token": "t-1"},
         )
     assert (r1.status_code, r2.status_code) == (status, status)
 
@@ -146,7 +146,7 @@ def test_reply_goes_through_the_conversations_own_account(emulator, other_emulat
     client.force_login(role_user("cs", "Customer service"))
     response = client.post(
         reverse("admin:messaging_conversation_thread", args=[convo.pk]),
-        {"action": "reply", "body": "From the page."},
+        {"action": "reply", "body": "From the page.", "once_token": "t-2"},
     )
     assert response.status_code == 302
     assert (own.requests[REPLY], foreign.requests[REPLY]) == (2, 0)

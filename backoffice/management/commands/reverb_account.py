@@ -36,10 +36,21 @@ class Command(BaseCommand):
             sub.add_parser(name, help=text).add_argument("name")
         token = sub.add_parser("set-token", help="Replace the token (REVERB_TOKEN or a prompt).")
         token.add_argument("name")
+        url = sub.add_parser(
+            "set-url", help="Point the account at another API URL; its token must be given again."
+        )
+        url.add_argument("name")
+        url.add_argument("api_url", help="e.g. https://sandbox.reverb.com/api")
         remove = sub.add_parser("remove", help="Delete an account and its local mirrors (not on Reverb).")
         remove.add_argument("name")
-        remove.add_argument("--yes", "--noinput", "--no-input", dest="yes", action="store_true",
-                            help="Do not ask for confirmation.")
+        remove.add_argument(
+            "--yes",
+            "--noinput",
+            "--no-input",
+            dest="yes",
+            action="store_true",
+            help="Do not ask for confirmation.",
+        )
         hooks = sub.add_parser("webhooks", help="List, register or remove the account's Reverb webhooks.")
         hooks.add_argument("name")
         hooks.add_argument("--register", action="store_true", help="Register every topic we handle.")
@@ -56,11 +67,7 @@ class Command(BaseCommand):
         if ReverbAccount.objects.filter(name=name).exists():
             raise CommandError(f"An account named {name!r} already exists (set-token replaces its token).")
         account = ReverbAccount(name=name, api_url=api_url.rstrip("/"), currency=currency)
-        try:
-            account.full_clean(exclude=["token_encrypted"])
-        except ValidationError as exc:
-            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            raise CommandError(problems) from None
+        self._validate(account)
         account.set_token(self._read_token())
         with transaction.atomic():
             account.save()
@@ -90,6 +97,16 @@ class Command(BaseCommand):
         account.set_token(self._read_token())
         account.save(update_fields=["token_encrypted", "updated"])
         self.stdout.write(self.style.SUCCESS(f"Token of {name!r} replaced."))
+        self._report_check(account, fail=False)
+
+    def do_set_url(self, name: str, api_url: str, **_: Any) -> None:
+        account = self._get(name)
+        account.api_url = api_url.rstrip("/")
+        self._validate(account)
+        # The old token belonged to the old host: a new URL needs the token for it (never the old one).
+        account.set_token(self._read_token())
+        account.save(update_fields=["api_url", "token_encrypted", "updated"])
+        self.stdout.write(self.style.SUCCESS(f"Account {name!r} now uses {account.api_url}."))
         self._report_check(account, fail=False)
 
     def do_remove(self, name: str, yes: bool, **_: Any) -> None:
@@ -158,6 +175,13 @@ class Command(BaseCommand):
         except ReverbAccount.DoesNotExist:
             raise CommandError(f"No Reverb account named {name!r}.") from None
 
+    def _validate(self, account: ReverbAccount) -> None:
+        try:
+            account.full_clean(exclude=["token_encrypted"])
+        except ValidationError as exc:
+            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise CommandError(problems) from None
+
     def _set_enabled(self, name: str, enabled: bool) -> None:
         account = self._get(name)
         account.enabled = enabled
@@ -182,6 +206,6 @@ class Command(BaseCommand):
         elif fail:
             raise CommandError(f"{account.name}: {message}")
         else:
-            self.stdout.write(self.style.WARNING(
-                f"{account.name}: saved, but the connection check failed: {message}"
-            ))
+            self.stdout.write(
+                self.style.WARNING(f"{account.name}: saved, but the connection check failed: {message}")
+            )
