@@ -15,6 +15,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from backoffice.admin.base import BaseAdmin
+
 from . import offers
 from .models import (
     AutomationSettings,
@@ -31,14 +33,14 @@ RESPOND = "messaging.respond_offer"
 
 
 @admin.register(AutomationSettings)
-class AutomationSettingsAdmin(admin.ModelAdmin):
+class AutomationSettingsAdmin(BaseAdmin):
     list_display = ["account", "rules_paused", "digest_hour", "digest_sent_on"]
     list_editable = ["rules_paused"]
     list_select_related = ["account"]
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(BaseAdmin):
     list_display = ["date", "name", "account"]
     list_filter = ["account"]
     date_hierarchy = "date"
@@ -46,7 +48,7 @@ class HolidayAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfferRule)
-class OfferRuleAdmin(admin.ModelAdmin):
+class OfferRuleAdmin(BaseAdmin):
     list_display = ["name", "mode", "scope", "basis", "floor", "target", "step_percent", "account"]
     list_filter = ["account", "mode"]
     list_select_related = ["account", "listing"]
@@ -66,7 +68,7 @@ class OfferRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlannedAction)
-class PlannedActionAdmin(admin.ModelAdmin):
+class PlannedActionAdmin(BaseAdmin):
     """The "planned" list: what the rules would send, waiting for a person; newest first."""
 
     list_display = [
@@ -178,7 +180,7 @@ class PlannedActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SavedReply)
-class SavedReplyAdmin(admin.ModelAdmin):
+class SavedReplyAdmin(BaseAdmin):
     list_display = ["name", "account"]
     list_filter = ["account"]
     search_fields = ["name", "body"]
@@ -186,14 +188,14 @@ class SavedReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaleStockRule)
-class StaleStockRuleAdmin(admin.ModelAdmin):
+class StaleStockRuleAdmin(BaseAdmin):
     list_display = ["name", "mode", "category", "days", "percent", "floor_percent", "period_days", "account"]
     list_filter = ["account", "mode"]
     list_select_related = ["account"]
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):
+class PriceChangeAdmin(BaseAdmin):
     """What the stale-stock rule lowered or plans to lower; planned ones are pushed from here."""
 
     list_display = ["created", "listing", "old_price", "new_price", "status", "outcome", "rule"]

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.admin.base import AccountScoped, BaseAdmin
 from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount
 
@@ -28,7 +29,7 @@ from .models import (
 )
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(AccountScoped, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
@@ -40,7 +41,7 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(BaseAdmin):
     """Rows written by the app, never by hand (actions still work)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -61,7 +62,7 @@ class IntegrationCallInline(ReadOnlyInline):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(BaseAdmin):
     list_display = ["name", "account", "key_id", "active", "created_at", "last_used_at", "recent_errors"]
     list_filter = ["account", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=key_id"]
@@ -263,7 +264,7 @@ class StockFeedForm(forms.ModelForm):
 
 
 @admin.register(StockFeed)
-class StockFeedAdmin(admin.ModelAdmin):
+class StockFeedAdmin(BaseAdmin):
     form = StockFeedForm
     list_display = [
         "name",
@@ -335,7 +336,7 @@ class EventEndpointForm(forms.ModelForm):
 
 
 @admin.register(EventEndpoint)
-class EventEndpointAdmin(admin.ModelAdmin):
+class EventEndpointAdmin(BaseAdmin):
     form = EventEndpointForm
     list_display = [
         "name",

@@ -48,6 +48,10 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
     "orders_order_picked_up": ("orders.order", "orders.mark_picked_up", "orders.mark_picked_up"),
     "orders_order_feedback": ("orders.order", "orders.leave_feedback", "orders.leave_feedback"),
     "orders_order_packing_slip": ("orders.order", "", "orders.view_order"),
+    "orders_order_packing_slips": (None, "", "orders.view_order"),
+    "orders_order_queue": (None, "", "orders.view_order"),
+    "automation_plannedaction_approve": ("automation.plannedaction", "automation.approve_plannedaction", ""),
+    "automation_plannedaction_approve_all": (None, "automation.approve_plannedaction", ""),
     "refunds_refundrequest_queue": (None, "", "refunds.view_refundrequest"),
     "refunds_refundrequest_respond": (
         "refunds.refundrequest",
@@ -135,6 +139,14 @@ def object_for(label: str | None, shop: Any) -> Any:
         return None
     if label == "backoffice.bulkjob":
         return BulkJob.objects.create(kind="test.nothing", title="a job", account=shop, total=0)
+    if label == "automation.plannedaction":  # a planned decline of the shop's first offer
+        from automation.models import PlannedAction
+
+        negotiation = first_of("messaging.negotiation", shop)
+        return PlannedAction.objects.create(
+            account=shop, negotiation=negotiation, offer_number=negotiation.offers_count or 1,
+            verb="decline", reason="matrix", mode="plan",
+        )  # fmt: skip
     return first_of(label, shop)
 
 
