@@ -11,3 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/reverb/<str:secret>/", webhooks.receive, name="reverb_webhook"),
 ]
+
+handler403 = "backoffice.pages.render.permission_denied"

@@ -120,7 +120,7 @@ class ReverbAccountAdmin(BaseAdmin):
     def token_status(self, obj: ReverbAccount) -> str:
         return "set" if obj.has_token else "not set"
 
-    @admin.action(description="Verify connection")
+    @admin.action(description="Verify connection", permissions=["change"])
     def verify_connection(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> None:
         for account in queryset:
             ok, message = account.verify()

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 admin.site.site_header = "Reverb back office"
 admin.site.site_title = "Reverb back office"
 admin.site.index_title = "Dashboard"
+admin.site.site_url = None  # no public site: hide "View site" (it opened a 404)
 
 
 class BaseAdmin(admin.ModelAdmin):
