@@ -361,6 +361,8 @@ def test_images_page(admin_client: Client, account: ReverbAccount, emulator: Any
     admin_client.post(url, {"op": "add", "url": "https://example.com/y.jpg"})
     page = admin_client.get(url).content.decode()
     assert "https://example.com/x.jpg" in page and "Move up" in page
+    # Deleting a photo cannot be undone: its form asks first; moving one does not.
+    assert page.count('data-confirm="Delete photo') == 2 and page.count("data-confirm") == 2
     admin_client.post(
         url, {"op": "reorder", "url": ["https://example.com/y.jpg", "https://example.com/x.jpg"]}
     )
