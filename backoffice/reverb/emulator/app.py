@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from . import core
+from . import core, photos
 from .core import ApiError, Request, Response
 from .faults import DroppedConnection, Faults
 from .store import Store
@@ -276,6 +276,12 @@ class Emulator:
     # ---- control API ---------------------------------------------------------------------------------
     def _control(self, req: Request) -> Response:
         name = req.path.removeprefix("/__emulator__/").strip("/")
+        if req.method == "GET" and photos.photo_id(name) is not None:
+            return Response(
+                200,
+                photos.png(photos.photo_id(name) or 0),
+                {"Content-Type": "image/png", "Cache-Control": "max-age=86400"},
+            )
         try:
             if req.method == "POST" and name == "reset":
                 data = req.json
