@@ -34,13 +34,16 @@ def summary_text(summary: Any, limit: int = 160) -> str:
     if not summary:
         return ""
     if isinstance(summary, dict):
-        text = ", ".join(
-            f"{k}={v if isinstance(v, str | int | float) or v is None else json.dumps(v)}"
-            for k, v in summary.items()
-        )
+        text = ", ".join(f"{k}={_value(v)}" for k, v in summary.items())
     else:
         text = json.dumps(summary)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dict) and set(v) == {"amount", "currency"}:  # money as Reverb takes it
+        return f"{v['amount']} {v['currency']}"
+    return str(v) if isinstance(v, str | int | float) or v is None else json.dumps(v)
 
 
 def who(call: ApiCall) -> str:
@@ -89,7 +92,7 @@ def activity_table(obj: Any) -> SafeString | str:
     )
     return format_html(
         '<table class="activity-table"><thead><tr><th>When</th><th>Who</th><th>Action</th><th>Sent</th>'
-        '<th>Outcome</th></tr></thead><tbody>{}</tbody></table>'
+        "<th>Outcome</th></tr></thead><tbody>{}</tbody></table>"
         '<p><a href="{}">All activity of this {}</a></p>',
         rows,
         everything,

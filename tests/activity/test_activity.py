@@ -111,3 +111,11 @@ def test_activity_list_queries_do_not_grow_with_rows():
     with CaptureQueriesContext(connection) as fifty:
         assert client.get(url).status_code == 200
     assert len(one) == len(fifty)
+
+
+def test_money_sent_reads_as_amount_and_currency():
+    from backoffice.admin.audit import summary_text
+
+    assert summary_text({"price": {"amount": "255.00", "currency": "USD"}, "title": "X"}) == (
+        "price=255.00 USD, title=X"
+    )
