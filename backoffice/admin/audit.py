@@ -9,12 +9,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from backoffice.admin.base import BaseAdmin
+from backoffice.admin.base import ReadOnlyAdmin
 from backoffice.models import ApiCall
 
 ACTIVITY_SHOWN = 20
@@ -101,7 +100,7 @@ def activity_table(obj: Any) -> SafeString | str:
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(BaseAdmin):
+class ApiCallAdmin(ReadOnlyAdmin):
     """Read-only: the trail is written by backoffice/audit.py only."""
 
     list_display = [
@@ -128,15 +127,6 @@ class ApiCallAdmin(BaseAdmin):
     list_select_related = ["account", "actor", "job"]
     list_per_page = 50
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="who", ordering="actor__username")
     def who(self, obj: ApiCall) -> str:

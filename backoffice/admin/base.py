@@ -23,6 +23,19 @@ class BaseAdmin(admin.ModelAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+class ReadOnlyAdmin(BaseAdmin):
+    """Rows only the code writes (audit trail, reports): viewed, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MirrorAdmin(BaseAdmin):
     """Mirrors are copies of what Reverb owns: never added or deleted here, read-only unless a subclass
     opts fields in (by overriding get_readonly_fields) for edits that are pushed through services."""
