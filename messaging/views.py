@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from backoffice.actions import confirmed, report
-from backoffice.pages.render import awaits_confirmation, confirmation, page, require
+from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
 from orders.models import Order
 
 from .forms import AcceptForm, CounterForm, ReplyForm
@@ -42,7 +42,7 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST if action == "counter" else None,
         initial={"shipping_price": negotiation.last_offered_shipping},
     )
-    accept = AcceptForm(request.POST if action == "accept" else None)
+    accept = AcceptForm(**posted(request)) if action == "accept" else AcceptForm()
     if request.method == "POST":
         require(request, "messaging.respond_offer")
         inbox = reverse("admin:messaging_negotiation_inbox")

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from backoffice.actions import confirmed
-from backoffice.pages.render import awaits_confirmation, confirmation, page, require
+from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
 from orders.models import Order
 
 from .forms import RespondForm, SellerRefundForm
@@ -44,7 +44,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "refunds.respond_refund")
     refund = get_object_or_404(RefundRequest.objects.select_related("order", "account"), pk=pk)
     allowed = TRANSITIONS.get(refund.state, ())
-    form = RespondForm(request.POST or None, allowed=allowed, initial={"amount": refund.amount})
+    form = RespondForm(allowed=allowed, **posted(request, {"amount": refund.amount}))
     if awaits_confirmation(request, form):
         data = form.cleaned_data
         denied = data["state"] == "denied"
@@ -91,7 +91,7 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
     # Never pre-filled: the amount is typed, then repeated on the confirmation page.
-    form = SellerRefundForm(request.POST or None)
+    form = SellerRefundForm(**posted(request))
     if awaits_confirmation(request, form):
         data = form.cleaned_data
         return confirmation(

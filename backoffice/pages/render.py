@@ -23,6 +23,14 @@ def page(request: HttpRequest, template: str, title: str, opts: Any = None, **co
     return render(request, template, ctx)
 
 
+def posted(request: HttpRequest, initial: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Form arguments for a page with a confirmation step: the POST, or, when the person went back from the
+    confirmation ("back"), the values they typed as the form's initial values (nothing is sent)."""
+    if request.method == "POST" and request.POST.get("back"):
+        return {"data": None, "initial": {**(initial or {}), **request.POST.dict()}}
+    return {"data": request.POST or None, "initial": initial or {}}
+
+
 def awaits_confirmation(request: HttpRequest, form: Any) -> bool:
     """A valid POST of a money-moving form that has not been confirmed yet: show the confirmation page."""
     return request.method == "POST" and request.POST.get("confirmed") != "yes" and form.is_valid()

@@ -220,3 +220,15 @@ def test_seller_refund_is_not_prefilled_and_is_confirmed(emulator, shop):
     done = client.post(url, {"reason": "other", "amount": "7.50", "confirmed": "yes"})
     assert done.status_code == 302 and emulator.requests[POST] == 1
     assert RefundRequest.objects.get(order_number=order.order_number).amount == Decimal("7.50")
+
+
+def test_going_back_from_the_confirmation_keeps_the_typed_values_and_sends_nothing(emulator, shop):
+    order = paid_order(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    with nothing_changes(emulator, order):
+        back = client.post(url, {"reason": "other", "amount": "7.50", "back": "1"})
+    html = back.content.decode()
+    assert back.status_code == 200 and 'value="7.50"' in html and 'id="will-send"' not in html
+    assert emulator.requests[POST] == 0
