@@ -191,7 +191,13 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "img-src": [SELF, "data:", "https:"],  # listing photos come from Reverb's image hosts
+        # Listing photos come from Reverb's image hosts; in development also from the emulator on loopback.
+        "img-src": [
+            SELF,
+            "data:",
+            "https:",
+            *(["http://127.0.0.1:*", "http://localhost:*"] if DEBUG else []),
+        ],
         "font-src": [SELF],
         "connect-src": [SELF],
         "object-src": [NONE],

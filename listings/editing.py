@@ -13,7 +13,7 @@ remote change the last pull has not seen yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -160,6 +160,38 @@ def conflicts(listing: Listing) -> dict[str, dict[str, Any]]:
         if remote != change.get("base"):
             found[name] = {"local": change.get("value"), "base": change.get("base"), "remote": remote}
     return found
+
+
+# What each push setting holds back, in words: "this account does not push prices".
+SETTING_WORDS = {
+    "push_title": "titles",
+    "push_description": "descriptions",
+    "push_price": "prices",
+    "push_inventory": "inventory",
+    "push_condition": "conditions",
+    "push_photos": "photos",
+    "push_shipping": "shipping profiles",
+    "push_make_model": "make, model, finish and year",
+    "push_categories": "categories",
+}
+
+
+def held_words(account: ReverbAccount, names: Iterable[str]) -> list[str]:
+    """The push settings (in words, once each, in field order) that hold back any of `names`."""
+    words: list[str] = []
+    for name in names:
+        setting = FIELDS[name].setting if name in FIELDS else None
+        if setting and not getattr(account, setting, False):
+            word = SETTING_WORDS.get(setting, setting.removeprefix("push_").replace("_", " "))
+            if word not in words:
+                words.append(word)
+    return words
+
+
+def held_message(account: ReverbAccount, names: Iterable[str]) -> str:
+    """'' or "this account does not push prices or titles"."""
+    words = held_words(account, names)
+    return f"this account does not push {' or '.join(words)}" if words else ""
 
 
 def allowed_fields(account: ReverbAccount, names: list[str]) -> tuple[list[str], list[str]]:

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from backoffice import once
 from backoffice.access import accounts_of, for_user, limit_account_choices
@@ -53,6 +54,21 @@ def _context(admin: ListingAdmin, request: HttpRequest, title: str, **extra: Any
     }
 
 
+def push_settings_url(request: HttpRequest, listing: Listing) -> str:
+    """The account's push settings, for those who may change them (a Manager), else ''."""
+    if not request.user.has_perm("backoffice.change_reverbaccount"):
+        return ""
+    return reverse("admin:backoffice_reverbaccount_change", args=[listing.account_id])
+
+
+def held_notice(request: HttpRequest, listing: Listing, text: str) -> str:
+    """The held-back message, with the one-click way to the push settings for a Manager."""
+    url = push_settings_url(request, listing)
+    if not url:
+        return f"{text} Ask a manager to change the account's push settings."
+    return format_html('{} <a href="{}">Change the push settings</a>', text, url)
+
+
 def queue_push(listing: Listing, user: Actor) -> BulkJob:
     return create_job(
         "listings.push",
@@ -76,13 +92,22 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
             with transaction.atomic():
                 changed = editing.record_edits(listing, form.edited_values())
                 Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+                held = editing.held_message(listing.account, changed)
                 if not changed:
                     messages.info(request, "Nothing changed.")
+                elif held and not editing.allowed_fields(listing.account, list(changed))[0]:
+                    messages.warning(
+                        request, held_notice(request, listing, f"Saved here, not sent to Reverb: {held}.")
+                    )
                 elif listing.pending_changes and listing.account.auto_sync:
                     job = queue_push(listing, request.user)
                     messages.success(request, f"Saved; the push to Reverb is queued (job {job.pk}).")
                 else:
                     messages.success(request, "Saved as pending changes. Use “Push to Reverb” to send them.")
+                if held and editing.allowed_fields(listing.account, list(changed))[0]:
+                    messages.warning(
+                        request, held_notice(request, listing, f"Some of it stays here: {held}.")
+                    )
             return HttpResponseRedirect(change_url(listing))
     else:
         form = ListingEditForm(initial=initial, account=listing.account)
@@ -91,10 +116,17 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
             form.data = {**{k: v for k, v in initial.items() if v is not None}}
             form.full_clean()
             form.show_reverb_errors(listing.last_push.get("field_errors") or {})
+    for name, field in form.fields.items():
+        held = editing.held_message(listing.account, [name])
+        if held:
+            field.help_text = f"{field.help_text} Not sent to Reverb when saved: {held}.".strip()
+    held_all = editing.held_message(listing.account, form.fields)
     context = _context(
         admin,
         request,
         f"Edit {listing}",
+        held_all=held_all,
+        push_settings_url=push_settings_url(request, listing),
         listing=listing,
         form=form,
         conflicts=listing.conflicts(),

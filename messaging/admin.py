@@ -32,8 +32,7 @@ class MessageInline(MirrorInline):
 class ConversationAdmin(ReverbMirrorAdmin):
     resync_resource = "conversations"
     list_display = [
-        "__str__",
-        "open_thread",
+        "subject_link",
         "other_party_name",
         link_column("listing", "listing"),
         "unread",
@@ -44,6 +43,7 @@ class ConversationAdmin(ReverbMirrorAdmin):
     search_fields = ["subject", "other_party_name", "=listing_reverb_id", "listing__sku", "listing__title"]
     date_hierarchy = "last_message_at"
     ordering = ["-unread", "-last_message_at", "-id"]  # unread first
+    list_display_links = None  # the subject opens the thread page, where the reply box is
     list_select_related = ["account", "listing"]
     inlines = [MessageInline]
 
@@ -57,10 +57,13 @@ class ConversationAdmin(ReverbMirrorAdmin):
         ]
         return own + super().get_urls()
 
-    @admin.display(description="")
-    def open_thread(self, obj: Conversation) -> SafeString:
+    @admin.display(description="subject", ordering="subject")
+    def subject_link(self, obj: Conversation) -> SafeString:
         return format_html(
-            '<a href="{}">open</a>', reverse("admin:messaging_conversation_thread", args=[obj.pk])
+            '<a href="{}"{}>{}</a>',
+            reverse("admin:messaging_conversation_thread", args=[obj.pk]),
+            SafeString(' class="unread"') if obj.unread else "",
+            str(obj),
         )
 
 

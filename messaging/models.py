@@ -6,8 +6,11 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import QuerySet
 
 from backoffice.models import RemoteModel, amount_field
+
+SOLD_STATES = ("sold", "sold_out")  # a listing in one of these has nothing left to negotiate about
 
 
 class Conversation(RemoteModel):
@@ -71,9 +74,23 @@ class Negotiation(RemoteModel):
         permissions = [("respond_offer", "Can accept, decline and counter offers")]
 
     @property
+    def offered_total(self) -> Decimal | None:
+        """What the buyer pays: Reverb's total, else item + shipping."""
+        if self.last_offered_total is not None:
+            return self.last_offered_total
+        if self.last_offered_price is None:
+            return None
+        return self.last_offered_price + (self.last_offered_shipping or Decimal(0))
+
+    @property
+    def listing_sold(self) -> bool:
+        return self.listing is not None and self.listing.state in SOLD_STATES
+
+    @property
     def is_open(self) -> bool:
-        """Active and the seller's turn: the only state in which accept/decline/counter are possible."""
-        return self.state == "active" and self.actionable
+        """Active, the seller's turn and the listing not sold: the only state in which
+        accept/decline/counter are offered."""
+        return self.state == "active" and self.actionable and not self.listing_sold
 
 
 class OfferPolicy(models.Model):
@@ -104,3 +121,15 @@ class OfferPolicy(models.Model):
         if self.floor_percent is None or list_price is None:
             return None
         return (list_price * self.floor_percent / 100).quantize(Decimal("0.01"))
+
+
+def offers_awaiting_shop() -> QuerySet[Negotiation]:
+    """Offers whose answer is the shop's (active, its turn, the listing not sold): inbox and dashboard."""
+    return Negotiation.objects.filter(state="active", actionable=True, missing=False).exclude(
+        listing__state__in=SOLD_STATES
+    )
+
+
+def conversations_awaiting_shop() -> QuerySet[Conversation]:
+    """Conversations with an unread message from the buyer."""
+    return Conversation.objects.filter(unread=True, missing=False)

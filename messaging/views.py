@@ -13,7 +13,7 @@ from automation import replies as saved_replies
 from backoffice import once
 from backoffice.access import for_user
 from backoffice.actions import confirmed, report
-from backoffice.pages.render import page, require
+from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
 from orders.models import Order
 
 from .forms import AcceptForm, CounterForm, ReplyForm
@@ -48,10 +48,12 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST if action == "counter" else None,
         initial={"shipping_price": negotiation.last_offered_shipping},
     )
-    accept = AcceptForm(request.POST if action == "accept" else None)
+    accept = AcceptForm(**posted(request)) if action == "accept" else AcceptForm()
     if request.method == "POST":
         require(request, "messaging.respond_offer")
         inbox = reverse("admin:messaging_negotiation_inbox")
+        if action == "accept" and awaits_confirmation(request, accept):
+            return accept_confirmation(request, negotiation, accept)
         declined = action == "decline" and report(
             request,
             lambda: decline_offer(negotiation, actor=request.user),
@@ -88,6 +90,28 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         list_price=list_price(negotiation),
         floor=offer_floor(negotiation),
         can_respond=request.user.has_perm("messaging.respond_offer"),
+    )
+
+
+def accept_confirmation(request: HttpRequest, n: Negotiation, form: AcceptForm) -> HttpResponse:
+    """Accepting sells the item at the offer: say exactly what the buyer will pay."""
+    total = n.offered_total
+    return confirmation(
+        request,
+        f"Confirm: accept the offer from {n.buyer_name}",
+        form,
+        [
+            ("Listing", n.listing.title if n.listing else n.listing_reverb_id),
+            ("Item", f"{n.last_offered_price} {n.currency}"),
+            ("Shipping", f"{n.last_offered_shipping or 0} {n.currency}"),
+            ("Total the buyer pays", f"{total} {n.currency}"),
+            ("List price", f"{n.listing.price} {n.currency}" if n.listing and n.listing.price else "unknown"),
+            ("Message to the buyer", form.cleaned_data["message"] or "(none)"),
+        ],
+        cancel=reverse("admin:messaging_negotiation_offer", args=[n.pk]),
+        button=f"Yes, sell for {total} {n.currency}",
+        hidden={"action": "accept"},
+        opts=Negotiation._meta,
     )
 
 
@@ -141,6 +165,9 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
             )
         if done:
             return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
+    elif convo.unread and request.user.has_perm("messaging.reply_message"):
+        # Opening the thread reads it: tell Reverb too (a failure is only a message; the page still shows).
+        report(request, lambda: mark_read(convo, actor=request.user, read=True), "")
     return page(
         request,
         "messaging/conversation.html",

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.db.models import QuerySet
 
 from backoffice.models import RemoteModel, amount_field
+
+ACTIVE_STATES = ("pending_seller_response", "conditionally_approved")
+RESPONSE_HOURS = 24  # Reverb asks the shop to answer a refund request within a day
+
+
+def awaiting_shop() -> QuerySet[RefundRequest]:
+    """The refund requests that await the shop: the queue, the inbox and the dashboard count all use this."""
+    return RefundRequest.objects.filter(state__in=ACTIVE_STATES, missing=False)
 
 
 class RefundRequest(RemoteModel):
@@ -37,4 +48,11 @@ class RefundRequest(RemoteModel):
 
     @property
     def is_active(self) -> bool:
-        return self.state in ("pending_seller_response", "conditionally_approved")
+        return self.state in ACTIVE_STATES
+
+    @property
+    def respond_by(self) -> datetime | None:
+        """When the shop's answer is due: 24 hours after the request."""
+        if self.remote_created_at is None:
+            return None
+        return self.remote_created_at + timedelta(hours=RESPONSE_HOURS)

@@ -12,13 +12,15 @@ from django.urls import reverse
 
 from backoffice.access import for_user
 from backoffice.actions import confirmed
-from backoffice.pages.render import page, require
+from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
 from orders.models import Order
 
 from .forms import RespondForm, SellerRefundForm
-from .models import RefundRequest
+from .models import RefundRequest, awaiting_shop
 from .services import (
     FREE_SELLER_REFUNDS_PER_MONTH,
+    REASONS,
+    RESPONSE_LABELS,
     TRANSITIONS,
     refundable_amount,
     request_refund,
@@ -26,13 +28,11 @@ from .services import (
     seller_refunds_this_month,
 )
 
-ACTIVE = ("pending_seller_response", "conditionally_approved")
-
 
 def queue(request: HttpRequest) -> HttpResponse:
     require(request, "refunds.view_refundrequest")
     rows = (
-        for_user(RefundRequest.objects.filter(state__in=ACTIVE, missing=False), request.user)
+        for_user(awaiting_shop(), request.user)
         .select_related("order", "account")
         .order_by(F("answer_by").asc(nulls_last=True), "remote_created_at", "id")
     )
@@ -52,7 +52,26 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         for_user(RefundRequest.objects.select_related("order", "account"), request.user), pk=pk
     )
     allowed = TRANSITIONS.get(refund.state, ())
-    form = RespondForm(request.POST or None, allowed=allowed, initial={"amount": refund.amount})
+    form = RespondForm(allowed=allowed, **posted(request, {"amount": refund.amount}))
+    if awaits_confirmation(request, form):
+        data = form.cleaned_data
+        denied = data["state"] == "denied"
+        amount = data["amount"] if data["amount"] is not None else refund.amount
+        currency = refund.currency or refund.account.currency
+        return confirmation(
+            request,
+            f"Confirm: {RESPONSE_LABELS[data['state']].lower()} refund request {refund.reverb_id}",
+            form,
+            [
+                ("Response", RESPONSE_LABELS[data["state"]]),
+                ("Amount refunded to the buyer", "nothing (a denial)" if denied else f"{amount} {currency}"),
+                ("Order", f"{refund.order_number} ({refund.order.buyer_name if refund.order else ''})"),
+                ("Note to the buyer", data["note_to_buyer"] or "(none)"),
+            ],
+            cancel=reverse("admin:refunds_refundrequest_respond", args=[refund.pk]),
+            button="Yes, deny the refund" if denied else f"Yes, refund {amount} {currency}",
+            opts=RefundRequest._meta,
+        )
     done = confirmed(
         request,
         form,
@@ -79,7 +98,29 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=order_pk)
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
-    form = SellerRefundForm(request.POST or None, initial={"amount": refundable})
+    # Never pre-filled: the amount is typed, then repeated on the confirmation page.
+    form = SellerRefundForm(**posted(request))
+    if awaits_confirmation(request, form):
+        data = form.cleaned_data
+        return confirmation(
+            request,
+            f"Confirm: refund order {order.order_number}",
+            form,
+            [
+                ("Amount refunded to the buyer", f"{data['amount']} {order.account.currency}"),
+                ("Of the order total", f"{order.amount_total} {order.currency} (refundable: {refundable})"),
+                ("Order", f"{order.order_number}: {order.title}, {order.buyer_name}"),
+                ("Reason", dict(REASONS).get(data["reason"], data["reason"])),
+            ]
+            + (
+                [("Fees", "Beyond the free seller-initiated refunds this month: Reverb charges fees.")]
+                if used >= FREE_SELLER_REFUNDS_PER_MONTH
+                else []
+            ),
+            cancel=reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk]),
+            button=f"Yes, refund {data['amount']} {order.account.currency}",
+            opts=RefundRequest._meta,
+        )
     done = confirmed(
         request,
         form,

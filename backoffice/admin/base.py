@@ -16,6 +16,7 @@ from backoffice.models import ReverbAccount
 admin.site.site_header = "Reverb back office"
 admin.site.site_title = "Reverb back office"
 admin.site.index_title = "Dashboard"
+admin.site.site_url = None  # no public site: hide "View site" (it opened a 404)
 
 
 def _account_field(model: Any, name: str) -> Any:
@@ -64,6 +65,19 @@ class BaseAdmin(AccountScoped, admin.ModelAdmin):
         if isinstance(db_field, models.URLField):
             kwargs.setdefault("assume_scheme", "https")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(BaseAdmin):
+    """Rows only the code writes (audit trail, reports): viewed, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class MirrorAdmin(BaseAdmin):

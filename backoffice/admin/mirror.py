@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from backoffice.admin.audit import activity_table, target_of
 from backoffice.admin.base import AccountScoped, MirrorAdmin
 from backoffice.admin.links import EMPTY, admin_link, changelist_url, format_money, pretty_json, reverb_link
 from backoffice.models import RemoteModel, ReverbAccount
@@ -59,10 +60,24 @@ class ReverbMirrorAdmin(MirrorAdmin):
 
     # -- change view -------------------------------------------------------------------------------
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        computed = ["view_on_reverb", *self.link_fields, "raw_payload"]
+        computed = ["view_on_reverb", *self.link_fields, "raw_payload", "activity"]
         return [*super().get_readonly_fields(request, obj), *computed]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
+        sets = self._fieldsets(request, obj)
+        if obj is not None and target_of(obj) is not None:
+            # Its own activity: what staff sent to Reverb about this object, newest first, with who.
+            sets.insert(
+                -1 if sets and "raw_payload" in sets[-1][1]["fields"] else len(sets),
+                ("Activity (changes sent to Reverb)", {"fields": ["activity"]}),
+            )
+        return sets
+
+    @admin.display(description="Activity")
+    def activity(self, obj: RemoteModel) -> SafeString | str:
+        return activity_table(obj)
+
+    def _fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
         if self.fieldsets:
             return list(self.fieldsets)
         data = [

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django_tables2 import RequestConfig
 
-from backoffice.admin.base import BaseAdmin
+from backoffice.admin.base import ReadOnlyAdmin
 from backoffice.models import ReconciliationFinding, ReconciliationReport
 from backoffice.pages.tables import ReconciliationFindingTable
 from backoffice.sync.reconcile import COUNT_NAMES
@@ -33,23 +33,23 @@ def totals(report: ReconciliationReport) -> dict[str, int]:
 
 
 @admin.register(ReconciliationReport)
-class ReconciliationReportAdmin(BaseAdmin):
-    list_display = ["started_at", "account", "state", "checked", "repaired", "missing", "for_a_person",
-                    "finished_at", "emailed"]
+class ReconciliationReportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "account",
+        "state",
+        "checked",
+        "repaired",
+        "missing",
+        "for_a_person",
+        "finished_at",
+        "emailed",
+    ]
     list_filter = ["account", "state", "emailed"]
     date_hierarchy = "started_at"
     ordering = ["-started_at", "-id"]
     list_select_related = ["account"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="checked")
     def checked(self, obj: ReconciliationReport) -> int:
@@ -86,8 +86,10 @@ class ReconciliationReportAdmin(BaseAdmin):
                 findings = findings.filter(action=form.cleaned_data["action"])
         table = ReconciliationFindingTable(findings)
         RequestConfig(request, paginate={"per_page": FINDINGS_PER_PAGE}).configure(table)
-        rows = [(resource, [counts.get(n, 0) for n in COUNT_NAMES], counts.get("unlisted", 0))
-                for resource, counts in report.counts.items()]
+        rows = [
+            (resource, [counts.get(n, 0) for n in COUNT_NAMES], counts.get("unlisted", 0))
+            for resource, counts in report.counts.items()
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": str(report),

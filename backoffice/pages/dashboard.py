@@ -44,9 +44,9 @@ class WorkQueues:
 def work_queues(user: Any) -> WorkQueues:
     """Orders to ship, pickups waiting, refund requests and offers awaiting us, unread conversations.
     Queries: orders 1, refunds 1, offers 2 (count + the soonest few), conversations 1."""
-    from messaging.models import Conversation, Negotiation
+    from messaging.models import Conversation, conversations_awaiting_shop, offers_awaiting_shop
     from orders.models import Order
-    from refunds.models import RefundRequest
+    from refunds.models import awaiting_shop
 
     result = WorkQueues()
     if user.has_perm("orders.view_order"):
@@ -69,25 +69,22 @@ def work_queues(user: Any) -> WorkQueues:
             ),
         ]
     if user.has_perm("refunds.view_refundrequest"):
-        pending = for_user(
-            RefundRequest.objects.filter(missing=False, state="pending_seller_response"), user
-        ).count()
         result.queues.append(
             Queue(
                 "refunds",
                 "Refund requests awaiting a response",
-                pending,
-                changelist_url(RefundRequest, state__exact="pending_seller_response"),
+                for_user(awaiting_shop(), user).count(),  # the queue's own queryset, so the two agree
+                reverse("admin:refunds_refundrequest_queue"),
             )
         )
     if user.has_perm("messaging.view_negotiation"):
-        offers = for_user(Negotiation.objects.filter(missing=False, state="active", actionable=True), user)
+        offers = for_user(offers_awaiting_shop(), user)
         result.queues.append(
             Queue(
                 "offers",
                 "Offers awaiting a response",
                 offers.count(),
-                changelist_url(Negotiation, state__exact="active", actionable__exact=1),
+                reverse("admin:messaging_negotiation_inbox"),
             )
         )
         result.offers = list(
@@ -103,11 +100,14 @@ def work_queues(user: Any) -> WorkQueues:
                 "account__name",
                 "listing__title",
                 "listing__reverb_id",
+                "listing__price",
+                "listing__state",
+                "last_offered_shipping",
                 "listing_reverb_id",
             )[:OFFERS_SHOWN]
         )
     if user.has_perm("messaging.view_conversation"):
-        unread = for_user(Conversation.objects.filter(missing=False, unread=True), user).count()
+        unread = for_user(conversations_awaiting_shop(), user).count()
         result.queues.append(
             Queue("unread", "Unread conversations", unread, changelist_url(Conversation, unread__exact=1))
         )
@@ -316,6 +316,11 @@ def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     context: dict[str, Any] = {"work": work_queues(user), "charts": weekly_charts(user, now), "now": now}
     # Staff see only their shops: one with none sees nothing, and is told why.
     context["no_accounts"] = not user.is_superuser and not accounts_of(user).exists()
+    if any(
+        user.has_perm(p)
+        for p in ("refunds.view_refundrequest", "messaging.view_negotiation", "messaging.view_conversation")
+    ):
+        context["inbox_url"] = reverse("cs_inbox")
     if user.has_perm("backoffice.view_syncrun"):
         context["health"] = sync_health(user, now)
     if user.has_perm("backoffice.view_reconciliationreport"):

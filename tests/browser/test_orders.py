@@ -65,7 +65,11 @@ def test_approve_refund_with_lower_amount(page, live_server, admin_login, emulat
     page.click(f"tr[data-refund='{refund.reverb_id}'] a.respond")
     page.check("input[name=state][value=approved]")
     page.fill("input[name=amount]", str(lower))
-    page.click("text=Send response")
+    page.click("text=Continue")
+    # The confirmation repeats the amount before anything is sent.
+    page.wait_for_selector("#will-send")
+    assert str(lower) in page.locator("#will-send").inner_text()
+    page.click(f"text=Yes, refund {lower}")
     page.wait_for_selector("#refund-queue")
     refund.refresh_from_db()
     assert (refund.state, refund.amount) == ("approved", lower)

@@ -362,7 +362,40 @@ def test_images_page(admin_client: Client, account: ReverbAccount, emulator: Any
     admin_client.post(url, {"op": "add", "url": "https://example.com/y.jpg"})
     page = admin_client.get(url).content.decode()
     assert "https://example.com/x.jpg" in page and "Move up" in page
+    # Deleting a photo cannot be undone: its form asks first; moving one does not.
+    assert page.count('data-confirm="Delete photo') == 2 and page.count("data-confirm") == 2
     admin_client.post(
         url, {"op": "reorder", "url": ["https://example.com/y.jpg", "https://example.com/x.jpg"]}
     )
     assert emu_record(emulator, listing.reverb_id)["photos"][0]["url"] == "https://example.com/y.jpg"
+
+
+@pytest.mark.parametrize("role,offers_setting", [("Manager", True), ("Customer service", False)])
+def test_an_edit_held_back_by_a_push_setting_says_so_before_and_after_saving(
+    account: ReverbAccount,
+    emulator: Any,
+    django_capture_on_commit_callbacks: Any,
+    role: str,
+    offers_setting: bool,
+) -> None:
+    from tests.orders.helpers import role_user
+
+    account.auto_sync = True
+    account.push_price = False
+    account.save()
+    listing = make(account, "ED-HELD")
+    user = role_user("u", role)
+    user.user_permissions.add(Permission.objects.get(codename="change_listing"))
+    client = Client()
+    client.force_login(user)
+    url = reverse("admin:listings_listing_edit", args=[listing.pk])
+    settings_url = reverse("admin:backoffice_reverbaccount_change", args=[account.pk])
+    form = client.get(url).content.decode()
+    assert "not sent to Reverb" in form and "this account does not push prices" in form
+    assert (settings_url in form) is offers_setting
+    with nothing_changes(emulator), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, edit_data(listing, price="555.00"), follow=True)
+    page = response.content.decode()
+    assert "Saved here, not sent to Reverb: this account does not push prices." in page
+    assert (f'<a href="{settings_url}">Change the push settings</a>' in page) is offers_setting
+    assert not BulkJob.objects.filter(kind="listings.push").exists()  # no job that "succeeds" sending nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -159,3 +160,82 @@ def test_reply_goes_through_the_conversations_own_account(emulator, other_emulat
     assert set(ApiCall.objects.filter(action="messaging.reply").values_list("account_id", flat=True)) == {
         account.pk
     }
+
+
+def test_subject_opens_the_thread_with_reply_box_and_marks_it_read(emulator, shop):
+    convo = Conversation.objects.filter(account=shop).first()
+    mark_read(convo, actor=None, read=False)
+    assert convo.unread
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    listing = client.get(reverse("admin:messaging_conversation_changelist")).content.decode()
+    thread_url = reverse("admin:messaging_conversation_thread", args=[convo.pk])
+    assert f'href="{thread_url}"' in listing
+    assert reverse("admin:messaging_conversation_change", args=[convo.pk]) not in listing
+    page = client.get(thread_url).content.decode()
+    assert page.index('id="thread"') < page.index('id="reply-form"')
+    convo.refresh_from_db()
+    assert not convo.unread
+    stored = {str(k): v for k, v in emulator.store.table("conversations").items()}
+    assert stored[convo.reverb_id]["read"] is True
+    call = ApiCall.objects.get(action="messaging.mark_read", actor__username="cs")
+    assert call.status == ApiCall.Status.SUCCESS
+
+
+def test_viewer_opening_a_thread_changes_nothing(emulator, shop):
+    convo = Conversation.objects.filter(account=shop).first()
+    mark_read(convo, actor=None, read=False)
+    client = Client()
+    client.force_login(role_user("v", "Viewer"))
+    with nothing_changes(emulator, convo):
+        assert client.get(reverse("admin:messaging_conversation_thread", args=[convo.pk])).status_code == 200
+
+
+def test_offer_amounts_are_item_plus_shipping_equals_total_on_every_page(emulator, shop):
+    n = new_offer(emulator, shop)
+    Negotiation.objects.filter(pk=n.pk).update(
+        last_offered_price=Decimal("100.00"), last_offered_shipping=Decimal("15.00"), last_offered_total=None
+    )
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    pages = [
+        client.get(reverse("admin:messaging_negotiation_inbox")),
+        client.get(reverse("admin:messaging_negotiation_offer", args=[n.pk])),
+        client.get(reverse("admin:index")),
+        client.get(reverse("cs_inbox")),
+    ]
+    for response in pages[:3]:
+        html = response.content.decode()
+        assert "item <strong>100.00</strong> + shipping 15.00 = total <strong>115.00" in html
+        assert f"list price {n.listing.price:.2f}" in html
+    assert "115.00" in pages[3].content.decode()
+
+
+def test_offer_on_a_sold_listing_asks_for_nothing(emulator, shop):
+    n = new_offer(emulator, shop)
+    n.listing.__class__.objects.filter(pk=n.listing.pk).update(state="sold")
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    offer = client.get(reverse("admin:messaging_negotiation_offer", args=[n.pk])).content.decode()
+    assert "listing sold" in offer and 'id="accept-form"' not in offer and 'id="counter-form"' not in offer
+    inbox = client.get(reverse("admin:messaging_negotiation_inbox")).content.decode()
+    row = re.search(rf'data-negotiation="{n.reverb_id}">(.*?)</tr>', inbox, re.S).group(1)
+    assert "listing sold" in row and ">Respond<" not in row
+    offer_url = reverse("admin:messaging_negotiation_offer", args=[n.pk])
+    assert f'href="{offer_url}"' not in client.get(reverse("cs_inbox")).content.decode()
+
+
+def test_accepting_asks_first_showing_what_the_buyer_pays(emulator, shop):
+    n = new_offer(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:messaging_negotiation_offer", args=[n.pk])
+    with nothing_changes(emulator, n):
+        asked = client.post(url, {"action": "accept", "message": "Deal"})
+    page = asked.content.decode()
+    assert asked.status_code == 200 and f"Yes, sell for {n.offered_total}" in page
+    assert emulator.requests[ACCEPT] == 0
+    done = client.post(url, {"action": "accept", "message": "Deal", "confirmed": "yes"})
+    assert done.status_code == 302 and emulator.requests[ACCEPT] == 1
+    n.refresh_from_db()
+    assert n.state == "accepted"

@@ -106,7 +106,8 @@ def test_respond_permission_per_role(emulator, shop, role, status):
     client.force_login(role_user("u", role))
     with nothing_changes(emulator, refund) if status == 403 else contextlib.nullcontext():
         response = client.post(
-            reverse("admin:refunds_refundrequest_respond", args=[refund.pk]), {"state": "denied"}
+            reverse("admin:refunds_refundrequest_respond", args=[refund.pk]),
+            {"state": "denied", "confirmed": "yes"},
         )
     assert response.status_code == status
     assert emulator.requests[PUT] == (1 if status == 302 else 0)
@@ -186,3 +187,48 @@ def test_only_seller_initiated_refunds_count_toward_the_free_five(emulator, shop
     page = new_refund_page(order)
     assert f"made <strong>{seller}</strong> seller-initiated" in page
     assert ("fee-warning" in page) is warned
+
+
+def test_approving_asks_first_repeating_the_amount(emulator, shop):
+    refund = buyer_request(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_respond", args=[refund.pk])
+    lower = (refund.amount - Decimal("10.00")).quantize(Decimal("0.01"))
+    with nothing_changes(emulator, refund):
+        asked = client.post(url, {"state": "approved", "amount": str(lower)})
+    page = asked.content.decode()
+    assert asked.status_code == 200 and 'id="will-send"' in page and f"Yes, refund {lower}" in page
+    assert emulator.requests[PUT] == 0
+    done = client.post(url, {"state": "approved", "amount": str(lower), "confirmed": "yes"})
+    assert done.status_code == 302 and emulator.requests[PUT] == 1
+    refund.refresh_from_db()
+    assert (refund.state, refund.amount) == ("approved", lower)
+
+
+def test_seller_refund_is_not_prefilled_and_is_confirmed(emulator, shop):
+    order = paid_order(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    form = client.get(url).content.decode()
+    assert f'value="{order.amount_total}"' not in form and 'name="amount"' in form
+    with nothing_changes(emulator, order):
+        asked = client.post(url, {"reason": "other", "amount": "7.50"})
+    assert asked.status_code == 200 and "Yes, refund 7.50 USD" in asked.content.decode()
+    assert emulator.requests[POST] == 0
+    done = client.post(url, {"reason": "other", "amount": "7.50", "confirmed": "yes"})
+    assert done.status_code == 302 and emulator.requests[POST] == 1
+    assert RefundRequest.objects.get(order_number=order.order_number).amount == Decimal("7.50")
+
+
+def test_going_back_from_the_confirmation_keeps_the_typed_values_and_sends_nothing(emulator, shop):
+    order = paid_order(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    with nothing_changes(emulator, order):
+        back = client.post(url, {"reason": "other", "amount": "7.50", "back": "1"})
+    html = back.content.decode()
+    assert back.status_code == 200 and 'value="7.50"' in html and 'id="will-send"' not in html
+    assert emulator.requests[POST] == 0

@@ -39,6 +39,7 @@ class Run:
     emulator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     emulator_running: bool = False
     login: str = ""
+    notes: list[str] = field(default_factory=list)  # printed under the step that wrote them
 
     @property
     def emulator_api_url(self) -> str:
@@ -79,6 +80,41 @@ def demo_account(run: Run) -> None:
     account.save()
 
 
+def fresh_demo_mirror(run: Run) -> None:
+    """The emulator keeps its shop in memory and starts from the same seed each run, so the demo account's
+    mirror from an earlier run would disagree with it (orders shipped, offers answered, ids reused). Reset
+    both: clear the demo account's mirrored rows and sync runs, and queue a full pull. The audit trail
+    (ApiCall) is kept."""
+    from django.apps import apps
+    from django.db.models import ProtectedError
+
+    from backoffice.background.queue import send
+    from backoffice.models import RemoteModel, SyncRun
+
+    if not run.emulator_running:
+        return
+    account = ReverbAccount.objects.filter(name=DEMO_ACCOUNT).first()
+    if account is None:
+        return
+    mirrors = [m for m in apps.get_models() if issubclass(m, RemoteModel) and not m._meta.abstract]
+    cleared = 0
+    for _ in range(len(mirrors)):  # a protected row goes once what protects it is gone
+        left = []
+        for model in mirrors:
+            try:
+                cleared += model.objects.filter(account=account).delete()[0]
+            except ProtectedError:
+                left.append(model)
+        mirrors = left
+        if not mirrors:
+            break
+    SyncRun.objects.filter(account=account).delete()
+    run.notes.append(
+        f"the emulator starts afresh each run: cleared {cleared} mirrored rows of the '{DEMO_ACCOUNT}' "
+        "account (local edits included) and queued a full pull, so the two agree"
+    )
+    send("backoffice.background.tasks.sync_account_task", account.pk, full=True)
+
 def demo_automation(run: Run) -> None:
     """One offer rule in plan mode on the demo account (automation/demo.py)."""
     if not run.emulator_running:
@@ -103,6 +139,7 @@ PREPARE_STEPS: list[tuple[str, Step]] = [
 ]
 AFTER_EMULATOR_STEPS: list[tuple[str, Step]] = [
     ("pointing the demo account at the emulator", demo_account),
+    ("resetting the demo account's mirror to the emulator's fresh shop", fresh_demo_mirror),
     ("setting up the demo's offer rule (plan mode)", demo_automation),
 ]
 
@@ -140,6 +177,9 @@ class Command(BaseCommand):
             for text, step in AFTER_EMULATOR_STEPS:
                 self.stdout.write(f"-> {text}")
                 step(run)
+                for note in run.notes:
+                    self.stdout.write(self.style.WARNING(f"   {note}"))
+                run.notes.clear()
             self._spawn("task cluster", ["qcluster"])
             self._spawn("web server", ["runserver", f"{run.host}:{run.port}", "--noreload"])
             if not self._wait_for_port(run.host, run.port, timeout=30):
@@ -161,14 +201,28 @@ class Command(BaseCommand):
 
     def _start_emulator(self, run: Run) -> None:
         if "reverb_emulator" not in get_commands():
-            self.stdout.write(self.style.WARNING(
-                "-> the Reverb emulator command (manage.py reverb_emulator) is not available yet; "
-                "running without it and without the demo account."
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    "-> the Reverb emulator command (manage.py reverb_emulator) is not available yet; "
+                    "running without it and without the demo account."
+                )
+            )
             return
         self.stdout.write(f"-> starting the Reverb emulator on {run.emulator_api_url}")
-        self._spawn("Reverb emulator", ["reverb_emulator", "--port", str(run.emulator_port), "--seed", "1",
-                                        "--size", "demo", "--token", run.emulator_token])
+        self._spawn(
+            "Reverb emulator",
+            [
+                "reverb_emulator",
+                "--port",
+                str(run.emulator_port),
+                "--seed",
+                "1",
+                "--size",
+                "demo",
+                "--token",
+                run.emulator_token,
+            ],
+        )
         run.emulator_running = self._wait_for_port("127.0.0.1", run.emulator_port, timeout=60)
         if not run.emulator_running:
             self.stdout.write(self.style.WARNING("-> the emulator did not start; see its output above."))

@@ -76,6 +76,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:
+        if isinstance(self.body, bytes):  # a non-JSON body (the placeholder photos); headers say its type
+            return self.body
         return b"" if self.body is None else json.dumps(self.body, separators=(",", ":")).encode()
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from . import photos
 from .core import (
     ApiError,
     Request,
@@ -152,7 +153,7 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
     if state == "live":
         links["end"] = link(req.href(f"/api/my/listings/{lid}/state/end"), "PUT")
     if record["photos"]:
-        links["photo"] = {"href": f"{record['photos'][0]['url']}?crop=large"}
+        links["photo"] = {"href": f"{photos.absolute(record['photos'][0]['url'], req.origin)}?crop=large"}
     body: dict[str, Any] = {
         "id": lid,
         "make": record["make"],
@@ -186,7 +187,7 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
         "shipping_profile_id": record["shipping_profile_id"],
         "shipping": _shipping(store, record),
         "stats": {"views": record["views"], "watches": record["watches"]},
-        "photos": [_photo(p["url"]) for p in record["photos"]],
+        "photos": [_photo(photos.absolute(p["url"], req.origin)) for p in record["photos"]],
         "_links": links,
         # OUR extension: no source shows updated_at on listings (API-NOTES 5.3); incremental pulls use it.
         "updated_at": record["updated_at"].isoformat(timespec="seconds") if record["updated_at"] else None,
@@ -350,7 +351,7 @@ def _apply_photos(store: Store, record: dict[str, Any], urls: Any, method: str |
     if not isinstance(urls, list):
         return
     existing = {p["url"]: p for p in record["photos"]}
-    sent = [u for u in urls if isinstance(u, str) and u]
+    sent = [photos.stored(u) for u in urls if isinstance(u, str) and u]
     if method == "override_position":
         ordered = [existing.get(u) or {"id": store.next_id("images"), "url": u} for u in sent]
         kept = {p["url"] for p in ordered}
@@ -589,8 +590,8 @@ def create_listing(emu: Emulator, req: Request) -> Response:
         errors = refusal.errors if refusal is not None else {"publish": warnings}
         raise ApiError(422, message, errors, extra={"listing": render_listing(emu, req, record)})
     _schedule_publish(emu, record)
-    photos = [u for u in body.get("photos") or [] if isinstance(u, str) and u]
-    return _envelope(emu, req, record, "Listing created.", warnings, 202 if photos else 201)
+    sent_photos = [u for u in body.get("photos") or [] if isinstance(u, str) and u]
+    return _envelope(emu, req, record, "Listing created.", warnings, 202 if sent_photos else 201)
 
 
 @route("GET", "/api/listings/{listing_id}")

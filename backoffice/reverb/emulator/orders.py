@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import photos
 from .core import (
     ApiError,
     Request,
@@ -355,9 +356,9 @@ def needs_feedback_for_seller(order: dict[str, Any]) -> bool:
     return order["status"] in FEEDBACK_STATUSES and order["feedback_for_seller_id"] is None
 
 
-def _photo(photo: dict[str, Any]) -> dict[str, Any]:
+def _photo(photo: dict[str, Any], origin: str) -> dict[str, Any]:
     # [3P-LIVE sound-tank] photos: [{_links:{large_crop, small_crop, full, thumbnail}}]
-    url = photo.get("url", "")
+    url = photos.absolute(photo.get("url", ""), origin)
     return {"_links": {size: {"href": url} for size in ("large_crop", "small_crop", "full", "thumbnail")}}
 
 
@@ -414,7 +415,7 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "refund_requests": link(req.href(f"/api/my/orders/selling/{n}/refund_requests"), "POST"),
     }
     if o["photos"]:
-        links["photo"] = link(o["photos"][0].get("url", ""))
+        links["photo"] = link(photos.absolute(o["photos"][0].get("url", ""), req.origin))
     links["conversation"] = link(req.href("/api/my/conversations", order_id=n))
     if o["shipped_at"] and o["shipping_code"]:
         links["web_tracking"] = link(f"{WEB}/tracking/{o['shipping_provider']}/{o['shipping_code']}")
@@ -477,7 +478,7 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "shipping_provider": o["shipping_provider"],
         "shipping_code": o["shipping_code"],
         "order_notes": list(o["order_notes"]),
-        "photos": [_photo(p) for p in o["photos"]],
+        "photos": [_photo(p, req.origin) for p in o["photos"]],
         "_links": links,
     }
     if o["shipping_address"] is not None:  # local pickup orders carry no address (M1 CHANGELOG 0.4.9)

@@ -59,9 +59,10 @@ class _Handler(BaseHTTPRequestHandler):
         payload = answer.encode()
         lines = [
             f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Unknown')}",
-            "Content-Type: application/hal+json; charset=utf-8",
             f"Content-Length: {len(payload)}",
         ]
+        if "Content-Type" not in answer.headers:
+            lines.append("Content-Type: application/hal+json; charset=utf-8")
         lines += [f"{k}: {v}" for k, v in answer.headers.items()]
         if self.close_connection:
             lines.append("Connection: close")

@@ -128,9 +128,10 @@ def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
     n_orders = sizes.get("orders", 0)
     buyers = [make_buyer(rng, 2_000_000 + i) for i in range(max(20, n_orders // 3 + 1))]
     addresses = [make_address(rng, 130_000_000 + i, b) for i, b in enumerate(buyers)]
-    orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold_listings(sizes))
+    recent_days = sizes.get("recent_weeks", 0) * 7
+    orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold_listings(sizes), recent_days)
     _refund_requests(store, rng, orders, sizes.get("refund_requests", 0))
-    _payouts(store, orders, anchor, sizes.get("payouts", 0))
+    _payouts(store, orders, anchor, sizes.get("payouts", 0), recent_days)
     live = [x for x in store.table("listings").values() if x["state"] == "live" and x["inventory"] > 0]
     _conversations(store, rng, anchor, sizes.get("conversations", 0), buyers, live)
     _negotiations(store, rng, anchor, sizes.get("negotiations", 0), buyers, addresses, live)
@@ -144,6 +145,7 @@ def _orders(
     buyers: list[dict[str, Any]],
     addresses: list[dict[str, Any]],
     new_listings: int,
+    recent_days: int = 0,
 ) -> list[dict[str, Any]]:
     """`count` orders over `new_listings` newly made sold listings: the other orders go to multi-unit
     listings already sold here (never twice in one bundle)."""
@@ -158,6 +160,8 @@ def _orders(
             status, local = "paid", True  # a local pickup order awaiting pickup
         # Awaiting-payment orders are recent; completed ones spread over the year.
         created = _at(anchor, rng, 0.1, 6) if status in _AWAITING_PAYMENT else _at(anchor, rng, 12, 365)
+        if recent_days and status not in _AWAITING_PAYMENT and rng.random() < 0.7:
+            created = _at(anchor, rng, 3, recent_days)  # a demo: most sales in the charts' weeks
         b = rng.randrange(len(buyers))
         bundle = 1 if i < len(STATUSES) or rng.random() > 0.06 else min(rng.randint(2, 3), count - i)
         bundle_id: str | None = None
@@ -329,12 +333,22 @@ def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, An
         o["updated_at"] = at
 
 
-def _payouts(store: Store, orders: list[dict[str, Any]], anchor: datetime, count: int) -> None:
-    """Oldest payable orders, in `count` payouts of consecutive paid_at, each paid two days later."""
+def _payouts(
+    store: Store, orders: list[dict[str, Any]], anchor: datetime, count: int, recent_days: int = 0
+) -> None:
+    """Oldest payable orders, in `count` payouts of consecutive paid_at, each paid two days later; with
+    `recent_days`, only orders paid in those days (the demo's payouts spread over its recent weeks)."""
     if count <= 0:
         return
+    since = anchor - timedelta(days=recent_days) if recent_days else None
     due = sorted(
-        (o for o in orders if payable(o) and o["paid_at"] < anchor - timedelta(days=5)),
+        (
+            o
+            for o in orders
+            if payable(o)
+            and o["paid_at"] < anchor - timedelta(days=5)
+            and (since is None or o["paid_at"] >= since)
+        ),
         key=lambda o: o["paid_at"],
     )
     due = due[: max(len(due) * 7 // 10, min(len(due), count))]

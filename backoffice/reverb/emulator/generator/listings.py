@@ -26,7 +26,9 @@ _CAT_CHAIN = {
     p.category: [CATEGORY_BY_NAME[p.category].parent_uuid, CATEGORY_BY_NAME[p.category].uuid]
     for p in PRODUCTS
 }
-_PHOTO_HOST = "https://images.reverb.test/image/upload"  # ours: never a real host
+# Generated photos live on the emulator itself (a placeholder PNG per id): the path is stored, the listing
+# renderer makes it absolute with the origin the client used (backoffice/reverb/emulator/photos.py).
+PHOTO_PATH = "/__emulator__/photos/{id}.png"
 # State mix: mostly live (weights are ours; a real shop is mostly live listings).
 _STATES = ("live",) * 14 + ("draft", "ended", "sold")
 _CONDITION_MULT = {BRAND_NEW: 1.15, B_STOCK: 0.95, MINT_INVENTORY: 1.05}
@@ -104,7 +106,7 @@ def make_listing(
         "categories": list(_CAT_CHAIN[product.category]),
         "shipping_profile_id": _profile_for(store, product),
         "shipping": None,
-        "photos": [{"id": lid * 10 + i, "url": f"{_PHOTO_HOST}/{lid}/{i}.jpg"} for i in range(n_photos)],
+        "photos": [{"id": lid * 10 + i, "url": PHOTO_PATH.format(id=lid * 10 + i)} for i in range(n_photos)],
         "preorder_info": None,
         "upc": None,
         "created_at": created,
