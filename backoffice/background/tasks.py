@@ -148,8 +148,8 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
 
 
 def purge_old_records() -> str:
-    """A schedule's entry point (daily): delete webhook deliveries and audit rows past their retention
-    (backoffice/background/retention.py)."""
+    """A schedule's entry point (daily): delete webhook deliveries, audit rows and sync runs past their
+    retention (backoffice/background/retention.py)."""
     from backoffice.background.retention import purge_old_records as purge
 
     done = purge()

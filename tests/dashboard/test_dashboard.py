@@ -232,9 +232,10 @@ def _populate(n_accounts: int, n_rows: int) -> None:
 def test_dashboard_query_count_is_constant(admin_client, django_assert_num_queries, accounts, rows) -> None:
     _populate(accounts, rows)
     admin_client.get("/admin/")  # warm the session
-    # session, user, permissions 3; dashboard: work queues 5, sync health 3, reconciliation 1, charts 3;
-    # the session renewed (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release) 3.
-    with django_assert_num_queries(18):
+    # session, user, permissions 3; dashboard: work queues 5, sync health 4 (accounts, runs grouped, the
+    # last failed runs, usage), reconciliation 1, charts 3; the session renewed (SESSION_SAVE_EVERY_REQUEST:
+    # savepoint, update, release) 3.
+    with django_assert_num_queries(19):
         response = admin_client.get("/admin/")
     html = response.content.decode()
     assert queue_counts(html)["unread"] == accounts * rows
@@ -249,3 +250,34 @@ def test_dashboard_shows_only_what_the_user_may_see(client) -> None:
     assert set(queue_counts(html)) == {"ship", "pickup"}
     assert 'id="sync-health"' not in html and 'data-chart="payouts"' not in html
     assert 'data-chart="sales"' in html
+
+
+def test_sync_health_reads_the_history_once_not_once_per_run(db) -> None:
+    """The last error is looked up per (account, resource), never by a subquery run for every sync-run row:
+    the dashboard's cost stays one grouped pass over the (retention-bounded) history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backoffice.pages.dashboard import sync_health
+
+    account = AccountFactory(name="shop")
+    now = timezone.now()
+    for minutes, status, error in ((30, "failed", "first"), (20, "failed", "second"), (10, "success", "")):
+        for resource in ("orders", "listings"):
+            SyncRun.objects.create(
+                account=account,
+                resource=resource,
+                started_at=now - timedelta(minutes=minutes),
+                finished_at=now - timedelta(minutes=minutes),
+                status=status,
+                error=f"{resource} {error}",
+            )
+    with CaptureQueriesContext(connection) as ctx:
+        (health,) = sync_health()
+    assert {r.resource: r.last_error for r in health.resources} == {
+        "listings": "listings second",
+        "orders": "orders second",
+    }
+    runs_sql = [q["sql"] for q in ctx.captured_queries if "backoffice_syncrun" in q["sql"]]
+    assert len(runs_sql) == 2
+    assert not [sql for sql in runs_sql if sql.upper().count("SELECT") > 1]
