@@ -154,3 +154,11 @@ def purge_old_records() -> str:
 
     done = purge()
     return ", ".join(f"deleted {n} {what}" for what, n in done.items())
+
+
+def requeue_lost_tasks() -> str:
+    """A schedule's entry point (every 5 minutes): send again the tasks a dead worker held
+    (backoffice/background/queue.py, TaskLease)."""
+    from backoffice.background.queue import requeue_lost
+
+    return ", ".join(f"{n} {what}" for what, n in requeue_lost().items())
