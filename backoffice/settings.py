@@ -193,8 +193,8 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "poll": 0.5,
     "label": "Background tasks",
-    # Every qcluster runs django-q2's scheduler unless told not to: scaled out, run it on one (Q_SCHEDULER=False
-    # on the others), so each schedule is sent once.
+    # Every qcluster runs django-q2's scheduler unless told not to: scaled out, run it on one
+    # (Q_SCHEDULER=False on the others), so each schedule is sent once.
     "scheduler": env.bool("Q_SCHEDULER", default=True),
 }
 if REDIS_URL:
