@@ -60,7 +60,9 @@ def _in_thread(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         close_old_connections()
 
 
-def _send_leased(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any], task_name: str) -> None:
+def _send_leased(
+    func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any], task_name: str, attempts: int = 1
+) -> None:
     from django_q.tasks import async_task
 
     from backoffice.models import TaskLease
@@ -71,7 +73,9 @@ def _send_leased(func_path: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
         log.warning("%s: arguments not JSON, sent without a lease", func_path)
         lease = None
     else:
-        lease = TaskLease.objects.create(func=func_path, args=list(args), kwargs=kwargs, task_name=task_name)
+        lease = TaskLease.objects.create(
+            func=func_path, args=list(args), kwargs=kwargs, task_name=task_name, attempts=attempts
+        )
     options = {"task_name": task_name} if task_name else {}
     task_id = async_task(func_path, *args, **kwargs, **options)
     if lease is not None:
@@ -106,18 +110,7 @@ def requeue_lost(now: datetime | None = None) -> dict[str, int]:
             log.error("%s sent %d times without a result: given up", lease.func, lease.attempts)
             done["given up"] += 1
             continue
-        from django_q.tasks import async_task
-
-        options = {"task_name": lease.task_name} if lease.task_name else {}
-        again = TaskLease.objects.create(
-            func=lease.func,
-            args=lease.args,
-            kwargs=lease.kwargs,
-            task_name=lease.task_name,
-            attempts=lease.attempts + 1,
-        )
-        task_id = async_task(lease.func, *lease.args, **lease.kwargs, **options)
-        TaskLease.objects.filter(pk=again.pk).update(task_id=task_id or "")
+        _send_leased(lease.func, tuple(lease.args), lease.kwargs, lease.task_name, lease.attempts + 1)
         log.warning("%s: no result %s after it was sent, sent again", lease.func, now - lease.sent_at)
         done["resent"] += 1
     return done
