@@ -222,6 +222,9 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "poll": 0.5,
     "label": "Background tasks",
+    # Every qcluster runs django-q2's scheduler unless told not to: scaled out, run it on one
+    # (Q_SCHEDULER=False on the others), so each schedule is sent once.
+    "scheduler": env.bool("Q_SCHEDULER", default=True),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -266,6 +269,7 @@ REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
 # (backoffice/background/retention.py).
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
+SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 
 LOGGING = {
     "version": 1,

@@ -20,6 +20,7 @@ from automation.price_edit import change_prices
 from backoffice.actions import Done, report, report_each
 from backoffice.admin.links import EMPTY, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
+from backoffice.admin.scale import SKU_RE
 from backoffice.background.jobs import ItemSpec, create_job, job_url
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
@@ -104,6 +105,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         "has_inventory",
     ]
     search_fields = ["sku", "title", "make", "model", "=reverb_id"]
+    exact_search = {"sku": SKU_RE, "reverb_id": r"\d+"}
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account"]

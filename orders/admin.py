@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import EMPTY, order_web_url, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE
 from backoffice.csvfiles import csv_response
 from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
@@ -56,6 +57,7 @@ class OrderAdmin(ReverbMirrorAdmin):
         "missing",
     ]
     search_fields = ["=order_number", "sku", "buyer_name", "title", "=order_bundle_id", "tracking_code"]
+    exact_search = {"order_number": ORDER_NUMBER_RE, "sku": SKU_RE}
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from backoffice.admin.audit import activity_table, target_of
 from backoffice.admin.base import AccountScoped, MirrorAdmin
 from backoffice.admin.links import EMPTY, admin_link, changelist_url, format_money, pretty_json, reverb_link
+from backoffice.admin.scale import EstimatedCountPaginator, ExactSearchMixin
 from backoffice.models import RemoteModel, ReverbAccount
 
 # Bookkeeping columns every mirror has; shown in their own fieldset, below the mirrored data.
@@ -48,7 +49,7 @@ class MirrorInline(AccountScoped, admin.TabularInline):
         return False
 
 
-class ReverbMirrorAdmin(MirrorAdmin):
+class ReverbMirrorAdmin(ExactSearchMixin, MirrorAdmin):
     """Subclasses set `resync_resource` (the sync registry name that pulls the model, the parent's for
     children) and may list computed cross-link methods in `link_fields` for the change view."""
 
@@ -56,6 +57,7 @@ class ReverbMirrorAdmin(MirrorAdmin):
     link_fields: tuple[str, ...] = ()
     actions = ["resync_from_reverb"]
     show_full_result_count = False  # mirrors can be large: skip the unfiltered COUNT(*)
+    paginator = EstimatedCountPaginator  # ...and estimate the unfiltered one on PostgreSQL
     list_per_page = 50
 
     # -- change view -------------------------------------------------------------------------------

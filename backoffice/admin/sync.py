@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from backoffice.admin.base import MirrorAdmin
 from backoffice.admin.links import EMPTY, field_errors_html, pretty_json, reverb_link
+from backoffice.admin.scale import EstimatedCountPaginator
 from backoffice.models import SyncLogEntry, SyncRun
 
 
@@ -42,6 +43,7 @@ class SyncRunAdmin(MirrorAdmin):
     ordering = ["-started_at", "-id"]
     list_select_related = ["account"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), "log_link"]

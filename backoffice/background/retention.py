@@ -2,6 +2,8 @@
 
 - WEBHOOK_RETENTION_DAYS: webhook deliveries, once handled (processed, failed or ignored);
 - AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
+- SYNC_RUN_RETENTION_DAYS: sync runs (SyncRun) and their log entries, except a run still running (a
+  5-minute schedule writes about 100,000 a year per account; the dashboard and the sync log read them);
 - CSV import previews after a day (they can be applied for an hour).
 
 `purge_old_records` runs daily from the schedules (backoffice/schedules.py) and deletes in batches, so a
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from backoffice.models import ApiCall, WebhookDelivery
+from backoffice.models import ApiCall, SyncRun, WebhookDelivery
 
 BATCH = 2000
 
@@ -34,7 +36,7 @@ def _delete_in_batches(qs: QuerySet[Model]) -> int:
 def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
     now = now or timezone.now()
-    done = {"webhook deliveries": 0, "audit rows": 0, "CSV import previews": 0}
+    done = {"webhook deliveries": 0, "audit rows": 0, "sync runs": 0, "CSV import previews": 0}
     webhook_days = settings.WEBHOOK_RETENTION_DAYS
     if webhook_days > 0:
         old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
@@ -47,6 +49,12 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
             status=ApiCall.Status.SENDING
         )
         done["audit rows"] = _delete_in_batches(old)
+    sync_run_days = settings.SYNC_RUN_RETENTION_DAYS
+    if sync_run_days > 0:
+        old = SyncRun.objects.filter(started_at__lt=now - timedelta(days=sync_run_days)).exclude(
+            status=SyncRun.Status.RUNNING
+        )
+        done["sync runs"] = _delete_in_batches(old)  # their SyncLogEntry rows go with them (cascade)
     # CSV import previews (listings/views.py) are only good for an hour; a day is plenty.
     from listings.models import CsvImportPreview
 

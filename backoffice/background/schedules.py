@@ -52,6 +52,8 @@ SCHEDULES: tuple[Spec, ...] = (
     # whose processing task was lost (both are idempotent: finished work is never redone).
     Spec("recover stalled bulk jobs", f"{BACKGROUND}.jobs.recover_stale_jobs", 15),
     Spec("unprocessed webhook deliveries", f"{BACKGROUND}.webhooks.process_pending", 15, {"limit": 500}),
+    # Any task a dead worker held (Redis does not re-deliver): sent again after the task timeout.
+    Spec("re-send tasks lost with their worker", f"{TASKS}.requeue_lost_tasks", 5),
     # Retention: rows past WEBHOOK_/AUDIT_RETENTION_DAYS (backoffice/background/retention.py).
     Spec("clean up old webhook deliveries and audit rows", f"{TASKS}.purge_old_records", 24 * 60),
     # Rules and deadlines (automation/): offer rules also run after each pull of offers; this is the net.

@@ -148,9 +148,17 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
 
 
 def purge_old_records() -> str:
-    """A schedule's entry point (daily): delete webhook deliveries and audit rows past their retention
-    (backoffice/background/retention.py)."""
+    """A schedule's entry point (daily): delete webhook deliveries, audit rows and sync runs past their
+    retention (backoffice/background/retention.py)."""
     from backoffice.background.retention import purge_old_records as purge
 
     done = purge()
     return ", ".join(f"deleted {n} {what}" for what, n in done.items())
+
+
+def requeue_lost_tasks() -> str:
+    """A schedule's entry point (every 5 minutes): send again the tasks a dead worker held
+    (backoffice/background/queue.py, TaskLease)."""
+    from backoffice.background.queue import requeue_lost
+
+    return ", ".join(f"{n} {what}" for what, n in requeue_lost().items())

@@ -10,6 +10,7 @@ from backoffice.models.background import (
     RateBudget,
     ReconciliationFinding,
     ReconciliationReport,
+    TaskLease,
     WebhookDelivery,
 )
 from backoffice.models.jobs import BulkJob, BulkJobItem
@@ -31,6 +32,7 @@ __all__ = [
     "ReverbAccount",
     "SyncLogEntry",
     "SyncRun",
+    "TaskLease",
     "WebhookDelivery",
     "amount_field",
     "new_webhook_secret",

@@ -127,3 +127,21 @@ class ReconciliationFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.object_key} {self.field}: {self.get_action_display()}"
+
+
+class TaskLease(models.Model):
+    """A task sent to the cluster and not yet finished (backoffice/background/queue.py): written before the
+    send, removed once django-q has stored the task's result. With Redis as the broker a task whose worker
+    dies is gone from the queue; the sweep (`requeue_lost_tasks`) sends again what is older than the task
+    timeout and has no result."""
+
+    func = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    task_name = models.CharField(max_length=100, blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.func} sent {self.sent_at:%Y-%m-%d %H:%M:%S} (attempt {self.attempts})"

@@ -6,13 +6,15 @@ Sections are only computed for users who may view the models behind them.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -148,29 +150,39 @@ class AccountHealth:
 
 def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
     """Per account and resource: last success, last failure and its error; requests and 429s in the last
-    hour. Queries: accounts 1, runs 1 (grouped, the last error as a subquery), usage 1."""
+    hour. Queries: accounts 1, runs 2 (grouped; then the last failed run of each pair, by the index on
+    account, resource, status, started_at), usage 1. The cost does not grow with the history kept beyond
+    one grouped pass, and SYNC_RUN_RETENTION_DAYS bounds that history (backoffice/background/retention.py)."""
     from backoffice.models import ApiUsage, SyncRun
 
     now = now or timezone.now()
     accounts = list(accounts_of(user).order_by("name").only("pk", "name", "enabled"))
     ok = Q(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
     bad = Q(status=SyncRun.Status.FAILED)
-    last_error = (
-        SyncRun.objects.filter(account_id=OuterRef("account_id"), resource=OuterRef("resource"))
-        .filter(bad)
-        .order_by("-started_at", "-pk")
-        .values("error")[:1]
-    )
-    rows = (
+    # The last error used to be a correlated subquery in the grouped query, which PostgreSQL ran once per
+    # sync-run row (5.6 s over a year of runs); now it is one lookup of the last failed run per pair.
+    rows = list(
         for_user(SyncRun.objects.all(), user)
         .values("account_id", "resource")
         .annotate(
             last_success=Max("finished_at", filter=ok),
             last_failure=Max("finished_at", filter=bad),
-            last_error=Subquery(last_error),
+            last_failed_start=Max("started_at", filter=bad),
         )
         .order_by("account_id", "resource")
     )
+    last_failed = [
+        Q(account_id=row["account_id"], resource=row["resource"], started_at=row["last_failed_start"])
+        for row in rows
+        if row["last_failed_start"] is not None
+    ]
+    errors: dict[tuple[int, str], str] = {}
+    if last_failed:
+        runs = SyncRun.objects.filter(bad, reduce(operator.or_, last_failed)).order_by("pk")
+        for run in runs.values("account_id", "resource", "error"):  # the highest pk of a tie wins, as before
+            errors[(run["account_id"], run["resource"])] = run["error"]
+    for row in rows:
+        row["last_error"] = errors.get((row["account_id"], row["resource"]), "")
     by_account: dict[int, list[ResourceHealth]] = defaultdict(list)
     runs_base = reverse("admin:backoffice_syncrun_changelist")
     for row in rows:

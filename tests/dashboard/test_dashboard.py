@@ -242,9 +242,10 @@ def test_dashboard_query_count_is_constant(admin_client, django_assert_num_queri
     _populate(accounts, rows)
     admin_client.get("/admin/")  # warm the session
     # session, user, permissions 3; dashboard: work queues 5, deadlines 4 (accounts + one per queue),
-    # sync health 3, reconciliation 1, charts 1 (the accounts' time zones) + 3 per zone; the session renewed
-    # (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release) 3.
-    with django_assert_num_queries(23):
+    # sync health 4 (accounts, runs grouped, the last failed runs, usage), reconciliation 1, charts 1 (the
+    # accounts' time zones) + 3 per zone; the session renewed (SESSION_SAVE_EVERY_REQUEST: savepoint, update,
+    # release) 3.
+    with django_assert_num_queries(24):
         response = admin_client.get("/admin/")
     html = response.content.decode()
     assert queue_counts(html)["unread"] == accounts * rows
@@ -284,3 +285,34 @@ def test_weekly_figures_bucket_by_the_accounts_time_zone() -> None:
     bars = _weekly(Order.objects.all(), "paid_at", "amount_total", weeks)["USD"]
     assert bars[-2].value == Decimal("10")  # Chicago: Sunday 21:00, the week before
     assert bars[-1].value == Decimal("1")  # London: Monday 03:00, this week
+
+
+def test_sync_health_reads_the_history_once_not_once_per_run(db) -> None:
+    """The last error is looked up per (account, resource), never by a subquery run for every sync-run row:
+    the dashboard's cost stays one grouped pass over the (retention-bounded) history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backoffice.pages.dashboard import sync_health
+
+    account = AccountFactory(name="shop")
+    now = timezone.now()
+    for minutes, status, error in ((30, "failed", "first"), (20, "failed", "second"), (10, "success", "")):
+        for resource in ("orders", "listings"):
+            SyncRun.objects.create(
+                account=account,
+                resource=resource,
+                started_at=now - timedelta(minutes=minutes),
+                finished_at=now - timedelta(minutes=minutes),
+                status=status,
+                error=f"{resource} {error}",
+            )
+    with CaptureQueriesContext(connection) as ctx:
+        (health,) = sync_health(User.objects.create_superuser("root", "r@example.com", "pw"))
+    assert {r.resource: r.last_error for r in health.resources} == {
+        "listings": "listings second",
+        "orders": "orders second",
+    }
+    runs_sql = [q["sql"] for q in ctx.captured_queries if "backoffice_syncrun" in q["sql"]]
+    assert len(runs_sql) == 2
+    assert not [sql for sql in runs_sql if sql.upper().count("SELECT") > 1]

@@ -40,6 +40,7 @@ def test_old_rows_go_recent_and_pending_ones_stay(settings) -> None:
     assert retention.purge_old_records() == {
         "webhook deliveries": 2,
         "audit rows": 1,
+        "sync runs": 0,
         "CSV import previews": 0,
     }
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {kept_pending.pk, kept_recent.pk}
@@ -83,3 +84,27 @@ def test_old_csv_import_previews_go(admin_user) -> None:
     fresh = CsvImportPreview.objects.create(account=account, created_by=admin_user, rows=[])
     assert retention.purge_old_records()["CSV import previews"] == 1
     assert list(CsvImportPreview.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+def test_old_sync_runs_go_with_their_log_running_and_recent_ones_stay(settings) -> None:
+    from backoffice.models import SyncLogEntry, SyncRun
+
+    settings.SYNC_RUN_RETENTION_DAYS = 30
+    account = AccountFactory()
+    now = timezone.now()
+
+    def run(days: int, status: str) -> SyncRun:
+        return SyncRun.objects.create(
+            account=account, resource="orders", started_at=now - timedelta(days=days), status=status
+        )
+
+    gone = run(31, "success")
+    SyncLogEntry.objects.create(account=account, run=gone, resource="orders", status="failed")
+    run(400, "failed")
+    kept = {run(31, "running").pk, run(29, "failed").pk}
+    assert retention.purge_old_records()["sync runs"] == 2
+    assert set(SyncRun.objects.values_list("pk", flat=True)) == kept
+    assert not SyncLogEntry.objects.exists()
+    settings.SYNC_RUN_RETENTION_DAYS = 0
+    run(5000, "success")
+    assert retention.purge_old_records()["sync runs"] == 0

@@ -1,0 +1,118 @@
+"""What keeps the admin fast on a big shop: exact-match search for order numbers and SKUs, the estimated
+count on PostgreSQL, and the trigram indexes behind text search there (their presence and use)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from backoffice.admin.scale import EstimatedCountPaginator
+from backoffice.models import ReverbAccount
+from listings.models import Listing
+from orders.models import Order
+from tests.admin.conftest import admin_url
+from tests.factories import ListingFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+
+
+def search(client: Client, label: str, term: str) -> tuple[list[object], list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(admin_url(label, "changelist"), {"q": term})
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list), [q["sql"] for q in ctx.captured_queries]
+
+
+def like_scans(sql: list[str]) -> list[str]:
+    return [q for q in sql if " LIKE " in q.upper() and ("orders_order" in q or "listings_listing" in q)]
+
+
+def test_an_order_number_is_found_by_equality_without_a_like_scan(
+    admin_client: Client, account: ReverbAccount
+) -> None:
+    wanted = OrderFactory(account=account, order_number="123456", buyer_name="Ann")
+    OrderFactory(account=account, order_number="1234567", buyer_name="Bob 123456")
+    found, sql = search(admin_client, "orders.order", "123456")
+    assert found == [wanted]
+    assert not like_scans(sql)
+
+
+def test_a_sku_is_found_by_equality_without_a_like_scan(admin_client: Client, account: ReverbAccount) -> None:
+    wanted = ListingFactory(account=account, sku="GTR-001")
+    ListingFactory(account=account, sku="GTR-0010", title="for GTR-001 fans")
+    found, sql = search(admin_client, "listings.listing", "GTR-001")
+    assert found == [wanted]
+    assert not like_scans(sql)
+    order = OrderFactory(account=account, sku="GTR-001")
+    found, sql = search(admin_client, "orders.order", "gtr-001")  # no exact hit: the usual search
+    assert found == [order]
+    assert like_scans(sql)
+
+
+def test_a_term_that_matches_no_exact_value_falls_back_to_the_usual_search(
+    admin_client: Client, account: ReverbAccount
+) -> None:
+    order = OrderFactory(account=account, order_number="555", buyer_name="Carla 98765")
+    found, sql = search(admin_client, "orders.order", "98765")
+    assert found == [order]
+    assert like_scans(sql)
+    found, _ = search(admin_client, "orders.order", "Carla")  # a word is never taken for a SKU
+    assert found == [order]
+
+
+def test_the_exact_search_costs_one_query_more_than_a_word_search(
+    admin_client: Client, account: ReverbAccount
+) -> None:
+    OrderFactory(account=account, order_number="123456", buyer_name="Carla")
+    _, word = search(admin_client, "orders.order", "Carla")
+    _, exact = search(admin_client, "orders.order", "123456")
+    assert len(exact) == len(word) + 1
+
+
+def test_the_paginator_counts_exactly_off_postgresql_and_when_filtered(account: ReverbAccount) -> None:
+    OrderFactory.create_batch(3, account=account)
+    assert EstimatedCountPaginator(Order.objects.order_by("pk"), 50).count == 3
+    assert EstimatedCountPaginator(Order.objects.filter(status="nope").order_by("pk"), 50).count == 0
+
+
+@postgres_only
+def test_the_unfiltered_count_on_postgresql_is_the_planners_estimate(
+    account: ReverbAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backoffice.admin import scale
+
+    monkeypatch.setattr(scale, "ESTIMATE_ABOVE", 4)  # a "big" table, for the test
+    orders = OrderFactory.create_batch(5, account=account)
+    with connection.cursor() as cursor:  # the planner's statistics: 5 rows, until the next ANALYZE
+        cursor.execute(f"ANALYZE {Order._meta.db_table}")
+    Order.objects.filter(pk__in=[o.pk for o in orders[:2]]).delete()
+    paginator = EstimatedCountPaginator(Order.objects.order_by("pk"), 50)
+    with CaptureQueriesContext(connection) as ctx:
+        assert paginator.count == 5  # the estimate, not the exact 3
+    assert not [q for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    filtered = EstimatedCountPaginator(Order.objects.filter(account=account).order_by("pk"), 50)
+    assert filtered.count == 3
+    monkeypatch.setattr(scale, "ESTIMATE_ABOVE", 6)  # a small table is counted exactly
+    assert EstimatedCountPaginator(Order.objects.order_by("pk"), 50).count == 3
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    ("model", "field", "term"),
+    [(Order, "buyer_name", "alice"), (Order, "title", "fender"), (Listing, "title", "fender")],
+)
+def test_text_search_uses_a_trigram_index_on_postgresql(model: type, field: str, term: str) -> None:
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
+        assert f"{table}_{field}_trgm" in {row[0] for row in cursor.fetchall()}
+        sql, params = model.objects.filter(**{f"{field}__icontains": term}).order_by().query.sql_with_params()
+        # An empty test table is best scanned; forbid the scans so the plan shows what the index can serve.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"{table}_{field}_trgm" in plan

@@ -1,0 +1,32 @@
+"""`bench` prints one machine-readable line per goal; a goal it cannot measure is n/a and SHORT, never ok."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+from django.core.management import call_command
+
+from backoffice.management.commands.bench import GOAL_TARGETS, NOT_MEASURED, goal_line
+
+LINE = re.compile(r"^bench goal=(\w+) value=(\S+) target=(\S+) (ok|SHORT)$")
+
+
+def test_a_goal_line_is_in_the_readable_form() -> None:
+    note, line = goal_line("admin", "120ms", "<300ms", "20000 orders", ok=True).split("\n")
+    assert LINE.match(line).groups() == ("admin", "120ms", "<300ms", "ok")
+    assert note == "  admin: 20000 orders"
+    assert LINE.match(goal_line("admin", "900ms", "<300ms", "x").split("\n")[1]).group(4) == "SHORT"
+    assert LINE.match(goal_line("night", None, "t", "why", ok=True).split("\n")[1]).groups()[1:] == (
+        "n/a",
+        "t",
+        "SHORT",
+    )
+
+
+def test_goals_not_measured_print_n_a_and_short_in_the_issues_order() -> None:
+    out = StringIO()
+    call_command("bench", goals=",".join(NOT_MEASURED), stdout=out)
+    parsed = [m.groups() for m in map(LINE.match, out.getvalue().splitlines()) if m]
+    assert [g for g, *_ in parsed] == [g for g in GOAL_TARGETS if g in NOT_MEASURED]
+    assert all(value == "n/a" and verdict == "SHORT" for _, value, _, verdict in parsed)
