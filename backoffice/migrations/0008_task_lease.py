@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backoffice', '0006_search_trigram_indexes'),
+        ('backoffice', '0007_search_trigram_indexes'),
     ]
 
     operations = [

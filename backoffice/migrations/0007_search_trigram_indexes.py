@@ -49,7 +49,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backoffice", "0005_background"),
+        ("backoffice", "0006_memberships_and_once_keys"),
         ("orders", "0002_alter_order_options_shipbatch_and_more"),
         ("listings", "0003_csv_import_preview"),
     ]
