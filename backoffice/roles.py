@@ -81,9 +81,9 @@ def ensure_roles(apps: Any = None, using: str = DEFAULT_DB_ALIAS) -> dict[str, i
     Permission = apps.get_model("auth", "Permission")
 
     perms = list(
-        Permission.objects.using(using).select_related("content_type").only(
-            "id", "codename", "content_type__app_label"
-        )
+        Permission.objects.using(using)
+        .select_related("content_type")
+        .only("id", "codename", "content_type__app_label")
     )
     result: dict[str, int] = {}
     for role, patterns in ROLE_PERMISSIONS.items():

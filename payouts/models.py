@@ -55,15 +55,24 @@ class FeeSchedule(models.Model):
         "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="fee_schedule"
     )
     selling_percent = models.DecimalField(
-        "selling fee %", max_digits=5, decimal_places=2, default=Decimal("5.00"),
+        "selling fee %",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5.00"),
         help_text="Charged on the product subtotal plus shipping.",
     )
     processing_percent = models.DecimalField(
-        "payment processing %", max_digits=5, decimal_places=2, default=Decimal("3.19"),
+        "payment processing %",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("3.19"),
         help_text="Charged on the order total, shipping and tax included (2.99 for Preferred Sellers).",
     )
     processing_fixed = models.DecimalField(
-        "payment processing fixed", max_digits=8, decimal_places=2, default=Decimal("0.49"),
+        "payment processing fixed",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.49"),
         help_text="Per order, in the shop currency.",
     )
     payout_grace_days = models.PositiveSmallIntegerField(

@@ -48,7 +48,11 @@ EMULATOR_TEST_PACE = {"rate_per_second": 1000.0, "rate_burst": 1000}
 def _emulator_hosts_allowed(settings: Any) -> None:
     """The in-process emulators' hosts are allowed API URLs (plain http), as loopback is in development."""
     settings.REVERB_ALLOWED_HOSTS = [
-        "127.0.0.1", "localhost", "::1", f"{EMULATOR_ORIGIN}", "http://reverb-two.test"
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        f"{EMULATOR_ORIGIN}",
+        "http://reverb-two.test",
     ]
 
 

@@ -19,8 +19,9 @@ def test_every_enabled_account_or_the_named_one() -> None:
     assert selected_accounts("b", verb="synced") == [b]
 
 
-@pytest.mark.parametrize("command, verb", [("reverb_sync", "synced"), ("reconcile", "reconciled"),
-                                           ("mass_sync", "synced")])
+@pytest.mark.parametrize(
+    "command, verb", [("reverb_sync", "synced"), ("reconcile", "reconciled"), ("mass_sync", "synced")]
+)
 def test_commands_refuse_unknown_and_disabled_accounts(command: str, verb: str) -> None:
     AccountFactory(name="off", enabled=False)
     with pytest.raises(CommandError, match="no account named 'nope'"):

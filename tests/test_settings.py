@@ -15,9 +15,22 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 # Variables our settings read; cleared so the developer's or CI's environment cannot leak in.
 SETTINGS_VARS = [
-    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "TOKEN_ENCRYPTION_KEYS", "DATABASE_URL",
-    "REDIS_URL", "EMAIL_URL", "ADMIN_EMAILS", "DEFAULT_FROM_EMAIL", "BEHIND_PROXY", "SECURE_SSL_REDIRECT",
-    "SECURE_HSTS_SECONDS", "Q_WORKERS", "SQLITE_BUSY_TIMEOUT", "DJANGO_SETTINGS_MODULE",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "TOKEN_ENCRYPTION_KEYS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "ADMIN_EMAILS",
+    "DEFAULT_FROM_EMAIL",
+    "BEHIND_PROXY",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "Q_WORKERS",
+    "SQLITE_BUSY_TIMEOUT",
+    "DJANGO_SETTINGS_MODULE",
     # Set for Playwright by tests/browser/conftest.py; `check --deploy` rightly warns about it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 ]
@@ -35,14 +48,28 @@ def settings_in_subprocess(**env: str) -> dict:
         "import json; from django.conf import settings as s; "
         "print(json.dumps({'db': s.DATABASES['default'], 'q': s.Q_CLUSTER, 'debug': s.DEBUG}, default=str))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(**env), capture_output=True,
-                         text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean_env(**env),
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def env_example() -> dict[str, str]:
@@ -136,13 +163,17 @@ def test_deploy_warnings_say_which_variable(override: dict[str, str], code: str)
 
 def test_the_default_request_budget_is_reverbs_pace() -> None:
     """About 1 request/s per account after a small burst (API-NOTES 16.3); .env.example says the same."""
-    code = (
-        "from django.conf import settings as s; "
-        "print(s.REVERB_RATE_PER_SECOND, s.REVERB_RATE_BURST)"
-    )
+    code = "from django.conf import settings as s; print(s.REVERB_RATE_PER_SECOND, s.REVERB_RATE_BURST)"
     env = {k: v for k, v in clean_env().items() if not k.startswith("REVERB_RATE")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     rate, burst = out.stdout.split()
     assert float(rate) == 1.0 and 1 <= int(burst) <= 5
     example = env_example()

@@ -22,8 +22,17 @@ from backoffice.models import WebhookDelivery
 class WebhookDeliveryAdmin(BaseAdmin):
     """Every delivery as received. Read-only; "Replay" processes the selected ones again."""
 
-    list_display = ["received_at", "account", "topic", "object_type", "object_key", "state", "attempts",
-                    "short_error", "processed_at"]
+    list_display = [
+        "received_at",
+        "account",
+        "topic",
+        "object_type",
+        "object_key",
+        "state",
+        "attempts",
+        "short_error",
+        "processed_at",
+    ]
     list_filter = ["state", "topic", "account"]
     list_select_related = ["account"]
     search_fields = ["=object_key"]
@@ -33,8 +42,19 @@ class WebhookDeliveryAdmin(BaseAdmin):
     show_full_result_count = False
     list_per_page = 100
     actions = ["replay_deliveries"]
-    fields = ["account", "topic", "state", "attempts", "error", "object_type", "object_key", "received_at",
-              "processed_at", "headers_display", "body_display"]
+    fields = [
+        "account",
+        "topic",
+        "state",
+        "attempts",
+        "error",
+        "object_type",
+        "object_key",
+        "received_at",
+        "processed_at",
+        "headers_display",
+        "body_display",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -64,8 +84,9 @@ class WebhookDeliveryAdmin(BaseAdmin):
         except ValueError:  # shown as it came, escaped
             return format_html('<pre class="raw-payload">{}</pre>', obj.body)
 
-    @admin.action(description="Replay selected deliveries (re-read from Reverb and upsert)",
-                  permissions=["change"])
+    @admin.action(
+        description="Replay selected deliveries (re-read from Reverb and upsert)", permissions=["change"]
+    )
     def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         ids = list(queryset.exclude(state=WebhookDelivery.State.IGNORED).values_list("pk", flat=True))
         ignored = queryset.filter(state=WebhookDelivery.State.IGNORED).count()

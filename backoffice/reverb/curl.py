@@ -23,8 +23,9 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return clean
 
 
-def as_curl(method: str, url: str, headers: Mapping[str, str] | None = None,
-            body: bytes | str | None = None) -> str:
+def as_curl(
+    method: str, url: str, headers: Mapping[str, str] | None = None, body: bytes | str | None = None
+) -> str:
     parts = ["curl", "-X", method.upper(), shlex.quote(url)]
     for name, value in redact_headers(headers or {}).items():
         parts += ["-H", shlex.quote(f"{name}: {value}")]

@@ -180,8 +180,12 @@ class Recorder:
         changes = []
         for key, fields in latest.items():
             before = self._before.get(key)
-            differing = () if before is None else tuple(
-                name for name in columns if name in fields and not same(before[name], fields[name])
+            differing = (
+                ()
+                if before is None
+                else tuple(
+                    name for name in columns if name in fields and not same(before[name], fields[name])
+                )
             )
             changes.append(Change(key, label_of(fields), before, fields, differing))
         conflicts = self._conflicts(resource.name, account, changes)
@@ -211,24 +215,56 @@ class Recorder:
             return [finding(action=Action.CREATED, reason="On Reverb but not in the mirror; added.")]
         out = []
         if change.before.get("missing"):
-            out.append(finding(field="missing", ours="yes", theirs="no", action=Action.REPAIRED,
-                               reason="Marked missing here, but Reverb lists it again."))
+            out.append(
+                finding(
+                    field="missing",
+                    ours="yes",
+                    theirs="no",
+                    action=Action.REPAIRED,
+                    reason="Marked missing here, but Reverb lists it again.",
+                )
+            )
         for name in change.fields:
             ours, theirs = show(change.before[name]), show(change.after[name])
             conflict = conflicts.get((change.key, name))
             if conflict is not None:
-                out.append(finding(field=name, ours=show(conflict.ours), theirs=show(conflict.theirs),
-                                   action=Action.LEFT_FOR_PERSON, reason=conflict.reason))
+                out.append(
+                    finding(
+                        field=name,
+                        ours=show(conflict.ours),
+                        theirs=show(conflict.theirs),
+                        action=Action.LEFT_FOR_PERSON,
+                        reason=conflict.reason,
+                    )
+                )
             else:
-                out.append(finding(field=name, ours=ours, theirs=theirs, action=Action.REPAIRED,
-                                   reason="Updated from Reverb."))
+                out.append(
+                    finding(
+                        field=name,
+                        ours=ours,
+                        theirs=theirs,
+                        action=Action.REPAIRED,
+                        reason="Updated from Reverb.",
+                    )
+                )
         for (key, name), conflict in conflicts.items():  # conflicts on fields the mirror does not show
             if key == change.key and name not in change.fields:
-                out.append(finding(field=name, ours=show(conflict.ours), theirs=show(conflict.theirs),
-                                   action=Action.LEFT_FOR_PERSON, reason=conflict.reason))
+                out.append(
+                    finding(
+                        field=name,
+                        ours=show(conflict.ours),
+                        theirs=show(conflict.theirs),
+                        action=Action.LEFT_FOR_PERSON,
+                        reason=conflict.reason,
+                    )
+                )
         if not out:
-            out.append(finding(action=Action.REPAIRED,
-                               reason="Details outside the listed columns changed (raw payload); updated."))
+            out.append(
+                finding(
+                    action=Action.REPAIRED,
+                    reason="Details outside the listed columns changed (raw payload); updated.",
+                )
+            )
         return out
 
     def add(self, resource: str, findings: Sequence[ReconciliationFinding]) -> None:
@@ -306,22 +342,41 @@ def _record_missing_and_failures(recorder: Recorder, account: ReverbAccount, run
         columns = [c for c in LABEL_FIELDS if c in {f.name for f in model._meta.concrete_fields}]
         gone = model.objects.filter(account=account, missing=True, missing_since__gte=run.started_at)
         for row in gone.values("reverb_id", *columns)[:MAX_FINDINGS_PER_RESOURCE]:
-            findings.append(ReconciliationFinding(
-                report=report, resource=name, object_key=row["reverb_id"], object_label=label_of(row),
-                field="missing", ours="no", theirs="yes", action=Action.MARKED_MISSING,
-                reason="Not returned by a complete scan of Reverb; marked missing (kept, not deleted).",
-            ))
+            findings.append(
+                ReconciliationFinding(
+                    report=report,
+                    resource=name,
+                    object_key=row["reverb_id"],
+                    object_label=label_of(row),
+                    field="missing",
+                    ours="no",
+                    theirs="yes",
+                    action=Action.MARKED_MISSING,
+                    reason="Not returned by a complete scan of Reverb; marked missing (kept, not deleted).",
+                )
+            )
     failed = SyncLogEntry.objects.filter(run=run, status=SyncLogEntry.Status.FAILED)
     for entry in failed.values("reverb_id", "sku", "message")[:MAX_FINDINGS_PER_RESOURCE]:
-        findings.append(ReconciliationFinding(
-            report=report, resource=name, object_key=entry["reverb_id"], object_label=entry["sku"][:255],
-            action=Action.FAILED, reason=entry["message"],
-        ))
+        findings.append(
+            ReconciliationFinding(
+                report=report,
+                resource=name,
+                object_key=entry["reverb_id"],
+                object_label=entry["sku"][:255],
+                action=Action.FAILED,
+                reason=entry["message"],
+            )
+        )
     if run.status == SyncRun.Status.FAILED:
-        findings.append(ReconciliationFinding(
-            report=report, resource=name, object_key="", action=Action.FAILED,
-            reason=f"The complete scan did not finish, so nothing was marked missing: {run.error}",
-        ))
+        findings.append(
+            ReconciliationFinding(
+                report=report,
+                resource=name,
+                object_key="",
+                action=Action.FAILED,
+                reason=f"The complete scan did not finish, so nothing was marked missing: {run.error}",
+            )
+        )
     recorder.add(name, findings)
     unlisted = recorder.tally(name).unlisted
     if unlisted:
@@ -396,4 +451,3 @@ def summary_line(report: ReconciliationReport) -> str:
     totals = {name: sum(c.get(name, 0) for c in report.counts.values()) for name in COUNT_NAMES}
     numbers = " ".join(f"{name}={value}" for name, value in totals.items())
     return f"{report.account.name}: {report.get_state_display()} ({numbers})"
-

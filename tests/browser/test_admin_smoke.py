@@ -14,8 +14,9 @@ def test_login_and_open_every_admin_page(page, live_server, admin_user, admin_lo
     assert page.locator("#dashboard").is_visible()
 
     app_links = page.eval_on_selector_all("#content-main .module caption a", "els => els.map(e => e.href)")
-    model_links = page.eval_on_selector_all("#content-main .module th[scope=row] a",
-                                            "els => els.map(e => e.href)")
+    model_links = page.eval_on_selector_all(
+        "#content-main .module th[scope=row] a", "els => els.map(e => e.href)"
+    )
     assert any(link.endswith("/admin/backoffice/") for link in app_links), app_links
     assert any("/admin/backoffice/reverbaccount/" in link for link in model_links), model_links
 

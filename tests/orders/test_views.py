@@ -200,4 +200,3 @@ def test_reverb_field_error_is_shown_once(emulator, shop):
     for name, messages in errors.items():
         for message in messages:
             assert text.count(f"{name}: {message}") == 1, text
-

@@ -55,6 +55,7 @@ def require(method: str, template: str) -> None:
 
 def reply(status: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> Callable:
     """A scripted answer for ScriptedAdapter."""
+
     def answer(request: requests.PreparedRequest) -> requests.Response:
         response = requests.Response()
         response.status_code = status

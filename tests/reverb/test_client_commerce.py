@@ -20,6 +20,7 @@ def rows(pages: Any) -> list[dict[str, Any]]:
 
 # ---- refunds ---------------------------------------------------------------------------------------
 
+
 def test_refund_requests_default_single_and_list_states(client: ReverbClient, emulator: Any) -> None:
     active = rows(client.refund_requests())  # Reverb's default: the active states
     assert active and {r["state"] for r in active} <= {"pending_seller_response", "conditionally_approved"}
@@ -48,8 +49,13 @@ def test_respond_to_refund_with_amount_and_note(client: ReverbClient, emulator: 
     pending = rows(client.refund_requests(state="pending_seller_response"))[0]
     with pytest.raises(ValueError):
         client.respond_to_refund(pending["id"], "maybe")
-    answer = client.respond_to_refund(pending["id"], "approved", amount=Decimal("1.00"), currency="USD",
-                                      note_to_buyer="Sorry about the scratch")
+    answer = client.respond_to_refund(
+        pending["id"],
+        "approved",
+        amount=Decimal("1.00"),
+        currency="USD",
+        note_to_buyer="Sorry about the scratch",
+    )
     assert answer["state"] == "approved"
     assert answer["note_to_buyer"] == "Sorry about the scratch"
 
@@ -72,9 +78,14 @@ def test_request_refund_seller_initiated(client: ReverbClient) -> None:
 
 # ---- negotiations ----------------------------------------------------------------------------------
 
+
 def actionable(client: ReverbClient) -> list[dict[str, Any]]:
-    return [n for listing in rows(client.negotiations()) for n in listing["negotiations"]
-            if n["state"] == "active" and "accept" in n["_links"]]
+    return [
+        n
+        for listing in rows(client.negotiations())
+        for n in listing["negotiations"]
+        if n["state"] == "active" and "accept" in n["_links"]
+    ]
 
 
 def test_negotiations_are_listings_with_nested_offers(client: ReverbClient) -> None:
@@ -91,8 +102,9 @@ def test_accept_decline_and_counter(client: ReverbClient) -> None:
     accepted = client.accept_offer(accept["id"], message="Deal!")
     assert accepted["state"] == "accepted"
     assert client.decline_offer(decline["id"])["state"] == "declined"
-    countered = client.counter_offer(counter["id"], Decimal("10.00"), "USD", shipping_price="5",
-                                     message="Meet me")
+    countered = client.counter_offer(
+        counter["id"], Decimal("10.00"), "USD", shipping_price="5", message="Meet me"
+    )
     last = countered["offers"][-1]
     assert last["price"]["original"]["amount"] == "10.00"
     assert last["shipping_price"]["original"]["amount"] == "5.00"
@@ -102,6 +114,7 @@ def test_accept_decline_and_counter(client: ReverbClient) -> None:
 
 
 # ---- conversations ---------------------------------------------------------------------------------
+
 
 def test_conversations_list_unread_search_get_mark_and_reply(client: ReverbClient, emulator: Any) -> None:
     simulate("message", body="Is the Telecaster still available?")
@@ -120,6 +133,7 @@ def test_conversations_list_unread_search_get_mark_and_reply(client: ReverbClien
 
 
 # ---- payouts ---------------------------------------------------------------------------------------
+
 
 def test_payouts_and_line_items_by_href_or_id(client: ReverbClient, emulator: Any) -> None:
     payouts = rows(client.payouts(per_page=1))

@@ -26,12 +26,24 @@ from tests.reverb.conftest import reply, scripted_client
 URL = f"{EMULATOR_API_URL}/listings/123"
 
 
-@pytest.mark.parametrize(("status", "cls", "retryable"), [
-    (400, ValidationError, False), (412, ValidationError, False), (422, ValidationError, False),
-    (401, UnauthorizedError, False), (403, ForbiddenError, False), (404, NotFoundError, False),
-    (405, MethodNotAllowedError, False), (406, ConstraintError, False), (429, RateLimitedError, True),
-    (500, ServerError, True), (502, ServerError, True), (503, ServerError, True), (409, ReverbError, False),
-])
+@pytest.mark.parametrize(
+    ("status", "cls", "retryable"),
+    [
+        (400, ValidationError, False),
+        (412, ValidationError, False),
+        (422, ValidationError, False),
+        (401, UnauthorizedError, False),
+        (403, ForbiddenError, False),
+        (404, NotFoundError, False),
+        (405, MethodNotAllowedError, False),
+        (406, ConstraintError, False),
+        (429, RateLimitedError, True),
+        (500, ServerError, True),
+        (502, ServerError, True),
+        (503, ServerError, True),
+        (409, ReverbError, False),
+    ],
+)
 def test_status_mapping(status: int, cls: type, retryable: bool) -> None:
     error = error_for_status(status, {"message": "nope"}, method="GET", url=URL)
     assert type(error) is cls
@@ -50,8 +62,10 @@ def test_406_through_the_client_is_a_constraint_error() -> None:
 def test_validation_error_reads_like_a_person_wrote_it() -> None:
     body = {"message": "Price must be greater than 0", "errors": {"price": ["must be greater than 0"]}}
     error = error_for_status(412, body, method="PUT", url=URL)
-    assert str(error) == ("412 Precondition Failed on PUT /api/listings/123: Price must be greater than 0; "
-                          "price: must be greater than 0")
+    assert str(error) == (
+        "412 Precondition Failed on PUT /api/listings/123: Price must be greater than 0; "
+        "price: must be greater than 0"
+    )
     assert error.field_errors() == {"price": ["must be greater than 0"]}
     assert error.body == body
 
@@ -83,8 +97,9 @@ def test_retry_after_seconds_and_http_date() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:07 GMT", now=now) == 7.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0  # in the past: go now
-    error = error_for_status(429, {"message": "Too Many Requests"}, method="GET", url=URL,
-                             headers={"Retry-After": "4"})
+    error = error_for_status(
+        429, {"message": "Too Many Requests"}, method="GET", url=URL, headers={"Retry-After": "4"}
+    )
     assert isinstance(error, RateLimitedError) and error.retry_after == 4.0
 
 

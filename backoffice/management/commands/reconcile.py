@@ -20,7 +20,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--account", help="Account name (default: every enabled account).")
         parser.add_argument(
-            "--resource", nargs="+", choices=registry.ORDER, metavar="RESOURCE",
+            "--resource",
+            nargs="+",
+            choices=registry.ORDER,
+            metavar="RESOURCE",
             help=f"Only these resources: {' '.join(registry.ORDER)} (default: all).",
         )
         parser.add_argument("--no-email", action="store_true", help="Do not send the summary email.")

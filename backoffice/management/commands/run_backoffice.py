@@ -115,6 +115,7 @@ def fresh_demo_mirror(run: Run) -> None:
     )
     send("backoffice.background.tasks.sync_account_task", account.pk, full=True)
 
+
 def demo_automation(run: Run) -> None:
     """One offer rule in plan mode on the demo account (automation/demo.py)."""
     if not run.emulator_running:
