@@ -292,25 +292,29 @@ class Examination:
     responses: list[dict[str, Any]]  # every GET answer as it came: {"path", "query", "body"}
 
 
-def _recorder(responses: list[dict[str, Any]]) -> Callable[..., None]:
-    def record(response: Any, *args: Any, **kwargs: Any) -> None:
-        if response.request.method == "GET" and response.status_code == 200:
-            parts = urlsplit(response.url)
-            with contextlib.suppress(ValueError):
-                responses.append({"path": parts.path, "query": parts.query, "body": response.json()})
+def _recording(client: ReverbClient, responses: list[dict[str, Any]]) -> Callable[..., tuple[Any, str]]:
+    """The client's own `_request`, noting every GET answer as parsed. (A response hook would read a
+    streamed body before the client does, and the client would then see an empty page.)"""
+    send = client._request
 
-    return record
+    def recorded(method: str, path_or_url: str, **kwargs: Any) -> tuple[Any, str]:
+        data, url = send(method, path_or_url, **kwargs)
+        if method.upper() == "GET" and data is not None:
+            parts = urlsplit(url)
+            responses.append({"path": parts.path, "query": parts.query, "body": data})
+        return data, url
+
+    return recorded
 
 
 def examine(client: ReverbClient) -> Examination:
     """Findings for every probe, with the shop's rows and raw answers (for the capture)."""
     responses: list[dict[str, Any]] = []
-    hook = _recorder(responses)
-    client.session.hooks["response"].append(hook)
+    client._request = _recording(client, responses)  # type: ignore[method-assign]
     try:
         real, status = read_all(client)
     finally:
-        client.session.hooks["response"].remove(hook)
+        del client._request  # the class's own again
     reference = reference_rows()
     mappers = {probe.name: probe.mapper for probe in probes()}
     findings = []

@@ -203,3 +203,21 @@ def test_the_emulators_second_variant_is_named_resource_by_resource(tmp_path: Pa
     messages = output.split("\nmessages:", 1)[1].split("\nnegotiations:", 1)[0]
     assert "keys our mapper reads, absent: body" in messages, messages
     assert "id: expected number, got string" in messages
+
+
+def test_over_real_http_the_doctor_reads_every_page(tmp_path: Path) -> None:
+    """Over a socket the client streams each body; recording the answers must not take them from it
+    (a response hook did: every page then read as empty)."""
+    from backoffice.reverb.emulator import Emulator
+    from backoffice.reverb.emulator.server import start_in_thread, stop
+    from tests.conftest import EMULATOR_TEST_PACE
+
+    emu = Emulator(token="http-token", seed=1, size="tiny", **EMULATOR_TEST_PACE)
+    server, origin = start_in_thread(emu)
+    try:
+        account = AccountFactory(name="over-http", api_url=f"{origin}/api", token="http-token")
+        output = run(account.name, tmp_path)
+    finally:
+        stop(server)
+    assert "listings: ok, 12 record(s); no difference" in output, output
+    assert doctor.load_capture(tmp_path / "cap")["orders"], "the capture holds the orders page"
