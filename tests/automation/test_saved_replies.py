@@ -4,6 +4,7 @@ managed by Managers only."""
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from django.test import Client
@@ -48,7 +49,8 @@ def test_chosen_in_the_reply_box_and_edited_before_sending(emulator, shop):
     assert f"Hi {convo.other_party_name}," in textarea  # filled into the box, nothing sent yet
     before = convo.messages.count()
     edited = f"Hi {convo.other_party_name}, it ships tomorrow instead."
-    assert client.post(url, {"action": "reply", "body": edited}).status_code == 302
+    token = re.search(r'name="once_token" value="([^"]+)"', prefilled).group(1)  # the form's single-use token
+    assert client.post(url, {"action": "reply", "body": edited, "once_token": token}).status_code == 302
     assert convo.messages.order_by("sent_at", "id").last().body == edited
     assert convo.messages.count() == before + 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -217,7 +218,8 @@ def test_seller_refund_is_not_prefilled_and_is_confirmed(emulator, shop):
         asked = client.post(url, {"reason": "other", "amount": "7.50"})
     assert asked.status_code == 200 and "Yes, refund 7.50 USD" in asked.content.decode()
     assert emulator.requests[POST] == 0
-    done = client.post(url, {"reason": "other", "amount": "7.50", "confirmed": "yes"})
+    token = re.search(r'name="once_token" value="([^"]+)"', asked.content.decode()).group(1)  # single-use
+    done = client.post(url, {"reason": "other", "amount": "7.50", "confirmed": "yes", "once_token": token})
     assert done.status_code == 302 and emulator.requests[POST] == 1
     assert RefundRequest.objects.get(order_number=order.order_number).amount == Decimal("7.50")
 

@@ -138,7 +138,9 @@ def test_a_seller_refund_sent_twice_is_sent_once(emulator: Any, shop: Any) -> No
     resync(shop, "orders")
     order = Order.objects.get(account=shop, order_number=number)
     url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
-    send_twice(role_user("cs", "Customer service"), url, {"reason": "other", "amount": "1.00"})
+    send_twice(
+        role_user("cs", "Customer service"), url, {"reason": "other", "amount": "1.00", "confirmed": "yes"}
+    )
     sent = ApiCall.objects.filter(action="refunds.request").exclude(status=ApiCall.Status.REFUSED)
     assert sent.count() == 1
     assert RefundRequest.objects.filter(order_number=number).count() <= 1

@@ -6,7 +6,7 @@ them again with 300 changed (100 to zero, 200 to a new quantity) in batches of 1
 Prints the time to accept a batch, the requests sent (listing PUTs, and the re-reads the listings push
 makes before each PUT), whether every zero went before every other change, how long the drain would take
 at the configured budget, and the machine-readable line
-`bench goal=stock value=<listing PUTs> target=300 ok|SHORT`.
+`bench goal=stock value=<requests sent> target=300 ok|SHORT`.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ class Command(BaseCommand):
         accepted_requests = sum(emulator.requests.values()) - before
         waiting = services.queue_state(account)
         started = time.perf_counter()
+        before_drain = sum(emulator.requests.values())
         result = services.drain(account)
+        sent_requests = sum(emulator.requests.values()) - before_drain
         drain_seconds = time.perf_counter() - started
         puts = emulator.requests.get(("PUT", "/api/listings/{listing_id}"), 0)
         reads = emulator.requests.get(("GET", "/api/listings/{listing_id}"), 0)
@@ -153,9 +155,11 @@ class Command(BaseCommand):
             f"(the admin's ETA said {waiting.waiting * services.REQUESTS_PER_SEND / budget:.0f} s)"
         )
         self.stdout.write(
-            f"stock: requests sent: {puts} listing PUTs + {reads} re-reads by the listings push "
+            f"stock: requests sent: {sent_requests} in all; {puts} listing PUTs + {reads} public re-reads "
             f"(+{relists} other); zeros first: {'yes' if zeros_first else 'NO'}; "
             f"sent {result.sent}, failed {result.failed}, left {result.left}"
         )
-        ok = puts == CHANGES and zeros_first and result.failed == 0
-        self.stdout.write(f"bench goal=stock value={puts} target={CHANGES} {'ok' if ok else 'SHORT'}")
+        # The goal counts every request the drain sent (the listings push re-reads before each PUT).
+        ok = sent_requests == CHANGES and zeros_first and result.failed == 0
+        verdict = "ok" if ok else "SHORT"
+        self.stdout.write(f"bench goal=stock value={sent_requests} target={CHANGES} {verdict}")
