@@ -49,11 +49,18 @@ def api(key: str) -> APIClient:
 
 def inventory_listing(account: ReverbAccount) -> Listing:
     """A live Brand New listing (holds a quantity > 1) of the emulator's shop."""
-    return Listing.objects.filter(account=account, state="live", condition_uuid=BRAND_NEW).first()
+    return (
+        Listing.objects.filter(account=account, state="live", condition_uuid=BRAND_NEW).order_by("pk").first()
+    )
 
 
 def used_listing(account: ReverbAccount) -> Listing:
-    return Listing.objects.filter(account=account, state="live").exclude(condition_uuid=BRAND_NEW).first()
+    return (
+        Listing.objects.filter(account=account, state="live")
+        .exclude(condition_uuid=BRAND_NEW)
+        .order_by("pk")
+        .first()
+    )
 
 
 def emu_record(emulator: Any, listing: Listing) -> dict[str, Any]:

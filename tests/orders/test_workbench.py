@@ -196,7 +196,7 @@ def test_batch_packing_slips_one_per_order():
 
 
 @pytest.mark.parametrize("n", [1, 50])
-def test_queue_query_count_is_constant(n, django_assert_num_queries):
+def test_queue_query_count_is_constant(n, emulator, django_assert_num_queries):
     _orders(n)
     client = login("Shipping")
     client.get(reverse("admin:orders_order_queue"))  # warm the session and permission caches
