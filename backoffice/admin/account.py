@@ -252,9 +252,7 @@ class ReverbAccountAdmin(BaseAdmin):
                 format_html('{}: <a href="{}">mass sync started</a>.', account.name, job_url(job)),
                 messages.SUCCESS,
             )
-        if len(started) == 1:
-            return HttpResponseRedirect(job_url(started[0]))
-        return None
+        return _open_the_one(started)
 
     @admin.action(description="Compare with Reverb (doctor, read-only)", permissions=["change"])
     def run_doctor(self, request: HttpRequest, queryset: QuerySet[ReverbAccount]) -> HttpResponse | None:
@@ -270,6 +268,9 @@ class ReverbAccountAdmin(BaseAdmin):
                 format_html('{}: <a href="{}">doctor started</a>.', account.name, job_url(job)),
                 messages.SUCCESS,
             )
-        if len(started) == 1:
-            return HttpResponseRedirect(job_url(started[0]))
-        return None
+        return _open_the_one(started)
+
+
+def _open_the_one(started: list[BulkJob]) -> HttpResponse | None:
+    """After starting jobs from an action: one job opens its live page; several stay on the changelist."""
+    return HttpResponseRedirect(job_url(started[0])) if len(started) == 1 else None
