@@ -233,7 +233,7 @@ def confirmed(
 
         first, key = once.spend(request, once_for)
         if not first:
-            messages.warning(request, once.ALREADY_SENT)
+            messages.warning(request, once.refusal(request))
             return redirect(then)
     result = report(
         request, partial(act, **form.cleaned_data), success, form=form if on_failure == "form" else None

@@ -25,6 +25,7 @@ OUR_APPS = ("backoffice", "listings", "orders", "refunds", "messaging", "payouts
 MANAGER = "Manager"
 SHIPPING = "Shipping"
 CUSTOMER_SERVICE = "Customer service"
+BOOKKEEPER = "Bookkeeper"
 VIEWER = "Viewer"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -57,6 +58,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "automation.view_plannedaction",
         "automation.approve_plannedaction",
     ],
+    # Sees everything (the payouts report and its CSV exports need only that); keeps the fee schedule the
+    # report checks Reverb's fees against. Moves no money and sends nothing to Reverb.
+    BOOKKEEPER: ["*.view_*", "payouts.add_feeschedule", "payouts.change_feeschedule"],
     VIEWER: ["*.view_*"],
 }
 

@@ -180,7 +180,12 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         first, key = once.spend(request, "listings.create")
         if not first:
             earlier = once.result_of(key)
-            messages.warning(request, "This form was already sent: nothing was created again.")
+            messages.warning(
+                request,
+                once.TOO_OLD
+                if once.too_old(request)
+                else "This form was already sent: nothing was created again.",
+            )
             return HttpResponseRedirect(earlier or reverse("admin:listings_listing_changelist"))
         try:
             done = services.create_listing(account, form.payload(), actor=request.user)

@@ -148,7 +148,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         if action == "reply" and form.is_valid():
             first, key = once.spend(request, "messaging.reply")
             if not first:
-                messages.warning(request, once.ALREADY_SENT)
+                messages.warning(request, once.refusal(request))
                 return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
             done = report(
                 request,

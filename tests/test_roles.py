@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from backoffice import roles
-from backoffice.roles import CUSTOMER_SERVICE, MANAGER, OUR_APPS, SHIPPING, VIEWER, ensure_roles
+from backoffice.roles import BOOKKEEPER, CUSTOMER_SERVICE, MANAGER, OUR_APPS, SHIPPING, VIEWER, ensure_roles
 
 
 def perms_of(role: str) -> set[str]:
@@ -34,7 +34,13 @@ def our_perms(prefix: str = "") -> set[str]:
 
 @pytest.mark.django_db
 def test_groups_exist_after_migrate() -> None:
-    assert set(Group.objects.values_list("name", flat=True)) >= {MANAGER, SHIPPING, CUSTOMER_SERVICE, VIEWER}
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        MANAGER,
+        SHIPPING,
+        CUSTOMER_SERVICE,
+        BOOKKEEPER,
+        VIEWER,
+    }
 
 
 @pytest.mark.django_db
@@ -73,6 +79,14 @@ def test_shipping_and_customer_service_scopes() -> None:
 
 
 @pytest.mark.django_db
+def test_bookkeeper_sees_everything_and_keeps_the_fee_schedule_only() -> None:
+    books = perms_of(BOOKKEEPER)
+    assert our_perms("view_") <= books
+    assert books - our_perms("view_") == {"payouts.add_feeschedule", "payouts.change_feeschedule"}
+    assert not books & {"orders.ship_order", "refunds.respond_refund", "messaging.respond_offer"}
+
+
+@pytest.mark.django_db
 def test_user_in_viewer_group_can_view_not_change() -> None:
     user = get_user_model().objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
     user.groups.add(Group.objects.get(name=VIEWER))
@@ -106,14 +120,14 @@ def test_setup_roles_command_and_post_migrate_hook() -> None:
     Group.objects.all().delete()
     out = io.StringIO()
     call_command("setup_roles", stdout=out)
-    assert "Viewer:" in out.getvalue() and Group.objects.count() == 4
+    assert "Viewer:" in out.getvalue() and Group.objects.count() == len(roles.ROLE_PERMISSIONS)
 
     Group.objects.all().delete()
     first, last = list(apps.get_app_configs())[0], list(apps.get_app_configs())[-1]
     roles.refresh_roles_after_migrate(sender=first)
     assert not Group.objects.exists()  # waits for the last app, when all permissions exist
     roles.refresh_roles_after_migrate(sender=last)
-    assert Group.objects.count() == 4
+    assert Group.objects.count() == len(roles.ROLE_PERMISSIONS)
 
 
 def test_patterns() -> None:

@@ -4,7 +4,9 @@
 - AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
 - SYNC_RUN_RETENTION_DAYS: sync runs (SyncRun) and their log entries, except a run still running (a
   5-minute schedule writes about 100,000 a year per account; the dashboard and the sync log read them);
-- CSV import previews after a day (they can be applied for an hour).
+- CSV import previews after a day (they can be applied for an hour);
+- single-use keys (backoffice/once.py): a spent form token once its page is too old to be sent anyway,
+  and a claim left by a crashed request.
 
 `purge_old_records` runs daily from the schedules (backoffice/schedules.py) and deletes in batches, so a
 first run over years of rows never holds one huge transaction.
@@ -18,7 +20,8 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from backoffice.models import ApiCall, SyncRun, WebhookDelivery
+from backoffice import once
+from backoffice.models import ApiCall, OnceKey, SyncRun, WebhookDelivery
 
 BATCH = 2000
 
@@ -36,7 +39,13 @@ def _delete_in_batches(qs: QuerySet[Model]) -> int:
 def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
     now = now or timezone.now()
-    done = {"webhook deliveries": 0, "audit rows": 0, "sync runs": 0, "CSV import previews": 0}
+    done = {
+        "webhook deliveries": 0,
+        "audit rows": 0,
+        "sync runs": 0,
+        "CSV import previews": 0,
+        "single-use keys": 0,
+    }
     webhook_days = settings.WEBHOOK_RETENTION_DAYS
     if webhook_days > 0:
         old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
@@ -61,4 +70,10 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     done["CSV import previews"] = _delete_in_batches(
         CsvImportPreview.objects.filter(created_at__lt=now - timedelta(days=1))
     )
+    # A form token older than its lifetime is refused whatever its key, so the key can go a day later.
+    spent_forms = OnceKey.objects.filter(
+        key__startswith="form:", created__lt=now - once.TOKEN_LIFETIME - timedelta(days=1)
+    )
+    stale_claims = OnceKey.objects.filter(key__startswith="claim:", created__lt=now - once.STALE_CLAIM)
+    done["single-use keys"] = _delete_in_batches(spent_forms) + _delete_in_batches(stale_claims)
     return done

@@ -75,7 +75,7 @@ def test_shipping_clerk_day(page, live_server, admin_login, emulator, shop, thre
 
 def test_bookkeeper_day(page, live_server, admin_login, shop):
     line = PayoutLineItemFactory(account=shop, order__paid_at=timezone.now())
-    admin_login(page, live_server, role_user("books", "Viewer"))
+    admin_login(page, live_server, role_user("books", "Bookkeeper"))
     page.goto(f"{live_server.url}/admin/payouts/payout/reconciliation/")
     page.wait_for_selector("text=Payouts reconciliation")
     shoot(page, "books-1-report")

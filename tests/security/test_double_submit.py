@@ -144,3 +144,20 @@ def test_a_seller_refund_sent_twice_is_sent_once(emulator: Any, shop: Any) -> No
     sent = ApiCall.objects.filter(action="refunds.request").exclude(status=ApiCall.Status.REFUSED)
     assert sent.count() == 1
     assert RefundRequest.objects.filter(order_number=number).count() <= 1
+
+
+def test_a_page_older_than_a_week_sends_nothing_and_says_why(
+    admin_client: Client, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = AccountFactory()
+    token = token_of(admin_client)
+    real_time = once.time.time
+    monkeypatch.setattr(once.time, "time", lambda: real_time() + once.TOKEN_LIFETIME.total_seconds() + 60)
+    response = admin_client.post(reverse(URL), form(account, token), follow=True)
+    assert "more than a week old" in response.content.decode()
+    assert on_reverb(emulator, "DUP-1") == []
+    # Its key was never taken, and a fresh page goes through.
+    assert not once.OnceKey.objects.filter(key__endswith=token).exists()
+    monkeypatch.setattr(once.time, "time", real_time)
+    assert admin_client.post(reverse(URL), form(account, token_of(admin_client))).status_code == 302
+    assert len(on_reverb(emulator, "DUP-1")) == 1

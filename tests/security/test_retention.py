@@ -42,6 +42,7 @@ def test_old_rows_go_recent_and_pending_ones_stay(settings) -> None:
         "audit rows": 1,
         "sync runs": 0,
         "CSV import previews": 0,
+        "single-use keys": 0,
     }
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {kept_pending.pk, kept_recent.pk}
     assert set(ApiCall.objects.values_list("pk", flat=True)) == {kept_sending.pk, kept_call.pk}
@@ -108,3 +109,21 @@ def test_old_sync_runs_go_with_their_log_running_and_recent_ones_stay(settings) 
     settings.SYNC_RUN_RETENTION_DAYS = 0
     run(5000, "success")
     assert retention.purge_old_records()["sync runs"] == 0
+
+
+def test_spent_form_tokens_go_once_too_old_to_be_sent_and_stale_claims_go() -> None:
+    from backoffice import once
+    from backoffice.models import OnceKey
+
+    now = timezone.now()
+    week = once.TOKEN_LIFETIME
+    old_form = OnceKey.objects.create(key="form:x:old")
+    young_form = OnceKey.objects.create(key="form:x:young")
+    stale_claim = OnceKey.objects.create(key="claim:listings.create:1:SKU")
+    live_claim = OnceKey.objects.create(key="claim:listings.create:1:OTHER")
+    OnceKey.objects.filter(pk=old_form.pk).update(created=now - week - timedelta(days=1, minutes=1))
+    OnceKey.objects.filter(pk=young_form.pk).update(created=now - week)
+    OnceKey.objects.filter(pk=stale_claim.pk).update(created=now - once.STALE_CLAIM - timedelta(minutes=1))
+
+    assert retention.purge_old_records()["single-use keys"] == 2
+    assert set(OnceKey.objects.values_list("pk", flat=True)) == {young_form.pk, live_claim.pk}
