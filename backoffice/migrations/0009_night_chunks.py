@@ -5,78 +5,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backoffice', '0008_task_lease'),
+        ("backoffice", "0008_task_lease"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='chunk_token',
-            field=models.CharField(blank=True, default='', editable=False, max_length=32),
+            model_name="reconciliationreport",
+            name="chunk_token",
+            field=models.CharField(blank=True, default="", editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='chunks',
-            field=models.PositiveIntegerField(default=0, help_text='Chunks (tasks) run so far.'),
+            model_name="reconciliationreport",
+            name="chunks",
+            field=models.PositiveIntegerField(default=0, help_text="Chunks (tasks) run so far."),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='cursor',
+            model_name="reconciliationreport",
+            name="cursor",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='history_covered_at',
+            model_name="reconciliationreport",
+            name="history_covered_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='last_chunk_at',
-            field=models.DateTimeField(blank=True, help_text='The last page a chunk saved.', null=True),
+            model_name="reconciliationreport",
+            name="last_chunk_at",
+            field=models.DateTimeField(blank=True, help_text="The last page a chunk saved.", null=True),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='log',
-            field=models.TextField(blank=True, help_text='Chunks that stopped without finishing, and resumes.'),
+            model_name="reconciliationreport",
+            name="log",
+            field=models.TextField(
+                blank=True, help_text="Chunks that stopped without finishing, and resumes."
+            ),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='older_range',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="reconciliationreport",
+            name="older_range",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='older_share',
+            model_name="reconciliationreport",
+            name="older_share",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='reconciliationreport',
-            name='plan',
+            model_name="reconciliationreport",
+            name="plan",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.CreateModel(
-            name='HistorySweep',
+            name="HistorySweep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.DateTimeField(blank=True, help_text='Older history before this is done.', null=True)),
-                ('nights', models.PositiveSmallIntegerField(default=0, help_text='Nights into the current sweep.')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('covered_at', models.DateTimeField(blank=True, help_text='When the last complete sweep ended: all older history checked.', null=True)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='history_sweep', to='backoffice.reverbaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "position",
+                    models.DateTimeField(
+                        blank=True, help_text="Older history before this is done.", null=True
+                    ),
+                ),
+                (
+                    "nights",
+                    models.PositiveSmallIntegerField(default=0, help_text="Nights into the current sweep."),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "covered_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the last complete sweep ended: all older history checked.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history_sweep",
+                        to="backoffice.reverbaccount",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReconciliationSeen',
+            name="ReconciliationSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource', models.CharField(max_length=32)),
-                ('key', models.CharField(max_length=64)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='backoffice.reconciliationreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource", models.CharField(max_length=32)),
+                ("key", models.CharField(max_length=64)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="backoffice.reconciliationreport",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('report', 'resource', 'key'), name='reconciliationseen_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("report", "resource", "key"), name="reconciliationseen_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -155,6 +155,9 @@ class ReconciliationSeen(models.Model):
             models.UniqueConstraint(fields=["report", "resource", "key"], name="reconciliationseen_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.resource} {self.key} seen by report {self.report_id}"
+
 
 class HistorySweep(models.Model):
     """Per account: where the rolling check of older history stands. Each night checks the slice from
