@@ -910,7 +910,15 @@ def recipients(account: ReverbAccount) -> list[str]:
 def summary_text(report: ReconciliationReport) -> str:
     lines = [
         f"Reconciliation of {report.account.name}: {report.get_state_display()}.",
-        f"Started {report.started_at:%Y-%m-%d %H:%M} UTC.",
+        f"Started {report.started_at:%Y-%m-%d %H:%M} UTC, in {report.chunks} chunk(s).",
+    ]
+    if report.older_share is not None:
+        covered = f"{report.history_covered_at:%Y-%m-%d}" if report.history_covered_at else "not yet"
+        lines.append(
+            f"Older history: {100 * report.older_share:.0f}% checked this night ({report.older_range}); "
+            f"all of it last covered: {covered}."
+        )
+    lines += [
         "",
         f"{'resource':<20} " + " ".join(f"{n:>9}" for n in COUNT_NAMES),
     ]

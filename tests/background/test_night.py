@@ -323,6 +323,7 @@ def test_the_tasks_chain_chunks_to_the_end_and_mail_once(
     report = ReconciliationReport.objects.get()
     assert report.state == State.NEEDS_ATTENTION and report.chunks >= 5
     assert len(mail.outbox) == 1
+    assert "Older history: " in mail.outbox[0].body and "checked this night" in mail.outbox[0].body
     # A task sent again for the finished night, a second finish: no second mail.
     assert tasks.reconcile_task(account.pk, report.pk) == f"report {report.pk} already attention"
     assert not reconcile.send_summary(report)
@@ -386,3 +387,15 @@ def test_a_stalled_night_is_resumed_by_the_schedule(
     summary = tasks.run_due_reconciliations(timezone.now())
     assert summary.endswith("resumed 1 stalled: night-shop")
     assert queued == [("backoffice.background.tasks.reconcile_task", account.pk, report.pk)]
+
+
+def test_the_report_page_shows_where_the_night_stands(account: ReverbAccount, admin_client: Any) -> None:
+    report = start_report(account)
+    assert not run_chunk(report, client=small_pages(account), max_requests=2, notify=False)
+    ReconciliationReport.objects.filter(pk=report.pk).update(log="01:02:03 chunk 2 stopped without finishing")
+    html = admin_client.get(f"/admin/backoffice/reconciliationreport/{report.pk}/change/").content.decode()
+    assert "1 chunk," in html and "segment 1 of" in html and "listings, part-way" in html
+    assert "older history checked this night" in html and "not yet" in html
+    assert "chunk 2 stopped without finishing" in html
+    listing = admin_client.get("/admin/backoffice/reconciliationreport/").content.decode()
+    assert f"{100 * report.older_share:.0f}%" in listing

@@ -220,7 +220,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--night-listings",
             type=int,
-            default=2_000,
+            default=5_000,
             help="listings in the night scenario's shop (twice as many orders; the issue's is 100000)",
         )
         parser.add_argument(
