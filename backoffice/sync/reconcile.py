@@ -643,8 +643,7 @@ class Chunk:
         run = self.run_of(name)
         run.error = error[:5000]
         self.cur["errors"].append(f"{name}: {error}")
-        self.cur["failed"].append(name)
-        self.finish_resource(name)
+        self.cur["failed"].append(name)  # its other segments are skipped; its last one finishes it
 
     def finish_resource(self, name: str) -> None:
         """After the resource's last segment: mark missing what its complete parts did not return, close

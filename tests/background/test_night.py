@@ -266,6 +266,10 @@ def test_a_failed_night_does_not_move_the_sweep(account: ReverbAccount, emulator
     emulator.faults = Faults(rate_5xx=1.0)
     report = night(account, timezone.now())
     assert report.state == State.FAILED
+    unfinished = report.findings.filter(action="failed", object_key="")
+    assert sorted(unfinished.values_list("resource", flat=True)) == sorted(  # once per resource
+        ["listings", "orders", "payments", "feedback", "refunds", "conversations", "negotiations", "payouts"]
+    )
     sweep = HistorySweep.objects.get(account=account)
     assert sweep.position is None and sweep.nights == 0
 
