@@ -751,6 +751,10 @@ def run_chunk(
     return done
 
 
+STOPPED = "stopped without finishing"
+MAX_STOPS = 5  # chunks that die (a killed worker) before the night is given up as failed
+
+
 def claim(report: ReconciliationReport) -> ReconciliationReport:
     """Hold the report for one chunk. A token left by a chunk that saved nothing for `stale_after()` is
     a chunk that died (a killed worker): the takeover is noted in the report's log."""
@@ -763,9 +767,17 @@ def claim(report: ReconciliationReport) -> ReconciliationReport:
     free = Q(chunk_token="") | Q(last_chunk_at__lt=stale) | Q(last_chunk_at__isnull=True)
     taken = ReconciliationReport.objects.filter(free, pk=report.pk, chunk_token=current.chunk_token)
     update: dict[str, Any] = {"chunk_token": token, "last_chunk_at": now}
+    stalled = current.chunk_token and current.last_chunk_at and current.last_chunk_at < stale
+    if stalled and current.log.count(STOPPED) >= MAX_STOPS:  # it kills its worker every time: give up
+        errors = [*current.cursor.get("errors", []), f"chunks {STOPPED} {MAX_STOPS + 1} times"]
+        if taken.update(chunk_token=token):
+            current.chunk_token = token
+            finish_report(current, {**current.cursor, "errors": errors})
+            send_summary(current)
+        raise Busy(f"report {report.pk} failed: {errors[-1]}")
     if current.chunk_token:
         note = (
-            f"{now:%Y-%m-%d %H:%M:%S} chunk {current.chunks + 1} stopped without finishing (last page saved "
+            f"{now:%Y-%m-%d %H:%M:%S} chunk {current.chunks + 1} {STOPPED} (last page saved "
             f"{current.last_chunk_at:%H:%M:%S}); resumed where it stopped.\n"
         )
         update["log"] = Concat(models.F("log"), Value(note))

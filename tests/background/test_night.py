@@ -403,3 +403,17 @@ def test_the_report_page_shows_where_the_night_stands(account: ReverbAccount, ad
     assert "chunk 2 stopped without finishing" in html
     listing = admin_client.get("/admin/backoffice/reconciliationreport/").content.decode()
     assert f"{100 * report.older_share:.0f}%" in listing
+
+
+def test_a_night_whose_chunks_keep_dying_fails_visibly(account: ReverbAccount, manager: User) -> None:
+    report = start_report(account)
+    for _ in range(reconcile.MAX_STOPS + 1):
+        with pytest.raises(Killed):
+            run_chunk(report, client=dies_at(small_pages(account), 2), notify=False)
+        worker_restarts(report)
+    with pytest.raises(reconcile.Busy, match="failed"):
+        run_chunk(report, client=small_pages(account))
+    report.refresh_from_db()
+    assert report.state == State.FAILED and "stopped without finishing 6 times" in report.error
+    assert report.log.count("stopped without finishing") == reconcile.MAX_STOPS
+    assert len(mail.outbox) == 1
