@@ -417,3 +417,13 @@ def test_a_night_whose_chunks_keep_dying_fails_visibly(account: ReverbAccount, m
     assert report.state == State.FAILED and "stopped without finishing 6 times" in report.error
     assert report.log.count("stopped without finishing") == reconcile.MAX_STOPS
     assert len(mail.outbox) == 1
+
+
+def test_the_command_can_check_all_history(account: ReverbAccount, capsys: Any) -> None:
+    from django.core.management import call_command
+
+    call_command("reconcile", "--account", "night-shop", "--all-history", "--no-email")
+    assert capsys.readouterr().out.startswith("night-shop: Clean")
+    assert HistorySweep.objects.get(account=account).covered_at is not None
+    call_command("reconcile", "--account", "night-shop", "--no-email")
+    assert "older history checked: " in capsys.readouterr().out
