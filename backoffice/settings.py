@@ -241,6 +241,15 @@ REVERB_ALLOWED_HOSTS = env.list(
     "REVERB_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "::1"] if DEBUG else []
 )
 REVERB_PER_PAGE = env.int("REVERB_PER_PAGE", default=50)
+# The nightly reconciliation (backoffice/sync/reconcile.py): every night a complete pass over listings and
+# the recent months, older history a share a night so all of it is checked within the sweep's nights; in
+# chunks (one task each) of at most this many requests and seconds, well within the task timeout.
+RECONCILE_RECENT_DAYS = env.int("RECONCILE_RECENT_DAYS", default=90)
+RECONCILE_SWEEP_NIGHTS = env.int("RECONCILE_SWEEP_NIGHTS", default=7)
+RECONCILE_CHUNK_REQUESTS = env.int("RECONCILE_CHUNK_REQUESTS", default=200)
+RECONCILE_CHUNK_SECONDS = env.float("RECONCILE_CHUNK_SECONDS", default=240.0)
+# The night's window (hours from reconcile_at) its requests must fit in at the account's request rate.
+RECONCILE_WINDOW_HOURS = env.float("RECONCILE_WINDOW_HOURS", default=4.0)
 REVERB_CONNECT_TIMEOUT = env.float("REVERB_CONNECT_TIMEOUT", default=5.0)
 REVERB_READ_TIMEOUT = env.float("REVERB_READ_TIMEOUT", default=30.0)
 REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)

@@ -140,14 +140,19 @@ def _negotiation_pages(client: ReverbClient) -> Iterator[Sequence[dict[str, Any]
     """Rows are listings with nested `negotiations` (API-NOTES 10.1); flatten them, noting the listing id
     on each negotiation that does not say it (`listing_id`, ours)."""
     for page in client.negotiations():
-        rows = []
-        for listing in page.items:
-            for negotiation in listing.get("negotiations") or []:
-                if _listing_id(negotiation) or listing.get("id") is None:
-                    rows.append(negotiation)
-                else:
-                    rows.append({**negotiation, "listing_id": listing["id"]})
-        yield rows
+        yield flatten_negotiations(page.items)
+
+
+def flatten_negotiations(listings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The negotiations of one page of listings, each with the listing id it belongs to."""
+    rows = []
+    for listing in listings:
+        for negotiation in listing.get("negotiations") or []:
+            if _listing_id(negotiation) or listing.get("id") is None:
+                rows.append(negotiation)
+            else:
+                rows.append({**negotiation, "listing_id": listing["id"]})
+    return rows
 
 
 MESSAGES = Resource(

@@ -143,9 +143,13 @@ def fetch_feedback(client: ReverbClient, since: datetime | None) -> Iterator[Seq
     for direction in ("received", "sent"):
         pages = client.feedback_received() if direction == "received" else client.feedback_sent()
         for page in pages:
-            rows = [row if "role" in row else {**row, "_direction": direction} for row in page.items]
-            if (yield rows) == UNCHANGED_PAGE:
+            if (yield with_direction(page.items, direction)) == UNCHANGED_PAGE:
                 break
+
+
+def with_direction(rows: Sequence[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+    """Feedback rows of one direction ("received" or "sent"), noted on each row that does not say it."""
+    return [row if "role" in row else {**row, "_direction": direction} for row in rows]
 
 
 ORDER_LINK = Link(field="order", key_field="order_number", target="orders.Order")

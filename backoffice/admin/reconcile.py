@@ -32,6 +32,17 @@ def totals(report: ReconciliationReport) -> dict[str, int]:
     return {name: sum(c.get(name, 0) for c in report.counts.values()) for name in COUNT_NAMES}
 
 
+def position(report: ReconciliationReport) -> str:
+    """Where a running night stands: its segment and whether it is part-way through its pages."""
+    index = (report.cursor or {}).get("segment")
+    if report.state != ReconciliationReport.State.RUNNING or index is None or index >= len(report.plan):
+        return ""
+    seg = report.plan[index]
+    part = "" if seg.get("kind") in ("all", "whole") else f" ({seg['kind']})"
+    where = ", part-way" if report.cursor.get("href") else ""
+    return f"segment {index + 1} of {len(report.plan)}: {seg['resource']}{part}{where}"
+
+
 @admin.register(ReconciliationReport)
 class ReconciliationReportAdmin(ReadOnlyAdmin):
     list_display = [
@@ -42,6 +53,7 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
         "repaired",
         "missing",
         "for_a_person",
+        "older_checked",
         "finished_at",
         "emailed",
     ]
@@ -68,6 +80,10 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
     def for_a_person(self, obj: ReconciliationReport) -> str:
         t = totals(obj)
         return f"{t['conflicts']} / {t['failures']}"
+
+    @admin.display(description="older history checked")
+    def older_checked(self, obj: ReconciliationReport) -> str:
+        return "" if obj.older_share is None else f"{100 * obj.older_share:.0f}%"
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -100,5 +116,6 @@ class ReconciliationReportAdmin(ReadOnlyAdmin):
             "totals": [totals(report)[n] for n in COUNT_NAMES],
             "table": table,
             "form": form,
+            "position": position(report),
         }
         return TemplateResponse(request, "backoffice/reconciliation_report.html", context)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backoffice.background.queue import enqueue
@@ -80,22 +81,77 @@ def pull_accounts(resources: Sequence[str] | None = None, full: bool = False) ->
 
 
 def reconcile_task(account_id: int, report_id: int | None = None) -> str:
-    """Reconcile one account now. With `report_id` (set by run_due_reconciliations) a retried task
-    completes the same report instead of starting another."""
-    from backoffice.sync.reconcile import reconcile_account, summary_line
+    """One chunk of an account's night (backoffice/sync/reconcile.py run_chunk); a chunk that did not end
+    the night queues the next. With `report_id` (set by run_due_reconciliations) it continues that report,
+    so a retried or re-sent task resumes where the last committed page left it. A chunk that raises is
+    noted in the report's log and the next one resumes; after MAX_CHUNK_CRASHES in a row the night fails."""
+    from backoffice.sync.reconcile import Busy, Superseded, run_chunk, start_report, summary_line
 
+    state = ReconciliationReport.State
     account = ReverbAccount.objects.filter(pk=account_id).first()
     if account is None or not account.enabled:
-        state = ReconciliationReport.State
         running = ReconciliationReport.objects.filter(pk=report_id, state=state.RUNNING)
         running.update(state=state.FAILED, error="account gone or disabled", finished_at=timezone.now())
         return f"account {account_id}: skipped (gone or disabled)"
     report = None
     if report_id is not None:
         report = ReconciliationReport.objects.filter(pk=report_id, account=account).first()
-        if report is not None and report.state != ReconciliationReport.State.RUNNING:
+        if report is not None and report.state != state.RUNNING:
             return f"report {report_id} already {report.state}"
-    return summary_line(reconcile_account(account, report=report))
+    report = start_report(account, report)
+    try:
+        done = run_chunk(report)
+    except (Busy, Superseded) as exc:
+        return f"{account.name}: {exc}"
+    except Exception as exc:  # a bug: keep it visible on the report, resume at the cursor
+        log.exception("a reconciliation chunk of %s failed", account)
+        return _chunk_crashed(report, exc)
+    report.refresh_from_db()
+    if done:
+        return summary_line(report)
+    enqueue(f"{__name__}.reconcile_task", account.pk, report.pk)
+    return f"{account.name}: chunk {report.chunks} done, the next one queued"
+
+
+MAX_CHUNK_CRASHES = 3
+
+
+def _chunk_crashed(report: ReconciliationReport, exc: Exception) -> str:
+    from backoffice.sync.reconcile import finish_report, send_summary
+
+    report.refresh_from_db()
+    cursor = {**report.cursor, "crashes": report.cursor.get("crashes", 0) + 1}
+    note = (
+        f"{timezone.now():%Y-%m-%d %H:%M:%S} chunk {report.chunks + 1} failed: {type(exc).__name__}: {exc}\n"
+    )
+    report.log += note
+    report.cursor = cursor
+    report.chunk_token = ""
+    report.save(update_fields=["log", "cursor", "chunk_token"])
+    if cursor["crashes"] < MAX_CHUNK_CRASHES:
+        enqueue(f"{__name__}.reconcile_task", report.account_id, report.pk)
+        return f"{report.account.name}: chunk failed ({exc}); the next one resumes"
+    cursor["errors"] = [*cursor.get("errors", []), f"{MAX_CHUNK_CRASHES} chunks failed in a row: {exc}"]
+    finish_report(report, cursor)
+    send_summary(report)
+    return f"{report.account.name}: failed after {MAX_CHUNK_CRASHES} chunks failed"
+
+
+def resume_stalled_reconciliations(now: datetime | None = None) -> list[str]:
+    """Nights whose chunk chain broke (a worker killed before it queued the next chunk, a task lost):
+    running reports with no page saved for the task timeout get a chunk again (noted in their log)."""
+    from backoffice.sync.reconcile import stale_after
+
+    now = now or timezone.now()
+    stale = now - stale_after()
+    stalled = ReconciliationReport.objects.filter(state=ReconciliationReport.State.RUNNING).filter(
+        Q(last_chunk_at__lt=stale) | Q(last_chunk_at__isnull=True, started_at__lt=stale)
+    )
+    names = []
+    for report in stalled.select_related("account"):
+        enqueue(f"{__name__}.reconcile_task", report.account_id, report.pk)
+        names.append(report.account.name)
+    return names
 
 
 def zone_of(account: ReverbAccount) -> ZoneInfo:
@@ -139,12 +195,14 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
     """A schedule's entry point (every few minutes): start the reconciliations that are due. The report
     row is created here, before the task is queued, so the next tick does not start a second one."""
     started = []
+    resumed = resume_stalled_reconciliations(now)
     for account, _moment in due_accounts(now):
         with transaction.atomic():
             report = ReconciliationReport.objects.create(account=account, started_at=now or timezone.now())
             enqueue(f"{__name__}.reconcile_task", account.pk, report.pk)
         started.append(account.name)
-    return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}"
+    again = f"; resumed {len(resumed)} stalled: {', '.join(resumed)}" if resumed else ""
+    return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}{again}"
 
 
 def purge_old_records() -> str:

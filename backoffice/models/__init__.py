@@ -7,9 +7,11 @@ from backoffice.models.account import API_URL_HELP, Currency, ReverbAccount, new
 from backoffice.models.audit import ApiCall
 from backoffice.models.background import (
     ApiUsage,
+    HistorySweep,
     RateBudget,
     ReconciliationFinding,
     ReconciliationReport,
+    ReconciliationSeen,
     TaskLease,
     WebhookDelivery,
 )
@@ -24,10 +26,12 @@ __all__ = [
     "BulkJob",
     "BulkJobItem",
     "Currency",
+    "HistorySweep",
     "OnceKey",
     "RateBudget",
     "ReconciliationFinding",
     "ReconciliationReport",
+    "ReconciliationSeen",
     "RemoteModel",
     "ReverbAccount",
     "SyncLogEntry",

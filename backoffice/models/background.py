@@ -94,6 +94,19 @@ class ReconciliationReport(models.Model):
     job = models.ForeignKey(
         "backoffice.BulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The night in chunks (backoffice/sync/reconcile.py): the segments planned when it started, where the
+    # next chunk resumes (saved with every page, in the page's transaction), and what happened to chunks.
+    plan = models.JSONField(default=list, blank=True)
+    cursor = models.JSONField(default=dict, blank=True)
+    chunks = models.PositiveIntegerField(default=0, help_text="Chunks (tasks) run so far.")
+    chunk_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    last_chunk_at = models.DateTimeField(null=True, blank=True, help_text="The last page a chunk saved.")
+    log = models.TextField(blank=True, help_text="Chunks that stopped without finishing, and resumes.")
+    # Older history (before the recent months) is checked a share each night: this night's share and
+    # range, and when all of it was last covered (a complete sweep ended).
+    older_share = models.FloatField(null=True, blank=True)
+    older_range = models.CharField(max_length=100, blank=True, default="")
+    history_covered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -127,6 +140,41 @@ class ReconciliationFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.object_key} {self.field}: {self.get_action_display()}"
+
+
+class ReconciliationSeen(models.Model):
+    """A key one night's reconciliation returned (per resource): what a complete pass did not see is
+    marked missing when the resource's last segment ends. Deleted when the report finishes."""
+
+    report = models.ForeignKey(ReconciliationReport, on_delete=models.CASCADE, related_name="+")
+    resource = models.CharField(max_length=32)
+    key = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "resource", "key"], name="reconciliationseen_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.key} seen by report {self.report_id}"
+
+
+class HistorySweep(models.Model):
+    """Per account: where the rolling check of older history stands. Each night checks the slice from
+    `position` on (None: from the very beginning), sized so the sweep ends within RECONCILE_SWEEP_NIGHTS."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="history_sweep"
+    )
+    position = models.DateTimeField(null=True, blank=True, help_text="Older history before this is done.")
+    nights = models.PositiveSmallIntegerField(default=0, help_text="Nights into the current sweep.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    covered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last complete sweep ended: all older history checked."
+    )
+
+    def __str__(self) -> str:
+        return f"history sweep of {self.account}"
 
 
 class TaskLease(models.Model):

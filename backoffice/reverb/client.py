@@ -420,6 +420,14 @@ class ReverbClient:
         """Yield page after page by following `_links.next` until it is absent (API-NOTES 3).
         Only the current page is held; a next link off the API host raises ForeignLinkError."""
         query: dict[str, Any] | None = {**(params or {}), "per_page": per_page or self.per_page}
+        return self._walk(path, query, key=key)
+
+    def continue_pages(self, href: str, *, key: str) -> Iterator[Page]:
+        """Go on with a walk at a `_links.next` href an earlier walk kept (it carries every parameter):
+        how a walk cut into several tasks resumes."""
+        return self._walk(href, None, key=key)
+
+    def _walk(self, path: str, query: dict[str, Any] | None, *, key: str) -> Iterator[Page]:
         target: str | None = path
         seen: set[str] = set()
         number = 0

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections, models, router
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -408,9 +408,14 @@ def _insert_on_conflict(
         cursor.execute(plan.sql, params)
 
 
-def mark_missing(model: type[RemoteModel], account: ReverbAccount, seen: set[str]) -> int:
-    """After a complete scan: flag rows the scan did not return. Streams keys; never deletes."""
+def mark_missing(
+    model: type[RemoteModel], account: ReverbAccount, seen: set[str], within: Q | None = None
+) -> int:
+    """After a complete scan: flag rows the scan did not return. Streams keys; never deletes. `within`:
+    the scan was complete only for these rows (a date range of the nightly reconciliation)."""
     qs = model.objects.filter(account=account, missing=False)
+    if within is not None:
+        qs = qs.filter(within)
     absent = [
         key for key in qs.values_list("reverb_id", flat=True).iterator(chunk_size=5000) if key not in seen
     ]

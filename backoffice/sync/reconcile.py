@@ -1,45 +1,73 @@
-"""The nightly reconciliation (DESIGN.md sections 4 and 7): a complete pass over every resource of an
-account that repairs the mirror, and a report of what it found.
+"""The nightly reconciliation (DESIGN.md sections 4 and 7): a pass over every resource of an account that
+repairs the mirror, and a report of what it found, cut into chunks that each fit well within a task.
 
-Each top-level resource is pulled with `sync_resource(full=True)`, so the repair goes through the one write
-path (`upsert_page`) and rows absent from the complete scan are marked missing. A `PageObserver` watches
-each page: before the upsert it reads the page's existing promoted columns (one query per page), after it
-diffs only the rows the engine created or changed and writes their findings (one bulk insert per page).
-Rows marked missing and records that failed come from the run's own bookkeeping afterwards.
+The night (issue 17, "the night fits"):
+- a plan, made once when the report starts (`start_report`): per resource, segments: the undated walks
+  (listings, feedback, conversations, offers) whole; the dated ones (orders, payments, refunds, payouts:
+  their endpoints take created_start_date/created_end_date) over the recent months
+  (RECONCILE_RECENT_DAYS) and over tonight's slice of older history, sized so the rolling sweep covers all
+  of it within RECONCILE_SWEEP_NIGHTS nights (`HistorySweep` keeps its position per account);
+- chunks (`run_chunk`, one task each, the next queued by the one before): each walks pages from the cursor
+  until the night ends or its budget (RECONCILE_CHUNK_REQUESTS requests, RECONCILE_CHUNK_SECONDS seconds,
+  checked before every request) is spent. Every page lands in one transaction with its findings, its keys
+  (`ReconciliationSeen`) and the cursor (the page's next href), so a worker killed anywhere resumes after
+  the last committed page: nothing is reconciled twice nor skipped. A chunk holds the report with a token;
+  one that stops saving pages for the task timeout is given up and the takeover noted in the report's log;
+- after a resource's last segment, rows in the parts it scanned completely (all of them, or the segments'
+  date ranges) that the night did not see are marked missing; the last chunk finishes the report, moves
+  the sweep and emails the summary once.
+
+Each page goes through the one write path (`land_page` / `upsert_page`) with a `Recorder` watching: before
+the upsert it reads the page's existing promoted columns (one query per page), after it diffs only the
+rows the engine created or changed and writes their findings (one bulk insert per page).
 
 A remote change that meets a local pending edit cannot be decided here: resources register conflict
 checkers (`register_conflict_checker`, from each app's AppConfig.ready()), and what they return is "left
 for a person".
-
-The report is saved after every resource, so a worker killed half-way leaves a report that a retry of the
-same task (same report id) completes, skipping the resources already done.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
-from backoffice.models import ReconciliationFinding, ReconciliationReport, SyncLogEntry, SyncRun
+from backoffice.models import (
+    ReconciliationFinding,
+    ReconciliationReport,
+    ReconciliationSeen,
+    SyncLogEntry,
+    SyncRun,
+)
 from backoffice.sync import registry
-from backoffice.sync.engine import PageResult, Resource, Row
-from backoffice.sync.runner import AccountDisabled, sync_resource
+from backoffice.sync.engine import PageResult, Resource, Row, mark_missing
+from backoffice.sync.runner import (
+    AccountDisabled,
+    _maps,
+    _pull_children,
+    _relink,
+    land_page,
+    sync_resource,
+)
 
 if TYPE_CHECKING:
     from backoffice.models import ReverbAccount
-    from backoffice.reverb.client import ReverbClient
+    from backoffice.reverb.client import Page, ReverbClient
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +305,509 @@ class Recorder:
             ReconciliationFinding.objects.bulk_create(kept)
 
 
-# ---- the run ----------------------------------------------------------------------------------------
+# ---- the night's plan: segments -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stream:
+    """How the night walks one collection of a resource: `open(client, created_start, created_end)` (the
+    dates only when `dated`: the endpoint takes created_start_date/created_end_date), continued at a kept
+    next href; `rows` turns a page's items into the resource's payloads; `key` is the page's list key."""
+
+    key: str
+    open: Callable[[ReverbClient, datetime | None, datetime | None], Iterable[Page]]
+    dated: bool = False
+    rows: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]] = list
+
+
+def streams() -> dict[str, tuple[Stream, ...]]:
+    """The walks of each resource the night knows how to cut into chunks (the same endpoints as the
+    resources' own fetchers in <app>/sync.py). A resource missing here is reconciled whole, in one chunk."""
+    from messaging.sync import flatten_negotiations
+    from orders.sync import with_direction
+    from refunds.sync import ALL_STATES
+
+    return {
+        "listings": (Stream("listings", lambda c, s, e: c.my_listings(state="all")),),
+        "orders": (Stream("orders", lambda c, s, e: c.orders("all", created_start=s, created_end=e), True),),
+        "payments": (Stream("payments", lambda c, s, e: c.payments(created_start=s, created_end=e), True),),
+        "feedback": (
+            Stream(
+                "feedback",
+                lambda c, s, e: c.feedback_received(),
+                rows=lambda r: with_direction(r, "received"),
+            ),
+            Stream("feedback", lambda c, s, e: c.feedback_sent(), rows=lambda r: with_direction(r, "sent")),
+        ),
+        "refunds": (
+            Stream(
+                "refund_requests",
+                lambda c, s, e: c.refund_requests(state=list(ALL_STATES), created_start=s, created_end=e),
+                True,
+            ),
+        ),
+        "conversations": (Stream("conversations", lambda c, s, e: c.conversations()),),
+        "negotiations": (Stream("listings", lambda c, s, e: c.negotiations(), rows=flatten_negotiations),),
+        "payouts": (Stream("payouts", lambda c, s, e: c.payouts(created_start=s, created_end=e), True),),
+    }
+
+
+# The resource whose mirror rows size the nightly slices of older history (the largest dated one).
+YARDSTICK = "orders"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class OlderSlice:
+    start: datetime | None  # None: from the very beginning
+    end: datetime
+    share: float  # of the older history (by the yardstick's rows in the mirror)
+    last: bool  # the sweep ends with this slice
+
+
+def older_slice(account: ReverbAccount, recent_start: datetime) -> OlderSlice:
+    """Tonight's slice of the history older than the recent months: from the sweep's position, about
+    1/(nights left) of what remains (counted on the mirror's yardstick rows), the rest on the last night."""
+    from backoffice.models import HistorySweep
+
+    sweep, _ = HistorySweep.objects.get_or_create(account=account)
+    nights_left = max(1, settings.RECONCILE_SWEEP_NIGHTS - sweep.nights)
+    start = sweep.position if sweep.position and sweep.position < recent_start else None
+    model = registry.resources().get(YARDSTICK)
+    older = model.model.objects.filter(account=account, remote_created_at__lt=recent_start) if model else None
+    total = older.count() if older is not None else 0
+    if not total:  # nothing to size by: by time
+        if start is None or nights_left == 1:
+            return OlderSlice(start, recent_start, 1.0, True)
+        end = start + (recent_start - start) / nights_left
+        return OlderSlice(start, end, (end - start) / (recent_start - start), False)
+    remaining = older.filter(remote_created_at__gte=start) if start else older
+    left = remaining.count()
+    take = -(-left // nights_left)
+    if nights_left == 1 or take >= left:
+        return OlderSlice(start, recent_start, left / total, True)
+    ordered = remaining.order_by("remote_created_at").values_list("remote_created_at", flat=True)
+    end = ordered[take]
+    if start is not None and end <= start:
+        return OlderSlice(start, recent_start, left / total, True)
+    return OlderSlice(start, end, take / total, False)
+
+
+def plan_night(
+    account: ReverbAccount, now: datetime, names: Sequence[str], *, all_history: bool = False
+) -> tuple[list[dict[str, Any]], OlderSlice | None]:
+    """The night's segments, in registry order: every undated walk whole; each dated one over the recent
+    months ([now - RECONCILE_RECENT_DAYS, now]) and over tonight's slice of older history (or all of it)."""
+    recent_start = now - timedelta(days=settings.RECONCILE_RECENT_DAYS)
+    known = streams()
+    dated = any(s.dated for name in names for s in known.get(name, ()))
+    older = None if all_history or not dated else older_slice(account, recent_start)
+    plan: list[dict[str, Any]] = []
+    for name in names:
+        if name not in known:
+            plan.append({"resource": name, "kind": "whole"})
+            continue
+        for index, stream in enumerate(known[name]):
+            seg = {"resource": name, "stream": index}
+            if not stream.dated:
+                plan.append({**seg, "kind": "all"})
+            elif all_history:
+                plan.append({**seg, "kind": "history", "start": None, "end": _iso(now)})
+            else:
+                if older is not None:
+                    plan.append({**seg, "kind": "older", "start": _iso(older.start), "end": _iso(older.end)})
+                plan.append({**seg, "kind": "recent", "start": _iso(recent_start), "end": _iso(now)})
+    return plan, older
+
+
+def _covered(segments: Iterable[dict[str, Any]]) -> Q | None:
+    """Which mirror rows the resource's finished segments scanned completely: None for all of them."""
+    ranges = Q(pk__in=[])
+    for seg in segments:
+        if seg["kind"] in ("all", "whole"):
+            return None
+        start, end = _when(seg.get("start")), _when(seg["end"])
+        ranges |= Q(remote_created_at__lt=end, **({"remote_created_at__gte": start} if start else {}))
+    return ranges
+
+
+# ---- the chunks ---------------------------------------------------------------------------------------
+
+
+class Busy(Exception):
+    """Another chunk of this report is running (its last page is newer than the task timeout)."""
+
+
+class Superseded(Exception):
+    """A chunk that found its report taken over by another (it had been given up as stalled)."""
+
+
+def stale_after() -> timedelta:
+    """A chunk that saved no page for this long is dead (its worker was killed): the task timeout and
+    the broker's re-delivery wait, plus a minute (the leases of backoffice/background/queue.py)."""
+    from backoffice.background.queue import lease_expiry
+
+    return lease_expiry()
+
+
+@dataclass
+class Chunk:
+    """One chunk of one report: runs segments until the night ends or the chunk's budget (requests and
+    seconds, checked before every request) is spent. Every page lands in one transaction together with
+    its findings, its seen keys and the cursor, so a chunk killed at any point resumes at the page after
+    the last one that committed: nothing is reconciled twice nor skipped."""
+
+    report: ReconciliationReport
+    client: ReverbClient
+    max_requests: int
+    max_seconds: float
+    token: str = ""
+    recorder: Recorder = field(init=False)
+    cur: dict[str, Any] = field(init=False)
+    runs: dict[str, SyncRun] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder(self.report)
+        self.cur = {
+            "segment": 0,
+            "opened": False,
+            "href": None,
+            "pending": [],
+            "runs": {},
+            "tallies": {},
+            "errors": [],
+            "failed": [],
+            "crashes": 0,
+            **(self.report.cursor or {}),
+        }
+        for name, values in self.cur["tallies"].items():
+            self.recorder.tallies[name] = Tally(**values)
+        self._requests_at_start = self.client.request_count
+        self._started = time.monotonic()
+
+    # ---- budget and bookkeeping -----------------------------------------------------------------------
+    @property
+    def requests(self) -> int:
+        return self.client.request_count - self._requests_at_start
+
+    def room(self) -> bool:
+        return self.requests < self.max_requests and time.monotonic() - self._started < self.max_seconds
+
+    def run_of(self, name: str, *, child: bool = False) -> SyncRun:
+        if name not in self.runs:
+            run_id = self.cur["runs"].get(name)
+            run = SyncRun.objects.filter(pk=run_id).first() if run_id else None
+            if run is None:
+                dated = any(
+                    seg["kind"] in ("older", "recent") for seg in self.report.plan if seg["resource"] == name
+                )
+                # A slice of a dated resource is not a complete scan and must not move its incremental
+                # watermark: full=False without `since` (backoffice/sync/watermark.py skips such runs).
+                run = SyncRun.objects.create(
+                    account=self.report.account,
+                    resource=name,
+                    full=not dated and not child,
+                    started_at=timezone.now(),
+                )
+                self.cur["runs"][name] = run.pk
+            self.runs[name] = run
+        return self.runs[name]
+
+    def save(self, *runs: SyncRun) -> None:
+        """The cursor, tallies and counts, only while this chunk still holds the report."""
+        self.cur["tallies"] = {n: vars(t) for n, t in self.recorder.tallies.items()}
+        for run in runs:
+            run.save(update_fields=[*RUN_COUNTERS])
+        held = ReconciliationReport.objects.filter(pk=self.report.pk, chunk_token=self.token).update(
+            cursor=self.cur, counts=self.report.counts, last_chunk_at=timezone.now()
+        )
+        if not held:
+            raise Superseded(f"report {self.report.pk} was taken over by another chunk")
+        self.report.cursor = self.cur
+
+    # ---- the walk -------------------------------------------------------------------------------------
+    def run(self) -> bool:
+        """Returns True when every segment is done (the caller then finishes the report)."""
+        plan = self.report.plan
+        known = streams()
+        while self.cur["segment"] < len(plan):
+            seg = plan[self.cur["segment"]]
+            name = seg["resource"]
+            if name not in self.cur["failed"]:
+                resource = registry.get(name)
+                try:
+                    if seg["kind"] == "whole":
+                        if self.requests:  # a whole resource gets a chunk of its own
+                            return False
+                        self.whole(name)
+                    elif not self.walk(resource, seg, known[name][seg["stream"]]):
+                        return False
+                except Superseded:
+                    raise
+                except Exception as exc:  # a failed request or a bug: this resource fails, the night goes on
+                    log.warning(
+                        "reconciliation of %s for %s failed", name, self.report.account, exc_info=True
+                    )
+                    self.fail(name, f"{type(exc).__name__}: {exc}")
+            last = self.cur["segment"] + 1 >= len(plan) or plan[self.cur["segment"] + 1]["resource"] != name
+            self.cur.update(segment=self.cur["segment"] + 1, opened=False, href=None, pending=[])
+            if last and seg["kind"] != "whole":
+                self.finish_resource(name)
+            self.save()
+        return True
+
+    def walk(self, resource: Resource, seg: dict[str, Any], stream: Stream) -> bool:
+        """The segment's pages from the cursor on; False when the budget ran out first."""
+        if not self.children(resource):
+            return False
+        if self.cur["opened"] and not self.cur["href"]:
+            return True
+        if not self.room():
+            return False
+        run = self.run_of(resource.name)
+        if self.cur["opened"]:
+            pages = self.client.continue_pages(self.cur["href"], key=stream.key)
+        else:
+            start = _when(seg.get("start"))
+            # A second earlier: whether Reverb's start is inclusive or not, the boundary's rows come back.
+            pages = stream.open(
+                self.client, start - timedelta(seconds=1) if start else None, _when(seg.get("end"))
+            )
+        before = self.client.request_count
+        for page in pages:
+            following = ((page.data.get("_links") or {}).get("next") or {}).get("href")
+            payloads = stream.rows(page.items)
+            with transaction.atomic():
+                outcome = land_page(resource, self.report.account, run, payloads, self.recorder)
+                run.requests += self.client.request_count - before
+                if resource.mark_missing and outcome.keys:
+                    ReconciliationSeen.objects.bulk_create(
+                        [
+                            ReconciliationSeen(report=self.report, resource=resource.name, key=k)
+                            for k in outcome.keys
+                        ],
+                        ignore_conflicts=True,
+                    )
+                parents = (
+                    [p for p in payloads if isinstance(p, Mapping)]
+                    if resource.children_on_full
+                    else outcome.changed
+                )
+                self.cur.update(opened=True, href=following, pending=parents if resource.children else [])
+                self.report.counts[resource.name] = _counts(run, self.recorder)
+                self.save(run)
+            if not self.children(resource) or not following:
+                return bool(not self.cur["pending"])
+            if not self.room():
+                return False
+            before = self.client.request_count
+        return True
+
+    def children(self, resource: Resource) -> bool:
+        """The child collections of the parents the last page left pending, one parent at a time."""
+        if not self.cur["pending"]:
+            return True
+        child_runs = {name: self.run_of(name, child=True) for name, _ in resource.children}
+        while self.cur["pending"]:
+            if not self.room():
+                return False
+            parent = self.cur["pending"][0]
+            if _maps(resource, parent):
+                _pull_children(
+                    resource, self.report.account, self.client, [parent], child_runs, self.recorder
+                )
+            self.cur["pending"] = self.cur["pending"][1:]
+            for name, run in child_runs.items():
+                self.report.counts[name] = _counts(run, self.recorder)
+            self.save(*child_runs.values())
+        return True
+
+    def whole(self, name: str) -> None:
+        """A resource the night cannot cut: pulled whole, as a full sync (one chunk)."""
+        run = sync_resource(self.report.account, name, full=True, client=self.client, observer=self.recorder)
+        for one in [run, *getattr(run, "children", [])]:
+            self.report.counts[one.resource] = _counts(one, self.recorder)
+            _record_missing_and_failures(self.recorder, self.report.account, one)
+            if one.error and one.status == SyncRun.Status.FAILED and one is run:
+                self.cur["errors"].append(f"{one.resource}: {one.error}")
+                self.cur["failed"].append(name)
+
+    def fail(self, name: str, error: str) -> None:
+        run = self.run_of(name)
+        run.error = error[:5000]
+        self.cur["errors"].append(f"{name}: {error}")
+        self.cur["failed"].append(name)  # its other segments are skipped; its last one finishes it
+
+    def finish_resource(self, name: str) -> None:
+        """After the resource's last segment: mark missing what its complete parts did not return, close
+        its runs, relink, and record the missing rows and failures."""
+        resource = registry.get(name)
+        run = self.run_of(name)
+        failed = name in self.cur["failed"]
+        if not failed and resource.mark_missing:
+            seen = set(
+                ReconciliationSeen.objects.filter(report=self.report, resource=name).values_list(
+                    "key", flat=True
+                )
+            )
+            segments = [s for s in self.report.plan if s["resource"] == name]
+            run.missing = mark_missing(resource.model, self.report.account, seen, _covered(segments))
+        children = [
+            self.run_of(child, child=True) for child, _ in resource.children if child in self.cur["runs"]
+        ]
+        for one in [run, *children]:
+            one.finished_at = timezone.now()
+            one.seconds = round((one.finished_at - one.started_at).total_seconds(), 3)
+            if failed:
+                one.error = one.error or "parent run failed"
+                one.status = SyncRun.Status.FAILED
+            else:
+                one.status = SyncRun.Status.PARTIAL if one.failed else SyncRun.Status.SUCCESS
+            one.save()
+            if one.created or one.updated:
+                _relink(registry.get(one.resource), self.report.account)
+            self.report.counts[one.resource] = _counts(one, self.recorder)
+            _record_missing_and_failures(self.recorder, self.report.account, one)
+
+
+RUN_COUNTERS = (
+    "pages",
+    "fetched",
+    "created",
+    "updated",
+    "unchanged",
+    "missing",
+    "failed",
+    "requests",
+    "error",
+)
+
+
+def start_report(
+    account: ReverbAccount,
+    report: ReconciliationReport | None = None,
+    *,
+    resources: Sequence[str] | None = None,
+    all_history: bool = False,
+) -> ReconciliationReport:
+    """The report with its plan (made once, when the night starts: a resumed night keeps its slices)."""
+    if report is None:
+        report = ReconciliationReport.objects.create(account=account, started_at=timezone.now())
+    if not report.plan:
+        names = [
+            n for n in registry.ORDER if (resources is None or n in resources) and n not in report.counts
+        ]
+        plan, older = plan_night(account, report.started_at, names, all_history=all_history)
+        report.plan = plan
+        report.cursor = {"all_history": all_history}
+        fields = ["plan", "cursor"]
+        if older is not None:
+            report.older_share = round(older.share, 4)
+            start = f"{older.start:%Y-%m-%d %H:%M}" if older.start else "the beginning"
+            report.older_range = f"{start} to {older.end:%Y-%m-%d %H:%M}"[:100]
+            report.cursor["older"] = {"end": _iso(older.end), "last": older.last}
+            fields += ["older_share", "older_range"]
+        report.save(update_fields=fields)
+    return report
+
+
+def run_chunk(
+    report: ReconciliationReport,
+    *,
+    client: ReverbClient | None = None,
+    max_requests: int | None = None,
+    max_seconds: float | None = None,
+    notify: bool = True,
+) -> bool:
+    """One chunk of the night (a task's worth): True when the report is finished (and its summary mailed,
+    once). Raises Busy when another chunk holds the report."""
+    account = report.account
+    if not account.enabled:
+        raise AccountDisabled(f"account {account.name!r} is disabled; it is never reconciled")
+    report = claim(report)
+    chunk = Chunk(
+        report,
+        client or account.client(),
+        max_requests or settings.RECONCILE_CHUNK_REQUESTS,
+        max_seconds or settings.RECONCILE_CHUNK_SECONDS,
+        token=report.chunk_token,
+    )
+    done = chunk.run()
+    if done:
+        finish_report(report, chunk.cur)
+    ReconciliationReport.objects.filter(pk=report.pk, chunk_token=report.chunk_token).update(
+        chunk_token="", chunks=models.F("chunks") + 1
+    )
+    report.refresh_from_db()
+    if done and notify:
+        send_summary(report)
+    return done
+
+
+STOPPED = "stopped without finishing"
+MAX_STOPS = 5  # chunks that die (a killed worker) before the night is given up as failed
+
+
+def claim(report: ReconciliationReport) -> ReconciliationReport:
+    """Hold the report for one chunk. A token left by a chunk that saved nothing for `stale_after()` is
+    a chunk that died (a killed worker): the takeover is noted in the report's log."""
+    now = timezone.now()
+    stale = now - stale_after()
+    token = uuid.uuid4().hex
+    current = ReconciliationReport.objects.get(pk=report.pk)
+    if current.state != State.RUNNING:
+        raise Busy(f"report {report.pk} is {current.state}")
+    free = Q(chunk_token="") | Q(last_chunk_at__lt=stale) | Q(last_chunk_at__isnull=True)
+    taken = ReconciliationReport.objects.filter(free, pk=report.pk, chunk_token=current.chunk_token)
+    update: dict[str, Any] = {"chunk_token": token, "last_chunk_at": now}
+    stalled = current.chunk_token and current.last_chunk_at and current.last_chunk_at < stale
+    if stalled and current.log.count(STOPPED) >= MAX_STOPS:  # it kills its worker every time: give up
+        errors = [*current.cursor.get("errors", []), f"chunks {STOPPED} {MAX_STOPS + 1} times"]
+        if taken.update(chunk_token=token):
+            current.chunk_token = token
+            finish_report(current, {**current.cursor, "errors": errors})
+            send_summary(current)
+        raise Busy(f"report {report.pk} failed: {errors[-1]}")
+    if current.chunk_token:
+        note = (
+            f"{now:%Y-%m-%d %H:%M:%S} chunk {current.chunks + 1} {STOPPED} (last page saved "
+            f"{current.last_chunk_at:%H:%M:%S}); resumed where it stopped.\n"
+        )
+        update["log"] = Concat(models.F("log"), Value(note))
+    if not taken.update(**update):
+        raise Busy(f"another chunk of report {report.pk} is running")
+    return ReconciliationReport.objects.get(pk=report.pk)
+
+
+def finish_report(report: ReconciliationReport, cur: dict[str, Any]) -> None:
+    """The last chunk: state, the rolling sweep's new position, the seen keys dropped."""
+    from backoffice.models import HistorySweep
+
+    errors = cur.get("errors", [])
+    report.error = "\n".join(errors)[:5000]
+    report.state = _state(report, failed=bool(errors))
+    report.finished_at = timezone.now()
+    sweep, _ = HistorySweep.objects.get_or_create(account=report.account)
+    older = cur.get("older")
+    if report.state != State.FAILED and (older or cur.get("all_history")):
+        if cur.get("all_history") or older["last"]:
+            sweep.position, sweep.nights, sweep.started_at = None, 0, None
+            sweep.covered_at = report.started_at
+        else:
+            sweep.position = _when(older["end"])
+            sweep.started_at = sweep.started_at or report.started_at
+            sweep.nights += 1
+        sweep.save()
+    report.history_covered_at = sweep.covered_at
+    report.save(update_fields=["counts", "error", "state", "finished_at", "history_covered_at"])
+    ReconciliationSeen.objects.filter(report=report).delete()
 
 
 def reconcile_account(
@@ -287,37 +817,18 @@ def reconcile_account(
     report: ReconciliationReport | None = None,
     resources: Sequence[str] | None = None,
     notify: bool = True,
+    all_history: bool = False,
 ) -> ReconciliationReport:
-    """Reconcile every (or the named) resource now; returns the finished report. Pass `report` to resume a
-    run that was interrupted: resources already in its counts are not done again."""
+    """The whole night now, chunk after chunk in this process (the command, tests); the workers run the
+    same chunks one task each (backoffice/background/tasks.py reconcile_task). Pass `report` to resume
+    one; resources already in its counts when it has no plan yet are not done again."""
     if not account.enabled:
         raise AccountDisabled(f"account {account.name!r} is disabled; it is never reconciled")
-    if report is None:
-        report = ReconciliationReport.objects.create(account=account, started_at=timezone.now())
+    report = start_report(account, report, resources=resources, all_history=all_history)
     client = client or account.client()
-    recorder = Recorder(report)
-    names = [n for n in registry.ORDER if resources is None or n in resources]
-    errors: list[str] = []
-    try:
-        for name in names:
-            if name in report.counts:
-                continue
-            run = sync_resource(account, name, full=True, client=client, observer=recorder)
-            for one in [run, *getattr(run, "children", [])]:
-                report.counts[one.resource] = _counts(one, recorder)
-                _record_missing_and_failures(recorder, account, one)
-                if one.error and one.status == SyncRun.Status.FAILED and one is run:
-                    errors.append(f"{one.resource}: {one.error}")
-            report.save(update_fields=["counts"])
-    except Exception as exc:  # a bug, not a Reverb failure (those end in the run): keep it visible
-        log.exception("reconciliation of %s failed", account)
-        errors.append(f"{type(exc).__name__}: {exc}")
-    report.error = "\n".join(errors)[:5000]
-    report.state = _state(report, failed=bool(errors))
-    report.finished_at = timezone.now()
-    report.save(update_fields=["counts", "error", "state", "finished_at"])
-    if notify:
-        send_summary(report)
+    while not run_chunk(report, client=client, notify=notify):
+        report.refresh_from_db()
+    report.refresh_from_db()
     return report
 
 
@@ -410,7 +921,15 @@ def recipients(account: ReverbAccount) -> list[str]:
 def summary_text(report: ReconciliationReport) -> str:
     lines = [
         f"Reconciliation of {report.account.name}: {report.get_state_display()}.",
-        f"Started {report.started_at:%Y-%m-%d %H:%M} UTC.",
+        f"Started {report.started_at:%Y-%m-%d %H:%M} UTC, in {report.chunks} chunk(s).",
+    ]
+    if report.older_share is not None:
+        covered = f"{report.history_covered_at:%Y-%m-%d}" if report.history_covered_at else "not yet"
+        lines.append(
+            f"Older history: {100 * report.older_share:.0f}% checked this night ({report.older_range}); "
+            f"all of it last covered: {covered}."
+        )
+    lines += [
         "",
         f"{'resource':<20} " + " ".join(f"{n:>9}" for n in COUNT_NAMES),
     ]
@@ -440,10 +959,11 @@ def send_summary(report: ReconciliationReport) -> bool:
     if not to:
         log.warning("reconciliation %s needs a person but no one has an email (ADMINS, Manager)", report.pk)
         return False
+    if not ReconciliationReport.objects.filter(pk=report.pk, emailed=False).update(emailed=True):
+        return False  # another chunk's finish sent it: once, even if the mail then fails
+    report.emailed = True
     subject = f"Reconciliation of {report.account.name}: {report.get_state_display().lower()}"
     send_mail(subject, summary_text(report), None, to)
-    ReconciliationReport.objects.filter(pk=report.pk).update(emailed=True)
-    report.emailed = True
     return True
 
 

@@ -21,6 +21,7 @@ def last_success(account_id: int, resource: str) -> SyncRun | None:
     ok = (SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL)
     return (
         SyncRun.objects.filter(account_id=account_id, resource=resource, status__in=ok)
+        .exclude(full=False, since__isnull=True)  # a nightly slice (reconcile.py), neither full nor since
         .order_by("-started_at")
         .first()
     )
