@@ -478,15 +478,22 @@ def retry(intents: Iterable[StockIntent]) -> int:
 # ---- Reverb's own events ---------------------------------------------------------------------------
 
 
-def apply_reverb_sale(listing: Listing, quantity: int, order_number: str) -> StockIntent | None:
+def apply_reverb_sale(
+    listing: Listing, quantity: int, order_number: str, ordered_at: Any = None
+) -> StockIntent | None:
     """A Reverb order took `quantity`: Reverb already lowered its own quantity, so the shop's desired
-    quantity goes down by as much (an unsent higher quantity must not put the sold units back)."""
+    quantity goes down by as much (an unsent higher quantity must not put the sold units back).
+
+    The stock push does not re-read the listing, so a quantity sent after the order was placed
+    (`ordered_at` before the intent's `sent_at`) overwrote Reverb's decrement: Reverb still has what was
+    sent, and the lower quantity is queued (a 0 at the front) instead of taken as already on Reverb."""
     intent = StockIntent.objects.filter(listing=listing).first()
     if intent is None:
         return None
     intent.quantity = max(intent.quantity - quantity, 0)
     intent.priority = _priority(intent.quantity)
-    if intent.sent_quantity is not None:
+    overwritten = ordered_at is not None and intent.sent_at is not None and ordered_at < intent.sent_at
+    if intent.sent_quantity is not None and not overwritten:
         intent.sent_quantity = max(intent.sent_quantity - quantity, 0)
     intent.source, intent.source_detail, intent.changed_at = (
         Source.REVERB_ORDER,
@@ -495,6 +502,9 @@ def apply_reverb_sale(listing: Listing, quantity: int, order_number: str) -> Sto
     )
     if intent.status == StockIntent.Status.QUEUED and intent.quantity == intent.sent_quantity:
         intent.status, intent.queued_at = StockIntent.Status.SENT, None
+    elif overwritten and intent.status == StockIntent.Status.SENT and intent.quantity != intent.sent_quantity:
+        intent.status, intent.queued_at = StockIntent.Status.QUEUED, timezone.now()
+        intent.attempts, intent.next_try_at, intent.last_error = 0, None, ""
     intent.save()
     _entry(
         listing.account,

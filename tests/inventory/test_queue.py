@@ -207,6 +207,24 @@ def test_reverb_sale_lowers_the_shops_quantity_without_sending(account: ReverbAc
     assert StockIntent.objects.get().quantity == 8
 
 
+def test_a_reverb_sale_placed_before_the_put_landed_is_sent_again(
+    account: ReverbAccount, emulator: Any
+) -> None:
+    """No re-read before the PUT: a sale Reverb took just before it was overwritten by the shop's
+    quantity; when the order is seen, the lower quantity is queued again instead of taken as on Reverb."""
+    listing = inventory_listing(account)
+    put(account, listing.sku, 5)
+    services.drain(account)
+    sent_at = StockIntent.objects.get().sent_at
+    services.apply_reverb_sale(listing, 1, "12347", sent_at - timedelta(seconds=30))
+    intent = StockIntent.objects.get()
+    assert (intent.quantity, intent.sent_quantity, intent.status) == (4, 5, "queued")
+    assert services.drain(account).sent == 1 and emu_record(emulator, listing)["inventory"] == 4
+    services.apply_reverb_sale(listing, 1, "12348", timezone.now())  # after the PUT: Reverb took it itself
+    intent = StockIntent.objects.get()
+    assert (intent.quantity, intent.sent_quantity, intent.status) == (3, 3, "sent")
+
+
 def test_restock_after_refund_queues_one_more(account: ReverbAccount, emulator: Any) -> None:
     listing = inventory_listing(account)
     intent = services.restock(listing, 1, detail="refund 77")
