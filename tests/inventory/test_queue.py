@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from backoffice.audit import ApiCall
-from backoffice.models import ReverbAccount, SyncLogEntry
+from backoffice.models import ApiUsage, ReverbAccount, SyncLogEntry
 from inventory import services
 from inventory.models import Source, StockIntent
 from listings import editing
@@ -127,9 +128,12 @@ def test_the_shops_quantity_goes_out_in_one_put_without_a_reread(
     emu_record(emulator, listing)["inventory"] = 2  # changed on Reverb since the last pull
     put(account, listing.sku, 8)
     emulator.requests.clear()
+    used = ApiUsage.objects.filter(account=account).aggregate(n=Sum("requests"))["n"] or 0
     result = services.drain(account)
     assert result.sent == 1 and result.failed == 0
     assert dict(emulator.requests) == {("PUT", "/api/listings/{listing_id}"): 1}
+    # drawn from the account's shared rate budget, like every request of its client
+    assert ApiUsage.objects.filter(account=account).aggregate(n=Sum("requests"))["n"] == used + 1
     assert emu_record(emulator, listing)["inventory"] == 8
     call = ApiCall.objects.get(action="listings.push")
     assert call.request_summary == {"inventory": 8} and call.requests == 1
