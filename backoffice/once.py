@@ -77,6 +77,16 @@ def spend(request: HttpRequest, purpose: str) -> tuple[bool, str]:
     return (bool(token) and not too_old(request) and _take(key)), key
 
 
+def first_time(key: str) -> bool:
+    """True the first time `key` is taken, False ever after (e.g. one restock per refund request)."""
+    return _take(f"first:{key}")
+
+
+def forget_first(key: str) -> None:
+    """Undo `first_time(key)` (what it guarded did not happen after all)."""
+    release(f"first:{key}")
+
+
 def release(key: str) -> None:
     OnceKey.objects.filter(key=key).delete()
 

@@ -249,7 +249,9 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 else None
             )  # the order may have landed before the sync linked it to its listing
             if new and listing is not None:
-                services.apply_reverb_sale(listing, order.quantity, order.order_number)
+                services.apply_reverb_sale(
+                    listing, order.quantity, order.order_number, order.remote_created_at
+                )
                 bump("sales")
             old = before.state if before is not None else ""
             if not first and order.status != old:

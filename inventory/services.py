@@ -4,10 +4,12 @@
   SKUs through the account's SKU mappings, refuses what cannot be applied (unknown SKU, bad quantity), and
   records the latest quantity per listing (`StockIntent`): a newer change overwrites an unsent one, and a
   quantity equal to what Reverb has leaves nothing to send. Quantity 0 goes to the front of the queue.
-- `drain` sends the queue, zeros first, then in order, through the listings service (`push_listing`: one
-  re-read + one PUT per listing, inside the account's shared rate budget since every request of an
-  account's client draws from it). A listing sold out or ended on Reverb that gets stock back is published
-  again (API-NOTES 5.4: inventory listings relist by themselves; an ended one revives with publish).
+- `drain` sends the queue, zeros first, then in order, through the listings service's stock-only push
+  (`push_inventory`: one audited PUT of the inventory per listing, no re-read before it since the shop's
+  system owns the quantity; a person's other pending edits stay pending and unsent), inside the account's
+  shared rate budget since every request of an account's client draws from it. A listing sold out or
+  ended on Reverb that gets stock back is published again in the same PUT (API-NOTES 5.4: inventory
+  listings relist by themselves; an ended or sold one-of-a-kind one revives with publish).
 - Reverb's own events: `apply_reverb_sale` (a Reverb order decrements the shop's quantity; Reverb already
   has it) and `restock` (an approved refund whose item came back).
 Every quantity received and every quantity sent is a row of the sync log (`stock.in` / `stock.out`).
@@ -42,8 +44,8 @@ MAX_QUANTITY = 100_000
 IN, OUT = "stock.in", "stock.out"
 # A failed send is tried again after these delays (then it stays failed, with a retry in the admin).
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
-# Requests one send costs: the listings service re-reads the listing, then PUTs it.
-REQUESTS_PER_SEND = 2
+# Requests one send costs: one PUT of the inventory (a relist rides in the same PUT).
+REQUESTS_PER_SEND = 1
 UNSENDABLE_STATES = ("deleted",)
 
 
@@ -366,43 +368,29 @@ def drain(
 
 
 def send(intent: StockIntent, *, client: ReverbClient | None = None) -> str:
-    """Send one intent through the listings service: "sent", "relisted", "skipped" (Reverb already has
-    it) or "failed". Writes the stock.out log row."""
+    """Send one intent with the listings service's stock-only push (`push_inventory`: one PUT of the
+    inventory, no re-read: the shop's system owns the quantity): "sent", "relisted", "skipped" (the
+    mirror says Reverb has it already) or "failed". A person's other pending edits of the listing stay
+    pending and are not sent. Writes the stock.out log row with Reverb's answer."""
     listing = intent.listing
     account = intent.account
     quantity = intent.quantity
-    source = intent.source
-    listing.pending_changes = dict(listing.pending_changes or {})
-    listing.pending_changes.pop("inventory", None)
-    editing.record_edits(listing, {"inventory": quantity})
-    if "inventory" not in listing.pending_changes:  # Reverb's value already: nothing to send
-        Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+    if quantity == listing.inventory and not listing_services.needs_publish_to_sell(listing, quantity):
         _settle(intent, quantity, quantity)
         return "skipped"
-    Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
     try:
-        done = listing_services.push_listing(listing, actor=None, client=client)
+        done = listing_services.push_inventory(listing, quantity, actor=None, client=client)
     except ActionError as exc:
         return _failed(intent, listing, exc.message, exc.field_errors, retry=not exc.refused)
     except ReverbError as exc:
         return _failed(intent, listing, str(exc), {}, retry=True)
     updated = done.obj or listing
-    outcome = "sent"
-    message = done.message
-    if quantity > 0 and updated.state in ("ended", "sold_out", "sold"):
-        try:
-            published = listing_services.publish_listing(updated, actor=None)
-        except ActionError as exc:
-            message += f" Not relisted: {exc.message}"
-        else:
-            updated = published.obj or updated
-            message += f" Relisted: {published.message}"
-            outcome = "relisted"
+    relisted = any(r.get("relisted") for r in done.results)
     _settle(intent, quantity, updated.inventory)
     SyncLogEntry.objects.create(
-        **_entry_fields(account, updated, "success", message, source, intent.source_detail, quantity)
+        **_entry_fields(account, updated, "success", done.text, intent.source, intent.source_detail, quantity)
     )
-    return outcome
+    return "relisted" if relisted else "sent"
 
 
 def _entry_fields(
@@ -450,14 +438,8 @@ def _settle(intent: StockIntent, quantity: int, reverb_has: int | None) -> None:
 def _failed(
     intent: StockIntent, listing: Listing, message: str, field_errors: Mapping[str, Any], *, retry: bool
 ) -> str:
-    """A conflict (Reverb's quantity changed since it was read: usually a sale) or a transport error is
-    tried again after a delay; a refusal (push settings, inventory rule) waits for a person."""
-    listing.refresh_from_db(fields=["pending_changes", "last_push", "inventory"])
-    if (listing.last_push or {}).get("status") == "conflict":
-        # Drop the stale base: the next try re-reads and compares with Reverb's quantity of then.
-        pending = {k: v for k, v in (listing.pending_changes or {}).items() if k != "inventory"}
-        Listing.objects.filter(pk=listing.pk).update(pending_changes=pending)
-        retry = True
+    """A transport error or a Reverb error is tried again after a delay; a refusal (push settings,
+    inventory rule) waits for a person (retry in the admin)."""
     attempts = intent.attempts + 1
     again = retry and attempts <= len(RETRY_DELAYS)
     StockIntent.objects.filter(pk=intent.pk).update(
@@ -496,15 +478,22 @@ def retry(intents: Iterable[StockIntent]) -> int:
 # ---- Reverb's own events ---------------------------------------------------------------------------
 
 
-def apply_reverb_sale(listing: Listing, quantity: int, order_number: str) -> StockIntent | None:
+def apply_reverb_sale(
+    listing: Listing, quantity: int, order_number: str, ordered_at: Any = None
+) -> StockIntent | None:
     """A Reverb order took `quantity`: Reverb already lowered its own quantity, so the shop's desired
-    quantity goes down by as much (an unsent higher quantity must not put the sold units back)."""
+    quantity goes down by as much (an unsent higher quantity must not put the sold units back).
+
+    The stock push does not re-read the listing, so a quantity sent after the order was placed
+    (`ordered_at` before the intent's `sent_at`) overwrote Reverb's decrement: Reverb still has what was
+    sent, and the lower quantity is queued (a 0 at the front) instead of taken as already on Reverb."""
     intent = StockIntent.objects.filter(listing=listing).first()
     if intent is None:
         return None
     intent.quantity = max(intent.quantity - quantity, 0)
     intent.priority = _priority(intent.quantity)
-    if intent.sent_quantity is not None:
+    overwritten = ordered_at is not None and intent.sent_at is not None and ordered_at < intent.sent_at
+    if intent.sent_quantity is not None and not overwritten:
         intent.sent_quantity = max(intent.sent_quantity - quantity, 0)
     intent.source, intent.source_detail, intent.changed_at = (
         Source.REVERB_ORDER,
@@ -513,6 +502,9 @@ def apply_reverb_sale(listing: Listing, quantity: int, order_number: str) -> Sto
     )
     if intent.status == StockIntent.Status.QUEUED and intent.quantity == intent.sent_quantity:
         intent.status, intent.queued_at = StockIntent.Status.SENT, None
+    elif overwritten and intent.status == StockIntent.Status.SENT and intent.quantity != intent.sent_quantity:
+        intent.status, intent.queued_at = StockIntent.Status.QUEUED, timezone.now()
+        intent.attempts, intent.next_try_at, intent.last_error = 0, None, ""
     intent.save()
     _entry(
         listing.account,

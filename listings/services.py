@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from backoffice import once
-from backoffice.actions import Actor, Done, Push, Refused, ReverbRefused, write_back
+from backoffice.actions import ActionError, Actor, Done, Push, Refused, ReverbRefused, write_back
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import DuplicateSkuError, ReverbError, TransportError
@@ -348,6 +348,84 @@ def push_listing(
     message = f"Pushed {', '.join(editing.FIELDS[n].label for n in allowed)}." + held_note
     _store_push(updated, "success", message)
     return Done(message, updated, push.call, _warnings(answer))
+
+
+# A listing in one of these states sells again only once it has stock and, unless Reverb relists it by
+# itself, is published (API-NOTES 5.4).
+SOLD_STATES = ("sold", "sold_out")
+
+
+def needs_publish_to_sell(listing: Listing, quantity: int) -> bool:
+    """Whether giving `listing` `quantity` units must also publish it: an ended listing revives only with
+    publish (used conditions included); a sold one relists by itself when it holds inventory (Brand New,
+    B-Stock, Mint with inventory), a one-of-a-kind one needs publish (API-NOTES 5.4)."""
+    if quantity <= 0:
+        return False
+    if listing.state == "ended":
+        return True
+    return listing.state in SOLD_STATES and listing.condition_uuid not in editing.INVENTORY_CONDITIONS
+
+
+def push_inventory_refusal(listing: Listing, quantity: int) -> str:
+    if not listing.account.push_inventory:
+        return "Not sent: held back by this account's push settings (Inventory)."
+    errors = editing.inventory_errors(listing.condition_uuid, quantity)
+    return "; ".join(errors.get("inventory", ()))
+
+
+def push_inventory(
+    listing: Listing, quantity: int, *, actor: Actor, client: ReverbClient | None = None
+) -> Done:
+    """Send only the listing's quantity, in one PUT, without re-reading the listing first: for a quantity
+    owned by the shop's own stock system (inventory/), which a Reverb value read a moment earlier cannot
+    improve. A person's other pending edits (title, price...) are neither sent nor dropped; a pending
+    inventory edit equal to the quantity sent is done. A listing that must be published to sell again
+    gets `publish: true` in the same PUT (`needs_publish_to_sell`); if Reverb's answer shows it ended or
+    sold while the mirror thought otherwise, one publish follows."""
+    body: dict[str, Any] = {"inventory": quantity}
+    publishing = needs_publish_to_sell(listing, quantity)
+    if publishing:
+        body["publish"] = True
+    push = _push(listing, "listings.push", actor, summary=body, client=client)
+    refusal = push_inventory_refusal(listing, quantity)
+    if refusal:
+        rule = editing.inventory_errors(listing.condition_uuid, quantity)
+        raise push.refuse(refusal, field_errors=rule)
+    answer = push.send(lambda c: c.update_listing(listing.reverb_id, body))
+    payload = _listing_of(answer)
+    if payload:
+        updated = land(listing.account, payload)
+    else:  # Reverb took it but did not say: the mirror learns the quantity, the next pull the rest
+        Listing.objects.filter(pk=listing.pk).update(inventory=quantity)
+        listing.refresh_from_db()
+        updated = listing
+    pending = dict(updated.pending_changes or {})
+    if (pending.get("inventory") or {}).get("value") == quantity:
+        pending.pop("inventory")
+        Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
+        updated.pending_changes = pending
+    warnings = _warnings(answer)
+    message = f"Inventory {quantity} sent."
+    relisted = quantity > 0 and listing.state in SOLD_STATES and updated.state == "live"  # by itself
+    if publishing and warnings:
+        message += " Not relisted: " + " ".join(warnings)
+    elif publishing:
+        relisted = True
+        if updated.state != "live":
+            expect_publish(updated)
+        message += " Relisted: Reverb confirms in a moment."
+    elif needs_publish_to_sell(updated, quantity):  # the mirror did not know it had ended or sold
+        try:
+            published = publish_listing(updated, actor=actor)
+        except ActionError as exc:
+            message += f" Not relisted: {exc.message}"
+        else:
+            relisted = True
+            updated = published.obj or updated
+            message += f" Relisted: {published.message}"
+    elif relisted:
+        message += " Relisted: Reverb relists a listing with inventory when its stock comes back."
+    return Done(message, updated, push.call, warnings, [{"relisted": relisted}])
 
 
 def resolve_conflict(listing: Listing, *, actor: Actor, keep: str) -> Listing:

@@ -19,6 +19,12 @@ class RespondForm(forms.Form):
         help_text="May be lowered, never raised above what is refundable. Ignored for a denial.",
     )
     note_to_buyer = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
+    restock = forms.BooleanField(
+        label="Item returned, put it back in stock?",
+        required=False,
+        help_text="On approval: the order's quantity goes back to the listing's stock, sent to Reverb "
+        "with the stock queue. Ignored unless you approve.",
+    )
 
     def __init__(self, *args: object, allowed: tuple[str, ...], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -28,6 +34,8 @@ class RespondForm(forms.Form):
         data = super().clean() or {}
         if data.get("state") == "denied":
             data["amount"] = None  # a denial carries no amount
+        if data.get("state") != "approved":
+            data["restock"] = False  # only an approval puts the item back in stock
         return data
 
 

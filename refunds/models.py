@@ -35,6 +35,8 @@ class RefundRequest(RemoteModel):
     )
     # Local: 24 hours after it was opened (automation/deadlines.py).
     answer_by = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    # Not stored: what respond_to_refund did about putting the returned item back in stock, in words.
+    restock_note = ""
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]

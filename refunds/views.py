@@ -67,6 +67,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
                 ("Amount refunded to the buyer", "nothing (a denial)" if denied else f"{amount} {currency}"),
                 ("Order", f"{refund.order_number} ({refund.order.buyer_name if refund.order else ''})"),
                 ("Note to the buyer", data["note_to_buyer"] or "(none)"),
+                ("Stock", _restock_line(refund, data["restock"])),
             ],
             cancel=reverse("admin:refunds_refundrequest_respond", args=[refund.pk]),
             button="Yes, deny the refund" if denied else f"Yes, refund {amount} {currency}",
@@ -76,7 +77,9 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         form,
         partial(respond_to_refund, refund, actor=request.user),
-        lambda r: f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.",
+        lambda r: " ".join(
+            filter(None, [f"Refund request {r.reverb_id}: {r.state.replace('_', ' ')}.", r.restock_note])
+        ),
         then=reverse("admin:refunds_refundrequest_queue"),
         on_failure="form",
     )
@@ -91,6 +94,15 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         refundable=refundable_amount(refund.order, refund),
         allowed=allowed,
     )
+
+
+def _restock_line(refund: RefundRequest, restock: bool) -> str:
+    if not restock:
+        return "unchanged"
+    order = refund.order
+    quantity = order.quantity if order is not None and order.quantity else 1
+    what = order.sku or order.title if order is not None else "the order's listing"
+    return f"put back: +{quantity} for {what}, sent to Reverb with the stock queue"
 
 
 def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:

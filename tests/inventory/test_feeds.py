@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+import requests
+import urllib3.util.connection
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from backoffice.models import ReverbAccount, SyncLogEntry
@@ -83,8 +86,12 @@ def test_refused_urls_say_why(feed: StockFeed, url: str, error: str) -> None:
 
 class Server:
     def __init__(self, body: bytes, status: int = 200, pause: float = 0.0) -> None:
+        self.hosts: list[str] = []  # the Host header of each request
+        hosts = self.hosts
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                hosts.append(self.headers.get("Host", ""))
                 self.send_response(status)
                 self.send_header("Content-Type", "text/csv; charset=utf-8")
                 self.end_headers()
@@ -149,3 +156,75 @@ def test_time_cap(feed: StockFeed, serve: Any, settings: Any) -> None:
     feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 40, pause=0.05).url  # a slow trickle: 2 s in all
     assert feeds.run(feed) is None
     assert "0.5 s" in feed.last_error
+
+
+PUBLIC = "93.184.216.34"  # a global address (example.com's); nothing connects to it: see below
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[str]:
+    """socket.getaddrinfo answers `answers[host]` in turn (the last one ever after; an answer is one or
+    more comma-separated addresses), other hosts as usual; returns the hosts asked, in order."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        answer = answers[host][min(len(asked) - 1, len(answers[host]) - 1)]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answer.split(",")
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_host_resolving_to_a_private_address_is_refused(
+    feed: StockFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = fake_dns(monkeypatch, {"feed.example": ["10.0.0.7"], "mixed.example": [f"{PUBLIC},::1"]})
+    feed.url = "http://feed.example/stock.csv"
+    assert feeds.run(feed) is None and "private or loopback address (10.0.0.7)" in feed.last_error
+    feed.url = "http://mixed.example/stock.csv"  # every address is checked, not just the first
+    assert feeds.run(feed) is None and "private or loopback address (::1)" in feed.last_error
+    assert asked == ["feed.example", "mixed.example"]
+
+
+def test_the_connection_goes_to_the_checked_address_only(
+    feed: StockFeed, account: ReverbAccount, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name answers a public address when checked and a loopback one afterwards. The
+    feed is resolved once and the connection goes to the checked address (here redirected to the local
+    test server, so the fetch completes), with the URL's host in the Host header."""
+    listing = inventory_listing(account)
+    server = serve(f"sku,quantity\n{listing.sku},5\n".encode())
+    port = server.server.server_port
+    asked = fake_dns(monkeypatch, {"rebind.example": [PUBLIC, "127.0.0.1"]})
+    real_connect = urllib3.util.connection.create_connection
+    connected: list[tuple[str, int]] = []
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        connected.append(address)
+        if address == (PUBLIC, port):  # the checked address: stand in for it with the test server
+            return real_connect(("127.0.0.1", port), *args, **kwargs)
+        raise OSError(f"connected to {address}, not to the checked address")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    feed.url = f"http://rebind.example:{port}/stock.csv"
+    report = feeds.run(feed)
+    assert report is not None and report.applied == 1, feed.last_error
+    assert connected == [(PUBLIC, port)] and asked == ["rebind.example"]
+    assert server.hosts == [f"rebind.example:{port}"]
+    assert StockIntent.objects.get().quantity == 5
+
+
+def test_https_keeps_the_hosts_name_for_sni_and_the_certificate() -> None:
+    adapter = feeds.PinnedAdapter("shop.example", PUBLIC)
+    request = requests.Request("GET", "https://shop.example/stock.csv").prepare()
+    host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(request, True)
+    assert host_params["host"] == PUBLIC and host_params["scheme"] == "https"
+    assert pool_kwargs["server_hostname"] == "shop.example"
+    assert pool_kwargs["assert_hostname"] == "shop.example"
+    assert feeds.pinned_session("https://shop.example/x", PUBLIC).trust_env is False  # no proxy

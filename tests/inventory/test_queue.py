@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from backoffice.audit import ApiCall
-from backoffice.models import ReverbAccount, SyncLogEntry
+from backoffice.models import ApiUsage, ReverbAccount, SyncLogEntry
 from inventory import services
 from inventory.models import Source, StockIntent
+from listings import editing
+from listings import services as listing_services
 from listings.models import Listing
 from orders.models import SkuMapping
 from tests.factories import ListingFactory
@@ -115,19 +118,67 @@ def test_held_by_push_settings_fails_with_the_reason(account: ReverbAccount, emu
     assert services.drain(account).sent == 1 and emu_record(emulator, listing)["inventory"] == 5
 
 
-def test_a_conflict_is_tried_again_later_with_reverbs_new_quantity(
+def test_the_shops_quantity_goes_out_in_one_put_without_a_reread(
     account: ReverbAccount, emulator: Any
 ) -> None:
+    """The shop's system owns the stock: its quantity is sent as it is, one PUT with the inventory only,
+    no read of the listing (or its SKU) before it. (Replaces the test of the listings push's conflict
+    check, which re-read the listing first: two requests per change.)"""
     listing = inventory_listing(account)
-    emu_record(emulator, listing)["inventory"] = 2  # sold on Reverb since the last pull
+    emu_record(emulator, listing)["inventory"] = 2  # changed on Reverb since the last pull
     put(account, listing.sku, 8)
+    emulator.requests.clear()
+    used = ApiUsage.objects.filter(account=account).aggregate(n=Sum("requests"))["n"] or 0
     result = services.drain(account)
+    assert result.sent == 1 and result.failed == 0
+    assert dict(emulator.requests) == {("PUT", "/api/listings/{listing_id}"): 1}
+    # drawn from the account's shared rate budget, like every request of its client
+    assert ApiUsage.objects.filter(account=account).aggregate(n=Sum("requests"))["n"] == used + 1
+    assert emu_record(emulator, listing)["inventory"] == 8
+    call = ApiCall.objects.get(action="listings.push")
+    assert call.request_summary == {"inventory": 8} and call.requests == 1
+    assert '"inventory": 8' in call.curl or '"inventory":8' in call.curl
+
+
+def test_a_failed_put_is_tried_again_later(account: ReverbAccount, emulator: Any) -> None:
+    listing = inventory_listing(account)
+    put(account, listing.sku, 8)
+    emulator.faults.rate_5xx = 1.0
+    result = services.drain(account)
+    emulator.faults.rate_5xx = 0.0
     assert result.failed == 1
     intent = StockIntent.objects.get()
-    assert intent.status == "queued" and intent.next_try_at > timezone.now()
+    assert intent.status == "queued" and intent.next_try_at > timezone.now() and intent.attempts == 1
+    row = SyncLogEntry.objects.get(resource="stock.out")
+    assert row.status == "failed" and "will retry" in row.message
     assert services.drain(account).sent == 0  # not due yet
     StockIntent.objects.update(next_try_at=timezone.now() - timedelta(seconds=1))
     assert services.drain(account).sent == 1 and emu_record(emulator, listing)["inventory"] == 8
+
+
+def test_a_persons_pending_edits_stay_pending_and_unsent(account: ReverbAccount, emulator: Any) -> None:
+    account.push_title = account.push_price = True  # the account would push them: the stock push does not
+    account.save()
+    listing = inventory_listing(account)
+    title, price = listing.title, emu_record(emulator, listing)["price"]
+    editing.record_edits(listing, {"title": "Edited, not pushed yet", "price": "1.23"})
+    Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+    pending = dict(listing.pending_changes)
+    assert set(pending) == {"title", "price"}
+    quantity = listing.inventory + 3
+    put(account, listing.sku, quantity)
+    assert services.drain(account).sent == 1
+    record = emu_record(emulator, listing)
+    assert record["inventory"] == quantity
+    assert record["title"] == title and record["price"] == price  # nothing else went out
+    call = ApiCall.objects.get(action="listings.push")
+    assert call.request_summary == {"inventory": quantity}
+    listing.refresh_from_db()
+    assert listing.pending_changes == pending and listing.title == title  # still waiting for the person
+    assert not listing.conflicts()
+    # ... and the person's push sends them later, without a conflict.
+    listing_services.push_listing(listing, actor=None)
+    assert emu_record(emulator, listing)["title"] == "Edited, not pushed yet"
 
 
 def test_queue_state_counts_and_eta(account: ReverbAccount, settings: Any) -> None:
@@ -158,6 +209,24 @@ def test_reverb_sale_lowers_the_shops_quantity_without_sending(account: ReverbAc
     put(account, listing.sku, 9)
     services.apply_reverb_sale(listing, 1, "12346")  # a sale while 9 waits: 8 goes out
     assert StockIntent.objects.get().quantity == 8
+
+
+def test_a_reverb_sale_placed_before_the_put_landed_is_sent_again(
+    account: ReverbAccount, emulator: Any
+) -> None:
+    """No re-read before the PUT: a sale Reverb took just before it was overwritten by the shop's
+    quantity; when the order is seen, the lower quantity is queued again instead of taken as on Reverb."""
+    listing = inventory_listing(account)
+    put(account, listing.sku, 5)
+    services.drain(account)
+    sent_at = StockIntent.objects.get().sent_at
+    services.apply_reverb_sale(listing, 1, "12347", sent_at - timedelta(seconds=30))
+    intent = StockIntent.objects.get()
+    assert (intent.quantity, intent.sent_quantity, intent.status) == (4, 5, "queued")
+    assert services.drain(account).sent == 1 and emu_record(emulator, listing)["inventory"] == 4
+    services.apply_reverb_sale(listing, 1, "12348", timezone.now())  # after the PUT: Reverb took it itself
+    intent = StockIntent.objects.get()
+    assert (intent.quantity, intent.sent_quantity, intent.status) == (3, 3, "sent")
 
 
 def test_restock_after_refund_queues_one_more(account: ReverbAccount, emulator: Any) -> None:

@@ -12,10 +12,17 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.actions import Refused
-from backoffice.models import ApiCall
+from backoffice.models import ApiCall, SyncLogEntry
+from inventory.models import StockIntent
 from orders.models import Order
 from refunds.models import RefundRequest
-from refunds.services import refundable_amount, request_refund, respond_to_refund, seller_refunds_this_month
+from refunds.services import (
+    refundable_amount,
+    request_refund,
+    respond_to_refund,
+    restock_returned,
+    seller_refunds_this_month,
+)
 from tests.conftest import nothing_changes
 from tests.orders.helpers import resync, role_user, simulate
 
@@ -234,3 +241,95 @@ def test_going_back_from_the_confirmation_keeps_the_typed_values_and_sends_nothi
     html = back.content.decode()
     assert back.status_code == 200 and 'value="7.50"' in html and 'id="will-send"' not in html
     assert emulator.requests[POST] == 0
+
+
+# ---- "item returned, put it back in stock?" ------------------------------------------------------------
+
+
+def returned_request(emulator: Any, account: Any) -> RefundRequest:
+    """A buyer's refund request on an order whose listing the back office mirrors."""
+    refund = buyer_request(emulator, account)
+    resync(account, "listings", "orders")
+    refund.refresh_from_db()
+    assert refund.order is not None and refund.order.listing is not None
+    return refund
+
+
+def stock_rows(account: Any) -> list[SyncLogEntry]:
+    return list(SyncLogEntry.objects.filter(account=account, resource="stock.in"))
+
+
+def test_approving_with_restock_queues_the_returned_quantity(emulator, shop):
+    refund = returned_request(emulator, shop)
+    listing = refund.order.listing
+    respond_to_refund(refund, actor=None, state="approved", restock=True)
+    assert refund.state == "approved" and "Put back in stock" in refund.restock_note
+    intent = StockIntent.objects.get(listing=listing)
+    assert intent.quantity == (listing.inventory or 0) + refund.order.quantity
+    assert (intent.source, intent.status) == ("refund", "queued")
+    (row,) = stock_rows(shop)
+    assert row.raw["source"] == "refund" and row.reverb_id == listing.reverb_id
+    assert refund.reverb_id in row.raw["detail"]
+
+
+def test_approving_without_restock_and_denying_change_no_stock(emulator, shop):
+    refund = returned_request(emulator, shop)
+    respond_to_refund(refund, actor=None, state="approved")
+    other = returned_request(emulator, shop)
+    respond_to_refund(other, actor=None, state="denied", restock=True)
+    assert other.state == "denied"
+    assert not StockIntent.objects.exists() and not stock_rows(shop)
+
+
+def test_conditional_approval_does_not_restock(emulator, shop):
+    refund = returned_request(emulator, shop)
+    respond_to_refund(refund, actor=None, state="conditionally_approved", restock=True)
+    assert not StockIntent.objects.exists()
+
+
+def test_restock_happens_once_per_refund(emulator, shop):
+    refund = returned_request(emulator, shop)
+    listing = refund.order.listing
+    respond_to_refund(refund, actor=None, state="approved", restock=True)
+    quantity = StockIntent.objects.get(listing=listing).quantity
+    with pytest.raises(Refused, match="cannot become"):  # a second approval is refused before anything
+        respond_to_refund(refund, actor=None, state="approved", restock=True)
+    assert "Already" in restock_returned(refund)  # and the restock itself is once per request
+    assert StockIntent.objects.get(listing=listing).quantity == quantity
+    assert len(stock_rows(shop)) == 1
+
+
+def test_the_respond_page_asks_confirms_and_restocks_once(emulator, shop):
+    refund = returned_request(emulator, shop)
+    listing = refund.order.listing
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_respond", args=[refund.pk])
+    form = client.get(url).content.decode()
+    assert 'name="restock"' in form and "put it back in stock?" in form
+    assert "style=" not in form and "onclick" not in form
+    with nothing_changes(emulator, refund):
+        asked = client.post(url, {"state": "approved", "restock": "on"})
+    page = asked.content.decode()
+    assert asked.status_code == 200 and "put back: +1" in page and 'name="restock"' in page
+    assert not StockIntent.objects.exists()
+    data = {"state": "approved", "restock": "True", "confirmed": "yes"}
+    done = client.post(url, data, follow=True)
+    assert done.status_code == 200 and "Put back in stock" in done.content.decode()
+    again = client.post(url, data, follow=True)  # the same confirmation sent twice
+    assert "Put back in stock" not in again.content.decode()
+    assert emulator.requests[PUT] == 1
+    assert StockIntent.objects.get(listing=listing).quantity == (listing.inventory or 0) + 1
+    assert len(stock_rows(shop)) == 1
+
+
+def test_the_respond_page_without_the_box_changes_no_stock(emulator, shop):
+    refund = returned_request(emulator, shop)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    url = reverse("admin:refunds_refundrequest_respond", args=[refund.pk])
+    asked = client.post(url, {"state": "approved"})
+    assert "unchanged" in asked.content.decode()
+    client.post(url, {"state": "approved", "restock": "False", "confirmed": "yes"})
+    refund.refresh_from_db()
+    assert refund.state == "approved" and not StockIntent.objects.exists() and not stock_rows(shop)
