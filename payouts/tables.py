@@ -7,10 +7,22 @@ from decimal import Decimal
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django_tables2.data import TableListData
 
 from backoffice.admin.links import EMPTY
 
-from .matching import Mismatch, PageLink
+from .matching import Findings, Mismatch, PageLink
+
+
+class FindingsData(TableListData):
+    """The report's findings as the table's data without listing them all: the paginator slices out the page
+    shown, and only that page is built (matching.Findings). The order is the report's (no column sorting)."""
+
+    def __init__(self, findings: Findings) -> None:
+        super().__init__(findings)
+
+    def order_by(self, aliases: object) -> None:
+        return None
 
 
 class MismatchTable(tables.Table):
@@ -27,6 +39,7 @@ class MismatchTable(tables.Table):
         attrs = {"id": "findings", "class": "findings"}
         empty_text = "Nothing to report for this period."
         order_by = ()
+        orderable = False  # the findings are built a page at a time, in the report's order
 
     def render_kind(self, value: str) -> SafeString:
         slug = value.replace(" ", "-")

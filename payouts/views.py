@@ -19,7 +19,7 @@ from .exports import line_item_rows, orders_rows, stream_csv
 from .forms import PeriodForm
 from .matching import Kind, Totals, check_payout, match_period
 from .models import Payout
-from .tables import MismatchTable
+from .tables import FindingsData, MismatchTable
 
 REPORT_PERMS = ("payouts.view_payout", "payouts.view_payoutlineitem", "orders.view_order")
 FINDINGS_PER_PAGE = 100
@@ -52,7 +52,7 @@ def reconciliation_report(request: HttpRequest) -> HttpResponse:
     period = form.period()
     report = match_period(period, form.account_ids())
     charts = [(t.currency, totals_chart(t)) for t in report.totals]
-    table = MismatchTable(report.findings)
+    table = MismatchTable(FindingsData(report.findings))
     RequestConfig(request, paginate={"per_page": FINDINGS_PER_PAGE}).configure(table)
     query = request.GET.urlencode()
     context = {
