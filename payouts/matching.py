@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import overload
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -469,6 +470,37 @@ class PeriodQueries:
             "overdue": due & self.past_grace(),
         }
 
+    def orders_by_class(self) -> list[tuple[str, str, int, int, int, int]]:
+        """(currency, class, orders, their totals, expected payouts, paid out) in cents, a row per currency
+        and class: paid out, refunded before payout, waiting (within grace), overdue. Each order's figures are
+        worked out once in a derived table (its line items joined, not a subquery per aggregate)."""
+        o = OrderSums("", self.table, self.accounts)
+        per_order = (
+            self.orders()
+            .annotate(
+                line_n=Count("payout_line_items"), line_c=Sum(cents_of("payout_line_items__amount_total"))
+            )
+            .annotate(
+                class_=Case(
+                    When(line_n__gt=0, then=Value("paid_out")),
+                    When(Q(refunded=True) | ~Q(status__in=PAYOUT_STATUSES), then=Value("before")),
+                    When(self.past_grace(), then=Value("overdue")),
+                    default=Value("waiting"),
+                ),
+                total_c=o.total,
+                expected_c=o.expected_payout,
+            )
+            .values_list("currency", "class_", "total_c", "expected_c", "line_c")
+        )
+        sql, params = per_order.query.sql_with_params()
+        grouped = (
+            "SELECT currency, class_, COUNT(*), SUM(total_c), SUM(expected_c), SUM(line_c) "
+            f"FROM ({sql}) per_order GROUP BY currency, class_"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(grouped, params)
+            return cursor.fetchall()
+
     def totals_and_counts(self) -> tuple[list[Totals], dict[str, int]]:
         totals: dict[str, Totals] = {}
         counts = dict.fromkeys(Kind.ALL, 0)
@@ -476,25 +508,21 @@ class PeriodQueries:
         def total_for(currency: str | None) -> Totals:
             return totals.setdefault(currency or "", Totals(currency or ""))
 
-        o, is_ = OrderSums("", self.table, self.accounts), self.order_classes()
-        for row in (
-            self.orders()
-            .values("currency")
-            .annotate(
-                orders_paid=Count("pk"),
-                orders_paid_amount=Sum(o.total),
-                paid_out=Count("pk", filter=is_["paid_out"]),
-                paid_out_amount=Sum(sum_of_lines("order"), filter=is_["paid_out"]),
-                expected_payout=Sum(o.expected_payout, filter=is_["paid_out"] | is_["due"]),
-                waiting=Count("pk", filter=is_["waiting"]),
-                waiting_amount=Sum(o.expected_payout, filter=is_["waiting"]),
-                overdue=Count("pk", filter=is_["overdue"]),
-                overdue_amount=Sum(o.expected_payout, filter=is_["overdue"]),
-                refunded_before_payout=Count("pk", filter=is_["before"]),
-            )
-        ):
-            _fill(total_for(row.pop("currency")), row)
-            counts[Kind.NOT_PAID_OUT] += row["overdue"]
+        for currency, class_, n, total, expected, paid_out in self.orders_by_class():
+            t = total_for(currency)
+            t.orders_paid += n
+            t.orders_paid_amount += money(total)
+            if class_ == "before":
+                t.refunded_before_payout += n
+                continue
+            t.expected_payout += money(expected)
+            if class_ == "paid_out":
+                t.paid_out, t.paid_out_amount = t.paid_out + n, t.paid_out_amount + money(paid_out)
+            elif class_ == "waiting":
+                t.waiting, t.waiting_amount = t.waiting + n, t.waiting_amount + money(expected)
+            else:
+                t.overdue, t.overdue_amount = t.overdue + n, t.overdue_amount + money(expected)
+                counts[Kind.NOT_PAID_OUT] += n
         line = LineSums(self.table, self.accounts)
         for row in (
             self.lines()
