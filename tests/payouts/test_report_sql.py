@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -64,9 +65,7 @@ def python_report(period: Period, as_of, account_ids=None) -> tuple[list, list[T
 
     orders = scoped(Order.objects.filter(period.within("paid_at", zones), status__in=REPORTED_ORDER_STATUSES))
     orders = orders.select_related("account").prefetch_related(
-        __import__("django.db.models", fromlist=["Prefetch"]).Prefetch(
-            "payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines"
-        ),
+        Prefetch("payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines"),
         REFUNDS_PREFETCH,
     )
     lines = line_items_with_orders(
@@ -80,9 +79,7 @@ def python_report(period: Period, as_of, account_ids=None) -> tuple[list, list[T
         .exclude(state="denied")
         .select_related("order", "account")
         .prefetch_related(
-            __import__("django.db.models", fromlist=["Prefetch"]).Prefetch(
-                "order__payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines"
-            )
+            Prefetch("order__payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines")
         )
         .order_by("remote_created_at", "pk")
     )
