@@ -10,6 +10,7 @@ Amounts are assumed to be stored with two decimals (`amount_field`), so `cents()
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     BigIntegerField,
@@ -19,6 +20,7 @@ from django.db.models import (
     Exists,
     Expression,
     F,
+    Func,
     OuterRef,
     Q,
     Subquery,
@@ -27,7 +29,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Abs, Cast, Coalesce, Round
+from django.db.models.functions import Abs, Cast, Coalesce
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
 
 from refunds.models import RefundRequest
@@ -48,11 +50,21 @@ def zero() -> Value:
     return whole(0)
 
 
+class Cents(Func):
+    """A decimal expression in whole cents, rounded half away from zero (NULL is 0). PostgreSQL's numeric to
+    bigint cast rounds so; SQLite's decimals are floats, so they are rounded before the cast."""
+
+    output_field = INT
+    template = "CAST(ROUND(%(expressions)s * 100) AS INTEGER)"
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s * 100)::bigint", **extra)
+
+
 def cents_of(column: str | Expression) -> Expression:
-    """A money column (or a decimal expression) in whole cents, rounded half away from zero; NULL is 0."""
+    """A money column (or a decimal expression) in whole cents."""
     expr = F(column) if isinstance(column, str) else column
-    decimal = Coalesce(expr, Value(Decimal(0)), output_field=MONEY)
-    return Cast(Round(decimal * Value(Decimal(100), output_field=MONEY)), INT)
+    return Cents(Coalesce(expr, Value(Decimal(0)), output_field=MONEY))
 
 
 def money(value: int | None) -> Decimal:
