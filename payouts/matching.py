@@ -287,6 +287,14 @@ class Mismatch:
     order_number: str = ""
     payout_id: str = ""
 
+    @property
+    def slug(self) -> str:
+        return self.kind.replace(" ", "-")
+
+    @property
+    def amount_text(self) -> str:
+        return "" if self.amount is None else f"{self.amount:,.2f} {self.currency}".strip()
+
 
 @dataclass
 class Totals:
