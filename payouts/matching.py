@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import overload
+from typing import Any, overload
 
 from django.db import connection
 from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    Expression,
     F,
     Model,
     Prefetch,
@@ -30,7 +31,6 @@ from django.db.models import (
     Sum,
     Value,
     When,
-    Window,
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -44,14 +44,16 @@ from refunds.models import RefundRequest
 from .fees import ZERO, OrderAmounts, Rates, cents, differs, rates, rates_by_account
 from .models import Payout, PayoutLineItem
 from .sql import (
-    LineSums,
-    OrderSums,
+    LINE_FORMULAS,
+    ORDER_FORMULAS,
     bad,
     cents_of,
     count_of_lines,
     has_approved_refund,
     has_lines,
+    line_columns,
     money,
+    order_columns,
     sum_of_lines,
     whole,
 )
@@ -480,9 +482,8 @@ class PeriodQueries:
 
     def orders_by_class(self) -> list[tuple[str, str, int, int, int, int]]:
         """(currency, class, orders, their totals, expected payouts, paid out) in cents, a row per currency
-        and class: paid out, refunded before payout, waiting (within grace), overdue. Each order's figures are
-        worked out once in a derived table (its line items joined, not a subquery per aggregate)."""
-        o = OrderSums("", self.table, self.accounts)
+        and class: paid out, refunded before payout, waiting (within grace), overdue. Each order's columns
+        are selected once in a derived table (its line items joined), the formulas summed over it."""
         per_order = (
             self.orders()
             .annotate(
@@ -495,19 +496,16 @@ class PeriodQueries:
                     When(self.past_grace(), then=Value("overdue")),
                     default=Value("waiting"),
                 ),
-                total_c=o.total,
-                expected_c=o.expected_payout,
             )
-            .values_list("currency", "class_", "total_c", "expected_c", "line_c")
         )
-        sql, params = per_order.query.sql_with_params()
-        grouped = (
-            "SELECT currency, class_, COUNT(*), SUM(total_c), SUM(expected_c), SUM(line_c) "
-            f"FROM ({sql}) per_order GROUP BY currency, class_"
+        expected = ORDER_FORMULAS["expected_payout"]
+        return over_rows(
+            per_order,
+            order_columns("", self.table, self.accounts),
+            ["currency", "class_", "line_c"],
+            f"SELECT currency, class_, COUNT(*), SUM(o_total), SUM({expected}), SUM(line_c) "
+            "FROM {rows} GROUP BY currency, class_",
         )
-        with connection.cursor() as cursor:
-            cursor.execute(grouped, params)
-            return cursor.fetchall()
 
     def totals_and_counts(self) -> tuple[list[Totals], dict[str, int]]:
         totals: dict[str, Totals] = {}
@@ -531,24 +529,20 @@ class PeriodQueries:
             else:
                 t.overdue, t.overdue_amount = t.overdue + n, t.overdue_amount + money(expected)
                 counts[Kind.NOT_PAID_OUT] += n
-        line = LineSums(self.table, self.accounts)
-        for row in (
-            self.lines()
-            .values("currency")
-            .annotate(
-                line_items=Count("pk"),
-                line_items_total=Sum(cents_of("amount_total")),
-                fees_charged=Sum(cents_of("fees")),
-                fees_expected=Sum(line.expected_fees),
-                unknown=Count("pk", filter=Q(order__isnull=True)),
-                fee=Sum(line.fee_findings),
-                amount=Sum(line.amount_findings),
-            )
+        f = LINE_FORMULAS
+        for currency, n, total, fees, expected_fees, unknown, fee, amount in over_rows(
+            self.lines(),
+            line_columns(self.table, self.accounts),
+            ["currency"],
+            f"SELECT currency, COUNT(*), SUM(l_total), SUM(l_fees), SUM({f['expected_fees']}), "
+            f"SUM(1 - l_known), SUM({f['fee_findings']}), SUM({f['amount_findings']}) "
+            "FROM {rows} GROUP BY currency",
         ):
-            counts[Kind.UNKNOWN_ORDER] += row.pop("unknown")
-            counts[Kind.FEE] += row.pop("fee") or 0
-            counts[Kind.AMOUNT] += row.pop("amount") or 0
-            _fill(total_for(row.pop("currency")), row)
+            counts[Kind.UNKNOWN_ORDER] += unknown or 0
+            counts[Kind.FEE] += fee or 0
+            counts[Kind.AMOUNT] += amount or 0
+            line_totals = {"line_items_total": total, "fees_charged": fees, "fees_expected": expected_fees}
+            _fill(total_for(currency), {"line_items": n, **line_totals})
         for row in (
             self.payouts()
             .values("currency")
@@ -613,23 +607,22 @@ class PeriodQueries:
     def _lines_page(self, kind: str, lo: int, hi: int) -> list[Mismatch]:
         """Line items give 0, 1 or more findings of a kind: a running sum (a window) finds the line items that
         hold findings lo..hi-1, then only those are loaded and checked."""
-        line = LineSums(self.table, self.accounts)
-        flags = {
-            Kind.UNKNOWN_ORDER: Case(When(order__isnull=True, then=whole(1)), default=whole(0)),
-            Kind.FEE: line.fee_findings,
-            Kind.AMOUNT: line.amount_findings,
-        }
-        order = ["account__name", "payout__remote_created_at", "order_number", "pk"]
-        marked = (
-            self.lines()
-            .alias(flag=flags[kind])
-            .filter(flag__gt=0)
-            .annotate(n=F("flag"), upto=Window(Sum("flag"), order_by=[F(name).asc() for name in order]))
-            .filter(upto__gt=lo)
-            .order_by(*order)
-            .values_list("pk", "upto", "n")[: hi - lo]
+        flag = {
+            Kind.UNKNOWN_ORDER: "(1 - l_known)",
+            Kind.FEE: LINE_FORMULAS["fee_findings"],
+            Kind.AMOUNT: LINE_FORMULAS["amount_findings"],
+        }[kind]
+        lines = self.lines().annotate(account_name=F("account__name"), made=F("payout__remote_created_at"))
+        rows = over_rows(
+            lines,
+            line_columns(self.table, self.accounts),
+            ["pk", "account_name", "made", "order_number"],
+            "SELECT pk, upto, n FROM (SELECT pk, n,"
+            " SUM(n) OVER (ORDER BY account_name, made, order_number, pk) AS upto FROM"
+            f" (SELECT pk, account_name, made, order_number, {flag} AS n FROM {{rows}}) flagged"
+            " WHERE n > 0) running WHERE upto > %s ORDER BY upto LIMIT %s",
+            [lo, hi - lo],
         )
-        rows = list(marked)
         if not rows:
             return []
         loaded = line_items_with_orders(PayoutLineItem.objects.filter(pk__in=[pk for pk, _, _ in rows]))
@@ -643,6 +636,23 @@ class PeriodQueries:
         _, upto, n = rows[0]
         skip = lo - (upto - n)
         return found[skip : skip + hi - lo]
+
+
+def over_rows(
+    qs: QuerySet,
+    columns: dict[str, Expression],
+    fields: list[str],
+    outer: str,
+    params: list[Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Run `outer` (SQL text; `{rows}` is where the derived table goes) over `qs` selecting `fields` and
+    `columns` (payouts/sql.py): each column is worked out once per row, the formulas over them are integer
+    arithmetic. `params` follow the derived table's own."""
+    inner = qs.annotate(**columns).values_list(*fields, *columns)
+    sql, inner_params = inner.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(outer.format(rows=f"({sql}) per_row"), [*inner_params, *(params or [])])
+        return cursor.fetchall()
 
 
 def _fill(totals: Totals, row: dict[str, int | None]) -> None:

@@ -30,7 +30,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Abs, Cast, Coalesce
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThanOrEqual
+from django.db.models.lookups import GreaterThan
 
 from refunds.models import RefundRequest
 
@@ -72,17 +72,6 @@ def money(value: int | None) -> Decimal:
     return (Decimal(value or 0) / 100).quantize(CENT)
 
 
-def half_up(numerator: Expression, per: int) -> Expression:
-    """numerator / per rounded half up (away from zero), like `cents()`: integer division in both
-    databases."""
-    half = per // 2
-    return Case(
-        When(GreaterThanOrEqual(numerator, 0), then=(numerator + whole(half)) / whole(per)),
-        default=(numerator - whole(half)) / whole(per),
-        output_field=INT,
-    )
-
-
 def bad(ours: Expression, theirs: Expression) -> Expression:
     """1 when two amounts in cents differ by more than a cent (`differs`), else 0."""
     return Case(When(GreaterThan(Abs(ours - theirs), 1), then=whole(1)), default=zero(), output_field=INT)
@@ -99,79 +88,111 @@ def per_account(table: dict[int, Rates], account_ids: list[int], attr: str, scal
     return Case(*whens, default=whole(default), output_field=INT) if whens else whole(default)
 
 
-class OrderSums:
-    """An order's amounts (`OrderAmounts`) in cents, for a queryset of orders (`prefix` "") or of rows that
-    reach their order through a foreign key (`prefix` "order__"). Fee schedules are the row's account's."""
-
-    def __init__(self, prefix: str, table: dict[int, Rates], account_ids: list[int]) -> None:
-        p = prefix
-        self.total = cents_of(f"{p}amount_total")
-        self.shipping = cents_of(f"{p}amount_shipping")
-        self.tax = cents_of(f"{p}amount_tax")
-        self.product = self.total - self.shipping - self.tax
-        self.withheld = Case(
-            When(Q(**{f"{p}raw__tax_responsible_party": "reverb"}), then=self.tax),
+def order_columns(prefix: str, table: dict[int, Rates], account_ids: list[int]) -> dict[str, Expression]:
+    """What the arithmetic needs of an order, in cents, for a queryset of orders (`prefix` "") or of rows
+    that reach their order through a foreign key ("order__"), named o_*: selected once per row in a derived
+    table, so the numeric casts and the raw payload (a TOASTed jsonb on PostgreSQL) are read once, and the
+    formulas (ORDER_FORMULAS) are integer arithmetic over these columns. Fee schedules: the row's account's.
+    """
+    p = prefix
+    tax = cents_of(f"{p}amount_tax")
+    bump_amount = KeyTextTransform("amount", KeyTransform("bump_fee", f"{p}raw"))
+    bump_plain = KeyTextTransform("bump_fee", f"{p}raw")
+    # The order states what the seller got (direct_checkout_payout) and has a total: Reverb's own figure.
+    states_payout = Q(**{f"{p}direct_checkout_payout__isnull": False, f"{p}amount_total__isnull": False})
+    states_payout &= ~Q(**{f"{p}amount_total": 0})
+    return {
+        "o_total": cents_of(f"{p}amount_total"),
+        "o_shipping": cents_of(f"{p}amount_shipping"),
+        "o_tax": tax,
+        "o_itemised": cents_of(f"{p}selling_fee") + cents_of(f"{p}direct_checkout_fee"),
+        "o_states_payout": Case(When(states_payout, then=whole(1)), default=zero(), output_field=INT),
+        "o_payout": cents_of(f"{p}direct_checkout_payout"),
+        "o_withheld": Case(
+            When(Q(**{f"{p}raw__tax_responsible_party": "reverb"}), then=tax),
             default=zero(),
             output_field=INT,
-        )
-        bump_amount = KeyTextTransform("amount", KeyTransform("bump_fee", f"{p}raw"))
-        bump_plain = KeyTextTransform("bump_fee", f"{p}raw")
-        self.bump = Case(
+        ),
+        "o_bump": Case(
             When(Q(**{f"{p}raw__bump_fee__amount__regex": NUMBER}), then=cents_of(Cast(bump_amount, MONEY))),
             When(Q(**{f"{p}raw__bump_fee__regex": NUMBER}), then=cents_of(Cast(bump_plain, MONEY))),
             default=zero(),
             output_field=INT,
-        )
-        # The order states what the seller got (direct_checkout_payout) and has a total: Reverb's own figure.
-        self.states_payout = Q(
-            **{f"{p}direct_checkout_payout__isnull": False, f"{p}amount_total__isnull": False}
-        )
-        self.states_payout &= ~Q(**{f"{p}amount_total": 0})
-        self.payout = cents_of(f"{p}direct_checkout_payout")
-        selling = per_account(table, account_ids, "selling_percent", 100)
-        processing = per_account(table, account_ids, "processing_percent", 100)
-        fixed = per_account(table, account_ids, "processing_fixed", 100)
-        self.selling_fee = half_up((self.product + self.shipping) * selling, 10000)
-        self.processing_fee = Case(
-            When(LessThanOrEqual(self.total, 0), then=zero()),
-            default=half_up(self.total * processing, 10000) + fixed,
-            output_field=INT,
-        )
-        self.schedule_fees = self.selling_fee + self.processing_fee + self.bump
-        itemised = cents_of(f"{p}selling_fee") + cents_of(f"{p}direct_checkout_fee") + self.bump
-        self.order_fees = Case(
-            When(self.states_payout, then=self.total - self.withheld - self.payout),
-            default=itemised,
-            output_field=INT,
-        )
-        self.expected_payout = Case(
-            When(self.states_payout, then=self.payout),
-            default=self.total - self.selling_fee - self.processing_fee - self.bump - self.withheld,
-            output_field=INT,
-        )
+        ),
+        "o_selling_percent": per_account(table, account_ids, "selling_percent", 100),
+        "o_processing_percent": per_account(table, account_ids, "processing_percent", 100),
+        "o_processing_fixed": per_account(table, account_ids, "processing_fixed", 100),
+    }
 
 
-class LineSums:
-    """A payout line item's checks against its order (`check_line_item`) as counts of findings: fee rows
-    (as on the order, by the schedule) and amount rows (sale price, shipping, tax, total). 0 without order."""
+def half_up_sql(numerator: str, per: int) -> str:
+    """numerator / per rounded half up (away from zero), like `cents()`; integer division in both
+    databases."""
+    half = per // 2
+    up, down = f"(({numerator}) + {half}) / {per}", f"(({numerator}) - {half}) / {per}"
+    return f"(CASE WHEN ({numerator}) >= 0 THEN {up} ELSE {down} END)"
 
-    def __init__(self, table: dict[int, Rates], account_ids: list[int]) -> None:
-        order = OrderSums("order__", table, account_ids)
-        fees = cents_of("fees")
-        known = Q(order__isnull=False)
-        self.expected_fees = Case(When(known, then=order.schedule_fees), default=zero(), output_field=INT)
-        self.fee_findings = Case(
-            When(known, then=bad(order.order_fees, fees) + bad(order.schedule_fees, fees)),
-            default=zero(),
-            output_field=INT,
-        )
-        amounts = (
-            bad(order.product, cents_of("amount_product"))
-            + bad(order.shipping, cents_of("amount_shipping"))
-            + bad(order.tax, cents_of("amount_tax"))
-            + bad(order.total - fees - order.withheld, cents_of("amount_total"))
-        )
-        self.amount_findings = Case(When(known, then=amounts), default=zero(), output_field=INT)
+
+def bad_sql(ours: str, theirs: str) -> str:
+    """1 when two amounts in cents differ by more than a cent (`differs`), else 0."""
+    return f"(CASE WHEN ABS(({ours}) - ({theirs})) > 1 THEN 1 ELSE 0 END)"
+
+
+def _order_formulas() -> dict[str, str]:
+    """`OrderAmounts` over the o_* columns of `order_columns` (SQL text, integers in cents)."""
+    product = "(o_total - o_shipping - o_tax)"
+    selling = half_up_sql(f"({product} + o_shipping) * o_selling_percent", 10000)
+    processing = (
+        f"(CASE WHEN o_total <= 0 THEN 0 ELSE {half_up_sql('o_total * o_processing_percent', 10000)}"
+        " + o_processing_fixed END)"
+    )
+    return {
+        "product": product,
+        "schedule_fees": f"({selling} + {processing} + o_bump)",
+        "order_fees": "(CASE WHEN o_states_payout = 1 THEN o_total - o_withheld - o_payout"
+        " ELSE o_itemised + o_bump END)",
+        "expected_payout": "(CASE WHEN o_states_payout = 1 THEN o_payout"
+        f" ELSE o_total - {selling} - {processing} - o_bump - o_withheld END)",
+    }
+
+
+ORDER_FORMULAS = _order_formulas()
+
+
+def line_columns(table: dict[int, Rates], account_ids: list[int]) -> dict[str, Expression]:
+    """A payout line item's amounts (l_*), whether its order is known, and its order's (o_*), in cents."""
+    return {
+        "l_known": Case(When(order__isnull=False, then=whole(1)), default=zero(), output_field=INT),
+        "l_product": cents_of("amount_product"),
+        "l_shipping": cents_of("amount_shipping"),
+        "l_tax": cents_of("amount_tax"),
+        "l_fees": cents_of("fees"),
+        "l_total": cents_of("amount_total"),
+        **order_columns("order__", table, account_ids),
+    }
+
+
+def _line_formulas() -> dict[str, str]:
+    """`check_line_item` over `line_columns`: counts of fee rows and amount rows that differ (0 without a
+    known order), and the fees the schedule expects."""
+    o = ORDER_FORMULAS
+    fees = bad_sql(o["order_fees"], "l_fees") + " + " + bad_sql(o["schedule_fees"], "l_fees")
+    amounts = " + ".join(
+        [
+            bad_sql(o["product"], "l_product"),
+            bad_sql("o_shipping", "l_shipping"),
+            bad_sql("o_tax", "l_tax"),
+            bad_sql("o_total - l_fees - o_withheld", "l_total"),
+        ]
+    )
+    return {
+        "expected_fees": f"(l_known * {o['schedule_fees']})",
+        "fee_findings": f"(l_known * ({fees}))",
+        "amount_findings": f"(l_known * ({amounts}))",
+    }
+
+
+LINE_FORMULAS = _line_formulas()
 
 
 def sum_of_lines(lines_of: str) -> Expression:
