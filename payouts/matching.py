@@ -470,15 +470,9 @@ class PeriodQueries:
         return self.scoped(booked).exclude(state="denied").order_by()
 
     # -- the grouped queries ----------------------------------------------------------------------------
-    def order_classes(self) -> dict[str, Q]:
-        due = Q(has_lines=False, refunded=False, status__in=PAYOUT_STATUSES)
-        return {
-            "paid_out": Q(has_lines=True),
-            "before": Q(has_lines=False) & (Q(refunded=True) | ~Q(status__in=PAYOUT_STATUSES)),
-            "due": due,
-            "waiting": due & ~self.past_grace(),
-            "overdue": due & self.past_grace(),
-        }
+    def overdue(self) -> Q:
+        """Orders in no payout, not refunded, past their grace period (the `orders_by_class` "overdue")."""
+        return Q(has_lines=False, refunded=False, status__in=PAYOUT_STATUSES) & self.past_grace()
 
     def orders_by_class(self) -> list[tuple[str, str, int, int, int, int]]:
         """(currency, class, orders, their totals, expected payouts, paid out) in cents, a row per currency
@@ -568,8 +562,7 @@ class PeriodQueries:
     def page(self, kind: str, lo: int, hi: int) -> list[Mismatch]:
         """The findings lo..hi-1 of `kind`, in the report's order."""
         if kind == Kind.NOT_PAID_OUT:
-            classes = self.order_classes()
-            orders = self.orders().filter(classes["overdue"]).select_related("account")
+            orders = self.orders().filter(self.overdue()).select_related("account")
             return [
                 not_paid_out(order, rates(self.table, order.account_id), self.as_of)
                 for order in orders.order_by("account__name", "paid_at", "pk")[lo:hi]
