@@ -1,9 +1,14 @@
-"""The reconciliation's arithmetic as database expressions, in whole cents (integers, exact on SQLite and
-PostgreSQL alike), so the month's report sums and counts in a few grouped queries instead of Python over
-every order (payouts/matching.py `match_period`).
+"""The reconciliation's arithmetic in the database, in whole cents (integers, exact on SQLite and PostgreSQL
+alike), so the month's report sums and counts in a few grouped queries instead of Python over every order
+(payouts/matching.py `match_period`).
 
-Each expression mirrors a Python counterpart in payouts/fees.py and payouts/matching.py, which still build
-the findings shown on a page; the tests compare the two on a mixed shop (tests/payouts/test_report_sql.py).
+Two layers: `order_columns` / `line_columns` are ORM expressions for what a row needs (cents, the account's
+fee schedule, the figures in the raw payload), selected once per row in a derived table
+(matching.over_rows); ORDER_FORMULAS / LINE_FORMULAS are the fee rules as integer SQL arithmetic over those
+columns, so no numeric cast or jsonb read is repeated per formula.
+
+Each formula mirrors a Python counterpart in payouts/fees.py and payouts/matching.py, which still build the
+findings shown on a page; the tests compare the two on a mixed shop (tests/payouts/test_report_sql.py).
 Amounts are assumed to be stored with two decimals (`amount_field`), so `cents()` of a column is the column.
 """
 
