@@ -643,6 +643,8 @@ def over_rows(
     arithmetic. `params` follow the derived table's own."""
     inner = qs.annotate(**columns).values_list(*fields, *columns)
     sql, inner_params = inner.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        sql += " OFFSET 0"  # a fence: PostgreSQL would pull the derived table up and repeat each column
     with connection.cursor() as cursor:
         cursor.execute(outer.format(rows=f"({sql}) per_row"), [*inner_params, *(params or [])])
         return cursor.fetchall()
