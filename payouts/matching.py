@@ -11,13 +11,27 @@ money back; the emulator never pays those out).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from functools import cached_property
+from typing import Any, overload
 
-from django.db.models import Count, Model, Prefetch, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Expression,
+    F,
+    Model,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +43,20 @@ from refunds.models import RefundRequest
 
 from .fees import ZERO, OrderAmounts, Rates, cents, differs, rates, rates_by_account
 from .models import Payout, PayoutLineItem
+from .sql import (
+    LINE_FORMULAS,
+    ORDER_FORMULAS,
+    bad,
+    cents_of,
+    count_of_lines,
+    has_approved_refund,
+    has_lines,
+    line_columns,
+    money,
+    order_columns,
+    sum_of_lines,
+    whole,
+)
 
 PAYOUT_STATUSES = ("paid", "shipped", "picked_up", "received")
 REPORTED_ORDER_STATUSES = (*PAYOUT_STATUSES, "refunded")
@@ -261,6 +289,14 @@ class Mismatch:
     order_number: str = ""
     payout_id: str = ""
 
+    @property
+    def slug(self) -> str:
+        return self.kind.replace(" ", "-")
+
+    @property
+    def amount_text(self) -> str:
+        return "" if self.amount is None else f"{self.amount:,.2f} {self.currency}".strip()
+
 
 @dataclass
 class Totals:
@@ -295,19 +331,12 @@ class Totals:
 class Report:
     period: Period
     as_of: datetime
-    findings: list[Mismatch]
+    findings: Sequence[Mismatch]  # `Findings`: built for the slice read (a page), not for the whole period
     totals: list[Totals]
+    counts: dict[str, int]  # findings per kind, counted by the database
 
     def count(self, kind: str) -> int:
         return self.counts[kind]
-
-    @cached_property
-    def counts(self) -> dict[str, int]:
-        """Findings per kind, in one pass (the page reads them several times)."""
-        counts = dict.fromkeys(Kind.ALL, 0)
-        for finding in self.findings:
-            counts[finding.kind] += 1
-        return counts
 
     @property
     def all_paid_out(self) -> bool:
@@ -339,122 +368,328 @@ def _payout_link(payout: Payout | None) -> PageLink:
 
 
 LINES_WITH_PAYOUT = PayoutLineItem.objects.select_related("payout").defer("raw", "payout__raw")
+FINDINGS_CHUNK = 500
+
+
+class Findings(Sequence[Mismatch]):
+    """The period's findings in the report's order (kind, account, date), counted by the database and built
+    only for the slice read: a page of the report costs a few queries for its own rows, whatever the month."""
+
+    def __init__(self, counts: dict[str, int], page: Callable[[str, int, int], list[Mismatch]]) -> None:
+        self.counts = counts
+        self.page = page  # (kind, lo, hi) -> that kind's findings lo..hi-1
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    @overload
+    def __getitem__(self, index: int) -> Mismatch: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Mismatch]: ...
+    def __getitem__(self, index: int | slice) -> Mismatch | list[Mismatch]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            out: list[Mismatch] = []
+            offset = 0
+            for kind in Kind.ALL:
+                lo, hi = max(start - offset, 0), min(stop - offset, self.counts[kind])
+                if lo < hi:
+                    out += self.page(kind, lo, hi)
+                offset += self.counts[kind]
+            return out
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(index)
+        return self[position : position + 1][0]
+
+    def __iter__(self) -> Iterator[Mismatch]:
+        for start in range(0, len(self), FINDINGS_CHUNK):
+            yield from self[start : start + FINDINGS_CHUNK]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Findings | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"<Findings {self.counts}>"
+
+
+class PeriodQueries:
+    """The period's rows as querysets, and the grouped queries of the report: totals and counts of findings
+    per currency in one query per kind of row (orders, line items, payouts, refunds)."""
+
+    def __init__(self, period: Period, account_ids: Iterable[int] | None, as_of: datetime) -> None:
+        self.period, self.as_of = period, as_of
+        self.ids = None if account_ids is None else list(account_ids)
+        self.zones = account_zones(self.ids)
+        self.accounts = sorted(pk for pks in self.zones.values() for pk in pks)
+        self.table = rates_by_account(self.accounts)
+
+    def scoped(self, qs: QuerySet) -> QuerySet:
+        return qs if self.ids is None else qs.filter(account_id__in=self.ids)
+
+    # -- the rows ---------------------------------------------------------------------------------------
+    def orders(self) -> QuerySet[Order]:
+        paid = Order.objects.filter(
+            self.period.within("paid_at", self.zones), status__in=REPORTED_ORDER_STATUSES
+        )
+        return (
+            self.scoped(paid).order_by().alias(has_lines=has_lines(), refunded=has_approved_refund(APPROVED))
+        )
+
+    def past_grace(self) -> Q:
+        """Paid longer ago than the account's grace period (`due <= as_of`)."""
+        by_grace: dict[int, list[int]] = {}
+        for pk in self.accounts:
+            by_grace.setdefault(rates(self.table, pk).grace_days, []).append(pk)
+        condition = Q(pk__in=[])
+        for days, pks in by_grace.items():
+            condition |= Q(account_id__in=pks, paid_at__lte=self.as_of - timedelta(days=days))
+        return condition
+
+    def lines(self) -> QuerySet[PayoutLineItem]:
+        made = PayoutLineItem.objects.filter(self.period.within("payout__remote_created_at", self.zones))
+        return self.scoped(made).order_by()
+
+    def payouts(self) -> QuerySet[Payout]:
+        made = Payout.objects.filter(self.period.within("remote_created_at", self.zones))
+        lines = (
+            self.scoped(made)
+            .order_by()
+            .alias(line_cents=sum_of_lines("payout"), lines=count_of_lines("payout"))
+        )
+        return lines.alias(
+            sum_bad=Case(When(lines=0, then=whole(1)), default=bad(cents_of("total"), F("line_cents")))
+        )
+
+    def refunds(self) -> QuerySet[RefundRequest]:
+        booked = RefundRequest.objects.filter(refunds_booked_within(self.period, self.zones))
+        return self.scoped(booked).exclude(state="denied").order_by()
+
+    # -- the grouped queries ----------------------------------------------------------------------------
+    def overdue(self) -> Q:
+        """Orders in no payout, not refunded, past their grace period (the `orders_by_class` "overdue")."""
+        return Q(has_lines=False, refunded=False, status__in=PAYOUT_STATUSES) & self.past_grace()
+
+    def orders_by_class(self) -> list[tuple[str, str, int, int, int, int]]:
+        """(currency, class, orders, their totals, expected payouts, paid out) in cents, a row per currency
+        and class: paid out, refunded before payout, waiting (within grace), overdue. Each order's columns
+        are selected once in a derived table (its line items joined), the formulas summed over it."""
+        per_order = (
+            self.orders()
+            .annotate(
+                line_n=Count("payout_line_items"), line_c=Sum(cents_of("payout_line_items__amount_total"))
+            )
+            .annotate(
+                class_=Case(
+                    When(line_n__gt=0, then=Value("paid_out")),
+                    When(Q(refunded=True) | ~Q(status__in=PAYOUT_STATUSES), then=Value("before")),
+                    When(self.past_grace(), then=Value("overdue")),
+                    default=Value("waiting"),
+                ),
+            )
+        )
+        expected = ORDER_FORMULAS["expected_payout"]
+        return over_rows(
+            per_order,
+            order_columns("", self.table, self.accounts),
+            ["currency", "class_", "line_c"],
+            f"SELECT currency, class_, COUNT(*), SUM(o_total), SUM({expected}), SUM(line_c) "
+            "FROM {rows} GROUP BY currency, class_",
+        )
+
+    def totals_and_counts(self) -> tuple[list[Totals], dict[str, int]]:
+        totals: dict[str, Totals] = {}
+        counts = dict.fromkeys(Kind.ALL, 0)
+
+        def total_for(currency: str | None) -> Totals:
+            return totals.setdefault(currency or "", Totals(currency or ""))
+
+        for currency, class_, n, total, expected, paid_out in self.orders_by_class():
+            t = total_for(currency)
+            t.orders_paid += n
+            t.orders_paid_amount += money(total)
+            if class_ == "before":
+                t.refunded_before_payout += n
+                continue
+            t.expected_payout += money(expected)
+            if class_ == "paid_out":
+                t.paid_out, t.paid_out_amount = t.paid_out + n, t.paid_out_amount + money(paid_out)
+            elif class_ == "waiting":
+                t.waiting, t.waiting_amount = t.waiting + n, t.waiting_amount + money(expected)
+            else:
+                t.overdue, t.overdue_amount = t.overdue + n, t.overdue_amount + money(expected)
+                counts[Kind.NOT_PAID_OUT] += n
+        f = LINE_FORMULAS
+        for currency, n, total, fees, expected_fees, unknown, fee, amount in over_rows(
+            self.lines(),
+            line_columns(self.table, self.accounts),
+            ["currency"],
+            f"SELECT currency, COUNT(*), SUM(l_total), SUM(l_fees), SUM({f['expected_fees']}), "
+            f"SUM(1 - l_known), SUM({f['fee_findings']}), SUM({f['amount_findings']}) "
+            "FROM {rows} GROUP BY currency",
+        ):
+            counts[Kind.UNKNOWN_ORDER] += unknown or 0
+            counts[Kind.FEE] += fee or 0
+            counts[Kind.AMOUNT] += amount or 0
+            line_totals = {"line_items_total": total, "fees_charged": fees, "fees_expected": expected_fees}
+            _fill(total_for(currency), {"line_items": n, **line_totals})
+        for row in (
+            self.payouts()
+            .values("currency")
+            .annotate(payouts=Count("pk"), payouts_total=Sum(cents_of("total")), sums=Sum("sum_bad"))
+        ):
+            counts[Kind.PAYOUT_SUM] += row.pop("sums") or 0
+            _fill(total_for(row.pop("currency")), row)
+        approved = Q(state=APPROVED)
+        for row in (
+            self.refunds()
+            .values("currency")
+            .annotate(
+                refunds=Count("pk"),
+                refunds_approved=Count("pk", filter=approved),
+                refunds_approved_amount=Sum(cents_of("amount"), filter=approved),
+            )
+        ):
+            counts[Kind.REFUND] += row.pop("refunds")
+            _fill(total_for(row.pop("currency")), row)
+        return sorted(totals.values(), key=lambda t: t.currency), counts
+
+    # -- the findings of one page -----------------------------------------------------------------------
+    def page(self, kind: str, lo: int, hi: int) -> list[Mismatch]:
+        """The findings lo..hi-1 of `kind`, in the report's order."""
+        if kind == Kind.NOT_PAID_OUT:
+            orders = self.orders().filter(self.overdue()).select_related("account")
+            return [
+                not_paid_out(order, rates(self.table, order.account_id), self.as_of)
+                for order in orders.order_by("account__name", "paid_at", "pk")[lo:hi]
+            ]
+        if kind == Kind.PAYOUT_SUM:
+            payouts = (
+                self.payouts()
+                .filter(sum_bad=1)
+                .select_related("account")
+                .defer("raw")
+                .annotate(line_cents_=F("line_cents"), lines_=F("lines"))
+                .order_by("account__name", "remote_created_at", "pk")[lo:hi]
+            )
+            return [payout_sum(p, money(p.line_cents_), p.lines_) for p in payouts]
+        if kind == Kind.REFUND:
+            return [refund_finding(r) for r in self._refunds_page(lo, hi)]
+        return self._lines_page(kind, lo, hi)
+
+    def _refunds_page(self, lo: int, hi: int) -> QuerySet[RefundRequest]:
+        booked = Case(
+            When(state=APPROVED, remote_updated_at__isnull=False, then=F("remote_updated_at")),
+            default=F("remote_created_at"),
+        )
+        return (
+            self.refunds()
+            .select_related("order", "account")
+            .defer("raw", "order__raw")
+            .prefetch_related(
+                Prefetch("order__payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines")
+            )
+            .alias(booked=Coalesce(booked, Value(self.as_of), output_field=DateTimeField()))
+            .order_by("account__name", "booked", "remote_created_at", "pk")[lo:hi]
+        )
+
+    def _lines_page(self, kind: str, lo: int, hi: int) -> list[Mismatch]:
+        """Line items give 0, 1 or more findings of a kind: a running sum (a window) finds the line items that
+        hold findings lo..hi-1, then only those are loaded and checked."""
+        flag = {
+            Kind.UNKNOWN_ORDER: "(1 - l_known)",
+            Kind.FEE: LINE_FORMULAS["fee_findings"],
+            Kind.AMOUNT: LINE_FORMULAS["amount_findings"],
+        }[kind]
+        lines = self.lines().annotate(account_name=F("account__name"), made=F("payout__remote_created_at"))
+        rows = over_rows(
+            lines,
+            line_columns(self.table, self.accounts),
+            ["pk", "account_name", "made", "order_number"],
+            "SELECT pk, upto, n FROM (SELECT pk, n,"
+            " SUM(n) OVER (ORDER BY account_name, made, order_number, pk) AS upto FROM"
+            f" (SELECT pk, account_name, made, order_number, {flag} AS n FROM {{rows}}) flagged"
+            " WHERE n > 0) running WHERE upto > %s ORDER BY upto LIMIT %s",
+            [lo, hi - lo],
+        )
+        if not rows:
+            return []
+        loaded = line_items_with_orders(PayoutLineItem.objects.filter(pk__in=[pk for pk, _, _ in rows]))
+        by_pk = {li.pk: li for li in loaded}
+        found = [
+            finding
+            for pk, _, _ in rows
+            for finding in line_findings(by_pk[pk], rates(self.table, by_pk[pk].account_id))
+            if finding.kind == kind
+        ]
+        _, upto, n = rows[0]
+        skip = lo - (upto - n)
+        return found[skip : skip + hi - lo]
+
+
+def over_rows(
+    qs: QuerySet,
+    columns: dict[str, Expression],
+    fields: list[str],
+    outer: str,
+    params: list[Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Run `outer` (SQL text; `{rows}` is where the derived table goes) over `qs` selecting `fields` and
+    `columns` (payouts/sql.py): each column is worked out once per row, the formulas over them are integer
+    arithmetic. `params` follow the derived table's own."""
+    inner = qs.annotate(**columns).values_list(*fields, *columns)
+    sql, inner_params = inner.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        sql += " OFFSET 0"  # a fence: PostgreSQL would pull the derived table up and repeat each column
+    with connection.cursor() as cursor:
+        cursor.execute(outer.format(rows=f"({sql}) per_row"), [*inner_params, *(params or [])])
+        return cursor.fetchall()
+
+
+def _fill(totals: Totals, row: dict[str, int | None]) -> None:
+    """Copy a grouped row into Totals: counts as they are, amounts (in cents) as Decimals."""
+    for name, value in row.items():
+        is_amount = isinstance(getattr(totals, name), Decimal)
+        setattr(totals, name, money(value) if is_amount else value or 0)
 
 
 def match_period(
     period: Period, account_ids: Iterable[int] | None = None, as_of: datetime | None = None
 ) -> Report:
-    """Findings and totals for orders paid, payouts made and refunds approved (or, still open, requested)
-    within `period`.
+    """Totals and counts of findings for orders paid, payouts made and refunds approved (or, still open,
+    requested) within `period`, the findings themselves built when read (`Findings`, a page at a time).
 
-    Queries (constant): the accounts' time zones 1; fee schedules 1; orders 3 (+ line items with payouts, +
-    refunds); line items of the period's payouts 2; payouts 1; refund requests 2 (+ the orders' line
-    items)."""
-    as_of = as_of or timezone.now()
-    ids = None if account_ids is None else list(account_ids)
-    zones = account_zones(ids)
-
-    def scoped(qs: QuerySet) -> QuerySet:
-        return qs if ids is None else qs.filter(account_id__in=ids)
-
-    orders = list(
-        scoped(Order.objects.filter(period.within("paid_at", zones), status__in=REPORTED_ORDER_STATUSES))
-        .select_related("account")
-        .prefetch_related(
-            Prefetch("payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines"),
-            REFUNDS_PREFETCH,
-        )
-        .order_by("paid_at", "pk")
-    )
-    lines = list(
-        line_items_with_orders(
-            scoped(PayoutLineItem.objects.filter(period.within("payout__remote_created_at", zones)))
-        ).order_by("payout__remote_created_at", "order_number", "pk")
-    )
-    payouts = list(
-        scoped(Payout.objects.filter(period.within("remote_created_at", zones)))
-        .select_related("account")
-        .defer("raw")
-        .annotate(line_sum=Coalesce(Sum("line_items__amount_total"), ZERO), line_count=Count("line_items"))
-        .order_by("remote_created_at", "pk")
-    )
-    refunds = list(
-        scoped(RefundRequest.objects.filter(refunds_booked_within(period, zones)))
-        .exclude(state="denied")
-        .select_related("order", "account")
-        .defer("raw", "order__raw")
-        .prefetch_related(
-            Prefetch("order__payout_line_items", queryset=LINES_WITH_PAYOUT, to_attr="paid_lines")
-        )
-        .order_by("remote_created_at", "pk")
-    )
-    account_set = {o.account_id for o in orders} | {li.account_id for li in lines}
-    account_set |= {p.account_id for p in payouts} | {r.account_id for r in refunds}
-    table = rates_by_account(account_set)
-
-    findings: list[Mismatch] = []
-    totals: dict[str, Totals] = {}
-
-    def total_for(currency: str) -> Totals:
-        return totals.setdefault(currency or "", Totals(currency or ""))
-
-    for order in orders:
-        _check_order(order, rates(table, order.account_id), as_of, total_for(order.currency), findings)
-    for line in lines:
-        _check_line(line, rates(table, line.account_id), total_for(line.currency), findings)
-    for payout in payouts:
-        _check_payout_sum(payout, total_for(payout.currency), findings)
-    for refund in refunds:
-        _check_refund(refund, total_for(refund.currency), findings)
-
-    order_of_kind = {kind: i for i, kind in enumerate(Kind.ALL)}
-    findings.sort(key=lambda f: (order_of_kind[f.kind], f.account, f.when or as_of))
-    return Report(period, as_of, findings, sorted(totals.values(), key=lambda t: t.currency))
+    Queries (constant): the accounts' time zones 1; fee schedules 1; one grouped query each for orders, line
+    items, payouts and refunds. A page of findings adds a few more (its rows, their orders, refunds)."""
+    queries = PeriodQueries(period, account_ids, as_of or timezone.now())
+    totals, counts = queries.totals_and_counts()
+    return Report(period, queries.as_of, Findings(counts, queries.page), totals, counts)
 
 
-def _check_order(order: Order, rates_: Rates, as_of: datetime, t: Totals, out: list[Mismatch]) -> None:
-    amounts = OrderAmounts.of(order)
-    refunded = approved_refunds(order)
-    paid_out = order.paid_lines
-    t.orders_paid += 1
-    t.orders_paid_amount += amounts.total
-    if paid_out:
-        t.paid_out += 1
-        t.paid_out_amount += sum((cents(li.amount_total) for li in paid_out), ZERO)
-        t.expected_payout += amounts.expected_payout(rates_)
-        return
-    if refunded or order.status == "refunded" or order.status not in PAYOUT_STATUSES:
-        t.refunded_before_payout += 1  # Reported with the refund itself; nothing to pay out.
-        return
-    t.expected_payout += amounts.expected_payout(rates_)
-    due = order.paid_at + timedelta(days=rates_.grace_days) if order.paid_at else as_of
-    if due > as_of:
-        t.waiting += 1
-        t.waiting_amount += amounts.expected_payout(rates_)
-        return
-    t.overdue += 1
-    t.overdue_amount += amounts.expected_payout(rates_)
+# -- the findings, one row at a time ------------------------------------------------------------------
+def not_paid_out(order: Order, rates_: Rates, as_of: datetime) -> Mismatch:
+    """A paid order in no payout after its account's grace period."""
     days = (as_of - order.paid_at).days if order.paid_at else 0
-    out.append(
-        Mismatch(
-            Kind.NOT_PAID_OUT,
-            order.account.name,
-            f"paid {days} days ago ({order.status}) and in no payout; "
-            f"the grace period is {rates_.grace_days} days",
-            amounts.expected_payout(rates_),
-            order.currency,
-            order.paid_at,
-            (_order_link(order),),
-            order_number=order.order_number,
-        )
+    return Mismatch(
+        Kind.NOT_PAID_OUT,
+        order.account.name,
+        f"paid {days} days ago ({order.status}) and in no payout; "
+        f"the grace period is {rates_.grace_days} days",
+        OrderAmounts.of(order).expected_payout(rates_),
+        order.currency,
+        order.paid_at,
+        (_order_link(order),),
+        order_number=order.order_number,
     )
 
 
-def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Mismatch]) -> None:
+def line_findings(line: PayoutLineItem, rates_: Rates) -> list[Mismatch]:
+    """A line item of a payout: its order unknown, or each amount and fee that differs from its order's."""
     payout = line.payout
-    t.line_items += 1
-    t.line_items_total += cents(line.amount_total)
-    t.fees_charged += cents(line.fees)
     links = (_payout_link(payout), PageLink(f"line item {line.reverb_id}", line))
     common = {
         "account": line.account.name,
@@ -465,7 +700,7 @@ def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Mismat
     }
     check = check_line_item(line, rates_)
     if check.order is None:
-        out.append(
+        return [
             Mismatch(
                 Kind.UNKNOWN_ORDER,
                 reason=f"order {line.order_number or '(none given)'} is not in the mirror",
@@ -473,47 +708,36 @@ def _check_line(line: PayoutLineItem, rates_: Rates, t: Totals, out: list[Mismat
                 links=(*links, _order_link(None, line.order_number)),
                 **common,
             )
+        ]
+    return [
+        Mismatch(
+            Kind.FEE if diff.key.startswith("fees") else Kind.AMOUNT,
+            reason=f"{diff.label}: {diff.reason}",
+            amount=cents(diff.line_value) - cents(diff.order_value),
+            links=(*links, _order_link(check.order)),
+            **common,
         )
-        return
-    t.fees_expected += check.expected_fees
-    for diff in check.differences:
-        if diff.key == "refunds":
-            continue  # reported from the refund request itself
-        kind = Kind.FEE if diff.key.startswith("fees") else Kind.AMOUNT
-        amount = cents(diff.line_value) - cents(diff.order_value)
-        out.append(
-            Mismatch(
-                kind,
-                reason=f"{diff.label}: {diff.reason}",
-                amount=amount,
-                links=(*links, _order_link(check.order)),
-                **common,
-            )
-        )
+        for diff in check.differences
+        if diff.key != "refunds"  # reported from the refund request itself
+    ]
 
 
-def _check_payout_sum(payout: Payout, t: Totals, out: list[Mismatch]) -> None:
-    t.payouts += 1
-    t.payouts_total += cents(payout.total)
-    line_sum = cents(payout.line_sum)
-    if payout.line_count and not differs(payout.total, line_sum):
-        return
+def payout_sum(payout: Payout, line_sum: Decimal, line_count: int) -> Mismatch:
+    """A payout whose total is not the sum of its line items (or that has none in the mirror)."""
     reason = (
         "no line items in the mirror"
-        if not payout.line_count
-        else f"payout total {cents(payout.total)} but its {payout.line_count} line items add up to {line_sum}"
+        if not line_count
+        else f"payout total {cents(payout.total)} but its {line_count} line items add up to {line_sum}"
     )
-    out.append(
-        Mismatch(
-            Kind.PAYOUT_SUM,
-            payout.account.name,
-            reason,
-            cents(payout.total) - line_sum,
-            payout.currency,
-            payout.remote_created_at,
-            (_payout_link(payout),),
-            payout_id=payout.reverb_id,
-        )
+    return Mismatch(
+        Kind.PAYOUT_SUM,
+        payout.account.name,
+        reason,
+        cents(payout.total) - line_sum,
+        payout.currency,
+        payout.remote_created_at,
+        (_payout_link(payout),),
+        payout_id=payout.reverb_id,
     )
 
 
@@ -543,7 +767,8 @@ def booked_at(refund: RefundRequest) -> datetime | None:
     return refund.remote_created_at
 
 
-def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None:
+def refund_finding(refund: RefundRequest) -> Mismatch:
+    """A refund booked in the period (order and its line items with payouts loaded: `paid_lines`)."""
     order = refund.order
     amount = cents(refund.amount)
     lines = order.paid_lines if order is not None else []
@@ -553,8 +778,6 @@ def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None
     ]
     links += [_payout_link(li.payout) for li in lines]
     if refund.state == APPROVED:
-        t.refunds_approved += 1
-        t.refunds_approved_amount += amount
         if lines:
             paid = ", ".join(f"payout {li.payout_reverb_id}" for li in lines)
             reason = f"approved after the order was paid out ({paid}): deduct {amount} from a later payout"
@@ -564,15 +787,13 @@ def _check_refund(refund: RefundRequest, t: Totals, out: list[Mismatch]) -> None
         reason = f"{refund.state.replace('_', ' ')}: {amount} may be deducted once approved"
     else:
         reason = f"state {refund.state}"
-    out.append(
-        Mismatch(
-            Kind.REFUND,
-            refund.account.name,
-            reason,
-            amount,
-            refund.currency,
-            booked_at(refund),
-            tuple(links),
-            order_number=refund.order_number,
-        )
+    return Mismatch(
+        Kind.REFUND,
+        refund.account.name,
+        reason,
+        amount,
+        refund.currency,
+        booked_at(refund),
+        tuple(links),
+        order_number=refund.order_number,
     )

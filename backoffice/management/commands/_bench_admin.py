@@ -140,7 +140,9 @@ def pages(found: dict[str, str], orders_count: int) -> dict[str, str]:
     from django.urls import reverse
     from django.utils import timezone
 
-    month = timezone.now().strftime("%Y-%m")
+    # The last 30 days, not the calendar month: on the 1st a month holds an hour of orders.
+    today = timezone.localdate()
+    last_30_days = f"start={today - timedelta(days=30):%Y-%m-%d}&end={today:%Y-%m-%d}"
     orders = reverse("admin:orders_order_changelist")
     listings = reverse("admin:listings_listing_changelist")
     return {
@@ -155,7 +157,7 @@ def pages(found: dict[str, str], orders_count: int) -> dict[str, str]:
         "listings search title": f"{listings}?q={found['title_word'].replace(' ', '+')}",
         "payouts changelist": reverse("admin:payouts_payout_changelist"),
         "payout line items changelist": reverse("admin:payouts_payoutlineitem_changelist"),
-        "payouts reconciliation report": f"{reverse('admin:payouts_reconciliation')}?month={month}",
+        "payouts reconciliation report": f"{reverse('admin:payouts_reconciliation')}?{last_30_days}",
         "sync runs changelist": reverse("admin:backoffice_syncrun_changelist"),
         "dashboard": reverse("admin:index"),
     }
