@@ -115,13 +115,19 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     lines = [
         f"  first sync: {result['first_requests']} requests in {result['first_seconds']:.1f}s; "
         f"the hour: {result['hour_total']} requests ({result['hour_client']} sent by the client)",
-        "    req/h  per pull  resource (pulls/h)",
+        "    req/h  per pull  complete scan  resource (pulls/h)",
     ]
     for name, row in sorted(result["per_resource"].items(), key=lambda kv: -kv[1]["requests"]):
         per_pull = row["requests"] / row["pulls"] if row["pulls"] else 0
-        lines.append(f"    {row['requests']:5d}  {per_pull:8.1f}  {name} ({row['pulls']})")
+        scan = row["scan"] or 0
+        lines.append(f"    {row['requests']:5d}  {per_pull:8.1f}  {scan:13d}  {name} ({row['pulls']})")
+    lines.append(
+        "    (a pull that costs one request per stream is constant with the shop's size; the complete scan,"
+        " the first pull's cost, grows with it: ceil(rows / 50))"
+    )
     for what, seen in result["fresh"].items():
         lines.append(f"  new {what}: {'in the mirror' if seen else 'NOT in the mirror'} after one pull")
+    lines.append(f"  the 5-minute pulls that brought them: {result['fresh_requests']} requests")
     return lines
 
 
@@ -175,12 +181,17 @@ def worker(api_url: str, out: str) -> None:
         for _ in range(runs):
             sync_account(account, resources, client=client)
     hour_client = client.request_count - before
+    first = SyncRun.objects.filter(pk__lte=hour_start).values("resource").annotate(requests=Sum("requests"))
+    scan = {r["resource"]: r["requests"] or 0 for r in first}
     rows = (
         SyncRun.objects.filter(pk__gt=hour_start)
         .values("resource")
         .annotate(requests=Sum("requests"), pulls=Count("pk"))
     )
-    per_resource = {r["resource"]: {"requests": r["requests"] or 0, "pulls": r["pulls"]} for r in rows}
+    per_resource = {
+        r["resource"]: {"requests": r["requests"] or 0, "pulls": r["pulls"], "scan": scan.get(r["resource"])}
+        for r in rows
+    }
 
     # Something happens at Reverb: is it in the mirror after one run of each 5-minute pull?
     order = _post(api_url, "simulate/new_order", {})
@@ -189,9 +200,11 @@ def worker(api_url: str, out: str) -> None:
     oldest = _oldest_conversation(account)
     conversation = _post(api_url, "simulate/message", {"conversation_id": oldest, "body": "Still there?"})
     message = conversation["messages"][-1]
+    before = client.request_count
     for resources, runs in _pull_specs():
         if runs >= 12:
             sync_account(account, resources, client=client)
+    fresh_requests = client.request_count - before
     fresh = {
         "order": Order.objects.filter(account=account, reverb_id=str(order["order_number"])).exists(),
         "refund request": RefundRequest.objects.filter(account=account, reverb_id=str(refund["id"])).exists(),
@@ -207,6 +220,7 @@ def worker(api_url: str, out: str) -> None:
         "hour_client": hour_client,
         "per_resource": per_resource,
         "fresh": fresh,
+        "fresh_requests": fresh_requests,
     }
     Path(out).write_text(json.dumps(result))
 
