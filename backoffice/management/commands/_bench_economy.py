@@ -1,6 +1,6 @@
 """The `economy` scenario of `bench`: what keeping a shop fresh costs in requests when nothing changes.
 
-1. An emulator process (no rate limit: the figure is a count, not a time) with a shop of `listings`
+1. An emulator process (no rate limit) with a shop of `listings`
    listings, twice as many orders and the rest in the `bench` preset's proportions (the issue's shop is
    100,000 listings and 200,000 orders).
 2. A worker process with its own SQLite mirror runs a first sync, then one simulated hour of the pull
@@ -23,8 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,43 +45,15 @@ def shop_size(listings: int) -> str:
     return ",".join(f"{kind}={n}" for kind, n in sizes.items())
 
 
-@contextmanager
-def emulator(size: str) -> Iterator[str]:
-    from .bench import MANAGE, TOKEN, free_port
-
-    port = free_port()
-    cmd = [sys.executable, MANAGE, "reverb_emulator", "--port", str(port), "--seed", "1"]
-    cmd += ["--size", size, "--token", TOKEN, "--rate", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise CommandError(f"the emulator exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                requests.get(f"{origin}/__emulator__/faults", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise CommandError("the emulator did not start within 300 s") from None
-                time.sleep(0.2)
-        yield f"{origin}/api"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def measure(listings: int, write: Callable[[str], None]) -> str:
     """Run the scenario; write the detail lines; return the goal line."""
-    from .bench import MANAGE, goal_line
+    from .bench import MANAGE, emulator_process, goal_line
 
     size = shop_size(listings)
     write(f"economy: shop {size}")
-    with emulator(size) as api_url, tempfile.TemporaryDirectory(prefix="bench-economy-") as tmp:
+    # No rate limit at the emulator: the figure is a count of requests, not a time.
+    emulator = emulator_process(size, "--rate", "0")
+    with emulator as api_url, tempfile.TemporaryDirectory(prefix="bench-economy-") as tmp:
         out = Path(tmp) / "economy.json"
         env = {
             **os.environ,

@@ -93,7 +93,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_process(size: str) -> Iterator[str]:
+def emulator_process(size: str, *extra: str) -> Iterator[str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -107,6 +107,7 @@ def emulator_process(size: str) -> Iterator[str]:
         size,
         "--token",
         TOKEN,
+        *extra,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     origin = f"http://127.0.0.1:{port}"
