@@ -273,7 +273,8 @@ REVERB_RATE_BUDGET = env.str("REVERB_RATE_BUDGET", default="database")
 # "django_q" (the qcluster workers), "thread" (the web process), "inline" (at once), "none" (not sent).
 # JOBS_BACKEND is its former name, still read so an existing .env keeps working.
 WORKER_BACKEND = env.str("WORKER_BACKEND", default=env.str("JOBS_BACKEND", default="django_q"))
-REVERB_SYNC_OVERLAP_HOURS = env.int("REVERB_SYNC_OVERLAP_HOURS", default=24)
+# How far an incremental pull reaches back before the last successful run's start (watermark.py).
+REVERB_SYNC_OVERLAP_MINUTES = env.int("REVERB_SYNC_OVERLAP_MINUTES", default=15)
 # Retention in days (0 keeps forever), applied daily by the clean-up schedule
 # (backoffice/background/retention.py).
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=90)

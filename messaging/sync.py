@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import UNCHANGED_PAGE, Link, Resource
+from backoffice.sync.engine import Link, Resource
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
-from backoffice.sync.pipeline import read_ahead
+from backoffice.sync.pipeline import newest_first, until_unchanged
 
 from .models import Conversation, Message, Negotiation
 
@@ -115,10 +115,8 @@ def map_negotiation(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def fetch_conversations(client: ReverbClient, since: datetime | None) -> Iterator[Sequence[dict[str, Any]]]:
-    """Newest first: an incremental run stops at the first page that changed nothing (UNCHANGED_PAGE)."""
-    for page in client.conversations():
-        if (yield page.items) == UNCHANGED_PAGE:
-            return
+    """Newest activity first: an incremental run stops at the first page that changed nothing."""
+    return until_unchanged(page.items for page in client.conversations())
 
 
 def fetch_messages(client: ReverbClient, conversations: list[dict[str, Any]]) -> Iterator[Sequence[dict]]:
@@ -133,7 +131,9 @@ def fetch_messages(client: ReverbClient, conversations: list[dict[str, Any]]) ->
 
 
 def fetch_negotiations(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return read_ahead(client, _negotiation_pages(client))
+    """Listings with the newest negotiation activity first (the emulator's order; Reverb's is not
+    documented): an incremental run stops at the first page that changed nothing."""
+    return newest_first(client, _negotiation_pages(client), since)
 
 
 def _negotiation_pages(client: ReverbClient) -> Iterator[Sequence[dict[str, Any]]]:
@@ -174,13 +174,18 @@ CONVERSATIONS = Resource(
     children=(("messages", fetch_messages),),
     description="/my/conversations, newest first until an unchanged page; messages of new/changed ones",
 )
-# The list holds active negotiations only, so `missing` on a negotiation means "no longer active".
+# The list holds active negotiations only, so `missing` on a negotiation means "no longer active": only a
+# complete scan (the first pull, the nightly reconciliation, --full) marks that; an incremental pull reads
+# newest first until a page with nothing new, so a new offer or a counter shows within one pull.
 NEGOTIATIONS = Resource(
     name="negotiations",
     model=Negotiation,
     mapper=map_negotiation,
     fetch=fetch_negotiations,
+    incremental=True,
+    newest_first=True,
     links=(LISTING_LINK,),
-    description="/my/listings/negotiations (active offers), complete scan",
+    description="/my/listings/negotiations (active offers), newest first until an unchanged page; "
+    "complete (marks ended offers) on the first pull and the nightly pass",
 )
 RESOURCES = [CONVERSATIONS, MESSAGES, NEGOTIATIONS]

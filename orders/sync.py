@@ -132,6 +132,39 @@ def fetch_orders(client: ReverbClient, since: datetime | None) -> Iterable[Seque
     return read_ahead(client, (page.items for page in client.orders(kind="all", updated_start=since)))
 
 
+# Order statuses that move a listing's stock (PrestaShop's mapping, API-NOTES 6.2): a sale, or a restock.
+# A shipped, picked-up or received order says nothing new about its listing.
+STOCK_STATUSES = frozenset(
+    {
+        "unpaid",
+        "payment_pending",
+        "pending_review",
+        "partially_paid",
+        "paid",
+        "cancelled",
+        "refunded",
+        "blocked",
+    }
+)
+
+
+def fetch_listings_of_orders(client: ReverbClient, orders: list[dict[str, Any]]) -> Iterator[Sequence[dict]]:
+    """The listing of each new or changed order whose status moves stock, re-read by SKU with its seller
+    fields (`/my/listings?sku=...&state=all`, API-NOTES 16.1.1): Reverb has no updated-since filter on
+    listings, and "most users sync inventory by polling the orders endpoint" (API-NOTES 3). One request
+    per such order; a listing Reverb no longer has is left to the nightly reconciliation."""
+    from backoffice.reverb.errors import NotFoundError
+
+    for order in orders:
+        listing_id = str(order.get("product_id") or "")
+        if not listing_id or order.get("status") not in STOCK_STATUSES:
+            continue
+        try:
+            yield [client.seller_listing(listing_id, str(order.get("sku") or ""))]
+        except NotFoundError:
+            continue
+
+
 def fetch_payments(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
     """Incremental: the swagger documents updated_start_date on /my/payments/selling (API-NOTES 16.3)."""
     return read_ahead(client, (page.items for page in client.payments(updated_start=since)))
@@ -161,7 +194,9 @@ ORDERS = Resource(
     fetch=fetch_orders,
     incremental=True,
     links=(Link(field="listing", key_field="product_id", target="listings.Listing"),),
-    description="/my/orders/selling/all, updated_start_date = last success - overlap",
+    incremental_children=(("listings", fetch_listings_of_orders),),
+    description="/my/orders/selling/all, updated_start_date = last success - overlap; the listing of "
+    "each new or changed sale or restock re-read by SKU",
 )
 PAYMENTS = Resource(
     name="payments",

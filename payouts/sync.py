@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import Link, MappingError, Resource
 from backoffice.sync.mapping import link, payout_id, read_money, text, told, when
+from backoffice.sync.pipeline import until_unchanged
 
 from .models import Payout, PayoutLineItem
 
@@ -93,7 +94,9 @@ def map_line_item(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def fetch_payouts(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:
-    return (page.items for page in client.payouts())
+    """Newest first; an incremental run stops at the first page that changed nothing (the list has only a
+    created_* filter, and a payout changes in its first days, so a changed one is on the first pages)."""
+    return until_unchanged(page.items for page in client.payouts())
 
 
 def fetch_line_items(client: ReverbClient, payouts: list[dict[str, Any]]) -> Iterator[Sequence[dict]]:
@@ -121,8 +124,11 @@ PAYOUTS = Resource(
     model=Payout,
     mapper=map_payout,
     fetch=fetch_payouts,
+    incremental=True,
+    newest_first=True,
     children=(("payout_line_items", fetch_line_items),),
     children_on_full=True,
-    description="/my/payouts, complete scan; line items of new/changed payouts (all on --full)",
+    description="/my/payouts, newest first until an unchanged page (complete on the first pull and "
+    "--full); line items of new/changed payouts (all on --full)",
 )
 RESOURCES = [PAYOUTS, LINE_ITEMS]

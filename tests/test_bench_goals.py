@@ -30,3 +30,18 @@ def test_goals_not_measured_print_n_a_and_short_in_the_issues_order() -> None:
     parsed = [m.groups() for m in map(LINE.match, out.getvalue().splitlines()) if m]
     assert [g for g, *_ in parsed] == [g for g in GOAL_TARGETS if g in NOT_MEASURED]
     assert all(value == "n/a" and verdict == "SHORT" for _, value, _, verdict in parsed)
+
+
+def test_the_economy_goal_is_measured_on_a_small_shop() -> None:
+    """The scenario runs end to end (emulator and worker processes): one simulated hour of the pull
+    schedules with nothing changing, per resource, then four new objects each seen after one pull."""
+    out = StringIO()
+    call_command("bench", goals="economy", economy_listings=60, stdout=out)
+    text = out.getvalue()
+    (line,) = [m.groups() for m in map(LINE.match, text.splitlines()) if m]
+    goal, value, target, verdict = line
+    assert (goal, target, verdict) == ("economy", "<=360req/h", "ok")
+    assert int(value.removesuffix("req/h")) <= 60  # one request per stream and pull: 52 today
+    for what in ("order", "refund request", "offer", "message"):
+        assert f"new {what}: in the mirror after one pull" in text
+    assert "economy" not in NOT_MEASURED

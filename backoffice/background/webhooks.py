@@ -284,9 +284,25 @@ def _process(delivery: WebhookDelivery, client: ReverbClient | None) -> tuple[st
             "the nightly reconciliation decides whether it is gone"
         )
     result = upsert_objects(account, target.object_type, [payload]).result
+    if result.created or result.updated:
+        _reread_what_it_changed(account, client, target.object_type, payload)
     if result.created:
         return "created", ""
     return ("updated" if result.updated else "unchanged"), ""
+
+
+def _reread_what_it_changed(
+    account: ReverbAccount, client: ReverbClient, object_type: str, payload: dict[str, Any]
+) -> None:
+    """What a new or changed object says changed too, re-read as an incremental pull does (the resource's
+    `incremental_children`: an order's listing by SKU, orders/sync.py): the pull that follows finds the
+    object unchanged and would re-read nothing."""
+    from backoffice.sync import registry
+    from backoffice.sync.objects import upsert_objects
+
+    for child, fetch in registry.get(object_type).incremental_children:
+        for rows in fetch(client, [payload]):
+            upsert_objects(account, child, rows)
 
 
 def reread(client: ReverbClient, target: Target) -> dict[str, Any]:

@@ -128,6 +128,9 @@ class ResourceHealth:
     last_failure: datetime | None
     last_error: str
     runs_url: str
+    # Requests its pulls sent (SyncRun.requests): in the last hour, and per hour over the last day.
+    requests_last_hour: int = 0
+    requests_per_hour_day: float = 0.0
 
     @property
     def failing(self) -> bool:
@@ -149,10 +152,12 @@ class AccountHealth:
 
 
 def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
-    """Per account and resource: last success, last failure and its error; requests and 429s in the last
-    hour. Queries: accounts 1, runs 2 (grouped; then the last failed run of each pair, by the index on
-    account, resource, status, started_at), usage 1. The cost does not grow with the history kept beyond
-    one grouped pass, and SYNC_RUN_RETENTION_DAYS bounds that history (backoffice/background/retention.py)."""
+    """Per account and resource: last success, last failure and its error, the requests its pulls sent in
+    the last hour and per hour over the last day (issue 17: where the request budget goes); the account's
+    requests and 429s in the last hour. Queries: accounts 1, runs 2 (grouped; then the last failed run of
+    each pair, by the index on account, resource, status, started_at), usage 1. The cost does not grow
+    with the history kept beyond one grouped pass, and SYNC_RUN_RETENTION_DAYS bounds that history
+    (backoffice/background/retention.py)."""
     from backoffice.models import ApiUsage, SyncRun
 
     now = now or timezone.now()
@@ -168,6 +173,8 @@ def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
             last_success=Max("finished_at", filter=ok),
             last_failure=Max("finished_at", filter=bad),
             last_failed_start=Max("started_at", filter=bad),
+            requests_last_hour=Sum("requests", filter=Q(started_at__gte=now - timedelta(hours=1))),
+            requests_last_day=Sum("requests", filter=Q(started_at__gte=now - timedelta(days=1))),
         )
         .order_by("account_id", "resource")
     )
@@ -189,7 +196,13 @@ def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
         url = f"{runs_base}?account__id__exact={row['account_id']}&resource__exact={row['resource']}"
         by_account[row["account_id"]].append(
             ResourceHealth(
-                row["resource"], row["last_success"], row["last_failure"], row["last_error"] or "", url
+                row["resource"],
+                row["last_success"],
+                row["last_failure"],
+                row["last_error"] or "",
+                url,
+                row["requests_last_hour"] or 0,
+                round((row["requests_last_day"] or 0) / 24, 1),
             )
         )
     usage = {

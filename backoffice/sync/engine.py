@@ -79,6 +79,10 @@ class Resource:
     # explicit full run when children_on_full): (child resource name, fetch(client, parents) -> pages).
     children: tuple[tuple[str, ChildFetcher], ...] = ()
     children_on_full: bool = False
+    # Like `children`, but only on incremental runs, for the rows the run created or changed: re-reads a
+    # changed row implies (the listings an order sold or returned); a complete scan of the parent runs
+    # beside a complete scan of those collections, so it does not re-read them one by one.
+    incremental_children: tuple[tuple[str, ChildFetcher], ...] = ()
     description: str = ""
 
 

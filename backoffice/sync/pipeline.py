@@ -30,6 +30,23 @@ _THREAD_SAFE_LIMITERS = (UnlimitedRateLimiter, LocalTokenBucket)  # process-loca
 _DONE = object()
 
 
+def until_unchanged(pages: Iterable[Page]) -> Iterator[Page]:
+    """`pages` of a newest-first stream, ending at the first page the runner says changed nothing (it
+    sends UNCHANGED_PAGE back on incremental runs). Never read ahead: on an incremental run the page after
+    an unchanged one must not be requested at all."""
+    from .engine import UNCHANGED_PAGE
+
+    for page in pages:
+        if (yield page) == UNCHANGED_PAGE:
+            return
+
+
+def newest_first(client: ReverbClient, pages: Iterable[Page], since: Any) -> Iterable[Page]:
+    """A newest-first stream: the whole of it read ahead on a complete scan (`since` None), else
+    `until_unchanged`."""
+    return read_ahead(client, pages) if since is None else until_unchanged(pages)
+
+
 def can_read_ahead(client: ReverbClient) -> bool:
     return type(getattr(client, "rate_limiter", None)) in _THREAD_SAFE_LIMITERS
 

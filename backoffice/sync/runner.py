@@ -180,13 +180,14 @@ def _pull_children(
     parents: Iterable[dict[str, Any]],
     child_runs: dict[str, SyncRun],
     observer: PageObserver | None = None,
+    children: Sequence[tuple[str, Any]] | None = None,
 ) -> None:
     """Child collections of the given parents, one parent at a time: a child that fails to fetch is
     logged and its parent's hash cleared, so the next run fetches it again."""
     parents = list(parents)
     if not parents:
         return
-    for child_name, fetch_children in resource.children:
+    for child_name, fetch_children in resource.children if children is None else children:
         child = registry.get(child_name)
         if child_name not in child_runs:  # created on demand: a sync with nothing new writes no child run
             child_runs[child_name] = SyncRun.objects.create(
@@ -256,6 +257,16 @@ def sync_resource(
             if since is None:
                 seen.update(outcome.keys)
             keyless |= outcome.keyless_failure
+            if since is not None and resource.incremental_children:
+                _pull_children(
+                    resource,
+                    account,
+                    client,
+                    outcome.changed,
+                    child_runs,
+                    observer,
+                    resource.incremental_children,
+                )
             if resource.children:
                 everything = full and resource.children_on_full
                 parents = [p for p in payloads if isinstance(p, Mapping)] if everything else outcome.changed

@@ -1,7 +1,12 @@
 """Where an incremental pull starts: the last successful run's start minus an overlap.
 
-Reverb's Magento plugin learned to reach back 24 h on every order poll (CHANGELOG 0.9.1) because slow
-or broken crons lost orders; re-reading a day of unchanged rows costs one SELECT per page here.
+The watermark is the start of the last run that succeeded, not "now minus a period": a pull that did not
+run (workers down, a broken cron) or failed does not move it, so nothing is skipped however long the gap.
+The overlap only covers what can still hide behind that start: our clock against Reverb's, and Reverb's
+index trailing a change by seconds (API-NOTES 3). Reverb's Magento plugin reaches back 24 h on every
+poll (CHANGELOG 0.9.1) because its window was relative to now; here that would re-read a day of rows
+twelve times an hour (issue 17: the request economy), so the overlap is minutes
+(REVERB_SYNC_OVERLAP_MINUTES), and the nightly reconciliation re-reads everything anyway.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from backoffice.models import SyncRun
 
 
 def overlap() -> timedelta:
-    return timedelta(hours=getattr(settings, "REVERB_SYNC_OVERLAP_HOURS", 24))
+    return timedelta(minutes=getattr(settings, "REVERB_SYNC_OVERLAP_MINUTES", 15))
 
 
 def last_success(account_id: int, resource: str) -> SyncRun | None:

@@ -167,7 +167,12 @@ def test_topic_inferred_from_shape_without_header(inline: None, post: Post, emul
         ("payments", str(payment["id"]), State.PROCESSED),
         ("listings", str(listing["id"]), State.PROCESSED),
     }
-    assert Order.objects.count() == Payment.objects.count() == Listing.objects.count() == 1
+    assert Order.objects.count() == Payment.objects.count() == 1
+    # The listing delivered, and the one the order sold or restocked (re-read with the order).
+    from orders.sync import STOCK_STATUSES
+
+    sold = {str(order["product_id"])} if order["status"] in STOCK_STATUSES else set()
+    assert set(Listing.objects.values_list("reverb_id", flat=True)) == {str(listing["id"]), *sold}
 
 
 def test_topic_without_an_object_is_ignored(inline: None, post: Post) -> None:
@@ -460,3 +465,19 @@ def test_an_account_disabled_after_receiving_is_never_called(
     delivery.refresh_from_db()
     assert delivery.state == State.FAILED and "disabled" in delivery.error
     assert not Listing.objects.exists()
+
+
+def test_an_order_delivery_rereads_the_listing_it_sold(inline: None, post: Post, emulator: Any) -> None:
+    """The pull after the delivery finds the order unchanged, so the delivery re-reads the listing (by SKU,
+    seller fields included) that the sale changed."""
+    from backoffice.reverb.emulator import core
+
+    order = core.SIMULATIONS["new_order"](emulator, {})
+    listing = emulator.store.table("listings")[int(order["product_id"])]
+    before = emulator.requests[("GET", "/api/my/listings")]
+    post(order, topic="orders/paid")
+    assert WebhookDelivery.objects.get().state == State.PROCESSED
+    assert Order.objects.filter(order_number=order["order_number"]).exists()
+    assert emulator.requests[("GET", "/api/my/listings")] - before == 1
+    mirrored = Listing.objects.get(reverb_id=str(listing["id"]))
+    assert (mirrored.sku, mirrored.inventory) == (listing["sku"], listing["inventory"])

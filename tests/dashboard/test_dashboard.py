@@ -316,3 +316,39 @@ def test_sync_health_reads_the_history_once_not_once_per_run(db) -> None:
     runs_sql = [q["sql"] for q in ctx.captured_queries if "backoffice_syncrun" in q["sql"]]
     assert len(runs_sql) == 2
     assert not [sql for sql in runs_sql if sql.upper().count("SELECT") > 1]
+
+
+def test_sync_health_shows_requests_per_resource_in_one_grouped_query(admin_client) -> None:
+    """Where the request budget goes (issue 17): each resource's pull requests in the last hour and per
+    hour over the last day, from the same grouped query as the rest of the health table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backoffice.pages.dashboard import sync_health
+
+    account = AccountFactory(name="shop")
+    now = timezone.now()
+    for minutes, resource, requests in (
+        (5, "orders", 1),
+        (10, "orders", 3),
+        (90, "orders", 20),  # in the day, not the last hour
+        (30, "negotiations", 7),
+        (26 * 60, "negotiations", 500),  # older than a day: in neither figure
+    ):
+        at = now - timedelta(minutes=minutes)
+        SyncRun.objects.create(
+            account=account,
+            resource=resource,
+            started_at=at,
+            finished_at=at,
+            status="success",
+            requests=requests,
+        )
+    user = User.objects.get(username="admin")
+    with CaptureQueriesContext(connection) as ctx:
+        (health,) = sync_health(user, now)
+    figures = {r.resource: (r.requests_last_hour, r.requests_per_hour_day) for r in health.resources}
+    assert figures == {"orders": (4, 1.0), "negotiations": (7, 0.3)}
+    assert len([q for q in ctx.captured_queries if "backoffice_syncrun" in q["sql"]]) == 1  # no failures here
+    html = admin_client.get("/admin/").content.decode()
+    assert re.search(r'data-resource="orders">.*?<td class="requests">4 · 1.0</td>', html, re.S)

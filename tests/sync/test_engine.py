@@ -199,7 +199,7 @@ def test_disabled_account_is_refused_and_never_called():
 
 
 def test_incremental_overlap_window_and_no_missing_on_incremental(settings):
-    settings.REVERB_SYNC_OVERLAP_HOURS = 24
+    settings.REVERB_SYNC_OVERLAP_MINUTES = 24 * 60
     account = AccountFactory()
     client = FakeClient(orders=[[order_payload(1), order_payload(2)]])
     first = sync_resource(account, "orders", client=client)
