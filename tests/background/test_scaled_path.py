@@ -60,6 +60,6 @@ def test_two_qclusters_on_redis_lose_nothing_when_one_is_killed(scaled_ready: No
     assert result["doubled"] == [], f"{summary}\n{logs}"
     assert result["orders_shipped_once"] == SHIPS and result["ship_calls"] == SHIPS, summary
     assert result["throttled"] == 0, f"the emulator answered 429: the shared budget was exceeded: {summary}"
-    for kind, (state, succeeded, total) in result["jobs"].items():
+    for state, succeeded, total in result["jobs"].values():
         assert (state, succeeded) == ("succeeded", total), summary
     assert result["jobs"]["orders.ship"][2] == SHIPS, summary

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,8 @@ def database_url_of(settings_dict: dict[str, Any]) -> str:
     if settings_dict["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{settings_dict['NAME']}"
     s = settings_dict
-    return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    where = f"{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}"
+    return f"postgres://{s['USER']}:{s['PASSWORD']}@{where}/{s['NAME']}"
 
 
 class Cluster:
@@ -104,20 +105,29 @@ class Cluster:
         )
         self.procs[name].log_path = log.name  # type: ignore[attr-defined]
 
-    def holder_of(self, task_name: str) -> str | None:
-        """The cluster whose worker logged that it is processing `task_name`."""
-        for name, proc in self.procs.items():
-            text = Path(proc.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
-            if f"processing {task_name} " in text:
-                return name
-        return None
+    def wait_running(self, seconds: float = 60) -> None:
+        """Until every qcluster logged that it runs (its pusher listens to the broker)."""
+        deadline = time.monotonic() + seconds
+        while not all(
+            " running." in Path(p.log_path).read_text(errors="replace")  # type: ignore[attr-defined]
+            for p in self.procs.values()
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the qclusters did not start:\n{self.logs()}")
+            time.sleep(0.2)
+
+    def holders(self, task_name: str) -> list[str]:
+        """The qcluster runs ("a-1": qcluster a, first start) whose worker logged processing `task_name`."""
+        return [
+            log.stem
+            for log in sorted(self.logdir.glob("*.log"), key=lambda p: int(p.stem.split("-")[1]))
+            if f"processing {task_name} " in log.read_text(errors="replace")
+        ]
 
     def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
     def stop_all(self) -> None:
@@ -136,7 +146,8 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.logdir.glob("*.log"))
+            f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
+            for log in sorted(self.logdir.glob("*.log"))
         )
 
 
@@ -152,7 +163,9 @@ def cluster_env(
         REVERB_RATE_BUDGET="database",
         REVERB_RATE_PER_SECOND=str(rate),
         REVERB_RATE_BURST=str(burst),
-        Q_WORKERS="1",
+        # Two worker processes per qcluster: a qcluster's pusher may take both jobs off Redis, and they
+        # still run side by side.
+        Q_WORKERS="2",
         Q_TIMEOUT=str(timeout),
         Q_RETRY=str(timeout + 30),
         TASK_LEASE_GRACE=str(grace),
@@ -273,6 +286,7 @@ def run_scenario(
         stack.callback(cluster.stop_all)
         cluster.start("a", scheduler=True)
         cluster.start("b", scheduler=False)
+        cluster.wait_running()
         emulator.post("pace", {"rate_per_second": rate, "burst": burst + JITTER_BURST})
         emulator.post("faults", {"slow_rate": 1.0 if latency else 0.0, "slow_seconds": latency})
         before = emulator.stats()
@@ -292,8 +306,9 @@ def run_scenario(
                     + cluster.logs()
                 )
             if kill_after is not None and killed is None and jobs[ship_id].processed >= kill_after:
-                killed = cluster.holder_of(f"bulk-job-{ship_id}")
-                if killed:
+                holders = cluster.holders(f"bulk-job-{ship_id}")
+                if holders:
+                    killed = holders[0].split("-")[0]
                     done = jobs[ship_id].processed
                     cluster.kill(killed)
                     say(f"SIGKILLed qcluster {killed} holding the bulk job after {done} items")
@@ -332,6 +347,9 @@ def run_scenario(
             "lost": lost,
             "doubled": doubled,
             "killed": killed,
+            "ran_on": {
+                name: cluster.holders(f"bulk-job-{pk}") for name, pk in (("sync", sync_id), ("ship", ship_id))
+            },
             "recovered_after": (max(ends) - restarted_at) if restarted_at else None,
             "jobs": {j.kind: [j.state, j.succeeded, j.total] for j in jobs.values()},
             "sync_items_attempts": sorted(
@@ -343,18 +361,99 @@ def run_scenario(
         return result
 
 
-def worker(workdir: Path, ships: int, options: dict[str, Any]) -> None:
-    """`bench --worker scaled`: migrate the database DATABASE_URL names (a scratch one), run the
-    scenario, write the figures to scaled.json."""
+# ---- the bench goals -----------------------------------------------------------------------------------
+
+BULK_RATE, BULK_LATENCY = 1.0, 0.25
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument(
+        "--bulk-orders",
+        type=int,
+        default=120,
+        help="orders in the bulk scenario (the issue's size is 500: about 9 minutes at 1 request/s)",
+    )
+    parser.add_argument(
+        "--scaled-database-url",
+        default=os.environ.get("BENCH_SCALED_DATABASE_URL", ""),
+        help="a scratch PostgreSQL database for bulk and scaled_path (emptied; its name must contain "
+        "'bench'); default --admin-database-url; without one bulk runs on a SQLite file and scaled_path "
+        "is not measured",
+    )
+
+
+def goal_lines(out: Any, goals: list[str], opts: dict[str, Any]) -> dict[str, str]:
+    from .bench import GOAL_TARGETS, goal_line
+
+    database_url = opts["scaled_database_url"] or opts["admin_database_url"]
+    if database_url and "bench" not in database_url.rsplit("/", 1)[-1]:
+        raise RuntimeError("--scaled-database-url: the database is emptied, so its name must contain 'bench'")
+    has_redis = redis_server_binary() is not None
+    lines = {}
+    with ExitStack() as stack:
+        redis_url = stack.enter_context(redis_server()) if has_redis else ""
+        if "bulk" in goals:
+            run = {"rate": BULK_RATE, "latency": BULK_LATENCY, "deadline": 3 * opts["bulk_orders"] + 300}
+            r = scenario(out, "bulk", database_url, redis_url, opts["bulk_orders"], run)
+            ok = r["budget_ratio"] >= 0.9 and not r["throttled"] and r["orders_shipped_once"] == r["ships"]
+            note = (
+                f"({r['ships']} orders + a mass sync on two qclusters, {r['database']}/{r['broker']}, "
+                f"budget {r['rate']:g}/s burst {r['burst']}, latency {r['latency'] * 1000:.0f} ms: "
+                f"{r['requests']} requests in {r['elapsed']:.1f}s, {r['throttled']} 429s, "
+                f"{r['orders_shipped_once']} shipped once; without the burst {r['steady_ratio']:.2f})"
+            )
+            lines["bulk"] = goal_line("bulk", f"{r['budget_ratio']:.2f}", GOAL_TARGETS["bulk"], note, ok)
+        if "scaled_path" in goals:
+            if not (database_url.startswith("postgres") and redis_url):
+                why = "needs --scaled-database-url (PostgreSQL) and redis-server"
+                lines["scaled_path"] = goal_line("scaled_path", None, GOAL_TARGETS["scaled_path"], why)
+            else:
+                run = {"rate": 10.0, "kill_after": 40, "timeout": 45, "grace": 5, "deadline": 300}
+                r = scenario(out, "scaled_path", database_url, redis_url, 200, run)
+                bad = len(r["lost"]) + len(r["doubled"]) + len(r["never_shipped"])
+                note = (
+                    f"(lost or doubled items: mass sync + {r['ships']}-order bulk ship on two qclusters, "
+                    f"PostgreSQL + Redis, qcluster {r['killed']} SIGKILLed mid-job, done "
+                    f"{r['recovered_after']:.0f}s after its restart; {r['throttled']} 429s)"
+                )
+                ok = bad == 0 and bool(r["killed"]) and not r["throttled"]
+                target = GOAL_TARGETS["scaled_path"]
+                lines["scaled_path"] = goal_line("scaled_path", str(bad), target, note, ok)
+    return lines
+
+
+def scenario(
+    out: Any, name: str, database_url: str, redis_url: str, ships: int, run: dict[str, Any]
+) -> dict[str, Any]:
+    from .bench import run_worker
+
+    out.write(f"{name}: {ships} orders, {run}")
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        workdir = Path(tmp)
+        database_url = database_url or f"sqlite:///{workdir / 'scaled.sqlite3'}"
+        options = {"ships": ships, "redis_url": redis_url, "run": run}
+        (workdir / "options.json").write_text(json.dumps(options))
+        result = run_worker("scaled", "", workdir, 0, database_url)
+    out.write(f"    {json.dumps({k: v for k, v in result.items() if k != 'logs'})}")
+    return result
+
+
+def worker(workdir: Path) -> None:
+    """`bench --worker scaled`: empty and migrate the database DATABASE_URL names (a scratch one), run
+    the scenario options.json describes, write the figures to scaled.json."""
     from django.core.management import call_command
     from django.db import connection
 
+    options = json.loads((workdir / "options.json").read_text())
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     call_command("migrate", verbosity=0)
-    redis_url = options.get("redis_url", "")
     result = run_scenario(
-        database_url_of(connection.settings_dict), redis_url, ships=ships, progress=print, **options["run"]
+        database_url_of(connection.settings_dict),
+        options["redis_url"],
+        ships=options["ships"],
+        progress=lambda text: print(text, flush=True),
+        **options["run"],
     )
     (workdir / "scaled.json").write_text(json.dumps(result))
