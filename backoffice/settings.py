@@ -226,6 +226,9 @@ Q_CLUSTER = {
     # (Q_SCHEDULER=False on the others), so each schedule is sent once.
     "scheduler": env.bool("Q_SCHEDULER", default=True),
 }
+# A task sent to the cluster without a stored result this long after the task timeout counts as lost with
+# its worker and is sent again (backoffice/background/queue.py requeue_lost; the scaled test shortens it).
+TASK_LEASE_GRACE = env.int("TASK_LEASE_GRACE", default=60)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -162,9 +164,26 @@ def recover_stale_jobs(older_than_seconds: float = 900) -> list[int]:
     return stale
 
 
+# Share of the task timeout one run of a job on the cluster may use before it hands the rest of the job
+# to a new task: at Reverb's pace (1 request/s) 500 items outlast the 600 s timeout, and django-q kills
+# a task at it (the item in hand fails with its TimeoutException and the job stalls until the sweep).
+SLICE_OF_TIMEOUT = 0.8
+clock = time.monotonic
+
+
+def work_slice() -> float | None:
+    """Seconds one `run_job` task may work before it continues in a new task: on the cluster a share of
+    its timeout; in a thread or inline, no limit (None)."""
+    if settings.WORKER_BACKEND != "django_q":
+        return None
+    return SLICE_OF_TIMEOUT * (settings.Q_CLUSTER.get("timeout") or 600)
+
+
 def run_job(job_id: int) -> str:
     """The worker's entry point (ids in, summary out). Safe to run again after a crash: finished items
-    are never redone, and an item a dead worker left "running" is handed back with resumed=True."""
+    are never redone, and an item a dead worker left "running" is handed back with resumed=True. On the
+    cluster it stops between items after `work_slice()` seconds and sends itself again for the rest."""
+    started, limit = clock(), work_slice()
     job = BulkJob.objects.get(pk=job_id)
     if not job.is_active:
         return f"job {job_id} already {job.state}"
@@ -177,6 +196,9 @@ def run_job(job_id: int) -> str:
         for item in _unfinished_items(job):
             if BulkJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 return _cancel(job)
+            if limit is not None and clock() - started > limit:
+                send(RUN, job.pk, task_name=f"bulk-job-{job.pk}")
+                return f"job {job.pk}: continued in a new task after {clock() - started:.0f}s"
             _run_item(job, item, handler)
     except Exception as exc:  # a bug in the runner itself: the job fails visibly, every item keeps a record
         log.exception("bulk job %s crashed", job.pk)

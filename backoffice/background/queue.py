@@ -84,11 +84,12 @@ def _send_leased(
 
 def lease_expiry() -> timedelta:
     """How old a lease must be before its task counts as lost: the task timeout (django-q kills a task at
-    it), and on the ORM broker also its re-delivery delay (`retry`), plus a minute."""
+    it), and on the ORM broker also its re-delivery delay (`retry`), plus settings.TASK_LEASE_GRACE
+    (a minute)."""
     cluster = settings.Q_CLUSTER
     timeout = cluster.get("timeout") or 600
     wait = timeout if "redis" in cluster else max(timeout, cluster.get("retry") or 0)
-    return timedelta(seconds=wait + 60)
+    return timedelta(seconds=wait + getattr(settings, "TASK_LEASE_GRACE", 60))
 
 
 def requeue_lost(now: datetime | None = None) -> dict[str, int]:

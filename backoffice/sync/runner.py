@@ -30,6 +30,7 @@ from .engine import (
     upsert_page,
 )
 from .mapping import link
+from .objects import retrying_deadlocks
 from .watermark import since_for
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ def _finish(run: SyncRun, requests: int, started: float, error: str = "") -> Non
 
 def _relink(resource: Resource, account: ReverbAccount) -> None:
     for model, related in registry.links_touching(resource.model):
-        link_related(model, account, related)
+        # Beside a write-back's link step (another transaction) either may be PostgreSQL's deadlock victim.
+        retrying_deadlocks(lambda model=model, related=related: link_related(model, account, related))
 
 
 def _pull_children(

@@ -55,9 +55,7 @@ GOAL_TARGETS = {
 GOALS = ["sync", *GOAL_TARGETS]
 # Goals this bench cannot measure yet, and why: printed as value=n/a ... SHORT, never a made-up figure.
 NOT_MEASURED = {
-    "bulk": "bulk ship on two workers at a 1/s budget with latency is not a bench scenario yet",
     "pg_sync": "the sync scenario runs on SQLite only; no PostgreSQL baseline yet",
-    "scaled_path": "no Redis + two-qcluster run yet (the leases that re-send lost tasks are unit-tested)",
 }
 
 
@@ -229,9 +227,11 @@ class Command(BaseCommand):
             default=5_000,
             help="listings in the night scenario's shop (twice as many orders; the issue's is 100000)",
         )
-        parser.add_argument(
-            "--worker", choices=["sync", "baseline", "admin", "night"], help=argparse_hidden()
-        )
+        from ._bench_scaled import add_arguments as add_scaled_arguments
+
+        add_scaled_arguments(parser)
+        workers = ["sync", "baseline", "admin", "night", "scaled"]
+        parser.add_argument("--worker", choices=workers, help=argparse_hidden())
         parser.add_argument("--orders", type=int, default=0, help=argparse_hidden())
         parser.add_argument("--api-url", help=argparse_hidden())
         parser.add_argument("--workdir", help=argparse_hidden())
@@ -247,6 +247,10 @@ class Command(BaseCommand):
             from ._bench_night import night_worker
 
             return night_worker(opts["api_url"], Path(opts["workdir"]), opts["per_page"])
+        if opts["worker"] == "scaled":
+            from ._bench_scaled import worker as scaled_worker
+
+            return scaled_worker(Path(opts["workdir"]))
         goals = [g.strip() for g in opts["goals"].split(",") if g.strip()]
         unknown = set(goals) - set(GOALS)
         if unknown:
@@ -262,6 +266,10 @@ class Command(BaseCommand):
             from ._bench_night import night_goal
 
             lines["night"] = night_goal(self.stdout, opts["night_listings"], opts["per_page"])
+        if "bulk" in goals or "scaled_path" in goals:
+            from ._bench_scaled import goal_lines as scaled_goal_lines
+
+            lines.update(scaled_goal_lines(self.stdout, goals, opts))
         if "sync" in goals:
             self.sync_bench(opts)
         for goal in GOAL_TARGETS:  # in the order

@@ -129,6 +129,8 @@ class Emulator:
         self.token = token
         self.faults = Faults()
         self.requests = Counter()  # (method, route template) -> count, for tests and bench
+        self.writes = Counter()  # "METHOD /path" of every write request (exactly-once proofs)
+        self.throttled = 0  # requests answered 429 by the pace or the rate-limit fault
         self.webhook_log: list[dict[str, Any]] = []
         self._outbox: list[tuple[str, dict[str, Any]]] = []
         self._bucket: tuple[float, float, float] = (0.0, 0.0, 0.0)  # tokens, last refill, for which rate
@@ -145,6 +147,8 @@ class Emulator:
             self.store = Store(currency=currency)
             seed_store(self.store, seed=seed, sizes=self.sizes)
             self.requests.clear()
+            self.writes.clear()
+            self.throttled = 0
 
     def emit(self, topic: str, payload: dict[str, Any]) -> None:
         """Queue a webhook delivery; posted after the current request finishes, outside the lock."""
@@ -163,6 +167,8 @@ class Emulator:
             time.sleep(self.faults.slow_seconds)
         wait = self._rate_limited() or self._paced(req)
         if wait:
+            with self.lock:
+                self.throttled += 1
             return self._error(ApiError(429, "Too Many Requests", headers={"Retry-After": str(wait)}))
         if self.faults.roll(self.faults.rate_429):
             return self._error(
@@ -233,6 +239,8 @@ class Emulator:
                 self._require_version(req)
                 found, params = core.router.match(req.method, req.path)
                 self.requests[(req.method, found.template)] += 1
+                if found.write:
+                    self.writes[f"{req.method} {req.path}"] += 1
                 result = found.handler(self, req, **params)
             except ApiError as exc:
                 return self._error(exc), False
@@ -317,6 +325,8 @@ class Emulator:
                     {
                         "requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
                         "total": sum(self.requests.values()),
+                        "writes": dict(self.writes),
+                        "throttled": self.throttled,
                         "webhooks": self.webhook_log,
                     },
                 )
