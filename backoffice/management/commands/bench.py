@@ -35,6 +35,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator.app import SIZES
 
+from ._bench_pgsync import (
+    backend_cpu_seconds,
+    empty_scratch_database,
+    is_postgres,
+    pg_sync_goal,
+    postgres_baseline,
+)
+
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 TOKEN = "bench-token"
 WRITE_RE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.IGNORECASE)
@@ -58,7 +66,6 @@ NOT_MEASURED = {
     "economy": "steady-state requests per hour of the schedules are not simulated by this bench yet",
     "night": "the nightly reconciliation is one task, not chunked, and is not timed by this bench yet",
     "bulk": "bulk ship on two workers at a 1/s budget with latency is not a bench scenario yet",
-    "pg_sync": "the sync scenario runs on SQLite only; no PostgreSQL baseline yet",
     "scaled_path": "no Redis + two-qcluster run yet (the leases that re-send lost tasks are unit-tested)",
 }
 
@@ -94,7 +101,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_process(size: str) -> Iterator[str]:
+def emulator_process(size: str, rate: float = 0) -> Iterator[str]:
+    """The emulator on a free port; unthrottled unless `rate` (requests/s) is given: the sync figures
+    measure our code, not Reverb's pacing (a 429's wait would dwarf them)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -108,6 +117,8 @@ def emulator_process(size: str) -> Iterator[str]:
         size,
         "--token",
         TOKEN,
+        "--rate",
+        str(rate),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     origin = f"http://127.0.0.1:{port}"
@@ -216,6 +227,15 @@ class Command(BaseCommand):
             "'bench'), e.g. postgres://bo:bo@127.0.0.1:5432/bo_bench; default a temporary SQLite file",
         )
         parser.add_argument(
+            "--pg-database-url",
+            default=os.environ.get("BENCH_PG_DATABASE_URL", ""),
+            help="a scratch PostgreSQL database for the pg_sync scenario (it is emptied; its name must "
+            "contain 'bench'), e.g. postgres://bo:bo@127.0.0.1:5432/bo_bench; without it pg_sync is n/a",
+        )
+        parser.add_argument(
+            "--pg-sync-listings", type=int, default=2000, help="listings in the pg_sync scenario's shop"
+        )
+        parser.add_argument(
             "--goals", default=",".join(GOALS), help=f"which scenarios to run, of {','.join(GOALS)}"
         )
         parser.add_argument("--worker", choices=["sync", "baseline", "admin"], help=argparse_hidden())
@@ -227,7 +247,7 @@ class Command(BaseCommand):
         if opts["worker"] == "sync":
             return sync_worker(opts["api_url"], Path(opts["workdir"]), opts["per_page"])
         if opts["worker"] == "baseline":
-            return baseline_worker(opts["api_url"], Path(opts["workdir"]))
+            return baseline_worker(opts["api_url"], Path(opts["workdir"]), os.environ.get("DATABASE_URL", ""))
         if opts["worker"] == "admin":
             return admin_worker(Path(opts["workdir"]), opts["orders"])
         goals = [g.strip() for g in opts["goals"].split(",") if g.strip()]
@@ -239,6 +259,10 @@ class Command(BaseCommand):
             lines["admin"] = self.admin_goal(opts["admin_orders"], opts["admin_database_url"])
         if "sync" in goals:
             self.sync_bench(opts)
+        if "pg_sync" in goals:
+            lines["pg_sync"] = pg_sync_goal(
+                self.stdout, opts["pg_sync_listings"], opts["per_page"], opts["pg_database_url"]
+            )
         for goal in GOAL_TARGETS:  # in the issue's order
             if goal == "stock" and goal in goals:  # inventory/management/commands/bench_stock.py prints it
                 call_command("bench_stock", stdout=self.stdout)
@@ -338,6 +362,7 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync import runner
 
+    empty_scratch_database()
     call_command("migrate", verbosity=0)
     # Measure what production runs: with DEBUG on (the development default) Django also renders every
     # statement with its parameters into connection.queries, a dev-only cost larger than some of the work
@@ -364,9 +389,11 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
 
     runner.land_page = counted_land_page
     with connection.execute_wrapper(counter):
+        cpu_before, db_cpu_before = time.process_time(), backend_cpu_seconds()
         started = time.perf_counter()
         runs = runner.sync_account(account, full=True, client=client)
         seconds = time.perf_counter() - started
+        cpu_seconds, db_cpu_after = time.process_time() - cpu_before, backend_cpu_seconds()
         all_runs = [r for run in runs for r in (run, *getattr(run, "children", []))]
         failed = [f"{r.resource}: {r.error}" for r in all_runs if r.error]
         records = sum(r.fetched for r in all_runs)
@@ -385,6 +412,10 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
         "failed": failed,
         "queries_per_page": max(page_queries, default=0),
         "pages": len(page_queries),
+        "cpu_seconds": cpu_seconds,
+        "db_cpu_seconds": None
+        if db_cpu_before is None or db_cpu_after is None
+        else db_cpu_after - db_cpu_before,
         "second_seconds": second_seconds,
         "second_sync_writes": second_writes,
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -392,12 +423,10 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     (workdir / "sync.json").write_text(json.dumps(result))
 
 
-def baseline_worker(api_url: str, workdir: Path) -> None:
-    """The same pages, fetched and stored with nothing but requests, json and sqlite3."""
+def baseline_worker(api_url: str, workdir: Path, database_url: str = "") -> None:
+    """The same pages, fetched and stored with nothing but requests, json and sqlite3 (or psycopg, one
+    multi-row INSERT per page, when `database_url` is a PostgreSQL one)."""
     urls = json.loads((workdir / "urls.json").read_text())
-    db = sqlite3.connect(workdir / "baseline.sqlite3")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE item (collection TEXT, body TEXT)")
     session = requests.Session()
     session.headers.update(
         {
@@ -407,18 +436,30 @@ def baseline_worker(api_url: str, workdir: Path) -> None:
             "Content-Type": "application/hal+json",
         }
     )
-    records = 0
-    started = time.perf_counter()
-    for url in urls:
-        data = session.get(url, timeout=60).json()
+
+    def fetch(url: str) -> tuple[str | None, list[Any]]:
+        response = session.get(url, timeout=60)
+        response.raise_for_status()
+        data = response.json()
         key = (
             next((k for k, v in data.items() if isinstance(v, list)), None)
             if isinstance(data, dict)
             else None
         )
-        items = data[key] if key else [data]
-        db.executemany("INSERT INTO item VALUES (?, ?)", [(key, json.dumps(i)) for i in items])
-        db.commit()
-        records += len(items)
+        return key, data[key] if key else [data]
+
+    started = time.perf_counter()
+    if is_postgres(database_url):
+        records = postgres_baseline(urls, fetch, database_url)
+    else:
+        db = sqlite3.connect(workdir / "baseline.sqlite3")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE item (collection TEXT, body TEXT)")
+        records = 0
+        for url in urls:
+            key, items = fetch(url)
+            db.executemany("INSERT INTO item VALUES (?, ?)", [(key, json.dumps(i)) for i in items])
+            db.commit()
+            records += len(items)
     seconds = time.perf_counter() - started
     (workdir / "baseline.json").write_text(json.dumps({"records": records, "seconds": seconds}))
