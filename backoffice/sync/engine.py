@@ -448,7 +448,38 @@ def _insert_on_conflict(
         for link in links:
             extend((account_id, values.get(link.key_field) or None))
     with conn.cursor() as cursor:
-        cursor.execute(plan.sql, params)
+        bound = _bound_client_side(cursor, plan.sql, params)
+        if bound is not None:
+            cursor.execute(bound)
+        else:
+            cursor.execute(plan.sql, params)
+
+
+def _bound_client_side(cursor: Any, sql: str, params: Sequence[Any]) -> str | None:
+    """On PostgreSQL with psycopg's client-side binding (Django's default): `sql` with every parameter
+    merged in as the very literal psycopg would merge, or None elsewhere.
+
+    psycopg caches the parsing of a statement's placeholders only for statements under 4 kB and 50
+    parameters; a page's upsert is longer, so psycopg parsed it again (a regex over every placeholder)
+    on each page. Our plans hold only `%s` placeholders and no other `%`, so Python's `%` places the
+    literals; the statement then goes out without parameters, exactly as psycopg would have sent it."""
+    raw = getattr(cursor, "cursor", None)
+    if not isinstance(raw, _psycopg_client_cursor()):
+        return None
+    from psycopg.adapt import Transformer
+
+    transformer = Transformer.from_context(raw)  # the cursor's own adapters, as psycopg's binding uses
+    encoding = transformer.encoding
+    literal = transformer.as_literal
+    return sql % tuple("NULL" if p is None else literal(p).decode(encoding) for p in params)
+
+
+def _psycopg_client_cursor() -> type | tuple[()]:
+    try:
+        from psycopg import ClientCursor
+    except ImportError:  # psycopg is only needed on PostgreSQL
+        return ()
+    return ClientCursor
 
 
 def mark_missing(model: type[RemoteModel], account: ReverbAccount, seen: set[str]) -> int:
