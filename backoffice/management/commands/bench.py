@@ -78,13 +78,9 @@ def goal_line(goal: str, value: str | None, target: str, note: str, ok: bool = F
 
 
 def admin_worker(workdir: Path, orders: int) -> None:
-    from django.db import connection
-
     from ._bench_admin import measure
 
-    if connection.vendor == "postgresql":  # a scratch database (its name checked by the caller): empty it
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    empty_scratch_database()  # on PostgreSQL (a scratch database, its name checked by the caller)
     (workdir / "admin.json").write_text(json.dumps(measure(orders)))
 
 
