@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from backoffice.management.commands.bench import GOAL_TARGETS, NOT_MEASURED, goal_line
 
@@ -30,3 +32,16 @@ def test_goals_not_measured_print_n_a_and_short_in_the_issues_order() -> None:
     parsed = [m.groups() for m in map(LINE.match, out.getvalue().splitlines()) if m]
     assert [g for g, *_ in parsed] == [g for g in GOAL_TARGETS if g in NOT_MEASURED]
     assert all(value == "n/a" and verdict == "SHORT" for _, value, _, verdict in parsed)
+
+
+def test_pg_sync_without_a_postgresql_database_is_n_a_and_says_why() -> None:
+    out = StringIO()
+    call_command("bench", goals="pg_sync", pg_database_url="", stdout=out)
+    note, line = out.getvalue().splitlines()[-2:]
+    assert LINE.match(line).groups() == ("pg_sync", "n/a", "<=1.5x", "SHORT")
+    assert "--pg-database-url" in note
+
+
+def test_pg_sync_refuses_a_database_it_would_empty_unless_named_for_benches() -> None:
+    with pytest.raises(CommandError, match="must contain 'bench'"):
+        call_command("bench", goals="pg_sync", pg_database_url="postgres://bo:bo@127.0.0.1:5432/bo")
