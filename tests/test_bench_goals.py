@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from backoffice.management.commands.bench import GOAL_TARGETS, NOT_MEASURED, goal_line
+from backoffice.management.commands.bench import goal_line
 
 LINE = re.compile(r"^bench goal=(\w+) value=(\S+) target=(\S+) (ok|SHORT)$")
 
@@ -24,14 +26,6 @@ def test_a_goal_line_is_in_the_readable_form() -> None:
     )
 
 
-def test_goals_not_measured_print_n_a_and_short_in_the_issues_order() -> None:
-    out = StringIO()
-    call_command("bench", goals=",".join(NOT_MEASURED), stdout=out)
-    parsed = [m.groups() for m in map(LINE.match, out.getvalue().splitlines()) if m]
-    assert [g for g, *_ in parsed] == [g for g in GOAL_TARGETS if g in NOT_MEASURED]
-    assert all(value == "n/a" and verdict == "SHORT" for _, value, _, verdict in parsed)
-
-
 def test_the_economy_goal_is_measured_on_a_small_shop() -> None:
     """The scenario runs end to end (emulator and worker processes): one simulated hour of the pull
     schedules with nothing changing, per resource, then four new objects each seen after one pull."""
@@ -44,4 +38,16 @@ def test_the_economy_goal_is_measured_on_a_small_shop() -> None:
     assert int(value.removesuffix("req/h")) <= 60  # one request per stream and pull: 52 today
     for what in ("order", "refund request", "offer", "message"):
         assert f"new {what}: in the mirror after one pull" in text
-    assert "economy" not in NOT_MEASURED
+
+
+def test_pg_sync_without_a_postgresql_database_is_n_a_and_says_why() -> None:
+    out = StringIO()
+    call_command("bench", goals="pg_sync", pg_database_url="", stdout=out)
+    note, line = out.getvalue().splitlines()[-2:]
+    assert LINE.match(line).groups() == ("pg_sync", "n/a", "<=1.5x", "SHORT")
+    assert "--pg-database-url" in note
+
+
+def test_pg_sync_refuses_a_database_it_would_empty_unless_named_for_benches() -> None:
+    with pytest.raises(CommandError, match="must contain 'bench'"):
+        call_command("bench", goals="pg_sync", pg_database_url="postgres://bo:bo@127.0.0.1:5432/bo")

@@ -6,7 +6,10 @@
 whatever the page size; one per set of fields told when the payloads of a page differ in which keys they
 carry (an update sets only the fields its payload told; a new row takes defaults for the rest).
 Unchanged rows are not written at all, so a sync with nothing new writes nothing.
-FK link columns are never in the upsert: links are filled by `link_related`, so a pull never clears one.
+FK link columns are resolved in that same statement (a scalar subquery per row looks the related row up by
+its Reverb key), so a new row is written once, not again per foreign key; an existing link is kept
+(COALESCE), so a pull never clears or moves one. `link_related` still links rows whose related object
+arrives later.
 """
 
 from __future__ import annotations
@@ -171,8 +174,9 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
         field_names.update(fields)
         groups.setdefault(tuple(sorted(fields)), []).append((key, fields, canonical, digest))
     names = sorted(field_names)
+    links = tuple(link for link in links_from(model) if link.key_field in field_names)
     for told, writes in groups.items():
-        _insert_on_conflict(model, alias, account.pk, now, names, writes, told)
+        _insert_on_conflict(model, alias, account.pk, now, names, writes, told, links)
     if groups:
         rows_written.send(sender=model, account=account, keys=list(result.changed_keys))
     return result
@@ -180,6 +184,14 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
 
 # A NUL escaped in canonical JSON (an even run of backslashes before it: not an escaped backslash).
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _json_has_nul(text: str) -> bool:
+    """Whether canonical JSON holds a NUL character: a plain substring test first (the regex, which
+    tells an escaped NUL from an escaped backslash followed by "u0000", costs far more per payload)."""
+    return "\\u0000" in text and _JSON_NUL.search(text) is not None
+
+
 Check = Callable[[Any], "str | None"]
 _CHECKS: dict[tuple[Any, ...], Check | None] = {}
 
@@ -201,7 +213,7 @@ def unstorable(
         reason = check(value) if check is not None else None
         if reason:
             return f"{name}: {reason}"
-    if _JSON_NUL.search(canonical):
+    if _json_has_nul(canonical):
         return "raw: the payload contains a NUL character"
     return None
 
@@ -259,7 +271,7 @@ def _column_check(column: models.Field, conn: Any) -> Check | None:
     if isinstance(column, models.JSONField):
 
         def check_json(value: Any) -> str | None:
-            return "contains a NUL character" if _JSON_NUL.search(canonical_json(value)) else None
+            return "contains a NUL character" if _json_has_nul(canonical_json(value)) else None
 
         return check_json
     return None
@@ -338,12 +350,26 @@ def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
     return prep
 
 
+def links_from(model: type[RemoteModel]) -> tuple[Link, ...]:
+    """The links whose FK column lives on `model` (from the registered resources)."""
+    from . import registry
+
+    return tuple(link for source, link in registry.links_touching(model) if source is model)
+
+
 def _plan(
-    model: type[RemoteModel], conn: Any, names: tuple[str, ...], count: int, told: tuple[str, ...]
+    model: type[RemoteModel],
+    conn: Any,
+    names: tuple[str, ...],
+    count: int,
+    told: tuple[str, ...],
+    links: tuple[Link, ...] = (),
 ) -> _Plan:
     """`names`: the mapper columns of the INSERT (absent ones take their default on a new row);
-    `told`: those an existing row's UPDATE sets (the fields these payloads carried)."""
-    key = (model, conn.alias, conn.vendor, names, count, told)
+    `told`: those an existing row's UPDATE sets (the fields these payloads carried); `links`: FK columns
+    filled from the related row with the Reverb key in the link's key field (two parameters per row
+    each: the account and that key), kept as they were when already set."""
+    key = (model, conn.alias, conn.vendor, names, count, told, links)
     plan = _PLANS.get(key)
     if plan is not None:
         return plan
@@ -355,12 +381,26 @@ def _plan(
         f"%s{json_cast}" if isinstance(f, models.JSONField) else "%s" for f in (*fields, *local)
     )
     quote = conn.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in (*fields, *local))
+    link_fields = [meta.get_field(link.field) for link in links]
+    for link_field in link_fields:
+        target = link_field.related_model._meta
+        placeholders += (
+            f", (SELECT {quote(target.pk.column)} FROM {quote(target.db_table)} "
+            f"WHERE {quote('account_id')} = %s AND {quote('reverb_id')} = %s)"
+        )
+    columns = ", ".join(quote(f.column) for f in (*fields, *local, *link_fields))
     told_set = set(told)
     updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
         f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
     ]
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in updated)
+    updates = ", ".join(
+        [f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in updated]
+        + [
+            f"{quote(f.column)} = COALESCE({quote(meta.db_table)}.{quote(f.column)}, "
+            f"EXCLUDED.{quote(f.column)})"
+            for f in link_fields
+        ]
+    )
     rows_sql = ", ".join([f"({placeholders})"] * count)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} "
@@ -387,6 +427,7 @@ def _insert_on_conflict(
     names: list[str],
     writes: list[tuple[str, dict[str, Any], str, str]],
     told: tuple[str, ...] | None = None,
+    links: tuple[Link, ...] = (),
 ) -> None:
     """One INSERT ... ON CONFLICT (account, reverb_id) DO UPDATE for the page (SQLite >= 3.24, PostgreSQL).
 
@@ -394,9 +435,9 @@ def _insert_on_conflict(
     cost more than the database write; values go through each field's own get_db_prep_save except plain
     text/number/bool columns, and `raw` reuses the canonical JSON already built for the hash. The SQL and
     per-column adapters are built once per (model, columns, row count). Local-only columns (not written by
-    any mapper) get their default on INSERT and are never in the UPDATE."""
+    any mapper) get their default on INSERT and are never in the UPDATE; link columns are set when NULL."""
     conn = connections[alias]
-    plan = _plan(model, conn, tuple(names), len(writes), tuple(names) if told is None else told)
+    plan = _plan(model, conn, tuple(names), len(writes), tuple(names) if told is None else told, links)
     stamp = models.DateTimeField().get_db_prep_save(now, conn)
     columns = tuple(zip(names, plan.prepare, plan.defaults, strict=True))
     local_values = plan.local_values
@@ -408,8 +449,41 @@ def _insert_on_conflict(
             value = values.get(name, default)
             append(value if prep is None else prep(value))
         extend(local_values)
+        for link in links:
+            extend((account_id, values.get(link.key_field) or None))
     with conn.cursor() as cursor:
-        cursor.execute(plan.sql, params)
+        bound = _bound_client_side(cursor, plan.sql, params)
+        if bound is not None:
+            cursor.execute(bound)
+        else:
+            cursor.execute(plan.sql, params)
+
+
+def _bound_client_side(cursor: Any, sql: str, params: Sequence[Any]) -> str | None:
+    """On PostgreSQL with psycopg's client-side binding (Django's default): `sql` with every parameter
+    merged in as the very literal psycopg would merge, or None elsewhere.
+
+    psycopg caches the parsing of a statement's placeholders only for statements under 4 kB and 50
+    parameters; a page's upsert is longer, so psycopg parsed it again (a regex over every placeholder)
+    on each page. Our plans hold only `%s` placeholders and no other `%`, so Python's `%` places the
+    literals; the statement then goes out without parameters, exactly as psycopg would have sent it."""
+    raw = getattr(cursor, "cursor", None)
+    if not isinstance(raw, _psycopg_client_cursor()):
+        return None
+    from psycopg.adapt import Transformer
+
+    transformer = Transformer.from_context(raw)  # the cursor's own adapters, as psycopg's binding uses
+    encoding = transformer.encoding
+    literal = transformer.as_literal
+    return sql % tuple("NULL" if p is None else literal(p).decode(encoding) for p in params)
+
+
+def _psycopg_client_cursor() -> type | tuple[()]:
+    try:
+        from psycopg import ClientCursor
+    except ImportError:  # psycopg is only needed on PostgreSQL
+        return ()
+    return ClientCursor
 
 
 def mark_missing(

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backoffice.models import SyncLogEntry, SyncRun
+from backoffice.sync.engine import link_related as runner_link_related
 from backoffice.sync.engine import upsert_page
 from backoffice.sync.runner import AccountDisabled, sync_account, sync_resource
 from listings.models import Listing
@@ -251,6 +252,50 @@ def test_order_is_linked_to_its_listing_when_the_listing_arrives():
     assert linked.listing == Listing.objects.get(reverb_id="1001")
     assert Order.objects.get(order_number="5009").listing is None
     assert Listing.objects.count() == 1
+
+
+def test_an_order_whose_listing_is_mirrored_is_linked_in_its_first_write(monkeypatch):
+    """The link is resolved inside the page's one upsert: the link step after the run rewrites no row."""
+    account, other = AccountFactory(), AccountFactory()
+    sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(1), listing_payload(2)]]))
+    sync_resource(other, "listings", client=FakeClient(listings=[[listing_payload(9)]]))  # not ours
+    relinked = []
+
+    def counted(model, account, link):
+        relinked.append(runner_link_related(model, account, link))
+        return relinked[-1]
+
+    monkeypatch.setattr("backoffice.sync.runner.link_related", counted)
+    orders = [[order_payload(1), order_payload(2), order_payload(9), order_payload(3, product_id="")]]
+    with CaptureQueriesContext(connection) as ctx:
+        sync_resource(account, "orders", client=FakeClient(orders=orders))
+    assert relinked and set(relinked) == {0}  # the link steps ran, and found nothing left to link
+    order_writes = [sql for sql in writes(ctx.captured_queries) if sql.lstrip().startswith("INSERT")]
+    assert len([sql for sql in order_writes if '"orders_order"' in sql]) == 1
+    linked = {o.order_number: o.listing for o in Order.objects.select_related("listing")}
+    assert linked["5001"] == Listing.objects.get(account=account, reverb_id="1001")
+    assert linked["5002"] == Listing.objects.get(account=account, reverb_id="1002")
+    assert linked["5009"] is None and linked["5003"] is None
+
+
+def test_a_pull_never_moves_nor_clears_a_link():
+    """An existing link stays as it is (the link step only ever fills an empty one), also when a later
+    payload names another product or leaves product_id out; an empty one is filled by the next write."""
+    account = AccountFactory()
+    sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(1), listing_payload(2)]]))
+    first = Listing.objects.get(reverb_id="1001")
+    partial = {k: v for k, v in order_payload(3, status="shipped").items() if k != "product_id"}
+    pages = [[order_payload(1), order_payload(3, product_id="")]]
+    sync_resource(account, "orders", client=FakeClient(orders=pages))
+    assert Order.objects.get(order_number="5003").listing is None
+    moved = [[order_payload(1, product_id="1002", status="shipped"), partial]]
+    sync_resource(account, "orders", client=FakeClient(orders=moved))
+    assert Order.objects.get(order_number="5001").listing == first
+    assert Order.objects.get(order_number="5003").status == "shipped"
+    assert Order.objects.get(order_number="5003").listing is None
+    filled = [[order_payload(3, product_id="1002", status="delivered")]]
+    sync_resource(account, "orders", client=FakeClient(orders=filled))
+    assert Order.objects.get(order_number="5003").listing == Listing.objects.get(reverb_id="1002")
 
 
 # ---- children: messages, payout line items -----------------------------------------------------------

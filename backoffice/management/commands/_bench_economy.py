@@ -52,7 +52,7 @@ def measure(listings: int, write: Callable[[str], None]) -> str:
     size = shop_size(listings)
     write(f"economy: shop {size}")
     # No rate limit at the emulator: the figure is a count of requests, not a time.
-    emulator = emulator_process(size, "--rate", "0")
+    emulator = emulator_process(size)
     with emulator as api_url, tempfile.TemporaryDirectory(prefix="bench-economy-") as tmp:
         out = Path(tmp) / "economy.json"
         env = {

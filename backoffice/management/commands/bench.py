@@ -35,6 +35,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator.app import SIZES
 
+from ._bench_pgsync import (
+    backend_cpu_seconds,
+    empty_scratch_database,
+    is_postgres,
+    pg_sync_goal,
+    postgres_baseline,
+)
+
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 TOKEN = "bench-token"
 WRITE_RE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.IGNORECASE)
@@ -53,10 +61,8 @@ GOAL_TARGETS = {
     "stock": "300",
 }
 GOALS = ["sync", *GOAL_TARGETS]
-# Goals this bench cannot measure yet, and why: printed as value=n/a ... SHORT, never a made-up figure.
-NOT_MEASURED = {
-    "pg_sync": "the sync scenario runs on SQLite only; no PostgreSQL baseline yet",
-}
+# Every goal has its scenario; one that cannot run here (no PostgreSQL URL, no redis-server) prints its own
+# value=n/a ... SHORT line saying why, never a made-up figure.
 
 
 def goal_line(goal: str, value: str | None, target: str, note: str, ok: bool = False) -> str:
@@ -67,13 +73,9 @@ def goal_line(goal: str, value: str | None, target: str, note: str, ok: bool = F
 
 
 def admin_worker(workdir: Path, orders: int) -> None:
-    from django.db import connection
-
     from ._bench_admin import measure
 
-    if connection.vendor == "postgresql":  # a scratch database (its name checked by the caller): empty it
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    empty_scratch_database()  # on PostgreSQL (a scratch database, its name checked by the caller)
     (workdir / "admin.json").write_text(json.dumps(measure(orders)))
 
 
@@ -90,7 +92,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_process(size: str, *extra: str) -> Iterator[str]:
+def emulator_process(size: str, *extra: str, rate: float = 0) -> Iterator[str]:
+    """The emulator on a free port; unthrottled unless `rate` (requests/s) is given: the sync figures
+    measure our code, not Reverb's pacing (a 429's wait would dwarf them). `extra`: more of its flags."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -104,6 +108,8 @@ def emulator_process(size: str, *extra: str) -> Iterator[str]:
         size,
         "--token",
         TOKEN,
+        "--rate",
+        str(rate),
         *extra,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -219,6 +225,15 @@ class Command(BaseCommand):
             help="listings in the economy scenario's shop (twice as many orders; the issue's size is 100000)",
         )
         parser.add_argument(
+            "--pg-database-url",
+            default=os.environ.get("BENCH_PG_DATABASE_URL", ""),
+            help="a scratch PostgreSQL database for the pg_sync scenario (it is emptied; its name must "
+            "contain 'bench'), e.g. postgres://bo:bo@127.0.0.1:5432/bo_bench; without it pg_sync is n/a",
+        )
+        parser.add_argument(
+            "--pg-sync-listings", type=int, default=2000, help="listings in the pg_sync scenario's shop"
+        )
+        parser.add_argument(
             "--goals", default=",".join(GOALS), help=f"which scenarios to run, of {','.join(GOALS)}"
         )
         parser.add_argument(
@@ -240,7 +255,7 @@ class Command(BaseCommand):
         if opts["worker"] == "sync":
             return sync_worker(opts["api_url"], Path(opts["workdir"]), opts["per_page"])
         if opts["worker"] == "baseline":
-            return baseline_worker(opts["api_url"], Path(opts["workdir"]))
+            return baseline_worker(opts["api_url"], Path(opts["workdir"]), os.environ.get("DATABASE_URL", ""))
         if opts["worker"] == "admin":
             return admin_worker(Path(opts["workdir"]), opts["orders"])
         if opts["worker"] == "night":
@@ -255,7 +270,7 @@ class Command(BaseCommand):
         unknown = set(goals) - set(GOALS)
         if unknown:
             raise CommandError(f"unknown goals: {', '.join(sorted(unknown))}")
-        lines = {goal: goal_line(goal, None, GOAL_TARGETS[goal], NOT_MEASURED[goal]) for goal in NOT_MEASURED}
+        lines: dict[str, str] = {}
         if "economy" in goals:
             from ._bench_economy import measure
 
@@ -272,6 +287,10 @@ class Command(BaseCommand):
             lines.update(scaled_goal_lines(self.stdout, goals, opts))
         if "sync" in goals:
             self.sync_bench(opts)
+        if "pg_sync" in goals:
+            lines["pg_sync"] = pg_sync_goal(
+                self.stdout, opts["pg_sync_listings"], opts["per_page"], opts["pg_database_url"]
+            )
         for goal in GOAL_TARGETS:  # in the issue's order
             if goal == "stock" and goal in goals:  # inventory/management/commands/bench_stock.py prints it
                 call_command("bench_stock", stdout=self.stdout)
@@ -371,6 +390,7 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync import runner
 
+    empty_scratch_database()
     call_command("migrate", verbosity=0)
     # Measure what production runs: with DEBUG on (the development default) Django also renders every
     # statement with its parameters into connection.queries, a dev-only cost larger than some of the work
@@ -397,9 +417,11 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
 
     runner.land_page = counted_land_page
     with connection.execute_wrapper(counter):
+        cpu_before, db_cpu_before = time.process_time(), backend_cpu_seconds()
         started = time.perf_counter()
         runs = runner.sync_account(account, full=True, client=client)
         seconds = time.perf_counter() - started
+        cpu_seconds, db_cpu_after = time.process_time() - cpu_before, backend_cpu_seconds()
         all_runs = [r for run in runs for r in (run, *getattr(run, "children", []))]
         failed = [f"{r.resource}: {r.error}" for r in all_runs if r.error]
         records = sum(r.fetched for r in all_runs)
@@ -418,6 +440,10 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
         "failed": failed,
         "queries_per_page": max(page_queries, default=0),
         "pages": len(page_queries),
+        "cpu_seconds": cpu_seconds,
+        "db_cpu_seconds": None
+        if db_cpu_before is None or db_cpu_after is None
+        else db_cpu_after - db_cpu_before,
         "second_seconds": second_seconds,
         "second_sync_writes": second_writes,
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -425,12 +451,10 @@ def sync_worker(api_url: str, workdir: Path, per_page: int) -> None:
     (workdir / "sync.json").write_text(json.dumps(result))
 
 
-def baseline_worker(api_url: str, workdir: Path) -> None:
-    """The same pages, fetched and stored with nothing but requests, json and sqlite3."""
+def baseline_worker(api_url: str, workdir: Path, database_url: str = "") -> None:
+    """The same pages, fetched and stored with nothing but requests, json and sqlite3 (or psycopg, one
+    multi-row INSERT per page, when `database_url` is a PostgreSQL one)."""
     urls = json.loads((workdir / "urls.json").read_text())
-    db = sqlite3.connect(workdir / "baseline.sqlite3")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE item (collection TEXT, body TEXT)")
     session = requests.Session()
     session.headers.update(
         {
@@ -440,18 +464,30 @@ def baseline_worker(api_url: str, workdir: Path) -> None:
             "Content-Type": "application/hal+json",
         }
     )
-    records = 0
-    started = time.perf_counter()
-    for url in urls:
-        data = session.get(url, timeout=60).json()
+
+    def fetch(url: str) -> tuple[str | None, list[Any]]:
+        response = session.get(url, timeout=60)
+        response.raise_for_status()
+        data = response.json()
         key = (
             next((k for k, v in data.items() if isinstance(v, list)), None)
             if isinstance(data, dict)
             else None
         )
-        items = data[key] if key else [data]
-        db.executemany("INSERT INTO item VALUES (?, ?)", [(key, json.dumps(i)) for i in items])
-        db.commit()
-        records += len(items)
+        return key, data[key] if key else [data]
+
+    started = time.perf_counter()
+    if is_postgres(database_url):
+        records = postgres_baseline(urls, fetch, database_url)
+    else:
+        db = sqlite3.connect(workdir / "baseline.sqlite3")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE item (collection TEXT, body TEXT)")
+        records = 0
+        for url in urls:
+            key, items = fetch(url)
+            db.executemany("INSERT INTO item VALUES (?, ?)", [(key, json.dumps(i)) for i in items])
+            db.commit()
+            records += len(items)
     seconds = time.perf_counter() - started
     (workdir / "baseline.json").write_text(json.dumps({"records": records, "seconds": seconds}))
