@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice.admin.base import AccountScoped, BaseAdmin
+from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin, ReadOnlyInline
 from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount
 
@@ -27,28 +27,6 @@ from .models import (
     StockIntent,
     StockSyncEntry,
 )
-
-
-class ReadOnlyInline(AccountScoped, admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(BaseAdmin):
-    """Rows written by the app, never by hand (actions still work)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class IntegrationCallInline(ReadOnlyInline):

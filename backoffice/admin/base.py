@@ -80,6 +80,23 @@ class ReadOnlyAdmin(BaseAdmin):
         return False
 
 
+class ReadOnlyInline(AccountScoped, admin.TabularInline):
+    """Child rows only the code writes, shown inside their parent's page: never added, changed or deleted."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MirrorAdmin(BaseAdmin):
     """Mirrors are copies of what Reverb owns: never added or deleted here, read-only unless a subclass
     opts fields in (by overriding get_readonly_fields) for edits that are pushed through services."""

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backoffice.admin.audit import activity_table, target_of
-from backoffice.admin.base import AccountScoped, MirrorAdmin
+from backoffice.admin.base import MirrorAdmin, ReadOnlyInline
 from backoffice.admin.links import EMPTY, admin_link, changelist_url, format_money, pretty_json, reverb_link
 from backoffice.admin.scale import EstimatedCountPaginator, ExactSearchMixin
 from backoffice.models import RemoteModel, ReverbAccount
@@ -32,21 +32,10 @@ SYNC_FIELDS = [
 ]
 
 
-class MirrorInline(AccountScoped, admin.TabularInline):
-    """A mirror's child rows inside its parent's page: read-only, like every mirror."""
+class MirrorInline(ReadOnlyInline):
+    """A mirror's child rows inside its parent's page: read-only, like every mirror, each linked."""
 
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReverbMirrorAdmin(ExactSearchMixin, MirrorAdmin):
