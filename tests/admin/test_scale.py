@@ -116,3 +116,34 @@ def test_text_search_uses_a_trigram_index_on_postgresql(model: type, field: str,
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"{table}_{field}_trgm" in plan
+
+
+def test_a_deep_page_reads_its_keys_without_joins_then_the_same_rows_in_the_same_order(
+    account: ReverbAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backoffice.admin import scale
+
+    monkeypatch.setattr(scale, "DEEP_PAGE_FROM", 4)
+    OrderFactory.create_batch(12, account=account, listing=ListingFactory(account=account))
+    qs = Order.objects.select_related("account", "listing").order_by("-remote_created_at", "-id")
+    plain = [o.pk for o in qs[5:10]]
+    paginator = EstimatedCountPaginator(qs, 5)
+    paginator.count  # noqa: B018  (counted first, as the changelist does)
+    with CaptureQueriesContext(connection) as ctx:
+        page = paginator.page(2)
+        shown = [(o.pk, o.listing.title, o.account.name) for o in page.object_list]
+    assert [pk for pk, *_ in shown] == plain
+    assert len(ctx.captured_queries) == 2  # the page's keys, then its rows with their joins
+    offset = [q["sql"] for q in ctx.captured_queries if "OFFSET" in q["sql"].upper()]
+    assert len(offset) == 1 and "JOIN" not in offset[0].upper()
+    assert page.has_next() and page.has_previous()
+
+
+def test_an_early_page_is_one_query(account: ReverbAccount) -> None:
+    OrderFactory.create_batch(3, account=account)
+    qs = Order.objects.select_related("account").order_by("-remote_created_at", "-id")
+    paginator = EstimatedCountPaginator(qs, 2)
+    paginator.count  # noqa: B018  (counted first, as the changelist does)
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(paginator.page(2).object_list) == 1
+    assert len(ctx.captured_queries) == 1
