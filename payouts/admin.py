@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -54,7 +55,16 @@ class PayoutAdmin(ReverbMirrorAdmin):
     inlines = [PayoutLineItemInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payout]:
-        return super().get_queryset(request).annotate(line_count=Count("line_items"))
+        # A subquery per shown row, not a join grouped over every payout: the filters and the date
+        # hierarchy, which reuse this queryset, would otherwise join all the line items too.
+        lines = (
+            PayoutLineItem.objects.filter(payout=OuterRef("pk"))
+            .order_by()
+            .values("payout")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(line_count=Coalesce(Subquery(lines), 0))
 
     @admin.display(description="line items", ordering="line_count")
     def line_count(self, obj: Payout) -> int:

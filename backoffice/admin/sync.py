@@ -38,8 +38,9 @@ class SyncRunAdmin(MirrorAdmin):
         "seconds",
         "log_link",
     ]
-    list_filter = ["account", "resource", "status", "full"]
-    date_hierarchy = "started_at"
+    # "Today / past 7 days / this month" in the sidebar rather than a date hierarchy, whose DISTINCT over
+    # every run (a 5-minute schedule keeps about 26,000 a quarter per account) cost more than the page.
+    list_filter = ["account", "resource", "status", "full", ("started_at", admin.DateFieldListFilter)]
     ordering = ["-started_at", "-id"]
     list_select_related = ["account"]
     show_full_result_count = False
