@@ -16,7 +16,12 @@ class RemoteModel(models.Model):
     confirmed by its resource's latest successful SyncRun instead, so a sync with nothing new writes nothing.
     """
 
-    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: the unique (account, reverb_id) constraint leads with it and serves every
+    # lookup by account. A second index made PostgreSQL, before it had statistics on a new mirror, look
+    # up rows by account alone and filter the whole shop for each key (a first sync's link lookups).
+    account = models.ForeignKey(
+        "backoffice.ReverbAccount", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     reverb_id = models.CharField("Reverb id", max_length=64)
     raw = models.JSONField(default=dict, blank=True)
     remote_created_at = models.DateTimeField(null=True, blank=True, db_index=True)

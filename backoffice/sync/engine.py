@@ -208,7 +208,14 @@ def unstorable(
     reason = _check(model, conn, "reverb_id")(key)
     if reason:
         return f"id: {reason}"
+    texts = _text_columns(model, conn)
     for name, value in fields.items():
+        if value is None:  # every column takes NULL or its default: nothing to check
+            continue
+        if type(value) is str and name in texts:  # the common case, without a call per field
+            limit = texts[name]
+            if "\x00" not in value and (not limit or len(value) <= limit):
+                continue
         check = _check(model, conn, name)
         reason = check(value) if check is not None else None
         if reason:
@@ -216,6 +223,23 @@ def unstorable(
     if _json_has_nul(canonical):
         return "raw: the payload contains a NUL character"
     return None
+
+
+_TEXT_COLUMNS: dict[tuple[Any, ...], dict[str, int | None]] = {}
+
+
+def _text_columns(model: type[RemoteModel], conn: Any) -> dict[str, int | None]:
+    """name -> max_length (None: unlimited) of the model's text columns, whose `_column_check` is the
+    NUL and length test `unstorable` runs inline."""
+    cache_key = (model, conn.vendor)
+    columns = _TEXT_COLUMNS.get(cache_key)
+    if columns is None:
+        columns = _TEXT_COLUMNS[cache_key] = {
+            f.name: f.max_length if isinstance(f, models.CharField) else None
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField)
+        }
+    return columns
 
 
 def _check(model: type[RemoteModel], conn: Any, name: str) -> Check | None:

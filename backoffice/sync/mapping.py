@@ -36,8 +36,10 @@ def told(
     kept: dict[str, Any] = {}
     for name, value in fields.items():
         source = sources.get(name, name)
-        keys = (source,) if isinstance(source, str) else source
-        if keys is None or any(k in payload for k in keys):
+        if isinstance(source, str):  # the common case, without a tuple and a generator per field
+            if source in payload:
+                kept[name] = value
+        elif source is None or any(k in payload for k in source):
             kept[name] = value
     return kept
 
