@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 from django.conf import settings
 
 ISSUE_LISTINGS = 100_000  # and 200,000 orders
@@ -89,8 +88,6 @@ def night_goal(stdout: Any, listings: int, per_page: int) -> str:
     size = night_size(listings)
     stdout.write(f"night: shop {size}: starting the emulator")
     with emulator_process(size) as api_url, tempfile.TemporaryDirectory(prefix="bench-night-") as tmp:
-        origin = api_url.removesuffix("/api")
-        requests.post(f"{origin}/__emulator__/pace", json={"rate_per_second": 0}, timeout=10)
         result = run_worker("night", api_url, Path(tmp), per_page)
     chunks = result["chunks"]
     longest = max(chunks, key=lambda c: c["seconds"] + c["requests"])

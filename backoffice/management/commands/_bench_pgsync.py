@@ -29,9 +29,10 @@ def is_postgres(database_url: str) -> bool:
     return urlsplit(database_url).scheme.startswith("postgres")
 
 
-def check_scratch(database_url: str) -> None:
-    if "bench" not in urlsplit(database_url).path:
-        raise CommandError("--pg-database-url: the database is emptied, so its name must contain 'bench'")
+def check_scratch(database_url: str, flag: str) -> None:
+    """Every bench database is emptied: refuse one whose name does not say it is for benches."""
+    if database_url and "bench" not in urlsplit(database_url).path:
+        raise CommandError(f"{flag}: the database is emptied, so its name must contain 'bench'")
 
 
 def empty_scratch_database() -> None:
@@ -97,7 +98,7 @@ def pg_sync_goal(stdout: Any, listings: int, per_page: int, database_url: str) -
         return goal_line("pg_sync", None, target, reason)
     if not is_postgres(database_url):
         raise CommandError("--pg-database-url must be a postgres:// URL")
-    check_scratch(database_url)
+    check_scratch(database_url, "--pg-database-url")
     size = shop_size(listings)
     stdout.write(f"pg_sync: shop {size}")
     ratios: dict[str, float] = {}

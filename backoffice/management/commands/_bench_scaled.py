@@ -35,6 +35,7 @@ from typing import Any
 
 import requests
 
+from ._bench_pgsync import check_scratch
 from .bench import MANAGE, TOKEN, emulator_process, free_port
 
 # The emulator's burst is ours plus this: a request granted by our budget a few ms before another may
@@ -393,8 +394,7 @@ def goal_lines(out: Any, goals: list[str], opts: dict[str, Any]) -> dict[str, st
     from .bench import GOAL_TARGETS, goal_line
 
     database_url = opts["scaled_database_url"] or opts["admin_database_url"]
-    if database_url and "bench" not in database_url.rsplit("/", 1)[-1]:
-        raise RuntimeError("--scaled-database-url: the database is emptied, so its name must contain 'bench'")
+    check_scratch(database_url, "--scaled-database-url")
     has_redis = redis_server_binary() is not None
     lines = {}
     with ExitStack() as stack:

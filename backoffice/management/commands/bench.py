@@ -37,6 +37,7 @@ from backoffice.reverb.emulator.app import SIZES
 
 from ._bench_pgsync import (
     backend_cpu_seconds,
+    check_scratch,
     empty_scratch_database,
     is_postgres,
     pg_sync_goal,
@@ -298,10 +299,7 @@ class Command(BaseCommand):
                 self.stdout.write(lines[goal])
 
     def admin_goal(self, orders: int, database_url: str) -> str:
-        if database_url and "bench" not in urlsplit(database_url).path:
-            raise CommandError(
-                "--admin-database-url: the database is emptied, so its name must contain 'bench'"
-            )
+        check_scratch(database_url, "--admin-database-url")
         self.stdout.write(f"admin: {orders} orders on {urlsplit(database_url).scheme or 'sqlite'}")
         with tempfile.TemporaryDirectory(prefix="bench-admin-") as tmp:
             result = run_worker("admin", "", Path(tmp), 0, database_url, "--orders", str(orders))
