@@ -67,8 +67,8 @@ class BaseAdmin(AccountScoped, admin.ModelAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
-class ReadOnlyAdmin(BaseAdmin):
-    """Rows only the code writes (audit trail, reports): viewed, never added, changed or deleted here."""
+class NeverByHand:
+    """Rows only the code writes: viewed, never added, changed or deleted in the admin."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -80,21 +80,16 @@ class ReadOnlyAdmin(BaseAdmin):
         return False
 
 
-class ReadOnlyInline(AccountScoped, admin.TabularInline):
-    """Child rows only the code writes, shown inside their parent's page: never added, changed or deleted."""
+class ReadOnlyAdmin(NeverByHand, BaseAdmin):
+    """Rows only the code writes (audit trail, reports), on their own pages."""
+
+
+class ReadOnlyInline(NeverByHand, AccountScoped, admin.TabularInline):
+    """Child rows only the code writes, shown inside their parent's page."""
 
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class MirrorAdmin(BaseAdmin):
