@@ -252,40 +252,33 @@ class Recorder:
                     reason="Marked missing here, but Reverb lists it again.",
                 )
             )
+
+        def left_for_person(name: str, conflict: Conflict) -> ReconciliationFinding:
+            return finding(
+                field=name,
+                ours=show(conflict.ours),
+                theirs=show(conflict.theirs),
+                action=Action.LEFT_FOR_PERSON,
+                reason=conflict.reason,
+            )
+
         for name in change.fields:
-            ours, theirs = show(change.before[name]), show(change.after[name])
             conflict = conflicts.get((change.key, name))
             if conflict is not None:
-                out.append(
-                    finding(
-                        field=name,
-                        ours=show(conflict.ours),
-                        theirs=show(conflict.theirs),
-                        action=Action.LEFT_FOR_PERSON,
-                        reason=conflict.reason,
-                    )
-                )
+                out.append(left_for_person(name, conflict))
             else:
                 out.append(
                     finding(
                         field=name,
-                        ours=ours,
-                        theirs=theirs,
+                        ours=show(change.before[name]),
+                        theirs=show(change.after[name]),
                         action=Action.REPAIRED,
                         reason="Updated from Reverb.",
                     )
                 )
         for (key, name), conflict in conflicts.items():  # conflicts on fields the mirror does not show
             if key == change.key and name not in change.fields:
-                out.append(
-                    finding(
-                        field=name,
-                        ours=show(conflict.ours),
-                        theirs=show(conflict.theirs),
-                        action=Action.LEFT_FOR_PERSON,
-                        reason=conflict.reason,
-                    )
-                )
+                out.append(left_for_person(name, conflict))
         if not out:
             out.append(
                 finding(
