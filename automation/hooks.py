@@ -1,6 +1,6 @@
-"""Receivers: mirror writes fill the deadline columns and wake the offer rules; holiday and account
-changes refill ship-by (a time-zone change
-is picked up by the hourly task). Connected by AutomationConfig.ready."""
+"""Receivers: mirror writes fill the deadline columns (ship-by within the order's own write) and wake
+the offer rules; holiday and account changes refill ship-by (a time-zone change is picked up by the hourly
+task). Connected by AutomationConfig.ready."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from backoffice.models import ReverbAccount
-from backoffice.sync.engine import rows_written
+from backoffice.sync.engine import rows_to_write, rows_written
 from messaging.models import Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest
@@ -19,9 +19,11 @@ from . import stored
 from .models import Holiday
 
 
-@receiver(rows_written, sender=Order)
-def _orders_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
-    stored.refresh_ship_by(account, keys)
+@receiver(rows_to_write, sender=Order)
+def _orders_to_write(
+    sender: Any, account: ReverbAccount, fields: list[dict[str, Any]], **kwargs: Any
+) -> None:
+    stored.fill_ship_by(account, fields)
 
 
 @receiver(rows_written, sender=RefundRequest)

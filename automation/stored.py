@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from django.db.models import F
 
@@ -19,14 +20,12 @@ def holidays_of(account_id: int) -> set[date]:
     return set(Holiday.objects.filter(account_id=account_id).values_list("date", flat=True))
 
 
-def refresh_ship_by(account: ReverbAccount, keys: Iterable[str] | None = None) -> int:
-    """Recompute ship-by of the account's orders (the given keys, else every order still to ship).
-    Queries: holidays 1, orders 1, one bulk update."""
+def refresh_ship_by(account: ReverbAccount) -> int:
+    """Recompute ship-by of the account's orders still to ship (after a holiday or time-zone change;
+    a mirror write fills it with `fill_ship_by`). Queries: holidays 1, orders 1, one bulk update."""
     from orders.models import Order
 
-    orders = Order.objects.filter(account=account)
-    orders = orders.filter(reverb_id__in=list(keys)) if keys is not None else orders.filter(status="paid")
-    rows = list(orders.only("pk", "paid_at", "ship_by"))
+    rows = list(Order.objects.filter(account=account, status="paid").only("pk", "paid_at", "ship_by"))
     if not rows:
         return 0
     tz = deadlines.zone(account.time_zone)
@@ -39,6 +38,18 @@ def refresh_ship_by(account: ReverbAccount, keys: Iterable[str] | None = None) -
             changed.append(order)
     Order.objects.bulk_update(changed, ["ship_by"], batch_size=500)
     return len(changed)
+
+
+def fill_ship_by(account: ReverbAccount, rows: Iterable[dict[str, Any]]) -> None:
+    """Set `ship_by` on mapped order rows that tell `paid_at`, so the mirror writes it with the row (one
+    write per new order, not a second one per page). Queries: holidays 1, when a row tells paid_at."""
+    paid = [fields for fields in rows if "paid_at" in fields]
+    if not paid:
+        return
+    tz = deadlines.zone(account.time_zone)
+    holidays = holidays_of(account.pk)
+    for fields in paid:
+        fields["ship_by"] = deadlines.ship_by(fields["paid_at"], tz, holidays)
 
 
 def refresh_answer_by(account: ReverbAccount, keys: Iterable[str] | None = None) -> int:

@@ -25,6 +25,8 @@ from .engine import (
     PageResult,
     Resource,
     Row,
+    commit_without_flush,
+    ensure_statistics,
     link_related,
     mark_missing,
     upsert_page,
@@ -137,6 +139,7 @@ def land_page(
         rows.append((key, fields, payload))
         outcome.keys.append(key)
     with transaction.atomic():
+        commit_without_flush(resource.model)
         if observer is not None:
             observer.before_write(resource, account, rows)
         result = upsert_page(resource.model, account, rows)
@@ -175,6 +178,11 @@ def _relink(resource: Resource, account: ReverbAccount) -> None:
         retrying_deadlocks(lambda model=model, related=related: link_related(model, account, related))
 
 
+# Child payloads written per upsert: the children of many parents (a page of conversations' messages) in
+# one, within what one statement may carry on SQLite (about 30 parameters a row, 32,766 at most).
+CHILD_BATCH = 200
+
+
 def _pull_children(
     resource: Resource,
     account: ReverbAccount,
@@ -184,7 +192,8 @@ def _pull_children(
     observer: PageObserver | None = None,
     children: Sequence[tuple[str, Any]] | None = None,
 ) -> None:
-    """Child collections of the given parents, one parent at a time: a child that fails to fetch is
+    """Child collections of the given parents, fetched one parent at a time and written together (a page
+    of conversations' messages in one upsert, not one per conversation): a child that fails to fetch is
     logged and its parent's hash cleared, so the next run fetches it again."""
     parents = list(parents)
     if not parents:
@@ -196,11 +205,15 @@ def _pull_children(
                 account=account, resource=child_name, full=False, started_at=timezone.now()
             )
         child_run = child_runs[child_name]
+        batch: list[Any] = []
         for parent in parents:
             before = client.request_count
             try:
                 for payloads in fetch_children(client, [parent]):
-                    land_page(child, account, child_run, payloads, observer)
+                    batch.extend(payloads)
+                    if len(batch) >= CHILD_BATCH:
+                        land_page(child, account, child_run, batch, observer)
+                        batch = []
             except Exception as exc:  # noqa: BLE001 - any failure: log it, retry this parent next run
                 child_run.failed += 1
                 key = resource.mapper(parent)[0]
@@ -215,6 +228,8 @@ def _pull_children(
                 )
                 resource.model.objects.filter(account=account, reverb_id=key).update(payload_hash="")
             child_run.requests += client.request_count - before
+        if batch:
+            land_page(child, account, child_run, batch, observer)
 
 
 def sync_resource(
@@ -254,6 +269,8 @@ def sync_resource(
                 break
             signal = None
             outcome = land_page(resource, account, run, payloads, observer)
+            if run.created:
+                ensure_statistics(resource.model)
             if since is not None and resource.newest_first and payloads and not outcome.changed:
                 signal = UNCHANGED_PAGE  # the rest of this stream is older and already mirrored
             if since is None:

@@ -46,7 +46,11 @@ from ._bench_pgsync import (
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 TOKEN = "bench-token"
-WRITE_RE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.IGNORECASE)
+# A write's table; on PostgreSQL a page's upsert is "WITH s AS (DELETE FROM <stage> ...) INSERT INTO <table>".
+WRITE_RE = re.compile(
+    r'^\s*(?:WITH\s.*?\)\s*)?(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?',
+    re.IGNORECASE | re.DOTALL,
+)
 # Bookkeeping tables: the run records themselves, not mirror data.
 BOOKKEEPING = {"backoffice_syncrun", "backoffice_synclogentry"}
 
