@@ -239,6 +239,12 @@ class Command(BaseCommand):
             "--pg-sync-listings", type=int, default=2000, help="listings in the pg_sync scenario's shop"
         )
         parser.add_argument(
+            "--pg-sync-repeat",
+            type=int,
+            default=3,
+            help="runs of the pg_sync scenario's sync and baseline, interleaved; each keeps its fastest",
+        )
+        parser.add_argument(
             "--goals", default=",".join(GOALS), help=f"which scenarios to run, of {','.join(GOALS)}"
         )
         parser.add_argument(
@@ -294,7 +300,11 @@ class Command(BaseCommand):
             self.sync_bench(opts)
         if "pg_sync" in goals:
             lines["pg_sync"] = pg_sync_goal(
-                self.stdout, opts["pg_sync_listings"], opts["per_page"], opts["pg_database_url"]
+                self.stdout,
+                opts["pg_sync_listings"],
+                opts["per_page"],
+                opts["pg_database_url"],
+                opts["pg_sync_repeat"],
             )
         for goal in GOAL_TARGETS:  # in the order
             if goal == "stock" and goal in goals:  # inventory/management/commands/bench_stock.py prints it
