@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.conf import settings
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
@@ -613,17 +613,20 @@ def _insert_on_conflict(
             for link in links:
                 row.extend((account_id, values.get(link.key_field) or None))
         rows.append(row)
-    with conn.cursor() as cursor:
-        if plan.copy:
-            # Every time (a fraction of a millisecond), not remembered: a temporary table created in a
-            # transaction that rolled back is gone.
-            cursor.execute(plan.create_stage)
-            with cursor.cursor.copy(plan.copy) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(plan.sql)
-        else:
+    if not plan.copy:
+        with conn.cursor() as cursor:
             cursor.execute(plan.sql, [value for row in rows for value in row])
+        return
+    # One transaction (the caller's when there is one): a failed INSERT must take its COPYed rows with it,
+    # or the next page's INSERT would move them too.
+    with transaction.atomic(using=alias, savepoint=False), conn.cursor() as cursor:
+        # Every time (a fraction of a millisecond), not remembered: a temporary table created in a
+        # transaction that rolled back is gone.
+        cursor.execute(plan.create_stage)
+        with cursor.cursor.copy(plan.copy) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(plan.sql)
 
 
 def _copies(conn: Any) -> bool:

@@ -113,3 +113,22 @@ def test_sync_resource_analyzes_once(monkeypatch):
         account, "listings", client=FakeClient(listings=[[listing_payload(1)], [listing_payload(2)]])
     )
     assert calls and set(calls) == {Listing}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_write_outside_a_transaction_leaves_nothing_in_the_stage(monkeypatch):
+    """Called without a transaction, the COPY and the INSERT still share one: when the INSERT fails, the
+    COPYed rows go too, and the next page does not carry them into the mirror."""
+    postgresql_only()
+    import dataclasses
+
+    from backoffice.sync import engine
+
+    account = AccountFactory()
+    plan = engine._plan
+    monkeypatch.setattr(engine, "_plan", lambda *a: dataclasses.replace(plan(*a), sql="SELECT 1 / 0"))
+    with pytest.raises(Exception, match="division by zero"):
+        upsert_page(Listing, account, [(*map_listing(p), p) for p in [listing_payload(1)]])
+    monkeypatch.setattr(engine, "_plan", plan)
+    upsert_page(Listing, account, [(*map_listing(p), p) for p in [listing_payload(2)]])
+    assert list(Listing.objects.filter(account=account).values_list("reverb_id", flat=True)) == ["1002"]
