@@ -2,10 +2,11 @@
 
 `upsert_page` is the only write path for pulled data (DESIGN.md sections 3-4). Per page it runs:
   1. one SELECT of the page's existing (key, hash, missing),
-  2. one INSERT ... ON CONFLICT DO UPDATE for the new and changed rows (skipped when there are none),
-whatever the page size; one per set of fields told when the payloads of a page differ in which keys they
-carry (an update sets only the fields its payload told; a new row takes defaults for the rest).
-Unchanged rows are not written at all, so a sync with nothing new writes nothing.
+  2. one INSERT ... ON CONFLICT DO UPDATE for the new rows, and one for the changed rows per set of fields
+     their payloads told (an update sets only the fields its payload told; a new row takes defaults for
+     the rest); none when nothing is new or changed,
+whatever the page size. On PostgreSQL each INSERT reads its rows from a COPY into a session stage table
+(`_Plan`). Unchanged rows are not written at all, so a sync with nothing new writes nothing.
 FK link columns are resolved in that same statement (a scalar subquery per row looks the related row up by
 its Reverb key), so a new row is written once, not again per foreign key; an existing link is kept
 (COALESCE), so a pull never clears or moves one. `link_related` still links rows whose related object
@@ -243,7 +244,8 @@ def ensure_statistics(model: type[RemoteModel]) -> None:
     with conn.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         row = cursor.fetchone()
-        if row is not None and row[0] < 0:  # -1: never vacuumed nor analyzed (PostgreSQL >= 14)
+        # -1: never vacuumed nor analyzed (PostgreSQL >= 14); 0: analyzed while empty, as rows were written
+        if row is not None and row[0] <= 0:
             cursor.execute(f"ANALYZE {conn.ops.quote_name(table)}")
     _WITH_STATISTICS.add((conn.alias, table))
 

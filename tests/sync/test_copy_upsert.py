@@ -95,8 +95,8 @@ def test_a_first_sync_gives_a_never_analyzed_table_statistics():
     engine._WITH_STATISTICS.clear()
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'listings_listing'::regclass")
-        if cursor.fetchone()[0] >= 0:
-            pytest.skip("this test database's table was analyzed already")
+        if cursor.fetchone()[0] > 0:
+            pytest.skip("this test database's table has statistics already")
     account = AccountFactory()
     upsert_page(Listing, account, [(*map_listing(p), p) for p in [listing_payload(n) for n in range(5)]])
     ensure_statistics(Listing)
