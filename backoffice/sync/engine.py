@@ -413,8 +413,8 @@ class _Plan:
     """Everything about one upsert statement that depends only on (model, mapper columns, row count).
 
     Two forms. VALUES (SQLite): `sql` is one INSERT ... VALUES (...), ... ON CONFLICT with the rows as
-    parameters. COPY (PostgreSQL): the rows are COPYed into this session's stage table (`stage`, created
-    by `create_stage`), and `sql` moves them into the mirror with INSERT ... SELECT ... ON CONFLICT:
+    parameters. COPY (PostgreSQL): the rows are COPYed (`copy`) into this session's stage table, created
+    by `create_stage`, and `sql` moves them into the mirror with INSERT ... SELECT ... ON CONFLICT:
     COPY takes the values without the SQL parser and `sql` is short to plan, where a statement with
     every value in it took a third of its write to plan."""
 
@@ -422,8 +422,7 @@ class _Plan:
     prepare: tuple[Any, ...]  # per mapper column: None (pass through) or value -> parameter
     defaults: tuple[Any, ...]  # per mapper column: the value used when a row lacks that column
     local_values: tuple[Any, ...]  # insert-only local columns (never produced by a mapper): defaults
-    copy: str = ""  # COPY form: COPY <stage> (columns) FROM STDIN
-    stage: str = ""  # COPY form: the stage table's name
+    copy: str = ""  # COPY form: COPY <stage> (columns) FROM STDIN; empty for the VALUES form
     create_stage: str = ""  # COPY form: CREATE TEMP TABLE IF NOT EXISTS <stage> ...
 
 
@@ -495,10 +494,11 @@ def _plan(
 ) -> _Plan:
     """`names`: the mapper columns of the INSERT (absent ones take their default on a new row);
     `told`: those an existing row's UPDATE sets (the fields these payloads carried); `links`: FK columns
-    filled from the related row with the Reverb key in the link's key field (two parameters per row
-    each: the account and that key), kept as they were when already set; `partial`: the UPDATE sets
+    filled from the related row with the Reverb key in the link's key field (in the VALUES form two
+    parameters per row each, the account and that key; in the COPY form read from the staged row), kept
+    as they were when already set; `partial`: the UPDATE sets
     fewer fields than some rows told, so it clears the payload hash instead of storing it."""
-    copying = _copies(conn)
+    copying = conn.vendor == "postgresql"  # COPY: PostgreSQL with psycopg 3, the project's driver
     key = (model, conn.alias, conn.vendor, names, 0 if copying else count, told, links, partial)
     plan = _PLANS.get(key)
     if plan is not None:
@@ -535,7 +535,7 @@ def _plan(
         )
         for f in link_fields
     ]
-    stage = copy = create_stage = ""
+    copy = create_stage = ""
     if copying:
         # One stage table per session and mirror table, named after the table's columns (a migration
         # that changes them gets a new stage); the INSERT empties it as it reads it.
@@ -568,7 +568,6 @@ def _plan(
         defaults=tuple(f.get_default() for f in mapper_fields),
         local_values=tuple(f.get_db_prep_save(f.get_default(), conn) for f in local),
         copy=copy,
-        stage=stage,
         create_stage=create_stage,
     )
     if len(_PLANS) > 512:  # bounded: a handful of resources times a few page sizes in practice
@@ -629,11 +628,6 @@ def _insert_on_conflict(
             for row in rows:
                 copy.write_row(row)
         cursor.execute(plan.sql)
-
-
-def _copies(conn: Any) -> bool:
-    """Whether upserts on this connection go through COPY: on PostgreSQL (with psycopg 3, the driver)."""
-    return conn.vendor == "postgresql"
 
 
 def mark_missing(
