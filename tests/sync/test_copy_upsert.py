@@ -105,7 +105,7 @@ def test_a_first_sync_gives_a_never_analyzed_table_statistics():
         assert cursor.fetchone()[0] == 5
 
 
-def test_sync_resource_analyzes_once(monkeypatch):
+def test_sync_resource_asks_for_statistics_of_the_table_it_wrote(monkeypatch):
     calls = []
     monkeypatch.setattr("backoffice.sync.runner.ensure_statistics", calls.append)
     account = AccountFactory()
