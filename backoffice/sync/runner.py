@@ -30,6 +30,7 @@ from .engine import (
     link_related,
     mark_missing,
     upsert_page,
+    without_flush,
 )
 from .mapping import link
 from .objects import retrying_deadlocks
@@ -248,7 +249,17 @@ def sync_resource(
     resource = registry.get(resource_name)
     if resource.fetch is None:
         raise ValueError(f"{resource_name} is pulled with its parent resource, not on its own")
-    client = client or account.client()
+    with without_flush(resource.model):
+        return _pull(account, resource, full, client or account.client(), observer)
+
+
+def _pull(
+    account: ReverbAccount,
+    resource: Resource,
+    full: bool,
+    client: ReverbClient,
+    observer: PageObserver | None,
+) -> SyncRun:
     since = None if full or not resource.incremental else since_for(account.pk, resource.name)
     now = timezone.now()
     run = SyncRun.objects.create(

@@ -46,11 +46,8 @@ from ._bench_pgsync import (
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 TOKEN = "bench-token"
-# A write's table; on PostgreSQL a page's upsert is "WITH s AS (DELETE FROM <stage> ...) INSERT INTO <table>".
-WRITE_RE = re.compile(
-    r'^\s*(?:WITH\s.*?\)\s*)?(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?',
-    re.IGNORECASE | re.DOTALL,
-)
+# A write and its table.
+WRITE_RE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.IGNORECASE)
 # Bookkeeping tables: the run records themselves, not mirror data.
 BOOKKEEPING = {"backoffice_syncrun", "backoffice_synclogentry"}
 

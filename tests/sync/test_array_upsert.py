@@ -1,13 +1,15 @@
-"""On PostgreSQL a page is COPYed into a session stage table and moved into the mirror with one
-INSERT ... SELECT ... ON CONFLICT; SQLite keeps the multi-row INSERT. Both must store the very same
-values, odd text included, and a page's transaction may skip the WAL flush only on its own."""
+"""On PostgreSQL a page goes into the mirror as one INSERT ... SELECT ... FROM unnest(<one binary array per
+column>) ON CONFLICT; SQLite keeps the multi-row INSERT. Both must store the very same values, odd text
+included, and refuse what a column cannot hold; a page's commit may skip the WAL flush only in a pull
+that owns its transactions."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from backoffice.sync.engine import commit_without_flush, ensure_statistics, upsert_page
+from backoffice.sync.engine import commit_without_flush, ensure_statistics, upsert_page, without_flush
 from backoffice.sync.runner import sync_resource
 from listings.models import Listing
 from listings.sync import map_listing
@@ -18,13 +20,13 @@ from tests.sync.fakes import FakeClient
 
 pytestmark = pytest.mark.django_db
 
-# What COPY's text format escapes (tab, newline, backslash) and what SQL literals would (quotes, %).
-ODD = "O'Brien's 100% \"mint\" \\ \t tab \n line \r %s %(x)s \\N ünïcödé 🎸"
+# What text arrays and COPY escape (quotes, braces, tab, newline, backslash) and SQL literals would (%).
+ODD = "O'Brien's 100% \"mint\" {a,b} NULL \\ \t tab \n line \r %s %(x)s \\N ünïcödé 🎸"
 
 
 def postgresql_only() -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("the COPY path and synchronous_commit are PostgreSQL's")
+        pytest.skip("the array form and synchronous_commit are PostgreSQL's")
 
 
 def test_odd_text_round_trips_through_a_page_upsert():
@@ -36,18 +38,30 @@ def test_odd_text_round_trips_through_a_page_upsert():
     assert Listing.objects.filter(account=account).count() == 60
 
 
-def test_the_stage_is_left_empty_and_links_are_set_through_it():
-    postgresql_only()
+def test_links_are_set_from_the_key_in_the_same_statement():
     account = AccountFactory()
     listing = ListingFactory(account=account, reverb_id="7001")
-    payload = order_payload(1, product_id="7001")
-    upsert_page(Order, account, [(*map_order(payload), payload)])
-    assert Order.objects.get(account=account).listing_id == listing.pk
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'stage_orders_order_%%'")
-        (stage,) = cursor.fetchone()
-        cursor.execute(f'SELECT count(*) FROM "{stage}"')
-        assert cursor.fetchone()[0] == 0
+    payloads = [order_payload(1, product_id="7001"), order_payload(2, product_id="")]
+    with CaptureQueriesContext(connection) as queries:
+        upsert_page(Order, account, [(*map_order(p), p) for p in payloads])
+    assert dict(Order.objects.filter(account=account).values_list("reverb_id", "listing_id")) == {
+        payloads[0]["order_number"]: listing.pk,
+        payloads[1]["order_number"]: None,
+    }
+    assert [q["sql"].split()[0] for q in queries] == ["SELECT", "INSERT"]  # logged like any statement
+
+
+def test_a_value_too_long_for_its_column_fails_the_write_not_truncated(monkeypatch):
+    """`unstorable` keeps such rows out of a page; should one get past it, the array form must fail as
+    a VALUES row would, never store a cut value (an explicit cast to varchar(n) would cut it)."""
+    postgresql_only()  # SQLite does not enforce a varchar's length
+    monkeypatch.setattr("backoffice.sync.engine.unstorable", lambda *args: None)
+    account = AccountFactory()
+    payload = listing_payload(1)
+    key, fields = map_listing(payload)
+    with pytest.raises(DataError), transaction.atomic():
+        upsert_page(Listing, account, [(key, {**fields, "sku": "S" * 300}, payload)])
+    assert not Listing.objects.filter(account=account).exists()
 
 
 def test_a_row_written_by_another_writer_meanwhile_is_updated_not_duplicated(monkeypatch):
@@ -64,27 +78,53 @@ def test_a_row_written_by_another_writer_meanwhile_is_updated_not_duplicated(mon
     assert Listing.objects.filter(account=account).count() == 2
 
 
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_only_a_page_transaction_of_its_own_skips_the_flush():
     postgresql_only()
     account = AccountFactory()
-
-    def setting() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
     with transaction.atomic():
         commit_without_flush(Listing)
-        assert setting() == "off"
+        assert synchronous_commit() == "off"
         with transaction.atomic():  # a savepoint inside: the outer transaction decides
             commit_without_flush(Listing)
-    assert setting() == "on"  # SET LOCAL: this transaction only
+    assert synchronous_commit() == "on"  # SET LOCAL: this transaction only
     with transaction.atomic():  # an action's transaction around a write-back: never relaxed
         ListingFactory(account=account)
         with transaction.atomic():
             commit_without_flush(Listing)
-            assert setting() == "on"
+            assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pull_skips_the_flush_for_its_span_only(monkeypatch):
+    """sync_resource sets synchronous_commit off once for the session, not per page, and resets it
+    after, also when the pull raises; inside an action's transaction it leaves it alone."""
+    postgresql_only()
+    account = AccountFactory()
+    seen = []
+    monkeypatch.setattr(
+        "backoffice.sync.runner.upsert_page",
+        lambda *args: seen.append(synchronous_commit()) or upsert_page(*args),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        sync_resource(
+            account, "listings", client=FakeClient(listings=[[listing_payload(1)], [listing_payload(2)]])
+        )
+    assert seen == ["off", "off"] and synchronous_commit() == "on"
+    assert not [q for q in queries if "SET LOCAL" in q["sql"]]  # the session's setting, once
+    with pytest.raises(RuntimeError), without_flush(Listing):
+        raise RuntimeError("a pull that fails")
+    assert synchronous_commit() == "on"
+    seen.clear()
+    with transaction.atomic():
+        sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(3)]]))
+    assert seen == ["on"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,22 +153,3 @@ def test_sync_resource_asks_for_statistics_of_the_table_it_wrote(monkeypatch):
         account, "listings", client=FakeClient(listings=[[listing_payload(1)], [listing_payload(2)]])
     )
     assert calls and set(calls) == {Listing}
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_write_outside_a_transaction_leaves_nothing_in_the_stage(monkeypatch):
-    """Called without a transaction, the COPY and the INSERT still share one: when the INSERT fails, the
-    COPYed rows go too, and the next page does not carry them into the mirror."""
-    postgresql_only()
-    import dataclasses
-
-    from backoffice.sync import engine
-
-    account = AccountFactory()
-    plan = engine._plan
-    monkeypatch.setattr(engine, "_plan", lambda *a: dataclasses.replace(plan(*a), sql="SELECT 1 / 0"))
-    with pytest.raises(Exception, match="division by zero"):
-        upsert_page(Listing, account, [(*map_listing(p), p) for p in [listing_payload(1)]])
-    monkeypatch.setattr(engine, "_plan", plan)
-    upsert_page(Listing, account, [(*map_listing(p), p) for p in [listing_payload(2)]])
-    assert list(Listing.objects.filter(account=account).values_list("reverb_id", flat=True)) == ["1002"]
