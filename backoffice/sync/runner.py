@@ -29,8 +29,8 @@ from .engine import (
     ensure_statistics,
     link_related,
     mark_missing,
+    pull_session,
     upsert_page,
-    without_flush,
 )
 from .mapping import link
 from .objects import retrying_deadlocks
@@ -249,7 +249,7 @@ def sync_resource(
     resource = registry.get(resource_name)
     if resource.fetch is None:
         raise ValueError(f"{resource_name} is pulled with its parent resource, not on its own")
-    with without_flush(resource.model):
+    with pull_session(resource.model):
         return _pull(account, resource, full, client or account.client(), observer)
 
 

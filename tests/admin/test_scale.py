@@ -118,6 +118,22 @@ def test_text_search_uses_a_trigram_index_on_postgresql(model: type, field: str,
     assert f"{table}_{field}_trgm" in plan
 
 
+@postgres_only
+def test_mirror_text_columns_keep_their_plain_index_without_a_pattern_ops_copy() -> None:
+    """Migration 0010 drops the `varchar_pattern_ops` copies, which every pulled row paid for and no
+    query used; the plain b-tree indexes behind lookups and sorting stay."""
+    from django.apps import apps
+
+    from backoffice.models import RemoteModel
+
+    tables = [m._meta.db_table for m in apps.get_models() if issubclass(m, RemoteModel)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [tables])
+        indexes = cursor.fetchall()
+    assert len(tables) >= 10 and not [d for _, d in indexes if "varchar_pattern_ops" in d]
+    assert any(t == "orders_order" and d.endswith("USING btree (order_number)") for t, d in indexes)
+
+
 def test_a_deep_page_reads_its_keys_without_joins_then_the_same_rows_in_the_same_order(
     account: ReverbAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:

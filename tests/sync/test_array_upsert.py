@@ -9,7 +9,7 @@ import pytest
 from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from backoffice.sync.engine import commit_without_flush, ensure_statistics, upsert_page, without_flush
+from backoffice.sync.engine import commit_without_flush, ensure_statistics, pull_session, upsert_page
 from backoffice.sync.runner import sync_resource
 from listings.models import Listing
 from listings.sync import map_listing
@@ -78,9 +78,9 @@ def test_a_row_written_by_another_writer_meanwhile_is_updated_not_duplicated(mon
     assert Listing.objects.filter(account=account).count() == 2
 
 
-def synchronous_commit() -> str:
+def setting(name: str = "synchronous_commit") -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
+        cursor.execute("SELECT current_setting(%s)", [name])
         return cursor.fetchone()[0]
 
 
@@ -90,37 +90,45 @@ def test_only_a_page_transaction_of_its_own_skips_the_flush():
     account = AccountFactory()
     with transaction.atomic():
         commit_without_flush(Listing)
-        assert synchronous_commit() == "off"
+        assert setting() == "off"
         with transaction.atomic():  # a savepoint inside: the outer transaction decides
             commit_without_flush(Listing)
-    assert synchronous_commit() == "on"  # SET LOCAL: this transaction only
+    assert setting() == "on"  # SET LOCAL: this transaction only
     with transaction.atomic():  # an action's transaction around a write-back: never relaxed
         ListingFactory(account=account)
         with transaction.atomic():
             commit_without_flush(Listing)
-            assert synchronous_commit() == "on"
+            assert setting() == "on"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pull_skips_the_flush_for_its_span_only(monkeypatch):
-    """sync_resource sets synchronous_commit off once for the session, not per page, and resets it
-    after, also when the pull raises; inside an action's transaction it leaves it alone."""
+def test_a_pull_sets_its_session_for_bulk_writes_for_its_span_only(monkeypatch):
+    """sync_resource turns synchronous_commit off and TOAST compression to lz4 once for the session,
+    not per page, and resets both after, also when the pull raises; inside an action's transaction it
+    leaves them alone."""
     postgresql_only()
     account = AccountFactory()
     seen = []
     monkeypatch.setattr(
         "backoffice.sync.runner.upsert_page",
-        lambda *args: seen.append(synchronous_commit()) or upsert_page(*args),
+        lambda *args: seen.append(setting()) or upsert_page(*args),
     )
+    compression = setting("default_toast_compression")
+    # A payload large enough for TOAST to compress (about 2 kB), in words that do compress.
+    long = listing_payload(1, description=" ".join(f"word{n % 97}" for n in range(3000)))
     with CaptureQueriesContext(connection) as queries:
-        sync_resource(
-            account, "listings", client=FakeClient(listings=[[listing_payload(1)], [listing_payload(2)]])
-        )
-    assert seen == ["off", "off"] and synchronous_commit() == "on"
+        sync_resource(account, "listings", client=FakeClient(listings=[[long], [listing_payload(2)]]))
+    assert seen == ["off", "off"] and setting() == "on"
+    assert setting("default_toast_compression") == compression
     assert not [q for q in queries if "SET LOCAL" in q["sql"]]  # the session's setting, once
-    with pytest.raises(RuntimeError), without_flush(Listing):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_column_compression(raw) FROM listings_listing WHERE reverb_id = '1001'")
+        stored = cursor.fetchone()[0]
+        cursor.execute("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        assert stored == ("lz4" if "lz4" in cursor.fetchone()[0] else "pglz")
+    with pytest.raises(RuntimeError), pull_session(Listing):
         raise RuntimeError("a pull that fails")
-    assert synchronous_commit() == "on"
+    assert setting() == "on"
     seen.clear()
     with transaction.atomic():
         sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(3)]]))
