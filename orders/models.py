@@ -36,6 +36,9 @@ class Order(RemoteModel):
     selling_fee = amount_field()
     direct_checkout_fee = amount_field("processing fee")
     direct_checkout_payout = amount_field("payout")
+    # Read by the payouts check in SQL: columns, because `raw` is stored as text (PayloadField).
+    bump_fee = amount_field("bump fee")
+    tax_responsible_party = models.CharField(max_length=40, blank=True, default="")
     currency = models.CharField(max_length=3, blank=True, default="")
     paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
     shipped_at = models.DateTimeField(null=True, blank=True, db_index=True)

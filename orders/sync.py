@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from backoffice.sync.engine import UNCHANGED_PAGE, Link, MappingError, Resource
@@ -27,6 +28,24 @@ ORDER_SOURCES: dict[str, Any] = {
     "remote_created_at": "created_at",
     "remote_updated_at": "updated_at",
 }
+
+
+def lenient_amount(payload: Mapping[str, Any], key: str) -> Decimal | None:
+    """A fee some orders send as a Money object and some as a bare number (`bump_fee`): its amount to
+    the cent, or None when absent or not a number; never a reason to refuse the order (the payouts
+    check counts None as 0)."""
+    value = payload.get(key)
+    if isinstance(value, Mapping):
+        value = value.get("amount")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or abs(amount) >= 10**10:  # what the 12-digit column holds
+        return None
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -65,6 +84,8 @@ def map_order(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "selling_fee": selling_fee,
         "direct_checkout_fee": processing_fee,
         "direct_checkout_payout": payout,
+        "bump_fee": lenient_amount(payload, "bump_fee"),
+        "tax_responsible_party": text(payload, "tax_responsible_party", 40),
         "currency": currency or total_currency,
         "paid_at": when(payload, "paid_at"),
         "shipped_at": when(payload, "shipped_at"),

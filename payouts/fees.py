@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from orders.models import Order
 
@@ -73,16 +72,6 @@ def rates(table: dict[int, Rates], account_id: int) -> Rates:
     return table.get(account_id) or Rates()
 
 
-def _raw_money(raw: dict[str, Any], key: str) -> Decimal:
-    value = raw.get(key) if isinstance(raw, dict) else None
-    if isinstance(value, dict):
-        value = value.get("amount")
-    try:
-        return cents(value)
-    except (ArithmeticError, ValueError, TypeError):
-        return ZERO
-
-
 @dataclass(frozen=True)
 class OrderAmounts:
     """An order's money as the reconciliation needs it (product is the subtotal: price x quantity)."""
@@ -105,8 +94,7 @@ class OrderAmounts:
             cents(order.amount_shipping),
             cents(order.amount_tax),
         )
-        raw = order.raw or {}
-        withheld = tax if isinstance(raw, dict) and raw.get("tax_responsible_party") == "reverb" else ZERO
+        withheld = tax if order.tax_responsible_party == "reverb" else ZERO
         return cls(
             product=total - shipping - tax,
             shipping=shipping,
@@ -114,7 +102,7 @@ class OrderAmounts:
             total=total,
             selling_fee=cents(order.selling_fee),
             processing_fee=cents(order.direct_checkout_fee),
-            bump_fee=_raw_money(raw, "bump_fee"),
+            bump_fee=cents(order.bump_fee),
             tax_withheld=withheld,
             currency=order.currency,
             payout=None if order.direct_checkout_payout is None else cents(order.direct_checkout_payout),

@@ -3,9 +3,10 @@ alike), so the month's report sums and counts in a few grouped queries instead o
 (payouts/matching.py `match_period`).
 
 Two layers: `order_columns` / `line_columns` are ORM expressions for what a row needs (cents, the account's
-fee schedule, the figures in the raw payload), selected once per row in a derived table
+fee schedule), selected once per row in a derived table
 (matching.over_rows); ORDER_FORMULAS / LINE_FORMULAS are the fee rules as integer SQL arithmetic over those
-columns, so no numeric cast or jsonb read is repeated per formula.
+columns, so no numeric cast is repeated per formula. Nothing reads `raw`: it is stored as text (json, not
+jsonb) and would be parsed again per row; the order's bump fee and tax party are columns.
 
 Each formula mirrors a Python counterpart in payouts/fees.py and payouts/matching.py, which still build the
 findings shown on a page; the tests compare the two on a mixed shop (tests/payouts/test_report_sql.py).
@@ -33,8 +34,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Abs, Cast, Coalesce
+from django.db.models.functions import Abs, Coalesce
 from django.db.models.lookups import GreaterThan
 
 from refunds.models import RefundRequest
@@ -44,7 +44,6 @@ from .models import PayoutLineItem
 
 INT = BigIntegerField()
 MONEY = DecimalField(max_digits=14, decimal_places=2)
-NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
 def whole(number: int) -> Value:
@@ -101,8 +100,6 @@ def order_columns(prefix: str, table: dict[int, Rates], account_ids: list[int]) 
     """
     p = prefix
     tax = cents_of(f"{p}amount_tax")
-    bump_amount = KeyTextTransform("amount", KeyTransform("bump_fee", f"{p}raw"))
-    bump_plain = KeyTextTransform("bump_fee", f"{p}raw")
     # The order states what the seller got (direct_checkout_payout) and has a total: Reverb's own figure.
     states_payout = Q(**{f"{p}direct_checkout_payout__isnull": False, f"{p}amount_total__isnull": False})
     states_payout &= ~Q(**{f"{p}amount_total": 0})
@@ -114,16 +111,11 @@ def order_columns(prefix: str, table: dict[int, Rates], account_ids: list[int]) 
         "o_states_payout": Case(When(states_payout, then=whole(1)), default=zero(), output_field=INT),
         "o_payout": cents_of(f"{p}direct_checkout_payout"),
         "o_withheld": Case(
-            When(Q(**{f"{p}raw__tax_responsible_party": "reverb"}), then=tax),
+            When(Q(**{f"{p}tax_responsible_party": "reverb"}), then=tax),
             default=zero(),
             output_field=INT,
         ),
-        "o_bump": Case(
-            When(Q(**{f"{p}raw__bump_fee__amount__regex": NUMBER}), then=cents_of(Cast(bump_amount, MONEY))),
-            When(Q(**{f"{p}raw__bump_fee__regex": NUMBER}), then=cents_of(Cast(bump_plain, MONEY))),
-            default=zero(),
-            output_field=INT,
-        ),
+        "o_bump": cents_of(f"{p}bump_fee"),
         "o_selling_percent": per_account(table, account_ids, "selling_percent", 100),
         "o_processing_percent": per_account(table, account_ids, "processing_percent", 100),
         "o_processing_fixed": per_account(table, account_ids, "processing_fixed", 100),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
@@ -57,9 +58,28 @@ class AccountScoped:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+class KeyedChangeList(ChangeList):
+    """Django removes the duplicates that a search or filter across a to-many relation makes (a payout
+    found by its line items' order numbers) with DISTINCT over every column: PostgreSQL cannot compare
+    a `json` column (a mirror's PayloadField), and it is slow on wide rows anyway. Here the rows are
+    the ones whose key the filtered query returned, in its order."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        qs = super().get_queryset(request, exclude_parameters)
+        if not qs.query.distinct or qs.query.distinct_fields:
+            return qs
+        rows = self.root_queryset.filter(pk__in=qs.order_by().values("pk"))
+        if not rows.query.select_related:
+            rows = self.apply_select_related(rows)
+        return rows.order_by(*qs.query.order_by)
+
+
 class BaseAdmin(AccountScoped, admin.ModelAdmin):
     """Our ModelAdmin defaults: scoped to the user's accounts; URL fields assume https (Django 6's
-    default; Reverb is HTTPS)."""
+    default; Reverb is HTTPS); duplicates removed by key, not DISTINCT (KeyedChangeList)."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return KeyedChangeList
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if isinstance(db_field, models.URLField):

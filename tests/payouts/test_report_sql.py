@@ -213,9 +213,11 @@ def mixed_shop():
             f"{tag}23",
             amount_tax=Decimal("10.00"),
             raw={"bump_fee": {"amount": "2.50"}, "tax_responsible_party": "reverb"},
+            bump_fee=Decimal("2.50"),
+            tax_responsible_party="reverb",
         )
         paid_out(bump, other)
-        plain_bump = paid_order(account, f"{tag}24", raw={"bump_fee": "1.25"})
+        plain_bump = paid_order(account, f"{tag}24", raw={"bump_fee": "1.25"}, bump_fee=Decimal("1.25"))
         paid_out(plain_bump, other, fees=Decimal("0.50"))
         PayoutLineItemFactory(
             account=account, payout=other, order=None, order_number=f"{tag}999", amount_total=Decimal("7.00")

@@ -81,6 +81,35 @@ def test_full_order():
     assert f["web_url"] == "https://reverb.com/my/selling/orders/1001"
 
 
+def test_order_bump_fee_and_tax_party_are_columns():
+    """The payouts check reads them in SQL, where `raw` (json text) would be parsed per order."""
+    docs = load("orders/docs_retrieve_orders_example.json")["orders"]
+    f = map_order(next(o for o in docs if "tax_responsible_party" in o))[1]
+    assert f["tax_responsible_party"] == "reverb"
+    f = map_order(load("orders/sync_full_order.json"))[1]
+    assert f["bump_fee"] == Decimal("0.00") and "tax_responsible_party" not in f  # absent: not told
+
+
+@pytest.mark.parametrize(
+    ("bump", "expected"),
+    [
+        ({"amount": "2.50", "currency": "USD"}, Decimal("2.50")),
+        ("1.25", Decimal("1.25")),
+        (3, Decimal("3.00")),
+        ("1.005", Decimal("1.01")),
+        ({"amount": None}, None),
+        ("free", None),
+        (True, None),
+        ("1e12", None),  # beyond the column: dropped, the order still lands
+        ("NaN", None),
+    ],
+)
+def test_a_bump_fee_of_any_shape_never_refuses_the_order(bump, expected):
+    payload = load("orders/sync_full_order.json")
+    payload["bump_fee"] = bump
+    assert map_order(payload)[1]["bump_fee"] == expected
+
+
 def test_order_unknown_status_kept():
     payload = load("orders/sync_full_order.json")
     payload["status"] = "awaiting_moon_landing"
