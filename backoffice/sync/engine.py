@@ -238,7 +238,7 @@ _LZ4: dict[str, bool] = {}  # alias -> this server compresses with lz4 (PostgreS
 
 
 def _pull_settings(conn: Any) -> dict[str, str]:
-    settings = {"synchronous_commit": "off"}
+    values = {"synchronous_commit": "off"}
     if conn.alias not in _LZ4:
         with conn.cursor() as cursor:
             cursor.execute(
@@ -247,8 +247,8 @@ def _pull_settings(conn: Any) -> dict[str, str]:
             row = cursor.fetchone()
         _LZ4[conn.alias] = bool(row and row[0])
     if _LZ4[conn.alias]:
-        settings["default_toast_compression"] = "lz4"
-    return settings
+        values["default_toast_compression"] = "lz4"
+    return values
 
 
 @contextmanager
@@ -270,11 +270,11 @@ def pull_session(model: type[RemoteModel]) -> Iterator[None]:
     if conn.vendor != "postgresql" or conn.in_atomic_block or getattr(conn, _SESSION_WITHOUT_FLUSH, False):
         yield
         return
-    settings = _pull_settings(conn)
+    values = _pull_settings(conn)
     with conn.cursor() as cursor:
         cursor.execute(
-            "SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(settings)),
-            [value for pair in settings.items() for value in pair],
+            "SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(values)),
+            [value for pair in values.items() for value in pair],
         )
     setattr(conn, _SESSION_WITHOUT_FLUSH, True)
     try:
@@ -285,7 +285,7 @@ def pull_session(model: type[RemoteModel]) -> Iterator[None]:
             with conn.cursor() as cursor:
                 cursor.execute(
                     "SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = ANY(%s)",
-                    [list(settings)],
+                    [list(values)],
                 )
         except DatabaseError:
             conn.close()
@@ -680,6 +680,7 @@ def _insert_on_conflict(
     # Django's cursors bind parameters client-side, as text: a psycopg cursor of the same connection
     # binds them server-side, in binary (text arrays escape every quote of every payload), wrapped
     # by Django so that query logging and execute wrappers see the statement.
+    conn.ensure_connection()
     raw_cursor = psycopg.Cursor(conn.connection)
     with (
         conn.make_debug_cursor(raw_cursor) if conn.queries_logged else conn.make_cursor(raw_cursor) as cursor
