@@ -557,9 +557,9 @@ def _plan(
     """`names`: the mapper columns of the INSERT (absent ones take their default on a new row);
     `told`: those an existing row's UPDATE sets (the fields these payloads carried); `links`: FK columns
     filled from the related row with the Reverb key in the link's key field (in the VALUES form two
-    parameters per row each, the account and that key; in the ARRAYS form read from the unnested row), kept
-    as they were when already set; `partial`: the UPDATE sets
-    fewer fields than some rows told, so it clears the payload hash instead of storing it."""
+    parameters per row each, the account and that key; in the ARRAYS form read from the unnested row),
+    kept as they were when already set; `partial`: the UPDATE sets fewer fields than some rows told, so
+    it clears the payload hash instead of storing it."""
     arrays = conn.vendor == "postgresql"  # binary arrays: PostgreSQL with psycopg 3, the project's driver
     key = (model, conn.alias, conn.vendor, names, 0 if arrays else count, told, links, partial)
     plan = _PLANS.get(key)
