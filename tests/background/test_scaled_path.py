@@ -56,6 +56,7 @@ def redis() -> Iterator[str]:
     yield url
 
 
+@pytest.mark.timeout(600)  # the scenario's own deadline is 240 s; its setup and clusters' start come on top
 def test_two_qclusters_on_redis_lose_nothing_when_one_is_killed(scaled_ready: None) -> None:
     with redis() as redis_url:
         result = run_scenario(
