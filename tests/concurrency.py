@@ -29,7 +29,9 @@ class Outcome:
     error: BaseException | None = None
 
 
-def run_at_once(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], timeout: float = 120) -> list[Outcome]:
+def run_at_once(
+    fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], timeout: float = 120
+) -> list[Outcome]:
     """Call `fn(*args)` for each args of `calls`, each in its own thread, all released at the same moment.
     Returns one Outcome per call, in order; every thread's connections are closed when it ends."""
     barrier = threading.Barrier(len(calls))
