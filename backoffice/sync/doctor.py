@@ -28,7 +28,7 @@ from backoffice.sync import registry
 from backoffice.sync.engine import MappingError, Resource
 
 REFERENCE_ORIGIN = "http://doctor-reference.invalid"
-REFERENCE_TOKEN = "doctor-reference-token"  # noqa: S105 (the in-process emulator's, not a secret)
+REFERENCE_TOKEN = "doctor-reference-token"
 REFERENCE_SIZE = "listings=60,orders=60"
 MAX_LISTED = 25  # paths listed per kind and resource; the count says how many more there were
 Rows = list[dict[str, Any]]

@@ -99,7 +99,7 @@ class _ReadAhead:
                     break
             else:
                 self._put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, in order
+        except BaseException as exc:
             self._put(None, exc)
         finally:
             close = getattr(self._pages, "close", None)

@@ -90,7 +90,7 @@ class Server:
         hosts = self.hosts
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 hosts.append(self.headers.get("Host", ""))
                 self.send_response(status)
                 self.send_header("Content-Type", "text/csv; charset=utf-8")

@@ -214,7 +214,7 @@ def trickling_server() -> Iterator[str]:
     """A loopback server that sends its headers, then one body byte every 50 ms (5 s for the body)."""
 
     class Trickle(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             body = b'{"a": "' + b"x" * 90 + b'"}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
