@@ -99,7 +99,7 @@ class _ReadAhead:
                     break
             else:
                 self._put(_DONE)
-        except BaseException as exc:
+        except BaseException as exc:  # handed to the consuming thread, in order
             self._put(None, exc)
         finally:
             close = getattr(self._pages, "close", None)

@@ -215,7 +215,7 @@ def _pull_children(
                     if len(batch) >= CHILD_BATCH:
                         land_page(child, account, child_run, batch, observer)
                         batch = []
-            except Exception as exc:
+            except Exception as exc:  # any failure: log it, retry this parent next run
                 child_run.failed += 1
                 key = resource.mapper(parent)[0]
                 SyncLogEntry.objects.create(

@@ -43,7 +43,7 @@ def test_the_schedules() -> None:
     run()
     by_name = {s.name: s for s in Schedule.objects.all()}
     pulls = {
-        s.name: (s.minutes, eval(s.kwargs)["resources"])
+        s.name: (s.minutes, eval(s.kwargs)["resources"])  # our own repr, as django-q reads it
         for s in by_name.values()
         if s.func == "backoffice.background.tasks.pull_accounts"
     }
