@@ -118,7 +118,14 @@ FIELDS: dict[str, FieldSpec] = {
     "offers_enabled": FieldSpec("Offers enabled", None, lambda o: o.offers_enabled, _same("offers_enabled")),
     "sku": FieldSpec("SKU", None, lambda o: o.sku, _same("sku")),
     "preorder_info": FieldSpec("Pre-order", None, _raw("preorder_info"), _same("preorder_info")),
+    # Reverb does not read these back: their "remote" value is what this back office last sent (LOCAL).
+    "upc": FieldSpec("UPC", None, lambda o: o.upc, _same("upc")),
+    "upc_does_not_apply": FieldSpec(
+        "UPC does not apply", None, lambda o: o.upc_does_not_apply, _same("upc_does_not_apply")
+    ),
 }
+# Fields whose last sent value the listing keeps in its own column (Reverb never tells it back).
+LOCAL = ("upc", "upc_does_not_apply")
 
 
 def remote_values(listing: Listing) -> dict[str, Any]:
