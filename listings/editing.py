@@ -235,6 +235,15 @@ def inventory_errors(
     return errors
 
 
+def valid_gtin(code: str) -> bool:
+    """A UPC-A (12), EAN-13 or GTIN-14 with its check digit right (GS1's mod-10 weights 3 and 1)."""
+    if not (code.isascii() and code.isdigit() and 12 <= len(code) <= 14):
+        return False
+    digits = [int(c) for c in code]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    return (10 - total % 10) % 10 == digits[-1]
+
+
 def effective(listing: Listing, name: str) -> Any:
     change = (listing.pending_changes or {}).get(name)
     return change["value"] if change is not None else FIELDS[name].remote(listing)

@@ -131,3 +131,76 @@ def test_gaps_of_a_complete_brand_new_listing_with_upc_does_not_apply() -> None:
     body = new_listing("OK-1", condition={"uuid": BRAND_NEW}, upc_does_not_apply=True)
     assert readiness.payload_gaps(body) == []
     assert [g.field for g in readiness.payload_gaps({**body, "price": {"amount": "0"}})] == ["price"]
+
+
+def test_the_edit_form_checks_the_upc_and_the_page_shows_what_publishing_needs(
+    admin_client: Client, account: ReverbAccount, emulator: Any
+) -> None:
+    from tests.listings.test_admin import edit_data
+
+    draft = brand_new_draft(account, "EF-1")
+    url = reverse("admin:listings_listing_edit", args=[draft.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'id="publish-gaps"' in page and "Brand New items need a UPC" in page
+    typo = admin_client.post(url, edit_data(draft, upc="012345678900", inventory=3))
+    assert typo.status_code == 200 and "check digit" in typo.content.decode()
+    both = admin_client.post(url, edit_data(draft, upc="012345678905", upc_does_not_apply="on", inventory=3))
+    assert "not both" in both.content.decode()
+    admin_client.post(url, edit_data(draft, upc="012345678905", inventory=3))
+    draft.refresh_from_db()
+    assert draft.pending_changes["upc"] == {"value": "012345678905", "base": ""}
+    assert readiness.listing_gaps(draft) == []
+
+
+def test_the_csv_import_carries_the_upc(account: ReverbAccount) -> None:
+    from listings import csv_import
+
+    text = (
+        "sku,make,model,condition,price,upc,upc_does_not_apply\n"
+        "C-1,Boss,DS-1,Brand New,79,012345678905,\n"
+        "C-2,Boss,DS-2,Brand New,89,,yes\n"
+        "C-3,Boss,DS-3,Brand New,99,012345678900,\n"
+    )
+    rows, problems = csv_import.parse(account, text)
+    assert problems == []
+    assert rows[0].payload["upc"] == "012345678905" and "upc_does_not_apply" not in rows[0].payload
+    assert rows[1].payload["upc_does_not_apply"] is True
+    assert rows[2].outcome == "refused" and "check digit" in rows[2].reasons[0]
+
+
+def test_catalogue_health_counts_each_gap_and_links_to_the_listings(
+    admin_client: Client, account: ReverbAccount, emulator: Any
+) -> None:
+    from listings import health
+
+    services.create_listing(account, new_listing("H-OK"), actor=None)
+    brand_new_draft(account, "H-UPC")
+    services.create_listing(account, new_listing("H-NOPHOTO", photos=[]), actor=None)
+    twin_a = services.create_listing(account, new_listing("H-TWIN-A"), actor=None).obj
+    twin_b = services.create_listing(account, new_listing("H-TWIN-B"), actor=None).obj
+    Listing.objects.filter(pk__in=[twin_a.pk, twin_b.pk]).update(sku="H-TWIN")
+    lines = {line.check.key: line.count for line in health.counts(Listing.objects.filter(account=account))}
+    assert lines["no_upc"] == 1 and lines["no_photos"] == 1 and lines["duplicate_sku"] == 2
+    assert lines["no_sku"] == 0 and lines["no_shipping"] == 0
+    page = admin_client.get(reverse("admin:listings_listing_health")).content.decode()
+    link = f"?health=no_upc&amp;account__id__exact={account.pk}"
+    assert link in page
+    listed = admin_client.get(reverse(CHANGELIST) + link.replace("&amp;", "&")).content.decode()
+    assert "H-UPC" in listed and "H-NOPHOTO" not in listed
+
+
+def test_catalogue_health_shows_only_the_users_shops(
+    client: Client, account: ReverbAccount, emulator: Any, strict_membership: None, django_user_model: Any
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from tests.factories import AccountFactory
+
+    brand_new_draft(account, "H-MINE")
+    theirs = AccountFactory(name="clerks-shop")
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.groups.add(Group.objects.get(name="Viewer"))
+    theirs.members.add(clerk)
+    client.force_login(clerk)
+    page = client.get(reverse("admin:listings_listing_health")).content.decode()
+    assert "clerks-shop" in page and account.name not in page
