@@ -268,6 +268,8 @@ REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=1.0)
 REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=5)
 # Publishing is asynchronous on Reverb (API-NOTES 16.1.3): re-read this long after, this many times.
 LISTING_PUBLISH_CONFIRM_DELAY = env.float("LISTING_PUBLISH_CONFIRM_DELAY", default=2.0)
+# Catalogue health counts a draft older than this many days as one to publish or delete.
+CATALOGUE_OLD_DRAFT_DAYS = env.int("CATALOGUE_OLD_DRAFT_DAYS", default=30)
 LISTING_PUBLISH_CONFIRM_TRIES = env.int("LISTING_PUBLISH_CONFIRM_TRIES", default=3)
 # "database": one bucket per account shared by every worker (backoffice/background/ratebudget.py);
 # "local": per process.

@@ -25,7 +25,7 @@ from backoffice.background.jobs import ItemSpec, create_job, job_url
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
 
-from . import editing, services, views
+from . import editing, health, services, views
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
 from .models import Listing
 
@@ -73,6 +73,21 @@ class PendingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HealthFilter(admin.SimpleListFilter):
+    """The catalogue health checks (listings/health.py) as a filter: the health page links here."""
+
+    title = "catalogue health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(check.key, check.label) for check in health.CHECKS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Listing]) -> QuerySet[Listing]:
+        if self.value() in health.BY_KEY:
+            return health.matching(queryset, self.value())
+        return queryset
+
+
 @admin.register(Listing)
 class ListingAdmin(ReverbMirrorAdmin):
     resync_resource = "listings"
@@ -97,6 +112,7 @@ class ListingAdmin(ReverbMirrorAdmin):
     list_display_links = ["title", "sku"]
     list_filter = [
         PendingFilter,
+        HealthFilter,
         "account",
         "state",
         "missing",
@@ -183,6 +199,7 @@ class ListingAdmin(ReverbMirrorAdmin):
             path("new/", wrap(views.create), name="listings_listing_create"),
             path("import/", wrap(views.csv_upload), name="listings_listing_import"),
             path("vacation/", wrap(views.vacation), name="listings_vacation"),
+            path("health/", wrap(views.catalogue_health), name="listings_listing_health"),
             path("<int:pk>/edit/", wrap(views.edit_listing), name="listings_listing_edit"),
             path("<int:pk>/push/", wrap(views.push_one), name="listings_listing_push"),
             path("<int:pk>/resolve/", wrap(views.resolve), name="listings_listing_resolve"),

@@ -18,7 +18,20 @@ from backoffice.reverb.client import money
 from . import editing
 from .models import Listing
 
-COLUMNS = ("sku", "title", "make", "model", "condition", "price", "inventory", "description", "photos")
+COLUMNS = (
+    "sku",
+    "title",
+    "make",
+    "model",
+    "condition",
+    "price",
+    "inventory",
+    "description",
+    "photos",
+    "upc",
+    "upc_does_not_apply",
+)
+YES = ("1", "yes", "y", "true", "x")
 REQUIRED = ("sku", "make", "model", "condition", "price")
 MAX_ROWS = 5000
 MAX_PRICE = Decimal("10000000")  # below the mirror's 12 digits; no instrument costs more
@@ -114,6 +127,10 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
                 reasons.append(f"inventory {inventory} is more than {MAX_INVENTORY:,}")
     if inventory is not None and condition:
         reasons += [m for ms in editing.inventory_errors(condition, inventory).values() for m in ms]
+    upc = values.get("upc", "").strip().replace(" ", "")
+    if upc and not editing.valid_gtin(upc):
+        reasons.append(f"upc {upc!r} is not a 12 to 14 digit barcode with a right check digit")
+    no_upc = values.get("upc_does_not_apply", "").strip().lower() in YES
     payload: dict[str, Any] = {}
     if not reasons:
         payload = {
@@ -136,4 +153,8 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
         ]
         if photos:
             payload["photos"] = photos
+        if upc:
+            payload["upc"] = upc
+        elif no_upc:
+            payload["upc_does_not_apply"] = True
     return Row(number, sku, values.get("title", ""), "refused" if reasons else "create", reasons, payload)

@@ -118,7 +118,14 @@ FIELDS: dict[str, FieldSpec] = {
     "offers_enabled": FieldSpec("Offers enabled", None, lambda o: o.offers_enabled, _same("offers_enabled")),
     "sku": FieldSpec("SKU", None, lambda o: o.sku, _same("sku")),
     "preorder_info": FieldSpec("Pre-order", None, _raw("preorder_info"), _same("preorder_info")),
+    # Reverb does not read these back: their "remote" value is what this back office last sent (LOCAL).
+    "upc": FieldSpec("UPC", None, lambda o: o.upc, _same("upc")),
+    "upc_does_not_apply": FieldSpec(
+        "UPC does not apply", None, lambda o: o.upc_does_not_apply, _same("upc_does_not_apply")
+    ),
 }
+# Fields whose last sent value the listing keeps in its own column (Reverb never tells it back).
+LOCAL = ("upc", "upc_does_not_apply")
 
 
 def remote_values(listing: Listing) -> dict[str, Any]:
@@ -226,6 +233,15 @@ def inventory_errors(
     elif count > 1 and condition_uuid not in INVENTORY_CONDITIONS:
         errors["inventory"] = [INVENTORY_RULE]
     return errors
+
+
+def valid_gtin(code: str) -> bool:
+    """A UPC-A (12), EAN-13 or GTIN-14 with its check digit right (GS1's mod-10 weights 3 and 1)."""
+    if not (code.isascii() and code.isdigit() and 12 <= len(code) <= 14):
+        return False
+    digits = [int(c) for c in code]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    return (10 - total % 10) % 10 == digits[-1]
 
 
 def effective(listing: Listing, name: str) -> Any:

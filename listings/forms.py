@@ -34,6 +34,16 @@ class ListingFieldsForm(forms.Form):
     has_inventory = forms.BooleanField(required=False)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
     shipping_profile_id = forms.ChoiceField(label="Shipping profile", required=False)
+    upc = forms.CharField(
+        label="UPC",
+        max_length=14,
+        required=False,
+        help_text="The barcode number (UPC, EAN or GTIN: 12 to 14 digits). Reverb needs it to publish a "
+        "Brand New item.",
+    )
+    upc_does_not_apply = forms.BooleanField(
+        label="UPC does not apply", required=False, help_text="For a Brand New item that has no barcode."
+    )
     offers_enabled = forms.BooleanField(required=False)
     preorder_lead_time = forms.IntegerField(label="Pre-order lead time", min_value=1, required=False)
     preorder_lead_time_unit = forms.ChoiceField(label="Lead time unit", choices=LEAD_UNITS, required=False)
@@ -64,7 +74,18 @@ class ListingFieldsForm(forms.Form):
                 self.add_error(name, message)
         if data.get("preorder_lead_time") and not data.get("preorder_lead_time_unit"):
             self.add_error("preorder_lead_time_unit", "Choose days or weeks.")
+        if data.get("upc") and data.get("upc_does_not_apply"):
+            self.add_error("upc_does_not_apply", "Enter a UPC or tick this box, not both.")
         return data
+
+    def clean_upc(self) -> str:
+        upc = self.cleaned_data.get("upc", "").strip().replace(" ", "")
+        if upc and not editing.valid_gtin(upc):
+            raise forms.ValidationError(
+                "Enter the 12 to 14 digits of the barcode (its last digit is a check digit; this one does "
+                "not match: a typing slip?)."
+            )
+        return upc
 
     def preorder(self) -> dict[str, Any] | None:
         data = self.cleaned_data
@@ -95,6 +116,8 @@ class ListingFieldsForm(forms.Form):
             "shipping_profile_id": d["shipping_profile_id"] or "",
             "offers_enabled": d["offers_enabled"],
             "preorder_info": self.preorder(),
+            "upc": d["upc"],
+            "upc_does_not_apply": d["upc_does_not_apply"],
         }
 
     def show_reverb_errors(self, errors: dict[str, Any]) -> None:
@@ -152,6 +175,10 @@ class ListingCreateForm(ListingFieldsForm):
             body["has_inventory"] = d["has_inventory"]
         if d.get("shipping_profile_id"):
             body["shipping_profile_id"] = d["shipping_profile_id"]
+        if d.get("upc"):
+            body["upc"] = d["upc"]
+        if d.get("upc_does_not_apply"):
+            body["upc_does_not_apply"] = True
         if self.preorder():
             body["preorder_info"] = self.preorder()
         photos = [line.strip() for line in (d.get("photos") or "").splitlines() if line.strip()]
@@ -197,5 +224,6 @@ class ImageUrlForm(forms.Form):
 class CsvUploadForm(forms.Form):
     account = forms.ModelChoiceField(queryset=ReverbAccount.objects.filter(enabled=True))
     file = forms.FileField(
-        help_text="Columns: sku, title, make, model, condition, price, inventory, description, photos."
+        help_text="Columns: sku, title, make, model, condition, price, inventory, description, photos, upc, "
+        "upc_does_not_apply (yes or empty).",
     )

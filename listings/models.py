@@ -36,6 +36,8 @@ class Listing(RemoteModel):
     web_url = models.URLField("View on Reverb", max_length=500, blank=True, default="")
     category = models.CharField(max_length=255, blank=True, default="", db_index=True)
     images = models.JSONField(default=list, blank=True, help_text="Photo URLs, largest available, in order.")
+    # Reverb said it ships: a shipping profile, shipping rates or local pickup (None: not told yet).
+    ships = models.BooleanField(null=True, blank=True)
 
     # Local-only columns: never written by the sync (the mapper does not produce them, and the engine's
     # upsert only writes the mapper's columns). See listings/editing.py.
@@ -49,6 +51,10 @@ class Listing(RemoteModel):
         blank=True,
         help_text="Outcome of the last push: status, message, per-field errors, when.",
     )
+    # What this back office sent as the UPC: Reverb takes `upc` / `upc_does_not_apply` on writes but no
+    # source shows them read back (API-NOTES 5.2, 5.3), so the product remembers what it sent.
+    upc = models.CharField("UPC", max_length=32, blank=True, default="")
+    upc_does_not_apply = models.BooleanField("UPC does not apply", default=False)
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]

@@ -21,7 +21,7 @@ from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import DuplicateSkuError, ReverbError, TransportError
 
-from . import editing
+from . import editing, readiness
 from .models import Listing
 
 if TYPE_CHECKING:
@@ -103,9 +103,12 @@ PUBLISHABLE = ("draft", "ended", "sold", "sold_out")
 
 
 def publish_refusal(listing: Listing) -> str:
-    if listing.state in PUBLISHABLE:
-        return ""
-    return f"{listing} is {_state(listing)}: only drafts, ended and sold listings can be published."
+    if listing.state not in PUBLISHABLE:
+        return f"{listing} is {_state(listing)}: only drafts, ended and sold listings can be published."
+    missing = readiness.listing_gaps(listing)
+    if missing:
+        return f"{listing} is not ready to publish, nothing was sent: {readiness.in_words(missing)}"
+    return ""
 
 
 def end_refusal(listing: Listing) -> str:
@@ -195,7 +198,16 @@ def _create_or_update(
             update.call,
             _warnings(answer),
         )
-    if account.auto_publish:
+    held_back = ""
+    missing = readiness.payload_gaps(data)
+    if data.get("publish") and missing:
+        raise push.refuse(
+            f"Not ready to publish, nothing was sent: {readiness.in_words(missing)}",
+            field_errors={gap.field: [gap.message] for gap in missing},
+        )
+    if account.auto_publish and missing:
+        held_back = f" Not published: {readiness.in_words(missing)}"
+    elif account.auto_publish:
         data["publish"] = True
     for attempt in (1, 2):
         push.summary = data
@@ -219,6 +231,7 @@ def _create_or_update(
                 raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
             continue
         listing = land(account, _listing_of(answer) or {})
+        remember_local(listing, data)
         publishing = listing.state != "live" and data.get("publish") and not _warnings(answer)
         if publishing:
             expect_publish(listing)
@@ -229,7 +242,12 @@ def _create_or_update(
             if publishing
             else "saved as a draft"
         )
-        return Done(f"Created listing {listing.reverb_id} ({state}).", listing, push.call, _warnings(answer))
+        return Done(
+            f"Created listing {listing.reverb_id} ({state}).{held_back}",
+            listing,
+            push.call,
+            _warnings(answer),
+        )
     raise AssertionError("unreachable")
 
 
@@ -269,6 +287,15 @@ def _refused_create(account: ReverbAccount, sku: str, exc: ReverbRefused, push: 
         f"Linked it here (listing {listing.reverb_id}): edit that one instead; nothing was created.",
         call=push.call,
     ) from exc
+
+
+def remember_local(listing: Listing, sent: Mapping[str, Any]) -> None:
+    """Keep what was sent of the fields Reverb does not read back (editing.LOCAL) on the listing."""
+    local = {name: sent[name] for name in editing.LOCAL if name in sent}
+    if local:
+        Listing.objects.filter(pk=listing.pk).update(**local)
+        for name, value in local.items():
+            setattr(listing, name, value)
 
 
 def _condition_of(data: Mapping[str, Any]) -> str:
@@ -343,6 +370,7 @@ def push_listing(
     pending = {k: v for k, v in listing.pending_changes.items() if k not in allowed}
     payload = _listing_of(answer)
     updated = land(listing.account, payload) if payload else reread(listing, client)
+    remember_local(updated, body)
     Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
     updated.pending_changes = pending
     message = f"Pushed {', '.join(editing.FIELDS[n].label for n in allowed)}." + held_note
@@ -384,6 +412,9 @@ def push_inventory(
     sold while the mirror thought otherwise, one publish follows."""
     body: dict[str, Any] = {"inventory": quantity}
     publishing = needs_publish_to_sell(listing, quantity)
+    unready = readiness.listing_gaps(listing) if publishing else []
+    if unready:  # the stock still goes; the relist waits for a person to complete the listing
+        publishing = False
     if publishing:
         body["publish"] = True
     push = _push(listing, "listings.push", actor, summary=body, client=client)
@@ -407,7 +438,9 @@ def push_inventory(
     warnings = _warnings(answer)
     message = f"Inventory {quantity} sent."
     relisted = quantity > 0 and listing.state in SOLD_STATES and updated.state == "live"  # by itself
-    if publishing and warnings:
+    if unready:
+        message += f" Not relisted: {listing} is not ready to publish: {readiness.in_words(unready)}"
+    elif publishing and warnings:
         message += " Not relisted: " + " ".join(warnings)
     elif publishing:
         relisted = True

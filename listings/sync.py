@@ -34,6 +34,18 @@ def photo_urls(payload: Mapping[str, Any]) -> list[str]:
     return urls
 
 
+def ships(payload: Mapping[str, Any]) -> bool:
+    """Whether the listing has a way to ship: a shipping profile (`shipping_profile_id` on seller rows,
+    `shipping_profile.id` on the public shape, API-NOTES 16.1.1), shipping rates, or local pickup."""
+    if payload.get("shipping_profile_id") not in (None, ""):
+        return True
+    profile = payload.get("shipping_profile")
+    if isinstance(profile, Mapping) and profile.get("id") not in (None, ""):
+        return True
+    shipping = payload.get("shipping")
+    return isinstance(shipping, Mapping) and bool(shipping.get("rates") or shipping.get("local"))
+
+
 # Listing fields read from a payload key of another name (`told`): the rest use their own name.
 LISTING_SOURCES = {
     "condition_name": "condition",
@@ -42,6 +54,7 @@ LISTING_SOURCES = {
     "web_url": "_links",
     "category": "categories",
     "images": "photos",
+    "ships": ("shipping_profile_id", "shipping_profile", "shipping"),
     "remote_created_at": "created_at",
     "remote_updated_at": "updated_at",
 }
@@ -76,6 +89,7 @@ def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "web_url": link(payload, "web"),
         "category": text(first_category, "full_name", 255),
         "images": photo_urls(payload),
+        "ships": ships(payload),
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),  # our emulator's extension; absent on Reverb
     }

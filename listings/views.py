@@ -28,7 +28,7 @@ from backoffice.background.jobs import ItemSpec, create_job, job_url
 from backoffice.models import BulkJob
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
-from . import csv_import, editing, services
+from . import csv_import, editing, health, readiness, services
 from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
 from .models import CsvImportPreview, Listing
 
@@ -121,11 +121,17 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
         if held:
             field.help_text = f"{field.help_text} Not sent to Reverb when saved: {held}.".strip()
     held_all = editing.held_message(listing.account, form.fields)
+    gaps = readiness.listing_gaps(listing) if listing.state in services.PUBLISHABLE else []
+    for gap in gaps:
+        if gap.field in form.fields:
+            field = form.fields[gap.field]
+            field.help_text = f"{field.help_text} Needed to publish: {gap.message}".strip()
     context = _context(
         admin,
         request,
         f"Edit {listing}",
         held_all=held_all,
+        gaps=gaps,
         push_settings_url=push_settings_url(request, listing),
         listing=listing,
         form=form,
@@ -426,3 +432,28 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
             applicable=preview is not None,
         )
     return TemplateResponse(request, "listings/csv_import.html", context)
+
+
+# ---- catalogue health ------------------------------------------------------------------------------
+
+
+def catalogue_health(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+    """Per shop the user works for, how many listings each catalogue check finds, each count a link to
+    those listings (the changelist filtered by the check and the shop)."""
+    _need(request, "view_listing")
+    changelist = reverse("admin:listings_listing_changelist")
+    shops = []
+    for account in accounts_of(request.user).order_by("name"):
+        lines = health.counts(Listing.objects.filter(account=account))
+        shops.append(
+            {
+                "account": account,
+                "lines": [
+                    (line, f"{changelist}?health={line.check.key}&account__id__exact={account.pk}")
+                    for line in lines
+                ],
+                "total": sum(line.count for line in lines),
+            }
+        )
+    context = _context(admin, request, "Catalogue health", shops=shops)
+    return TemplateResponse(request, "listings/health.html", context)

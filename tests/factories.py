@@ -52,8 +52,10 @@ BRAND_NEW = "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
 
 
 def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
-    """A valid create body: make, model, condition and price are what Reverb validates."""
+    """A valid create body: make, model, condition and price are what Reverb validates to save a draft;
+    a category, a photo and shipping make it ready to publish (listings/readiness.py)."""
     from backoffice.reverb.client import money as client_money
+    from backoffice.reverb.emulator.generator.catalog import category_uuid
 
     return {
         "make": "Fender",
@@ -61,6 +63,12 @@ def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
         "sku": sku,
         "condition": {"uuid": EXCELLENT},
         "price": client_money("1299.00", "USD"),
+        "categories": [{"uuid": category_uuid("Electric Guitars / Solid Body")}],
+        "photos": [f"https://photos.example.com/{sku}.jpg"],
+        "shipping": {
+            "local": False,
+            "rates": [{"region_code": "US_CON", "rate": client_money("40.00", "USD")}],
+        },
         **extra,
     }
 

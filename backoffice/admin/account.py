@@ -12,7 +12,7 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from backoffice.admin.base import BaseAdmin
@@ -21,9 +21,12 @@ from backoffice.background import ratebudget, webhooks
 from backoffice.background.jobs import JobAlreadyRunning, job_url
 from backoffice.background.mass_sync import KIND as MASS_SYNC
 from backoffice.background.mass_sync import start_mass_sync
+from backoffice.background.queue import enqueue
 from backoffice.models import API_URL_HELP, BulkJob, ReverbAccount, WebhookDelivery
 from backoffice.sync.doctor import start_doctor
 from backoffice.sync.runner import AccountDisabled
+
+SCOPES_TASK = "backoffice.background.tasks.check_scopes_task"
 
 PUSH_FIELDS = [
     "push_title",
@@ -101,10 +104,31 @@ class ReverbAccountAdmin(BaseAdmin):
     list_filter = ["enabled", "auto_sync", "currency"]
     filter_horizontal = ["members"]
     search_fields = ["name"]
-    readonly_fields = ["token_status", "created", "updated", "webhook_url", "api_last_hour", "mass_sync_job"]
+    readonly_fields = [
+        "token_status",
+        "token_scopes",
+        "created",
+        "updated",
+        "webhook_url",
+        "api_last_hour",
+        "mass_sync_job",
+    ]
     actions = ["verify_connection", "rotate_webhook_secret", "mass_sync", "run_doctor"]
     fieldsets = [
-        (None, {"fields": ["name", "api_url", "currency", "enabled", "token_status", "new_token"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "api_url",
+                    "currency",
+                    "enabled",
+                    "token_status",
+                    "token_scopes",
+                    "new_token",
+                ]
+            },
+        ),
         ("Sync", {"fields": ["auto_sync", "auto_publish", "time_zone", "reconcile_at"]}),
         (
             "Push to Reverb",
@@ -121,12 +145,37 @@ class ReverbAccountAdmin(BaseAdmin):
     def token_status(self, obj: ReverbAccount) -> str:
         return "set" if obj.has_token else "not set"
 
+    @admin.display(description="Token scopes")
+    def token_scopes(self, obj: ReverbAccount) -> SafeString | str:
+        found = obj.scopes_found or {}
+        if not found:
+            return "not checked yet (Verify connection checks them)"
+        lines = format_html_join("", "<li>{}</li>", ((line,) for line in found.get("lines", [])))
+        return format_html(
+            "<p>{} <span class='help'>(checked {})</span></p><ul class='token-scopes'>{}</ul>",
+            found.get("summary", ""),
+            found.get("checked_at", "")[:16].replace("T", " "),
+            lines,
+        )
+
+    def _check_scopes_soon(self, request: HttpRequest, account: ReverbAccount) -> None:
+        """The scope check costs a dozen requests at Reverb's pace: a worker does it, the page shows it."""
+        enqueue(SCOPES_TASK, account.pk, task_name=f"check scopes of {account.name}")
+        self.message_user(
+            request,
+            f"{account.name}: checking the token's scopes in the background; the account page shows which "
+            "features the token allows in a minute.",
+            messages.INFO,
+        )
+
     def save_model(self, request: HttpRequest, obj: ReverbAccount, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change and obj.enabled and obj.has_token:  # a new account: read its currency from the shop
             ok, message = obj.verify()
             level = messages.SUCCESS if ok else messages.WARNING
             self.message_user(request, f"{obj.name}: {'connected to ' if ok else ''}{message}", level)
+            if ok:
+                self._check_scopes_soon(request, obj)
 
     # Verifying sends the stored token to the account's URL: account management, as the README says.
     @admin.action(description="Verify connection", permissions=["change"])
@@ -135,6 +184,7 @@ class ReverbAccountAdmin(BaseAdmin):
             ok, message = account.verify()
             if ok:
                 self.message_user(request, f"{account.name}: connected to {message}.", messages.SUCCESS)
+                self._check_scopes_soon(request, account)
             else:
                 self.message_user(request, f"{account.name}: {message}", messages.ERROR)
 

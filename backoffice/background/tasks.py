@@ -205,6 +205,14 @@ def run_due_reconciliations(now: datetime | None = None) -> str:
     return f"started {len(started)} reconciliation(s): {', '.join(started) or 'none due'}{again}"
 
 
+def check_scopes_task(account_id: int) -> str:
+    """Check the account's token scopes (a dozen harmless requests of its budget) and keep the result."""
+    account = ReverbAccount.objects.filter(pk=account_id, enabled=True).first()
+    if account is None or not account.has_token:
+        return "no enabled account with a token"
+    return f"{account.name}: {account.check_scopes()}"
+
+
 def purge_old_records() -> str:
     """A schedule's entry point (daily): delete webhook deliveries, audit rows and sync runs past their
     retention (backoffice/background/retention.py)."""

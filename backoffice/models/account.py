@@ -131,6 +131,10 @@ class ReverbAccount(models.Model):
         help_text="Staff who see and work on this shop's data. Superusers see every shop.",
     )
 
+    # The last check of the token's scopes (backoffice/reverb/scopes.py): {"checked_at", "summary",
+    # "missing": [scope...], "lines": [...]}; empty until the first check.
+    scopes_found = models.JSONField(default=dict, blank=True, editable=False)
+
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -230,6 +234,23 @@ class ReverbAccount(models.Model):
         level = logging.DEBUG if ok else logging.INFO
         logger.log(level, "verify %r: %s %s", self, "ok" if ok else "failed", message)
         return ok, message
+
+    def check_scopes(self) -> str:
+        """Check the token's scopes with one harmless request each, keep the result on the account and
+        return its summary (which features will not work). Costs about a dozen requests of the budget."""
+        from django.utils import timezone
+
+        from backoffice.reverb import scopes
+
+        found = scopes.check(self.client())
+        self.scopes_found = {
+            "checked_at": timezone.now().isoformat(),
+            "summary": scopes.summary(found),
+            "missing": [f.need.scope for f in scopes.missing(found)],
+            "lines": [self._scrub(f.line) for f in found],
+        }
+        ReverbAccount.objects.filter(pk=self.pk).update(scopes_found=self.scopes_found)
+        return self.scopes_found["summary"]
 
     def check_currency(self) -> str:
         """Read the shop's currency from Reverb (`GET /shop`) and correct this account's when it differs:

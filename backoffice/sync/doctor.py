@@ -409,21 +409,27 @@ def start_doctor(account: Any, *, user: Any = None) -> Any:
 
 
 def check_account(job: Any, item: Any, *, resumed: bool) -> Any:
-    """The doctor's job item: GET requests only, so a restarted item simply runs again."""
+    """The doctor's job item: GET requests, and the scope probes' writes to an object that cannot exist
+    (backoffice/reverb/scopes.py), so a restarted item simply runs again."""
     from backoffice.background.jobs import Outcome
 
     account = job.account
     if not account.enabled:
         return Outcome.failed(f"Account {account.name} is disabled; it is never called.")
     try:
+        scopes = account.check_scopes()
         findings = examine(account.client()).findings
     except ReverbError as exc:
         return Outcome.failed(f"Reverb could not be read: {exc}")
-    report = "\n".join(line for finding in findings for line in finding.lines())
+    scope_lines = "\n".join(["Token scopes:", *account.scopes_found.get("lines", [])])
+    report = "\n".join(line for finding in findings for line in finding.lines()) + "\n\n" + scope_lines
     differing = [f.resource for f in findings if f.differs]
     if differing:
-        return Outcome.failed(f"{len(differing)} resources differ: {', '.join(differing)}\n{report}")
-    return Outcome.ok(f"No difference in {len(findings)} resources.\n{report}")
+        differ = f"{len(differing)} resources differ: {', '.join(differing)}"
+        return Outcome.failed(f"{differ}\n{scopes}\n{report}")
+    if account.scopes_found.get("missing"):
+        return Outcome.failed(f"{scopes}\n{report}")
+    return Outcome.ok(f"No difference in {len(findings)} resources. {scopes}\n{report}")
 
 
 JOB_HANDLERS = {DOCTOR: check_account}

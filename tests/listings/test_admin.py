@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from backoffice.actions import ActionError
 from backoffice.models import BulkJob, ReverbAccount, SyncLogEntry
-from listings import services
+from listings import editing, services
 from listings.models import Listing
 from tests.conftest import nothing_changes
 from tests.factories import EXCELLENT, new_listing
@@ -46,6 +46,7 @@ def edit_data(listing: Listing, **changes: Any) -> dict[str, Any]:
         "description": listing.description,
         "shipping_profile_id": "",
         "offers_enabled": "on" if listing.offers_enabled else "",
+        "categories": editing.effective(listing, "categories"),
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v != ""}
@@ -356,7 +357,7 @@ def test_vacation_page(admin_client: Client, account: ReverbAccount, emulator: A
 
 
 def test_images_page(admin_client: Client, account: ReverbAccount, emulator: Any) -> None:
-    listing = make(account, "IM-1")
+    listing = services.create_listing(account, new_listing("IM-1", photos=[]), actor=None).obj
     url = reverse("admin:listings_listing_images", args=[listing.pk])
     admin_client.post(url, {"op": "add", "url": "https://example.com/x.jpg"})
     admin_client.post(url, {"op": "add", "url": "https://example.com/y.jpg"})

@@ -240,7 +240,7 @@ def test_vacation(account: ReverbAccount, emulator: Any) -> None:
 
 
 def test_images_add_reorder_delete(account: ReverbAccount, emulator: Any) -> None:
-    listing = services.create_listing(account, new_listing("IMG-1"), actor=None).obj
+    listing = services.create_listing(account, new_listing("IMG-1", photos=[]), actor=None).obj
     services.add_image(listing, actor=None, url="https://example.com/a.jpg")
     listing = services.add_image(listing, actor=None, url="https://example.com/b.jpg").obj
     record = emu_record(emulator, listing.reverb_id)

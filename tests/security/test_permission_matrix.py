@@ -34,6 +34,7 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
     "listings_listing_create": (None, "listings.create_listing", "listings.create_listing"),
     "listings_listing_import": (None, "listings.import_listings", "listings.import_listings"),
     "listings_vacation": (None, "listings.set_vacation", "listings.view_listing"),
+    "listings_listing_health": (None, "listings.view_listing", "listings.view_listing"),
     "listings_listing_edit": ("listings.listing", "listings.change_listing", "listings.change_listing"),
     "listings_listing_push": ("listings.listing", "listings.push_listing", ""),
     "listings_listing_resolve": ("listings.listing", "listings.change_listing", ""),

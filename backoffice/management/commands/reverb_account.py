@@ -203,6 +203,9 @@ class Command(BaseCommand):
         ok, message = account.verify()
         if ok:
             self.stdout.write(self.style.SUCCESS(f"{account.name}: connected to {message}."))
+            summary = account.check_scopes()
+            style = self.style.WARNING if account.scopes_found.get("missing") else self.style.SUCCESS
+            self.stdout.write(style(f"{account.name}: {summary}"))
         elif fail:
             raise CommandError(f"{account.name}: {message}")
         else:

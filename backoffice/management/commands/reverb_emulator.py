@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.reverb.emulator import Emulator, parse_size
+from backoffice.reverb.emulator import scopes as token_scopes
 from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
 from backoffice.reverb.emulator.guesses import VARIANTS
 from backoffice.reverb.emulator.replay import CaptureReplay
@@ -45,6 +46,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--variant", default="default", help="shapes of the guessed resources: default, alt"
         )
+        parser.add_argument(
+            "--scopes",
+            default=None,
+            help="the token's scopes, e.g. 'read_listings read_orders' (default: every scope); a request "
+            "needing another is answered 403",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -52,6 +59,10 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         token = options["token"] or secrets.token_urlsafe(24)
+        try:
+            token_scopes.parse(options["scopes"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         if options["variant"] not in VARIANTS:
             raise CommandError(f"unknown variant {options['variant']!r}; known: {', '.join(VARIANTS)}")
         emulator: Emulator | CaptureReplay
@@ -69,6 +80,7 @@ class Command(BaseCommand):
                 rate_per_second=options["rate"],
                 rate_burst=options["burst"],
                 variant=options["variant"],
+                scopes=options["scopes"],
             )
         try:
             server = serve(emulator, options["host"], options["port"])

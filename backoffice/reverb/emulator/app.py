@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from . import core, photos
+from . import scopes as token_scopes
 from .core import ApiError, Request, Response
 from .faults import DroppedConnection, Faults
 from .store import Store
@@ -109,9 +110,11 @@ class Emulator:
         rate_per_second: float = DEFAULT_RATE_PER_SECOND,
         rate_burst: int = DEFAULT_RATE_BURST,
         publish_delay: float = PUBLISH_DELAY_SECONDS,
+        scopes: Any = None,
     ) -> None:
         """`variant` picks among the plausible shapes of what no live source shows (see `guesses`);
-        `rate_per_second` 0 turns the per-account limit off (tools that pace themselves)."""
+        `rate_per_second` 0 turns the per-account limit off (tools that pace themselves); `scopes` limits
+        what the token may do (see `scopes`; None: every scope)."""
         from .guesses import VARIANTS
 
         if variant not in VARIANTS:
@@ -127,6 +130,7 @@ class Emulator:
                     raise
         self.lock = threading.RLock()
         self.token = token
+        self.scopes = token_scopes.parse(scopes)
         self.faults = Faults()
         self.requests = Counter()  # (method, route template) -> count, for tests and bench
         self.writes = Counter()  # "METHOD /path" of every write request (exactly-once proofs)
@@ -238,6 +242,7 @@ class Emulator:
                 self._authenticate(req)
                 self._require_version(req)
                 found, params = core.router.match(req.method, req.path)
+                self._require_scope(req.method, found.template)
                 self.requests[(req.method, found.template)] += 1
                 if found.write:
                     self.writes[f"{req.method} {req.path}"] += 1
@@ -252,6 +257,11 @@ class Emulator:
         """Bearer token, or the legacy X-Auth-Token header the M1 plugin sent until 2017 (API-NOTES 2)."""
         if _token_of(req) != self.token:
             raise ApiError(401, "Unauthorized. Please log in and obtain a new authorization token.")
+
+    def _require_scope(self, method: str, template: str) -> None:
+        scope = token_scopes.required(method, template)
+        if self.scopes is not None and scope is not None and scope not in self.scopes:
+            raise ApiError(403, token_scopes.NOT_AUTHORIZED, extra={"error_type": None})
 
     @staticmethod
     def _require_version(req: Request) -> None:
@@ -315,6 +325,10 @@ class Emulator:
                     )
                     self._account_buckets.clear()
                 return Response(200, {"rate_per_second": self.pace[0], "burst": self.pace[1]})
+            if name == "scopes":
+                if req.method == "POST":
+                    self.scopes = token_scopes.parse(req.json.get("scopes"))
+                return Response(200, {"scopes": sorted(self.scopes) if self.scopes is not None else None})
             if name == "faults":
                 if req.method == "POST":
                     self.faults = Faults.from_dict(req.json)
