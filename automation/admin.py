@@ -4,7 +4,10 @@ holidays, the account's automation settings (kill switch, digest hour) and saved
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -15,10 +18,14 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from backoffice.admin.base import BaseAdmin
+from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin
+from backoffice.pages.render import page
 
 from . import offers
 from .models import (
+    Alert,
+    AlertKind,
+    AlertSubscription,
     AutomationSettings,
     Holiday,
     OfferRule,
@@ -233,3 +240,65 @@ class PriceChangeAdmin(BaseAdmin):
         sent = sum(1 for c in results if c.status == PriceChange.Status.SENT)
         level = messages.SUCCESS if sent == len(results) else messages.WARNING
         self.message_user(request, f"{sent} of {len(results)} planned price change(s) pushed.", level)
+
+
+# ---- instant alerts: each person's own settings, and the record of what was sent --------------------
+
+
+class AlertSubscriptionForm(forms.ModelForm):
+    kinds = forms.MultipleChoiceField(
+        label="Tell me at once about",
+        choices=AlertKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Only for the shops you work for, and only what your role may answer.",
+    )
+
+    class Meta:
+        model = AlertSubscription
+        fields = ["kinds", "by_email", "quiet_from", "quiet_until", "time_zone"]
+        widgets = {
+            "quiet_from": forms.TimeInput(attrs={"type": "time"}),
+            "quiet_until": forms.TimeInput(attrs={"type": "time"}),
+        }
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"].strip() or "UTC"
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(f"Unknown time zone {zone!r}; e.g. Europe/London.") from None
+        return zone
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "text", "account", "channel", "sent_at", "error"]
+    list_filter = ["kind", "account"]
+    search_fields = ["text", "key"]
+    date_hierarchy = "created_at"
+
+    def get_urls(self) -> list[URLPattern]:
+        mine = path("mine/", self.admin_site.admin_view(self.my_alerts), name="automation_alert_mine")
+        return [mine, *super().get_urls()]
+
+    def my_alerts(self, request: HttpRequest) -> HttpResponse:
+        """Any staff user sets their own alerts here; no permission beyond being staff is needed."""
+        subscription = AlertSubscription.objects.filter(user=request.user).first() or AlertSubscription(
+            user=request.user, time_zone=settings.TIME_ZONE
+        )
+        form = AlertSubscriptionForm(request.POST or None, instance=subscription)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            messages.success(request, "Saved: your alerts.")
+            return HttpResponseRedirect(reverse("admin:automation_alert_mine"))
+        recent = Alert.objects.filter(channel=f"user:{request.user.pk}").select_related("account")[:20]
+        return page(
+            request,
+            "automation/my_alerts.html",
+            "My alerts",
+            opts=Alert._meta,
+            form=form,
+            recent=recent,
+            no_email=not request.user.email,
+        )

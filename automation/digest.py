@@ -114,7 +114,7 @@ def build(account: ReverbAccount, user: Any, now: datetime | None = None) -> Dig
         more = queue.overdue + queue.today - ROWS_SHOWN
         if more > 0:
             lines.append(f"  ... and {more} more")
-        lines.append(f"  {getattr(settings, 'SITE_URL', '').rstrip('/')}{queue.url}")
+        lines.append(f"  {settings.SITE_URL.rstrip('/')}{queue.url}")
     return digest
 
 

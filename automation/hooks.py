@@ -1,6 +1,6 @@
-"""Receivers: mirror writes fill the deadline columns (ship-by within the order's own write) and wake
-the offer rules; holiday and account changes refill ship-by (a time-zone change is picked up by the hourly
-task). Connected by AutomationConfig.ready."""
+"""Receivers: mirror writes fill the deadline columns (ship-by within the order's own write), wake
+the offer rules and raise instant alerts; holiday and account changes refill ship-by (a time-zone change
+is picked up by the hourly task). Connected by AutomationConfig.ready."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 from backoffice.models import ReverbAccount
 from backoffice.sync.engine import rows_to_write, rows_written
-from messaging.models import Negotiation
+from messaging.models import Conversation, Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest
 
@@ -39,6 +39,24 @@ def _offers_written(sender: Any, account: ReverbAccount, keys: list[str], **kwar
 
     if has_active_rules(account.pk):
         enqueue("automation.tasks.run_offer_rules", account.pk, keys)
+
+
+@receiver(rows_written, sender=Negotiation)
+@receiver(rows_written, sender=RefundRequest)
+@receiver(rows_written, sender=Order)
+@receiver(rows_written, sender=Conversation)
+def _alerts_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+    """Rows a pull or a webhook wrote may be events someone asked to hear of at once (automation/alerts.py):
+    a worker looks, after this write commits, only when someone listens."""
+    from backoffice.background.queue import enqueue
+
+    from .models import AlertSubscription, AutomationSettings
+
+    listening = AlertSubscription.objects.exists() or (
+        AutomationSettings.objects.filter(account=account).exclude(chat_webhook_url="").exists()
+    )
+    if keys and listening:
+        enqueue("automation.tasks.raise_alerts", sender._meta.label_lower, account.pk, list(keys))
 
 
 @receiver([post_save, post_delete], sender=Holiday)

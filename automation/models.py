@@ -40,6 +40,15 @@ class AutomationSettings(models.Model):
         help_text="Hour (0-23, shop time zone) of the daily digest email. Empty: no digest.",
     )
     digest_sent_on = models.DateField(null=True, blank=True, editable=False)
+    chat_webhook_url = models.URLField(
+        "chat webhook",
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="A Slack-compatible incoming webhook (https://...): this shop's instant alerts are posted "
+        "there too, batched. Empty: email only.",
+    )
+    chat_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "automation settings"
@@ -271,3 +280,61 @@ class PriceChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.listing_id}: {self.old_price} -> {self.new_price}"
+
+
+# ---- instant alerts (automation/alerts.py) ------------------------------------------------------------
+
+
+class AlertKind(models.TextChoices):
+    OFFER = "offer", "New offer"
+    REFUND = "refund", "New refund request"
+    PAID = "paid", "Order paid"
+    MESSAGE = "message", "Buyer message"
+    DEADLINE = "deadline", "Ship-by deadline at risk"
+
+
+class AlertSubscription(models.Model):
+    """One person's instant alerts: which kinds, whether by email, and quiet hours (their own time zone).
+    Each person sets their own (Automation › My alerts); alerts cover only the shops they work for."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts")
+    kinds = models.JSONField(default=list, blank=True, help_text="The AlertKind values this person wants.")
+    by_email = models.BooleanField("by email", default=True)
+    quiet_from = models.TimeField(null=True, blank=True, help_text="No alert is sent from this time...")
+    quiet_until = models.TimeField(null=True, blank=True, help_text="...until this time (held, then sent).")
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="For the quiet hours.")
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "alert subscription"
+
+    def __str__(self) -> str:
+        return f"alerts of {self.user}"
+
+
+class Alert(models.Model):
+    """One event told to one channel (a person's email, or the shop's chat), once: the unique key makes a
+    second pull or webhook of the same event a no-op. Sent in batches by `alerts.send_due`."""
+
+    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(max_length=40, help_text='"user:<id>" or "chat"')
+    kind = models.CharField(max_length=10, choices=AlertKind.choices)
+    key = models.CharField(max_length=200, help_text="The event: the object's key and its version.")
+    text = models.CharField(max_length=500)
+    path = models.CharField(max_length=500, help_text="Where it is answered, in the admin.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "channel", "kind", "key"], name="alert_once_per_event")
+        ]
+        indexes = [models.Index(fields=["channel", "sent_at"], name="alert_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text}"

@@ -54,3 +54,25 @@ def stale_stock_all() -> str:
     for rule in rules:
         counts.append(f"{rule.name}: {len(run_stale_stock(rule))}")
     return "stale stock: " + ("; ".join(counts) or "no active rule")
+
+
+def raise_alerts(model_label: str, account_id: int, keys: Sequence[str]) -> str:
+    """After a mirror write: the instant alerts its rows are (automation/alerts.py)."""
+    from django.apps import apps
+
+    from . import alerts
+
+    account = ReverbAccount.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return f"account {account_id}: skipped (gone or disabled)"
+    made = alerts.raise_for(apps.get_model(model_label), account, list(keys))
+    return f"{account.name}: {made} alert(s)"
+
+
+def send_alerts() -> str:
+    """Every minute: deadlines at risk become alerts, then each channel's due alerts go out."""
+    from . import alerts
+
+    raised = alerts.raise_deadlines()
+    sent = alerts.send_due()
+    return f"alerts: {raised} deadline(s) at risk, {sent} message(s) sent"

@@ -270,6 +270,12 @@ REVERB_RATE_BURST = env.int("REVERB_RATE_BURST", default=5)
 LISTING_PUBLISH_CONFIRM_DELAY = env.float("LISTING_PUBLISH_CONFIRM_DELAY", default=2.0)
 # Catalogue health counts a draft older than this many days as one to publish or delete.
 CATALOGUE_OLD_DRAFT_DAYS = env.int("CATALOGUE_OLD_DRAFT_DAYS", default=30)
+# Where staff reach this back office: emails and alerts carry absolute links built on it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Instant alerts: at most one message per person (and per shop chat) every this many minutes; a ship-by
+# deadline is "at risk" this many hours before it.
+ALERT_BATCH_MINUTES = env.int("ALERT_BATCH_MINUTES", default=5)
+ALERT_DEADLINE_HOURS = env.int("ALERT_DEADLINE_HOURS", default=4)
 LISTING_PUBLISH_CONFIRM_TRIES = env.int("LISTING_PUBLISH_CONFIRM_TRIES", default=3)
 # "database": one bucket per account shared by every worker (backoffice/background/ratebudget.py);
 # "local": per process.

@@ -67,6 +67,7 @@ SCHEDULES: tuple[Spec, ...] = (
     Spec("offer rules", "automation.tasks.offer_rules_all", 5),
     Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
     Spec("stale-stock price rules", "automation.tasks.stale_stock_all", 1440),
+    Spec("instant alerts", "automation.tasks.send_alerts", 1),
     # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch feeds, send events.
     Spec("stock queue and events", "inventory.tasks.tick", 1),
 )

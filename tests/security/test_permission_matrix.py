@@ -29,6 +29,7 @@ ROLES = list(ROLE_PERMISSIONS)  # every role of backoffice/roles.py, new ones in
 # Custom admin URLs (beyond Django's changelist/add/change/delete/history) -> (model label of the object in
 # the URL or None, the permission a POST needs, the permission a GET needs).
 CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
+    "automation_alert_mine": (None, "", ""),  # every staff user sets their own alerts
     "backoffice_bulkjob_progress": ("backoffice.bulkjob", "", "backoffice.view_bulkjob"),
     "backoffice_bulkjob_cancel": ("backoffice.bulkjob", "backoffice.change_bulkjob", ""),
     "listings_listing_create": (None, "listings.create_listing", "listings.create_listing"),
