@@ -163,7 +163,7 @@ def _entry(
     )
 
 
-def _priority(quantity: int) -> int:
+def priority(quantity: int) -> int:
     return 0 if quantity == 0 else 1
 
 
@@ -310,7 +310,7 @@ def _want(
     was_queued = intent.status == StockIntent.Status.QUEUED
     intent.quantity = quantity
     intent.source, intent.source_detail, intent.changed_at = source, detail[:200], now
-    intent.priority = _priority(quantity)
+    intent.priority = priority(quantity)
     intent.attempts, intent.last_error, intent.next_try_at = 0, "", None
     intent.forced = force or (was_queued and intent.forced)
     in_flight = intent.claimed_until is not None and intent.claimed_until > now
@@ -692,7 +692,7 @@ def apply_reverb_sale(
 
 def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any) -> None:
     intent.quantity = max(intent.quantity - quantity, 0)
-    intent.priority = _priority(intent.quantity)
+    intent.priority = priority(intent.quantity)
     overwritten = ordered_at is not None and intent.sent_at is not None and ordered_at < intent.sent_at
     if intent.sent_quantity is not None and not overwritten:
         intent.sent_quantity = max(intent.sent_quantity - quantity, 0)
