@@ -329,7 +329,7 @@ def lock_queue(account_id: int) -> None:
     """Inside a transaction: take the account's queue row (`StockQueue`), creating it the first time, so
     the account's intents have one writer at a time until the transaction ends."""
     StockQueue.objects.bulk_create([StockQueue(account_id=account_id)], ignore_conflicts=True)
-    StockQueue.objects.select_for_update().filter(pk=account_id).exists()
+    list(StockQueue.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
 
 
 def request_drain(account_id: int) -> bool:
