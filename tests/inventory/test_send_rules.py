@@ -216,3 +216,17 @@ def test_the_night_queues_what_reverb_does_not_have(account: ReverbAccount, emul
     services.drain(account, client=client)
     assert emu_record(emulator, listing)["inventory"] == 121
     assert StockIntent.objects.get(listing=listing).status == "sent"
+
+
+def test_the_tick_does_not_ask_again_while_a_drain_is_pending(
+    account: ReverbAccount, drains: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    put(account, inventory_listing(account).sku, 30)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.tick()
+        tasks.tick()
+    assert drains.count(("inventory.tasks.drain_account", account.pk)) == 1
+    StockQueue.objects.filter(pk=account.pk).update(drain_requested_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.tick()  # a request that long unanswered is taken as lost
+    assert drains.count(("inventory.tasks.drain_account", account.pk)) == 2
