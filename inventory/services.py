@@ -3,13 +3,17 @@
 - `set_stock` takes rows {sku, quantity} from any source (API client, feed, person), translates the shop's
   SKUs through the account's SKU mappings, refuses what cannot be applied (unknown SKU, bad quantity), and
   records the latest quantity per listing (`StockIntent`): a newer change overwrites an unsent one, and a
-  quantity equal to what Reverb has leaves nothing to send. Quantity 0 goes to the front of the queue.
+  quantity equal to what Reverb has leaves nothing to send (unless the row says `"force": true`).
+  Quantity 0 goes to the front of the queue. It writes under the account's queue lock (`lock_queue`).
 - `drain` sends the queue, zeros first, then in order, through the listings service's stock-only push
   (`push_inventory`: one audited PUT of the inventory per listing, no re-read before it since the shop's
   system owns the quantity; a person's other pending edits stay pending and unsent), inside the account's
   shared rate budget since every request of an account's client draws from it. A listing sold out or
   ended on Reverb that gets stock back is published again in the same PUT (API-NOTES 5.4: inventory
   listings relist by themselves; an ended or sold one-of-a-kind one revives with publish).
+  One writer at a time (issue 23): one drain per account (a lease; `request_drain` collapses the asks into
+  one task), one send per listing (a lease on its intent), the quantity read after the lease and after the
+  budget is granted, "on Reverb" set from Reverb's answer, a change made meanwhile sent next.
 - Reverb's own events: `apply_reverb_sale` (a Reverb order decrements the shop's quantity; Reverb already
   has it) and `restock` (an approved refund whose item came back).
 Every quantity received and every quantity sent is a row of the sync log (`stock.in` / `stock.out`).
