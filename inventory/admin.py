@@ -142,7 +142,7 @@ class StockIntentAdmin(ReadOnlyAdmin):
     def send_now(self, request: HttpRequest, queryset: QuerySet[StockIntent]) -> None:
         n = services.retry(queryset)
         for account_id in set(queryset.values_list("account_id", flat=True)):
-            enqueue("inventory.tasks.drain_account", account_id)
+            services.request_drain(account_id)
         self.message_user(request, f"{n} change(s) queued; the queue is being sent.")
 
     def has_send_permission(self, request: HttpRequest) -> bool:
@@ -220,7 +220,7 @@ class StockSyncEntryAdmin(ReadOnlyAdmin):
         ]
         n = services.retry(intents)
         for account_id in {i.account_id for i in intents}:
-            enqueue("inventory.tasks.drain_account", account_id)
+            services.request_drain(account_id)
         self.message_user(request, f"{n} listing(s) queued again (rows without a listing cannot be retried).")
 
     def has_retry_permission(self, request: HttpRequest) -> bool:

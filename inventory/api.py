@@ -21,7 +21,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.background.queue import enqueue
 from listings.models import Listing
 from orders.models import Order
 
@@ -75,6 +74,11 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
 class StockRowSerializer(serializers.Serializer):
     sku = serializers.CharField(help_text="The shop's SKU (translated through the account's SKU mappings).")
     quantity = serializers.IntegerField(min_value=0, max_value=services.MAX_QUANTITY)
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send the quantity to Reverb even if it seems to be there already (a repair).",
+    )
 
 
 class StockBatchSerializer(serializers.Serializer):
@@ -158,7 +162,7 @@ class StockView(IntegrationView):
             except IntegrityError:  # the same key raced in: its answer is the first one
                 return self._replay(IdempotentRequest.objects.get(integration=integration, key=key), digest)
         if result.queued:
-            enqueue("inventory.tasks.drain_account", integration.account_id)
+            services.request_drain(integration.account_id)
         return Response(answer, status=200)
 
     @staticmethod

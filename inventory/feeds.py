@@ -220,9 +220,7 @@ def run(feed: StockFeed, text: str | None = None, *, detail: str = "") -> FeedRe
     feed.last_report = report.as_dict()
     feed.save(update_fields=["last_run_at", "last_status", "last_error", "last_report"])
     if report.queued:
-        from backoffice.background.queue import enqueue
-
-        enqueue("inventory.tasks.drain_account", feed.account_id)
+        services.request_drain(feed.account_id)
     return report
 
 

@@ -147,6 +147,13 @@ class StockIntent(models.Model):
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    forced = models.BooleanField(
+        default=False, help_text="Send even if the mirror says Reverb has it (the shop asked to resend)."
+    )
+    # The send that holds this row (one writer per listing): a lease, not a row lock, since it spans a
+    # Reverb call; a worker that dies leaves it to expire.
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["priority", "queued_at", "id"]
@@ -156,6 +163,22 @@ class StockIntent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} -> {self.quantity}"
+
+
+class StockQueue(models.Model):
+    """One account's stock queue as a whole: the row `set_stock` locks (one writer of the account's
+    intents at a time), the lease of the one drain that sends it, and whether a drain is already asked
+    for (many requests for a drain collapse into one task)."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    drain_requested_at = models.DateTimeField(null=True, blank=True)
+    drain_token = models.CharField(max_length=32, blank=True, default="")
+    drain_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"stock queue of {self.account_id}"
 
 
 class StockFeed(models.Model):

@@ -3,13 +3,17 @@
 - `set_stock` takes rows {sku, quantity} from any source (API client, feed, person), translates the shop's
   SKUs through the account's SKU mappings, refuses what cannot be applied (unknown SKU, bad quantity), and
   records the latest quantity per listing (`StockIntent`): a newer change overwrites an unsent one, and a
-  quantity equal to what Reverb has leaves nothing to send. Quantity 0 goes to the front of the queue.
+  quantity equal to what Reverb has leaves nothing to send (unless the row says `"force": true`).
+  Quantity 0 goes to the front of the queue. It writes under the account's queue lock (`lock_queue`).
 - `drain` sends the queue, zeros first, then in order, through the listings service's stock-only push
   (`push_inventory`: one audited PUT of the inventory per listing, no re-read before it since the shop's
   system owns the quantity; a person's other pending edits stay pending and unsent), inside the account's
   shared rate budget since every request of an account's client draws from it. A listing sold out or
   ended on Reverb that gets stock back is published again in the same PUT (API-NOTES 5.4: inventory
   listings relist by themselves; an ended or sold one-of-a-kind one revives with publish).
+  One writer at a time (issue 23): one drain per account (a lease; `request_drain` collapses the asks into
+  one task), one send per listing (a lease on its intent), the quantity read after the lease and after the
+  budget is granted, "on Reverb" set from Reverb's answer, a change made meanwhile sent next.
 - Reverb's own events: `apply_reverb_sale` (a Reverb order decrements the shop's quantity; Reverb already
   has it) and `restock` (an approved refund whose item came back).
 Every quantity received and every quantity sent is a row of the sync log (`stock.in` / `stock.out`).
@@ -18,7 +22,10 @@ Every quantity received and every quantity sent is a row of the sync log (`stock
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -29,6 +36,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from backoffice.actions import ActionError
+from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount, SyncLogEntry
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import ReverbError
@@ -36,7 +44,7 @@ from listings import editing
 from listings import services as listing_services
 from listings.models import Listing
 
-from .models import Source, StockIntent
+from .models import Source, StockIntent, StockQueue
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,10 @@ RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30
 # Requests one send costs: one PUT of the inventory (a relist rides in the same PUT).
 REQUESTS_PER_SEND = 1
 UNSENDABLE_STATES = ("deleted",)
+# A drain holds its account's queue, and a send its intent, for at most this long without renewing it
+# (a worker that dies lets go by itself); longer than one Reverb call with its retries.
+DRAIN_LEASE = timedelta(minutes=5)
+SEND_LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -155,7 +167,7 @@ def _entry(
     )
 
 
-def _priority(quantity: int) -> int:
+def priority(quantity: int) -> int:
     return 0 if quantity == 0 else 1
 
 
@@ -170,11 +182,14 @@ def set_stock(
     twice in one batch: the last row wins (like two calls)."""
     result = SetResult()
     wanted: dict[str, int] = {}
+    forced: set[str] = set()  # rows with "force": true: sent even if Reverb seems to have the quantity
     checked: list[tuple[RowResult, Any]] = []
     for row in rows:
         sku = str(row.get("sku") or "").strip() if isinstance(row, Mapping) else ""
         quantity = parse_quantity(row.get("quantity")) if isinstance(row, Mapping) else None
         item = RowResult(sku=sku, status="accepted", quantity=quantity)
+        if isinstance(row, Mapping) and row.get("force") is True:
+            forced.add(sku)
         if not sku:
             item.status, item.error = "refused", "sku is required"
         elif quantity is None:
@@ -183,75 +198,83 @@ def set_stock(
             wanted[sku] = quantity
         checked.append((item, row))
         result.rows.append(item)
-    found = listings_by_sku(account, wanted)
-    now = timezone.now()
-    intents = {
-        i.listing_id: i for i in StockIntent.objects.filter(listing_id__in=[x.pk for _, x in found.values()])
-    }
-    log_rows: list[SyncLogEntry] = []
-    touched: dict[int, StockIntent] = {}
-    created: dict[int, StockIntent] = {}
-    for item, _row in checked:
-        if item.status != "accepted":
-            log_rows.append(_entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail))
-            continue
-        hit = found.get(item.sku)
-        if hit is None:
-            item.status, item.error = "refused", "unknown SKU: no listing of this account has it"
-            log_rows.append(_entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail))
-            continue
-        reverb_sku, listing = hit
-        assert item.quantity is not None
-        rule = editing.inventory_errors(listing.condition_uuid, item.quantity)
-        if rule:
-            item.status, item.error = "refused", "; ".join(rule["inventory"])
+    with transaction.atomic():  # one writer of the account's intents at a time: no lost update, no
+        lock_queue(account.pk)  # second create of a listing's first intent (unique violation)
+        found = listings_by_sku(account, wanted)
+        now = timezone.now()
+        intents = {
+            i.listing_id: i
+            for i in StockIntent.objects.filter(listing_id__in=[x.pk for _, x in found.values()])
+        }
+        log_rows: list[SyncLogEntry] = []
+        touched: dict[int, StockIntent] = {}
+        created: dict[int, StockIntent] = {}
+        for item, _row in checked:
+            if item.status != "accepted":
+                log_rows.append(
+                    _entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail)
+                )
+                continue
+            hit = found.get(item.sku)
+            if hit is None:
+                item.status, item.error = "refused", "unknown SKU: no listing of this account has it"
+                log_rows.append(
+                    _entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail)
+                )
+                continue
+            reverb_sku, listing = hit
+            assert item.quantity is not None
+            rule = editing.inventory_errors(listing.condition_uuid, item.quantity)
+            if rule:
+                item.status, item.error = "refused", "; ".join(rule["inventory"])
+                log_rows.append(
+                    _entry(
+                        account,
+                        IN,
+                        item.sku,
+                        "failed",
+                        item.error,
+                        listing=listing,
+                        source=source,
+                        detail=detail,
+                        quantity=item.quantity,
+                        field_errors=rule,
+                    )
+                )
+                continue
+            item.listing_id, item.reverb_sku = listing.reverb_id, reverb_sku
+            if wanted[item.sku] != item.quantity:  # a later row of this batch has the same SKU
+                continue
+            intent = intents.get(listing.pk)
+            force = item.sku in forced
+            if (
+                intent is not None
+                and intent.quantity == item.quantity
+                and intent.status != StockIntent.Status.FAILED
+                and not force
+            ):
+                item.queued = intent.status == StockIntent.Status.QUEUED
+                continue  # nothing new
+            if intent is None:
+                intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=item.quantity)
+                created[listing.pk] = intents[listing.pk] = intent
+            elif listing.pk not in created:  # (two shop SKUs of one listing in a batch: one new row)
+                touched[listing.pk] = intent
+            _want(intent, listing, item.quantity, source, detail, now, force=force)
+            item.queued = intent.status == StockIntent.Status.QUEUED
             log_rows.append(
                 _entry(
                     account,
                     IN,
                     item.sku,
-                    "failed",
-                    item.error,
+                    "success",
+                    f"quantity {item.quantity} {'queued' if item.queued else '(already on Reverb)'}",
                     listing=listing,
                     source=source,
                     detail=detail,
                     quantity=item.quantity,
-                    field_errors=rule,
                 )
             )
-            continue
-        item.listing_id, item.reverb_sku = listing.reverb_id, reverb_sku
-        if wanted[item.sku] != item.quantity:  # a later row of this batch has the same SKU
-            continue
-        intent = intents.get(listing.pk)
-        if (
-            intent is not None
-            and intent.quantity == item.quantity
-            and intent.status != StockIntent.Status.FAILED
-        ):
-            item.queued = intent.status == StockIntent.Status.QUEUED
-            continue  # nothing new
-        if intent is None:
-            intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=item.quantity)
-            created[listing.pk] = intents[listing.pk] = intent
-        elif listing.pk not in created:  # (two shop SKUs of one listing in a batch: one new row)
-            touched[listing.pk] = intent
-        _want(intent, listing, item.quantity, source, detail, now)
-        item.queued = intent.status == StockIntent.Status.QUEUED
-        log_rows.append(
-            _entry(
-                account,
-                IN,
-                item.sku,
-                "success",
-                f"quantity {item.quantity} {'queued' if item.queued else '(already on Reverb)'}",
-                listing=listing,
-                source=source,
-                detail=detail,
-                quantity=item.quantity,
-            )
-        )
-    with transaction.atomic():
         StockIntent.objects.bulk_create(created.values(), batch_size=500)
         StockIntent.objects.bulk_update(
             touched.values(),
@@ -267,6 +290,7 @@ def set_stock(
                 "attempts",
                 "last_error",
                 "sku",
+                "forced",
             ],
             batch_size=500,
         )
@@ -274,14 +298,27 @@ def set_stock(
     return result
 
 
-def _want(intent: StockIntent, listing: Listing, quantity: int, source: str, detail: str, now: Any) -> None:
-    """Make `quantity` the listing's desired quantity: queued if Reverb's differs, done if not."""
+def _want(
+    intent: StockIntent,
+    listing: Listing,
+    quantity: int,
+    source: str,
+    detail: str,
+    now: Any,
+    *,
+    force: bool = False,
+) -> None:
+    """Make `quantity` the listing's desired quantity: queued if Reverb's differs, done if not. While a
+    send of the listing is in flight the mirror is about to change, so nothing is taken as done: the
+    send settles it with Reverb's answer. `force` queues it whatever the mirror says."""
     was_queued = intent.status == StockIntent.Status.QUEUED
     intent.quantity = quantity
     intent.source, intent.source_detail, intent.changed_at = source, detail[:200], now
-    intent.priority = _priority(quantity)
+    intent.priority = priority(quantity)
     intent.attempts, intent.last_error, intent.next_try_at = 0, "", None
-    if quantity == listing.inventory:  # the mirror's: what Reverb had at the last read
+    intent.forced = force or (was_queued and intent.forced)
+    in_flight = intent.claimed_until is not None and intent.claimed_until > now
+    if quantity == listing.inventory and not intent.forced and not in_flight:  # the mirror: Reverb's
         intent.status, intent.queued_at = StockIntent.Status.SENT, None
     else:
         intent.status = StockIntent.Status.QUEUED
@@ -292,11 +329,59 @@ def _want(intent: StockIntent, listing: Listing, quantity: int, source: str, det
 # ---- the queue -------------------------------------------------------------------------------------
 
 
+def lock_queue(account_id: int) -> None:
+    """Inside a transaction: take the account's queue row (`StockQueue`), creating it the first time, so
+    the account's intents have one writer at a time until the transaction ends."""
+    StockQueue.objects.bulk_create([StockQueue(account_id=account_id)], ignore_conflicts=True)
+    list(StockQueue.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
+
+
+def request_drain(account_id: int) -> bool:
+    """Ask a worker to send the account's queue: one task however many callers ask before it starts (a
+    request older than DRAIN_LEASE is taken as lost and asked again). The task forgets the request as it
+    starts, so a change that arrives while it runs asks for one follow-up. True when a task was sent."""
+    StockQueue.objects.bulk_create([StockQueue(account_id=account_id)], ignore_conflicts=True)
+    now = timezone.now()
+    asked = (
+        StockQueue.objects.filter(pk=account_id)
+        .filter(Q(drain_requested_at__isnull=True) | Q(drain_requested_at__lt=now - DRAIN_LEASE))
+        .update(drain_requested_at=now)
+    )
+    if asked:
+        enqueue("inventory.tasks.drain_account", account_id)
+    return bool(asked)
+
+
+def drain_started(account_id: int) -> None:
+    StockQueue.objects.filter(pk=account_id).update(drain_requested_at=None)
+
+
+def _lease(model: Any, pk: int, token_field: str, until_field: str, token: str = "") -> str | None:
+    """Take (or, with its `token`, renew) a lease on one row: a compare-and-set, so of two takers one
+    wins. Returns the token, None when someone else holds it."""
+    now = timezone.now()
+    free = Q(**{f"{until_field}__isnull": True}) | Q(**{f"{until_field}__lt": now})
+    mine = Q(**{token_field: token}) if token else Q(pk__in=[])
+    new = token or secrets.token_hex(8)
+    taken = (
+        model.objects.filter(pk=pk)
+        .filter(free | mine)
+        .update(**{token_field: new, until_field: now + (DRAIN_LEASE if model is StockQueue else SEND_LEASE)})
+    )
+    return new if taken else None
+
+
+def _unlease(model: Any, pk: int, token_field: str, until_field: str, token: str) -> None:
+    model.objects.filter(pk=pk, **{token_field: token}).update(**{token_field: "", until_field: None})
+
+
 def due(account: ReverbAccount, now: Any = None) -> QuerySet[StockIntent]:
+    """Queued intents whose time has come and that no send holds, zeros first, then in order."""
     now = now or timezone.now()
     return (
         StockIntent.objects.filter(account=account, status=StockIntent.Status.QUEUED)
         .filter(Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .order_by("priority", "queued_at", "id")
     )
 
@@ -330,6 +415,7 @@ class DrainResult:
     failed: int = 0
     relisted: int = 0
     left: int = 0
+    busy: bool = False  # another drain holds the account's queue (it sends what is waiting)
     order: list[str] = field(default_factory=list)  # SKUs in the order they were handled
 
 
@@ -341,55 +427,148 @@ def drain(
     client: ReverbClient | None = None,
 ) -> DrainResult:
     """Send due intents, zeros first, until the queue is empty, `limit` sends or `seconds` have passed.
+    One drain per account at a time (a lease on its `StockQueue` row): a second one returns at once,
+    `busy`, and the one running sends what it queued. Before giving the lease back the drain looks once
+    more, after, so a change whose own drain found it busy is never left behind.
     The client draws every request from the account's shared budget, so the pace is the budget's."""
     result = DrainResult()
     if not account.enabled:
         return result
+    StockQueue.objects.bulk_create([StockQueue(account_id=account.pk)], ignore_conflicts=True)
+    token = _lease(StockQueue, account.pk, "drain_token", "drain_until")
+    if token is None:
+        result.busy = True
+        return result
     client = client or account.client()
-    started = timezone.now()
-    while limit is None or result.sent + result.failed < limit:
-        if seconds is not None and (timezone.now() - started).total_seconds() >= seconds:
-            break
-        with transaction.atomic():
-            intent = due(account).select_related("listing", "listing__account").first()
-        if intent is None:
-            break
-        result.order.append(intent.sku)
-        outcome = send(intent, client=client)
-        if outcome in ("sent", "relisted"):
-            result.sent += 1
-            result.relisted += outcome == "relisted"
-        elif outcome == "skipped":
-            result.skipped += 1
-        else:
-            result.failed += 1
+    started = time.monotonic()
+    try:
+        while limit is None or result.sent + result.failed < limit:
+            if seconds is not None and time.monotonic() - started >= seconds:
+                break
+            if _lease(StockQueue, account.pk, "drain_token", "drain_until", token) is None:
+                token = None  # taken over after our lease ran out: the other drain goes on
+                break
+            intent = due(account).only("id", "sku").first()
+            if intent is None:
+                _unlease(StockQueue, account.pk, "drain_token", "drain_until", token)
+                token = None
+                if not due(account).exists():
+                    break
+                token = _lease(StockQueue, account.pk, "drain_token", "drain_until")
+                if token is None:  # another drain has it now, and with it what just came
+                    break
+                continue
+            result.order.append(intent.sku)
+            outcome = send(intent, client=client)
+            if outcome in ("sent", "relisted"):
+                result.sent += 1
+                result.relisted += outcome == "relisted"
+            elif outcome in ("skipped", "busy"):
+                result.skipped += 1
+            else:
+                result.failed += 1
+    finally:
+        if token is not None:
+            _unlease(StockQueue, account.pk, "drain_token", "drain_until", token)
     result.left = due(account).count()
     return result
+
+
+class _Prepaid:
+    """The account's budget with the next request already granted: the send's PUT is not charged twice;
+    its retries are charged as usual."""
+
+    def __init__(self, limiter: Any) -> None:
+        self.limiter, self.paid = limiter, 1
+
+    def acquire(self, key: str, cost: int = 1) -> float:
+        if self.paid >= cost:
+            self.paid -= cost
+            return 0.0
+        return float(self.limiter.acquire(key, cost))
+
+    def penalize(self, key: str, seconds: float) -> None:
+        self.limiter.penalize(key, seconds)
+
+    def paused_for(self, key: str) -> float:
+        return float(getattr(self.limiter, "paused_for", lambda k: 0.0)(key))
+
+
+@contextmanager
+def budget_granted(client: ReverbClient) -> Iterator[ReverbClient]:
+    """Wait for the account's budget first, then hand back the client whose next request is paid: what
+    is read inside the block is read after the wait, not before it."""
+    limiter = client.rate_limiter
+    limiter.acquire(client.account_key)
+    client.rate_limiter = _Prepaid(limiter)
+    try:
+        yield client
+    finally:
+        client.rate_limiter = limiter
+
+
+def _fresh(pk: int) -> StockIntent | None:
+    return StockIntent.objects.select_related("listing", "listing__account", "account").filter(pk=pk).first()
+
+
+def _on_reverb_already(intent: StockIntent) -> bool:
+    listing = intent.listing
+    return (
+        not intent.forced
+        and intent.quantity == listing.inventory
+        and not listing_services.needs_publish_to_sell(listing, intent.quantity)
+    )
 
 
 def send(intent: StockIntent, *, client: ReverbClient | None = None) -> str:
     """Send one intent with the listings service's stock-only push (`push_inventory`: one PUT of the
     inventory, no re-read: the shop's system owns the quantity): "sent", "relisted", "skipped" (the
-    mirror says Reverb has it already) or "failed". A person's other pending edits of the listing stay
-    pending and are not sent. Writes the stock.out log row with Reverb's answer."""
-    listing = intent.listing
-    account = intent.account
-    quantity = intent.quantity
-    if quantity == listing.inventory and not listing_services.needs_publish_to_sell(listing, quantity):
-        _settle(intent, quantity, quantity)
-        return "skipped"
+    mirror says Reverb has it already, or it is no longer queued), "busy" (another send holds it) or
+    "failed". One writer per listing: the send holds a lease on the intent for the length of the call,
+    and reads the quantity to send after the lease and after the rate budget is granted. "On Reverb" is
+    what Reverb answered; if the wanted quantity changed meanwhile, the intent stays queued for another
+    send. A person's other pending edits of the listing stay pending and are not sent. Writes the
+    stock.out log row with Reverb's answer."""
+    token = _lease(StockIntent, intent.pk, "claim_token", "claimed_until")
+    if token is None:
+        return "busy"
     try:
-        done = listing_services.push_inventory(listing, quantity, actor=None, client=client)
-    except ActionError as exc:
-        return _failed(intent, listing, exc.message, exc.field_errors, retry=not exc.refused)
-    except ReverbError as exc:
-        return _failed(intent, listing, str(exc), {}, retry=True)
+        return _send_held(intent.pk, client or intent.account.client())
+    finally:
+        _unlease(StockIntent, intent.pk, "claim_token", "claimed_until", token)
+
+
+def _send_held(pk: int, client: ReverbClient) -> str:
+    intent = _fresh(pk)
+    if intent is None or intent.status != StockIntent.Status.QUEUED:
+        return "skipped"
+    if _on_reverb_already(intent):  # (no need to wait for the budget to know that)
+        _settle(intent.pk, intent.quantity, intent.listing.inventory)
+        return "skipped"
+    with budget_granted(client):
+        intent = _fresh(pk)  # the value to send: read now, after the claim and the wait
+        if intent is None or intent.status != StockIntent.Status.QUEUED:
+            return "skipped"
+        listing, quantity = intent.listing, intent.quantity
+        if _on_reverb_already(intent):
+            _settle(intent.pk, quantity, listing.inventory)
+            return "skipped"
+        try:
+            done = listing_services.push_inventory(listing, quantity, actor=None, client=client)
+        except ActionError as exc:
+            return _failed(intent, listing, exc.message, exc.field_errors, retry=not exc.refused)
+        except ReverbError as exc:
+            return _failed(intent, listing, str(exc), {}, retry=True)
     updated = done.obj or listing
     relisted = any(r.get("relisted") for r in done.results)
-    _settle(intent, quantity, updated.inventory)
     SyncLogEntry.objects.create(
-        **_entry_fields(account, updated, "success", done.text, intent.source, intent.source_detail, quantity)
+        **_entry_fields(
+            intent.account, updated, "success", done.text, intent.source, intent.source_detail, quantity
+        )
     )
+    if not _settle(intent.pk, quantity, updated.inventory):
+        answer = f"Inventory {quantity} sent, but Reverb answered {updated.inventory}."
+        return _failed(intent, updated, answer, {}, retry=True)
     return "relisted" if relisted else "sent"
 
 
@@ -418,31 +597,39 @@ def _entry_fields(
     return {f.name: getattr(entry, f.name) for f in SyncLogEntry._meta.concrete_fields if f.name != "id"}
 
 
-def _settle(intent: StockIntent, quantity: int, reverb_has: int | None) -> None:
-    """Mark the intent sent, unless a newer quantity arrived while it was being sent."""
+def _settle(pk: int, quantity: int, reverb_has: int | None) -> bool:
+    """After sending `quantity`, Reverb has `reverb_has`: that is "on Reverb" (`sent_quantity`). The
+    intent is done when Reverb has what is wanted now; a quantity that changed meanwhile stays queued, at
+    its place, due now. False when Reverb answered other than what was sent and nothing newer is wanted
+    (the caller counts it as a failed attempt)."""
     now = timezone.now()
-    StockIntent.objects.filter(pk=intent.pk, quantity=quantity).update(
-        status=StockIntent.Status.SENT,
-        sent_quantity=reverb_has,
-        sent_at=now,
-        queued_at=None,
-        attempts=0,
-        last_error="",
-        next_try_at=None,
-    )
-    StockIntent.objects.filter(pk=intent.pk).exclude(quantity=quantity).update(
-        sent_quantity=reverb_has, sent_at=now
-    )
+    with transaction.atomic():
+        intent = StockIntent.objects.filter(pk=pk).only("account_id").first()
+        if intent is None:
+            return True
+        lock_queue(intent.account_id)
+        intent = StockIntent.objects.get(pk=pk)
+        changed = intent.quantity != quantity
+        done = intent.quantity == reverb_has and not (changed and intent.forced)
+        update: dict[str, Any] = {"sent_quantity": reverb_has, "sent_at": now}
+        if done:
+            update.update(status=StockIntent.Status.SENT, queued_at=None, attempts=0, forced=False)
+            update.update(last_error="", next_try_at=None)
+        elif changed:  # another send follows
+            update.update(status=StockIntent.Status.QUEUED, queued_at=intent.queued_at or now)
+        StockIntent.objects.filter(pk=pk).update(**update)
+    return done or changed
 
 
 def _failed(
     intent: StockIntent, listing: Listing, message: str, field_errors: Mapping[str, Any], *, retry: bool
 ) -> str:
     """A transport error or a Reverb error is tried again after a delay; a refusal (push settings,
-    inventory rule) waits for a person (retry in the admin)."""
+    inventory rule) waits for a person (retry in the admin). A quantity changed since this send began is
+    sent next, without waiting."""
     attempts = intent.attempts + 1
     again = retry and attempts <= len(RETRY_DELAYS)
-    StockIntent.objects.filter(pk=intent.pk).update(
+    StockIntent.objects.filter(pk=intent.pk, quantity=intent.quantity).update(
         attempts=attempts,
         last_error=message[:2000],
         status=StockIntent.Status.QUEUED if again else StockIntent.Status.FAILED,
@@ -487,11 +674,29 @@ def apply_reverb_sale(
     The stock push does not re-read the listing, so a quantity sent after the order was placed
     (`ordered_at` before the intent's `sent_at`) overwrote Reverb's decrement: Reverb still has what was
     sent, and the lower quantity is queued (a 0 at the front) instead of taken as already on Reverb."""
-    intent = StockIntent.objects.filter(listing=listing).first()
-    if intent is None:
-        return None
+    with transaction.atomic():  # the account's queue lock: no lost update with a set_stock or a send
+        lock_queue(listing.account_id)
+        intent = StockIntent.objects.filter(listing=listing).first()
+        if intent is None:
+            return None
+        _sold(intent, quantity, order_number, ordered_at)
+    _entry(
+        listing.account,
+        IN,
+        listing.sku,
+        "success",
+        f"Reverb order {order_number}: -{quantity}",
+        listing=listing,
+        source=Source.REVERB_ORDER,
+        detail=f"order {order_number}",
+        quantity=intent.quantity,
+    ).save()
+    return intent
+
+
+def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any) -> None:
     intent.quantity = max(intent.quantity - quantity, 0)
-    intent.priority = _priority(intent.quantity)
+    intent.priority = priority(intent.quantity)
     overwritten = ordered_at is not None and intent.sent_at is not None and ordered_at < intent.sent_at
     if intent.sent_quantity is not None and not overwritten:
         intent.sent_quantity = max(intent.sent_quantity - quantity, 0)
@@ -505,19 +710,21 @@ def apply_reverb_sale(
     elif overwritten and intent.status == StockIntent.Status.SENT and intent.quantity != intent.sent_quantity:
         intent.status, intent.queued_at = StockIntent.Status.QUEUED, timezone.now()
         intent.attempts, intent.next_try_at, intent.last_error = 0, None, ""
-    intent.save()
-    _entry(
-        listing.account,
-        IN,
-        listing.sku,
-        "success",
-        f"Reverb order {order_number}: -{quantity}",
-        listing=listing,
-        source=Source.REVERB_ORDER,
-        detail=f"order {order_number}",
-        quantity=intent.quantity,
-    ).save()
-    return intent
+    intent.save(  # not the send's lease fields: a send may hold the row
+        update_fields=[
+            "quantity",
+            "priority",
+            "sent_quantity",
+            "source",
+            "source_detail",
+            "changed_at",
+            "status",
+            "queued_at",
+            "attempts",
+            "next_try_at",
+            "last_error",
+        ]
+    )
 
 
 def restock(listing: Listing, quantity: int, *, detail: str = "") -> StockIntent:

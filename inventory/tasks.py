@@ -28,7 +28,7 @@ def tick() -> str:
     for account in accounts:
         enqueue("inventory.tasks.watch_account", account.pk)
         if account.pk in waiting:
-            enqueue("inventory.tasks.drain_account", account.pk)
+            services.request_drain(account.pk)
     due = feeds.due_feeds()
     for feed in due:
         enqueue("inventory.tasks.fetch_feed", feed.pk)
@@ -49,10 +49,17 @@ def forget_old() -> None:
 
 
 def drain_account(account_id: int, seconds: float = DRAIN_SECONDS) -> str:
+    """Send the account's queue (`services.request_drain` sends this task once however many ask). A drain
+    already running sends it instead; one that stops for time with changes left asks for the next."""
     account = ReverbAccount.objects.filter(pk=account_id).first()
     if account is None:
         return "no such account"
+    services.drain_started(account_id)
     result = services.drain(account, seconds=seconds)
+    if result.busy:
+        return f"{account}: another drain is sending the queue"
+    if result.left:
+        services.request_drain(account_id)
     return (
         f"{account}: sent {result.sent}, skipped {result.skipped}, failed {result.failed}, left {result.left}"
     )

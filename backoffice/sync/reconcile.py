@@ -121,6 +121,31 @@ def register_conflict_checker(resource: str, checker: ConflictChecker) -> None:
         checkers.append(checker)
 
 
+@dataclass(frozen=True)
+class Repair:
+    """Something an app repaired (or queued for repair) on one row of a page it was shown."""
+
+    key: str
+    field: str
+    ours: Any
+    theirs: Any
+    reason: str
+
+
+# checker(account, {key: fields}) sees every row of every page, changed or not (e.g. inventory compares
+# the shop's wanted quantity with what Reverb has and queues the difference).
+PageChecker = Callable[["ReverbAccount", Mapping[str, Mapping[str, Any]]], Iterable[Repair]]
+PAGE_CHECKERS: dict[str, list[PageChecker]] = {}
+
+
+def register_page_checker(resource: str, checker: PageChecker) -> None:
+    """Register a checker for every row of one resource's pages, from an app's AppConfig.ready() (e.g.
+    inventory/apps.py). It runs in the page's transaction; what it returns is recorded as repaired."""
+    checkers = PAGE_CHECKERS.setdefault(resource, [])
+    if checker not in checkers:
+        checkers.append(checker)
+
+
 # ---- value helpers ----------------------------------------------------------------------------------
 
 
@@ -200,6 +225,7 @@ class Recorder:
     def after_write(
         self, resource: Resource, account: ReverbAccount, rows: Sequence[Row], result: PageResult
     ) -> None:
+        self._page_checks(resource.name, account, rows)
         changed = set(result.changed_keys)
         if not changed:
             return
@@ -220,6 +246,29 @@ class Recorder:
         findings = [f for change in changes for f in self._findings(resource.name, change, conflicts)]
         self.add(resource.name, findings)
         self._before = {}
+
+    def _page_checks(self, resource: str, account: ReverbAccount, rows: Sequence[Row]) -> None:
+        checkers = PAGE_CHECKERS.get(resource, ())
+        if not checkers:
+            return
+        page = {key: fields for key, fields, _ in rows}
+        labels = {key: label_of(fields) for key, fields in page.items()}
+        findings = [
+            ReconciliationFinding(
+                report=self.report,
+                resource=resource,
+                object_key=repair.key,
+                object_label=labels.get(repair.key, ""),
+                field=repair.field,
+                ours=show(repair.ours),
+                theirs=show(repair.theirs),
+                action=Action.REPAIRED,
+                reason=repair.reason,
+            )
+            for checker in checkers
+            for repair in checker(account, page)
+        ]
+        self.add(resource, findings)
 
     def _conflicts(
         self, resource: str, account: ReverbAccount, changes: Sequence[Change]

@@ -62,6 +62,7 @@ GOAL_TARGETS = {
     "pg_sync": f"<={TARGET_RATIO}x",
     "scaled_path": "no-loss",
     "stock": "300",
+    "stock_burst": "0/0",
 }
 GOALS = ["sync", *GOAL_TARGETS]
 # Every goal has its scenario; one that cannot run here (no PostgreSQL URL, no redis-server) prints its own
@@ -307,6 +308,8 @@ class Command(BaseCommand):
         for goal in GOAL_TARGETS:  # in the order
             if goal == "stock" and goal in goals:  # inventory/management/commands/bench_stock.py prints it
                 call_command("bench_stock", stdout=self.stdout)
+            elif goal == "stock_burst" and goal in goals:  # and bench_stock_burst.py this one
+                call_command("bench_stock_burst", pg_database_url=opts["pg_database_url"], stdout=self.stdout)
             elif goal in goals:
                 self.stdout.write(lines[goal])
 
