@@ -136,13 +136,15 @@ SERVER_ERROR = OpenApiResponse(ErrorAnswer, "Unexpected error (recorded on the i
 # ---- PUT /api/v1/stock/ ----------------------------------------------------------------------------
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+@extend_schema_field({"oneOf": [{"type": "string", "pattern": "^[^\\u0000]*$"}, {"type": "integer"}]})
 class SkuField(serializers.Field):
-    """The shop's SKU: a string (or a number, read as its digits)."""
+    """The shop's SKU: a string (or a number, read as its digits); no NUL, which no database column holds."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, str | int):
             raise serializers.ValidationError("Must be a string.")
+        if isinstance(data, str) and "\x00" in data:
+            raise serializers.ValidationError("Must not contain a NUL character.")
         return data
 
 
@@ -223,7 +225,9 @@ def stock_rows(data: Any) -> list[dict[str, Any]]:
         )
     checked = StockRowSerializer(data=rows, many=True)
     if not checked.is_valid():
-        errors = {str(n): e for n, e in enumerate(checked.errors) if e}
+        found = checked.errors  # {row index: errors} (a list with an entry per row in older DRF)
+        pairs = found.items() if isinstance(found, dict) else enumerate(found)
+        errors = {str(n): e for n, e in pairs if e}
         raise exceptions.ValidationError(
             {
                 "detail": "Some rows are not objects of the documented types; nothing was applied.",
