@@ -60,7 +60,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's answer, always shaped {"detail": sentence, "errors": {field: [...]}} (the schema's Error)."""
     response = drf_exception_handler(exc, context)
     if response is not None and not (isinstance(response.data, dict) and "detail" in response.data):
-        response.data = {"detail": "The request is not valid; see errors.", "errors": response.data}
+        errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"detail": "The request is not valid; see errors.", "errors": errors}
     return response
 
 
@@ -105,7 +106,10 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
     counts = data if isinstance(data, dict) else {}
     error = ""
     if status_code >= 400:
-        error = str(counts.get("detail", data))[:2000]
+        error = str(counts.get("detail", data))
+        if counts.get("errors"):
+            error += " " + json.dumps(counts["errors"], default=str)
+        error = error[:2000]
     elif counts.get("refused"):
         refused = [r for r in counts.get("rows", []) if r.get("status") == "refused"]
         error = "; ".join(f"{r['sku']}: {r['error']}" for r in refused[:10])
