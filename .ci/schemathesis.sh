@@ -53,7 +53,7 @@ done
 
 ST="$PWD/.venv/bin/st"
 # From the throwaway folder: Schemathesis keeps its cache of past failures in ./.schemathesis.
-(cd "$WORK" && timeout 170 "$ST" run "http://127.0.0.1:$PORT/api/schema/" \
+(cd "$WORK" && timeout 140 "$ST" run "http://127.0.0.1:$PORT/api/schema/" \
   --checks all --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" --workers 1 --request-timeout 30 \
   --generation-database none --no-color -H "Authorization: Bearer $KEY") \
   || { status=$?; echo "--- gunicorn's log"; tail -50 "$WORK/gunicorn.log"; exit "$status"; }
