@@ -85,7 +85,7 @@ class IntegrationView(APIView):
         except Exception:  # unexpected: still a JSON answer, and the call recorded on the integration
             log.exception("inventory API: unexpected error on %s %s", self.request.method, self.request.path)
             return Response(
-                {"detail": "Unexpected error; nothing of this call was applied. It was recorded; try again."},
+                {"detail": "Unexpected error; nothing of this call was applied. It is recorded; try again."},
                 status=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
 
@@ -146,7 +146,7 @@ class SkuField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, str | int):
-            raise serializers.ValidationError("Must be a string.")
+            raise serializers.ValidationError("Must be a string (or a whole number).")
         if isinstance(data, str) and "\x00" in data:
             raise serializers.ValidationError("Must not contain a NUL character.")
         return data
@@ -296,7 +296,8 @@ class StockView(IntegrationView):
             raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
         rows = stock_rows(request.data)
         if not key:
-            answer = self._apply(integration, rows)
+            with transaction.atomic():  # an error part way applies nothing
+                answer = self._apply(integration, rows)
             return Response(answer, status=200)
         digest = _body_hash(rows)
         for _ in range(3):  # a twin holding the key rolled back: claim it again
