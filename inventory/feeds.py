@@ -60,7 +60,10 @@ class FeedReport:
 def parse(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(rows with their line numbers, bad lines). The first line is a header if it names the columns."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    lines = [(n, row) for n, row in enumerate(reader, start=1) if any(cell.strip() for cell in row)]
+    try:
+        lines = [(n, row) for n, row in enumerate(reader, start=1) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # a NUL byte, a cell over the csv module's field limit
+        raise FeedError(f"The feed is not a readable CSV (line {reader.line_num}): {exc}.") from None
     if not lines:
         raise FeedError("The feed is empty.")
     sku_col, qty_col = 0, 1
@@ -78,6 +81,9 @@ def parse(text: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             bad.append(
                 {"line": number, "sku": row[sku_col].strip() if row else "", "error": "missing a column"}
             )
+            continue
+        if "\x00" in row[sku_col] + row[qty_col]:  # no database column holds it (PostgreSQL refuses)
+            bad.append({"line": number, "sku": "", "error": "a NUL character in the row"})
             continue
         rows.append({"line": number, "sku": row[sku_col].strip(), "quantity": row[qty_col].strip()})
     return rows, bad

@@ -19,6 +19,7 @@ from backoffice import crypto
 from backoffice.models import SyncLogEntry
 
 KEY_PREFIX = "rbo"
+MAX_KEY_LENGTH = 255  # an Idempotency-Key's; a longer one is refused, never cut (two would collide)
 
 
 def hash_key(secret: str) -> str:
@@ -103,7 +104,7 @@ class IdempotentRequest(models.Model):
     """The first answer to an `Idempotency-Key`: a replay returns it and changes nothing."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
     body_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
     response = models.JSONField()

@@ -103,12 +103,13 @@ class SetResult:
 
 
 def parse_quantity(value: Any) -> int | None:
-    """A whole number 0..MAX_QUANTITY (ints, or strings of digits), else None."""
+    """A whole number 0..MAX_QUANTITY (ints, or strings of ASCII digits), else None. Only ASCII digits:
+    `str.isdigit` also says yes to "²" (which `int` then refuses) and `int` reads "٣" or "５"."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)

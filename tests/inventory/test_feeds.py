@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from backoffice.models import ReverbAccount, SyncLogEntry
 from inventory import feeds
 from inventory.models import StockFeed, StockIntent
+from listings.models import Listing
 from tests.inventory.conftest import inventory_listing
 
 
@@ -40,6 +41,34 @@ def test_a_bad_row_leaves_the_good_rows_applied(feed: StockFeed, account: Reverb
     feed.refresh_from_db()
     assert feed.last_status == "partial" and "line 3" in feed.last_error
     assert SyncLogEntry.objects.filter(resource="stock.in", status="failed").count() == 2
+
+
+def test_a_pasted_superscript_or_foreign_digit_is_a_refused_line(
+    feed: StockFeed, account: ReverbAccount
+) -> None:
+    """ "²" passes str.isdigit and then crashed int(), so the whole upload applied nothing; "٣" and "５"
+    were read as 3 and 5."""
+    listing = inventory_listing(account)
+    other = Listing.objects.filter(account=account, state="live").exclude(pk=listing.pk).first()
+    text = f"sku,quantity\n{listing.sku},²\n{other.sku},1\nA,٣\nB,５\n"
+    report = feeds.run(feed, text)
+    assert report is not None and report.applied == 1
+    assert [(b["line"], "whole number" in b["error"]) for b in report.bad] == [
+        (2, True),
+        (4, True),
+        (5, True),
+    ]
+    assert StockIntent.objects.get().listing_id == other.pk
+
+
+def test_a_nul_or_an_overlong_cell_is_refused_not_a_crash(feed: StockFeed, account: ReverbAccount) -> None:
+    listing = inventory_listing(account)
+    report = feeds.run(feed, f"sku,quantity\nA\x00B,1\n{listing.sku},2\n")
+    assert report is not None and report.applied == 1
+    assert report.bad == [{"line": 2, "sku": "", "error": "a NUL character in the row"}]
+    assert feeds.run(feed, "sku,quantity\n" + "x" * 200_000 + ",1\n") is None
+    feed.refresh_from_db()
+    assert feed.last_status == "failed" and "not a readable CSV" in feed.last_error
 
 
 def test_headerless_and_reordered_columns(feed: StockFeed, account: ReverbAccount) -> None:
