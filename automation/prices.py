@@ -69,7 +69,7 @@ def moved(
         price = whole - CENT if rounding == "99" else whole
     price = price.quantize(CENT, rounding=ROUND_HALF_UP)
     if floor is not None and price < floor:
-        price = floor
+        price = floor.quantize(CENT, rounding=ROUND_HALF_UP)
     price = max(price, CENT)
     if op.startswith("lower") and price > old:
         return old, f"a lower never raises a price (it would be {price}: the floor or rounding is above it)"
