@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from backoffice import once
 
@@ -56,7 +57,7 @@ def hold(name: str, *, wait: float = 120.0, using: str = DEFAULT_DB_ALIAS) -> It
         release()
 
 
-def _take_advisory(conn, name: str, wait: float):  # type: ignore[no-untyped-def]
+def _take_advisory(conn: BaseDatabaseWrapper, name: str, wait: float) -> Callable[[], None]:
     deadline = time.monotonic() + wait
     with conn.cursor() as cursor:
         while True:
@@ -74,7 +75,7 @@ def _take_advisory(conn, name: str, wait: float):  # type: ignore[no-untyped-def
     return release
 
 
-def _take_lease(name: str, wait: float):  # type: ignore[no-untyped-def]
+def _take_lease(name: str, wait: float) -> Callable[[], None]:
     deadline = time.monotonic() + wait
     while True:
         lease = once.claim(f"lock:{name}")

@@ -10,14 +10,14 @@ stale) before the next answer on it starts."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from backoffice import locks
-from backoffice.actions import ActionError, Actor, Done, Push, write_back
+from backoffice.actions import ActionError, Actor, Done, Push, Refused, write_back
 from backoffice.reverb.errors import ReverbError
 
 from .models import Conversation, Negotiation, OfferPolicy
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 NO_LIST_PRICE = "The listing's price is unknown here, so the offer floor cannot be checked: re-sync listings."
+BUSY = "Another answer to an offer on this listing is being sent: nothing sent; try again in a moment."
 LISTING_GONE = (
     "The listing is no longer live with stock (sold or ended): this offer is stale and is not answered."
 )
@@ -95,9 +96,16 @@ def claim_name(negotiation: Negotiation) -> str:
     return f"messaging.offers:{negotiation.account_id}:{listing}"
 
 
-def claimed(negotiation: Negotiation) -> Any:
-    """Hold the listing's offer claim (re-entrant: the services called inside hold it again)."""
-    return locks.hold(claim_name(negotiation))
+@contextmanager
+def claimed(negotiation: Negotiation) -> Iterator[None]:
+    """Hold the listing's offer claim (re-entrant: the services called inside hold it again); Refused
+    when another answer on the listing holds it for too long."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(locks.hold(claim_name(negotiation)))
+        except locks.Busy as exc:
+            raise Refused(BUSY) from exc
+        yield
 
 
 def _reload(negotiation: Negotiation) -> None:
