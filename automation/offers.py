@@ -221,10 +221,16 @@ def send(action: PlannedAction, *, actor: Any, client: Any = None) -> PlannedAct
     """Send a planned action through the messaging services (the audit row carries the rule and its
     reason; `actor` is the approving person, None for a rule acting alone), re-checked at send time
     under the listing's offer claim (see the module's docstring). Paused when the kill switch is on."""
+    _decide(action, actor, client)
+    return action
+
+
+def _decide(action: PlannedAction, actor: Any, client: Any) -> bool:
+    """`send`; False when the plan had been decided meanwhile (another approval, the listing sold)."""
     with offer_services.claimed(action.negotiation):
         action.refresh_from_db()
         if action.status != PlannedAction.Status.PLANNED:
-            return action  # decided meanwhile (another approval, the listing sold)
+            return False
         negotiation = action.negotiation
         negotiation.refresh_from_db()
         _fresh_listing(negotiation)
@@ -234,11 +240,10 @@ def send(action: PlannedAction, *, actor: Any, client: Any = None) -> PlannedAct
         action.decided_at = timezone.now()
         moved = _moved_on(action, negotiation)
         if moved:
-            return _close(action, PlannedAction.Status.STALE, moved)
-        if _redecided(action, negotiation):
-            return action
-        _deliver(action, negotiation, actor, client)
-        return action
+            _close(action, PlannedAction.Status.STALE, moved)
+        elif not _redecided(action, negotiation):
+            _deliver(action, negotiation, actor, client)
+        return True
 
 
 def _moved_on(action: PlannedAction, negotiation: Negotiation) -> str:
@@ -322,9 +327,10 @@ def approve(actions: Iterable[PlannedAction], *, actor: Any) -> dict[str, int]:
         if action.status != PlannedAction.Status.PLANNED:
             continue
         try:
-            send(action, actor=actor)
+            decided = _decide(action, actor, None)
         except Paused as exc:
             done = ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing"
             raise Paused(f"{exc.message} (Before it stopped the rest: {done}.)") from exc
-        counts[action.status] = counts.get(action.status, 0) + 1
+        if decided:  # not one that another approval or a sale decided meanwhile
+            counts[action.status] = counts.get(action.status, 0) + 1
     return counts

@@ -127,3 +127,27 @@ def _set_on_first(log: list[Any], event: threading.Event) -> None:
     while not log and time.monotonic() < deadline:
         time.sleep(0.001)
     event.set()
+
+
+def test_the_offer_claim_is_one_holder_at_a_time_and_refuses_after_waiting(db):
+    from backoffice import locks
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with locks.hold("test:listing-1"), locks.hold("test:listing-1"):  # re-entrant in one thread
+            inside.set()
+            leave.wait(30)
+
+    def other() -> str:
+        assert inside.wait(30)
+        try:
+            with locks.hold("test:listing-1", wait=0.3):
+                return "held"
+        except locks.Busy:
+            leave.set()
+        with locks.hold("test:listing-1", wait=30):  # free once the holder left
+            return "waited"
+
+    outcomes = run_at_once(lambda fn: fn(), [(holder,), (other,)])
+    assert not errors(outcomes) and outcomes[1].value == "waited"
