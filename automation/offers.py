@@ -154,12 +154,18 @@ def run(
                 send(action, actor=None, client=client)
             except Paused:  # the kill switch was pulled while we were running: the rest waits for a person
                 break
+            except ActionError:  # the listing's claim stayed busy: this one stays planned for a person
+                continue
     return created
 
 
 def _fresh_listing(negotiation: Negotiation) -> None:
-    if negotiation.listing is not None:
-        negotiation.listing.refresh_from_db(fields=["state", "inventory", "price"])
+    listing = negotiation.listing
+    if listing is not None:
+        try:
+            listing.refresh_from_db(fields=["state", "inventory", "price"])
+        except type(listing).DoesNotExist:
+            negotiation.listing = None
 
 
 def listings_gone(account: ReverbAccount, keys: Iterable[str]) -> int:
@@ -308,7 +314,7 @@ def _deliver(action: PlannedAction, negotiation: Negotiation, actor: Any, client
                 offer_services.counter_offer(negotiation, price=action.price, message=action.message, **kw)
     except ActionError as exc:  # refused before sending, or Reverb said no
         # The service re-read the offer and its listing: when they moved on, the plan is stale.
-        stale = exc.refused and (_moved_on(action, negotiation) or not negotiation.is_open)
+        stale = exc.refused and bool(_moved_on(action, negotiation))
         _close(action, PlannedAction.Status.STALE if stale else PlannedAction.Status.FAILED, exc.message)
         return
     _close(action, PlannedAction.Status.SENT, outcome)
