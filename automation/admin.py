@@ -3,6 +3,7 @@ holidays, the account's automation settings (kill switch, digest hour) and saved
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from backoffice.actions import report
 from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin
 from backoffice.pages.render import page
 
@@ -149,7 +151,9 @@ class PlannedActionAdmin(BaseAdmin):
     def _approve(self, request: HttpRequest, actions: QuerySet | list[PlannedAction]) -> None:
         if not self.may_approve(request):
             raise PermissionDenied
-        counts = offers.approve(list(actions), actor=request.user)
+        counts = report(request, partial(offers.approve, list(actions), actor=request.user))
+        if counts is None:  # refused (the kill switch is on); the message says why
+            return
         if not counts:
             self.message_user(request, "Nothing planned to approve.", messages.WARNING)
             return

@@ -1,6 +1,7 @@
 """Receivers: mirror writes fill the deadline columns (ship-by within the order's own write), wake
-the offer rules and raise instant alerts; holiday and account changes refill ship-by (a time-zone change
-is picked up by the hourly task). Connected by AutomationConfig.ready."""
+the offer rules and raise instant alerts; a listing written sold or ended makes the plans for its offers
+stale; holiday and account changes refill ship-by (a time-zone change is picked up by the hourly task).
+Connected by AutomationConfig.ready."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.dispatch import receiver
 
 from backoffice.models import ReverbAccount
 from backoffice.sync.engine import rows_to_write, rows_written
+from listings.models import Listing
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest
@@ -57,6 +59,13 @@ def _alerts_written(sender: Any, account: ReverbAccount, keys: list[str], **kwar
     )
     if keys and listening:
         enqueue("automation.tasks.raise_alerts", sender._meta.label_lower, account.pk, list(keys))
+
+
+@receiver(rows_written, sender=Listing)
+def _listings_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+    from .offers import listings_gone
+
+    listings_gone(account, keys)
 
 
 @receiver([post_save, post_delete], sender=Holiday)

@@ -162,7 +162,9 @@ class OfferRule(models.Model):
 
 class PlannedAction(models.Model):
     """What a rule decided for one offer: planned (waiting for a person) or sent/failed. One per offer
-    (negotiation and its offer count), whatever the rule: a rule never answers the same offer twice."""
+    (negotiation and its offer count), whatever the rule: a rule never answers the same offer twice.
+    Bound to the offer it was decided on (count, amount, Reverb's time): approved after the offer changed,
+    it goes stale; after its listing sold, it goes stale without being sent."""
 
     class Verb(models.TextChoices):
         ACCEPT = "accept", "Accept"
@@ -174,7 +176,7 @@ class PlannedAction(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed or refused"
         DISMISSED = "dismissed", "Dismissed"
-        STALE = "stale", "Stale (the offer moved on)"
+        STALE = "stale", "Stale (the offer moved on or the listing sold)"
 
     account = models.ForeignKey(
         "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="planned_actions"
@@ -185,6 +187,9 @@ class PlannedAction(models.Model):
     )
     offer_number = models.PositiveIntegerField(help_text="The negotiation's offer count when decided.")
     offer_price = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    offer_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The offer's time on Reverb when decided (the plan is for it)."
+    )
     verb = models.CharField(max_length=7, choices=Verb.choices)
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     message = models.CharField(max_length=500, blank=True, default="")

@@ -1,10 +1,19 @@
 """Offer rules: decide (pure), plan or send (through messaging.services, audited with the rule and its
 reason), approve what was planned. See models.OfferRule for the floor/target/step semantics.
 
-Safety: nothing runs while the account's kill switch is on; a rule never acts on a listing that is not
-live (sold, ended, draft) nor on an offer that is not the seller's turn; never below the account's own
-offer floor (messaging.OfferPolicy), which the services check again when sending; and never twice on the
-same offer: one PlannedAction per (negotiation, offer count), enforced by a unique constraint."""
+Safety: nothing runs while the account's kill switch is on, and no plan is approved then; a rule never
+acts on a listing that is not live (sold, ended, draft) nor on an offer that is not the seller's turn;
+never below the account's own offer floor (messaging.OfferPolicy), which the services check again when
+sending; and never twice on the same offer: one PlannedAction per (negotiation, offer count), enforced by
+a unique constraint.
+
+At send time (a rule acting, or a person approving) the answer holds the listing's offer claim
+(messaging.services.claimed: one answer per listing at a time) and re-checks, in this order: the kill
+switch; the plan still planned; the offer it was made for (count, amount, Reverb's time) unchanged; the
+rule's decision the same against the offer, price and floor of now (else the plan is re-decided in place
+and waits for a new approval); then the service reads the listing and the offer from Reverb and refuses
+when the listing is no longer live with stock. A plan refused because the offer or the listing moved on
+is stale, never sent."""
 
 from __future__ import annotations
 
@@ -14,18 +23,26 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from backoffice.actions import ActionError
+from backoffice.actions import ActionError, Refused
 from backoffice.audit import noted
 from backoffice.models import ReverbAccount
 from messaging import services as offer_services
-from messaging.models import Conversation, Negotiation
+from messaging.models import Negotiation
 
 from .models import Mode, OfferRule, PlannedAction, rules_paused
 
 CENT = Decimal("0.01")
+KILL_SWITCH = (
+    "The kill switch is on for {account}: rules are stopped and planned actions cannot be approved. "
+    "Turn it off in Automation settings first."
+)
+
+
+class Paused(Refused):
+    """The account's kill switch is on: nothing planned is sent (the plan stays planned)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ def run(
     _link_listings(account, offers)
     created = []
     for negotiation in offers:
+        _fresh_listing(negotiation)  # an accept earlier in this run may have sold it
         rule = rule_for(negotiation, rules)
         if rule is None or _skip_reason(negotiation):
             continue
@@ -132,12 +150,41 @@ def run(
             continue
         created.append(action)
         if rule.mode == Mode.ACT:
-            if rules_paused(account.pk):  # the kill switch was pulled while we were running
-                action.status = PlannedAction.Status.PLANNED
-                action.save(update_fields=["status"])
+            try:
+                send(action, actor=None, client=client)
+            except Paused:  # the kill switch was pulled while we were running: the rest waits for a person
                 break
-            send(action, actor=None, client=client)
+            except ActionError:  # the listing's claim stayed busy: this one stays planned for a person
+                continue
     return created
+
+
+def _fresh_listing(negotiation: Negotiation) -> None:
+    listing = negotiation.listing
+    if listing is not None:
+        try:
+            listing.refresh_from_db(fields=["state", "inventory", "price"])
+        except type(listing).DoesNotExist:
+            negotiation.listing = None
+
+
+def listings_gone(account: ReverbAccount, keys: Iterable[str]) -> int:
+    """Plans for offers on these listings (just written to the mirror: a sale, an accept, an order pulled)
+    go stale when the listing is no longer live with stock: they are never sent. Returns how many."""
+    from listings.models import Listing
+
+    gone = Listing.objects.filter(account=account, reverb_id__in=list(keys)).filter(
+        ~Q(state="live") | Q(inventory=0)
+    )
+    return PlannedAction.objects.filter(
+        account=account,
+        status=PlannedAction.Status.PLANNED,
+        negotiation__listing_reverb_id__in=gone.values("reverb_id"),
+    ).update(
+        status=PlannedAction.Status.STALE,
+        outcome=f"{offer_services.LISTING_GONE} Nothing sent.",
+        decided_at=timezone.now(),
+    )
 
 
 def _link_listings(account: ReverbAccount, negotiations: list[Negotiation]) -> None:
@@ -164,6 +211,7 @@ def _record(rule: OfferRule, negotiation: Negotiation, decision: Decision) -> Pl
                 negotiation=negotiation,
                 offer_number=negotiation.offers_count,
                 offer_price=negotiation.last_offered_price,
+                offer_updated_at=negotiation.remote_updated_at,
                 verb=decision.verb,
                 price=decision.price,
                 message=decision.message,
@@ -177,54 +225,118 @@ def _record(rule: OfferRule, negotiation: Negotiation, decision: Decision) -> Pl
 
 def send(action: PlannedAction, *, actor: Any, client: Any = None) -> PlannedAction:
     """Send a planned action through the messaging services (the audit row carries the rule and its
-    reason; `actor` is the approving person, None for a rule acting alone). Stale offers are not sent."""
-    negotiation = action.negotiation
-    negotiation.refresh_from_db()
-    action.decided_by = actor if getattr(actor, "is_authenticated", False) else None
-    action.decided_at = timezone.now()
-    if negotiation.offers_count != action.offer_number or not negotiation.is_open:
-        action.status = PlannedAction.Status.STALE
-        action.outcome = "The offer moved on (answered, countered by the buyer or expired); nothing sent."
-        action.save()
-        return action
-    rule_name = action.rule.name if action.rule else "(deleted rule)"
-    try:
-        with noted(rule=rule_name, rule_id=action.rule_id, reason=action.reason):
-            if action.verb == PlannedAction.Verb.ACCEPT:
-                offer_services.accept_offer(negotiation, actor=actor, client=client)
-            elif action.verb == PlannedAction.Verb.DECLINE:
-                offer_services.decline_offer(negotiation, actor=actor, client=client)
-                if action.message:
-                    _tell_buyer(negotiation, action.message, actor=actor, client=client)
-            else:
-                offer_services.counter_offer(
-                    negotiation, actor=actor, price=action.price, message=action.message, client=client
-                )
-    except ActionError as exc:  # refused before sending, or Reverb said no
-        action.status, action.outcome = PlannedAction.Status.FAILED, exc.message
-    else:
-        action.status, action.outcome = PlannedAction.Status.SENT, "Sent."
+    reason; `actor` is the approving person, None for a rule acting alone), re-checked at send time
+    under the listing's offer claim (see the module's docstring). Paused when the kill switch is on."""
+    _decide(action, actor, client)
+    return action
+
+
+def _decide(action: PlannedAction, actor: Any, client: Any) -> bool:
+    """`send`; False when the plan had been decided meanwhile (another approval, the listing sold)."""
+    with offer_services.claimed(action.negotiation):
+        action.refresh_from_db()
+        if action.status != PlannedAction.Status.PLANNED:
+            return False
+        negotiation = action.negotiation
+        negotiation.refresh_from_db()
+        _fresh_listing(negotiation)
+        if rules_paused(action.account_id):
+            raise Paused(KILL_SWITCH.format(account=action.account))
+        action.decided_by = actor if getattr(actor, "is_authenticated", False) else None
+        action.decided_at = timezone.now()
+        moved = _moved_on(action, negotiation)
+        if moved:
+            _close(action, PlannedAction.Status.STALE, moved)
+        elif not _redecided(action, negotiation):
+            _deliver(action, negotiation, actor, client)
+        return True
+
+
+def _moved_on(action: PlannedAction, negotiation: Negotiation) -> str:
+    """Why this plan no longer fits its offer ('' when it still does), from the mirror."""
+    seen = _seen(action)
+    if not negotiation.is_open or offer_services.listing_gone(negotiation):
+        reason = offer_services.respond_refusal(negotiation) or "The offer moved on."
+        return f"{reason} Nothing sent."
+    return seen.changed(negotiation)
+
+
+def _seen(action: PlannedAction) -> offer_services.OfferSeen:
+    return offer_services.OfferSeen(action.offer_number, action.offer_price, action.offer_updated_at)
+
+
+def _redecided(action: PlannedAction, negotiation: Negotiation) -> bool:
+    """The rule decides again against the offer, price and floor of now; when that differs from the plan
+    (or the rule is gone or off), the plan is re-decided in place and waits for a new approval."""
+    rule = action.rule
+    if rule is None or rule.mode == Mode.OFF:
+        _close(action, PlannedAction.Status.DISMISSED, "The rule was deleted or turned off: nothing sent.")
+        return True
+    floor = offer_services.offer_floor(negotiation)
+    now = decide(rule, negotiation.last_offered_price, offer_services.list_price(negotiation), floor)
+    if (now.verb, now.price, now.message) == (action.verb, action.price, action.message):
+        return False
+    if not now.verb:
+        _close(action, PlannedAction.Status.STALE, f"Nothing to send any more ({now.reason}).")
+        return True
+    was = _wording(action.verb, action.price)
+    action.verb, action.price, action.message = now.verb, now.price, now.message
+    action.reason = now.reason[:500]
+    action.decided_by = action.decided_at = None
+    action.outcome = f"Re-decided at approval ({was} before): review and approve again. Nothing sent."
+    action.save()
+    return True
+
+
+def _wording(verb: str, price: Decimal | None) -> str:
+    return f"{verb} at {price}" if price is not None else verb
+
+
+def _close(action: PlannedAction, status: str, outcome: str) -> PlannedAction:
+    action.status, action.outcome = status, outcome
     action.save()
     return action
 
 
-def _tell_buyer(negotiation: Negotiation, body: str, *, actor: Any, client: Any) -> None:
-    """Reverb's decline takes no message: send it in the buyer's conversation about this listing, if any."""
-    conversation = Conversation.objects.filter(
-        account_id=negotiation.account_id,
-        listing_reverb_id=negotiation.listing_reverb_id,
-        other_party_id=negotiation.buyer_id,
-    ).first()
-    if conversation is not None and negotiation.buyer_id:
-        offer_services.reply(conversation, actor=actor, body=body, client=client)
+def _deliver(action: PlannedAction, negotiation: Negotiation, actor: Any, client: Any) -> None:
+    rule_name = action.rule.name if action.rule else "(deleted rule)"
+    outcome = "Sent."
+    try:
+        with noted(rule=rule_name, rule_id=action.rule_id, reason=action.reason):
+            kw = {"actor": actor, "client": client, "expect": _seen(action)}
+            if action.verb == PlannedAction.Verb.ACCEPT:
+                offer_services.accept_offer(negotiation, **kw)
+            elif action.verb == PlannedAction.Verb.DECLINE and action.message:
+                outcome = offer_services.decline_with_message(negotiation, message=action.message, **kw).text
+            elif action.verb == PlannedAction.Verb.DECLINE:
+                offer_services.decline_offer(negotiation, **kw)
+            else:
+                offer_services.counter_offer(negotiation, price=action.price, message=action.message, **kw)
+    except ActionError as exc:  # refused before sending, or Reverb said no
+        # The service re-read the offer and its listing: when they moved on, the plan is stale.
+        stale = exc.refused and bool(_moved_on(action, negotiation))
+        _close(action, PlannedAction.Status.STALE if stale else PlannedAction.Status.FAILED, exc.message)
+        return
+    _close(action, PlannedAction.Status.SENT, outcome)
 
 
 def approve(actions: Iterable[PlannedAction], *, actor: Any) -> dict[str, int]:
-    """Send each planned action (in creation order); returns counts per resulting status."""
+    """Send each planned action (in creation order), each re-checked at send time; returns counts per
+    resulting status. Refused (Paused, nothing more sent) while an account's kill switch is on."""
+    actions = sorted(actions, key=lambda a: a.pk)
+    for account_id in {a.account_id for a in actions if a.status == PlannedAction.Status.PLANNED}:
+        if rules_paused(account_id):
+            account = ReverbAccount.objects.filter(pk=account_id).first()
+            raise Paused(KILL_SWITCH.format(account=account or account_id))
     counts: dict[str, int] = {}
-    for action in sorted(actions, key=lambda a: a.pk):
+    for action in actions:
         if action.status != PlannedAction.Status.PLANNED:
             continue
-        send(action, actor=actor)
-        counts[action.status] = counts.get(action.status, 0) + 1
+        try:
+            decided = _decide(action, actor, None)
+        except Paused as exc:
+            done = ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing"
+            raise Paused(f"{exc.message} (Before it stopped the rest: {done}.)") from exc
+        if decided:  # not one that another approval or a sale decided meanwhile
+            counts[action.status] = counts.get(action.status, 0) + 1
     return counts

@@ -43,7 +43,15 @@ def new_price(
     old: Decimal, op: str, value: Decimal, rounding: str = "", floor: Decimal | None = None
 ) -> Decimal:
     """The changed price: the operation, then the rounding (to the nearest whole amount, minus a cent for
-    .99), then never below the floor nor below a cent."""
+    .99), then never below the floor nor below a cent. A lower never raises the price and a raise never
+    lowers it (a floor above the price, or the rounding): the old price is kept; `moved` says why."""
+    return moved(old, op, value, rounding, floor)[0]
+
+
+def moved(
+    old: Decimal, op: str, value: Decimal, rounding: str = "", floor: Decimal | None = None
+) -> tuple[Decimal, str]:
+    """(the new price, '' or why the old one is kept) for `new_price`."""
     if op == "set":
         price = value
     elif op == "raise_amount":
@@ -61,8 +69,13 @@ def new_price(
         price = whole - CENT if rounding == "99" else whole
     price = price.quantize(CENT, rounding=ROUND_HALF_UP)
     if floor is not None and price < floor:
-        price = floor
-    return max(price, CENT)
+        price = floor.quantize(CENT, rounding=ROUND_HALF_UP)
+    price = max(price, CENT)
+    if op.startswith("lower") and price > old:
+        return old, f"a lower never raises a price (it would be {price}: the floor or rounding is above it)"
+    if op.startswith("raise") and price < old:
+        return old, f"a raise never lowers a price (it would be {price} after rounding)"
+    return price, ""
 
 
 @dataclass(frozen=True)
@@ -89,8 +102,8 @@ def preview(
         if listing.state in ("sold_out", "ended"):
             rows.append(Change(listing, old, None, f"{listing.state}: not changed"))
             continue
-        price = new_price(old, op, value, rounding, floor)
-        note = "unchanged" if price == old else ""
+        price, kept = moved(old, op, value, rounding, floor)
+        note = kept or ("unchanged" if price == old else "")
         rows.append(Change(listing, old, price, note))
     return rows
 

@@ -1,12 +1,24 @@
-"""Every change sent to Reverb about offers and conversations: accept, decline, counter, reply, mark read."""
+"""Every change sent to Reverb about offers and conversations: accept, decline, counter, reply, mark read.
+
+An offer answer (a person's, a rule's or an approval's) is one writer at a time per listing: it holds the
+listing's offer claim (`claimed`) for the whole call, then re-checks at send time, after the claim, from
+a fresh read of the listing on Reverb (and of the offer itself when the caller says which offer it decided
+on, `expect`): the listing must still be live with stock and the offer unchanged. After an accept the
+listing is read again, so its sale reaches the mirror (and automation marks the listing's other plans
+stale) before the next answer on it starts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from backoffice.actions import Actor, Push, write_back
+from backoffice import locks
+from backoffice.actions import ActionError, Actor, Done, Push, Refused, write_back
+from backoffice.reverb.errors import ReverbError
 
 from .models import Conversation, Negotiation, OfferPolicy
 
@@ -15,6 +27,10 @@ if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 NO_LIST_PRICE = "The listing's price is unknown here, so the offer floor cannot be checked: re-sync listings."
+BUSY = "Another answer to an offer on this listing is being sent: nothing sent; try again in a moment."
+LISTING_GONE = (
+    "The listing is no longer live with stock (sold or ended): this offer is stale and is not answered."
+)
 
 
 def list_price(negotiation: Negotiation) -> Decimal | None:
@@ -32,13 +48,104 @@ def _floor_set(negotiation: Negotiation) -> bool:
     return OfferPolicy.objects.filter(account=negotiation.account, floor_percent__isnull=False).exists()
 
 
+def listing_gone(negotiation: Negotiation) -> bool:
+    """The offer's listing, as the mirror has it, is no longer live with stock (sold, ended, a draft)."""
+    listing = negotiation.listing
+    return listing is not None and (listing.state != "live" or listing.inventory == 0)
+
+
 def respond_refusal(negotiation: Negotiation, verb: str = "answered") -> str:
     """Why this offer cannot be accepted, declined or countered now ('' when it can); `verb` words it."""
     if negotiation.state != "active":
         return f"This offer is {negotiation.state or 'no longer active'} and can no longer be {verb}."
     if not negotiation.actionable:
         return f"It is the buyer's turn (your counter-offer awaits their answer); it cannot be {verb}."
+    if listing_gone(negotiation):
+        return LISTING_GONE
     return ""
+
+
+@dataclass(frozen=True)
+class OfferSeen:
+    """The offer an answer was decided on: a rule's plan, or the page a person confirmed. When Reverb's
+    offer differs at send time (the buyer came back with another amount), nothing is sent."""
+
+    offers_count: int
+    price: Decimal | None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, negotiation: Negotiation) -> OfferSeen:
+        return cls(negotiation.offers_count, negotiation.last_offered_price, negotiation.remote_updated_at)
+
+    def changed(self, now: Negotiation) -> str:
+        """How the offer moved on since ('' when it did not)."""
+        if now.offers_count != self.offers_count or now.last_offered_price != self.price:
+            return (
+                f"The offer changed since it was decided on (offer {self.offers_count} of {self.price}, "
+                f"now offer {now.offers_count} of {now.last_offered_price}): nothing sent; decide again."
+            )
+        if self.updated_at is not None and now.remote_updated_at != self.updated_at:
+            return "The offer was updated on Reverb since it was decided on: nothing sent; decide again."
+        return ""
+
+
+def claim_name(negotiation: Negotiation) -> str:
+    """Every answer to an offer on one listing holds this: one writer per listing's offers."""
+    listing = negotiation.listing_reverb_id or f"negotiation-{negotiation.reverb_id}"
+    return f"messaging.offers:{negotiation.account_id}:{listing}"
+
+
+@contextmanager
+def claimed(negotiation: Negotiation) -> Iterator[None]:
+    """Hold the listing's offer claim (re-entrant: the services called inside hold it again); Refused
+    when another answer on the listing holds it for too long."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(locks.hold(claim_name(negotiation)))
+        except locks.Busy as exc:
+            raise Refused(BUSY) from exc
+        yield
+
+
+def _reload(negotiation: Negotiation) -> None:
+    """The negotiation and its listing as the mirror has them now (after the claim); a listing that
+    arrived after the offer is linked."""
+    negotiation.refresh_from_db()
+    listings = Negotiation._meta.get_field("listing").related_model.objects
+    if negotiation.listing_id:
+        negotiation.listing = listings.filter(pk=negotiation.listing_id).first()
+    elif negotiation.listing_reverb_id:
+        found = listings.filter(account_id=negotiation.account_id, reverb_id=negotiation.listing_reverb_id)
+        negotiation.listing = found.first()
+        if negotiation.listing is not None:
+            Negotiation.objects.filter(pk=negotiation.pk).update(listing=negotiation.listing)
+
+
+def _reread_listing(negotiation: Negotiation, client: ReverbClient) -> None:
+    """The offer's listing as Reverb has it now, written to the mirror (the seller row by SKU)."""
+    key = negotiation.listing_reverb_id
+    if not key:
+        return
+    listing = negotiation.listing
+    write_back("listings", negotiation.account, [client.seller_listing(key, listing.sku if listing else "")])
+    _reload(negotiation)
+
+
+@contextmanager
+def _answering(negotiation: Negotiation, push: Push, expect: OfferSeen | None) -> Iterator[None]:
+    """Hold the claim for the block; first re-check from Reverb what the answer depends on."""
+    with claimed(negotiation):
+        _reload(negotiation)
+        try:
+            if expect is not None:
+                _write_negotiation(negotiation, push.reverb)
+            _reread_listing(negotiation, push.reverb)
+        except ReverbError as exc:
+            raise push.refuse(f"The offer could not be re-checked on Reverb ({exc}): nothing sent.") from exc
+        if expect is not None and (moved := expect.changed(negotiation)):
+            raise push.refuse(moved)
+        yield
 
 
 def _write_negotiation(negotiation: Negotiation, client: ReverbClient) -> Negotiation:
@@ -76,18 +183,25 @@ def accept_offer(
     message: str = "",
     client: ReverbClient | None = None,
     job: BulkJob | None = None,
+    expect: OfferSeen | None = None,
 ) -> Negotiation:
     push = _offer_push(negotiation, "accept", actor, job, {"message": message}, client)
-    reason = respond_refusal(negotiation, "accepted")
-    if not reason and _floor_set(negotiation):
-        floor = offer_floor(negotiation)
-        price = negotiation.last_offered_price
-        if floor is None:
-            reason = NO_LIST_PRICE
-        elif price is not None and price < floor:
-            reason = f"The offer {price} is below this shop's floor of {floor} {negotiation.currency}."
-    push.send(lambda c: c.accept_offer(negotiation.reverb_id, message or None), refusal=reason)
-    return _write_negotiation(negotiation, push.reverb)
+    with _answering(negotiation, push, expect):
+        reason = respond_refusal(negotiation, "accepted")
+        if not reason and _floor_set(negotiation):
+            floor = offer_floor(negotiation)
+            price = negotiation.last_offered_price
+            if floor is None:
+                reason = NO_LIST_PRICE
+            elif price is not None and price < floor:
+                reason = f"The offer {price} is below this shop's floor of {floor} {negotiation.currency}."
+        push.send(lambda c: c.accept_offer(negotiation.reverb_id, message or None), refusal=reason)
+        _write_negotiation(negotiation, push.reverb)
+        # The sale took stock: the mirror learns it before the claim goes to the next answer (if this read
+        # fails, the accept stands and the next answer on the listing reads it again first).
+        with suppress(ReverbError):
+            _reread_listing(negotiation, push.reverb)
+    return negotiation
 
 
 def decline_offer(
@@ -96,12 +210,39 @@ def decline_offer(
     actor: Actor,
     client: ReverbClient | None = None,
     job: BulkJob | None = None,
+    expect: OfferSeen | None = None,
 ) -> Negotiation:
     push = _offer_push(negotiation, "decline", actor, job, None, client)
-    push.send(
-        lambda c: c.decline_offer(negotiation.reverb_id), refusal=respond_refusal(negotiation, "declined")
-    )
-    return _write_negotiation(negotiation, push.reverb)
+    with _answering(negotiation, push, expect):
+        push.send(
+            lambda c: c.decline_offer(negotiation.reverb_id), refusal=respond_refusal(negotiation, "declined")
+        )
+        return _write_negotiation(negotiation, push.reverb)
+
+
+def decline_with_message(
+    negotiation: Negotiation,
+    *,
+    actor: Actor,
+    message: str,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+    expect: OfferSeen | None = None,
+) -> Done:
+    """Decline, then tell the buyer (Reverb's decline takes no message): in their conversation about the
+    listing, else in a new one. The Done says plainly whether the message went; its audit row too."""
+    with claimed(negotiation):
+        decline_offer(negotiation, actor=actor, client=client, job=job, expect=expect)
+    done = Done(f"Offer {negotiation.reverb_id} declined.", obj=negotiation)
+    if not message.strip():
+        return done
+    try:
+        message_buyer(negotiation, actor=actor, body=message, client=client, job=job)
+    except ActionError as exc:
+        done.warnings.append(f"The message to the buyer was NOT sent: {exc.message}")
+    else:
+        done.message += " The message was sent to the buyer."
+    return done
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -122,6 +263,7 @@ def counter_offer(
     message: str = "",
     client: ReverbClient | None = None,
     job: BulkJob | None = None,
+    expect: OfferSeen | None = None,
 ) -> Negotiation:
     value = _amount(price)
     shipping = _amount(shipping_price)
@@ -131,17 +273,18 @@ def counter_offer(
         "message": message,
     }
     push = _offer_push(negotiation, "counter", actor, job, summary, client)
-    reason = respond_refusal(negotiation, "countered") or _counter_refusal(
-        negotiation, value, shipping_price, shipping
-    )
-    currency = negotiation.currency or negotiation.account.currency
-    push.send(
-        lambda c: c.counter_offer(
-            negotiation.reverb_id, value, currency, shipping_price=shipping, message=message or None
-        ),
-        refusal=reason,
-    )
-    return _write_negotiation(negotiation, push.reverb)
+    with _answering(negotiation, push, expect):
+        reason = respond_refusal(negotiation, "countered") or _counter_refusal(
+            negotiation, value, shipping_price, shipping
+        )
+        currency = negotiation.currency or negotiation.account.currency
+        push.send(
+            lambda c: c.counter_offer(
+                negotiation.reverb_id, value, currency, shipping_price=shipping, message=message or None
+            ),
+            refusal=reason,
+        )
+        return _write_negotiation(negotiation, push.reverb)
 
 
 def _counter_refusal(
@@ -214,6 +357,55 @@ def reply(
         lambda c: c.reply(conversation.reverb_id, body), refusal="" if body else "The message is empty."
     )
     return _write_conversation(conversation, result, push.reverb)
+
+
+def buyer_conversation(negotiation: Negotiation) -> Conversation | None:
+    """The buyer's conversation about this offer's listing, if the mirror has one."""
+    if not negotiation.buyer_id:
+        return None
+    return Conversation.objects.filter(
+        account_id=negotiation.account_id,
+        listing_reverb_id=negotiation.listing_reverb_id,
+        other_party_id=negotiation.buyer_id,
+    ).first()
+
+
+def message_buyer(
+    negotiation: Negotiation,
+    *,
+    actor: Actor,
+    body: str,
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+) -> Conversation | None:
+    """Write to the buyer of an offer: a reply in their conversation about the listing, else a new
+    conversation (`POST /my/conversations` with the listing and the buyer as recipient, API-NOTES 9).
+    Refused, and recorded, when the buyer is unknown here: never dropped without a trace."""
+    conversation = buyer_conversation(negotiation)
+    if conversation is not None:
+        return reply(conversation, actor=actor, body=body, client=client, job=job)
+    body = body.strip()
+    summary = {
+        "body": body,
+        "listing_id": negotiation.listing_reverb_id,
+        "recipient_id": negotiation.buyer_id,
+    }
+    push = _offer_push(negotiation, "message", actor, job, summary, client)
+    push.action = "messaging.start_conversation"
+    refusal = "" if body else "The message is empty."
+    if not refusal and not negotiation.buyer_id:
+        refusal = "The buyer of this offer is unknown here, so no conversation can be started."
+    result = push.send(
+        lambda c: c.start_conversation(
+            body, listing_id=negotiation.listing_reverb_id or None, recipient_id=negotiation.buyer_id
+        ),
+        refusal=refusal,
+    )
+    if isinstance(result, Mapping) and result.get("id") is not None:
+        (key,) = write_back("conversations", negotiation.account, [result])
+        conversation = Conversation.objects.get(account_id=negotiation.account_id, reverb_id=key)
+        return _write_conversation(conversation, result, push.reverb)
+    return None  # sent; an answer without the conversation: the next pull of conversations brings it
 
 
 def mark_read(

@@ -800,6 +800,17 @@ class ReverbClient:
     def reply(self, conversation_id: int | str, body: str) -> Any:
         return self.request("POST", f"/my/conversations/{conversation_id}/messages", json={"body": body})
 
+    def start_conversation(
+        self, body: str, *, listing_id: int | str | None = None, recipient_id: int | str | None = None
+    ) -> Any:
+        """The seller writes first (API-NOTES 9): `{body, listing_id?, recipient_id?}`."""
+        data: dict[str, Any] = {"body": body}
+        if listing_id:
+            data["listing_id"] = str(listing_id)
+        if recipient_id:
+            data["recipient_id"] = str(recipient_id)
+        return self.request("POST", "/my/conversations", json=data)
+
     # ---- payouts -------------------------------------------------------------------------------------
     def payouts(
         self, created_start: When = None, created_end: When = None, per_page: int | None = None

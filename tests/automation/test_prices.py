@@ -180,3 +180,22 @@ def test_a_recent_sale_keeps_the_price(emulator, shop):
     OrderFactory(account=shop, listing=listing, remote_created_at=timezone.now() - timedelta(days=3))
     rule = stale_rule(shop, Mode.PLAN)
     assert listing.pk not in [x.pk for x in prices.stale_listings(rule, timezone.now())]
+
+
+@pytest.mark.parametrize(
+    "old,op,value,rounding,floor",
+    [
+        ("57.99", "lower_percent", "5", "", "60"),  # the floor is above the price
+        ("99.99", "lower_amount", "0.10", "00", None),  # rounding would go up
+        ("100.00", "raise_percent", "0.2", "99", None),  # a raise rounded down
+    ],
+)
+def test_a_lower_never_raises_and_a_raise_never_lowers(old, op, value, rounding, floor):
+    assert prices.new_price(D(old), op, D(value), rounding, D(floor) if floor else None) == D(old)
+
+
+def test_preview_skips_a_lower_that_would_raise_with_the_reason(emulator, shop):
+    (listing,) = live_listings(shop, 1)
+    listing.price = D("57.99")
+    (change,) = prices.preview([listing], "lower_percent", D("5"), "", D("60"))
+    assert not change.sends and "a lower never raises" in change.note and "60.00" in change.note

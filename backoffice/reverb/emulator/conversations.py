@@ -163,15 +163,27 @@ def start_conversation(emu: Emulator, req: Request) -> Response:
     body = _body(data)
     listing = store.table("listings").get(int(data["listing_id"])) if data.get("listing_id") else None
     recipient = data.get("recipient_id")
-    buyer = next(
-        (
-            c["buyer"]
-            for c in store.table("conversations").values()
-            if str(c["buyer"]["id"]) == str(recipient)
-        ),
-        None,
-    ) or next(
-        (o["buyer"] for o in store.table("orders").values() if str(o["buyer"]["id"]) == str(recipient)), None
+    buyer = (
+        next(
+            (
+                c["buyer"]
+                for c in store.table("conversations").values()
+                if str(c["buyer"]["id"]) == str(recipient)
+            ),
+            None,
+        )
+        or next(
+            (o["buyer"] for o in store.table("orders").values() if str(o["buyer"]["id"]) == str(recipient)),
+            None,
+        )
+        or next(  # a buyer who made an offer can be written to as well
+            (
+                n["buyer"]
+                for n in store.table("negotiations").values()
+                if str(n["buyer"]["id"]) == str(recipient)
+            ),
+            None,
+        )
     )
     if buyer is None:
         raise ValidationFailed({"recipient_id": ["is not a known user"]})
