@@ -13,6 +13,7 @@ from typing import Any
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
@@ -68,8 +69,6 @@ def lockout_response(
 ) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: the admin's frame, whose sign-in is paused, how long is left, and who can clear
     it; status 429 (Too Many Requests), as axes' own answer."""
-    from django.conf import settings
-
     ends = lockout_ends(request, credentials)
     now = timezone.now()
     left = max(ends - now, timedelta(0)) if ends else None
