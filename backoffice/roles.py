@@ -28,10 +28,14 @@ CUSTOMER_SERVICE = "Customer service"
 BOOKKEEPER = "Bookkeeper"
 VIEWER = "Viewer"
 
+# django-axes' lockouts (Axes › Access attempts): seen and cleared (deleted) by Managers, so a locked-out
+# clerk does not wait for the one superuser.
+LOCKOUTS = ["axes.view_accessattempt", "axes.delete_accessattempt"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Everything in our apps; django-q2's background-task pages read-only: a scheduled task names code to
     # run, so adding or changing schedules is for superusers (Managers run ours with "Run now").
-    MANAGER: ["*.*", "django_q.view_*"],
+    MANAGER: ["*.*", "django_q.view_*", *LOCKOUTS],
     # Sees everything; changes orders and shipments (shipping-provider mapping lives in orders).
     SHIPPING: [
         "*.view_*",

@@ -175,10 +175,14 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
 SESSION_SAVE_EVERY_REQUEST = True
 
 # Login throttling (django-axes, backoffice/loginthrottle.py): after AXES_FAILURE_LIMIT failed logins a
-# user name, and separately an address, is locked out for AXES_COOLOFF_TIME hours; a success resets.
+# user name is locked out from that address (the pair: everyone else there still signs in) for
+# AXES_COOLOFF_TIME hours from its last counted failure (tries during the lockout do not extend it, so the
+# lockout page's time left holds); a success resets.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "backoffice.loginthrottle.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 if SECURE_PROXY_SSL_HEADER:
@@ -296,7 +300,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A 403 is one line (who, what path), not a traceback (backoffice/forbiddenlog.py).
+    "filters": {"forbidden_one_line": {"()": "backoffice.forbiddenlog.ForbiddenOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {"urllib3": {"level": "WARNING"}, "django.request": {"filters": ["forbidden_one_line"]}},
 }

@@ -39,11 +39,13 @@ from django.db.models.lookups import GreaterThan
 
 from refunds.models import RefundRequest
 
-from .fees import CENT, Rates, rates
+from .fees import CENT, TOLERANCE, Rates, rates
 from .models import PayoutLineItem
 
 INT = BigIntegerField()
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+# `differs`'s tolerance in cents: the counts (here) and the findings listed (fees.differs) use the one number.
+TOLERANCE_CENTS = int(TOLERANCE / CENT)
 
 
 def whole(number: int) -> Value:
@@ -78,7 +80,8 @@ def money(value: int | None) -> Decimal:
 
 def bad(ours: Expression, theirs: Expression) -> Expression:
     """1 when two amounts in cents differ by more than a cent (`differs`), else 0."""
-    return Case(When(GreaterThan(Abs(ours - theirs), 1), then=whole(1)), default=zero(), output_field=INT)
+    over = GreaterThan(Abs(ours - theirs), TOLERANCE_CENTS)
+    return Case(When(over, then=whole(1)), default=zero(), output_field=INT)
 
 
 def per_account(table: dict[int, Rates], account_ids: list[int], attr: str, scale: int) -> Expression:
@@ -132,7 +135,7 @@ def half_up_sql(numerator: str, per: int) -> str:
 
 def bad_sql(ours: str, theirs: str) -> str:
     """1 when two amounts in cents differ by more than a cent (`differs`), else 0."""
-    return f"(CASE WHEN ABS(({ours}) - ({theirs})) > 1 THEN 1 ELSE 0 END)"
+    return f"(CASE WHEN ABS(({ours}) - ({theirs})) > {TOLERANCE_CENTS} THEN 1 ELSE 0 END)"
 
 
 def _order_formulas() -> dict[str, str]:

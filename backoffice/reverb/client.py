@@ -65,7 +65,8 @@ END_REASONS = ("not_sold", "reverb_sale")
 REFUND_RESPONSES = ("approved", "conditionally_approved", "denied")
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 # Reverb's link hrefs mix api.reverb.com and reverb.com (API-NOTES 1). A link to one of these is
-# re-based onto the account's own API origin (same path), so the token still goes only there.
+# re-based onto the account's own API origin, its https included (same path), so the token still goes
+# only there.
 SIBLING_HOSTS = {"api.reverb.com": frozenset({"reverb.com", "www.reverb.com"})}
 
 Params = Mapping[str, Any] | None
@@ -234,11 +235,15 @@ class ReverbClient:
             return path_or_url
         base_scheme, base_host, _ = self._origin
         if (
-            scheme == base_scheme == "https"
+            base_scheme == "https"
+            and scheme in ("http", "https")
             and host in SIBLING_HOSTS.get(base_host, ())
             and (parts.path + "/").startswith(self._base_path + "/")
         ):
-            return urlunsplit((parts.scheme, urlsplit(self.base_url).netloc, parts.path, parts.query, ""))
+            # Only the path and query are the link's: scheme and host are the account's own, so an
+            # http://reverb.com link goes to https://api.reverb.com, never over plain http with the token.
+            base = urlsplit(self.base_url)
+            return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
         raise ForeignLinkError(
             f"refusing to send the token to {scheme}://{parts.netloc}: "
             f"not the account's API host {urlsplit(self.base_url).netloc}",

@@ -304,3 +304,37 @@ def test_the_report_page_costs_the_same_queries_for_a_small_and_a_big_month(mixe
         html = admin_client.get(url, {**RANGE, "page": 2}).content.decode()
     assert len(ctx.captured_queries) <= every_kind
     assert all(f.order_number in html for f in expected[100:200])
+
+
+@pytest.mark.parametrize("off", ["0.01", "-0.01", "0.02", "-0.02"])
+def test_the_headline_counts_exactly_the_findings_listed_at_the_one_cent_tolerance(off: str) -> None:
+    """Issue 24: the headline (counts from the database) counted a one-cent difference that the listed
+    findings (built in Python) did not show. A cent either way is within the tolerance on both sides, and on
+    the payout's own page; two cents are a finding on all three."""
+    from payouts.fees import TOLERANCE
+    from payouts.matching import check_payout
+
+    assert Decimal("0.01") == TOLERANCE
+    account = AccountFactory(name="cents")
+    payout = PayoutFactory(
+        account=account, reverb_id="CP1", remote_created_at=timezone.now() - timedelta(days=5)
+    )
+    for i, name in enumerate(["amount_product", "amount_shipping", "amount_tax", "fees", "amount_total"]):
+        line = paid_out(paid_order(account, f"c{i}", selling_fee=Decimal("7.35")), payout)  # fees as due
+        PayoutLineItem.objects.filter(pk=line.pk).update(**{name: getattr(line, name) + Decimal(off)})
+    line_sum = sum(li.amount_total for li in PayoutLineItem.objects.filter(payout=payout))
+    Payout.objects.filter(pk=payout.pk).update(total=line_sum + Decimal(off))
+
+    report = match_period(ALL_TIME, as_of=timezone.now())
+    listed = list(report.findings)
+    expected, _ = python_report(ALL_TIME, report.as_of)
+    for kind in Kind.ALL:
+        assert (
+            report.count(kind) == sum(f.kind == kind for f in listed) == sum(f.kind == kind for f in expected)
+        )
+    within = abs(Decimal(off)) <= TOLERANCE
+    assert (
+        report.count(Kind.FEE) == report.count(Kind.AMOUNT) == report.count(Kind.PAYOUT_SUM) == 0
+    ) is within
+    check = check_payout(Payout.objects.get(pk=payout.pk))
+    assert (check.adds_up and all(line.ok for line in check.lines)) is within

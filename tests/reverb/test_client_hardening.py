@@ -322,3 +322,26 @@ def test_background_work_still_waits_out_a_short_pause() -> None:
     client, _ = scripted_client(reply(429, {}, {"Retry-After": "3"}), max_retries=0)
     with pytest.raises(RateLimitedError):
         client.get_account()
+
+
+def test_an_http_reverb_link_is_followed_on_the_https_api_host_only() -> None:
+    """Issue 24: a `http://reverb.com/...` link re-based onto the API host must not keep its plain http (the
+    token would cross the network in clear): only its path is ours to follow, on https://api.reverb.com."""
+    page1 = {
+        "orders": [{"order_number": "1"}],
+        "_links": {"next": {"href": "http://reverb.com/api/my/orders/selling/all?page=2&per_page=1"}},
+    }
+    https = ScriptedAdapter(reply(200, page1), reply(200, {"orders": [{"order_number": "2"}], "_links": {}}))
+    plain = ScriptedAdapter(reply(200, {"orders": [], "_links": {}}))
+    session = requests.Session()
+    session.mount("https://", https)
+    session.mount("http://", plain)
+    client = make_client(base_url="https://api.reverb.com/api", session=session)
+    assert [o["order_number"] for p in client.orders(per_page=1) for o in p.items] == ["1", "2"]
+    assert https.sent[1].url == "https://api.reverb.com/api/my/orders/selling/all?page=2&per_page=1"
+    assert plain.sent == []  # nothing, and so no token, over plain http
+    for href in ("http://reverb.com/api/x", "http://www.reverb.com/api/x?a=1", "https://reverb.com/api/x"):
+        assert client.url(href).startswith("https://api.reverb.com/api/x")
+    for href in ("http://reverb.com/other/path", "ftp://reverb.com/api/x", "http://api.reverb.com/api/x"):
+        with pytest.raises(ForeignLinkError):
+            client.url(href)

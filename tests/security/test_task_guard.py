@@ -24,7 +24,8 @@ HOSTILE = [
     "django.contrib.auth.models.User.objects.create_superuser",
     "subprocess.getoutput",
     "os.system",
-    "backoffice.background.tasks.import_string",  # imported into a task module, defined elsewhere
+    # Imported into a task module, defined elsewhere: `enqueue` would queue any path it is given.
+    "backoffice.background.tasks.enqueue",
     "backoffice.background.tasks._in_thread",
 ]
 
@@ -138,7 +139,10 @@ def test_every_scheduled_and_queued_function_of_the_project_is_allowed() -> None
             continue
         text = path.read_text()
         found |= set(re.findall(r"(?:enqueue|async_task|send)\(\s*\"([\w.]+)\"", text))
-        # Paths kept in constants (RUN = "backoffice.background.jobs.run_job") that name a function.
+        # Paths kept in constants (RUN = "backoffice.background.jobs.run_job") that name a function; the
+        # settings' paths are Django's and django-axes' hooks (AXES_LOCKOUT_CALLABLE), not tasks.
+        if path.name == "settings.py":
+            continue
         for dotted in re.findall(
             r"^[A-Z_]+ = \"((?:backoffice|listings|orders|refunds|messaging|payouts)\.[\w.]+)\"", text, re.M
         ):
@@ -146,6 +150,36 @@ def test_every_scheduled_and_queued_function_of_the_project_is_allowed() -> None
                 found.add(dotted)
     assert found, "the scan found nothing: its pattern is stale"
     assert [f for f in found if not taskguard.is_allowed(f)] == []
+
+
+def imported_into_task_modules() -> list[str]:
+    """Public callables of our task modules that are defined in another module (imports), as dotted paths
+    under the task module: each passes the path rule (allowed module, public name), so only "defined under
+    that path" refuses them."""
+    import importlib
+
+    found = []
+    for module_name in taskguard.ALLOWED_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue  # an app without tasks
+        for name, value in vars(module).items():
+            if callable(value) and not name.startswith("_") and value.__module__ != module_name:
+                found.append(f"{module_name}.{name}")
+    return found
+
+
+def test_a_name_merely_imported_into_a_task_module_is_refused() -> None:
+    imported = imported_into_task_modules()
+    # The guard's reason to exist: a real function that queues whatever path it is given.
+    assert "backoffice.background.tasks.enqueue" in imported
+    for path in imported:
+        assert taskguard._allowed_path(path), path  # the path alone would admit it...
+        assert not taskguard.is_allowed(path), path  # ...what it names is defined elsewhere
+        with pytest.raises(ValidationError):
+            taskguard.validate_func(path)
+    assert taskguard.is_allowed("backoffice.background.tasks.pull_accounts")  # defined there: allowed
 
 
 def run_in_worker(func: str, *args: object) -> dict:

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import ProtectedError, RestrictedError
 
+from backoffice.account_removal import WorkRunning, removal_plan, remove_account, running_work
 from backoffice.models import Currency, ReverbAccount
 
 
@@ -110,15 +112,41 @@ class Command(BaseCommand):
         self._report_check(account, fail=False)
 
     def do_remove(self, name: str, yes: bool, **_: Any) -> None:
+        """Says what it deletes (rows per table), then deletes after a confirmation; refuses while work runs
+        for the account. Never a traceback: a failure is a CommandError with the reason."""
         account = self._get(name)
+        busy = running_work(account)
+        if busy:
+            raise CommandError(self._busy(name, busy))
+        plan = removal_plan(account)
+        self.stdout.write(f"Removing {name!r} deletes these rows here (nothing is changed on Reverb):")
+        for label, rows in plan.items():
+            self.stdout.write(f"  {rows:>9}  {label}")
         if not yes:
             if not sys.stdin.isatty():
-                raise CommandError("Refusing to remove without confirmation; pass --yes.")
-            answer = input(f"Delete account {name!r} and all its local mirrored data? Type 'yes': ")
+                raise CommandError("Not removed: no terminal to confirm on; pass --yes.")
+            answer = input(f"Delete account {name!r} and all the rows above? Type 'yes': ")
             if answer.strip().lower() != "yes":
                 raise CommandError("Not removed.")
-        account.delete()
-        self.stdout.write(self.style.SUCCESS(f"Removed account {name!r} (nothing was changed on Reverb)."))
+        try:
+            deleted = remove_account(account)
+        except WorkRunning as exc:
+            raise CommandError(self._busy(name, [str(exc)])) from None
+        except (ProtectedError, RestrictedError, DatabaseError) as exc:
+            raise CommandError(f"Not removed ({type(exc).__name__}): {exc}") from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Removed account {name!r}: {sum(deleted.values())} rows in {len(deleted)} tables "
+                "(nothing was changed on Reverb)."
+            )
+        )
+
+    @staticmethod
+    def _busy(name: str, busy: list[str]) -> str:
+        return (
+            f"Not removed: work is running for {name!r} ({', '.join(busy)}). Disable it first "
+            f"(reverb_account disable {name}), cancel its bulk jobs or let them finish, and try again."
+        )
 
     def do_check(self, name: str, **_: Any) -> None:
         self._report_check(self._get(name), fail=True)
