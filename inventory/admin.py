@@ -320,11 +320,10 @@ class EventEndpointAdmin(BaseAdmin):
         "name",
         "url",
         "account",
-        "enabled",
+        "state",
         "down_since",
         "consecutive_failures",
         "down_reason",
-        "disabled_at",
     ]
     list_filter = ["enabled", ("down_since", admin.EmptyFieldListFilter), "account"]
     readonly_fields = [
@@ -340,6 +339,12 @@ class EventEndpointAdmin(BaseAdmin):
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
+
+    @admin.display(description="State")
+    def state(self, obj: EventEndpoint) -> str:
+        if not obj.enabled:
+            return "Disabled (by a person)"
+        return "Down: probing by itself" if obj.down_since else "Up"
 
     def save_model(self, request: HttpRequest, obj: EventEndpoint, form: Any, change: bool) -> None:
         secret = obj.new_secret() if not change else None

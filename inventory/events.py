@@ -69,7 +69,7 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 PROBE_EVERY = timedelta(minutes=5)  # an unavailable receiver is tried again at least this often
 DOWN_AFTER = 3  # failed attempts in a row (each attempt once) before the endpoint is down (half-open)
 TIMEOUT = (5.0, 10.0)
-LEASE = timedelta(seconds=60)  # an endpoint's claim, renewed before each send: longer than TIMEOUT
+LEASE = timedelta(minutes=2)  # an endpoint's claim, renewed before each send: well over TIMEOUT
 RUN_SECONDS = 50.0  # one deliver_due call's share; the next tick starts another
 NOTIFY_PERM = "inventory.change_eventendpoint"  # who may fix an endpoint (Managers hold it)
 PAID_STATUSES = {"paid", "shipped", "picked_up", "received", "partially_paid"}
@@ -136,15 +136,18 @@ def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Ses
         "X-Backoffice-Signature": sign(endpoint.secret(), timestamp, body),
     }
     try:
-        response = session.post(
-            endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
-        )
+        # Streamed: a 2xx body is never read, an error's only its first 300 bytes (a receiver's answer
+        # cannot make the send outlast the endpoint's lease by its size).
+        with session.post(
+            endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        ) as response:
+            code = response.status_code
+            if 200 <= code < 300:
+                return Answer(code)
+            text = response.raw.read(300, decode_content=True).decode(errors="replace")
     except requests.RequestException as exc:
         return Answer(None, f"{type(exc).__name__}: {exc}"[:1000])
-    code = response.status_code
-    if 200 <= code < 300:
-        return Answer(code)
-    return Answer(code, f"HTTP {code}: {response.text[:300]}", refused=code < 500 and code not in (408, 429))
+    return Answer(code, f"HTTP {code}: {text}", refused=code < 500 and code not in (408, 429))
 
 
 def record(delivery: EventDelivery, endpoint: EventEndpoint, answer: Answer) -> bool:
@@ -155,8 +158,10 @@ def record(delivery: EventDelivery, endpoint: EventEndpoint, answer: Answer) -> 
     if not answer.error:
         delivery.status, delivery.delivered_at, delivery.next_try_at = Status.DELIVERED, now, None
         delivery.save()
-        EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
-        came_back(endpoint)
+        if endpoint.consecutive_failures:
+            EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        if endpoint.down_since is not None:
+            came_back(endpoint)
         return True
     if answer.refused and delivery.attempts >= MAX_ATTEMPTS:
         delivery.status, delivery.next_try_at = Status.FAILED, None

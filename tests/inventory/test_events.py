@@ -308,3 +308,22 @@ def test_watcher_raises_events_and_applies_reverb_sales(account: ReverbAccount, 
         "listing.sold_out",
         "stock.changed",
     }
+
+
+def test_the_admin_shows_a_down_endpoint_and_probes_it_on_request(
+    db: Any, receiver_factory: Any, admin_client: Any
+) -> None:
+    receiver = receiver_factory([503] * 3)
+    endpoint, _ = endpoint_for(receiver.url)
+    events.emit("order.paid", None, {"n": 1})
+    for n in range(3):
+        if n:
+            make_due()
+        events.deliver_due()
+    assert events.deliver_due() == 0 and len(receiver.seen) == 3  # the next probe is minutes away
+    assert "Down: probing by itself" in admin_client.get("/admin/inventory/eventendpoint/").content.decode()
+    admin_client.post(
+        "/admin/inventory/eventendpoint/", {"action": "probe_now", "_selected_action": [endpoint.pk]}
+    )
+    assert events.deliver_due() == 1 and len(receiver.seen) == 4
+    assert "Up" in admin_client.get("/admin/inventory/eventendpoint/").content.decode()
