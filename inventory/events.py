@@ -24,8 +24,9 @@ The watcher compares the mirror with what it last saw (`SeenState`): a new order
 stock intent (`services.apply_reverb_sale`) and raises order.paid when paid; order status changes raise
 order.paid / order.shipped; refund requests turning approved raise refund.approved; listings turning
 sold out or ended raise listing.sold_out / listing.ended; an inventory change not sent by us raises
-stock.changed. Order events are raised before the listing events they cause, so they leave first. The first
-look at an account records a baseline and raises nothing.
+stock.changed. Order events are raised before the listing events they cause, so they leave first. One
+watcher per account at a time (its cursor row is locked); the first look at an account records a baseline
+and raises nothing.
 """
 
 from __future__ import annotations
@@ -322,9 +323,6 @@ def watch(account: ReverbAccount) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
-    first = not cursor.state
-    since = None if first else cursor.state
-    started = timezone.now()
 
     def changed(model: Any) -> Any:
         rows = model.objects.filter(account=account)
@@ -347,6 +345,11 @@ def watch(account: ReverbAccount) -> dict[str, int]:
             updates.append(row)
 
     with transaction.atomic():
+        # One watcher per account at a time: the next one waits here, then reads what this one saw.
+        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
+        first = not cursor.state
+        since = None if first else cursor.state
+        started = timezone.now()
         # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
         sent = dict(
             StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from inventory import events
 from inventory.models import EventDelivery, EventEndpoint
 from tests.concurrency import concurrency, errors, run_at_once
+from tests.factories import AccountFactory, OrderFactory
 from tests.inventory import receiver
 
 pytestmark = concurrency
@@ -78,3 +79,15 @@ def test_an_outage_loses_nothing_and_the_endpoint_comes_back_by_itself(
     assert [m.subject.split(":")[0] for m in mail.outbox] == ["Event endpoint down", "Event endpoint back"]
     first = EventDelivery.objects.order_by("id").first()
     assert first.attempts == failing + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_watchers_of_one_account_raise_an_event_once() -> None:
+    account = AccountFactory(name="watched")
+    endpoint_for("http://127.0.0.1:9/unused", "shop")
+    events.watch(account)  # the baseline
+    for n in range(5):
+        OrderFactory(account=account, order_number=f"77{n}", status="paid", last_synced_at=timezone.now())
+    assert errors(run_at_once(events.watch, [(account,), (account,), (account,)])) == []
+    paid = list(EventDelivery.objects.filter(event="order.paid").values_list("payload__data__order_number"))
+    assert sorted(paid) == [(f"77{n}",) for n in range(5)]  # each order's event once
