@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 from datetime import timedelta
 from typing import Any
 
@@ -327,3 +328,22 @@ def test_the_admin_shows_a_down_endpoint_and_probes_it_on_request(
     )
     assert events.deliver_due() == 1 and len(receiver.seen) == 4
     assert "Up" in admin_client.get("/admin/inventory/eventendpoint/").content.decode()
+
+
+def test_endpoints_the_old_code_disabled_by_itself_become_half_open(db: Any) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("inventory.migrations.0002_event_outbox_half_open")
+    since = timezone.now() - timedelta(hours=1)
+    by_itself, _ = endpoint_for(
+        "http://127.0.0.1:9/a",
+        enabled=False,
+        disabled_at=since,
+        disabled_reason="20 failed attempts in a row; last: HTTP 500",
+    )
+    by_a_person, _ = endpoint_for("http://127.0.0.1:9/b", enabled=False, disabled_at=since)
+    migration.half_open_the_self_disabled(apps, None)
+    by_itself.refresh_from_db()
+    by_a_person.refresh_from_db()
+    assert by_itself.enabled and by_itself.down_since == since and not by_itself.disabled_at
+    assert not by_a_person.enabled and by_a_person.down_since is None
