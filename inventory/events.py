@@ -267,7 +267,10 @@ def deliver_endpoint(
             break
         if not renew(endpoint_id, token):  # lost the lease (expired, or a person disabled it)
             break
-        if not record(head, head.endpoint, post(head, head.endpoint, session)):
+        answer = post(head, head.endpoint, session)
+        if not EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token).exists():
+            break  # the send outlasted the lease and another worker took over: it records, not us
+        if not record(head, head.endpoint, answer):
             break
         delivered += 1
     return delivered
@@ -277,8 +280,9 @@ def deliver_due(limit: int = 200, seconds: float = RUN_SECONDS) -> int:
     """Send what is due on every enabled endpoint no other worker holds. Returns how many were delivered."""
     expire_old()
     until = time.monotonic() + seconds
+    due = Q(deliveries__next_try_at__isnull=True) | Q(deliveries__next_try_at__lte=timezone.now())
     endpoint_ids = list(
-        EventEndpoint.objects.filter(enabled=True, deliveries__status=Status.PENDING)
+        EventEndpoint.objects.filter(due, enabled=True, deliveries__status=Status.PENDING)
         .distinct()
         .order_by("pk")
         .values_list("pk", flat=True)
