@@ -150,6 +150,8 @@ SPECTACULAR_SETTINGS = {
 INVENTORY_FEED_MAX_BYTES = env.int("INVENTORY_FEED_MAX_BYTES", default=5_000_000)
 INVENTORY_FEED_TIMEOUT = env.float("INVENTORY_FEED_TIMEOUT", default=20.0)
 INVENTORY_FEED_ALLOW_PRIVATE = env.bool("INVENTORY_FEED_ALLOW_PRIVATE", default=False)
+# Outbound events kept undelivered while their receiver is down, in days (0: until delivered).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=14)
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

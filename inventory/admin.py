@@ -320,23 +320,38 @@ class EventEndpointAdmin(BaseAdmin):
         "name",
         "url",
         "account",
-        "enabled",
+        "state",
+        "down_since",
         "consecutive_failures",
+        "down_reason",
+    ]
+    list_filter = ["enabled", ("down_since", admin.EmptyFieldListFilter), "account"]
+    readonly_fields = [
+        "consecutive_failures",
+        "down_since",
+        "down_reason",
         "disabled_at",
         "disabled_reason",
+        "created_at",
     ]
-    list_filter = ["enabled", "account"]
-    readonly_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
-    actions = ["enable", "new_secrets"]
+    actions = ["enable", "probe_now", "new_secrets"]
     inlines = [EventDeliveryInline]
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []
 
+    @admin.display(description="State")
+    def state(self, obj: EventEndpoint) -> str:
+        if not obj.enabled:
+            return "Disabled (by a person)"
+        return "Down: probing by itself" if obj.down_since else "Up"
+
     def save_model(self, request: HttpRequest, obj: EventEndpoint, form: Any, change: bool) -> None:
         secret = obj.new_secret() if not change else None
-        if change and "enabled" in form.changed_data and obj.enabled:
-            obj.consecutive_failures, obj.disabled_at, obj.disabled_reason = 0, None, ""
+        if change and "enabled" in form.changed_data:
+            # A person's switch, distinct from the back office's own half-open state (down_since).
+            obj.disabled_at = None if obj.enabled else timezone.now()
+            obj.disabled_reason = "" if obj.enabled else f"Disabled by {request.user}."
         super().save_model(request, obj, form, change)
         if secret:
             self._show_secret(request, obj, secret)
@@ -356,8 +371,17 @@ class EventEndpointAdmin(BaseAdmin):
 
     @admin.action(description="Enable the selected endpoints again")
     def enable(self, request: HttpRequest, queryset: QuerySet[EventEndpoint]) -> None:
-        n = queryset.update(enabled=True, consecutive_failures=0, disabled_at=None, disabled_reason="")
+        n = queryset.update(enabled=True, disabled_at=None, disabled_reason="")
+        enqueue("inventory.tasks.deliver_due")
         self.message_user(request, f"Enabled {n} endpoint(s).")
+
+    @admin.action(description="Try the selected endpoints now (their oldest waiting delivery)")
+    def probe_now(self, request: HttpRequest, queryset: QuerySet[EventEndpoint]) -> None:
+        n = EventDelivery.objects.filter(
+            endpoint__in=queryset, status=EventDelivery.Status.PENDING, next_try_at__isnull=False
+        ).update(next_try_at=timezone.now())
+        enqueue("inventory.tasks.deliver_due")
+        self.message_user(request, f"{n} waiting delivery(ies) will be tried within a minute.")
 
     @admin.action(description="Give the selected endpoints new signing secrets")
     def new_secrets(self, request: HttpRequest, queryset: QuerySet[EventEndpoint]) -> None:

@@ -3,17 +3,30 @@
 Signature: headers `X-Backoffice-Timestamp: <unix seconds>` and
 `X-Backoffice-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`; the receiver
 recomputes it with the endpoint's secret and refuses old timestamps (replays). `X-Backoffice-Event` and
-`X-Backoffice-Delivery` name the event and the delivery.
+`X-Backoffice-Delivery` name the event and the delivery; the body's `id` is the event's, the same on every
+attempt and replay, so a receiver de-duplicates on it.
 
-A failed attempt (network error, timeout, non-2xx) is tried again after RETRY_DELAYS; after the last one
-the delivery is failed (replayable from the admin). An endpoint whose attempts fail DISABLE_AFTER times in a
-row is disabled, and the Managers get an email saying so.
+An outbox: `emit` stores one delivery per endpoint in the transaction that raised the event; `deliver_due`
+claims an endpoint (a lease longer than the HTTP timeout, taken by compare-and-set, so two workers never
+send the same rows, on PostgreSQL and SQLite alike) and sends its deliveries oldest first, each only after
+the one before it was delivered: at least once, in order.
+
+A failed attempt (network error, timeout, non-2xx) is tried again after RETRY_DELAYS. A delivery the
+receiver refuses (a 3xx or 4xx other than 408/429) gives up after MAX_ATTEMPTS attempts (failed, replayable
+from the admin) and the next one goes. A receiver that is unavailable (no answer, 5xx, 408, 429) is tried
+at least every PROBE_EVERY and its deliveries are kept, up to settings.EVENT_RETENTION_DAYS.
+Each attempt counts once on the endpoint; after DOWN_AFTER failed attempts in a row the endpoint is down
+(half-open: only its oldest delivery is tried, as a probe) and the people responsible are told once; the
+first success brings it back (they are told again) and the backlog follows in order. Only a person turns
+an endpoint off (`enabled`); no events are made for it then.
 
 The watcher compares the mirror with what it last saw (`SeenState`): a new order decrements the shop's
 stock intent (`services.apply_reverb_sale`) and raises order.paid when paid; order status changes raise
 order.paid / order.shipped; refund requests turning approved raise refund.approved; listings turning
 sold out or ended raise listing.sold_out / listing.ended; an inventory change not sent by us raises
-stock.changed. The first look at an account records a baseline and raises nothing.
+stock.changed. Order events are raised before the listing events they cause, so they leave first. One
+watcher per account at a time (its cursor row is locked); the first look at an account records a baseline
+and raises nothing.
 """
 
 from __future__ import annotations
@@ -24,22 +37,25 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import requests
-from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from backoffice.models import ReverbAccount
+from backoffice.people import emails_of
 
 from .models import EventDelivery, EventEndpoint, SeenState, StockIntent
 
 log = logging.getLogger(__name__)
 Event = EventEndpoint.Event
+Status = EventDelivery.Status
 
 RETRY_DELAYS = (
     timedelta(seconds=30),
@@ -48,8 +64,15 @@ RETRY_DELAYS = (
     timedelta(hours=1),
     timedelta(hours=6),
 )
-DISABLE_AFTER = 20
+# The first attempt and one after each delay: 6. Only a refused delivery gives up; an unavailable
+# receiver's deliveries are kept (EVENT_RETENTION_DAYS).
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+PROBE_EVERY = timedelta(minutes=5)  # an unavailable receiver is tried again at least this often
+DOWN_AFTER = 3  # failed attempts in a row (each attempt once) before the endpoint is down (half-open)
 TIMEOUT = (5.0, 10.0)
+LEASE = timedelta(minutes=2)  # an endpoint's claim, renewed before each send: well over TIMEOUT
+RUN_SECONDS = 50.0  # one deliver_due call's share; the next tick starts another
+NOTIFY_PERM = "inventory.change_eventendpoint"  # who may fix an endpoint (Managers hold it)
 PAID_STATUSES = {"paid", "shipped", "picked_up", "received", "partially_paid"}
 SHIPPED_STATUSES = {"shipped", "picked_up", "received"}
 SOLD_OUT_STATES = {"sold_out", "sold"}
@@ -68,7 +91,8 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, toleranc
 
 
 def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> list[EventDelivery]:
-    """One delivery per endpoint that wants `event`; each is sent once the transaction commits."""
+    """One delivery per enabled endpoint that wants `event` (down ones too: they get it when back), stored
+    with the caller's transaction and sent once it commits."""
     account_id = account.pk if account is not None else None
     event_id = uuid.uuid4().hex
     payload = {
@@ -80,7 +104,7 @@ def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> lis
     }
     deliveries = [
         EventDelivery(endpoint=e, event=event, event_id=event_id, payload=payload)
-        for e in EventEndpoint.objects.filter(enabled=True)
+        for e in EventEndpoint.objects.filter(enabled=True).order_by("pk")
         if e.wants(event, account_id)
     ]
     EventDelivery.objects.bulk_create(deliveries)
@@ -91,11 +115,17 @@ def emit(event: str, account: ReverbAccount | None, data: dict[str, Any]) -> lis
     return deliveries
 
 
-def deliver(delivery: EventDelivery, *, session: requests.Session | None = None) -> bool:
-    """One attempt. True when the endpoint answered 2xx."""
-    endpoint = delivery.endpoint
-    if not endpoint.enabled:
-        return False
+@dataclass
+class Answer:
+    """What one attempt got: nothing wrong (`error` empty), refused by the receiver, or unavailable."""
+
+    code: int | None
+    error: str = ""
+    refused: bool = False
+
+
+def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Session) -> Answer:
+    """One signed POST of `delivery`; never raises for the receiver's sake."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {
@@ -106,80 +136,175 @@ def deliver(delivery: EventDelivery, *, session: requests.Session | None = None)
         "X-Backoffice-Timestamp": str(timestamp),
         "X-Backoffice-Signature": sign(endpoint.secret(), timestamp, body),
     }
-    http = session or requests
-    code, error = None, ""
     try:
-        response = http.post(endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
-        code = response.status_code
-        if not 200 <= code < 300:
-            error = f"HTTP {code}: {response.text[:300]}"
+        # Streamed: a 2xx body is never read, an error's only its first 300 bytes (a receiver's answer
+        # cannot make the send outlast the endpoint's lease by its size).
+        with session.post(
+            endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        ) as response:
+            code = response.status_code
+            if 200 <= code < 300:
+                return Answer(code)
+            text = response.raw.read(300, decode_content=True).decode(errors="replace")
     except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-    delivery.attempts += 1
-    delivery.last_status_code = code
-    delivery.last_error = error
+        return Answer(None, f"{type(exc).__name__}: {exc}"[:1000])
+    return Answer(code, f"HTTP {code}: {text}", refused=code < 500 and code not in (408, 429))
+
+
+def record(delivery: EventDelivery, endpoint: EventEndpoint, answer: Answer) -> bool:
+    """Write one attempt's outcome (by the endpoint's lease holder: each attempt counts once)."""
     now = timezone.now()
-    if not error:
-        delivery.status, delivery.delivered_at, delivery.next_try_at = (
-            EventDelivery.Status.DELIVERED,
-            now,
-            None,
-        )
+    delivery.attempts += 1
+    delivery.last_status_code, delivery.last_error = answer.code, answer.error
+    if not answer.error:
+        delivery.status, delivery.delivered_at, delivery.next_try_at = Status.DELIVERED, now, None
         delivery.save()
-        EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        if endpoint.consecutive_failures:
+            EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        if endpoint.down_since is not None:
+            came_back(endpoint)
         return True
-    if delivery.attempts <= len(RETRY_DELAYS):
-        delivery.next_try_at = now + RETRY_DELAYS[delivery.attempts - 1]
+    if answer.refused and delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status, delivery.next_try_at = Status.FAILED, None
     else:
-        delivery.status, delivery.next_try_at = EventDelivery.Status.FAILED, None
+        delay = RETRY_DELAYS[min(delivery.attempts, len(RETRY_DELAYS)) - 1]
+        delivery.next_try_at = now + (delay if answer.refused else min(delay, PROBE_EVERY))
     delivery.save()
     EventEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
-    endpoint.refresh_from_db(fields=["consecutive_failures", "enabled"])
-    if endpoint.enabled and endpoint.consecutive_failures >= DISABLE_AFTER:
-        disable(endpoint, f"{endpoint.consecutive_failures} failed attempts in a row; last: {error}")
+    endpoint.refresh_from_db(fields=["consecutive_failures"])
+    if endpoint.consecutive_failures >= DOWN_AFTER:
+        went_down(endpoint, f"{endpoint.consecutive_failures} failed attempts in a row; last: {answer.error}")
     return False
 
 
-def disable(endpoint: EventEndpoint, reason: str) -> None:
-    EventEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=False, disabled_at=timezone.now(), disabled_reason=reason[:2000]
-    )
-    endpoint.enabled = False
-    emails = [
-        u.email
-        for u in get_user_model().objects.filter(is_active=True, groups__name="Manager").exclude(email="")
-    ]
-    log.warning("event endpoint %s disabled: %s", endpoint, reason)
-    if emails:
-        send_mail(
-            f"Event endpoint disabled: {endpoint.name}",
-            f"The back office stopped sending events to {endpoint.url}.\n\n{reason}\n\n"
-            "Fix the receiver, then enable the endpoint again in the admin "
-            "(and replay the failed deliveries).",
-            None,
-            emails,
-            fail_silently=True,
-        )
-
-
-def deliver_due(limit: int = 200) -> int:
-    """Send the pending deliveries whose time has come (first attempts and retries)."""
+def went_down(endpoint: EventEndpoint, reason: str) -> None:
+    """Half-open from now on; the people responsible are told once (the compare-and-set decides who)."""
     now = timezone.now()
-    due = list(
-        EventDelivery.objects.filter(status=EventDelivery.Status.PENDING, endpoint__enabled=True)
-        .filter(next_try_at__isnull=True)
-        .select_related("endpoint")[:limit]
-    ) + list(
-        EventDelivery.objects.filter(
-            status=EventDelivery.Status.PENDING, endpoint__enabled=True, next_try_at__lte=now
-        ).select_related("endpoint")[:limit]
+    if not EventEndpoint.objects.filter(pk=endpoint.pk, down_since__isnull=True).update(
+        down_since=now, down_reason=reason[:2000]
+    ):
+        return
+    endpoint.down_since = now
+    log.warning("event endpoint %s down: %s", endpoint, reason)
+    tell(
+        endpoint,
+        f"Event endpoint down: {endpoint.name}",
+        f"The back office cannot deliver events to {endpoint.url}.\n\n{reason}\n\n"
+        f"Events raised meanwhile are kept ({settings.EVENT_RETENTION_DAYS} days) and sent in order once "
+        f"it answers again; it is tried every {int(PROBE_EVERY.total_seconds() // 60)} minutes by itself.",
     )
+
+
+def came_back(endpoint: EventEndpoint) -> None:
+    if not EventEndpoint.objects.filter(pk=endpoint.pk, down_since__isnull=False).update(
+        down_since=None, down_reason=""
+    ):
+        return
+    endpoint.down_since = None
+    log.warning("event endpoint %s answers again", endpoint)
+    tell(
+        endpoint,
+        f"Event endpoint back: {endpoint.name}",
+        f"{endpoint.url} answers again; the events kept meanwhile are being delivered in order.",
+    )
+
+
+def tell(endpoint: EventEndpoint, subject: str, body: str) -> None:
+    """Operational mail (no buyer's data): the endpoint's shop's people who may fix it, and the operators."""
+    account = ReverbAccount.objects.filter(pk=endpoint.account_id).first()
+    emails = emails_of(account, perm=NOTIFY_PERM, operators=True)
+    if emails:
+        send_mail(subject, body, None, emails, fail_silently=True)
+
+
+def claim(endpoint_id: int) -> str | None:
+    """Take the endpoint's lease (compare-and-set: of concurrent callers exactly one wins); its token."""
+    token, now = uuid.uuid4().hex, timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    won = EventEndpoint.objects.filter(free, pk=endpoint_id, enabled=True).update(
+        lease_until=now + LEASE, lease_token=token
+    )
+    return token if won else None
+
+
+def renew(endpoint_id: int, token: str) -> bool:
+    return bool(
+        EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token, enabled=True).update(
+            lease_until=timezone.now() + LEASE
+        )
+    )
+
+
+def release(endpoint_id: int, token: str) -> None:
+    EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token).update(lease_until=None, lease_token="")
+
+
+def expire_old() -> int:
+    """Deliveries kept longer than EVENT_RETENTION_DAYS (the receiver never came back) are given up."""
+    days = settings.EVENT_RETENTION_DAYS
+    if not days:
+        return 0
+    old = EventDelivery.objects.filter(
+        status=Status.PENDING, created_at__lt=timezone.now() - timedelta(days=days)
+    )
+    return old.update(status=Status.FAILED, next_try_at=None, last_error=f"Not delivered within {days} days.")
+
+
+def deliver_endpoint(
+    endpoint_id: int, token: str, session: requests.Session, budget: int, until: float
+) -> int:
+    """Send the claimed endpoint's due deliveries oldest first; stop at the first failure (the later ones
+    wait for it). Returns how many were delivered."""
+    delivered = 0
+    while delivered < budget and time.monotonic() < until:
+        head = (
+            EventDelivery.objects.filter(endpoint_id=endpoint_id, status=Status.PENDING)
+            .select_related("endpoint")
+            .order_by("id")
+            .first()
+        )
+        if head is None or (head.next_try_at is not None and head.next_try_at > timezone.now()):
+            break
+        if not renew(endpoint_id, token):  # lost the lease (expired, or a person disabled it)
+            break
+        answer = post(head, head.endpoint, session)
+        if not EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token).exists():
+            break  # the send outlasted the lease and another worker took over: it records, not us
+        if not record(head, head.endpoint, answer):
+            break
+        delivered += 1
+    return delivered
+
+
+def deliver_due(limit: int = 200, seconds: float = RUN_SECONDS) -> int:
+    """Send what is due on every enabled endpoint no other worker holds. Returns how many were delivered."""
+    expire_old()
+    until = time.monotonic() + seconds
+    due = Q(deliveries__next_try_at__isnull=True) | Q(deliveries__next_try_at__lte=timezone.now())
+    endpoint_ids = list(
+        EventEndpoint.objects.filter(due, enabled=True, deliveries__status=Status.PENDING)
+        .distinct()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    delivered = 0
     with requests.Session() as session:
-        return sum(deliver(d, session=session) for d in due)
+        for endpoint_id in endpoint_ids:
+            if delivered >= limit or time.monotonic() >= until:
+                break
+            token = claim(endpoint_id)
+            if token is None:
+                continue  # another worker is sending this endpoint's queue
+            try:
+                delivered += deliver_endpoint(endpoint_id, token, session, limit - delivered, until)
+            finally:
+                release(endpoint_id, token)
+    return delivered
 
 
 def replay(delivery: EventDelivery) -> EventDelivery:
-    """A new delivery of the same event (same event id, so receivers can de-duplicate)."""
+    """A new delivery of the same event (same event id, so receivers can de-duplicate), at the end of the
+    endpoint's queue."""
     return EventDelivery.objects.create(
         endpoint=delivery.endpoint, event=delivery.event, event_id=delivery.event_id, payload=delivery.payload
     )
@@ -202,9 +327,6 @@ def watch(account: ReverbAccount) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
-    first = not cursor.state
-    since = None if first else cursor.state
-    started = timezone.now()
 
     def changed(model: Any) -> Any:
         rows = model.objects.filter(account=account)
@@ -227,6 +349,11 @@ def watch(account: ReverbAccount) -> dict[str, int]:
             updates.append(row)
 
     with transaction.atomic():
+        # One watcher per account at a time: the next one waits here, then reads what this one saw.
+        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
+        first = not cursor.state
+        since = None if first else cursor.state
+        started = timezone.now()
         # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
         sent = dict(
             StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")

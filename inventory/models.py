@@ -208,7 +208,11 @@ class StockFeed(models.Model):
 
 
 class EventEndpoint(models.Model):
-    """A URL a Manager registered to hear events, signed with its own secret (kept encrypted)."""
+    """A URL a Manager registered to hear events, signed with its own secret (kept encrypted).
+
+    `enabled` is a person's switch: off, no events are made for it. `down_since` is the back office's own
+    state (half-open): the receiver kept failing, so only its oldest delivery is tried now and then, and the
+    events raised meanwhile wait for it. `lease_until`/`lease_token` claim the endpoint for one worker."""
 
     class Event(models.TextChoices):
         ORDER_PAID = "order.paid", "Order paid"
@@ -232,8 +236,14 @@ class EventEndpoint(models.Model):
     secret_encrypted = models.TextField(editable=False, default="")
     enabled = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
-    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True, help_text="When a person disabled it.")
     disabled_reason = models.TextField(blank=True, default="")
+    down_since = models.DateTimeField(
+        null=True, blank=True, help_text="Failing: probed with one delivery now and then until it answers."
+    )
+    down_reason = models.TextField(blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -260,7 +270,8 @@ class EventEndpoint(models.Model):
 
 
 class EventDelivery(models.Model):
-    """One event for one endpoint, with its attempts; `replay` makes a new delivery of the same event."""
+    """One event for one endpoint, with its attempts; `replay` makes a new delivery of the same event.
+    An endpoint's pending deliveries leave oldest first (by id), each after the one before it."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -282,6 +293,7 @@ class EventDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "event deliveries"
+        indexes = [models.Index(fields=["endpoint", "status", "id"], name="inventory_delivery_queue")]
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.endpoint}"
