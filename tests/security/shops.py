@@ -65,10 +65,8 @@ def seed(account: ReverbAccount, tag: str) -> None:
         StockSyncEntry,
     )
     from listings.models import Listing
-    from messaging.models import Negotiation
+    from messaging.models import Negotiation, OfferPolicy
     from orders.models import Order, ShippingProviderMapping, SkuMapping
-
-    from messaging.models import OfferPolicy
     from payouts.models import FeeSchedule
 
     setup_demo(account)  # the offer rule and the digest settings
@@ -101,9 +99,7 @@ def seed(account: ReverbAccount, tag: str) -> None:
         new_price=Decimal("95"),
         first_price=Decimal("100"),
     )
-    Integration.objects.create(
-        account=account, name="erp", key_id=f"k-{uuid.uuid4().hex[:8]}", key_hash="x"
-    )
+    Integration.objects.create(account=account, name="erp", key_id=f"k-{uuid.uuid4().hex[:8]}", key_hash="x")
     StockIntent.objects.create(
         account=account, listing=listing, sku=listing.sku or "sku", quantity=1, source="person"
     )

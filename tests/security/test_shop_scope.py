@@ -128,7 +128,7 @@ def text_of(response: Any) -> str:
 
 
 def render_all(user: User, b: Any, hidden: tuple[str, ...]) -> tuple[list[str], set[str], int]:
-    """Render every URL as `user`: (what showed a hidden tag or crashed, the URLs that showed B_TAG, count)."""
+    """Every URL rendered as `user`: (what showed a hidden tag or crashed, URLs that showed B_TAG, count)."""
     client = Client(raise_request_exception=False)
     client.force_login(user)
     shown: list[str] = []
