@@ -135,6 +135,25 @@ def seed(account: ReverbAccount, tag: str) -> None:
     WebhookDelivery.objects.create(account=account, topic="orders/updated", body=f'{{"note": "{tag}"}}')
     ShippingProviderMapping.objects.create(account=account, local_name="carrier", provider="UPS")
     SkuMapping.objects.create(account=account, reverb_sku=listing.sku or "sku", shop_sku="shelf")
+    # Background tasks of the shop: rows that name no account, their result names the shop.
+    from django.utils import timezone
+    from django_q.models import OrmQ, Task
+    from django_q.signing import SignedPackage
+
+    now = timezone.now()
+    for success in (True, False):
+        Task.objects.create(
+            id=uuid.uuid4().hex,
+            name=f"{tag}-task-{success}",
+            func="backoffice.background.tasks.sync_account_task",
+            args=(account.pk,),
+            result=f"{tag} Music: 3 pulled",
+            started=now,
+            stopped=now,
+            success=success,
+        )
+    package = {"id": uuid.uuid4().hex, "name": f"{tag}-queued", "func": "x", "args": (account.pk,)}
+    OrmQ.objects.create(key="default", payload=SignedPackage.dumps(package), lock=now)
 
 
 def mark(account: ReverbAccount, tag: str) -> None:
