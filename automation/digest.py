@@ -1,6 +1,6 @@
-"""The daily digest: to each role's users, what is overdue and what falls due today in the queues their
-role works on (ships orders, answers refunds, answers offers), once a day at the account's digest hour
-(shop time), and only when there is something.
+"""The daily digest: to each of a shop's people (backoffice/people.py: its members and superusers), what is
+overdue and what falls due today in the queues their role works on (ships orders, answers refunds, answers
+offers), once a day at the account's digest hour (shop time), and only when there is something.
 
 `send_due_digests` runs from the schedule; `manage.py send_digests` sends now (console email by default)."""
 
@@ -11,13 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import Q
 from django.utils import timezone
 
 from backoffice.models import ReverbAccount
-from backoffice.roles import ROLE_PERMISSIONS
+from backoffice.people import people_of
 
 from . import deadlines
 from .models import AutomationSettings
@@ -48,13 +46,6 @@ class Digest:
     @property
     def body(self) -> str:
         return "\n".join(self.lines) + "\n"
-
-
-def recipients() -> list[Any]:
-    """Active users with an email address in one of the roles (or superusers), each once."""
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    users = users.filter(Q(groups__name__in=list(ROLE_PERMISSIONS)) | Q(is_superuser=True)).distinct()
-    return list(users.order_by("pk"))
 
 
 def _rows(key: str, account: ReverbAccount, now: datetime) -> list[tuple[datetime, str]]:
@@ -118,10 +109,19 @@ def build(account: ReverbAccount, user: Any, now: datetime | None = None) -> Dig
     return digest
 
 
+def readers(account: ReverbAccount) -> list[Any]:
+    """Who gets `account`'s digest: its people (backoffice/people.py) who work on one of its queues, each
+    once. Staff of another shop, and staff of no shop, get none of it."""
+    found: dict[int, Any] = {}
+    for perm in WORK.values():
+        found.update((user.pk, user) for user in people_of(account, perm=perm))
+    return [found[pk] for pk in sorted(found)]
+
+
 def send_digests(account: ReverbAccount, now: datetime | None = None) -> int:
-    """Email each recipient their digest of `account` if it has something; returns emails sent."""
+    """Email each of `account`'s readers their digest if it has something; returns emails sent."""
     sent = 0
-    for user in recipients():
+    for user in readers(account):
         digest = build(account, user, now)
         if digest.any:
             send_mail(digest.subject, digest.body, None, [user.email])

@@ -13,6 +13,7 @@ from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from backoffice.access import accounts_of
 from backoffice.models import ReverbAccount
 
 from . import deadlines
@@ -57,16 +58,16 @@ def due_queues(
     user: Any = None, now: datetime | None = None, account_ids: list[int] | None = None
 ) -> list[Due]:
     """Orders to ship, refund requests to answer and offers to answer: overdue and due today. Limited to
-    what `user` may view (None: everything) and to `account_ids` when given."""
+    what `user` may view, in `user`'s shops (None: every queue of every shop, for the digest), and to
+    `account_ids` when given."""
     from backoffice.admin.links import changelist_url
     from messaging.models import Negotiation
     from orders.models import Order
     from refunds.models import RefundRequest
 
     now = now or timezone.now()
-    accounts = list(
-        ReverbAccount.objects.filter(**({"pk__in": account_ids} if account_ids is not None else {}))
-    )
+    shops = ReverbAccount.objects.all() if user is None else accounts_of(user)
+    accounts = list(shops.filter(**({"pk__in": account_ids} if account_ids is not None else {})))
     ids = [a.pk for a in accounts]
     iso = now.isoformat()
     zones = [deadlines.zone(a.time_zone) for a in accounts] or [deadlines.zone("UTC")]

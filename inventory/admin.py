@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.access import accounts_of
 from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin, ReadOnlyInline
 from backoffice.background.queue import enqueue
-from backoffice.models import ReverbAccount
 
 from . import events, feeds, services
 from .models import (
@@ -133,7 +133,7 @@ class StockIntentAdmin(ReadOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        accounts = ReverbAccount.objects.filter(enabled=True)
+        accounts = accounts_of(request.user).filter(enabled=True)
         queues = [(account, services.queue_state(account)) for account in accounts]
         extra = {"queues": [(a, q) for a, q in queues if q.waiting] or None, **(extra_context or {})}
         return super().changelist_view(request, extra)

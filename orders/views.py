@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -177,7 +178,11 @@ def packing_slips(request: HttpRequest) -> HttpResponse:
     """Packing slips of the orders ticked in the shipping queue, one per page when printed."""
     require(request, "orders.view_order")
     ids = [int(x) for x in request.GET.getlist("slip") if x.isdigit()]
-    orders = list(Order.objects.filter(pk__in=ids).select_related("account").order_by("paid_at", "pk"))
+    orders = list(
+        for_user(Order.objects.filter(pk__in=ids), request.user)
+        .select_related("account")
+        .order_by("paid_at", "pk")
+    )
     return page(
         request,
         "orders/packing_slip.html",
@@ -190,20 +195,24 @@ def packing_slips(request: HttpRequest) -> HttpResponse:
 # ---- the shipping queue -----------------------------------------------------------------------------
 
 
-def to_ship() -> QuerySet[Order]:
-    """Paid orders that wait for tracking, oldest payment first (local pickups are not shipped)."""
+def to_ship(user: Any) -> QuerySet[Order]:
+    """Paid orders of `user`'s shops that wait for tracking, oldest payment first (local pickups are not
+    shipped)."""
     return (
-        Order.objects.filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
+        for_user(Order.objects.all(), user)
+        .filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
         .exclude(shipping_method="local")
         .select_related("account")
         .order_by("paid_at", "pk")
     )
 
 
-def last_provider() -> str:
-    """The carrier of the latest shipment: the likely one for today's (a suggestion the clerk can change)."""
+def last_provider(user: Any) -> str:
+    """The carrier of the latest shipment of `user`'s shops: the likely one for today's (a suggestion the
+    clerk can change)."""
     latest = (
-        Order.objects.exclude(shipping_provider="")
+        for_user(Order.objects.all(), user)
+        .exclude(shipping_provider="")
         .exclude(shipping_method="local")
         .exclude(shipping_provider__icontains="collection")  # a pickup's "carrier"
         .filter(shipped_at__isnull=False, local_pickup=False)
@@ -223,7 +232,7 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
     Queries: orders 1, provider hints 1, last carrier 1."""
     require(request, "orders.view_order")
     today = timezone.localdate()
-    orders = list(to_ship())
+    orders = list(to_ship(request.user))
     rows = [
         {
             "order": o,
@@ -244,7 +253,7 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
         rows=rows,
         can_ship=can_ship,
         hints=hints,
-        default_provider=last_provider() if can_ship and orders else "",
+        default_provider=last_provider(request.user) if can_ship and orders else "",
         overdue=sum(1 for r in rows if r["overdue"]),
     )
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, overload
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Case,
@@ -642,7 +643,10 @@ def over_rows(
     `columns` (payouts/sql.py): each column is worked out once per row, the formulas over them are integer
     arithmetic. `params` follow the derived table's own."""
     inner = qs.annotate(**columns).values_list(*fields, *columns)
-    sql, inner_params = inner.query.sql_with_params()
+    try:
+        sql, inner_params = inner.query.sql_with_params()
+    except EmptyResultSet:  # no row can match (a user of no shop): every `outer` here groups, so no rows
+        return []
     if connection.vendor == "postgresql":
         sql += " OFFSET 0"  # a fence: PostgreSQL would pull the derived table up and repeat each column
     with connection.cursor() as cursor:

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backoffice.access import accounts_of, for_user
+from backoffice.access import account_path, accounts_of, for_user
 from backoffice.models import ReverbAccount
 
 admin.site.site_header = "Reverb back office"
@@ -20,13 +20,15 @@ admin.site.index_title = "Dashboard"
 admin.site.site_url = None  # no public site: hide "View site" (it opened a 404)
 
 
-def _account_field(model: Any, name: str) -> Any:
+def _shop_relation(model: Any, name: str) -> Any:
+    """The relation `name` of `model` when what it points to belongs to a shop (an account, a rule, an
+    endpoint), else None."""
     try:
         field = model._meta.get_field(name)
     except Exception:  # a lookup path or a method name: left as it is
         return None
     related = getattr(field, "related_model", None)
-    return field if related is not None and issubclass(related, ReverbAccount) else None
+    return field if related is not None and account_path(related) is not None else None
 
 
 class AccountScoped:
@@ -38,10 +40,11 @@ class AccountScoped:
         return for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        # An "account" filter lists the accounts of the rows the user sees, not every shop's name.
+        # A filter on an account (or a rule, an endpoint...) lists those of the rows the user sees, not
+        # every shop's names.
         scoped = []
         for entry in super().get_list_filter(request):  # type: ignore[misc]
-            field = _account_field(self.model, entry) if isinstance(entry, str) else None  # type: ignore[attr-defined]
+            field = _shop_relation(self.model, entry) if isinstance(entry, str) else None  # type: ignore[attr-defined]
             scoped.append((entry, admin.RelatedOnlyFieldListFilter) if field else entry)
         return scoped
 

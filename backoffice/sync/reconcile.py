@@ -39,7 +39,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import models, transaction
 from django.db.models import Q, Value
@@ -54,6 +53,7 @@ from backoffice.models import (
     SyncLogEntry,
     SyncRun,
 )
+from backoffice.people import emails_of
 from backoffice.sync import registry
 from backoffice.sync.engine import PageResult, Resource, Row, mark_missing
 from backoffice.sync.runner import (
@@ -950,17 +950,14 @@ def _state(report: ReconciliationReport, *, failed: bool) -> str:
 # ---- the summary email ------------------------------------------------------------------------------
 
 
-def recipients(account: ReverbAccount) -> list[str]:
-    """ADMINS and the active users of the Manager group who have an email address."""
-    from backoffice.roles import MANAGER
-
-    User = get_user_model()
-    managers = User.objects.filter(is_active=True, groups__name=MANAGER).exclude(email="")
-    found = [email for _, email in settings.ADMINS] + list(managers.values_list("email", flat=True))
-    return sorted(set(found))
+# Who looks after a shop's mirror and resolves what is left for a person: its Managers (and superusers).
+SUMMARY_PERM = "backoffice.change_reconciliationreport"
 
 
-def summary_text(report: ReconciliationReport) -> str:
+def summary_text(report: ReconciliationReport, *, operational: bool = False) -> str:
+    """The summary: counts, errors, what needs a person (with buyers' and listings' names) and the link.
+    `operational`: for the install's operators (ADMIN_EMAILS), who need not work for the shop: counts,
+    errors and the link only, no finding's names."""
     lines = [
         f"Reconciliation of {report.account.name}: {report.get_state_display()}.",
         f"Started {report.started_at:%Y-%m-%d %H:%M} UTC, in {report.chunks} chunk(s).",
@@ -980,14 +977,16 @@ def summary_text(report: ReconciliationReport) -> str:
     if report.error:
         lines += ["", "Errors:", report.error]
     needing = report.findings.filter(action__in=[Action.LEFT_FOR_PERSON, Action.FAILED])
-    shown = list(needing[:50])
+    shown = [] if operational else list(needing[:50])
+    if operational and needing.exists():
+        lines += ["", f"Needs a person: {needing.count()} finding(s), listed in the report."]
     if shown:
         lines += ["", "Needs a person:"]
         lines += [
             f"- {f.resource} {f.object_key} {f.object_label} {f.field}: {f.reason}".replace("  ", " ")
             for f in shown
         ]
-    base = getattr(settings, "BACKOFFICE_URL", "").rstrip("/")
+    base = settings.SITE_URL.rstrip("/")
     path = reverse("admin:backoffice_reconciliationreport_change", args=[report.pk])
     lines += ["", f"The full report: {base}{path}"]
     return "\n".join(lines)
@@ -997,15 +996,19 @@ def send_summary(report: ReconciliationReport) -> bool:
     """Email the summary when a person is needed (conflicts, failures) or the run failed; records it."""
     if report.emailed or report.state not in (State.NEEDS_ATTENTION, State.FAILED):
         return False
-    to = recipients(report.account)
-    if not to:
+    people = emails_of(report.account, perm=SUMMARY_PERM)
+    operators = sorted(set(emails_of(report.account, operators=True, perm=SUMMARY_PERM)) - set(people))
+    if not people and not operators:
         log.warning("reconciliation %s needs a person but no one has an email (ADMINS, Manager)", report.pk)
         return False
     if not ReconciliationReport.objects.filter(pk=report.pk, emailed=False).update(emailed=True):
         return False  # another chunk's finish sent it: once, even if the mail then fails
     report.emailed = True
     subject = f"Reconciliation of {report.account.name}: {report.get_state_display().lower()}"
-    send_mail(subject, summary_text(report), None, to)
+    if people:
+        send_mail(subject, summary_text(report), None, people)
+    if operators:
+        send_mail(subject, summary_text(report, operational=True), None, operators)
     return True
 
 

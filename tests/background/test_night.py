@@ -59,9 +59,11 @@ def account(emulator: Any, settings: Any) -> ReverbAccount:
 
 
 @pytest.fixture
-def manager(db: None) -> User:
+def manager(account: ReverbAccount) -> User:
+    """A Manager of the account (the summary goes to the shop's people: backoffice/people.py)."""
     user = User.objects.create_user("mona", "mona@example.com", "x")
     user.groups.add(Group.objects.get_or_create(name=MANAGER)[0])
+    account.members.add(user)
     return user
 
 
