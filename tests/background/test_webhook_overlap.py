@@ -56,6 +56,13 @@ def test_workers_on_the_same_deliveries_reread_each_object_once(
     outcomes = run_at_once(_handle_all, [(order,) for order in orders_of_workers])
 
     assert errors(outcomes) == []
+    takers = Counter(
+        pk
+        for order, outcome in zip(orders_of_workers, outcomes, strict=True)
+        for pk, (state, _) in zip(order, outcome.value, strict=True)
+        if state is not None
+    )
+    assert max(takers.values()) == 1  # no delivery taken by two workers
     taken = [state for outcome in outcomes for state, _ in outcome.value if state is not None]
     assert Counter(taken) == {State.PROCESSED: orders}  # each object re-read by one worker, once
     assert emulator.requests[("GET", "/api/my/orders/selling/{order_number}")] == orders
