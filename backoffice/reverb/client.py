@@ -310,6 +310,8 @@ class ReverbClient:
         started = time.monotonic()
         deadline = started + self.deadline if ends is None else min(started + self.deadline, ends)
         allowed = max(deadline - started, 0.001)
+        # The deadline named to whoever reads the error: the worker's, or the person's for the whole call.
+        named = self.deadline if deadline == started + self.deadline else (current_deadline() or allowed)
         connect, read = self.timeout
         failure: ReverbError | None = None
         try:  # the token is only ever in requests' own frames, whose exceptions never leave this block
@@ -326,7 +328,7 @@ class ReverbClient:
             content = _read_body(response, deadline)
         except _DeadlineExceeded:
             failure = self._transport_error(
-                method, url, f"no complete answer within {allowed:.3g} s", connected=True
+                method, url, f"no complete answer within {named:g} s", connected=True
             )
         except requests.ConnectTimeout as exc:  # never reached the server: safe to retry, even a POST
             failure = TransportError(
