@@ -66,8 +66,14 @@ class WebhookDelivery(models.Model):
     # When a worker took it: a "processing" row older than the task timeout is a dead worker's, taken again.
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A burst's twins (same object, received before its re-read started) are settled by one re-read: this.
+    # No constraint: retention deletes old deliveries in bulk, and a pointer to a deleted one is harmless.
     covered_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="covered", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="covered",
     )
 
     class Meta:
