@@ -5,6 +5,9 @@ Reverb signs nothing and sends the bare object with no envelope (API-NOTES 12), 
 - the body is never trusted: it only says *which* object changed. Processing re-reads that object through
   the client and upserts it with the sync engine (same mapper, same hash skip), so processing a delivery
   twice, or two deliveries for one object, ends in the same mirror state.
+- a burst costs one re-read per object, not per delivery: a worker claims the delivery (a compare-and-set
+  to "processing") and the object (`once.claim`), and its re-read settles every delivery for that object
+  received before it started (`covered_by`); waiting for Reverb's budget defers a delivery, never fails it.
 Nothing here is needed by polling: the scheduled pulls cover everything whether webhooks arrive or not.
 
 Processing is sent to a worker on commit through backoffice/background/queue.py (settings.WORKER_BACKEND;
@@ -298,12 +301,12 @@ def _handle_claimed(delivery_id: int, *, replay: bool, client: ReverbClient | No
         with patience(BUDGET_PATIENCE if person is None else min(person, BUDGET_PATIENCE)):
             outcome, note = _process(delivery, client)
     except (RateLimitedError, RateLimitPausedError) as exc:  # waiting for the budget is not a failure
-        wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None) or 0
-        state = State.RECEIVED
-        note = outcome = (
-            f"deferred: Reverb asks to wait {math.ceil(wait)} s; taken again by the next run of "
-            "unprocessed deliveries"
+        wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
+        asked = (
+            f"Reverb asks to wait {math.ceil(wait)} s" if wait else "Reverb answered 429 (too many requests)"
         )
+        state = State.RECEIVED
+        note = outcome = f"deferred: {asked}; taken again by the next run of unprocessed deliveries"
     except Exception as exc:  # any failure stays on the delivery, to be replayed
         log.warning("webhook delivery %s failed: %s", delivery.pk, exc, exc_info=True)
         state, note = State.FAILED, f"{type(exc).__name__}: {exc}"
