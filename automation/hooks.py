@@ -50,22 +50,35 @@ def _offers_written(sender: Any, account: ReverbAccount, keys: list[str], **kwar
 def _alerts_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
     """Rows a pull or a webhook wrote may be events someone asked to hear of at once (automation/alerts.py):
     a worker looks, after this write commits, only when someone listens."""
+    from django.db.models import Exists, Q
+
     from backoffice.background.queue import enqueue
 
-    from .models import AlertSubscription, AutomationSettings
+    from .models import AlertSubscription
 
-    listening = AlertSubscription.objects.exists() or (
-        AutomationSettings.objects.filter(account=account).exclude(chat_webhook_url="").exists()
+    if not keys:
+        return
+    listening = ReverbAccount.objects.filter(  # one query: anyone subscribed, or this shop's chat
+        Q(Exists(AlertSubscription.objects.all())) | Q(automation__chat_webhook_url__gt=""), pk=account.pk
     )
-    if keys and listening:
+    if listening.exists():
         enqueue("automation.tasks.raise_alerts", sender._meta.label_lower, account.pk, list(keys))
 
 
 @receiver(rows_written, sender=Listing)
-def _listings_written(sender: Any, account: ReverbAccount, keys: list[str], **kwargs: Any) -> None:
+def _listings_written(
+    sender: Any, account: ReverbAccount, keys: list[str], fields: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
     from .offers import listings_gone
 
-    listings_gone(account, keys)
+    if fields is not None:  # only rows told they are no longer live with stock can make plans stale
+        keys = [k for k in keys if _not_live(fields.get(k, {}))]
+    if keys:
+        listings_gone(account, keys)
+
+
+def _not_live(told: dict[str, Any]) -> bool:
+    return ("state" in told and told["state"] != "live") or told.get("inventory") == 0
 
 
 @receiver([post_save, post_delete], sender=Holiday)

@@ -266,8 +266,11 @@ REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)
 REVERB_REQUEST_DEADLINE = env.float("REVERB_REQUEST_DEADLINE", default=60.0)
 # A 429's Retry-After pauses the account's budget at most this many seconds.
 REVERB_MAX_PAUSE = env.float("REVERB_MAX_PAUSE", default=300.0)
-# Seconds a person's request (any web request) waits for a paused budget before "Reverb asked us to wait".
-REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=2.0)
+# A person's request (any web request): seconds it waits out a pause Reverb asked for (a 429's Retry-After)
+# before answering "Reverb asks to wait N s" (0: at once), and seconds one Reverb call may take in all,
+# retries included (REVERB_REQUEST_DEADLINE is a worker's).
+REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=0.0)
+REVERB_INTERACTIVE_DEADLINE = env.float("REVERB_INTERACTIVE_DEADLINE", default=10.0)
 # Requests per second per account, after a small burst: Reverb publishes no number; clients that talk to
 # it live pace themselves at about 1 request/s (API-NOTES 16.3), and a 429's Retry-After is honoured.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=1.0)

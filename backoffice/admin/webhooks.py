@@ -51,7 +51,9 @@ class WebhookDeliveryAdmin(BaseAdmin):
         "object_type",
         "object_key",
         "received_at",
+        "claimed_at",
         "processed_at",
+        "covered_by",
         "headers_display",
         "body_display",
     ]

@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce
 
 from backoffice.models import ApiUsage, RateBudget, ReverbAccount
 from backoffice.reverb.ratelimit import (
+    INTERACTIVE_DEADLINE,
     INTERACTIVE_PATIENCE,
     LocalTokenBucket,
     RateLimiter,
@@ -185,14 +186,18 @@ def paused_seconds(account_id: int, *, now: float | None = None, using: str = DE
 
 
 class InteractiveMiddleware:
-    """Web requests are people waiting: Reverb calls made while serving one fail fast with "Reverb asked
-    us to wait N s" when the account is paused, instead of hanging the page (background work waits)."""
+    """Web requests are people waiting: Reverb calls made while serving one answer at once with "Reverb
+    asks to wait N s" when Reverb paused the account, instead of sleeping on its Retry-After, and each
+    call has a short deadline (REVERB_INTERACTIVE_DEADLINE), so a slow server cannot hold the page
+    (background work waits and has the worker's deadline)."""
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: Any) -> Any:
-        with interactive(getattr(settings, "REVERB_INTERACTIVE_WAIT", INTERACTIVE_PATIENCE)):
+        patience = getattr(settings, "REVERB_INTERACTIVE_WAIT", INTERACTIVE_PATIENCE)
+        deadline = getattr(settings, "REVERB_INTERACTIVE_DEADLINE", INTERACTIVE_DEADLINE)
+        with interactive(patience, deadline):
             return self.get_response(request)
 
 

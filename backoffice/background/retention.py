@@ -49,7 +49,7 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     webhook_days = settings.WEBHOOK_RETENTION_DAYS
     if webhook_days > 0:
         old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
-            state=WebhookDelivery.State.RECEIVED
+            state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSING]
         )
         done["webhook deliveries"] = _delete_in_batches(old)
     audit_days = settings.AUDIT_RETENTION_DAYS

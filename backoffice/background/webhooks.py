@@ -5,6 +5,9 @@ Reverb signs nothing and sends the bare object with no envelope (API-NOTES 12), 
 - the body is never trusted: it only says *which* object changed. Processing re-reads that object through
   the client and upserts it with the sync engine (same mapper, same hash skip), so processing a delivery
   twice, or two deliveries for one object, ends in the same mirror state.
+- a burst costs one re-read per object, not per delivery: a worker claims the delivery (a compare-and-set
+  to "processing") and the object (`once.claim`), and its re-read settles every delivery for that object
+  received before it started (`covered_by`); waiting for Reverb's budget defers a delivery, never fails it.
 Nothing here is needed by polling: the scheduled pulls cover everything whether webhooks arrive or not.
 
 Processing is sent to a worker on commit through backoffice/background/queue.py (settings.WORKER_BACKEND;
@@ -15,21 +18,24 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseNotFound
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from backoffice import once
 from backoffice.actions import Push, ReverbRefused
-from backoffice.background.queue import enqueue
+from backoffice.background.queue import enqueue, lease_expiry
 from backoffice.models import ReverbAccount, WebhookDelivery
-from backoffice.reverb.errors import UnauthorizedError
+from backoffice.reverb.errors import RateLimitedError, RateLimitPausedError, UnauthorizedError
+from backoffice.reverb.ratelimit import current_patience, patience
 
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
@@ -61,6 +67,9 @@ OBJECT_TYPES: dict[str, tuple[str, str]] = {
 # Request headers worth keeping with the body (never cookies or auth).
 KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Reverb-Topic", "X-Request-Id")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A worker waits for the account's budget; a longer pause Reverb asked for (429) defers the delivery: it
+# goes back to "received" for the next run of `process_pending`, never "failed" for waiting.
+BUDGET_PATIENCE = 30.0
 
 
 class WebhookBodyError(ValueError):
@@ -212,22 +221,37 @@ def _classify(delivery: WebhookDelivery, raw: bytes, enabled: bool) -> None:
 # ---- processing ----------------------------------------------------------------------------------------
 
 
-def _claim(delivery_id: int, *, replay: bool) -> WebhookDelivery | None:
-    """Take the delivery for this worker: a compare-and-set on `attempts`, so of two workers handed the
-    same delivery exactly one goes on. A worker that dies leaves it "received", to be taken again."""
+def _takeable(replay: bool) -> Q:
+    """Rows a worker may take: "received" ones (replay: failed and processed ones too), and "processing"
+    ones whose worker died (claimed longer ago than a task may run)."""
     states = [State.RECEIVED, State.FAILED, State.PROCESSED] if replay else [State.RECEIVED]
-    delivery = (
-        WebhookDelivery.objects.select_related("account").filter(pk=delivery_id, state__in=states).first()
+    stale = timezone.now() - lease_expiry()
+    return Q(state__in=states) | Q(state=State.PROCESSING, claimed_at__lt=stale)
+
+
+def _claim(delivery_id: int, *, replay: bool) -> WebhookDelivery | None:
+    """Take the delivery for this worker: one compare-and-set UPDATE (its state must still be takeable),
+    so of two workers handed the same delivery exactly one goes on; the row says "processing" meanwhile."""
+    taken = (
+        WebhookDelivery.objects.filter(_takeable(replay), pk=delivery_id)
+        .exclude(state=State.IGNORED)
+        .update(
+            state=State.PROCESSING, claimed_at=timezone.now(), attempts=F("attempts") + 1, covered_by=None
+        )
     )
-    if delivery is None:
-        return None
-    taken = WebhookDelivery.objects.filter(
-        pk=delivery.pk, state=delivery.state, attempts=delivery.attempts
-    ).update(attempts=F("attempts") + 1)
     if not taken:
         return None
-    delivery.attempts += 1
-    return delivery
+    return WebhookDelivery.objects.select_related("account").get(pk=delivery_id)
+
+
+def _twins(delivery: WebhookDelivery) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(
+        account_id=delivery.account_id, object_type=delivery.object_type, object_key=delivery.object_key
+    ).exclude(pk=delivery.pk)
+
+
+def _object_claim(account_id: int, object_type: str, object_key: str) -> str:
+    return f"webhook:{account_id}:{object_type}:{object_key}"
 
 
 def process_delivery(delivery_id: int, *, replay: bool = False, client: ReverbClient | None = None) -> str:
@@ -241,25 +265,77 @@ def handle(
     delivery_id: int, *, replay: bool = False, client: ReverbClient | None = None
 ) -> tuple[str | None, str]:
     """(new state, outcome), or (None, "") when the delivery was not ours to take. The outcome is
-    created/updated/unchanged, a note (kept in `error`, e.g. Reverb's 404) or the failure."""
+    created/updated/unchanged, a note (kept in `error`, e.g. Reverb's 404), a deferral or the failure.
+
+    One re-read per object at a time (a `once.claim` on the object): a worker handed a delivery whose
+    object another worker is re-reading leaves it; that re-read settles it if it was received before the
+    re-read started, and sends it again otherwise."""
+    found = WebhookDelivery.objects.filter(pk=delivery_id).values("account_id", "object_type", "object_key")
+    row = found.first()
+    if row is None:
+        return None, ""
+    if not row["object_type"]:  # stored before objects were classified: nothing to coalesce on
+        return _handle_claimed(delivery_id, replay=replay, client=client)
+    try:
+        with once.claim(_object_claim(row["account_id"], row["object_type"], row["object_key"])):
+            state, outcome = _handle_claimed(delivery_id, replay=replay, client=client)
+    except once.AlreadyClaimed:
+        return None, ""
+    if state in (State.PROCESSED, State.FAILED):  # after the release: a twin that came meanwhile goes next
+        _send_next(row["account_id"], row["object_type"], row["object_key"])
+    return state, outcome
+
+
+def _handle_claimed(delivery_id: int, *, replay: bool, client: ReverbClient | None) -> tuple[str | None, str]:
     delivery = _claim(delivery_id, replay=replay)
     if delivery is None:
         return None, ""
+    started = timezone.now()
+    if delivery.object_type:  # its twins received before this re-read starts are settled by it
+        _twins(delivery).filter(state=State.RECEIVED, received_at__lte=started).update(
+            state=State.PROCESSING, claimed_at=started, covered_by=delivery.pk
+        )
     state, note = State.PROCESSED, ""
+    person = current_patience()  # the admin's Replay runs in a person's request: their patience
     try:
-        outcome, note = _process(delivery, client)
+        with patience(BUDGET_PATIENCE if person is None else min(person, BUDGET_PATIENCE)):
+            outcome, note = _process(delivery, client)
+    except (RateLimitedError, RateLimitPausedError) as exc:  # waiting for the budget is not a failure
+        wait = getattr(exc, "wait", None) or getattr(exc, "retry_after", None)
+        asked = (
+            f"Reverb asks to wait {math.ceil(wait)} s" if wait else "Reverb answered 429 (too many requests)"
+        )
+        state = State.RECEIVED
+        note = outcome = f"deferred: {asked}; taken again by the next run of unprocessed deliveries"
     except Exception as exc:  # any failure stays on the delivery, to be replayed
         log.warning("webhook delivery %s failed: %s", delivery.pk, exc, exc_info=True)
         state, note = State.FAILED, f"{type(exc).__name__}: {exc}"
         outcome = note
+    now = timezone.now()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         state=state,
         error=note[:5000],
-        processed_at=timezone.now(),
+        processed_at=None if state == State.RECEIVED else now,
         object_type=delivery.object_type,
         object_key=delivery.object_key,
     )
+    covered = WebhookDelivery.objects.filter(covered_by=delivery.pk, state=State.PROCESSING)
+    if state == State.RECEIVED:  # deferred together
+        covered.update(state=State.RECEIVED, covered_by=None, claimed_at=None, error=note[:5000])
+    else:
+        why = f"settled by the re-read of delivery {delivery.pk}" + (f": {note}" if note else "")
+        covered.update(state=state, error=why[:5000], processed_at=now)
     return state, outcome
+
+
+def _send_next(account_id: int, object_type: str, object_key: str) -> None:
+    """A twin received after the re-read started (it waited for the object's claim) gets its own task."""
+    waiting = WebhookDelivery.objects.filter(
+        account_id=account_id, object_type=object_type, object_key=object_key, state=State.RECEIVED
+    ).exclude(error__startswith="deferred:")
+    first = waiting.order_by("received_at", "pk").values_list("pk", flat=True).first()
+    if first is not None:
+        enqueue(PROCESS, first, task_name=f"webhook-{first}")
 
 
 def _process(delivery: WebhookDelivery, client: ReverbClient | None) -> tuple[str, str]:
@@ -327,13 +403,22 @@ def reread(client: ReverbClient, target: Target) -> dict[str, Any]:
 
 
 def process_pending(account: ReverbAccount | None = None, *, limit: int | None = None) -> int:
-    """Process every delivery still "received" (a lost enqueue, WORKER_BACKEND "none", a dead worker),
-    oldest first. Returns how many this call processed (others may have been taken by another worker)."""
-    qs = WebhookDelivery.objects.filter(state=State.RECEIVED)
+    """Process every delivery still "received" (a lost enqueue, WORKER_BACKEND "none", a dead worker, a
+    deferral), oldest first. Returns how many this call took (twins settled by one re-read count once;
+    others may have been taken by another worker)."""
+    qs = WebhookDelivery.objects.filter(_takeable(replay=False))
     if account is not None:
         qs = qs.filter(account=account)
-    ids = list(qs.order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
-    return sum(1 for delivery_id in ids if handle(delivery_id)[0] is not None)
+    rows = qs.order_by("received_at", "pk").values_list("pk", "account_id")[:limit]
+    taken, waiting = 0, set()  # accounts Reverb asked to wait: the rest of theirs go to the next run
+    for delivery_id, account_id in list(rows):
+        if account_id in waiting:
+            continue
+        state = handle(delivery_id)[0]
+        taken += state is not None
+        if state == State.RECEIVED:
+            waiting.add(account_id)
+    return taken
 
 
 def replay(delivery_ids: list[int]) -> dict[str, int]:

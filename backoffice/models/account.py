@@ -228,8 +228,10 @@ class ReverbAccount(models.Model):
         except Exception as exc:  # an unexpected failure still gets reported, by type and message
             ok, message = False, f"{type(exc).__name__}: {exc}"
         else:
-            ok, message = True, shop_name_of(payload)
-            message += self.check_currency()
+            if isinstance(payload, dict):
+                ok, message = True, shop_name_of(payload) + self.check_currency()
+            else:  # e.g. an empty body: whatever answers there, it is not Reverb's account endpoint
+                ok, message = False, "the answer is not Reverb's account endpoint (not a JSON object)"
         message = self._scrub(message)
         level = logging.DEBUG if ok else logging.INFO
         logger.log(level, "verify %r: %s %s", self, "ok" if ok else "failed", message)

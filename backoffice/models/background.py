@@ -45,6 +45,7 @@ class WebhookDelivery(models.Model):
 
     class State(models.TextChoices):
         RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"  # claimed by a worker (compare-and-set), see claimed_at
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
         IGNORED = "ignored", "Ignored"
@@ -62,10 +63,23 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took it: a "processing" row older than the task timeout is a dead worker's, taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # A burst's twins (same object, received before its re-read started) are settled by one re-read: this.
+    # No constraint: retention deletes old deliveries in bulk, and a pointer to a deleted one is harmless.
+    covered_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="covered",
+    )
 
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["account", "object_type", "object_key"], name="webhook_object")]
 
     def __str__(self) -> str:
         return f"{self.topic or 'webhook'} {self.object_key} ({self.get_state_display()})"

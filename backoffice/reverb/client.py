@@ -40,7 +40,7 @@ from .errors import (
     UnexpectedResponseError,
     error_for_status,
 )
-from .ratelimit import RateLimiter, current_patience, default_rate_limiter, paused_for
+from .ratelimit import RateLimiter, current_deadline, current_patience, default_rate_limiter, paused_for
 from .transport import new_session
 
 log = logging.getLogger(__name__)
@@ -265,9 +265,12 @@ class ReverbClient:
         query = _clean_params(params)
         data = None if json is None else jsonlib.dumps(json, default=_json_default).encode()
         attempt = 0
+        # A person waiting (ratelimit.interactive) gives the whole call, retries included, a short deadline.
+        person = current_deadline()
+        ends = None if person is None else time.monotonic() + person
         while True:
             try:
-                return self._send_once(method, url, query, data)
+                return self._send_once(method, url, query, data, ends)
             except ReverbError as error:
                 self._scrub(error)
                 if not self._may_retry(method, error, attempt):
@@ -275,9 +278,11 @@ class ReverbClient:
                 patience = current_patience()
                 if patience is not None and isinstance(error, RateLimitedError):
                     wait = self._pause(error)
-                    if wait > patience:  # a person is waiting: say so, do not sleep
+                    if wait > patience:  # someone is waiting: say so, do not sleep
                         raise RateLimitPausedError(wait) from None
                 delay = self._delay(attempt, error)
+                if ends is not None and time.monotonic() + delay >= ends:
+                    raise  # no time left for another attempt within the person's deadline
                 log.info(
                     "reverb %s %s failed (%s); retry %d in %.2fs",
                     method,
@@ -290,8 +295,14 @@ class ReverbClient:
                 attempt += 1
 
     def _send_once(
-        self, method: str, url: str, query: list[tuple[str, str]] | None, data: bytes | None
+        self,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]] | None,
+        data: bytes | None,
+        ends: float | None = None,
     ) -> tuple[Any, str]:
+        """One attempt; `ends` (a monotonic time) cuts it shorter than the client's own deadline."""
         patience = current_patience()
         if patience is not None:  # interactive: fail fast rather than wait out a long pause
             paused = self.paused_for()
@@ -302,7 +313,10 @@ class ReverbClient:
         for hook in self.send_hooks:  # e.g. the audit trail: what exactly went out, even if it is lost
             hook(method, url if not query else f"{url}?{urlencode(query)}", data)
         started = time.monotonic()
-        deadline = started + self.deadline
+        deadline = started + self.deadline if ends is None else min(started + self.deadline, ends)
+        allowed = max(deadline - started, 0.001)
+        # The deadline named to whoever reads the error: the worker's, or the person's for the whole call.
+        named = self.deadline if deadline == started + self.deadline else (current_deadline() or allowed)
         connect, read = self.timeout
         failure: ReverbError | None = None
         try:  # the token is only ever in requests' own frames, whose exceptions never leave this block
@@ -312,14 +326,14 @@ class ReverbClient:
                 params=query,
                 data=data,
                 headers=self.headers,
-                timeout=(connect, min(read, self.deadline)),
+                timeout=(min(connect, allowed), min(read, allowed)),
                 allow_redirects=False,
                 stream=True,
             )
             content = _read_body(response, deadline)
         except _DeadlineExceeded:
             failure = self._transport_error(
-                method, url, f"no complete answer within {self.deadline:g} s", connected=True
+                method, url, f"no complete answer within {named:g} s", connected=True
             )
         except requests.ConnectTimeout as exc:  # never reached the server: safe to retry, even a POST
             failure = TransportError(

@@ -109,7 +109,7 @@ class RateLimitPausedError(ReverbError):
 
     def __init__(self, wait: float) -> None:
         self.wait = max(float(wait), 0.0)
-        super().__init__(f"Reverb asked us to wait {math.ceil(self.wait)} s")
+        super().__init__(f"Reverb asks to wait {math.ceil(self.wait)} s: try again then")
 
 
 class UnexpectedResponseError(ReverbError):

@@ -17,25 +17,47 @@ from typing import Protocol
 
 DEFAULT_RATE_PER_SECOND = 5.0
 DEFAULT_BURST = 20
-INTERACTIVE_PATIENCE = 2.0  # seconds a person's request may wait for the budget before it fails fast
+INTERACTIVE_PATIENCE = 0.0  # seconds a person's request waits out a pause Reverb asked for: none
+INTERACTIVE_DEADLINE = 10.0  # seconds a person's request gives one Reverb call, retries included
 
-# None: background work, which waits out any pause. A number: a person is waiting (a web request), so a
-# pause longer than that many seconds fails at once (RateLimitPausedError) instead of hanging the page.
+# None: background work, which waits out any pause. A number: the longest pause (a 429's Retry-After)
+# worth waiting for; a longer one fails at once (RateLimitPausedError) instead of hanging the caller.
 _patience: ContextVar[float | None] = ContextVar("reverb_patience", default=None)
+# None: the client's own deadline (a worker's). A number: a person is waiting, so one call (its retries
+# included) gets at most that many seconds, whatever the server does.
+_deadline: ContextVar[float | None] = ContextVar("reverb_interactive_deadline", default=None)
 
 
 @contextmanager
-def interactive(patience: float = INTERACTIVE_PATIENCE) -> Iterator[None]:
-    """Within this block, Reverb calls wait at most `patience` seconds for the rate budget."""
-    token = _patience.set(patience)
+def patience(seconds: float) -> Iterator[None]:
+    """Within this block, Reverb calls wait out a pause Reverb asked for only up to `seconds`."""
+    token = _patience.set(seconds)
     try:
         yield
     finally:
         _patience.reset(token)
 
 
+@contextmanager
+def interactive(
+    patience_seconds: float = INTERACTIVE_PATIENCE, deadline: float = INTERACTIVE_DEADLINE
+) -> Iterator[None]:
+    """A person is waiting (a web request): Reverb calls do not wait out a pause Reverb asked for longer
+    than `patience_seconds` (they say "Reverb asks to wait N s"), and each call ends within `deadline`."""
+    token = _deadline.set(deadline)
+    try:
+        with patience(patience_seconds):
+            yield
+    finally:
+        _deadline.reset(token)
+
+
 def current_patience() -> float | None:
     return _patience.get()
+
+
+def current_deadline() -> float | None:
+    return _deadline.get()
 
 
 def paused_for(limiter: object, key: str) -> float:

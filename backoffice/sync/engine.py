@@ -137,8 +137,9 @@ def _lift_sqlite_param_limit(alias: str) -> None:
 # changed row): a receiver may add columns derived from them (automation's ship-by), in place, so the row is
 # written once with them; a column it adds is told like the mapper's own.
 rows_to_write = Signal()
-# Sent after `upsert_page` wrote rows (sender: the model; account, keys: the keys created or changed), inside
-# the write's transaction: for local state derived from the mirror (automation's deadlines and rules).
+# Sent after `upsert_page` wrote rows (sender: the model; account, keys: the keys created or changed; fields:
+# {key: the fields its payload told}, so a receiver can skip a page that concerns it without a query),
+# inside the write's transaction: for local state derived from the mirror (automation's deadlines and rules).
 rows_written = Signal()
 
 
@@ -210,7 +211,8 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             told = tuple(sorted(shared or ()))
             partial = any(len(fields) != len(told) for _, fields, _, _ in writes)
         _insert_on_conflict(model, alias, account.pk, now, names, writes, told, links, partial)
-    rows_written.send(sender=model, account=account, keys=list(result.changed_keys))
+    told = {key: fields for key, fields, _, _ in changed}
+    rows_written.send(sender=model, account=account, keys=list(result.changed_keys), fields=told)
     return result
 
 

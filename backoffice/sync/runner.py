@@ -3,6 +3,8 @@
 One transaction per page, so an error part-way keeps the pages already landed; a scan that did not finish
 marks nothing missing. Mapping failures and records a column cannot hold (engine.unstorable) are logged
 (with the raw payload and the reason) and the rest of the page lands; the scan still counts as complete.
+A record refused again for the reason an earlier run logged is logged "skipped" and does not make the
+run "partial" (`_skip_known`): a known-bad record is seen in every run's log without failing every run.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def land_page(
         for (_, _, raw), reason in result.rejected:  # a value no column here can hold: the rest landed
             failures.append(_failure(resource, account, run, raw, f"not stored: {reason}"))
         if failures:
+            _skip_known(account, resource, run, failures)
             SyncLogEntry.objects.bulk_create(failures)
     changed = set(result.changed_keys)
     outcome.changed = [raw for key, _, raw in rows if key in changed]
@@ -157,8 +160,36 @@ def land_page(
     run.created += result.created
     run.updated += result.updated
     run.unchanged += result.unchanged
-    run.failed += len(failures)
+    run.failed += sum(entry.status == SyncLogEntry.Status.FAILED for entry in failures)
     return outcome
+
+
+def _skip_known(
+    account: ReverbAccount, resource: Resource, run: SyncRun, entries: list[SyncLogEntry]
+) -> None:
+    """A record refused for the very reason an earlier run logged (the same value Reverb keeps sending) is
+    logged "skipped", not "failed": it stays in every run's log, and one known-bad record does not keep
+    every later pull "partial". A new reason (or a record never refused before) is a failure again."""
+    keys = {entry.reverb_id for entry in entries if entry.reverb_id}
+    if not keys:
+        return
+    earlier = (
+        SyncLogEntry.objects.filter(
+            account=account,
+            resource=resource.name,
+            reverb_id__in=keys,
+            status__in=[SyncLogEntry.Status.FAILED, SyncLogEntry.Status.SKIPPED],
+        )
+        .exclude(run=run)
+        .order_by("reverb_id", "-id")
+        .values_list("reverb_id", "message")
+    )
+    last: dict[str, str] = {}
+    for key, message in earlier:
+        last.setdefault(key, message)
+    for entry in entries:
+        if entry.reverb_id and last.get(entry.reverb_id) == entry.message:
+            entry.status = SyncLogEntry.Status.SKIPPED
 
 
 def _finish(run: SyncRun, requests: int, started: float, error: str = "") -> None:

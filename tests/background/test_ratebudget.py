@@ -263,7 +263,7 @@ def test_a_clerk_is_told_to_come_back_instead_of_waiting_and_staff_see_the_pause
     )
     assert time.monotonic() - started < 5  # not the four minutes of the pause
     text = response.content.decode()
-    assert "Reverb asked us to wait 24" in text  # 240 s, or 239 by the time it is read
+    assert "Reverb asks to wait 24" in text  # 240 s, or 239 by the time it is read
     assert "paused 2" in text and "s by Reverb" in text  # the changelist shows the pause
     page = client.get(reverse("admin:backoffice_reverbaccount_change", args=[account.pk])).content.decode()
     assert "s by Reverb" in page

@@ -1,6 +1,8 @@
 """The burst proof (issue 7): 1,000 webhook deliveries sent to the live server over loopback, concurrently,
-in under a minute, are all stored; then each is processed exactly once, and the mirror holds Reverb's
-version of every object named (re-read from the in-process emulator, never the bodies' fake values).
+in under a minute, are all stored; then each is handled exactly once, the deliveries for one object by
+one re-read (issue 23: a burst is coalesced), and the mirror holds Reverb's version of every object named
+(re-read from the in-process emulator, never the bodies' fake values). Waiting for Reverb's budget (a 429)
+defers a delivery; it never fails it.
 
 The live server here is Django's LiveServerThread with a one-thread server. The test database is an
 in-memory SQLite database, which a live server can only reach through the test's own connection, shared
@@ -78,6 +80,10 @@ def _bodies(emulator: Any) -> list[tuple[str, dict[str, Any]]]:
     return [objects[i % len(objects)] for i in range(DELIVERIES)]
 
 
+def _key(topic: str, body: dict[str, Any]) -> str:
+    return str(body["order_number"] if topic.startswith("orders/") else body["id"])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_thousand_deliveries_stored_and_processed_exactly_once(
     serial_live_server: str, emulator: Any, settings: Any
@@ -115,8 +121,10 @@ def test_a_thousand_deliveries_stored_and_processed_exactly_once(
 
     started = time.perf_counter()
     processed = webhooks.process_pending(account)
-    print(f"burst: {processed} deliveries processed in {time.perf_counter() - started:.1f} s")
-    assert processed == DELIVERIES
+    seconds = time.perf_counter() - started
+    print(f"burst: {processed} re-reads settled {DELIVERIES} deliveries in {seconds:.1f} s")
+    objects = {(topic.split("/")[0], _key(topic, body)) for topic, body in bodies}
+    assert processed == len(objects)  # one re-read per object, not one per delivery
     # A duplicate task for every delivery (a worker handed the same ids again) takes none of them.
     assert webhooks.process_pending(account) == 0
     assert all(
@@ -124,10 +132,20 @@ def test_a_thousand_deliveries_stored_and_processed_exactly_once(
         for pk in WebhookDelivery.objects.values_list("pk", flat=True)[:50]
     )
 
-    rows = WebhookDelivery.objects.values_list("state", "attempts", "error")
-    assert Counter(rows) == {(State.PROCESSED, 1, ""): DELIVERIES}
-    # Exactly one re-read per delivery reached Reverb.
-    topics = Counter(topic.split("/")[0] for topic, _ in bodies)
+    # Every delivery handled, none failed: one per object re-read (attempt 1), its twins settled by it.
+    rows = list(
+        WebhookDelivery.objects.values("pk", "state", "attempts", "error", "covered_by", "object_key")
+    )
+    assert Counter(row["state"] for row in rows) == {State.PROCESSED: DELIVERIES}
+    readers = {row["pk"]: row for row in rows if row["covered_by"] is None}
+    assert len(readers) == len(objects)
+    assert {(row["attempts"], row["error"]) for row in readers.values()} == {(1, "")}
+    for twin in (row for row in rows if row["covered_by"] is not None):
+        reader = readers[twin["covered_by"]]
+        assert (twin["attempts"], twin["object_key"]) == (0, reader["object_key"])
+        assert twin["error"] == f"settled by the re-read of delivery {reader['pk']}"
+    # Exactly one re-read per object reached Reverb.
+    topics = Counter(kind for kind, _ in objects)
     # A listing is re-read by id, or by SKU once the mirror knows it; an order delivery that brought a new
     # sale or restock also re-reads that order's listing (once: a repeat finds the order unchanged).
     from orders.sync import STOCK_STATUSES
@@ -155,3 +173,42 @@ def test_a_thousand_deliveries_stored_and_processed_exactly_once(
     assert dict(Order.objects.filter(account=account).values_list("reverb_id", "status")) == orders
     payments = {str(x["id"]): x["state"] for x in emulator.state("payments")["payments"]}
     assert dict(Payment.objects.filter(account=account).values_list("reverb_id", "status")) == payments
+
+
+def _post_orders(account: Any, emulator: Any, copies: int) -> int:
+    """`copies` orders/update deliveries for each of the shop's orders, stored only; how many orders."""
+    from django.test import Client
+
+    client, orders = Client(), emulator.state("orders")["orders"]
+    url = f"/webhooks/reverb/{account.webhook_secret}/"
+    for _ in range(copies):
+        for order in orders:
+            body = json.dumps({**order, "status": "fake"})
+            response = client.post(
+                url, body, content_type="application/json", HTTP_X_REVERB_TOPIC="orders/update"
+            )
+            assert response.status_code == 200
+    return len(orders)
+
+
+@pytest.mark.django_db
+def test_a_burst_at_reverbs_pace_is_deferred_never_failed(emulator: Any, settings: Any) -> None:
+    """Reverb answers 429 to every re-read (its budget is spent): the deliveries wait for it, none fails;
+    once Reverb answers again, one re-read per order settles them all."""
+    settings.WORKER_BACKEND = "none"
+    settings.REVERB_MAX_RETRIES = 0  # the 429 reaches the processor at once (retries only wait longer)
+    account = AccountFactory(name="paced-shop")
+    orders = _post_orders(account, emulator, copies=5)
+    emulator.faults.rate_429, emulator.faults.retry_after = 1.0, 1
+    webhooks.process_pending(account)
+    states = Counter(WebhookDelivery.objects.values_list("state", flat=True))
+    assert states == {State.RECEIVED: 5 * orders}  # waiting, not failed
+    # One re-read asked, Reverb said wait: it and its twins are deferred, the rest wait for the next run.
+    assert WebhookDelivery.objects.filter(error__startswith="deferred: Reverb asks to wait 1 s").count() == 5
+
+    emulator.faults.rate_429 = 0.0
+    reads_before = emulator.requests[("GET", "/api/my/orders/selling/{order_number}")]
+    time.sleep(1.1)  # the pause Reverb asked for
+    assert webhooks.process_pending(account) == orders
+    assert Counter(WebhookDelivery.objects.values_list("state", flat=True)) == {State.PROCESSED: 5 * orders}
+    assert emulator.requests[("GET", "/api/my/orders/selling/{order_number}")] - reads_before == orders

@@ -250,6 +250,41 @@ def test_a_change_on_reverb_lands_on_the_next_delivery(manual: None, post: Post,
     assert Listing.objects.get().title == "Renamed on Reverb"
 
 
+def test_a_twin_received_during_the_reread_gets_its_own_later_reread(
+    manual: None,
+    post: Post,
+    emulator: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Twins received before a re-read started are settled by it; one received while it runs may say
+    something that re-read did not see, so it is re-read after it (its own task), not dropped."""
+    order = first(emulator, "orders")
+    post(order, topic="orders/update")
+    post(order, topic="orders/update")
+    early = WebhookDelivery.objects.order_by("pk").last()
+    reread, reads = webhooks.reread, []
+
+    def reread_while_one_more_arrives(client: Any, target: Any) -> dict[str, Any]:
+        reads.append(target)
+        if len(reads) == 1:
+            post(order, topic="orders/paid")  # arrives during the first re-read (stored only: "none")
+            settings.WORKER_BACKEND = "inline"  # the follow-up task runs here
+        return reread(client, target)
+
+    monkeypatch.setattr(webhooks, "reread", reread_while_one_more_arrives)
+    first_pk = WebhookDelivery.objects.order_by("pk").first().pk
+    with django_capture_on_commit_callbacks(execute=True):  # the follow-up is sent after the commit
+        assert webhooks.handle(first_pk)[0] == State.PROCESSED
+    assert len(reads) == 2  # the first re-read, then the late twin's own
+    rows = {row.pk: row for row in WebhookDelivery.objects.all()}
+    late = max(rows)
+    assert (rows[early.pk].covered_by_id, rows[early.pk].attempts) == (first_pk, 0)
+    assert rows[early.pk].error == f"settled by the re-read of delivery {first_pk}"
+    assert (rows[late].state, rows[late].covered_by_id, rows[late].attempts) == (State.PROCESSED, None, 1)
+
+
 # ---- admin ---------------------------------------------------------------------------------------------
 
 

@@ -298,7 +298,8 @@ def test_an_interactive_call_fails_fast_while_the_account_is_paused() -> None:
     client, adapter = scripted_client(reply(200, {}), rate_limiter=bucket, account_key="account:9")
     with interactive(2.0), pytest.raises(RateLimitPausedError) as info:
         client.ship_order(1, "UPS", "1Z")
-    assert str(info.value) == "Reverb asked us to wait 250 s" and info.value.wait == pytest.approx(250)
+    assert str(info.value) == "Reverb asks to wait 250 s: try again then"
+    assert info.value.wait == pytest.approx(250)
     assert adapter.sent == [] and slept == []
 
 
@@ -309,7 +310,7 @@ def test_an_interactive_call_told_to_wait_long_does_not_sleep() -> None:
     )
     with interactive(2.0), pytest.raises(RateLimitPausedError) as info:
         client.get_account()
-    assert str(info.value).startswith("Reverb asked us to wait 300") and sleeps == []
+    assert str(info.value).startswith("Reverb asks to wait 300") and sleeps == []
     assert len(adapter.sent) == 1
 
 

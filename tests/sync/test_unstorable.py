@@ -52,18 +52,21 @@ def test_a_bad_value_is_logged_and_the_rest_of_the_page_lands(case: str) -> None
     account = AccountFactory()
     gone = listing_payload(9)
     sync_resource(account, "listings", client=FakeClient(listings=[[listing_payload(2), gone]]))
-    for _run in range(2):  # and again on the next run: nothing is stuck
+    for again in (False, True):  # and again on the next run: nothing is stuck
         run = sync_resource(
             account, "listings", client=FakeClient(listings=[page_with(BAD[case])]), full=True
         )
-        assert run.status == SyncRun.Status.PARTIAL and not run.error, run.error
-        assert run.failed == 1
+        assert not run.error, run.error
+        # The first run fails the record; the next one skips it (the same reason, already logged).
+        assert (run.status, run.failed) == (
+            (SyncRun.Status.SUCCESS, 0) if again else (SyncRun.Status.PARTIAL, 1)
+        )
         stored = set(Listing.objects.filter(account=account).values_list("reverb_id", "missing"))
         assert {("1001", False), ("1003", False), ("1009", True)} <= stored  # the scan counted as complete
         if case != "80-character id":  # the bad record's key was seen: never marked missing
             assert ("1002", True) not in stored
         entry = SyncLogEntry.objects.filter(run=run).get()
-        assert entry.status == SyncLogEntry.Status.FAILED
+        assert entry.status == (SyncLogEntry.Status.SKIPPED if again else SyncLogEntry.Status.FAILED)
         assert entry.message.startswith(f"not stored: {COLUMN[case]}: "), entry.message
         assert entry.raw["make"] == "Fender" and "\x00" not in str(entry.raw)  # the payload, storable
 
@@ -105,3 +108,43 @@ def test_good_values_at_the_limits_are_stored() -> None:
     result = upsert_page(Listing, account, [(*map_listing(payload), payload)])
     assert result.rejected == [] and result.created == 1
     assert Listing.objects.get().price == Decimal("9" * 10 + ".99")
+
+
+def test_a_listing_reverb_counts_2_to_the_63_is_logged_once_failed_then_skipped(
+    emulator: Any, settings: Any
+) -> None:
+    """Through the client and the emulator: one listing whose inventory no integer column holds. The rest
+    lands, a person sees which listing and why, and the next pulls are not "partial" for ever because of
+    it; a new reason, or the listing fixed on Reverb, is seen at once."""
+    settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST = 100_000.0, 100_000
+    account = AccountFactory()
+    listings = emulator.store.table("listings")
+    bad = next(iter(listings.values()))
+    bad["inventory"] = 2**63
+
+    def pull() -> tuple[SyncRun, list[tuple[str, str, str, str]]]:
+        run = sync_resource(account, "listings", client=account.client(), full=True)
+        entries = SyncLogEntry.objects.filter(run=run).values_list("status", "reverb_id", "sku", "message")
+        return run, list(entries)
+
+    run, entries = pull()
+    assert (run.status, run.failed, run.error) == (SyncRun.Status.PARTIAL, 1, "")
+    reason = f"not stored: inventory: {2**63} is outside the column's range "
+    [(status, key, sku, message)] = entries
+    assert (status, key, sku) == (SyncLogEntry.Status.FAILED, str(bad["id"]), bad["sku"])
+    assert message.startswith(reason)
+    stored = set(Listing.objects.filter(account=account).values_list("reverb_id", flat=True))
+    assert stored == {str(key) for key in listings} - {str(bad["id"])}  # the rest of the page landed
+
+    run, entries = pull()  # Reverb still says 2**63: known, skipped, the run is a success
+    assert (run.status, run.failed) == (SyncRun.Status.SUCCESS, 0)
+    assert entries == [(SyncLogEntry.Status.SKIPPED, str(bad["id"]), bad["sku"], message)]
+
+    bad["inventory"] = -(2**63) - 1  # another bad value: a failure again
+    run, entries = pull()
+    assert (run.status, run.failed, entries[0][0]) == (SyncRun.Status.PARTIAL, 1, SyncLogEntry.Status.FAILED)
+
+    bad["inventory"] = 3  # fixed on Reverb: stored, nothing logged
+    run, entries = pull()
+    assert (run.status, entries) == (SyncRun.Status.SUCCESS, [])
+    assert Listing.objects.get(account=account, reverb_id=str(bad["id"])).inventory == 3
