@@ -40,8 +40,8 @@ def _positive(amount: Any) -> bool:
 
 def gaps(values: Mapping[str, Any]) -> list[Gap]:
     """What is missing from `values` (condition, categories, price, photos, ships, upc,
-    upc_does_not_apply, inventory, has_inventory) for Reverb to publish, in form order. A value of None
-    means "not known here" and is not held against the listing."""
+    upc_does_not_apply, was_published, inventory, has_inventory) for Reverb to publish, in form order. A
+    value of None means "not known here" and is not held against the listing."""
     found: list[Gap] = []
     condition = values.get("condition") or ""
     if not condition:
@@ -54,7 +54,8 @@ def gaps(values: Mapping[str, Any]) -> list[Gap]:
         found.append(Gap("photos", "Add at least one photo."))
     if values.get("ships") is False:
         found.append(Gap("shipping_profile_id", "Choose a shipping profile (or shipping rates on Reverb)."))
-    if condition == editing.BRAND_NEW and not (values.get("upc") or values.get("upc_does_not_apply")):
+    upc_told = values.get("upc") or values.get("upc_does_not_apply") or values.get("was_published")
+    if condition == editing.BRAND_NEW and not upc_told:
         found.append(Gap("upc", 'Brand New items need a UPC, or tick "UPC does not apply".'))
     inventory = values.get("inventory")
     holds_stock = condition in editing.INVENTORY_CONDITIONS and values.get("has_inventory")
@@ -80,6 +81,8 @@ def listing_gaps(listing: Listing) -> list[Gap]:
             "ships": True if effective("shipping_profile_id") else listing.ships,
             "upc": effective("upc"),
             "upc_does_not_apply": effective("upc_does_not_apply"),
+            # Reverb published it once, so it had its UPC (Reverb does not read UPCs back, API-NOTES 5.3)
+            "was_published": listing.state != "draft" or listing.published_at is not None,
             "inventory": effective("inventory"),
             "has_inventory": effective("has_inventory"),
         }

@@ -204,3 +204,20 @@ def test_catalogue_health_shows_only_the_users_shops(
     client.force_login(clerk)
     page = client.get(reverse("admin:listings_listing_health")).content.decode()
     assert "clerks-shop" in page and account.name not in page
+
+
+def test_a_brand_new_listing_reverb_published_once_is_not_asked_for_its_upc(
+    account: ReverbAccount, emulator: Any
+) -> None:
+    """Reverb does not read UPCs back: a Brand New listing it published (live, ended, sold) had one."""
+    from listings import health
+
+    draft = brand_new_draft(account, "BN-LIVE", upc_does_not_apply=True)
+    services.publish_listing(draft, actor=None)
+    emulator.advance(2)
+    live = services.reread(draft)
+    Listing.objects.filter(pk=live.pk).update(upc_does_not_apply=False)  # e.g. a listing made on reverb.com
+    live.refresh_from_db()
+    assert live.state == "live" and readiness.listing_gaps(live) == []
+    counts = {line.check.key: line.count for line in health.counts(Listing.objects.filter(account=account))}
+    assert counts["no_upc"] == 0
