@@ -59,9 +59,9 @@ def _emulator_hosts_allowed(settings: Any) -> None:
 @pytest.fixture
 def emulator():
     """A fresh in-process emulator (a tiny seeded shop) answering at EMULATOR_API_URL."""
-    from backoffice.reverb.emulator import Emulator
-    from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
+    from emulator import Emulator
+    from emulator.adapter import EmulatorAdapter
 
     emu = Emulator(token=EMULATOR_TOKEN, seed=1, size="tiny", **EMULATOR_TEST_PACE)
     register_transport(f"{EMULATOR_ORIGIN}/", EmulatorAdapter(emu))
@@ -78,9 +78,9 @@ OTHER_EMULATOR_TOKEN = "other-token-9876543210"
 def other_emulator():
     """A second, separate emulated Reverb shop (another seed and token) at OTHER_EMULATOR_API_URL, for
     tests with two accounts: what is done for one must never reach the other."""
-    from backoffice.reverb.emulator import Emulator
-    from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
+    from emulator import Emulator
+    from emulator.adapter import EmulatorAdapter
 
     emu = Emulator(token=OTHER_EMULATOR_TOKEN, seed=2, size="tiny", **EMULATOR_TEST_PACE)
     register_transport(f"{OTHER_EMULATOR_ORIGIN}/", EmulatorAdapter(emu))

@@ -55,7 +55,7 @@ def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
     """A valid create body: make, model, condition and price are what Reverb validates to save a draft;
     a category, a photo and shipping make it ready to publish (listings/readiness.py)."""
     from backoffice.reverb.client import money as client_money
-    from backoffice.reverb.emulator.generator.catalog import category_uuid
+    from emulator.generator.catalog import category_uuid
 
     return {
         "make": "Fender",

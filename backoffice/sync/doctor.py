@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.emulator.replay import RESPONSES_FILE
 from backoffice.reverb.errors import ReverbError
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.sync import registry
 from backoffice.sync.engine import MappingError, Resource
+from emulator.replay import RESPONSES_FILE
 
 REFERENCE_ORIGIN = "http://doctor-reference.invalid"
 REFERENCE_TOKEN = "doctor-reference-token"
@@ -270,9 +270,9 @@ def read_all(client: ReverbClient) -> tuple[dict[str, Rows], dict[str, str]]:
 
 def reference_rows() -> dict[str, Rows]:
     """The same pages from the project's emulator, in-process (no socket, no token of the shop's)."""
-    from backoffice.reverb.emulator import Emulator
-    from backoffice.reverb.emulator.adapter import EmulatorAdapter
     from backoffice.reverb.transport import register_transport, unregister_transport
+    from emulator import Emulator
+    from emulator.adapter import EmulatorAdapter
 
     emulator = Emulator(token=REFERENCE_TOKEN, seed=1, size=REFERENCE_SIZE, rate_per_second=0)  # unpaced
     register_transport(f"{REFERENCE_ORIGIN}/", EmulatorAdapter(emulator))

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from backoffice.background.jobs import ItemSpec, Outcome, create_job, register_job_handlers, run_job
 from backoffice.models import BulkJob, BulkJobItem
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.server import start_in_thread, stop
+from emulator import Emulator
+from emulator.server import start_in_thread, stop
 from tests.background.subproc import popen, run
 from tests.conftest import EMULATOR_TEST_PACE, EMULATOR_TOKEN
 

@@ -12,10 +12,10 @@ import pytest
 from backoffice.actions import ActionError
 from backoffice.models import ReconciliationReport
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.sync.reconcile import reconcile_account
 from backoffice.sync.runner import sync_account
+from emulator.faults import Faults
 from listings.models import Listing
 from tests.factories import AccountFactory
 from tests.sync.test_sync_demo import assert_mirror_matches

@@ -23,13 +23,13 @@ from backoffice.models import (
     ReverbAccount,
 )
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.emulator import core
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import MANAGER
 from backoffice.sync import reconcile
 from backoffice.sync.reconcile import reconcile_account, run_chunk, start_report
 from backoffice.sync.runner import sync_account
 from backoffice.sync.watermark import since_for
+from emulator import core
 from orders.models import Order
 from tests.factories import AccountFactory
 
@@ -263,7 +263,7 @@ def test_older_history_is_covered_within_seven_nights(account: ReverbAccount, em
 
 
 def test_a_failed_night_does_not_move_the_sweep(account: ReverbAccount, emulator: Any) -> None:
-    from backoffice.reverb.emulator.faults import Faults
+    from emulator.faults import Faults
 
     emulator.faults = Faults(rate_5xx=1.0)
     report = night(account, timezone.now())

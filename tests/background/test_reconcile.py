@@ -14,13 +14,13 @@ from django.core.management import call_command
 
 from backoffice.models import ReconciliationFinding, ReconciliationReport, ReverbAccount
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.emulator import core
-from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import MANAGER
 from backoffice.sync import registry
 from backoffice.sync.reconcile import reconcile_account
 from backoffice.sync.runner import sync_account
+from emulator import core
+from emulator.faults import Faults
 from listings.models import Listing
 from orders.models import Order
 from tests.factories import AccountFactory

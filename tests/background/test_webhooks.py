@@ -436,7 +436,7 @@ def test_invalid_topic_reported_per_topic(
 
 def test_optional_topics_reverb_does_not_offer_are_tolerated(emulator: Any, account: ReverbAccount) -> None:
     """A seller token may register only orders/paid (API-NOTES 16.5): the others' 400 is "not offered"."""
-    from backoffice.reverb.emulator import shop
+    from emulator import shop
 
     only_paid = ("orders/paid",)
     original = shop.WEBHOOK_TOPICS
@@ -505,7 +505,7 @@ def test_an_account_disabled_after_receiving_is_never_called(
 def test_an_order_delivery_rereads_the_listing_it_sold(inline: None, post: Post, emulator: Any) -> None:
     """The pull after the delivery finds the order unchanged, so the delivery re-reads the listing (by SKU,
     seller fields included) that the sale changed."""
-    from backoffice.reverb.emulator import core
+    from emulator import core
 
     order = core.SIMULATIONS["new_order"](emulator, {})
     listing = emulator.store.table("listings")[int(order["product_id"])]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from backoffice.models import BulkJob, ReverbAccount
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.server import start_in_thread, stop
 from backoffice.sync import registry
+from emulator import Emulator
+from emulator.server import start_in_thread, stop
 from tests.conftest import EMULATOR_TEST_PACE, EMULATOR_TOKEN
 
 pytestmark = pytest.mark.django_db(transaction=True)

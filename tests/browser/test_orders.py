@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backoffice.reverb.emulator.faults import Faults
+from emulator.faults import Faults
 from messaging.models import Conversation, Negotiation
 from orders.models import Order
 from refunds.models import RefundRequest

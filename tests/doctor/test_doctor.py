@@ -16,11 +16,11 @@ from django.urls import reverse
 
 from backoffice.background.jobs import job_url
 from backoffice.models import BulkJob
-from backoffice.reverb.emulator.adapter import EmulatorAdapter
-from backoffice.reverb.emulator.replay import CaptureReplay
 from backoffice.reverb.transport import register_transport, unregister_transport
 from backoffice.sync import doctor
 from backoffice.sync.runner import sync_resource
+from emulator.adapter import EmulatorAdapter
+from emulator.replay import CaptureReplay
 from listings.models import Listing
 from orders.models import Order
 from tests.factories import AccountFactory
@@ -188,7 +188,7 @@ def test_shipping_staff_cannot_run_the_doctor() -> None:
 
 def test_the_emulators_second_variant_is_named_resource_by_resource(tmp_path: Path) -> None:
     """Against the alt shapes of the guessed resources, the doctor names each difference."""
-    from backoffice.reverb.emulator import Emulator
+    from emulator import Emulator
     from tests.conftest import EMULATOR_TEST_PACE
 
     alt = Emulator(token="alt-token", seed=1, size="tiny", variant="alt", **EMULATOR_TEST_PACE)
@@ -211,8 +211,8 @@ def test_the_emulators_second_variant_is_named_resource_by_resource(tmp_path: Pa
 def test_over_real_http_the_doctor_reads_every_page(tmp_path: Path) -> None:
     """Over a socket the client streams each body; recording the answers must not take them from it
     (a response hook did: every page then read as empty)."""
-    from backoffice.reverb.emulator import Emulator
-    from backoffice.reverb.emulator.server import start_in_thread, stop
+    from emulator import Emulator
+    from emulator.server import start_in_thread, stop
     from tests.conftest import EMULATOR_TEST_PACE
 
     emu = Emulator(token="http-token", seed=1, size="tiny", **EMULATOR_TEST_PACE)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.orders import STATUSES, order_total
-from backoffice.reverb.emulator.refunds import STATES as REFUND_STATES
+from emulator import Emulator
+from emulator.orders import STATUSES, order_total
+from emulator.refunds import STATES as REFUND_STATES
 
 
 def _emulator(size: object = "demo", seed: int = 1) -> Emulator:

@@ -3,7 +3,7 @@ the dashboard charts (the last 12)."""
 
 from __future__ import annotations
 
-from backoffice.reverb.emulator import Emulator
+from emulator import Emulator
 
 
 def test_demo_shop_has_recent_sales_refunds_and_payouts_spread_over_12_weeks() -> None:

@@ -78,8 +78,8 @@ def test_unknown_fault_setting_is_refused(s: requests.Session) -> None:
 
 def test_reverb_pacing_is_on_by_default() -> None:
     """API-NOTES 16.3: a small burst, then about one request a second per account; 429 + Retry-After."""
-    from backoffice.reverb.emulator import Emulator
-    from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST
+    from emulator import Emulator
+    from emulator.app import DEFAULT_RATE_BURST
 
     emu = Emulator(token="t", size="tiny")
     headers = {"authorization": "Bearer t", "accept-version": "3.0"}

@@ -6,15 +6,15 @@ import random
 import time
 from typing import Any
 
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.generator import listings as gen_listings
-from backoffice.reverb.emulator.generator import shop as gen_shop
-from backoffice.reverb.emulator.generator.catalog import (
+from emulator import Emulator
+from emulator.generator import listings as gen_listings
+from emulator.generator import shop as gen_shop
+from emulator.generator.catalog import (
     CATEGORY_BY_UUID,
     CONDITION_DISPLAY,
     INVENTORY_CONDITIONS,
 )
-from backoffice.reverb.emulator.store import Store
+from emulator.store import Store
 
 KEYS = {
     "id",

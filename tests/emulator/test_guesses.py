@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.guesses import GUESSES, VARIANTS
+from emulator import Emulator
+from emulator.guesses import GUESSES, VARIANTS
 from tests.conftest import EMULATOR_TEST_PACE
 
 HEADERS = {"authorization": "Bearer t", "accept-version": "3.0"}

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from backoffice.reverb.emulator.generator.catalog import BRAND_NEW, MINT_INVENTORY
 from backoffice.reverb.transport import new_session
+from emulator.generator.catalog import BRAND_NEW, MINT_INVENTORY
 from tests.conftest import EMULATOR_API_URL as API
 from tests.conftest import EMULATOR_TOKEN
 

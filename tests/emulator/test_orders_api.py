@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from backoffice.reverb.emulator.fees import order_fees
 from backoffice.reverb.transport import new_session
+from emulator.fees import order_fees
 from tests.conftest import EMULATOR_API_URL, EMULATOR_ORIGIN, EMULATOR_TOKEN
 
 
@@ -276,7 +276,7 @@ def test_webhook_on_order_create(api: Api, emulator, monkeypatch: pytest.MonkeyP
         posted.append((kwargs["headers"]["X-Reverb-Topic"], json.loads(data)))
         return type("R", (), {"status_code": 200})()
 
-    monkeypatch.setattr("backoffice.reverb.emulator.app.requests.post", fake_post)
+    monkeypatch.setattr("emulator.app.requests.post", fake_post)
     order = api.simulate("new_order", listing_id=live_listing_id(emulator))
     assert (
         posted and posted[0][0] == "orders/create" and posted[0][1]["order_number"] == order["order_number"]

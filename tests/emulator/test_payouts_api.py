@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from backoffice.reverb.emulator import fees
+from emulator import fees
 from tests.emulator.test_orders_api import Api, live_listing_id
 
 

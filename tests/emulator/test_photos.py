@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from backoffice.reverb.emulator import Emulator
-from backoffice.reverb.emulator.server import start_in_thread, stop
+from emulator import Emulator
+from emulator.server import start_in_thread, stop
 from tests.conftest import EMULATOR_TEST_PACE
 
 TOKEN = "photo-token"

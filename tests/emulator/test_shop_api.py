@@ -102,7 +102,7 @@ def test_listing_webhooks_are_posted(
         posted.append((kwargs["headers"]["X-Reverb-Topic"], json.loads(data)))
         return _Answer()
 
-    monkeypatch.setattr("backoffice.reverb.emulator.app.requests.post", fake_post)
+    monkeypatch.setattr("emulator.app.requests.post", fake_post)
     s.post(f"{API}/webhooks/registrations", json={"url": "https://h.example/u", "topic": "listings/update"})
     record = next(r for r in emulator.store.table("listings").values() if r["state"] == "live")
     s.put(f"{API}/my/listings/{record['id']}/state/end", json={"reason": "not_sold"})

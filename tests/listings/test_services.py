@@ -8,7 +8,7 @@ import pytest
 
 from backoffice.actions import ActionError
 from backoffice.models import ApiCall, ReverbAccount
-from backoffice.reverb.emulator.faults import Faults
+from emulator.faults import Faults
 from listings import services
 from listings.editing import record_edits
 from listings.models import Listing

@@ -11,10 +11,10 @@ from django.contrib.auth.models import Group, User
 
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
-from backoffice.reverb.emulator import core
 from backoffice.reverb.ratelimit import UnlimitedRateLimiter
 from backoffice.roles import ensure_roles
 from backoffice.sync.runner import sync_account
+from emulator import core
 
 _BUILD_CLIENT = ReverbAccount.client  # the real one, even while a test patches it with fast_client
 

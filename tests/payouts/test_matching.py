@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from backoffice.reverb.emulator.orders import changed
-from backoffice.reverb.emulator.refunds import apply_refund
 from backoffice.sync.runner import sync_account
+from emulator.orders import changed
+from emulator.refunds import apply_refund
 from orders.models import Order
 from payouts.fees import OrderAmounts, Rates, cents
 from payouts.matching import Kind, Period, check_payout, match_period
@@ -153,7 +153,7 @@ def test_a_refund_after_the_payout_is_a_deduction(shop, emulator) -> None:
         )
         amount = Decimal("100.00")
         if refund is None:
-            from backoffice.reverb.emulator.refunds import new_refund_request
+            from emulator.refunds import new_refund_request
 
             refund = new_refund_request(store, order, amount=amount, reason="other", initiated_by="seller")
         refund.update(state="approved", amount=amount)

@@ -47,7 +47,7 @@ def make_client(**kwargs: Any) -> ReverbClient:
 def require(method: str, template: str) -> None:
     """Fail, naming the route, when the emulator does not implement the endpoint the test needs: a missing
     route is a broken emulator, never a reason to skip the client test."""
-    from backoffice.reverb.emulator import core
+    from emulator import core
 
     if not any(r.method == method and r.template == template for r in core.router.routes):
         pytest.fail(f"emulator endpoint missing: {method} {template}")

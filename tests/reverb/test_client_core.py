@@ -19,7 +19,6 @@ import requests
 
 from backoffice.reverb.client import ReverbClient, format_when, money
 from backoffice.reverb.curl import as_curl
-from backoffice.reverb.emulator.faults import Faults
 from backoffice.reverb.errors import (
     ForbiddenError,
     ForeignLinkError,
@@ -33,6 +32,7 @@ from backoffice.reverb.errors import (
     ValidationError,
 )
 from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
+from emulator.faults import Faults
 from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 from tests.factories import new_listing
 from tests.reverb.conftest import make_client, recording_client, reply, require, scripted_client

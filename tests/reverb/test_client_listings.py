@@ -43,7 +43,7 @@ def test_find_listing_by_sku_none_one_and_duplicates(client: ReverbClient, emula
     with pytest.raises(ValidationError, match="already exists"):
         client.create_listing(new_listing("DUP-1"))
     # ... yet a shop can hold two (made on the website, or before the rule): the lookup still says so.
-    from backoffice.reverb.emulator.listings import _insert
+    from emulator.listings import _insert
 
     twin = {**emulator.store.table("listings")[created["id"]], "id": created["id"] + 1000, "sale_ids": set()}
     _insert(emulator.store, twin)

@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.reverb import scopes
-from backoffice.reverb.emulator import core
-from backoffice.reverb.emulator import scopes as token_scopes
 from backoffice.reverb.errors import ForbiddenError
 from backoffice.sync.runner import sync_resource
+from emulator import core
+from emulator import scopes as token_scopes
 from tests.conftest import EMULATOR_ORIGIN
 from tests.factories import AccountFactory
 

@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backoffice.reverb.emulator import core
-from backoffice.reverb.emulator.guesses import VARIANTS
 from backoffice.sync.runner import sync_account
+from emulator import core
+from emulator.guesses import VARIANTS
 from listings.models import Listing
 from messaging.models import Conversation, Message, Negotiation
 from orders.models import Feedback, Order, Payment
@@ -161,7 +161,7 @@ def test_reverb_sync_command(emulator, capsys):
 
 def test_sync_with_faults_still_mirrors_the_shop(emulator, monkeypatch):
     from backoffice.reverb.client import ReverbClient
-    from backoffice.reverb.emulator.faults import Faults
+    from emulator.faults import Faults
 
     monkeypatch.setattr(ReverbClient, "_delay", staticmethod(lambda attempt, error: 0.0))
     emulator.faults = Faults(rate_5xx=0.25, rate_429=0.1, retry_after=0, seed=7)

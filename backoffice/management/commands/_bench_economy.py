@@ -36,7 +36,7 @@ TARGET = f"<={BUDGET_PER_HOUR}req/h"
 
 def shop_size(listings: int) -> str:
     """`listings` listings, twice as many orders (the issue's 100k/200k), the rest as the bench preset."""
-    from backoffice.reverb.emulator.app import SIZES
+    from emulator.app import SIZES
 
     preset = SIZES["bench"]
     scale = listings / preset["listings"]

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backoffice.reverb.emulator.app import SIZES
+from emulator.app import SIZES
 
 from ._bench_pgsync import (
     TARGET_RATIO,

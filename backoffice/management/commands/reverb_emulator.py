@@ -10,12 +10,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from backoffice.reverb.emulator import Emulator, parse_size
-from backoffice.reverb.emulator import scopes as token_scopes
-from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
-from backoffice.reverb.emulator.guesses import VARIANTS
-from backoffice.reverb.emulator.replay import CaptureReplay
-from backoffice.reverb.emulator.server import serve
+from emulator import Emulator, parse_size
+from emulator import scopes as token_scopes
+from emulator.app import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
+from emulator.guesses import VARIANTS
+from emulator.replay import CaptureReplay
+from emulator.server import serve
 
 
 class Command(BaseCommand):

@@ -71,12 +71,12 @@ class Command(BaseCommand):
         from rest_framework.test import APIClient
 
         from backoffice.models import ReverbAccount
-        from backoffice.reverb.emulator import Emulator
-        from backoffice.reverb.emulator.adapter import EmulatorAdapter
-        from backoffice.reverb.emulator.app import DEFAULT_RATE_BURST
         from backoffice.reverb.ratelimit import LocalTokenBucket
         from backoffice.reverb.transport import register_transport
         from backoffice.sync.runner import sync_resource
+        from emulator import Emulator
+        from emulator.adapter import EmulatorAdapter
+        from emulator.app import DEFAULT_RATE_BURST
         from inventory import services
         from inventory.models import Integration, StockIntent
         from listings.editing import INVENTORY_CONDITIONS

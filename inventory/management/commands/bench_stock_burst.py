@@ -86,10 +86,10 @@ class Command(BaseCommand):
 
         from backoffice.audit import ApiCall
         from backoffice.models import ReverbAccount
-        from backoffice.reverb.emulator import Emulator
-        from backoffice.reverb.emulator.adapter import EmulatorAdapter
         from backoffice.reverb.transport import register_transport
         from backoffice.sync.runner import sync_resource
+        from emulator import Emulator
+        from emulator.adapter import EmulatorAdapter
         from inventory import tasks
         from inventory.models import Integration, StockIntent
         from listings.editing import INVENTORY_CONDITIONS

@@ -27,7 +27,7 @@ _CAT_CHAIN = {
     for p in PRODUCTS
 }
 # Generated photos live on the emulator itself (a placeholder PNG per id): the path is stored, the listing
-# renderer makes it absolute with the origin the client used (backoffice/reverb/emulator/photos.py).
+# renderer makes it absolute with the origin the client used (emulator/photos.py).
 PHOTO_PATH = "/__emulator__/photos/{id}.png"
 # State mix: mostly live (weights are ours; a real shop is mostly live listings).
 _STATES = ("live",) * 14 + ("draft", "ended", "sold")
