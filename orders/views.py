@@ -177,7 +177,8 @@ def packing_slips(request: HttpRequest) -> HttpResponse:
     """Packing slips of the orders ticked in the shipping queue, one per page when printed."""
     require(request, "orders.view_order")
     ids = [int(x) for x in request.GET.getlist("slip") if x.isdigit()]
-    orders = list(Order.objects.filter(pk__in=ids).select_related("account").order_by("paid_at", "pk"))
+    mine = for_user(Order.objects.filter(pk__in=ids), request.user)
+    orders = list(mine.select_related("account").order_by("paid_at", "pk"))
     return page(
         request,
         "orders/packing_slip.html",
