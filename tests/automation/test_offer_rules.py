@@ -173,7 +173,7 @@ def test_most_specific_rule_wins_and_off_rules_do_nothing(emulator, shop):
 
 def test_account_floor_is_never_crossed(emulator, shop):
     n = new_offer(emulator, shop, "0.75")
-    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
+    OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("80")})
     rule(shop, Mode.PLAN, floor=Decimal("60"), target=Decimal("90"))
     (action,) = offers.run(shop, [n.reverb_id])
     assert action.verb == "decline" and n.last_offered_price < n.listing.price * Decimal("0.80")

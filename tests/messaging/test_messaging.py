@@ -60,7 +60,7 @@ def test_counter_refusals(emulator, shop):
             counter_offer(n, actor=None, price=n.listing.price + 1)
         with pytest.raises(Refused, match="more than 0"):
             counter_offer(n, actor=None, price="0")
-        OfferPolicy.objects.create(account=shop, floor_percent=Decimal("90"))
+        OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("90")})
         with pytest.raises(Refused, match="below this shop's floor"):
             counter_offer(n, actor=None, price=(n.listing.price * Decimal("0.8")).quantize(Decimal("0.01")))
     assert emulator.requests[COUNTER] == 0
@@ -68,7 +68,7 @@ def test_counter_refusals(emulator, shop):
 
 def test_floor_refuses_accepting_below_it(emulator, shop):
     n = new_offer(emulator, shop, share="0.70")
-    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
+    OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("80")})
     with nothing_changes(emulator, n), pytest.raises(Refused, match="below this shop's floor"):
         accept_offer(n, actor=None)
     assert emulator.requests[ACCEPT] == 0
