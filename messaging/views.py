@@ -84,6 +84,9 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if done:
                 return done
+            if not negotiation.is_open:  # the forms are not shown any more: say why nothing was sent
+                errors = [e for field in form.errors.values() for e in field]
+                messages.error(request, "Nothing was sent: " + " ".join(dict.fromkeys(errors)))
     offers = negotiation.raw.get("offers") or []
     return page(
         request,
