@@ -61,16 +61,19 @@ def page(
     table: Sequence[Sequence[Any]] = (),
     columns: Sequence[str] = (),
     notes: Sequence[str] = (),
+    ask: bool = False,
 ) -> HttpResponse:
     """The page between a decision and Reverb. `lines` (label, value) say exactly what will be sent; a batch
     lists each item as a `table` row under `columns`; `notes` are warnings (what will not be sent, fees).
-    The form's values and `hidden` travel back as hidden fields with FIELD=yes."""
+    The form's values and `hidden` travel back as hidden fields with FIELD=yes; with `ask` the form is shown
+    to be filled on this page instead (a bulk action's parameters, e.g. the reason for ending listings)."""
     pairs = list(hidden.items()) if isinstance(hidden, Mapping) else list(hidden)
     ctx = {
         **admin.site.each_context(request),
         "title": title,
         "opts": opts,
         "form": form,
+        "ask": ask,
         "lines": lines,
         "table": table,
         "columns": columns,

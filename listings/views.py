@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice import once
+from backoffice import confirm, once
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import ActionError, Actor, Done, Refused, report
 from backoffice.background.jobs import ItemSpec, create_job, job_url
@@ -342,9 +342,22 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         _need(request, "set_vacation")
         account = get_object_or_404(accounts_of(request.user), pk=request.POST.get("account"))
         on = request.POST.get("on") == "1"
-        if request.POST.get("confirm") != "yes":
-            context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
-            return TemplateResponse(request, "listings/vacation.html", context)
+        if not confirm.given(request):
+            word = "on" if on else "off"
+            effect = (
+                "All of the shop's listings become unavailable until it is turned off."
+                if on
+                else "All listings are re-enabled."
+            )
+            return confirm.page(
+                request,
+                f"Turn vacation mode {word} for {account}?",
+                [("Account", str(account)), ("Vacation mode", word), ("Effect", effect)],
+                button=f"Yes, turn it {word}",
+                cancel=request.path,
+                hidden={"account": account.pk, "on": "1" if on else "0"},
+                opts=admin.model._meta,
+            )
         report(
             request, lambda: services.set_vacation(account, actor=request.user, on=on), lambda d: d.message
         )

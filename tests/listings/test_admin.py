@@ -144,7 +144,7 @@ def test_publish_action_confirms_then_publishes(
     assert confirm.status_code == 200 and b"Publish these listings" in confirm.content
     assert emu_record(emulator, draft.reverb_id)["state"] == "draft"
     done = admin_client.post(
-        url, {"action": "publish_drafts", "_selected_action": [draft.pk], "post": "yes"}, follow=True
+        url, {"action": "publish_drafts", "_selected_action": [draft.pk], "confirmed": "yes"}, follow=True
     )
     # Publishing is asynchronous (API-NOTES 16.1.3): "publishing", live a moment later (was "Published")
     assert any("Reverb confirms in a moment" in str(m) for m in done.context["messages"])
@@ -161,7 +161,7 @@ def test_delete_live_is_refused_with_reason(
     confirm = admin_client.post(url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk]})
     assert b"will be refused" in confirm.content
     done = admin_client.post(
-        url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk], "post": "yes"}, follow=True
+        url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk], "confirmed": "yes"}, follow=True
     )
     texts = [str(m) for m in done.context["messages"]]
     assert any("only drafts can be deleted" in t for t in texts) and any("Deleted draft" in t for t in texts)
@@ -173,7 +173,7 @@ def test_end_action_with_reason(admin_client: Client, account: ReverbAccount, em
     live = make(account, "AC-4", publish=emulator)
     admin_client.post(
         reverse(CHANGELIST),
-        {"action": "end_listings", "_selected_action": [live.pk], "post": "yes", "reason": "reverb_sale"},
+        {"action": "end_listings", "_selected_action": [live.pk], "confirmed": "yes", "reason": "reverb_sale"},
     )
     assert emu_record(emulator, live.reverb_id)["state"] == "ended"
     assert emu_record(emulator, live.reverb_id)["end_reason"] == "reverb_sale"
@@ -186,7 +186,7 @@ def test_many_listings_run_as_a_bulk_job(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse(CHANGELIST),
-            {"action": "publish_drafts", "_selected_action": [d.pk for d in drafts], "post": "yes"},
+            {"action": "publish_drafts", "_selected_action": [d.pk for d in drafts], "confirmed": "yes"},
         )
     job = BulkJob.objects.get(kind="listings.publish")
     assert response.status_code == 302 and str(job.pk) in response["Location"]
@@ -204,14 +204,14 @@ def test_sale_and_bump_actions(admin_client: Client, account: ReverbAccount, emu
         {
             "action": "add_to_sale",
             "_selected_action": [listing.pk],
-            "post": "yes",
+            "confirmed": "yes",
             "sale_id": str(sale["id"]),
         },
     )
     assert int(listing.reverb_id) in sale["listing_ids"]
     admin_client.post(
         reverse(CHANGELIST),
-        {"action": "set_bump_bid", "_selected_action": [listing.pk], "post": "yes", "bid": "3.5"},
+        {"action": "set_bump_bid", "_selected_action": [listing.pk], "confirmed": "yes", "bid": "3.5"},
     )
     assert emu_record(emulator, listing.reverb_id)["bump_bid"] == pytest.approx(0.035)
 
@@ -223,7 +223,7 @@ def test_direct_offer_message_when_shop_lacks_it(
     emulator.store.direct_offers_enabled = False
     done = admin_client.post(
         reverse(CHANGELIST),
-        {"action": "set_direct_offer", "_selected_action": [listing.pk], "post": "yes", "percentage": "10"},
+        {"action": "set_direct_offer", "_selected_action": [listing.pk], "confirmed": "yes", "percentage": "10"},
         follow=True,
     )
     assert any("does not have Direct Offers" in str(m) for m in done.context["messages"])
@@ -254,7 +254,7 @@ def test_viewer_sees_no_action_and_forged_posts_are_refused(
     with nothing_changes(emulator, draft):
         for action in ("publish_drafts", "delete_drafts", "push_to_reverb", "end_listings", "set_bump_bid"):
             forged = viewer.post(
-                reverse(CHANGELIST), {"action": action, "_selected_action": [draft.pk], "post": "yes"}
+                reverse(CHANGELIST), {"action": action, "_selected_action": [draft.pk], "confirmed": "yes"}
             )
             assert forged.status_code == 403, action
         assert emu_record(emulator, draft.reverb_id)["state"] == "draft"
@@ -274,7 +274,7 @@ def test_publisher_only_gets_publish(account: ReverbAccount, emulator: Any) -> N
     draft = make(account, "PB-1")
     with nothing_changes(emulator, draft):
         forged = client.post(
-            reverse(CHANGELIST), {"action": "delete_drafts", "_selected_action": [draft.pk], "post": "yes"}
+            reverse(CHANGELIST), {"action": "delete_drafts", "_selected_action": [draft.pk], "confirmed": "yes"}
         )
     assert forged.status_code == 403
 
@@ -350,7 +350,7 @@ def test_vacation_page(admin_client: Client, account: ReverbAccount, emulator: A
     assert b"off" in admin_client.get(url).content
     confirm = admin_client.post(url, {"account": account.pk, "on": "1"})
     assert b"Yes, turn it on" in confirm.content and emulator.store.vacation is False
-    admin_client.post(url, {"account": account.pk, "on": "1", "confirm": "yes"})
+    admin_client.post(url, {"account": account.pk, "on": "1", "confirmed": "yes"})
     assert emulator.store.vacation is True
     assert b"<strong>on</strong>" in admin_client.get(url).content
 
