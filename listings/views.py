@@ -217,6 +217,20 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
+        if request.POST.get("op") == "delete" and not confirm.given(request):  # cannot be undone: ask
+            return confirm.page(
+                request,
+                f"Delete this photo from {listing} on Reverb?",
+                [
+                    ("Listing", str(listing)),
+                    ("Photo", request.POST.get("url", "")),
+                    ("Then", "Cannot be undone."),
+                ],
+                button="Yes, delete the photo",
+                cancel=request.path,
+                hidden={"op": "delete", "image_id": request.POST.get("image_id", "")},
+                opts=Listing._meta,
+            )
         _operation(request, listing, PHOTO_OPS, "Unknown photo operation.")
         return HttpResponseRedirect(request.path)
     try:
