@@ -67,8 +67,9 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         )
         for name, cls in ANSWER_FORMS.items()
     }
+    if request.method == "POST":
+        require(request, "messaging.respond_offer")  # any POST, even a malformed one, needs the permission
     if request.method == "POST" and action in forms:
-        require(request, "messaging.respond_offer")
         form = forms[action]
         if confirm.awaits(request, form):
             return answer_confirmation(request, negotiation, action, form)
