@@ -30,7 +30,9 @@ def form_args(request: HttpRequest, initial: Mapping[str, Any] | None = None) ->
     """A form's arguments on a page with a confirmation step: bound to the POST, or, when the person went
     back from the confirmation, unbound with what they typed as initial values (nothing is sent)."""
     if request.method == "POST" and request.POST.get(BACK):
-        return {"data": None, "initial": {**(initial or {}), **request.POST.dict()}}
+        # A hidden checkbox comes back as "True"/"False": the string "False" would tick the box again.
+        typed = {k: {"True": True, "False": False}.get(v, v) for k, v in request.POST.dict().items()}
+        return {"data": None, "initial": {**(initial or {}), **typed}}
     return {"data": request.POST or None, "initial": dict(initial or {})}
 
 

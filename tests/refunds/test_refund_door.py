@@ -107,3 +107,16 @@ def test_read_only_roles_cannot_reach_the_refund_pages(emulator, shop, role):
             {"state": "approved", "full": "True", "confirmed": "yes", "once_token": "t"},
         )
     assert forged.status_code == 403
+
+
+def test_going_back_from_the_confirmation_keeps_an_unticked_full_refund_unticked(emulator, shop):
+    order = paid_order(emulator, shop)
+    url = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    with nothing_changes(emulator, order):
+        html = (
+            clerk()
+            .post(url, {"reason": "other", "amount": "7.50", "full": "False", "back": "1"})
+            .content.decode()
+        )
+    assert 'name="amount" value="7.50"' in html
+    assert re.search(r'<input type="checkbox" name="full"[^>]*checked', html) is None
