@@ -67,6 +67,7 @@ def page(
 ) -> HttpResponse:
     """The page between a decision and Reverb. `lines` (label, value) say exactly what will be sent; a batch
     lists each item as a `table` row under `columns`; `notes` are warnings (what will not be sent, fees).
+    An empty `button` shows what would be refused with no "yes" (nothing to send).
     The form's values and `hidden` travel back as hidden fields with FIELD=yes; with `ask` the form is shown
     to be filled on this page instead (a bulk action's parameters, e.g. the reason for ending listings)."""
     pairs = list(hidden.items()) if isinstance(hidden, Mapping) else list(hidden)

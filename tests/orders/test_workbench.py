@@ -158,7 +158,10 @@ def test_queue_posts_only_typed_rows_to_the_check_page_then_one_job(
     assert "ship 2 orders" in html and ship_calls(emulator) == 0
     payload = re.search(r'name="payload" value="([^"]+)"', html).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:orders_order_bulk_ship"), {"action": "confirm", "payload": payload})
+        client.post(
+            reverse("admin:orders_order_bulk_ship"),
+            {"action": "confirm", "confirmed": "yes", "payload": payload},
+        )
     assert ship_calls(emulator) == 2
 
 
