@@ -240,7 +240,7 @@ def planned_confirmation(
         table=rows,
         columns=["Offer", "The buyer offered", "Will send", "Message", "Check"],
         notes=notes,
-        button=f"Yes, send {count} answer{'s' if count != 1 else ''}",
+        button=f"Yes, send {count} answer{'s' if count != 1 else ''}" if count else "",
         cancel=reverse("admin:automation_plannedaction_changelist"),
         hidden=hidden,
         opts=opts,

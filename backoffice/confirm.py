@@ -64,6 +64,7 @@ def page(
     columns: Sequence[str] = (),
     notes: Sequence[str] = (),
     ask: bool = False,
+    **extra: Any,
 ) -> HttpResponse:
     """The page between a decision and Reverb. `lines` (label, value) say exactly what will be sent; a batch
     lists each item as a `table` row under `columns`; `notes` are warnings (what will not be sent, fees).
@@ -87,5 +88,6 @@ def page(
         "yes_field": FIELD,
         "yes": YES,
         "back_field": BACK,
+        **extra,  # what the caller's tests read back from the page's context
     }
     return render(request, "backoffice/confirm.html", ctx)

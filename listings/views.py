@@ -399,7 +399,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     """Upload -> preview (the checked rows are kept server-side as a CsvImportPreview) -> Apply (the
     preview's id only: a 5,000-row file's rows would pass Django's request-size limit in a form field)."""
     _need(request, "import_listings")
-    if request.method == "POST" and request.POST.get("apply"):
+    if confirm.given(request) and request.POST.get("apply"):
         preview_id = request.POST.get("preview", "")
         with transaction.atomic():
             preview = (
@@ -444,11 +444,31 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         preview = None
         if good and not problems:
             preview = CsvImportPreview.objects.create(account=account, created_by=request.user, rows=good)
-        context.update(
+        counts = {k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")}
+        return confirm.page(
+            request,
+            "Import products from CSV: check the rows",
+            [
+                ("Account", str(account)),
+                (
+                    "Rows",
+                    "{create} to create, {update} to update, {refused} refused".format(**counts),
+                ),
+                (
+                    "Then",
+                    "Creation looks every SKU up on Reverb first: a SKU it has is updated, never duplicated.",
+                ),
+            ],
+            table=[[r.number, r.sku, r.title, r.outcome, "; ".join(r.reasons)] for r in rows],
+            columns=["Row", "SKU", "Title", "Result", "Reasons"],
+            notes=problems,
+            button="Apply in the background" if preview is not None else "",
+            cancel=request.path,
+            hidden={"preview": preview.pk, "apply": "1"} if preview is not None else {},
+            opts=admin.model._meta,
             rows=rows,
             problems=problems,
-            account=account,
-            counts={k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")},
+            counts=counts,
             preview=preview,
             applicable=preview is not None,
         )

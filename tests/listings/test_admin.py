@@ -348,7 +348,9 @@ def test_csv_preview_and_apply(
     assert rows[4].outcome == "refused" and "sku is required" in rows[4].reasons
     assert rows[5].outcome == "refused" and "Brand New" in rows[5].reasons[0]
     with django_capture_on_commit_callbacks(execute=True):
-        applied = admin_client.post(url, {"apply": "1", "preview": preview.context["preview"].pk})
+        applied = admin_client.post(
+            url, {"apply": "1", "confirmed": "yes", "preview": preview.context["preview"].pk}
+        )
     assert applied.status_code == 302
     job = BulkJob.objects.get(kind="listings.csv_import")
     job.refresh_from_db()
