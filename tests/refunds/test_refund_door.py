@@ -120,3 +120,14 @@ def test_going_back_from_the_confirmation_keeps_an_unticked_full_refund_unticked
         )
     assert 'name="amount" value="7.50"' in html
     assert re.search(r'<input type="checkbox" name="full"[^>]*checked', html) is None
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Bookkeeper"])
+def test_read_only_roles_see_no_refund_button_on_the_order_workbench(emulator, shop, role):
+    order = paid_order(emulator, shop)
+    client = Client()
+    client.force_login(role_user("ro", role))
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    new_refund = reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk])
+    assert page.status_code == 200 and new_refund not in page.content.decode()
+    assert client.get(new_refund).status_code == 403
