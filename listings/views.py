@@ -444,32 +444,44 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         preview = None
         if good and not problems:
             preview = CsvImportPreview.objects.create(account=account, created_by=request.user, rows=good)
-        counts = {k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")}
-        return confirm.page(
-            request,
-            "Import products from CSV: check the rows",
-            [
-                ("Account", str(account)),
-                (
-                    "Rows",
-                    "{create} to create, {update} to update, {refused} refused".format(**counts),
-                ),
-                (
-                    "Then",
-                    "Creation looks every SKU up on Reverb first: a SKU it has is updated, never duplicated.",
-                ),
-            ],
-            table=[[r.number, r.sku, r.title, r.outcome, "; ".join(r.reasons)] for r in rows],
-            columns=["Row", "SKU", "Title", "Result", "Reasons"],
-            notes=problems,
-            button="Apply in the background" if preview is not None else "",
-            cancel=request.path,
-            hidden={"preview": preview.pk, "apply": "1"} if preview is not None else {},
-            opts=admin.model._meta,
-            rows=rows,
-            problems=problems,
-            counts=counts,
-            preview=preview,
-            applicable=preview is not None,
-        )
+        return _checked_rows(admin, request, account, rows, problems, preview)
     return TemplateResponse(request, "listings/csv_import.html", context)
+
+
+def _checked_rows(
+    admin: ListingAdmin,
+    request: HttpRequest,
+    account: Any,
+    rows: list[Any],
+    problems: list[str],
+    preview: CsvImportPreview | None,
+) -> HttpResponse:
+    """The CSV import's checked rows on the confirmation kit's page; its "yes" applies the kept preview."""
+    counts = {k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")}
+    return confirm.page(
+        request,
+        "Import products from CSV: check the rows",
+        [
+            ("Account", str(account)),
+            (
+                "Rows",
+                "{create} to create, {update} to update, {refused} refused".format(**counts),
+            ),
+            (
+                "Then",
+                "Creation looks every SKU up on Reverb first: a SKU it has is updated, never duplicated.",
+            ),
+        ],
+        table=[[r.number, r.sku, r.title, r.outcome, "; ".join(r.reasons)] for r in rows],
+        columns=["Row", "SKU", "Title", "Result", "Reasons"],
+        notes=problems,
+        button="Apply in the background" if preview is not None else "",
+        cancel=request.path,
+        hidden={"preview": preview.pk, "apply": "1"} if preview is not None else {},
+        opts=admin.model._meta,
+        rows=rows,
+        problems=problems,
+        counts=counts,
+        preview=preview,
+        applicable=preview is not None,
+    )
