@@ -3,6 +3,7 @@ holidays, the account's automation settings (kill switch, digest hour) and saved
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,9 +21,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from backoffice import confirm
 from backoffice.actions import report
 from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin
 from backoffice.pages.render import page
+from messaging import answers
+from messaging.services import respond_refusal
 
 from . import offers
 from .models import (
@@ -148,6 +153,11 @@ class PlannedActionAdmin(BaseAdmin):
         extra = {"may_approve": self.may_approve(request), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        """Read-only roles see what is planned, not an Approve button they may not press."""
+        shown = list(super().get_list_display(request))
+        return shown if self.may_approve(request) else [f for f in shown if f != "approve_button"]
+
     def _approve(self, request: HttpRequest, actions: QuerySet | list[PlannedAction]) -> None:
         if not self.may_approve(request):
             raise PermissionDenied
@@ -163,19 +173,50 @@ class PlannedActionAdmin(BaseAdmin):
         detail = ", ".join(f"{v} {PlannedAction.Status(k).label.lower()}" for k, v in others.items())
         self.message_user(request, f"{sent} sent to Reverb" + (f"; {detail}" if detail else "") + ".", level)
 
+    def _confirm_or_approve(
+        self, request: HttpRequest, actions: list[PlannedAction], hidden: list[tuple[str, Any]]
+    ) -> HttpResponse | None:
+        """Approving sends answers to buyers: first the list of exactly what each will send (the one
+        confirmation kit), then, on its "yes", send them. None: done, go back to the list."""
+        if not self.may_approve(request):
+            raise PermissionDenied
+        planned = [a for a in actions if a.status == PlannedAction.Status.PLANNED]
+        if not planned:
+            self.message_user(request, "Nothing planned to approve.", messages.WARNING)
+            return None
+        if not confirm.given(request):
+            return planned_confirmation(request, planned, hidden, self.model._meta)
+        first, _ = confirm.spend(request, "automation.approve")
+        if first:
+            self._approve(request, planned)
+        return None
+
+    def _planned(self, request: HttpRequest) -> QuerySet:
+        return self.get_queryset(request).select_related(
+            "negotiation__listing", "negotiation__account", "rule"
+        )
+
     def approve_one(self, request: HttpRequest, pk: int) -> HttpResponse:
-        action = get_object_or_404(self.get_queryset(request).select_related("negotiation", "rule"), pk=pk)
-        self._approve(request, [action])
-        return HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
+        action = get_object_or_404(self._planned(request), pk=pk)
+        shown = self._confirm_or_approve(request, [action], [])
+        return shown or HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
 
     def approve_all(self, request: HttpRequest) -> HttpResponse:
-        planned = self.get_queryset(request).filter(status=PlannedAction.Status.PLANNED)
-        self._approve(request, planned.select_related("negotiation", "rule"))
-        return HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
+        """Every planned answer, previewed with its amounts; the "yes" sends exactly the previewed ones."""
+        planned = self._planned(request).filter(status=PlannedAction.Status.PLANNED)
+        if confirm.given(request):
+            planned = planned.filter(pk__in=[x for x in request.POST.getlist("ids") if x.isdigit()])
+        actions = list(planned.order_by("pk"))
+        shown = self._confirm_or_approve(request, actions, [("ids", a.pk) for a in actions])
+        return shown or HttpResponseRedirect(reverse("admin:automation_plannedaction_changelist"))
 
     @admin.action(description="Approve selected (send to Reverb)", permissions=["approve"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._approve(request, queryset.select_related("negotiation", "rule"))
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        actions = list(
+            queryset.select_related("negotiation__listing", "negotiation__account", "rule").order_by("pk")
+        )
+        hidden = [("action", "approve_selected"), *((ACTION_CHECKBOX_NAME, a.pk) for a in actions)]
+        return self._confirm_or_approve(request, actions, hidden)
 
     @admin.action(description="Dismiss selected (send nothing)", permissions=["approve"])
     def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -188,6 +229,60 @@ class PlannedActionAdmin(BaseAdmin):
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return self.may_approve(request)
+
+
+def planned_confirmation(
+    request: HttpRequest, actions: list[PlannedAction], hidden: list[tuple[str, Any]], opts: Any
+) -> HttpResponse:
+    """One row per answer: the buyer's offer, what will be sent (amount, currency, percent of list price,
+    the buyer's total) and, checked now, why one would not be sent (it is then marked, not sent)."""
+    rows = [_planned_row(a) for a in actions]
+    refused = sum(1 for r in rows if r[-1] != "will be sent")
+    count = len(actions) - refused
+    notes = (
+        [f"{refused} of these would be refused now and will not be sent (see the last column)."]
+        if refused
+        else []
+    )
+    return confirm.page(
+        request,
+        f"Confirm: send {len(actions)} planned answer{'s' if len(actions) != 1 else ''} to buyers",
+        [],
+        table=rows,
+        columns=["Offer", "The buyer offered", "Will send", "Message", "Check"],
+        notes=notes,
+        button=f"Yes, send {count} answer{'s' if count != 1 else ''}" if count else "",
+        cancel=reverse("admin:automation_plannedaction_changelist"),
+        hidden=hidden,
+        opts=opts,
+    )
+
+
+def _planned_row(action: PlannedAction) -> list[str]:
+    n = action.negotiation
+    listing = n.listing.title if n.listing else n.listing_reverb_id
+    if action.verb == PlannedAction.Verb.COUNTER and action.price is not None:
+        ship = n.last_offered_shipping or Decimal(0)
+        sends = (
+            f"Counter at {answers.with_percent(action.price, n)}; "
+            f"the buyer would pay {answers.money(action.price + ship, n.currency)} in all"
+        )
+        problem = answers.counter_problem(n, action.price)
+    elif action.verb == PlannedAction.Verb.ACCEPT:
+        sends = f"Accept: the buyer pays {answers.money(n.offered_total, n.currency)}"
+        problem = answers.accept_problem(n)
+    else:
+        sends = "Decline"
+        problem = respond_refusal(n, "declined")
+    if n.offers_count != action.offer_number:
+        problem = "The buyer made a new offer since this was planned (stale)."
+    return [
+        f"{n.buyer_name or n.buyer_id} on {listing}",
+        answers.buyer_offered(n),
+        sends,
+        action.message or "(none)",
+        f"will not be sent: {problem}" if problem else "will be sent",
+    ]
 
 
 @admin.register(SavedReply)

@@ -1,5 +1,6 @@
 """The bulk price edit, an action of the listings changelist: choose the change, see every resulting
-price, confirm; one job then pushes exactly the previewed prices (automation/prices.py)."""
+price on the confirmation kit's page (backoffice/confirm.py), confirm; one job then pushes exactly the
+previewed prices (automation/prices.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
+from backoffice import confirm
 from backoffice.background.jobs import job_url
 
 from . import prices
@@ -39,8 +41,9 @@ class PriceEditForm(forms.Form):
 
 @admin.action(description="Change prices (preview every change first)", permissions=["push"])
 def change_prices(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-    step = request.POST.get("price_step", "")
-    if step == "confirm":
+    """Choose the change (this page), then the confirmation kit lists every resulting price; its "yes"
+    starts one job that pushes exactly the previewed (signed) prices."""
+    if confirm.given(request):
         try:
             job = prices.start_job(request.POST.get("plan", ""), user=request.user)
         except signing.BadSignature:
@@ -50,23 +53,50 @@ def change_prices(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> 
             return None
         return HttpResponseRedirect(job_url(job))
     listings = list(queryset.select_related("account").order_by("pk"))
-    form = PriceEditForm(request.POST if step == "preview" else None)
-    changes = None
-    plan = ""
-    if step == "preview" and form.is_valid():
+    previewing = request.POST.get("price_step") == "preview"
+    form = PriceEditForm(**confirm.form_args(request)) if previewing else PriceEditForm()
+    selected = [(admin.helpers.ACTION_CHECKBOX_NAME, x.pk) for x in listings]
+    held = sorted({x.account.name for x in listings if not x.account.push_price})
+    held_note = (
+        f"Price pushes are off for {', '.join(held)} (account push settings): held back." if held else ""
+    )
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         changes = prices.preview(listings, data["operation"], data["value"], data["rounding"], data["floor"])
-        plan = prices.sign_plan(changes)
-    held = sorted({x.account.name for x in listings if not x.account.push_price})
+        sending = sum(1 for c in changes if c.sends)
+        return confirm.page(
+            request,
+            "Confirm the price changes",
+            [],
+            table=[
+                [
+                    str(c.listing),
+                    c.listing.sku,
+                    c.old or "-",
+                    c.new or "-",
+                    "will be pushed" if c.sends else c.note,
+                ]
+                for c in changes
+            ],
+            columns=["Listing", "SKU", "Now", "New", ""],
+            notes=[n for n in (held_note, f"{sending} price(s) will be pushed to Reverb as one job.") if n],
+            button=f"Push {sending} price change(s)",
+            cancel=request.get_full_path(),
+            form=form,
+            hidden=[
+                ("action", "change_prices"),
+                ("price_step", "preview"),
+                ("plan", prices.sign_plan(changes)),
+                *selected,
+            ],
+            opts=modeladmin.model._meta,
+        )
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Change prices" if changes is None else "Confirm the price changes",
+        "title": "Change prices",
         "opts": modeladmin.model._meta,
         "listings": listings,
         "form": form,
-        "changes": changes,
-        "sending": sum(1 for c in changes or () if c.sends),
-        "plan": plan,
         "held": held,
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }

@@ -11,12 +11,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from automation.price_edit import change_prices
+from backoffice import confirm
 from backoffice.actions import Done, report, report_each
 from backoffice.admin.links import EMPTY, reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
@@ -287,23 +287,37 @@ class ListingAdmin(ReverbMirrorAdmin):
         confirm_label: str = "Yes, I'm sure",
     ) -> HttpResponse | None:
         listings = list(queryset.select_related("account"))
-        posted = request.POST.get("post") == "yes"
+        posted = confirm.given(request)
         form = form_class(request.POST if posted else None, **(form_kwargs or {})) if form_class else None
         if posted and (form is None or form.is_valid()):
             return run(listings, form.cleaned_data if form else {})
-        rows = [{"listing": x, "refusal": refusal(x) if refusal else ""} for x in listings]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "rows": rows,
-            "form": form,
-            "action": action,
-            "confirm_label": confirm_label,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "sendable": sum(1 for r in rows if not r["refusal"]),
-        }
-        return TemplateResponse(request, "listings/confirm_action.html", context)
+        checks = [refusal(x) if refusal else "" for x in listings]
+        sendable = sum(1 for c in checks if not c)
+        return confirm.page(
+            request,
+            title,
+            [],
+            table=[
+                [
+                    str(x),
+                    x.sku or "none",
+                    x.state or "?",
+                    str(x.account),
+                    f"will be refused: {c}" if c else "ok",
+                ]
+                for x, c in zip(listings, checks, strict=True)
+            ],
+            columns=["Listing", "SKU", "State", "Account", "Check"],
+            notes=[f"{len(listings) - sendable} will be refused, with the reason; nothing is sent for them."]
+            if sendable < len(listings)
+            else [],
+            button=confirm_label,
+            cancel=request.get_full_path(),
+            form=form,
+            ask=True,
+            hidden=[("action", action), *((admin.helpers.ACTION_CHECKBOX_NAME, x.pk) for x in listings)],
+            opts=self.model._meta,
+        )
 
     def _each(
         self,

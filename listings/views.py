@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice import once
+from backoffice import confirm, once
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import ActionError, Actor, Done, Refused, report
 from backoffice.background.jobs import ItemSpec, create_job, job_url
@@ -223,6 +223,20 @@ def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
         _need(request, "change_listing")
+        if request.POST.get("op") == "delete" and not confirm.given(request):  # cannot be undone: ask
+            return confirm.page(
+                request,
+                f"Delete this photo from {listing} on Reverb?",
+                [
+                    ("Listing", str(listing)),
+                    ("Photo", request.POST.get("url", "")),
+                    ("Then", "Cannot be undone."),
+                ],
+                button="Yes, delete the photo",
+                cancel=request.path,
+                hidden={"op": "delete", "image_id": request.POST.get("image_id", "")},
+                opts=Listing._meta,
+            )
         _operation(request, listing, PHOTO_OPS, "Unknown photo operation.")
         return HttpResponseRedirect(request.path)
     try:
@@ -348,9 +362,22 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         _need(request, "set_vacation")
         account = get_object_or_404(accounts_of(request.user), pk=request.POST.get("account"))
         on = request.POST.get("on") == "1"
-        if request.POST.get("confirm") != "yes":
-            context = _context(admin, request, "Vacation mode", confirm_account=account, on=on)
-            return TemplateResponse(request, "listings/vacation.html", context)
+        if not confirm.given(request):
+            word = "on" if on else "off"
+            effect = (
+                "All of the shop's listings become unavailable until it is turned off."
+                if on
+                else "All listings are re-enabled."
+            )
+            return confirm.page(
+                request,
+                f"Turn vacation mode {word} for {account}?",
+                [("Account", str(account)), ("Vacation mode", word), ("Effect", effect)],
+                button=f"Yes, turn it {word}",
+                cancel=request.path,
+                hidden={"account": account.pk, "on": "1" if on else "0"},
+                opts=admin.model._meta,
+            )
         report(
             request, lambda: services.set_vacation(account, actor=request.user, on=on), lambda d: d.message
         )
@@ -378,7 +405,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     """Upload -> preview (the checked rows are kept server-side as a CsvImportPreview) -> Apply (the
     preview's id only: a 5,000-row file's rows would pass Django's request-size limit in a form field)."""
     _need(request, "import_listings")
-    if request.method == "POST" and request.POST.get("apply"):
+    if confirm.given(request) and request.POST.get("apply"):
         preview_id = request.POST.get("preview", "")
         with transaction.atomic():
             preview = (
@@ -423,15 +450,47 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
         preview = None
         if good and not problems:
             preview = CsvImportPreview.objects.create(account=account, created_by=request.user, rows=good)
-        context.update(
-            rows=rows,
-            problems=problems,
-            account=account,
-            counts={k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")},
-            preview=preview,
-            applicable=preview is not None,
-        )
+        return _checked_rows(admin, request, account, rows, problems, preview)
     return TemplateResponse(request, "listings/csv_import.html", context)
+
+
+def _checked_rows(
+    admin: ListingAdmin,
+    request: HttpRequest,
+    account: Any,
+    rows: list[Any],
+    problems: list[str],
+    preview: CsvImportPreview | None,
+) -> HttpResponse:
+    """The CSV import's checked rows on the confirmation kit's page; its "yes" applies the kept preview."""
+    counts = {k: sum(1 for r in rows if r.outcome == k) for k in ("create", "update", "refused")}
+    return confirm.page(
+        request,
+        "Import products from CSV: check the rows",
+        [
+            ("Account", str(account)),
+            (
+                "Rows",
+                "{create} to create, {update} to update, {refused} refused".format(**counts),
+            ),
+            (
+                "Then",
+                "Creation looks every SKU up on Reverb first: a SKU it has is updated, never duplicated.",
+            ),
+        ],
+        table=[[r.number, r.sku, r.title, r.outcome, "; ".join(r.reasons)] for r in rows],
+        columns=["Row", "SKU", "Title", "Result", "Reasons"],
+        notes=problems,
+        button="Apply in the background" if preview is not None else "",
+        cancel=request.path,
+        hidden={"preview": preview.pk, "apply": "1"} if preview is not None else {},
+        opts=admin.model._meta,
+        rows=rows,
+        problems=problems,
+        counts=counts,
+        preview=preview,
+        applicable=preview is not None,
+    )
 
 
 # ---- catalogue health ------------------------------------------------------------------------------

@@ -1,22 +1,74 @@
-"""Forms of the offer and conversation pages."""
+"""Forms of the offer and conversation pages. The offer forms check the answer before the confirmation
+page shows it (messaging/answers.py), so a counter below the buyer's offer or the floor never gets a
+"Yes" button; the services check again when sending."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 
+from . import answers
+from .models import Negotiation
 
-class CounterForm(forms.Form):
+
+class OfferAnswerForm(forms.Form):
+    """An answer to one offer; `negotiation` is what it answers."""
+
+    def __init__(self, *args: Any, negotiation: Negotiation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.negotiation = negotiation
+
+
+class CounterForm(OfferAnswerForm):
     price = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     shipping_price = forms.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False
     )
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
 
+    def clean_price(self) -> Decimal:
+        price = self.cleaned_data["price"]
+        problem = answers.counter_problem(self.negotiation, price)
+        if problem:
+            raise forms.ValidationError(problem)
+        return price
 
-class AcceptForm(forms.Form):
+
+class AcceptForm(OfferAnswerForm):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        problem = answers.accept_problem(self.negotiation)
+        if problem:
+            raise forms.ValidationError(problem)
+        return data
+
+
+class DeclineForm(OfferAnswerForm):
+    message = forms.CharField(
+        label="Message to the buyer",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        required=False,
+        help_text="Optional: sent in your conversation with the buyer about this listing, or a new one "
+        "(Reverb's decline carries no message).",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        from .services import respond_refusal
+
+        problem = respond_refusal(self.negotiation, "declined")
+        if not problem and data.get("message") and not self.negotiation.buyer_id:
+            problem = (
+                "Reverb did not say who this buyer is, so a message cannot be sent: leave it empty, or "
+                "write to the buyer on Reverb."
+            )
+        if problem:
+            raise forms.ValidationError(problem)
+        return data
 
 
 class ReplyForm(forms.Form):

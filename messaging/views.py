@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -10,15 +11,25 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
 from automation import replies as saved_replies
-from backoffice import once
+from backoffice import confirm, once
 from backoffice.access import for_user
 from backoffice.actions import confirmed, report
-from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
+from backoffice.pages.render import page, require
 from orders.models import Order
 
-from .forms import AcceptForm, CounterForm, ReplyForm
+from . import answers
+from .forms import AcceptForm, CounterForm, DeclineForm, OfferAnswerForm, ReplyForm
 from .models import Conversation, Negotiation
-from .services import accept_offer, counter_offer, decline_offer, list_price, mark_read, offer_floor, reply
+from .services import (
+    accept_offer,
+    counter_offer,
+    decline_offer,
+    decline_with_message,
+    list_price,
+    mark_read,
+    offer_floor,
+    reply,
+)
 
 
 def offers_inbox(request: HttpRequest) -> HttpResponse:
@@ -38,45 +49,54 @@ def offers_inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
+ANSWER_FORMS: dict[str, type[OfferAnswerForm]] = {
+    "counter": CounterForm,
+    "accept": AcceptForm,
+    "decline": DeclineForm,
+}
+
+
 def offer(request: HttpRequest, pk: int) -> HttpResponse:
+    """The offer page: counter, accept or decline (with a message), each through the confirmation page
+    (backoffice/confirm.py) that shows what will be sent; a value that would be refused stays on the form."""
     require(request, "messaging.view_negotiation")
     negotiation = get_object_or_404(
         for_user(Negotiation.objects.select_related("listing", "account"), request.user), pk=pk
     )
     action = request.POST.get("action", "")
-    counter = CounterForm(
-        request.POST if action == "counter" else None,
-        initial={"shipping_price": negotiation.last_offered_shipping},
-    )
-    accept = AcceptForm(**posted(request)) if action == "accept" else AcceptForm()
+    initial = {"counter": {"shipping_price": negotiation.last_offered_shipping}}
+    forms = {
+        name: cls(
+            **(
+                confirm.form_args(request, initial.get(name))
+                if name == action
+                else {"initial": initial.get(name)}
+            ),
+            negotiation=negotiation,
+        )
+        for name, cls in ANSWER_FORMS.items()
+    }
     if request.method == "POST":
-        require(request, "messaging.respond_offer")
-        inbox = reverse("admin:messaging_negotiation_inbox")
-        if action == "accept" and awaits_confirmation(request, accept):
-            return accept_confirmation(request, negotiation, accept)
-        declined = action == "decline" and report(
-            request,
-            lambda: decline_offer(negotiation, actor=request.user),
-            f"Offer {negotiation.reverb_id} declined.",
-        )
-        done = confirmed(
-            request,
-            accept,
-            partial(accept_offer, negotiation, actor=request.user),
-            f"Offer {negotiation.reverb_id} accepted.",
-            then=inbox,
-            on_failure="stay",
-        ) or confirmed(
-            request,
-            counter,
-            partial(counter_offer, negotiation, actor=request.user),
-            lambda _: f"Counter-offer of {counter.cleaned_data['price']} sent.",
-            then=inbox,
-            on_failure="stay",
-            once_for="messaging.counter",
-        )
-        if declined or done:
-            return done or redirect(inbox)
+        require(request, "messaging.respond_offer")  # any POST, even a malformed one, needs the permission
+    if request.method == "POST" and action in forms:
+        form = forms[action]
+        if confirm.awaits(request, form):
+            return answer_confirmation(request, negotiation, action, form)
+        if confirm.given(request):
+            done = confirmed(
+                request,
+                form,
+                partial(ANSWERS[action], negotiation, actor=request.user),
+                partial(_answered, negotiation, action, form),
+                then=reverse("admin:messaging_negotiation_inbox"),
+                on_failure="form",
+                once_for=f"messaging.{action}",
+            )
+            if done:
+                return done
+            if not negotiation.is_open:  # the forms are not shown any more: say why nothing was sent
+                errors = [e for field in form.errors.values() for e in field]
+                messages.error(request, "Nothing was sent: " + " ".join(dict.fromkeys(errors)))
     offers = negotiation.raw.get("offers") or []
     return page(
         request,
@@ -85,32 +105,61 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
         Negotiation._meta,
         n=negotiation,
         offers=offers,
-        counter=counter,
-        accept=accept,
+        counter=forms["counter"],
+        accept=forms["accept"],
+        decline=forms["decline"],
         list_price=list_price(negotiation),
         floor=offer_floor(negotiation),
+        floor_text=answers.floor_text(negotiation),
+        offered=answers.buyer_offered(negotiation),
         can_respond=request.user.has_perm("messaging.respond_offer"),
     )
 
 
-def accept_confirmation(request: HttpRequest, n: Negotiation, form: AcceptForm) -> HttpResponse:
-    """Accepting sells the item at the offer: say exactly what the buyer will pay."""
-    total = n.offered_total
-    return confirmation(
+def _decline(negotiation: Negotiation, *, actor: Any, message: str = "") -> str:
+    """Decline; a message goes to the buyer in their conversation about the listing, else a new one
+    (services.decline_with_message: its result says plainly whether the message went)."""
+    if not message:
+        decline_offer(negotiation, actor=actor)
+        return ""
+    done = decline_with_message(negotiation, actor=actor, message=message)
+    said = done.message.removeprefix(f"Offer {negotiation.reverb_id} declined.")
+    return " ".join([said, *done.warnings])
+
+
+ANSWERS: dict[str, Any] = {"counter": counter_offer, "accept": accept_offer, "decline": _decline}
+
+
+def _answered(negotiation: Negotiation, action: str, form: OfferAnswerForm, result: Any) -> str:
+    if action == "counter":
+        return f"Counter-offer of {answers.money(form.cleaned_data['price'], negotiation.currency)} sent."
+    text = f"Offer {negotiation.reverb_id} {action}ed."
+    return text + result if isinstance(result, str) else text
+
+
+def answer_confirmation(
+    request: HttpRequest, n: Negotiation, action: str, form: OfferAnswerForm
+) -> HttpResponse:
+    """Exactly what the answer sends: amounts, currency, total, percent of list price, the buyer's offer."""
+    data = form.cleaned_data
+    message = data.get("message") or ""
+    if action == "counter":
+        lines = answers.counter_lines(n, data["price"], data.get("shipping_price"), message)
+        button = f"Yes, counter at {answers.money(data['price'], n.currency)}"
+    elif action == "accept":
+        lines = answers.accept_lines(n, message)
+        button = f"Yes, sell for {answers.money(n.offered_total, n.currency)}"
+    else:
+        lines = answers.decline_lines(n, message)
+        button = "Yes, decline the offer" + (" and send the message" if message else "")
+    return confirm.page(
         request,
-        f"Confirm: accept the offer from {n.buyer_name}",
-        form,
-        [
-            ("Listing", n.listing.title if n.listing else n.listing_reverb_id),
-            ("Item", f"{n.last_offered_price} {n.currency}"),
-            ("Shipping", f"{n.last_offered_shipping or 0} {n.currency}"),
-            ("Total the buyer pays", f"{total} {n.currency}"),
-            ("List price", f"{n.listing.price} {n.currency}" if n.listing and n.listing.price else "unknown"),
-            ("Message to the buyer", form.cleaned_data["message"] or "(none)"),
-        ],
+        f"Confirm: {action} the offer from {n.buyer_name}",
+        lines,
+        button=button,
         cancel=reverse("admin:messaging_negotiation_offer", args=[n.pk]),
-        button=f"Yes, sell for {total} {n.currency}",
-        hidden={"action": "accept"},
+        form=form,
+        hidden={"action": action},
         opts=Negotiation._meta,
     )
 

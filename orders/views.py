@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import confirm
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
@@ -288,7 +289,7 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     """Step 1: one row per order (provider, tracking) or a CSV; step 2: the validated plan; step 3: send."""
     require(request, "orders.ship_order")
     action = request.POST.get("action", "")
-    if request.method == "POST" and action == "confirm":
+    if confirm.given(request) and action == "confirm":
         return _confirm(request)
     if request.method == "POST" and action == "upload":
         upload = limit_account_choices(CsvUploadForm(request.POST, request.FILES), request.user)
@@ -367,17 +368,37 @@ def _preview(
         salt=SIGNING_SALT,
     )
     counts = {s: sum(1 for p in planned if p.status == s) for s in ("ok", "skip", "error")}
-    return page(
+    ok = counts["ok"]
+    return confirm.page(
         request,
-        "orders/bulk_ship_preview.html",
         "Check the shipments before sending",
-        Order._meta,
-        account=account,
-        planned=planned,
-        payload=payload,
-        counts=counts,
-        notify=notify,
+        [
+            ("Account", account.name),
+            ("To send", f"{ok}; {counts['skip']} already done; {counts['error']} with problems (not sent)"),
+            ("Buyers", "will be notified" if notify else "will not be notified"),
+        ],
+        table=[
+            [p.order_number, p.bundle, p.title, _provider_text(p), p.tracking_number, _check(p)]
+            for p in planned
+        ],
+        columns=["Order", "Bundle", "Item", "Provider", "Tracking", "Check"],
+        button=f"Yes, ship {ok} order{'s' if ok != 1 else ''}" if ok else "",
+        cancel=reverse("admin:orders_order_queue"),
+        hidden={"action": "confirm", "payload": payload},
+        opts=Order._meta,
     )
+
+
+def _provider_text(p: bulk.PlannedShipment) -> str:
+    if p.provider and p.provider != p.provider_input:
+        return f"{p.provider} (from “{p.provider_input}”)"
+    return p.provider or p.provider_input
+
+
+def _check(p: bulk.PlannedShipment) -> str:
+    if p.status == "ok":
+        return "✔ will be sent" + (f" — {p.message}" if p.message else "")
+    return f"↷ {p.message}" if p.status == "skip" else f"✘ not sent: {p.message}"
 
 
 def _confirm(request: HttpRequest) -> HttpResponse:

@@ -3,6 +3,7 @@ and a seller-initiated refund from an order."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 
 from django.db.models import F
@@ -10,9 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from backoffice import confirm
 from backoffice.access import for_user
 from backoffice.actions import confirmed
-from backoffice.pages.render import awaits_confirmation, confirmation, page, posted, require
+from backoffice.pages.render import page, require
 from orders.models import Order
 
 from .forms import RespondForm, SellerRefundForm
@@ -52,25 +54,32 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         for_user(RefundRequest.objects.select_related("order", "account"), request.user), pk=pk
     )
     allowed = TRANSITIONS.get(refund.state, ())
-    form = RespondForm(allowed=allowed, **posted(request, {"amount": refund.amount}))
-    if awaits_confirmation(request, form):
+    currency = refund.currency or refund.account.currency
+    refundable = refundable_amount(refund.order, refund)
+    form = RespondForm(
+        allowed=allowed,
+        refundable=refundable,
+        currency=currency,
+        **confirm.form_args(request, {"amount": refund.amount}),
+    )
+    if confirm.awaits(request, form):
         data = form.cleaned_data
         denied = data["state"] == "denied"
-        amount = data["amount"] if data["amount"] is not None else refund.amount
-        currency = refund.currency or refund.account.currency
-        return confirmation(
+        amount = _amount_text(data["amount"], currency)
+        return confirm.page(
             request,
             f"Confirm: {RESPONSE_LABELS[data['state']].lower()} refund request {refund.reverb_id}",
-            form,
             [
                 ("Response", RESPONSE_LABELS[data["state"]]),
-                ("Amount refunded to the buyer", "nothing (a denial)" if denied else f"{amount} {currency}"),
-                ("Order", f"{refund.order_number} ({refund.order.buyer_name if refund.order else ''})"),
+                ("Amount refunded to the buyer", "nothing (a denial)" if denied else amount),
+                ("Requested by the buyer", f"{refund.amount} {currency}"),
+                *_order_lines(refund.order, data["amount"], refundable, currency),
                 ("Note to the buyer", data["note_to_buyer"] or "(none)"),
                 ("Stock", _restock_line(refund, data["restock"])),
             ],
+            button="Yes, deny the refund" if denied else f"Yes, refund {amount}",
             cancel=reverse("admin:refunds_refundrequest_respond", args=[refund.pk]),
-            button="Yes, deny the refund" if denied else f"Yes, refund {amount} {currency}",
+            form=form,
             opts=RefundRequest._meta,
         )
     done = confirmed(
@@ -82,6 +91,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         then=reverse("admin:refunds_refundrequest_queue"),
         on_failure="form",
+        once_for="refunds.respond",
     )
     return done or page(
         request,
@@ -91,7 +101,7 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
         refund=refund,
         order=refund.order,
         form=form,
-        refundable=refundable_amount(refund.order, refund),
+        refundable=refundable,
         allowed=allowed,
     )
 
@@ -110,28 +120,27 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=order_pk)
     refundable = refundable_amount(order)
     used = seller_refunds_this_month(order.account)
-    # Never pre-filled: the amount is typed, then repeated on the confirmation page.
-    form = SellerRefundForm(**posted(request))
-    if awaits_confirmation(request, form):
+    currency = order.account.currency
+    # Never pre-filled: the amount is typed (or "Full refund" ticked), then repeated on the confirmation.
+    form = SellerRefundForm(refundable=refundable, currency=currency, **confirm.form_args(request))
+    if confirm.awaits(request, form):
         data = form.cleaned_data
-        return confirmation(
+        amount = _amount_text(data["amount"], currency)
+        return confirm.page(
             request,
             f"Confirm: refund order {order.order_number}",
-            form,
             [
-                ("Amount refunded to the buyer", f"{data['amount']} {order.account.currency}"),
-                ("Of the order total", f"{order.amount_total} {order.currency} (refundable: {refundable})"),
-                ("Order", f"{order.order_number}: {order.title}, {order.buyer_name}"),
+                ("Amount refunded to the buyer", amount),
+                *_order_lines(order, data["amount"], refundable, currency),
                 ("Reason", dict(REASONS).get(data["reason"], data["reason"])),
-            ]
-            + (
-                [("Fees", "Beyond the free seller-initiated refunds this month: Reverb charges fees.")]
-                if used >= FREE_SELLER_REFUNDS_PER_MONTH
-                else []
-            ),
+            ],
+            button=f"Yes, refund {amount}",
             cancel=reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk]),
-            button=f"Yes, refund {data['amount']} {order.account.currency}",
+            form=form,
             opts=RefundRequest._meta,
+            notes=["Beyond the free seller-initiated refunds this month: Reverb charges fees."]
+            if used >= FREE_SELLER_REFUNDS_PER_MONTH
+            else [],
         )
     done = confirmed(
         request,
@@ -153,5 +162,29 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
         used=used,
         free=FREE_SELLER_REFUNDS_PER_MONTH,
         over=used >= FREE_SELLER_REFUNDS_PER_MONTH,
-        currency=order.account.currency,
+        currency=currency,
     )
+
+
+def _amount_text(amount: Decimal | None, currency: str) -> str:
+    return f"{amount} {currency}" if amount is not None else "everything still refundable (unknown here)"
+
+
+def _order_lines(
+    order: Order | None, amount: Decimal | None, refundable: Decimal | None, currency: str
+) -> list[tuple[str, str]]:
+    """The order, its total, what is left to refund and what this refund is of it, in percent."""
+    if order is None:
+        return [("Order", "not in the back office yet")]
+    total = order.amount_total
+    share = (
+        f" ({(amount * 100 / total).quantize(Decimal('0.1'))} % of the order total)"
+        if amount and total
+        else ""
+    )
+    left = f"{refundable} {currency}" if refundable is not None else "unknown"
+    return [
+        ("Order", f"{order.order_number}: {order.title}, {order.buyer_name}"),
+        ("Order total", f"{total} {order.currency}{share}"),
+        ("Left to refund before this one", left),
+    ]

@@ -11,10 +11,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from backoffice import confirm
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import changelist_url
 from backoffice.background import ratebudget, webhooks
@@ -214,8 +214,8 @@ class ReverbAccountAdmin(BaseAdmin):
     @admin.action(description="Rotate webhook secret", permissions=["change"])
     def rotate_webhook_secret(
         self, request: HttpRequest, queryset: QuerySet[ReverbAccount]
-    ) -> TemplateResponse | None:
-        if request.POST.get("confirmed") == "yes":
+    ) -> HttpResponse | None:
+        if confirm.given(request):
             for account in queryset:
                 webhooks.rotate_secret(account)
                 self.message_user(
@@ -225,17 +225,28 @@ class ReverbAccountAdmin(BaseAdmin):
                     messages.WARNING,
                 )
             return None
-        opts = ReverbAccount._meta
-        context = {
-            **admin.site.each_context(request),
-            "title": "Rotate webhook secret?",
-            "accounts": list(queryset),
-            "queryset": queryset,
-            "opts": opts,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/backoffice/rotate_webhook_secret.html", context)
+        accounts = list(queryset)
+        return confirm.page(
+            request,
+            "Rotate webhook secret?",
+            [
+                ("New secret and webhook URL for", ", ".join(a.name for a in accounts)),
+                (
+                    "Meanwhile",
+                    "The current URL stops working at once (it answers 404), so Reverb's deliveries are "
+                    "refused until the new URL is registered: run manage.py reverb_account webhooks NAME "
+                    "--register --base-url https://your.public.host afterwards. Polling keeps the mirror "
+                    "up to date.",
+                ),
+            ],
+            button="Yes, rotate",
+            cancel=request.get_full_path(),
+            hidden=[
+                ("action", "rotate_webhook_secret"),
+                *((helpers.ACTION_CHECKBOX_NAME, a.pk) for a in accounts),
+            ],
+            opts=ReverbAccount._meta,
+        )
 
     # ---- background: API usage in the last hour and the mass sync ----
 

@@ -22,6 +22,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from backoffice import confirm
 from backoffice.admin.base import BaseAdmin
 from backoffice.background.jobs import job_url, request_cancel
 from backoffice.models import BulkJob, BulkJobItem
@@ -181,6 +182,18 @@ class BulkJobAdmin(BaseAdmin):
             self.message_user(request, "This job has already finished.", messages.WARNING)
         elif not can_cancel(request.user, job):
             raise PermissionDenied
+        elif not confirm.given(request):
+            return confirm.page(
+                request,
+                "Cancel this job?",
+                [
+                    ("Job", str(job.title or job)),
+                    ("Then", "The item in progress finishes; the items not sent yet are cancelled."),
+                ],
+                button="Yes, cancel the job",
+                cancel=job_url(job),
+                opts=BulkJob._meta,
+            )
         elif request_cancel(job):
             self.log_change(request, job, "Cancel requested.")
             self.message_user(

@@ -4,6 +4,7 @@ rule on the audit row; the pull of offers wakes the rules."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -172,7 +173,7 @@ def test_most_specific_rule_wins_and_off_rules_do_nothing(emulator, shop):
 
 def test_account_floor_is_never_crossed(emulator, shop):
     n = new_offer(emulator, shop, "0.75")
-    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
+    OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("80")})
     rule(shop, Mode.PLAN, floor=Decimal("60"), target=Decimal("90"))
     (action,) = offers.run(shop, [n.reverb_id])
     assert action.verb == "decline" and n.last_offered_price < n.listing.price * Decimal("0.80")
@@ -194,7 +195,12 @@ def test_approve_one_from_the_planned_list_sends_the_counter(emulator, shop):
     client.force_login(manager)
     page = client.get("/admin/automation/plannedaction/")
     assert page.status_code == 200 and "Approve all planned" in page.content.decode()
-    assert client.post(url).status_code == 302
+    asked = client.post(url)  # the confirmation first: what will be sent, nothing sent yet
+    assert (
+        asked.status_code == 200 and f"Counter at {action.price:.2f} {n.currency}" in asked.content.decode()
+    )
+    assert emulator.requests[COUNTER] == 0
+    assert client.post(url, {"confirmed": "yes", "once_token": "t-1"}).status_code == 302
     action.refresh_from_db()
     assert action.status == "sent" and action.decided_by == manager
     assert emulator.requests[COUNTER] == 1
@@ -202,7 +208,8 @@ def test_approve_one_from_the_planned_list_sends_the_counter(emulator, shop):
     assert (last["initiator"], last["price"]) == ("seller", action.price)
     call = ApiCall.objects.get(action="messaging.counter_offer")
     assert call.actor == manager and call.request_summary["rule"] == r.name
-    assert client.post(url).status_code == 302 and emulator.requests[COUNTER] == 1  # not twice
+    again = client.post(url, {"confirmed": "yes", "once_token": "t-2"})
+    assert again.status_code == 302 and emulator.requests[COUNTER] == 1  # not twice
 
 
 def test_approve_all_and_stale_offers(emulator, shop):
@@ -216,7 +223,12 @@ def test_approve_all_and_stale_offers(emulator, shop):
     decline_offer(first, actor=None)
     client = Client()
     client.force_login(role_user("manager", "Manager"))
-    client.post("/admin/automation/plannedaction/approve-all/")
+    preview = client.post("/admin/automation/plannedaction/approve-all/").content.decode()
+    assert "will not be sent" in preview and "Yes, send 1 answer" in preview
+    ids = re.findall(r'name="ids" value="(\d+)"', preview)
+    client.post(
+        "/admin/automation/plannedaction/approve-all/", {"ids": ids, "confirmed": "yes", "once_token": "t"}
+    )
     statuses = dict(PlannedAction.objects.values_list("negotiation_id", "status"))
     assert statuses[first.pk] == "stale"
     assert sorted(statuses.values()) == ["sent", "stale"]

@@ -61,12 +61,15 @@ def test_preview_equals_what_is_pushed_as_one_job(emulator, shop, django_capture
     assert "Preview the changes" in client.post(url, form).content.decode()
     step = {**form, "price_step": "preview", "operation": "lower_percent", "value": "10", "rounding": "99"}
     page = client.post(url, step).content.decode()
-    shown = dict(re.findall(r'data-listing="(\d+)" class="sends">.*?class="new-price">([\d.]+)<', page, re.S))
+    rows = re.findall(
+        r"<tr><td>[^<]*</td><td>([^<]*)</td><td>[^<]*</td><td>([\d.]+)</td><td>will be pushed</td>", page
+    )
+    shown = {str(x.pk): new for sku, new in rows for x in chosen if x.sku == sku}
     assert len(shown) == len(chosen)
     plan = re.search(r'name="plan" value="([^"]+)"', page).group(1)
     before = BulkJob.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {**step, "price_step": "confirm", "plan": plan})
+        response = client.post(url, {**step, "confirmed": "yes", "plan": plan})
     assert response.status_code == 302
     assert BulkJob.objects.count() == before + 1
     job = BulkJob.objects.latest("pk")
@@ -98,7 +101,7 @@ def test_a_tampered_plan_is_refused(emulator, shop):
     form = {
         "action": "change_prices",
         "_selected_action": [listing.pk],
-        "price_step": "confirm",
+        "confirmed": "yes",
         "plan": "x:y",
     }
     before = BulkJob.objects.count()

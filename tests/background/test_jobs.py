@@ -328,11 +328,14 @@ def test_manager_cancels_any_job_with_csrf(manager: User, shipper: User) -> None
     BulkJob.objects.filter(pk=job.pk).update(state="running")
     client = client_for(manager, enforce_csrf_checks=True)
     page = client.get(job_url(job))
-    assert 'id="job-cancel"' in page.content.decode() and "data-confirm=" in page.content.decode()
+    assert 'id="job-cancel"' in page.content.decode()
     cancel = reverse("admin:backoffice_bulkjob_cancel", args=[job.pk])
     assert client.post(cancel).status_code == 403  # no CSRF token
     token = page.context["csrf_token"]
-    response = client.post(cancel, {"csrfmiddlewaretoken": str(token)})
+    asked = client.post(cancel, {"csrfmiddlewaretoken": str(token)})  # the confirmation first
+    assert asked.status_code == 200 and "Yes, cancel the job" in asked.content.decode()
+    assert not BulkJob.objects.get(pk=job.pk).cancel_requested
+    response = client.post(cancel, {"csrfmiddlewaretoken": str(token), "confirmed": "yes"})
     assert response.status_code == 302 and response["Location"] == job_url(job)
     job.refresh_from_db()
     assert job.cancel_requested
@@ -349,7 +352,8 @@ def test_staff_cancel_their_own_jobs_only(shipper: User, manager: User) -> None:
     assert client.get(job_url(others)).status_code == 200  # sees every job
     assert 'id="job-cancel"' not in client.get(job_url(others)).content.decode()
     assert client.post(reverse("admin:backoffice_bulkjob_cancel", args=[others.pk])).status_code == 403
-    assert client.post(reverse("admin:backoffice_bulkjob_cancel", args=[own.pk])).status_code == 302
+    yes = {"confirmed": "yes"}
+    assert client.post(reverse("admin:backoffice_bulkjob_cancel", args=[own.pk]), yes).status_code == 302
     assert BulkJob.objects.get(pk=own.pk).state == "cancelled"
     assert BulkJob.objects.get(pk=others.pk).state == "queued"
 

@@ -47,21 +47,18 @@ def test_no_csp_violation_on_the_main_pages(page, live_server, admin_user, admin
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
 
 
-def test_confirm_from_data_attribute(page, live_server, admin_user, admin_login, settings) -> None:
+def test_cancel_asks_on_the_confirmation_page(page, live_server, admin_user, admin_login, settings) -> None:
     settings.JOBS_BACKEND = "none"
     job = create_job("listings.push", title="t", items=[ItemSpec("1", "one")], account=AccountFactory())
     problems = watch(page)
     admin_login(page, live_server, admin_user)
     page.goto(live_server.url + reverse("admin:backoffice_bulkjob_change", args=[job.pk]))
-    asked: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        asked.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
     page.click("#job-cancel input[type=submit]")
-    assert asked and asked[0].startswith("Cancel this job?")
+    assert "items not sent yet are cancelled" in page.inner_text("#will-send")
     job.refresh_from_db()
-    assert not job.cancel_requested  # dismissed: nothing sent
+    assert not job.cancel_requested  # asked, nothing done yet
+    page.click("#confirm-yes")
+    page.wait_for_selector(".messagelist")
+    job.refresh_from_db()
+    assert job.cancel_requested
     assert not problems, problems

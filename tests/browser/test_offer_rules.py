@@ -48,6 +48,9 @@ def test_manager_plans_then_approves_a_counter(page, live_server, admin_login, e
     row = page.locator("#result_list tr", has_text=f"Counter at {target}")
     assert row.count() == 1
     row.locator("button.approve-one").click()
+    page.wait_for_selector("#will-send-each")  # the confirmation first: nothing sent yet
+    assert emulator.requests[COUNTER] == 0 and f"Counter at {target}" in page.inner_text("#will-send-each")
+    page.click("#confirm-yes")
     page.wait_for_selector(".messagelist")
     assert "1 sent to Reverb" in page.locator(".messagelist").inner_text()
     last = emulator.store.table("negotiations")[int(offer["id"])]["offers"][-1]

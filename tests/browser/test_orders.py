@@ -39,7 +39,7 @@ def test_bulk_ship_three_orders_and_watch_progress(
         page.fill(f"input[name=provider_{order.pk}]", "UPS")
         page.fill(f"input[name=tracking_{order.pk}]", f"1ZBROWSER{i}")
     page.click("#bulk-ship-rows input[type=submit]")
-    assert page.locator("#count-ok").inner_text() == "3"
+    assert page.locator("#confirm-yes").input_value() == "Yes, ship 3 orders"
     assert ship_calls(emulator) == 0
     # Slow answers so the job is still running when its page first loads.
     emulator.faults = Faults(slow_rate=1.0, slow_seconds=0.4)
@@ -65,7 +65,7 @@ def test_approve_refund_with_lower_amount(page, live_server, admin_login, emulat
     page.click(f"tr[data-refund='{refund.reverb_id}'] a.respond")
     page.check("input[name=state][value=approved]")
     page.fill("input[name=amount]", str(lower))
-    page.click("text=Continue")
+    page.click("text=Review the answer")
     # The confirmation repeats the amount before anything is sent.
     page.wait_for_selector("#will-send")
     assert str(lower) in page.locator("#will-send").inner_text()
@@ -90,7 +90,8 @@ def test_counter_an_offer(page, live_server, admin_login, emulator, shop):
     page.click(f"tr[data-negotiation='{n.reverb_id}'] a.open-offer")
     page.fill("#counter-form input[name=price]", str(price))
     page.fill("#counter-form textarea[name=message]", "How about this?")
-    page.click("text=Send counter-offer")
+    page.click("text=Review the counter-offer")
+    page.click("#confirm-yes")
     page.wait_for_selector("#offer-inbox")
     n.refresh_from_db()
     assert n.last_offered_price == price and not n.actionable

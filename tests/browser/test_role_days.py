@@ -58,7 +58,7 @@ def test_shipping_clerk_day(page, live_server, admin_login, emulator, shop, thre
     assert ship_calls(emulator) == 0 and page.locator("#ship-queue").count() == 1  # nothing was submitted
     shoot(page, "clerk-2-typed")
     page.click("input[data-check]")
-    assert page.locator("#count-ok").inner_text() == "2"
+    assert page.locator("#confirm-yes").input_value() == "Yes, ship 2 orders"
     shoot(page, "clerk-3-check")
     page.click("text=Yes, ship 2 orders")
     page.wait_for_selector("#job-state:has-text('Succeeded')", timeout=30_000)

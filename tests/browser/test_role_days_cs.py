@@ -59,7 +59,7 @@ def test_customer_service_day(page, live_server, admin_login, emulator, shop):
     lower = (refund.amount - Decimal("5.00")).quantize(Decimal("0.01"))
     page.check("input[name=state][value=approved]")
     page.fill("input[name=amount]", str(lower))
-    page.click("text=Continue")
+    page.click("text=Review the answer")
     page.wait_for_selector("#will-send")
     assert f"{lower} USD" in page.locator("#will-send").inner_text()
     shoot(page, "cs-refund-confirm")
@@ -73,7 +73,8 @@ def test_customer_service_day(page, live_server, admin_login, emulator, shop):
     shoot(page, "cs-offer")
     price = (n.listing.price * Decimal("0.95")).quantize(Decimal("0.01"))
     page.fill("#counter-form input[name=price]", str(price))
-    page.click("text=Send counter-offer")
+    page.click("text=Review the counter-offer")
+    page.click("#confirm-yes")
     page.wait_for_selector("#offer-inbox")
 
     # 4. Reply to the conversation: opening it marks it read; the reply box is under the thread.

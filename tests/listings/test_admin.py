@@ -3,6 +3,7 @@ permissions (a Viewer sees no action; a forged action POST is 403), bulk jobs, c
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -145,7 +146,7 @@ def test_publish_action_confirms_then_publishes(
     assert confirm.status_code == 200 and b"Publish these listings" in confirm.content
     assert emu_record(emulator, draft.reverb_id)["state"] == "draft"
     done = admin_client.post(
-        url, {"action": "publish_drafts", "_selected_action": [draft.pk], "post": "yes"}, follow=True
+        url, {"action": "publish_drafts", "_selected_action": [draft.pk], "confirmed": "yes"}, follow=True
     )
     # Publishing is asynchronous (API-NOTES 16.1.3): "publishing", live a moment later (was "Published")
     assert any("Reverb confirms in a moment" in str(m) for m in done.context["messages"])
@@ -162,7 +163,9 @@ def test_delete_live_is_refused_with_reason(
     confirm = admin_client.post(url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk]})
     assert b"will be refused" in confirm.content
     done = admin_client.post(
-        url, {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk], "post": "yes"}, follow=True
+        url,
+        {"action": "delete_drafts", "_selected_action": [live.pk, draft.pk], "confirmed": "yes"},
+        follow=True,
     )
     texts = [str(m) for m in done.context["messages"]]
     assert any("only drafts can be deleted" in t for t in texts) and any("Deleted draft" in t for t in texts)
@@ -174,7 +177,12 @@ def test_end_action_with_reason(admin_client: Client, account: ReverbAccount, em
     live = make(account, "AC-4", publish=emulator)
     admin_client.post(
         reverse(CHANGELIST),
-        {"action": "end_listings", "_selected_action": [live.pk], "post": "yes", "reason": "reverb_sale"},
+        {
+            "action": "end_listings",
+            "_selected_action": [live.pk],
+            "confirmed": "yes",
+            "reason": "reverb_sale",
+        },
     )
     assert emu_record(emulator, live.reverb_id)["state"] == "ended"
     assert emu_record(emulator, live.reverb_id)["end_reason"] == "reverb_sale"
@@ -187,7 +195,7 @@ def test_many_listings_run_as_a_bulk_job(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse(CHANGELIST),
-            {"action": "publish_drafts", "_selected_action": [d.pk for d in drafts], "post": "yes"},
+            {"action": "publish_drafts", "_selected_action": [d.pk for d in drafts], "confirmed": "yes"},
         )
     job = BulkJob.objects.get(kind="listings.publish")
     assert response.status_code == 302 and str(job.pk) in response["Location"]
@@ -205,14 +213,14 @@ def test_sale_and_bump_actions(admin_client: Client, account: ReverbAccount, emu
         {
             "action": "add_to_sale",
             "_selected_action": [listing.pk],
-            "post": "yes",
+            "confirmed": "yes",
             "sale_id": str(sale["id"]),
         },
     )
     assert int(listing.reverb_id) in sale["listing_ids"]
     admin_client.post(
         reverse(CHANGELIST),
-        {"action": "set_bump_bid", "_selected_action": [listing.pk], "post": "yes", "bid": "3.5"},
+        {"action": "set_bump_bid", "_selected_action": [listing.pk], "confirmed": "yes", "bid": "3.5"},
     )
     assert emu_record(emulator, listing.reverb_id)["bump_bid"] == pytest.approx(0.035)
 
@@ -224,7 +232,12 @@ def test_direct_offer_message_when_shop_lacks_it(
     emulator.store.direct_offers_enabled = False
     done = admin_client.post(
         reverse(CHANGELIST),
-        {"action": "set_direct_offer", "_selected_action": [listing.pk], "post": "yes", "percentage": "10"},
+        {
+            "action": "set_direct_offer",
+            "_selected_action": [listing.pk],
+            "confirmed": "yes",
+            "percentage": "10",
+        },
         follow=True,
     )
     assert any("does not have Direct Offers" in str(m) for m in done.context["messages"])
@@ -255,7 +268,7 @@ def test_viewer_sees_no_action_and_forged_posts_are_refused(
     with nothing_changes(emulator, draft):
         for action in ("publish_drafts", "delete_drafts", "push_to_reverb", "end_listings", "set_bump_bid"):
             forged = viewer.post(
-                reverse(CHANGELIST), {"action": action, "_selected_action": [draft.pk], "post": "yes"}
+                reverse(CHANGELIST), {"action": action, "_selected_action": [draft.pk], "confirmed": "yes"}
             )
             assert forged.status_code == 403, action
         assert emu_record(emulator, draft.reverb_id)["state"] == "draft"
@@ -275,7 +288,8 @@ def test_publisher_only_gets_publish(account: ReverbAccount, emulator: Any) -> N
     draft = make(account, "PB-1")
     with nothing_changes(emulator, draft):
         forged = client.post(
-            reverse(CHANGELIST), {"action": "delete_drafts", "_selected_action": [draft.pk], "post": "yes"}
+            reverse(CHANGELIST),
+            {"action": "delete_drafts", "_selected_action": [draft.pk], "confirmed": "yes"},
         )
     assert forged.status_code == 403
 
@@ -335,7 +349,9 @@ def test_csv_preview_and_apply(
     assert rows[4].outcome == "refused" and "sku is required" in rows[4].reasons
     assert rows[5].outcome == "refused" and "Brand New" in rows[5].reasons[0]
     with django_capture_on_commit_callbacks(execute=True):
-        applied = admin_client.post(url, {"apply": "1", "preview": preview.context["preview"].pk})
+        applied = admin_client.post(
+            url, {"apply": "1", "confirmed": "yes", "preview": preview.context["preview"].pk}
+        )
     assert applied.status_code == 302
     job = BulkJob.objects.get(kind="listings.csv_import")
     job.refresh_from_db()
@@ -351,7 +367,7 @@ def test_vacation_page(admin_client: Client, account: ReverbAccount, emulator: A
     assert b"off" in admin_client.get(url).content
     confirm = admin_client.post(url, {"account": account.pk, "on": "1"})
     assert b"Yes, turn it on" in confirm.content and emulator.store.vacation is False
-    admin_client.post(url, {"account": account.pk, "on": "1", "confirm": "yes"})
+    admin_client.post(url, {"account": account.pk, "on": "1", "confirmed": "yes"})
     assert emulator.store.vacation is True
     assert b"<strong>on</strong>" in admin_client.get(url).content
 
@@ -363,8 +379,11 @@ def test_images_page(admin_client: Client, account: ReverbAccount, emulator: Any
     admin_client.post(url, {"op": "add", "url": "https://example.com/y.jpg"})
     page = admin_client.get(url).content.decode()
     assert "https://example.com/x.jpg" in page and "Move up" in page
-    # Deleting a photo cannot be undone: its form asks first; moving one does not.
-    assert page.count('data-confirm="Delete photo') == 2 and page.count("data-confirm") == 2
+    # Deleting a photo cannot be undone: the confirmation page asks first; moving one does not.
+    assert page.count('class="inline-form photo-delete"') == 2
+    image_id = re.search(r'name="image_id" value="([^"]+)"', page).group(1)
+    asked = admin_client.post(url, {"op": "delete", "image_id": image_id}).content.decode()
+    assert "Yes, delete the photo" in asked and len(emu_record(emulator, listing.reverb_id)["photos"]) == 2
     admin_client.post(
         url, {"op": "reorder", "url": ["https://example.com/y.jpg", "https://example.com/x.jpg"]}
     )

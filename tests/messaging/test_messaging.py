@@ -60,7 +60,7 @@ def test_counter_refusals(emulator, shop):
             counter_offer(n, actor=None, price=n.listing.price + 1)
         with pytest.raises(Refused, match="more than 0"):
             counter_offer(n, actor=None, price="0")
-        OfferPolicy.objects.create(account=shop, floor_percent=Decimal("90"))
+        OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("90")})
         with pytest.raises(Refused, match="below this shop's floor"):
             counter_offer(n, actor=None, price=(n.listing.price * Decimal("0.8")).quantize(Decimal("0.01")))
     assert emulator.requests[COUNTER] == 0
@@ -68,7 +68,7 @@ def test_counter_refusals(emulator, shop):
 
 def test_floor_refuses_accepting_below_it(emulator, shop):
     n = new_offer(emulator, shop, share="0.70")
-    OfferPolicy.objects.create(account=shop, floor_percent=Decimal("80"))
+    OfferPolicy.objects.update_or_create(account=shop, defaults={"floor_percent": Decimal("80")})
     with nothing_changes(emulator, n), pytest.raises(Refused, match="below this shop's floor"):
         accept_offer(n, actor=None)
     assert emulator.requests[ACCEPT] == 0
@@ -107,7 +107,10 @@ def test_offer_and_reply_permissions(emulator, shop, role, status):
     client = Client()
     client.force_login(role_user("u", role))
     with nothing_changes(emulator, n, convo) if status == 403 else contextlib.nullcontext():
-        r1 = client.post(reverse("admin:messaging_negotiation_offer", args=[n.pk]), {"action": "decline"})
+        r1 = client.post(
+            reverse("admin:messaging_negotiation_offer", args=[n.pk]),
+            {"action": "decline", "confirmed": "yes", "once_token": "t-2"},
+        )
         r2 = client.post(
             reverse("admin:messaging_conversation_thread", args=[convo.pk]),
             {"action": "reply", "body": "hello", "once_token": "t-1"},
@@ -235,7 +238,7 @@ def test_accepting_asks_first_showing_what_the_buyer_pays(emulator, shop):
     page = asked.content.decode()
     assert asked.status_code == 200 and f"Yes, sell for {n.offered_total}" in page
     assert emulator.requests[ACCEPT] == 0
-    done = client.post(url, {"action": "accept", "message": "Deal", "confirmed": "yes"})
+    done = client.post(url, {"action": "accept", "message": "Deal", "confirmed": "yes", "once_token": "t-1"})
     assert done.status_code == 302 and emulator.requests[ACCEPT] == 1
     n.refresh_from_db()
     assert n.state == "accepted"

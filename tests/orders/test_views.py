@@ -72,8 +72,10 @@ def test_bulk_ship_through_intermediate_page_and_double_submit(
     assert ship_calls(emulator) == 0  # nothing sent before the confirmation
     payload = re.search(r'name="payload" value="([^"]+)"', html).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        first = client.post(url, {"action": "confirm", "payload": payload})
-        second = client.post(url, {"action": "confirm", "payload": payload})  # the same form posted again
+        first = client.post(url, {"action": "confirm", "confirmed": "yes", "payload": payload})
+        second = client.post(
+            url, {"action": "confirm", "confirmed": "yes", "payload": payload}
+        )  # the same form posted again
     assert first.status_code == second.status_code == 302
     assert first["Location"] == second["Location"]
     assert BulkJob.objects.filter(kind="orders.ship").count() == 1
@@ -105,7 +107,7 @@ def test_csv_upload_preview(emulator, shop):
         reverse("admin:orders_order_bulk_ship"), {"action": "upload", "account": shop.pk, "file": csv_file}
     )
     html = response.content.decode()
-    assert "plan-ok" in html and "plan-error" in html and "Unknown provider" in html
+    assert "✔ will be sent" in html and "✘ not sent: Unknown provider" in html
     assert ship_calls(emulator) == 0
 
 
@@ -150,7 +152,7 @@ def test_bulk_ship_page_is_forbidden_without_the_ship_permission(
         responses = [
             other.get(url, {"ids": ids}),
             other.post(url, {"ids": ids, "action": "preview", f"provider_{orders[0].pk}": "UPS"}),
-            other.post(url, {"action": "confirm", "payload": payload}),
+            other.post(url, {"action": "confirm", "confirmed": "yes", "payload": payload}),
         ]
     assert [r.status_code for r in responses] == [403, 403, 403]
     assert ship_calls(emulator) == 0 and not BulkJob.objects.exists()
@@ -178,7 +180,10 @@ def test_bulk_ship_without_notification_tells_reverb_false(
     payload = bulk_preview(client, orders, notify=False)
     sent = record_bodies(emulator, monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:orders_order_bulk_ship"), {"action": "confirm", "payload": payload})
+        client.post(
+            reverse("admin:orders_order_bulk_ship"),
+            {"action": "confirm", "confirmed": "yes", "payload": payload},
+        )
     bodies = [data for method, path, data in sent if method == "POST" and path.endswith("/ship")]
     assert len(bodies) == 2 and all(body["send_notification"] is False for body in bodies)
 

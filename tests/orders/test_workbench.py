@@ -158,7 +158,10 @@ def test_queue_posts_only_typed_rows_to_the_check_page_then_one_job(
     assert "ship 2 orders" in html and ship_calls(emulator) == 0
     payload = re.search(r'name="payload" value="([^"]+)"', html).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:orders_order_bulk_ship"), {"action": "confirm", "payload": payload})
+        client.post(
+            reverse("admin:orders_order_bulk_ship"),
+            {"action": "confirm", "confirmed": "yes", "payload": payload},
+        )
     assert ship_calls(emulator) == 2
 
 
@@ -233,3 +236,14 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
 QUEUE_QUERIES = 10  # the same for 1 and 50 rows: admin frame and session, orders 1, provider hints 1
 SLIP_QUERIES = 10
 ORDER_PAGE_QUERIES = 21  # + the page's own activity section (the ApiCall trail)
+
+
+def test_packing_slips_form_is_a_get_without_the_csrf_token():
+    """The batch packing-slip button sends a GET of the ticked slips: no CSRF token in the URL (issue 24)."""
+    (order,) = _orders(1)
+    html = login("Shipping").get(reverse("admin:orders_order_queue")).content.decode()
+    slips_form = re.search(r'<form method="get"[^>]*id="slips-form">(.*?)</form>', html, re.S)
+    assert slips_form and "csrfmiddlewaretoken" not in slips_form.group(1)
+    assert 'formmethod="get"' not in html  # no GET submit inside the POST form that carries the token
+    assert f'name="slip" value="{order.pk}" form="slips-form"' in html
+    assert 'id="print-slips"' in html and 'form="slips-form" id="print-slips"' in html

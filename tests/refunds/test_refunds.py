@@ -115,7 +115,7 @@ def test_respond_permission_per_role(emulator, shop, role, status):
     with nothing_changes(emulator, refund) if status == 403 else contextlib.nullcontext():
         response = client.post(
             reverse("admin:refunds_refundrequest_respond", args=[refund.pk]),
-            {"state": "denied", "confirmed": "yes"},
+            {"state": "denied", "confirmed": "yes", "once_token": "t-1"},
         )
     assert response.status_code == status
     assert emulator.requests[PUT] == (1 if status == 302 else 0)
@@ -208,7 +208,9 @@ def test_approving_asks_first_repeating_the_amount(emulator, shop):
     page = asked.content.decode()
     assert asked.status_code == 200 and 'id="will-send"' in page and f"Yes, refund {lower}" in page
     assert emulator.requests[PUT] == 0
-    done = client.post(url, {"state": "approved", "amount": str(lower), "confirmed": "yes"})
+    done = client.post(
+        url, {"state": "approved", "amount": str(lower), "confirmed": "yes", "once_token": "t-1"}
+    )
     assert done.status_code == 302 and emulator.requests[PUT] == 1
     refund.refresh_from_db()
     assert (refund.state, refund.amount) == ("approved", lower)
@@ -309,11 +311,11 @@ def test_the_respond_page_asks_confirms_and_restocks_once(emulator, shop):
     assert 'name="restock"' in form and "put it back in stock?" in form
     assert "style=" not in form and "onclick" not in form
     with nothing_changes(emulator, refund):
-        asked = client.post(url, {"state": "approved", "restock": "on"})
+        asked = client.post(url, {"state": "approved", "full": "on", "restock": "on"})
     page = asked.content.decode()
     assert asked.status_code == 200 and "put back: +1" in page and 'name="restock"' in page
     assert not StockIntent.objects.exists()
-    data = {"state": "approved", "restock": "True", "confirmed": "yes"}
+    data = {"state": "approved", "full": "True", "restock": "True", "confirmed": "yes", "once_token": "t-1"}
     done = client.post(url, data, follow=True)
     assert done.status_code == 200 and "Put back in stock" in done.content.decode()
     again = client.post(url, data, follow=True)  # the same confirmation sent twice
@@ -328,8 +330,10 @@ def test_the_respond_page_without_the_box_changes_no_stock(emulator, shop):
     client = Client()
     client.force_login(role_user("cs", "Customer service"))
     url = reverse("admin:refunds_refundrequest_respond", args=[refund.pk])
-    asked = client.post(url, {"state": "approved"})
+    asked = client.post(url, {"state": "approved", "full": "on"})
     assert "unchanged" in asked.content.decode()
-    client.post(url, {"state": "approved", "restock": "False", "confirmed": "yes"})
+    client.post(
+        url, {"state": "approved", "full": "True", "restock": "False", "confirmed": "yes", "once_token": "t"}
+    )
     refund.refresh_from_db()
     assert refund.state == "approved" and not StockIntent.objects.exists() and not stock_rows(shop)

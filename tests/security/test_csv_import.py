@@ -77,7 +77,7 @@ def test_a_5000_row_file_is_applied_once(admin_client: Client, settings: Any) ->
     assert len(data) > 300_000
     response = upload(admin_client, data.encode())
     assert response.context["applicable"] and response.context["counts"]["create"] == 5000
-    form = {"apply": "1", "preview": response.context["preview"].pk}
+    form = {"apply": "1", "confirmed": "yes", "preview": response.context["preview"].pk}
     body = "&".join(f"{k}={v}" for k, v in form.items())
     assert len(body) < 100  # the rows stay on the server
     applied = admin_client.post(URL, form)
@@ -94,7 +94,7 @@ def test_someone_elses_preview_cannot_be_applied(admin_client: Client, django_us
     other = django_user_model.objects.create_superuser("other", "o@x.io", "pw")
     client = Client()
     client.force_login(other)
-    client.post(URL, {"apply": "1", "preview": response.context["preview"].pk})
+    client.post(URL, {"apply": "1", "confirmed": "yes", "preview": response.context["preview"].pk})
     assert not BulkJob.objects.exists()
 
 

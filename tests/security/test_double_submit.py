@@ -103,10 +103,17 @@ def test_a_sku_being_created_elsewhere_is_not_created_again(emulator: Any, admin
 
 
 def send_twice(user: Any, url: str, data: dict[str, str]) -> Client:
-    """Load the form, send it, send it again with the same token: the second is told it was sent."""
+    """Load the form (or, for a confirmed form, its confirmation page), send it, send it again with the same
+    token: the second is told it was sent."""
     client = Client()
     client.force_login(user)
-    data = {**data, once.FIELD: token_of(client, url)}
+    if data.get("confirmed") == "yes":
+        unconfirmed = {k: v for k, v in data.items() if k != "confirmed"}
+        page = client.post(url, unconfirmed).content.decode()
+        token = re.search(r'name="once_token" value="([^"]+)"', page).group(1)
+    else:
+        token = token_of(client, url)
+    data = {**data, once.FIELD: token}
     assert client.post(url, data).status_code == 302
     again = client.post(url, data, follow=True)
     assert "already sent" in again.content.decode()

@@ -29,7 +29,9 @@ def client_in(role: str | None, name: str = "someone") -> Client:
 
 
 def test_customer_service_cannot_change_the_offer_floor() -> None:
-    policy = OfferPolicy.objects.create(account=AccountFactory(), floor_percent=Decimal("90"))
+    policy = OfferPolicy.objects.update_or_create(
+        account=AccountFactory(), defaults={"floor_percent": Decimal("90")}
+    )[0]
     service = client_in(CUSTOMER_SERVICE)
     change = reverse("admin:messaging_offerpolicy_change", args=[policy.pk])
     assert service.get(change).status_code == 200  # may read the floor
@@ -50,7 +52,9 @@ def test_customer_service_cannot_change_the_offer_floor() -> None:
 
 
 def test_manager_changes_the_offer_floor() -> None:
-    policy = OfferPolicy.objects.create(account=AccountFactory(), floor_percent=Decimal("90"))
+    policy = OfferPolicy.objects.update_or_create(
+        account=AccountFactory(), defaults={"floor_percent": Decimal("90")}
+    )[0]
     manager = client_in(MANAGER, "boss")
     change = reverse("admin:messaging_offerpolicy_change", args=[policy.pk])
     response = manager.post(change, {"account": policy.account_id, "floor_percent": "85"})

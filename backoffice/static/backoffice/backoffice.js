@@ -1,15 +1,11 @@
 /* The back office's page behaviour, loaded on every admin page (templates/admin/base_site.html).
-   The Content-Security-Policy allows no inline handlers, so pages mark elements instead:
-   - <form data-confirm="Question?">: asks before submitting;
+   The Content-Security-Policy allows no inline handlers, so pages mark elements instead (confirmations
+   are pages of backoffice/confirm.py, not dialogs):
    - <button data-print>: prints the page;
    - <select data-fills="CSS selector">: choosing an option copies its data-body into that field
      (saved replies into the reply box, still editable before sending). */
 (function () {
   "use strict";
-  document.addEventListener("submit", function (event) {
-    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
-  }, true);
   document.addEventListener("change", function (event) {
     var select = event.target;
     var selector = select.getAttribute && select.getAttribute("data-fills");
