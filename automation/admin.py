@@ -184,6 +184,10 @@ class PlannedActionAdmin(BaseAdmin):
         if not planned:
             self.message_user(request, "Nothing planned to approve.", messages.WARNING)
             return None
+        paused = offers.paused_refusal(planned)
+        if paused:  # refused before any confirmation is shown, as the send would be
+            self.message_user(request, paused, messages.ERROR)
+            return None
         if not confirm.given(request):
             return planned_confirmation(request, planned, hidden, self.model._meta)
         first, _ = confirm.spend(request, "automation.approve")

@@ -320,14 +320,22 @@ def _deliver(action: PlannedAction, negotiation: Negotiation, actor: Any, client
     _close(action, PlannedAction.Status.SENT, outcome)
 
 
+def paused_refusal(actions: Iterable[PlannedAction]) -> str:
+    """Why none of these planned actions may be sent now (a kill switch is on), or ""."""
+    for account_id in sorted({a.account_id for a in actions if a.status == PlannedAction.Status.PLANNED}):
+        if rules_paused(account_id):
+            account = ReverbAccount.objects.filter(pk=account_id).first()
+            return KILL_SWITCH.format(account=account or account_id)
+    return ""
+
+
 def approve(actions: Iterable[PlannedAction], *, actor: Any) -> dict[str, int]:
     """Send each planned action (in creation order), each re-checked at send time; returns counts per
     resulting status. Refused (Paused, nothing more sent) while an account's kill switch is on."""
     actions = sorted(actions, key=lambda a: a.pk)
-    for account_id in {a.account_id for a in actions if a.status == PlannedAction.Status.PLANNED}:
-        if rules_paused(account_id):
-            account = ReverbAccount.objects.filter(pk=account_id).first()
-            raise Paused(KILL_SWITCH.format(account=account or account_id))
+    refusal = paused_refusal(actions)
+    if refusal:
+        raise Paused(refusal)
     counts: dict[str, int] = {}
     for action in actions:
         if action.status != PlannedAction.Status.PLANNED:

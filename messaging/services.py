@@ -23,7 +23,7 @@ from backoffice.reverb.errors import ReverbError
 from .models import Conversation, Negotiation, OfferPolicy
 
 if TYPE_CHECKING:
-    from backoffice.models import BulkJob
+    from backoffice.models import BulkJob, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 NO_LIST_PRICE = "The listing's price is unknown here, so the offer floor cannot be checked: re-sync listings."
@@ -359,15 +359,53 @@ def reply(
     return _write_conversation(conversation, result, push.reverb)
 
 
-def buyer_conversation(negotiation: Negotiation) -> Conversation | None:
-    """The buyer's conversation about this offer's listing, if the mirror has one."""
-    if not negotiation.buyer_id:
+def find_conversation(account_id: int, buyer_id: str, listing_reverb_id: str) -> Conversation | None:
+    """The mirror's conversation with this buyer about this listing (or about nothing, without one)."""
+    if not buyer_id:
         return None
     return Conversation.objects.filter(
-        account_id=negotiation.account_id,
-        listing_reverb_id=negotiation.listing_reverb_id,
-        other_party_id=negotiation.buyer_id,
+        account_id=account_id, listing_reverb_id=listing_reverb_id or "", other_party_id=buyer_id
     ).first()
+
+
+def buyer_conversation(negotiation: Negotiation) -> Conversation | None:
+    """The buyer's conversation about this offer's listing, if the mirror has one."""
+    return find_conversation(negotiation.account_id, negotiation.buyer_id, negotiation.listing_reverb_id)
+
+
+def write_to_buyer(
+    account: ReverbAccount,
+    *,
+    buyer_id: str,
+    listing_reverb_id: str,
+    body: str,
+    actor: Actor,
+    about: tuple[str, str],
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+) -> Conversation | None:
+    """Write to a buyer about a listing: a reply in their conversation about it, else a new conversation
+    (`POST /my/conversations` with the listing and the buyer as recipient, API-NOTES 9). `about` is the
+    audit row's target (the order or offer this is written from). Refused, and recorded, when the buyer is
+    unknown here: never dropped without a trace. Returns the conversation as the mirror now has it."""
+    conversation = find_conversation(account.pk, buyer_id, listing_reverb_id)
+    if conversation is not None:
+        return reply(conversation, actor=actor, body=body, client=client, job=job)
+    body = body.strip()
+    summary = {"body": body, "listing_id": listing_reverb_id, "recipient_id": buyer_id}
+    push = Push(account, "messaging.start_conversation", about, actor, job, summary, client)
+    refusal = "" if body else "The message is empty."
+    if not refusal and not buyer_id:
+        refusal = "The buyer is unknown here (Reverb did not say who), so no conversation can be started."
+    result = push.send(
+        lambda c: c.start_conversation(body, listing_id=listing_reverb_id or None, recipient_id=buyer_id),
+        refusal=refusal,
+    )
+    if isinstance(result, Mapping) and result.get("id") is not None:
+        (key,) = write_back("conversations", account, [result])
+        conversation = Conversation.objects.get(account_id=account.pk, reverb_id=key)
+        return _write_conversation(conversation, result, push.reverb)
+    return None  # sent; an answer without the conversation: the next pull of conversations brings it
 
 
 def message_buyer(
@@ -378,34 +416,17 @@ def message_buyer(
     client: ReverbClient | None = None,
     job: BulkJob | None = None,
 ) -> Conversation | None:
-    """Write to the buyer of an offer: a reply in their conversation about the listing, else a new
-    conversation (`POST /my/conversations` with the listing and the buyer as recipient, API-NOTES 9).
-    Refused, and recorded, when the buyer is unknown here: never dropped without a trace."""
-    conversation = buyer_conversation(negotiation)
-    if conversation is not None:
-        return reply(conversation, actor=actor, body=body, client=client, job=job)
-    body = body.strip()
-    summary = {
-        "body": body,
-        "listing_id": negotiation.listing_reverb_id,
-        "recipient_id": negotiation.buyer_id,
-    }
-    push = _offer_push(negotiation, "message", actor, job, summary, client)
-    push.action = "messaging.start_conversation"
-    refusal = "" if body else "The message is empty."
-    if not refusal and not negotiation.buyer_id:
-        refusal = "The buyer of this offer is unknown here, so no conversation can be started."
-    result = push.send(
-        lambda c: c.start_conversation(
-            body, listing_id=negotiation.listing_reverb_id or None, recipient_id=negotiation.buyer_id
-        ),
-        refusal=refusal,
+    """Write to the buyer of an offer, in their conversation about the listing or a new one."""
+    return write_to_buyer(
+        negotiation.account,
+        buyer_id=negotiation.buyer_id,
+        listing_reverb_id=negotiation.listing_reverb_id,
+        body=body,
+        actor=actor,
+        about=("negotiation", negotiation.reverb_id),
+        client=client,
+        job=job,
     )
-    if isinstance(result, Mapping) and result.get("id") is not None:
-        (key,) = write_back("conversations", negotiation.account, [result])
-        conversation = Conversation.objects.get(account_id=negotiation.account_id, reverb_id=key)
-        return _write_conversation(conversation, result, push.reverb)
-    return None  # sent; an answer without the conversation: the next pull of conversations brings it
 
 
 def mark_read(

@@ -220,7 +220,7 @@ def test_a_buyer_unknown_here_is_not_written_to_and_the_refusal_is_recorded(emul
     listing = one_item_listing(emulator, shop)
     n = offer_on(emulator, shop, listing, "0.50")
     n.buyer_id = ""
-    with pytest.raises(Refused, match="buyer of this offer is unknown"):
+    with pytest.raises(Refused, match="buyer is unknown here"):
         services.message_buyer(n, actor=None, body="Hello")
     assert ApiCall.objects.get(action="messaging.start_conversation").status == "refused"
     assert emulator.requests[START] == 0
