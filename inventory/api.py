@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,58 @@ class IntegrationView(APIView):
                 status=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
 
+    def idempotency_key(self, request: Request) -> str:
+        """The batch's Idempotency-Key ('' when none), checked with the body's announced size before the body
+        is read (400 for a bad key, 413 for a body over the cap)."""
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise exceptions.ValidationError(
+                {"detail": f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters."}
+            )
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > max_body_bytes():
+            raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
+        return key
+
+    def answer_once(self, key: str, digest: str, apply: Callable[[], dict[str, Any]]) -> Response:
+        """`apply()`'s answer (200), in one transaction with the claim of `key`: a twin with the same key and
+        body waits for the claim and replays the first answer; with another body it gets 409; neither applies
+        anything. Without a key, `apply()` runs alone (an error part way applies nothing)."""
+        integration = self.integration()
+        if not key:
+            with transaction.atomic():
+                answer = apply()
+            return Response(answer, status=200)
+        for _ in range(3):  # a twin holding the key rolled back: claim it again
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():  # the claim: a twin's insert waits here until this commits
+                        claim = IdempotentRequest.objects.create(
+                            integration=integration, key=key, body_hash=digest, status_code=200, response={}
+                        )
+                except IntegrityError:
+                    claim = None
+                if claim is not None:
+                    answer = apply()
+                    claim.response = answer
+                    claim.save(update_fields=["response"])
+                    return Response(answer, status=200)
+            first = IdempotentRequest.objects.filter(integration=integration, key=key).first()
+            if first is not None:
+                return self._replay(first, digest)
+        raise exceptions.APIException("The Idempotency-Key could not be claimed; try again.")
+
+    @staticmethod
+    def _replay(first: IdempotentRequest, digest: str) -> Response:
+        if first.body_hash != digest:
+            return Response(
+                {"detail": "This Idempotency-Key was used with another body; use a new key for a new batch."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        response = Response(first.response, status=first.status_code)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         integration = getattr(request, "_stock_integration", None) or (
@@ -111,7 +164,7 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
         error = error[:2000]
     elif counts.get("refused"):
         refused = [r for r in counts.get("rows", []) if r.get("status") == "refused"]
-        error = "; ".join(f"{r['sku']}: {r['error']}" for r in refused[:10])
+        error = "; ".join(f"{row_name(r)}: {r.get('error', '')}" for r in refused[:10])
     IntegrationCall.objects.create(
         integration=integration,
         method=request.method,
@@ -122,6 +175,11 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
         refused=counts.get("refused", 0) or 0,
         error=error,
     )
+
+
+def row_name(row: dict[str, Any]) -> str:
+    """What a row of an answer is about: its SKU, order number or bundle."""
+    return str(row.get("sku") or row.get("order_number") or row.get("bundle_id") or "?")
 
 
 ErrorAnswer = inline_serializer(
@@ -298,39 +356,10 @@ class StockView(IntegrationView):
         },
     )
     def put(self, request: Request) -> Response:
-        integration = self.integration()
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise exceptions.ValidationError(
-                {"detail": f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters."}
-            )
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > max_body_bytes():
-            raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
+        key = self.idempotency_key(request)
         rows = stock_rows(request.data)
-        if not key:
-            with transaction.atomic():  # an error part way applies nothing
-                answer = self._apply(integration, rows)
-            return Response(answer, status=200)
-        digest = _body_hash(rows)
-        for _ in range(3):  # a twin holding the key rolled back: claim it again
-            with transaction.atomic():
-                try:
-                    with transaction.atomic():  # the claim: a twin's insert waits here until this commits
-                        claim = IdempotentRequest.objects.create(
-                            integration=integration, key=key, body_hash=digest, status_code=200, response={}
-                        )
-                except IntegrityError:
-                    claim = None
-                if claim is not None:
-                    answer = self._apply(integration, rows)
-                    claim.response = answer
-                    claim.save(update_fields=["response"])
-                    return Response(answer, status=200)
-            first = IdempotentRequest.objects.filter(integration=integration, key=key).first()
-            if first is not None:
-                return self._replay(first, digest)
-        raise exceptions.APIException("The Idempotency-Key could not be claimed; try again.")
+        integration = self.integration()
+        return self.answer_once(key, _body_hash(rows), lambda: self._apply(integration, rows))
 
     @staticmethod
     def _apply(integration: Integration, rows: list[Any]) -> dict[str, Any]:
@@ -343,17 +372,6 @@ class StockView(IntegrationView):
             "queued": result.queued,
             "rows": [r.as_dict() for r in result.rows],
         }
-
-    @staticmethod
-    def _replay(first: IdempotentRequest, digest: str) -> Response:
-        if first.body_hash != digest:
-            return Response(
-                {"detail": "This Idempotency-Key was used with another body; use a new key for a new batch."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        response = Response(first.response, status=first.status_code)
-        response["Idempotent-Replayed"] = "true"
-        return response
 
 
 # ---- read API --------------------------------------------------------------------------------------
