@@ -35,6 +35,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from listings.models import Listing
+from orders import tracking_in
 from orders.models import Order
 
 from . import services
@@ -372,6 +373,168 @@ class StockView(IntegrationView):
             "queued": result.queued,
             "rows": [r.as_dict() for r in result.rows],
         }
+
+
+# ---- POST /api/v1/shipments/ -----------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "string", "pattern": "^[^\\u0000]*$"})
+class TextField(serializers.Field):
+    """A JSON string without NUL (which no database column holds); its value is checked per row."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        if "\x00" in data:
+            raise serializers.ValidationError("Must not contain a NUL character.")
+        return data
+
+
+class ShipmentRowSerializer(serializers.Serializer):
+    order_number = SkuField(required=False, help_text="Reverb's order number (or give `bundle_id`).")
+    bundle_id = SkuField(
+        required=False,
+        help_text="Instead of `order_number`: ships every order of Reverb's bundle (one checkout) with it.",
+    )
+    carrier = TextField(
+        required=False,
+        help_text="One of Reverb's provider names (UPS, USPS, Royal Mail, ..., Other), or a name mapped to "
+        "one in Orders › Shipping provider mappings (case-insensitive). Unknown: the row is refused.",
+    )
+    tracking_number = TextField(required=False, help_text="At most 255 characters.")
+    ship_date = TextField(
+        required=False,
+        help_text="Optional date (2026-12-07), kept with the shipment's job item. Reverb's ship call takes "
+        "no date: Reverb dates the shipment when it is sent.",
+    )
+
+
+class ShipmentBatchSerializer(serializers.Serializer):
+    items = serializers.ListField(child=ShipmentRowSerializer(), max_length=MAX_ROWS)
+
+
+ShipmentRowAnswer = inline_serializer(
+    "ShipmentRowAnswer",
+    {
+        "order_number": serializers.CharField(required=False, help_text="As sent (rows naming an order)."),
+        "bundle_id": serializers.CharField(required=False, help_text="As sent (rows naming a bundle)."),
+        "status": serializers.ChoiceField(
+            [tracking_in.QUEUED, tracking_in.ALREADY, tracking_in.REFUSED],
+            help_text="queued: will be shipped on Reverb by job `job_id` (or already waits in it); "
+            "already_shipped: Reverb has this tracking number, nothing is sent; refused: see `error`.",
+        ),
+        "carrier": serializers.CharField(required=False, help_text="Accepted rows: as sent."),
+        "provider": serializers.CharField(required=False, help_text="Accepted rows: Reverb's provider name."),
+        "tracking_number": serializers.CharField(required=False, help_text="Accepted rows."),
+        "order_numbers": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Accepted rows: the orders it covers."
+        ),
+        "job_id": serializers.IntegerField(required=False, help_text="Queued rows: the ship job."),
+        "error": serializers.CharField(required=False, help_text="Refused rows: why, and what to do."),
+    },
+)
+ShipmentAnswer = inline_serializer(
+    "ShipmentAnswer",
+    {
+        "accepted": serializers.IntegerField(help_text="queued + already_shipped."),
+        "refused": serializers.IntegerField(),
+        "queued": serializers.IntegerField(),
+        "already_shipped": serializers.IntegerField(),
+        "job_id": serializers.IntegerField(
+            allow_null=True, help_text="The ship job this batch created (null when it queued nothing new)."
+        ),
+        "rows": serializers.ListField(child=ShipmentRowAnswer, help_text="One per row sent, in order."),
+    },
+)
+
+
+def shipment_rows(data: Any) -> list[dict[str, Any]]:
+    """The rows of a body, checked for their JSON types (400 otherwise); their values are checked per row."""
+    rows = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise exceptions.ValidationError(
+            {"detail": 'Send {"items": [{"order_number": .., "carrier": .., "tracking_number": ..}, ..]}.'}
+        )
+    if len(rows) > MAX_ROWS:
+        raise exceptions.ValidationError(
+            {"detail": f"At most {MAX_ROWS} rows per call; this one had {len(rows)}."}
+        )
+    checked = ShipmentRowSerializer(data=rows, many=True)
+    if not checked.is_valid():
+        found = checked.errors
+        pairs = found.items() if isinstance(found, dict) else enumerate(found)
+        raise exceptions.ValidationError(
+            {
+                "detail": "Some rows are not objects of the documented types; nothing was applied.",
+                "errors": {str(n): e for n, e in pairs if e},
+            }
+        )
+    return rows
+
+
+class ShipmentsView(IntegrationView):
+    @extend_schema(
+        operation_id="shipments_create",
+        summary="Ship orders on Reverb with their tracking numbers (up to 1,000 rows)",
+        description=(
+            "For shipping tools: each row names an order of this integration's Reverb account "
+            "(`order_number`, or `bundle_id` for every order of one checkout), a `carrier` and a "
+            "`tracking_number`. The answer comes at once, per row: `queued` (shipped on Reverb in the "
+            "background by the ship job `job_id`, at Reverb's pace of about one order every two seconds; "
+            "its progress is on the job's page in the admin, and `GET /api/v1/orders/?since=...` shows "
+            "`shipped_at` and `tracking_code` once Reverb has it), `already_shipped` (Reverb has this "
+            "tracking number: nothing is sent again), or `refused` with the reason: unknown order or bundle "
+            "(also an order of another shop), an unknown carrier (neither Reverb's name nor mapped), an "
+            "order not paid, for local pickup, or already shipped with another tracking number (Reverb's "
+            "API documents no way to change it; correct it on Reverb), a tracking number used on another "
+            "order, or one missing. Each order is shipped once, through the same service as the admin's "
+            "Ship button, with the buyer notified. The `Idempotency-Key` works as on `PUT /api/v1/stock/`: "
+            "claimed with the batch, a retry with the same key and body answers the first answer "
+            "(`Idempotent-Replayed: true`) and queues nothing; the same key with another body is refused "
+            "(409)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": MAX_KEY_LENGTH},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="One per batch, at most 255 characters; per integration.",
+            ),
+            REPLAYED,
+        ],
+        request=ShipmentBatchSerializer,
+        responses={
+            200: ShipmentAnswer,
+            400: OpenApiResponse(
+                ErrorAnswer,
+                "Not JSON, no `items` list, more than 1,000 rows, a row of the wrong JSON type, or an "
+                "Idempotency-Key over 255 characters.",
+            ),
+            401: UNAUTHORIZED,
+            406: NOT_ACCEPTABLE,
+            409: OpenApiResponse(
+                ErrorAnswer, "This Idempotency-Key was used with another body: nothing queued."
+            ),
+            413: OpenApiResponse(
+                ErrorAnswer, "The body is larger than the limit: nothing read, nothing queued."
+            ),
+            415: OpenApiResponse(ErrorAnswer, "Not `Content-Type: application/json`."),
+            500: SERVER_ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        key = self.idempotency_key(request)
+        rows = shipment_rows(request.data)
+        integration = self.integration()
+        account = integration.account
+        lookup = tracking_in.carriers(account, [tracking_in.ShipmentRow.of(r) for r in rows])  # outside
+
+        def apply() -> dict[str, Any]:
+            taken = tracking_in.take(account, rows, lookup=lookup, source=f"API: {integration.name}")
+            return taken.as_dict()
+
+        return self.answer_once(key, _body_hash({"shipments": rows}), apply)
 
 
 # ---- read API --------------------------------------------------------------------------------------
