@@ -168,6 +168,7 @@ def take(
     list(Order.objects.select_for_update().filter(account=account, order_number__in=numbers).values("pk"))
     orders = _orders_of(account, [a.row for a in live])
     plan_rows: list[bulk.ShipRow] = []
+    seen: set[str] = set()
     for answer in live:
         row = answer.row
         if row.bundle_id:
@@ -178,22 +179,25 @@ def take(
             answer.order_numbers = [o.order_number for o in members]
         else:
             answer.order_numbers = [row.order_number]
+        twice = [n for n in answer.order_numbers if n in seen]
+        if twice:
+            answer.error = f"Order {twice[0]} is listed twice in this batch: an earlier row has it."
+            continue
+        seen.update(answer.order_numbers)
         plan_rows += [bulk.ShipRow(n, row.carrier, row.tracking_number) for n in answer.order_numbers]
     if not plan_rows:
         return Intake(answers)
-    # bulk.plan answers a number listed twice as an error on its second row: the first plan of each counts.
-    first: dict[str, bulk.PlannedShipment] = {}
-    for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup or {}):
-        first.setdefault(p.order_number, p)
+    first = {
+        p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup or {})
+    }
     waiting = _queued_items(account, [n for a in live for n in a.order_numbers])
     known = {o.order_number: o for group in orders.values() for o in group}
     specs: list[ItemSpec] = []
     to_queue: list[RowAnswer] = []
-    claimed: set[str] = set()
     for answer in live:
         if answer.error:
             continue
-        answer.error = _refusal(answer, first, waiting, known, claimed)
+        answer.error = _refusal(answer, first, waiting, known)
         if answer.error:
             continue
         answer.provider = first[answer.order_numbers[0]].provider
@@ -204,7 +208,6 @@ def take(
             continue
         answer.status = QUEUED
         answer.job_id = min(queued_before) if queued_before else None
-        claimed.update(answer.order_numbers)
         for number in fresh:
             specs.append(_item(known[number], first[number], answer.row))
         if fresh:
@@ -228,14 +231,11 @@ def _refusal(
     planned: dict[str, bulk.PlannedShipment],
     waiting: dict[str, BulkJobItem],
     known: dict[str, Order],
-    claimed: set[str],
 ) -> str:
     """Why this row is refused ('' when it is not): its first order's problem, named for a bundle."""
     tracking = answer.row.tracking_number
     for number in answer.order_numbers:
         prefix = f"Order {number} of this bundle: " if answer.row.bundle_id else ""
-        if number in claimed:
-            return f"{prefix}Order {number} is listed twice in this batch."
         p = planned[number]
         order = known.get(number)
         if (

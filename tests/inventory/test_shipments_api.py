@@ -69,13 +69,14 @@ def test_rows_are_answered_one_by_one_and_shipped_once(emulator, shop, post):
             {"order_number": "no-such-order", "carrier": "UPS", "tracking_number": "X-1"},
             {"order_number": theirs.order_number, "carrier": "UPS", "tracking_number": "X-2"},
             {"order_number": fresh.order_number + "0", "carrier": "Pigeon", "tracking_number": "X-3"},
+            {"order_number": shipped.order_number, "carrier": "UPS", "tracking_number": "OTHER-3"},
         ]
     )
     assert answer.status_code == 200, answer.content
     data = answer.json()
     rows = data["rows"]
     job = BulkJob.objects.get(pk=data["job_id"])
-    assert (data["accepted"], data["refused"], data["queued"], data["already_shipped"]) == (2, 4, 1, 1)
+    assert (data["accepted"], data["refused"], data["queued"], data["already_shipped"]) == (2, 5, 1, 1)
     assert rows[0] == {
         "order_number": fresh.order_number,
         "status": "queued",
@@ -91,6 +92,7 @@ def test_rows_are_answered_one_by_one_and_shipped_once(emulator, shop, post):
     assert rows[3]["status"] == rows[4]["status"] == "refused"
     assert "Unknown order" in rows[3]["error"] and "Unknown order" in rows[4]["error"]  # not "another shop"
     assert rows[5]["status"] == "refused"  # unknown order number first: a carrier alone is checked below
+    assert rows[6]["status"] == "refused" and "listed twice" in rows[6]["error"]
     # The job shipped the one order to send, once, through the admin's service (audited, written back).
     assert (job.kind, job.state, job.total, job.succeeded) == ("orders.ship", "succeeded", 1, 1)
     fresh.refresh_from_db()
@@ -100,7 +102,7 @@ def test_rows_are_answered_one_by_one_and_shipped_once(emulator, shop, post):
     shipped_other.refresh_from_db()
     assert shipped_other.tracking_code == "FIRST-1"  # never changed by the refused row
     call = IntegrationCall.objects.filter(path=URL).latest("pk")
-    assert (call.rows, call.accepted, call.refused) == (6, 2, 4) and "no-such-order" in call.error
+    assert (call.rows, call.accepted, call.refused) == (7, 2, 5) and "no-such-order" in call.error
 
 
 def test_unknown_carrier_and_missing_values_are_refused_per_row(emulator, shop, post):

@@ -57,3 +57,6 @@ def test_tracking_of_a_label_bought_on_reverb_shows_after_the_next_pull(emulator
     box = shipment_box("Viewer", order)
     assert "USPS" in box and "9400LABEL1" in box and "No tracking yet" not in box
     assert re.search(r'<a href="https://reverb.com/tracking/USPS/9400LABEL1"[^>]*>9400LABEL1</a>', box)
+    assert "correct it on Reverb" not in box  # a viewer does not ship
+    shipper = shipment_box("Shipping", order)
+    assert "correct it on Reverb" in shipper and f'href="{order.web_url}"' in shipper  # no API for it
