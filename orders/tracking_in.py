@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
+
 from backoffice.background.jobs import ItemSpec, create_job
 from backoffice.models import BulkJob, BulkJobItem
 
@@ -165,7 +167,9 @@ def take(
     answers = [RowAnswer(row, error=_first_problem(row)) for row in rows]
     live = [a for a in answers if not a.error]
     numbers = [a.row.order_number for a in live if a.row.order_number]
-    list(Order.objects.select_for_update().filter(account=account, order_number__in=numbers).values("pk"))
+    bundles = [a.row.bundle_id for a in live if a.row.bundle_id]
+    named = Q(order_number__in=numbers) | Q(order_bundle_id__in=bundles)
+    list(Order.objects.select_for_update().filter(named, account=account).values("pk"))
     orders = _orders_of(account, [a.row for a in live])
     plan_rows: list[bulk.ShipRow] = []
     seen: set[str] = set()
