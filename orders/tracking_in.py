@@ -191,9 +191,9 @@ def take(
         plan_rows += [bulk.ShipRow(n, row.carrier, row.tracking_number) for n in answer.order_numbers]
     if not plan_rows:
         return Intake(answers)
-    first = {
-        p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup or {})
-    }
+    if lookup is None:  # read before the transaction when the rows named known orders; else only if needed
+        lookup = bulk.provider_lookup(account) if orders else {}
+    first = {p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup)}
     waiting = _queued_items(account, [n for a in live for n in a.order_numbers])
     known = {o.order_number: o for group in orders.values() for o in group}
     specs: list[ItemSpec] = []
