@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from listings.models import Listing
+from orders import tracking_in
 from orders.models import Order
 
 from . import services
@@ -88,6 +90,58 @@ class IntegrationView(APIView):
                 status=status.HTTP_500_INTERNAL_SERVER_ERROR,
             )
 
+    def idempotency_key(self, request: Request) -> str:
+        """The batch's Idempotency-Key ('' when none), checked with the body's announced size before the body
+        is read (400 for a bad key, 413 for a body over the cap)."""
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise exceptions.ValidationError(
+                {"detail": f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters."}
+            )
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > max_body_bytes():
+            raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
+        return key
+
+    def answer_once(self, key: str, digest: str, apply: Callable[[], dict[str, Any]]) -> Response:
+        """`apply()`'s answer (200), in one transaction with the claim of `key`: a twin with the same key and
+        body waits for the claim and replays the first answer; with another body it gets 409; neither applies
+        anything. Without a key, `apply()` runs alone (an error part way applies nothing)."""
+        integration = self.integration()
+        if not key:
+            with transaction.atomic():
+                answer = apply()
+            return Response(answer, status=200)
+        for _ in range(3):  # a twin holding the key rolled back: claim it again
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():  # the claim: a twin's insert waits here until this commits
+                        claim = IdempotentRequest.objects.create(
+                            integration=integration, key=key, body_hash=digest, status_code=200, response={}
+                        )
+                except IntegrityError:
+                    claim = None
+                if claim is not None:
+                    answer = apply()
+                    claim.response = answer
+                    claim.save(update_fields=["response"])
+                    return Response(answer, status=200)
+            first = IdempotentRequest.objects.filter(integration=integration, key=key).first()
+            if first is not None:
+                return self._replay(first, digest)
+        raise exceptions.APIException("The Idempotency-Key could not be claimed; try again.")
+
+    @staticmethod
+    def _replay(first: IdempotentRequest, digest: str) -> Response:
+        if first.body_hash != digest:
+            return Response(
+                {"detail": "This Idempotency-Key was used with another body; use a new key for a new batch."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        response = Response(first.response, status=first.status_code)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         integration = getattr(request, "_stock_integration", None) or (
@@ -111,7 +165,7 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
         error = error[:2000]
     elif counts.get("refused"):
         refused = [r for r in counts.get("rows", []) if r.get("status") == "refused"]
-        error = "; ".join(f"{r['sku']}: {r['error']}" for r in refused[:10])
+        error = "; ".join(f"{row_name(r)}: {r.get('error', '')}" for r in refused[:10])
     IntegrationCall.objects.create(
         integration=integration,
         method=request.method,
@@ -122,6 +176,11 @@ def record_call(integration: Integration, request: Any, status_code: int, data: 
         refused=counts.get("refused", 0) or 0,
         error=error,
     )
+
+
+def row_name(row: dict[str, Any]) -> str:
+    """What a row of an answer is about: its SKU, order number or bundle."""
+    return str(row.get("sku") or row.get("order_number") or row.get("bundle_id") or "?")
 
 
 ErrorAnswer = inline_serializer(
@@ -298,39 +357,10 @@ class StockView(IntegrationView):
         },
     )
     def put(self, request: Request) -> Response:
-        integration = self.integration()
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise exceptions.ValidationError(
-                {"detail": f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters."}
-            )
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > max_body_bytes():
-            raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
+        key = self.idempotency_key(request)
         rows = stock_rows(request.data)
-        if not key:
-            with transaction.atomic():  # an error part way applies nothing
-                answer = self._apply(integration, rows)
-            return Response(answer, status=200)
-        digest = _body_hash(rows)
-        for _ in range(3):  # a twin holding the key rolled back: claim it again
-            with transaction.atomic():
-                try:
-                    with transaction.atomic():  # the claim: a twin's insert waits here until this commits
-                        claim = IdempotentRequest.objects.create(
-                            integration=integration, key=key, body_hash=digest, status_code=200, response={}
-                        )
-                except IntegrityError:
-                    claim = None
-                if claim is not None:
-                    answer = self._apply(integration, rows)
-                    claim.response = answer
-                    claim.save(update_fields=["response"])
-                    return Response(answer, status=200)
-            first = IdempotentRequest.objects.filter(integration=integration, key=key).first()
-            if first is not None:
-                return self._replay(first, digest)
-        raise exceptions.APIException("The Idempotency-Key could not be claimed; try again.")
+        integration = self.integration()
+        return self.answer_once(key, _body_hash(rows), lambda: self._apply(integration, rows))
 
     @staticmethod
     def _apply(integration: Integration, rows: list[Any]) -> dict[str, Any]:
@@ -344,16 +374,167 @@ class StockView(IntegrationView):
             "rows": [r.as_dict() for r in result.rows],
         }
 
-    @staticmethod
-    def _replay(first: IdempotentRequest, digest: str) -> Response:
-        if first.body_hash != digest:
-            return Response(
-                {"detail": "This Idempotency-Key was used with another body; use a new key for a new batch."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        response = Response(first.response, status=first.status_code)
-        response["Idempotent-Replayed"] = "true"
-        return response
+
+# ---- POST /api/v1/shipments/ -----------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "string", "pattern": "^[^\\u0000]*$"})
+class TextField(serializers.Field):
+    """A JSON string without NUL (which no database column holds); its value is checked per row."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        if "\x00" in data:
+            raise serializers.ValidationError("Must not contain a NUL character.")
+        return data
+
+
+class ShipmentRowSerializer(serializers.Serializer):
+    order_number = SkuField(required=False, help_text="Reverb's order number (or give `bundle_id`).")
+    bundle_id = SkuField(
+        required=False,
+        help_text="Instead of `order_number`: ships every order of Reverb's bundle (one checkout) with it.",
+    )
+    carrier = TextField(
+        required=False,
+        help_text="One of Reverb's provider names (UPS, USPS, Royal Mail, ..., Other), or a name mapped to "
+        "one in Orders › Shipping provider mappings (case-insensitive). Unknown: the row is refused.",
+    )
+    tracking_number = TextField(required=False, help_text="At most 255 characters.")
+    ship_date = TextField(
+        required=False,
+        help_text="Optional date (2026-12-07), kept with the shipment's job item. Reverb's ship call takes "
+        "no date: Reverb dates the shipment when it is sent.",
+    )
+
+
+class ShipmentBatchSerializer(serializers.Serializer):
+    items = serializers.ListField(child=ShipmentRowSerializer(), max_length=MAX_ROWS)
+
+
+ShipmentRowAnswer = inline_serializer(
+    "ShipmentRowAnswer",
+    {
+        "order_number": serializers.CharField(required=False, help_text="As sent (rows naming an order)."),
+        "bundle_id": serializers.CharField(required=False, help_text="As sent (rows naming a bundle)."),
+        "status": serializers.ChoiceField(
+            [tracking_in.QUEUED, tracking_in.ALREADY, tracking_in.REFUSED],
+            help_text="queued: will be shipped on Reverb by job `job_id` (or already waits in it); "
+            "already_shipped: Reverb has this tracking number, nothing is sent; refused: see `error`.",
+        ),
+        "carrier": serializers.CharField(required=False, help_text="Accepted rows: as sent."),
+        "provider": serializers.CharField(required=False, help_text="Accepted rows: Reverb's provider name."),
+        "tracking_number": serializers.CharField(required=False, help_text="Accepted rows."),
+        "order_numbers": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="Accepted rows: the orders it covers."
+        ),
+        "job_id": serializers.IntegerField(required=False, help_text="Queued rows: the ship job."),
+        "error": serializers.CharField(required=False, help_text="Refused rows: why, and what to do."),
+    },
+)
+ShipmentAnswer = inline_serializer(
+    "ShipmentAnswer",
+    {
+        "accepted": serializers.IntegerField(help_text="queued + already_shipped."),
+        "refused": serializers.IntegerField(),
+        "queued": serializers.IntegerField(),
+        "already_shipped": serializers.IntegerField(),
+        "job_id": serializers.IntegerField(
+            allow_null=True, help_text="The ship job this batch created (null when it queued nothing new)."
+        ),
+        "rows": serializers.ListField(child=ShipmentRowAnswer, help_text="One per row sent, in order."),
+    },
+)
+
+
+def shipment_rows(data: Any) -> list[dict[str, Any]]:
+    """The rows of a body, checked for their JSON types (400 otherwise); their values are checked per row."""
+    rows = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise exceptions.ValidationError(
+            {"detail": 'Send {"items": [{"order_number": .., "carrier": .., "tracking_number": ..}, ..]}.'}
+        )
+    if len(rows) > MAX_ROWS:
+        raise exceptions.ValidationError(
+            {"detail": f"At most {MAX_ROWS} rows per call; this one had {len(rows)}."}
+        )
+    checked = ShipmentRowSerializer(data=rows, many=True)
+    if not checked.is_valid():
+        found = checked.errors
+        pairs = found.items() if isinstance(found, dict) else enumerate(found)
+        raise exceptions.ValidationError(
+            {
+                "detail": "Some rows are not objects of the documented types; nothing was applied.",
+                "errors": {str(n): e for n, e in pairs if e},
+            }
+        )
+    return rows
+
+
+class ShipmentsView(IntegrationView):
+    @extend_schema(
+        operation_id="shipments_create",
+        summary="Ship orders on Reverb with their tracking numbers (up to 1,000 rows)",
+        description=(
+            "For shipping tools: each row names an order of this integration's Reverb account "
+            "(`order_number`, or `bundle_id` for every order of one checkout), a `carrier` and a "
+            "`tracking_number`. The answer comes at once, per row: `queued` (shipped on Reverb in the "
+            "background by the ship job `job_id`, at Reverb's pace of about one order every two seconds; "
+            "its progress is on the job's page in the admin, and `GET /api/v1/orders/?since=...` shows "
+            "`shipped_at` and `tracking_code` once Reverb has it), `already_shipped` (Reverb has this "
+            "tracking number: nothing is sent again), or `refused` with the reason: unknown order or bundle "
+            "(also an order of another shop), an unknown carrier (neither Reverb's name nor mapped), an "
+            "order not paid, for local pickup, or already shipped with another tracking number (Reverb's "
+            "API documents no way to change it; correct it on Reverb), a tracking number used on another "
+            "order, or one missing. Each order is shipped once, through the same service as the admin's "
+            "Ship button, with the buyer notified. The `Idempotency-Key` works as on `PUT /api/v1/stock/`: "
+            "claimed with the batch, a retry with the same key and body answers the first answer "
+            "(`Idempotent-Replayed: true`) and queues nothing; the same key with another body is refused "
+            "(409)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": MAX_KEY_LENGTH},
+                OpenApiParameter.HEADER,
+                required=False,
+                description="One per batch, at most 255 characters; per integration.",
+            ),
+            REPLAYED,
+        ],
+        request=ShipmentBatchSerializer,
+        responses={
+            200: ShipmentAnswer,
+            400: OpenApiResponse(
+                ErrorAnswer,
+                "Not JSON, no `items` list, more than 1,000 rows, a row of the wrong JSON type, or an "
+                "Idempotency-Key over 255 characters.",
+            ),
+            401: UNAUTHORIZED,
+            406: NOT_ACCEPTABLE,
+            409: OpenApiResponse(
+                ErrorAnswer, "This Idempotency-Key was used with another body: nothing queued."
+            ),
+            413: OpenApiResponse(
+                ErrorAnswer, "The body is larger than the limit: nothing read, nothing queued."
+            ),
+            415: OpenApiResponse(ErrorAnswer, "Not `Content-Type: application/json`."),
+            500: SERVER_ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        key = self.idempotency_key(request)
+        rows = shipment_rows(request.data)
+        integration = self.integration()
+        account = integration.account
+        lookup = tracking_in.carriers(account, [tracking_in.ShipmentRow.of(r) for r in rows])  # outside
+
+        def apply() -> dict[str, Any]:
+            taken = tracking_in.take(account, rows, lookup=lookup, source=f"API: {integration.name}")
+            return taken.as_dict()
+
+        return self.answer_once(key, _body_hash({"shipments": rows}), apply)
 
 
 # ---- read API --------------------------------------------------------------------------------------

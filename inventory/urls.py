@@ -6,6 +6,7 @@ from . import api
 
 urlpatterns = [
     path("v1/stock/", api.StockView.as_view(), name="api_stock"),
+    path("v1/shipments/", api.ShipmentsView.as_view(), name="api_shipments"),
     path("v1/listings/", api.ListingsView.as_view(), name="api_listings"),
     path("v1/orders/", api.OrdersView.as_view(), name="api_orders"),
     path(

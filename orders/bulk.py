@@ -86,11 +86,16 @@ def provider_lookup(account: ReverbAccount) -> dict[str, str]:
 
 
 def plan(
-    account: ReverbAccount, rows: list[ShipRow], *, expand_bundles: bool = True
+    account: ReverbAccount,
+    rows: list[ShipRow],
+    *,
+    expand_bundles: bool = True,
+    lookup: dict[str, str] | None = None,
 ) -> list[PlannedShipment]:
     """Validate every row (unknown order, wrong state, unknown provider, duplicate tracking number) and add
-    the other shippable orders of a row's bundle (one tracking number ships the whole bundle)."""
-    lookup = provider_lookup(account)
+    the other shippable orders of a row's bundle (one tracking number ships the whole bundle). `lookup`:
+    `provider_lookup(account)` when the caller already has it (it may read Reverb's provider list)."""
+    lookup = provider_lookup(account) if lookup is None else lookup
     numbers = [r.order_number for r in rows]
     orders = {o.order_number: o for o in Order.objects.filter(account=account, order_number__in=numbers)}
     planned: list[PlannedShipment] = []

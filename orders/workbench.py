@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.models import ApiCall
+from backoffice.sync.mapping import link
 
 from .models import Order
 
@@ -146,6 +147,39 @@ def actions(order: Order, user: Any) -> list[tuple[str, str, str]]:
     return result
 
 
+# Reverb's label purchase for an order: only the low-trust compiled summary names this link (API-NOTES 6.4);
+# no live order shows it. So this name first, else any `_links` entry with "label" in its name.
+LABEL_LINK = "purchase_shipping_label"
+
+
+def _web_href(links: dict[str, Any], name: str) -> str:
+    """An http(s) address of link `name`: its `href`, or its `web.href` (as `contact_buyer` has it)."""
+    href = link({"_links": links}, name) or link({"_links": links.get(name) or {}}, "web")
+    return href if href.startswith(("https://", "http://")) else ""
+
+
+def label_url(order: Order) -> str:
+    """Where Reverb sells a shipping label for this order ('' when the order's payload offers none)."""
+    links = order.raw.get("_links") if isinstance(order.raw, dict) else None
+    if not isinstance(links, dict):
+        return ""
+    names = [LABEL_LINK, *sorted(n for n in links if "label" in str(n).lower() and n != LABEL_LINK)]
+    return next((href for href in (_web_href(links, n) for n in names if n in links) if href), "")
+
+
+def shipment(order: Order) -> dict[str, Any]:
+    """The shipment as the mirror has it (a label bought on Reverb shows here after the next pull)."""
+    links = order.raw.get("_links") if isinstance(order.raw, dict) else None
+    return {
+        "provider": order.shipping_provider,
+        "tracking": order.tracking_code,
+        "status": order.shipment_status,
+        "shipped_at": order.shipped_at,
+        "tracking_url": _web_href(links, "web_tracking") if isinstance(links, dict) else "",
+        "label_url": label_url(order),
+    }
+
+
 def workbench_context(order: Order, user: Any) -> dict[str, Any]:
     bundle = (
         Order.objects.filter(account_id=order.account_id, order_bundle_id=order.order_bundle_id).order_by(
@@ -162,4 +196,6 @@ def workbench_context(order: Order, user: Any) -> dict[str, Any]:
         "bundle": list(bundle),
         "money": money(order),
         "timeline": timeline(order),
+        "shipment": shipment(order),
+        "can_ship": user.has_perm("orders.ship_order"),
     }
