@@ -54,6 +54,11 @@ class ConversationAdmin(ReverbMirrorAdmin):
                 self.admin_site.admin_view(views.conversation),
                 name="messaging_conversation_thread",
             ),
+            path(
+                "write/<int:order_pk>/",
+                self.admin_site.admin_view(views.write_about_order),
+                name="messaging_conversation_write",
+            ),
         ]
         return own + super().get_urls()
 

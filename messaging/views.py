@@ -25,10 +25,12 @@ from .services import (
     counter_offer,
     decline_offer,
     decline_with_message,
+    find_conversation,
     list_price,
     mark_read,
     offer_floor,
     reply,
+    write_to_buyer,
 )
 
 
@@ -228,4 +230,56 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         order=order,
         saved_replies=saved,
         can_reply=request.user.has_perm("messaging.reply_message"),
+    )
+
+
+def write_about_order(request: HttpRequest, order_pk: int) -> HttpResponse:
+    """The seller writes first, from an order (a delay notice, an address check, return instructions):
+    in the buyer's conversation about the listing when there is one, else a new one; saved replies are
+    filled with the order's placeholders. Single-use, as every form that sends on Reverb."""
+    require(request, "messaging.reply_message")
+    order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=order_pk)
+    existing = find_conversation(order.account_id, order.buyer_id, order.product_id)
+    if existing is not None and request.method != "POST":
+        messages.info(
+            request, "You already have a conversation with this buyer about this listing: write there."
+        )
+        return redirect(reverse("admin:messaging_conversation_thread", args=[existing.pk]))
+    saved = saved_replies.for_conversation(None, order)
+    chosen = next((text for r, text in saved if str(r.pk) == request.GET.get("saved_reply")), None)
+    form = ReplyForm(request.POST or None, initial={"body": chosen} if chosen is not None else None)
+    form.fields["body"].label = "Message"
+    if request.method == "POST" and form.is_valid():
+        first, key = once.spend(request, "messaging.write_first")
+        if not first:
+            messages.warning(request, once.refusal(request))
+            return redirect(reverse("admin:orders_order_change", args=[order.pk]))
+        done = report(
+            request,
+            lambda: [  # a list: sent even when Reverb's answer named no conversation (None inside)
+                write_to_buyer(
+                    order.account,
+                    buyer_id=order.buyer_id,
+                    listing_reverb_id=order.product_id,
+                    body=form.cleaned_data["body"],
+                    actor=request.user,
+                    about=("order", order.order_number),
+                )
+            ],
+            "Message sent to the buyer.",
+        )
+        if done is None:  # refused or failed: nothing went, the form may be sent again
+            once.release(key)
+        elif done[0] is not None:
+            return redirect(reverse("admin:messaging_conversation_thread", args=[done[0].pk]))
+        else:
+            return redirect(reverse("admin:orders_order_change", args=[order.pk]))
+    return page(
+        request,
+        "messaging/write_first.html",
+        f"Write to {order.buyer_name or 'the buyer'} about order {order.order_number}",
+        Conversation._meta,
+        order=order,
+        form=form,
+        saved_replies=saved,
     )

@@ -143,6 +143,11 @@ def actions(order: Order, user: Any) -> list[tuple[str, str, str]]:
         if label == "Ship" and order.is_local_pickup:
             continue
         result.append((label, reverse(name, args=[order.pk]), refusal(order)))
+    if user.has_perm("messaging.reply_message"):  # a delay notice, an address check: the seller writes first
+        refusal = "" if order.buyer_id else "Reverb did not say who the buyer is."
+        result.append(
+            ("Write to the buyer", reverse("admin:messaging_conversation_write", args=[order.pk]), refusal)
+        )
     result.append(("Packing slip", reverse("admin:orders_order_packing_slip", args=[order.pk]), ""))
     return result
 

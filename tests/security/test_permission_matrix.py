@@ -71,6 +71,7 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
         "messaging.view_conversation",
     ),
     "messaging_negotiation_inbox": (None, "", "messaging.view_negotiation"),
+    "messaging_conversation_write": ("orders.order", "messaging.reply_message", "messaging.reply_message"),
     "messaging_negotiation_offer": (
         "messaging.negotiation",
         "messaging.respond_offer",
