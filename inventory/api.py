@@ -204,6 +204,9 @@ StockRowAnswer = inline_serializer(
         "quantity": serializers.IntegerField(required=False, help_text="Accepted rows."),
         "listing_id": serializers.CharField(required=False, help_text="Accepted rows: Reverb's listing id."),
         "reverb_sku": serializers.CharField(required=False, help_text="Accepted rows."),
+        "reverb_quantity": serializers.IntegerField(
+            required=False, help_text="Accepted rows: what Reverb gets, the quantity less the stock buffer."
+        ),
         "queued": serializers.BooleanField(required=False, help_text="Accepted rows: waits to be sent."),
         "error": serializers.CharField(required=False, help_text="Refused rows: why."),
     },
