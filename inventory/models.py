@@ -337,7 +337,8 @@ class StockSyncEntry(SyncLogEntry):
 
     @property
     def quantities(self) -> str:
-        """ "received 5, sent 4 (1 held back)": the reported quantity and Reverb's, when a buffer held some."""
+        """The reported quantity and Reverb's when a buffer held some back: "received 5, sent 4 (1 held
+        back)"."""
         raw = self.raw if isinstance(self.raw, dict) else {}
         reported, quantity = raw.get("reported"), raw.get("quantity")
         if reported is None or quantity is None or reported == quantity:
