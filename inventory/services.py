@@ -151,7 +151,7 @@ def _one_of(listings: list[Listing], driven: set[int]) -> Listing | list[Listing
 
 def shared_sku_error(sku: str, reverb_sku: str, listings: Sequence[Listing]) -> str:
     named = sku if sku == reverb_sku else f"{sku} (Reverb SKU {reverb_sku})"
-    ids = ", ".join(x.reverb_id for x in listings)
+    ids = ", ".join(x.reverb_id for x in sorted(listings, key=lambda x: x.pk))
     return (
         f"SKU {named} is used by {len(listings)} listings on Reverb (ids {ids}): make it unique "
         "— Listings › Catalogue health"
