@@ -460,7 +460,7 @@ class ListingStockBufferAdmin(BaseAdmin):
     form = ListingStockBufferForm
     list_display = ["listing", "hold_back", "publish_at_most"]
     search_fields = ["listing__sku", "=listing__reverb_id"]
-    autocomplete_fields = ["listing"]
+    raw_id_fields = ["listing"]  # (a pick list of every listing would be huge)
     list_select_related = ["listing"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
