@@ -441,6 +441,29 @@ class AccountStockBufferAdmin(BaseAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["account"] if obj is not None else []
 
+    def save_model(self, request: HttpRequest, obj: AccountStockBuffer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _reapply(request, obj.account)
+
+    def delete_model(self, request: HttpRequest, obj: AccountStockBuffer) -> None:
+        account = obj.account  # (its key is the account's: gone from obj once deleted)
+        super().delete_model(request, obj)
+        _reapply(request, account)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccountStockBuffer]) -> None:
+        accounts = [b.account for b in queryset.select_related("account")]
+        super().delete_queryset(request, queryset)
+        for account in accounts:
+            _reapply(request, account)
+
+
+def _reapply(request: HttpRequest, account: Any, listing_ids: list[int] | None = None) -> None:
+    """A buffer changed: the quantities already reported get their Reverb quantity again, now."""
+    n = services.apply_buffer(account, listing_ids, detail=f"stock buffer changed by {request.user}"[:200])
+    if n:
+        services.request_drain(account.pk)
+        messages.info(request, f"{n} listing(s) of {account} get a new quantity on Reverb; being sent.")
+
 
 class ListingStockBufferForm(forms.ModelForm):
     class Meta:
@@ -465,6 +488,21 @@ class ListingStockBufferAdmin(BaseAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["listing"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: ListingStockBuffer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _reapply(request, obj.listing.account, [obj.listing_id])
+
+    def delete_model(self, request: HttpRequest, obj: ListingStockBuffer) -> None:
+        listing = obj.listing  # (its key is the listing's: gone from obj once deleted)
+        super().delete_model(request, obj)
+        _reapply(request, listing.account, [listing.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ListingStockBuffer]) -> None:
+        listings = [b.listing for b in queryset.select_related("listing__account")]
+        super().delete_queryset(request, queryset)
+        for listing in listings:
+            _reapply(request, listing.account, [listing.pk])
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "listing":  # only the user's shops' listings can be chosen (a forged id too)

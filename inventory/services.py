@@ -342,27 +342,91 @@ def set_stock(
                 )
             )
         StockIntent.objects.bulk_create(created.values(), batch_size=500)
-        StockIntent.objects.bulk_update(
-            touched.values(),
-            [
-                "quantity",
-                "source",
-                "source_detail",
-                "changed_at",
-                "status",
-                "priority",
-                "queued_at",
-                "next_try_at",
-                "attempts",
-                "last_error",
-                "sku",
-                "forced",
-                "reported",
-            ],
-            batch_size=500,
-        )
+        StockIntent.objects.bulk_update(touched.values(), WANT_FIELDS, batch_size=500)
         SyncLogEntry.objects.bulk_create(log_rows, batch_size=500)
     return result
+
+
+# What set_stock writes of an intent (never the send's lease fields: a send may hold the row).
+WANT_FIELDS = [
+    "quantity",
+    "source",
+    "source_detail",
+    "changed_at",
+    "status",
+    "priority",
+    "queued_at",
+    "next_try_at",
+    "attempts",
+    "last_error",
+    "sku",
+    "forced",
+    "reported",
+]
+
+
+def apply_buffer(
+    account: ReverbAccount, listing_ids: Iterable[int] | None = None, *, detail: str = ""
+) -> int:
+    """A stock buffer changed (the account's, or those of `listing_ids`): each intent with a reported
+    quantity gets its Reverb quantity again from it, queued when it differs (a quantity Reverb refuses,
+    such as 2 on a used listing once a cap is gone, is left as it is and logged). Returns how many
+    changed; the caller asks for a drain."""
+    now = timezone.now()
+    with transaction.atomic():
+        lock_queue(account.pk)
+        rows = StockIntent.objects.filter(account=account, reported__isnull=False).select_related("listing")
+        if listing_ids is not None:
+            rows = rows.filter(listing_id__in=list(listing_ids))
+        intents = list(rows)
+        buffers = buffer.buffers_for(account, [i.listing_id for i in intents])
+        changed: list[StockIntent] = []
+        log_rows: list[SyncLogEntry] = []
+        for intent in intents:
+            held, listing, reported = buffers[intent.listing_id], intent.listing, intent.reported or 0
+            desired = held.apply(reported)
+            if desired == intent.quantity:
+                continue
+            rule = editing.inventory_errors(listing.condition_uuid, desired)
+            if rule:
+                text = f"stock buffer changed: {desired} not sent: " + "; ".join(rule["inventory"])
+                log_rows.append(
+                    _entry(
+                        account,
+                        IN,
+                        listing.sku,
+                        "failed",
+                        text,
+                        listing=listing,
+                        source=Source.PERSON,
+                        detail=detail,
+                        quantity=desired,
+                        reported=reported,
+                        field_errors=rule,
+                    )
+                )
+                continue
+            _want(intent, listing, desired, Source.PERSON, detail, now)
+            changed.append(intent)
+            log_rows.append(
+                _entry(
+                    account,
+                    IN,
+                    listing.sku,
+                    "success",
+                    "stock buffer changed: "
+                    + _received_text(reported, desired, held)
+                    + (" queued" if intent.status == StockIntent.Status.QUEUED else " (already on Reverb)"),
+                    listing=listing,
+                    source=Source.PERSON,
+                    detail=detail,
+                    quantity=desired,
+                    reported=reported,
+                )
+            )
+        StockIntent.objects.bulk_update(changed, WANT_FIELDS, batch_size=500)
+        SyncLogEntry.objects.bulk_create(log_rows, batch_size=500)
+    return len(changed)
 
 
 def _received_text(reported: int, desired: int, held: buffer.Buffer) -> str:

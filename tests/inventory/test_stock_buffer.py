@@ -143,3 +143,27 @@ def test_managers_edit_the_buffers_in_the_admin(account: ReverbAccount, strict_m
         "/admin/inventory/listingstockbuffer/add/", {"listing": elsewhere.pk, "hold_back": "1"}
     )
     assert refused.status_code == 200 and not ListingStockBuffer.objects.filter(listing=elsewhere).exists()
+
+
+def test_a_changed_buffer_applies_to_what_was_reported_already(
+    account: ReverbAccount, admin_client: Any, emulator: Any
+) -> None:
+    listing = inventory_listing(account)
+    put(account, listing.sku, 5)
+    services.drain(account)
+    assert emu_record(emulator, listing)["inventory"] == 5
+    admin_client.post(
+        "/admin/inventory/accountstockbuffer/add/",
+        {"account": account.pk, "hold_back": "1", "publish_at_most": ""},
+    )
+    intent = StockIntent.objects.get(listing=listing)
+    assert (intent.reported, intent.quantity, intent.status, intent.source) == (5, 4, "queued", "person")
+    logged = StockSyncEntry.objects.filter(resource=services.IN, sku=listing.sku).order_by("-id")[0]
+    assert logged.message.startswith("stock buffer changed: received 5, 4 for Reverb")
+    services.drain(account)
+    assert emu_record(emulator, listing)["inventory"] == 4
+    own = ListingStockBuffer.objects.create(listing=listing, hold_back=0)
+    admin_client.post(f"/admin/inventory/listingstockbuffer/{own.pk}/delete/", {"post": "yes"})
+    assert StockIntent.objects.get(listing=listing).quantity == 4  # the account's again: unchanged
+    admin_client.post("/admin/inventory/listingstockbuffer/add/", {"listing": listing.pk, "hold_back": "0"})
+    assert StockIntent.objects.get(listing=listing).quantity == 5
