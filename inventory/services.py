@@ -886,12 +886,18 @@ def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any
 
 def restock(listing: Listing, quantity: int, *, detail: str = "") -> StockIntent:
     """An approved refund whose item came back: the shop's quantity goes up by `quantity`, queued (less
-    the stock buffer, like any reported quantity: the base is what was reported, not what Reverb got)."""
-    intent = StockIntent.objects.filter(listing=listing).first()
+    the stock buffer, like any reported quantity: the base is what was reported, not what Reverb got).
+    It goes where the SKU's stock goes (`listings_by_sku`): a sold listing whose SKU a live one reuses
+    restocks the live one; a SKU naming several listings is refused (ValueError, with the reason)."""
+    lookup = listings_by_sku(listing.account, [listing.sku] if listing.sku else [])
+    if listing.sku in lookup.shared:
+        raise ValueError(lookup.shared[listing.sku])
+    target = lookup.found[listing.sku][1] if listing.sku in lookup.found else listing
+    intent = StockIntent.objects.filter(listing=target).first()
     if intent is not None:
         base = intent.reported if intent.reported is not None else intent.quantity
     else:
-        base = listing.inventory or 0
+        base = target.inventory or 0
     result = set_stock(
         listing.account,
         [{"sku": listing.sku, "quantity": base + quantity}],
@@ -901,4 +907,4 @@ def restock(listing: Listing, quantity: int, *, detail: str = "") -> StockIntent
     row = result.rows[0]
     if row.status != "accepted":
         raise ValueError(row.error)
-    return StockIntent.objects.get(listing=listing)
+    return StockIntent.objects.get(account_id=listing.account_id, listing__reverb_id=row.listing_id)

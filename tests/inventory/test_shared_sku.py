@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rest_framework.test import APIClient
 
 from backoffice.models import ReverbAccount, SyncLogEntry
@@ -98,3 +99,14 @@ def test_when_all_are_sold_the_one_this_queue_drives_is_restocked(account: Rever
     StockIntent.objects.create(account=account, listing=old, sku=old.sku, quantity=0, source=Source.API)
     row = put(account, listing.sku, 3)  # both driven once: no way to tell, refused
     assert row.status == "refused" and "used by 2 listings" in row.error
+
+
+def test_a_refund_restock_goes_where_the_skus_stock_goes(account: ReverbAccount) -> None:
+    listing = inventory_listing(account)
+    old = twin(listing, state="sold_out", inventory=0)  # the returned item was sold from the old listing
+    put(account, listing.sku, 3)
+    intent = services.restock(old, 1)
+    assert (intent.listing_id, intent.reported, intent.quantity) == (listing.pk, 4, 4)
+    twin(listing, state="live")
+    with pytest.raises(ValueError, match="is used by 2 listings on Reverb"):
+        services.restock(old, 1)
