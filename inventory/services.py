@@ -296,7 +296,8 @@ def set_stock(
                         listing=listing,
                         source=source,
                         detail=detail,
-                        quantity=item.quantity,
+                        quantity=desired,
+                        reported=item.quantity,
                         field_errors=rule,
                     )
                 )
@@ -314,9 +315,10 @@ def set_stock(
                 and not force
             ):
                 item.queued = intent.status == StockIntent.Status.QUEUED
-                if intent.reported != item.quantity and listing.pk not in created:  # (a cap: same for Reverb)
+                if intent.reported != item.quantity:  # (under a cap: a new report, the same for Reverb)
                     intent.reported = item.quantity
-                    touched[listing.pk] = intent
+                    if listing.pk not in created:
+                        touched[listing.pk] = intent
                 continue  # nothing new to send
             if intent is None:
                 intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=desired)
