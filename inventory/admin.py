@@ -13,16 +13,19 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from backoffice.access import accounts_of
+from backoffice.access import accounts_of, for_user
 from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin, ReadOnlyInline
 from backoffice.background.queue import enqueue
+from listings.models import Listing
 
 from . import events, feeds, services
 from .models import (
+    AccountStockBuffer,
     EventDelivery,
     EventEndpoint,
     Integration,
     IntegrationCall,
+    ListingStockBuffer,
     StockFeed,
     StockIntent,
     StockSyncEntry,
@@ -104,6 +107,7 @@ class StockIntentAdmin(ReadOnlyAdmin):
         "sku",
         "listing_link",
         "quantity",
+        "buffer_held",
         "status",
         "priority",
         "source",
@@ -122,6 +126,13 @@ class StockIntentAdmin(ReadOnlyAdmin):
     actions = ["send_now"]
     readonly_fields = [f.name for f in StockIntent._meta.fields]
     change_list_template = "admin/inventory/stockintent/change_list.html"
+
+    @admin.display(description="stock buffer")
+    def buffer_held(self, obj: StockIntent) -> str:
+        """ "5 reported, 1 held back": why Reverb gets less than the shop said."""
+        if obj.reported is None or obj.reported == obj.quantity:
+            return "-"
+        return f"{obj.reported} reported, {obj.reported - obj.quantity} held back"
 
     @admin.display(description="listing")
     def listing_link(self, obj: StockIntent) -> str:
@@ -160,6 +171,7 @@ class StockSyncEntryAdmin(ReadOnlyAdmin):
         "sku",
         "item",
         "source",
+        "quantities",
         "message",
         "errors",
         "account",
@@ -417,3 +429,82 @@ class EventDeliveryAdmin(ReadOnlyAdmin):
         made = [events.replay(d) for d in queryset.select_related("endpoint")]
         enqueue("inventory.tasks.deliver_due")
         self.message_user(request, f"{len(made)} delivery(ies) queued again.")
+
+
+@admin.register(AccountStockBuffer)
+class AccountStockBufferAdmin(BaseAdmin):
+    """Each account's stock buffer: what of the reported quantities its listings hold back from Reverb."""
+
+    list_display = ["account", "hold_back", "publish_at_most"]
+    fields = ["account", "hold_back", "publish_at_most"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["account"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: AccountStockBuffer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _reapply(request, obj.account)
+
+    def delete_model(self, request: HttpRequest, obj: AccountStockBuffer) -> None:
+        account = obj.account  # (its key is the account's: gone from obj once deleted)
+        super().delete_model(request, obj)
+        _reapply(request, account)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccountStockBuffer]) -> None:
+        accounts = [b.account for b in queryset.select_related("account")]
+        super().delete_queryset(request, queryset)
+        for account in accounts:
+            _reapply(request, account)
+
+
+def _reapply(request: HttpRequest, account: Any, listing_ids: list[int] | None = None) -> None:
+    """A buffer changed: the quantities already reported get their Reverb quantity again, now."""
+    n = services.apply_buffer(account, listing_ids, detail=f"stock buffer changed by {request.user}"[:200])
+    if n:
+        services.request_drain(account.pk)
+        messages.info(request, f"{n} listing(s) of {account} get a new quantity on Reverb; being sent.")
+
+
+class ListingStockBufferForm(forms.ModelForm):
+    class Meta:
+        model = ListingStockBuffer
+        fields = ["listing", "hold_back", "publish_at_most"]
+        help_texts = {
+            "hold_back": "Units kept off Reverb; empty: the account's.",
+            "publish_at_most": "Reverb never gets more than this; empty: the account's.",
+        }
+
+
+@admin.register(ListingStockBuffer)
+class ListingStockBufferAdmin(BaseAdmin):
+    """A listing's own stock buffer: each field set beats the account's (its listing page shows the
+    result and links here)."""
+
+    form = ListingStockBufferForm
+    list_display = ["listing", "hold_back", "publish_at_most"]
+    search_fields = ["listing__sku", "=listing__reverb_id"]
+    raw_id_fields = ["listing"]  # (a pick list of every listing would be huge)
+    list_select_related = ["listing"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["listing"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: ListingStockBuffer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _reapply(request, obj.listing.account, [obj.listing_id])
+
+    def delete_model(self, request: HttpRequest, obj: ListingStockBuffer) -> None:
+        listing = obj.listing  # (its key is the listing's: gone from obj once deleted)
+        super().delete_model(request, obj)
+        _reapply(request, listing.account, [listing.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ListingStockBuffer]) -> None:
+        listings = [b.listing for b in queryset.select_related("listing__account")]
+        super().delete_queryset(request, queryset)
+        for listing in listings:
+            _reapply(request, listing.account, [listing.pk])
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "listing":  # only the user's shops' listings can be chosen (a forged id too)
+            kwargs["queryset"] = for_user(Listing.objects.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -263,6 +263,9 @@ StockRowAnswer = inline_serializer(
         "quantity": serializers.IntegerField(required=False, help_text="Accepted rows."),
         "listing_id": serializers.CharField(required=False, help_text="Accepted rows: Reverb's listing id."),
         "reverb_sku": serializers.CharField(required=False, help_text="Accepted rows."),
+        "reverb_quantity": serializers.IntegerField(
+            required=False, help_text="Accepted rows: what Reverb gets, the quantity less the stock buffer."
+        ),
         "queued": serializers.BooleanField(required=False, help_text="Accepted rows: waits to be sent."),
         "error": serializers.CharField(required=False, help_text="Refused rows: why."),
     },
@@ -318,8 +321,10 @@ class StockView(IntegrationView):
         operation_id="stock_set",
         summary="Set stock levels by SKU (up to 1,000 rows)",
         description=(
-            "Answers at once with what was accepted and what was refused per row (unknown SKU, bad "
-            "quantity); accepted changes are sent to Reverb in the background, quantity 0 first. "
+            "Answers at once with what was accepted and what was refused per row (unknown SKU, a SKU "
+            "used by several listings, bad quantity); accepted changes are sent to Reverb in the "
+            "background, quantity 0 first, less the account's or listing's stock buffer "
+            "(`reverb_quantity`). "
             "Send an `Idempotency-Key` header (at most 255 characters, one per batch): the key is claimed "
             "with the batch, so a retry of the same key and body answers the first answer (header "
             "`Idempotent-Replayed: true`) and changes nothing, even when both arrive at once; the same key "

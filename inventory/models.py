@@ -134,7 +134,12 @@ class StockIntent(models.Model):
     account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="+")
     listing = models.OneToOneField("listings.Listing", on_delete=models.CASCADE, related_name="stock_intent")
     sku = models.CharField("SKU", max_length=255, db_index=True)
-    quantity = models.PositiveIntegerField()
+    quantity = models.PositiveIntegerField(
+        help_text="What Reverb is to have (the reported quantity less the stock buffer)."
+    )
+    reported = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What the shop's other channel reported, before the stock buffer."
+    )
     source = models.CharField(max_length=20, choices=Source.choices)
     source_detail = models.CharField(max_length=200, blank=True, default="")
     changed_at = models.DateTimeField(default=timezone.now)
@@ -329,3 +334,60 @@ class StockSyncEntry(SyncLogEntry):
     @property
     def source(self) -> str:
         return str((self.raw or {}).get("source", "")) if isinstance(self.raw, dict) else ""
+
+    @property
+    def quantities(self) -> str:
+        """The reported quantity and Reverb's when a buffer held some back: "received 5, sent 4 (1 held
+        back)"."""
+        raw = self.raw if isinstance(self.raw, dict) else {}
+        reported, quantity = raw.get("reported"), raw.get("quantity")
+        if reported is None or quantity is None or reported == quantity:
+            return "" if quantity is None else str(quantity)
+        verb = "sent" if self.resource == "stock.out" else "for Reverb"
+        return f"received {reported}, {verb} {quantity} ({reported - quantity} held back)"
+
+
+class BufferFields(models.Model):
+    """How much of what the shop's other channels report Reverb gets: `hold_back` units kept off Reverb
+    (a one-off sold in the shop and on Reverb in the same minute is then not sold twice), and at most
+    `publish_at_most` units shown. Applied by `set_stock` (inventory/buffer.py)."""
+
+    hold_back = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Units of the reported quantity kept off Reverb."
+    )
+    publish_at_most = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Reverb never gets more than this; empty: no cap."
+    )
+
+    class Meta:
+        abstract = True
+
+
+class AccountStockBuffer(BufferFields):
+    """An account's stock buffer: the default of its every listing."""
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "stock buffer (account)"
+        verbose_name_plural = "stock buffers (accounts)"
+
+    def __str__(self) -> str:
+        return f"stock buffer of {self.account}"
+
+
+class ListingStockBuffer(BufferFields):
+    """One listing's own buffer: each field set beats the account's; an empty one takes the account's."""
+
+    listing = models.OneToOneField(
+        "listings.Listing", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "stock buffer (listing)"
+        verbose_name_plural = "stock buffers (listings)"
+
+    def __str__(self) -> str:
+        return f"stock buffer of {self.listing}"

@@ -1,8 +1,10 @@
 """Stock in, stock out: the desired quantity per listing, its queue, and the drain that sends it.
 
 - `set_stock` takes rows {sku, quantity} from any source (API client, feed, person), translates the shop's
-  SKUs through the account's SKU mappings, refuses what cannot be applied (unknown SKU, bad quantity), and
-  records the latest quantity per listing (`StockIntent`): a newer change overwrites an unsent one, and a
+  SKUs through the account's SKU mappings, refuses what cannot be applied (unknown SKU, a SKU that names
+  several listings (`listings_by_sku`), bad quantity), turns the reported quantity into Reverb's through
+  the stock buffer (inventory/buffer.py: hold back N, publish at most N), and records the latest quantity
+  per listing (`StockIntent`, with the reported one): a newer change overwrites an unsent one, and a
   quantity equal to what Reverb has leaves nothing to send (unless the row says `"force": true`).
   Quantity 0 goes to the front of the queue. It writes under the account's queue lock (`lock_queue`).
 - `drain` sends the queue, zeros first, then in order, through the listings service's stock-only push
@@ -44,6 +46,7 @@ from listings import editing
 from listings import services as listing_services
 from listings.models import Listing
 
+from . import buffer
 from .models import Source, StockIntent, StockQueue
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,8 @@ RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30
 # Requests one send costs: one PUT of the inventory (a relist rides in the same PUT).
 REQUESTS_PER_SEND = 1
 UNSENDABLE_STATES = ("deleted",)
+# Listings Reverb keeps after their sale or end: a SKU they share with a current listing names that one.
+PAST_STATES = ("ended", "sold", "sold_out")
 # A drain holds its account's queue, and a send its intent, for at most this long without renewing it
 # (a worker that dies lets go by itself); longer than one Reverb call with its retries.
 DRAIN_LEASE = timedelta(minutes=5)
@@ -70,6 +75,7 @@ class RowResult:
     reverb_sku: str = ""
     queued: bool = False
     error: str = ""
+    reverb_quantity: int | None = None  # the quantity less the stock buffer
 
     def as_dict(self) -> dict[str, Any]:
         data = {"sku": self.sku, "status": self.status}
@@ -79,6 +85,7 @@ class RowResult:
                 listing_id=self.listing_id,
                 reverb_sku=self.reverb_sku,
                 queued=self.queued,
+                reverb_quantity=self.reverb_quantity,
             )
         else:
             data["error"] = self.error
@@ -119,9 +126,42 @@ def parse_quantity(value: Any) -> int | None:
     return number if 0 <= number <= MAX_QUANTITY else None
 
 
-def listings_by_sku(account: ReverbAccount, skus: Iterable[str]) -> dict[str, tuple[str, Listing]]:
-    """{shop SKU: (Reverb SKU, listing)} for the SKUs the mirror knows, through the account's SKU mappings
-    (orders.SkuMapping: Reverb SKU <-> the shop's SKU; a SKU with no mapping is taken as Reverb's)."""
+@dataclass
+class SkuLookup:
+    found: dict[str, tuple[str, Listing]]  # {shop SKU: (Reverb SKU, listing)}
+    shared: dict[str, str]  # {shop SKU: why it is refused (it names several listings)}
+
+
+def _one_of(listings: list[Listing], driven: set[int]) -> Listing | list[Listing]:
+    """The listing a SKU names among those that have it, or the ones it cannot choose between.
+
+    Listings marked missing and deleted ones never count (not here). Of the rest, ended and sold ones are
+    the past: Reverb keeps them, often with the SKU the live listing reuses, so one current listing (any
+    other state: live, draft, ...) is the one; several current ones are refused. When all are past (the
+    one-off sold out here and is being restocked), the one this stock queue has been sending to is the
+    one; otherwise refused. Never the newest by guess: that would change another listing's stock."""
+    if len(listings) == 1:
+        return listings[0]
+    current = [x for x in listings if x.state not in PAST_STATES]
+    if current:
+        return current[0] if len(current) == 1 else current
+    ours = [x for x in listings if x.pk in driven]
+    return ours[0] if len(ours) == 1 else listings
+
+
+def shared_sku_error(sku: str, reverb_sku: str, listings: Sequence[Listing]) -> str:
+    named = sku if sku == reverb_sku else f"{sku} (Reverb SKU {reverb_sku})"
+    ids = ", ".join(x.reverb_id for x in sorted(listings, key=lambda x: x.pk))
+    return (
+        f"SKU {named} is used by {len(listings)} listings on Reverb (ids {ids}): make it unique "
+        "— Listings › Catalogue health"
+    )
+
+
+def listings_by_sku(account: ReverbAccount, skus: Iterable[str]) -> SkuLookup:
+    """The listing of each SKU the mirror knows, through the account's SKU mappings (orders.SkuMapping:
+    Reverb SKU <-> the shop's SKU; a SKU with no mapping is taken as Reverb's), and the SKUs refused
+    because they name several listings (`_one_of` says which count)."""
     from orders.models import SkuMapping
 
     wanted = set(skus)
@@ -130,16 +170,26 @@ def listings_by_sku(account: ReverbAccount, skus: Iterable[str]) -> dict[str, tu
         "reverb_sku", "shop_sku"
     ):
         to_reverb[shop_sku] = reverb_sku
-    found: dict[str, Listing] = {}
+    by_sku: dict[str, list[Listing]] = {}
     rows = (
         Listing.objects.filter(account=account, sku__in=set(to_reverb.values()), missing=False)
         .exclude(state__in=UNSENDABLE_STATES)
         .only("id", "account_id", "reverb_id", "sku", "state", "inventory", "condition_uuid", "web_url")
-        .order_by("remote_created_at", "id")  # the newest listing of a SKU wins
+        .order_by("remote_created_at", "id")
     )
     for listing in rows:
-        found[listing.sku] = listing
-    return {shop: (rev, found[rev]) for shop, rev in to_reverb.items() if rev in found}
+        by_sku.setdefault(listing.sku, []).append(listing)
+    several = [x.pk for group in by_sku.values() if len(group) > 1 for x in group]
+    driven = set(StockIntent.objects.filter(listing_id__in=several).values_list("listing_id", flat=True))
+    chosen = {rev: _one_of(group, driven) for rev, group in by_sku.items()}
+    lookup = SkuLookup({}, {})
+    for shop, rev in to_reverb.items():
+        hit = chosen.get(rev)
+        if isinstance(hit, Listing):
+            lookup.found[shop] = (rev, hit)
+        elif hit is not None:
+            lookup.shared[shop] = shared_sku_error(shop, rev, hit)
+    return lookup
 
 
 def _entry(
@@ -154,6 +204,7 @@ def _entry(
     detail: str = "",
     quantity: int | None = None,
     field_errors: Mapping[str, Any] | None = None,
+    reported: int | None = None,
 ) -> SyncLogEntry:
     return SyncLogEntry(
         account=account,
@@ -164,7 +215,7 @@ def _entry(
         status=status,
         message=message,
         field_errors=dict(field_errors or {}),
-        raw={"source": source, "detail": detail, "quantity": quantity},
+        raw={"source": source, "detail": detail, "quantity": quantity, "reported": reported},
     )
 
 
@@ -201,12 +252,14 @@ def set_stock(
         result.rows.append(item)
     with transaction.atomic():  # one writer of the account's intents at a time: no lost update, no
         lock_queue(account.pk)  # second create of a listing's first intent (unique violation)
-        found = listings_by_sku(account, wanted)
+        lookup = listings_by_sku(account, wanted)
+        found = lookup.found
         now = timezone.now()
         intents = {
             i.listing_id: i
             for i in StockIntent.objects.filter(listing_id__in=[x.pk for _, x in found.values()])
         }
+        buffers = buffer.buffers_for(account, [x.pk for _, x in found.values()])
         log_rows: list[SyncLogEntry] = []
         touched: dict[int, StockIntent] = {}
         created: dict[int, StockIntent] = {}
@@ -218,16 +271,21 @@ def set_stock(
                 continue
             hit = found.get(item.sku)
             if hit is None:
-                item.status, item.error = "refused", "unknown SKU: no listing of this account has it"
+                item.status = "refused"
+                item.error = lookup.shared.get(item.sku, "unknown SKU: no listing of this account has it")
                 log_rows.append(
                     _entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail)
                 )
                 continue
             reverb_sku, listing = hit
             assert item.quantity is not None
-            rule = editing.inventory_errors(listing.condition_uuid, item.quantity)
+            held = buffers[listing.pk]
+            desired = held.apply(item.quantity)  # what Reverb is to have of what was reported
+            rule = editing.inventory_errors(listing.condition_uuid, desired)
             if rule:
                 item.status, item.error = "refused", "; ".join(rule["inventory"])
+                if desired != item.quantity:
+                    item.error += f" ({desired} of the {item.quantity} reported, after the stock buffer)"
                 log_rows.append(
                     _entry(
                         account,
@@ -238,30 +296,37 @@ def set_stock(
                         listing=listing,
                         source=source,
                         detail=detail,
-                        quantity=item.quantity,
+                        quantity=desired,
+                        reported=item.quantity,
                         field_errors=rule,
                     )
                 )
                 continue
             item.listing_id, item.reverb_sku = listing.reverb_id, reverb_sku
+            item.reverb_quantity = desired
             if wanted[item.sku] != item.quantity:  # a later row of this batch has the same SKU
                 continue
             intent = intents.get(listing.pk)
             force = item.sku in forced
             if (
                 intent is not None
-                and intent.quantity == item.quantity
+                and intent.quantity == desired
                 and intent.status != StockIntent.Status.FAILED
                 and not force
             ):
                 item.queued = intent.status == StockIntent.Status.QUEUED
-                continue  # nothing new
+                if intent.reported != item.quantity:  # (under a cap: a new report, the same for Reverb)
+                    intent.reported = item.quantity
+                    if listing.pk not in created:
+                        touched[listing.pk] = intent
+                continue  # nothing new to send
             if intent is None:
-                intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=item.quantity)
+                intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=desired)
                 created[listing.pk] = intents[listing.pk] = intent
             elif listing.pk not in created:  # (two shop SKUs of one listing in a batch: one new row)
                 touched[listing.pk] = intent
-            _want(intent, listing, item.quantity, source, detail, now, force=force)
+            _want(intent, listing, desired, source, detail, now, force=force)
+            intent.reported = item.quantity
             item.queued = intent.status == StockIntent.Status.QUEUED
             log_rows.append(
                 _entry(
@@ -269,34 +334,107 @@ def set_stock(
                     IN,
                     item.sku,
                     "success",
-                    f"quantity {item.quantity} {'queued' if item.queued else '(already on Reverb)'}",
+                    _received_text(item.quantity, desired, held)
+                    + (" queued" if item.queued else " (already on Reverb)"),
                     listing=listing,
                     source=source,
                     detail=detail,
-                    quantity=item.quantity,
+                    quantity=desired,
+                    reported=item.quantity,
                 )
             )
         StockIntent.objects.bulk_create(created.values(), batch_size=500)
-        StockIntent.objects.bulk_update(
-            touched.values(),
-            [
-                "quantity",
-                "source",
-                "source_detail",
-                "changed_at",
-                "status",
-                "priority",
-                "queued_at",
-                "next_try_at",
-                "attempts",
-                "last_error",
-                "sku",
-                "forced",
-            ],
-            batch_size=500,
-        )
+        StockIntent.objects.bulk_update(touched.values(), WANT_FIELDS, batch_size=500)
         SyncLogEntry.objects.bulk_create(log_rows, batch_size=500)
     return result
+
+
+# What set_stock writes of an intent (never the send's lease fields: a send may hold the row).
+WANT_FIELDS = [
+    "quantity",
+    "source",
+    "source_detail",
+    "changed_at",
+    "status",
+    "priority",
+    "queued_at",
+    "next_try_at",
+    "attempts",
+    "last_error",
+    "sku",
+    "forced",
+    "reported",
+]
+
+
+def apply_buffer(
+    account: ReverbAccount, listing_ids: Iterable[int] | None = None, *, detail: str = ""
+) -> int:
+    """A stock buffer changed (the account's, or those of `listing_ids`): each intent with a reported
+    quantity gets its Reverb quantity again from it, queued when it differs (a quantity Reverb refuses,
+    such as 2 on a used listing once a cap is gone, is left as it is and logged). Returns how many
+    changed; the caller asks for a drain."""
+    now = timezone.now()
+    with transaction.atomic():
+        lock_queue(account.pk)
+        rows = StockIntent.objects.filter(account=account, reported__isnull=False).select_related("listing")
+        if listing_ids is not None:
+            rows = rows.filter(listing_id__in=list(listing_ids))
+        intents = list(rows)
+        buffers = buffer.buffers_for(account, [i.listing_id for i in intents])
+        changed: list[StockIntent] = []
+        log_rows: list[SyncLogEntry] = []
+        for intent in intents:
+            held, listing, reported = buffers[intent.listing_id], intent.listing, intent.reported or 0
+            desired = held.apply(reported)
+            if desired == intent.quantity:
+                continue
+            rule = editing.inventory_errors(listing.condition_uuid, desired)
+            if rule:
+                text = f"stock buffer changed: {desired} not sent: " + "; ".join(rule["inventory"])
+                log_rows.append(
+                    _entry(
+                        account,
+                        IN,
+                        listing.sku,
+                        "failed",
+                        text,
+                        listing=listing,
+                        source=Source.PERSON,
+                        detail=detail,
+                        quantity=desired,
+                        reported=reported,
+                        field_errors=rule,
+                    )
+                )
+                continue
+            _want(intent, listing, desired, Source.PERSON, detail, now)
+            changed.append(intent)
+            log_rows.append(
+                _entry(
+                    account,
+                    IN,
+                    listing.sku,
+                    "success",
+                    "stock buffer changed: "
+                    + _received_text(reported, desired, held)
+                    + (" queued" if intent.status == StockIntent.Status.QUEUED else " (already on Reverb)"),
+                    listing=listing,
+                    source=Source.PERSON,
+                    detail=detail,
+                    quantity=desired,
+                    reported=reported,
+                )
+            )
+        StockIntent.objects.bulk_update(changed, WANT_FIELDS, batch_size=500)
+        SyncLogEntry.objects.bulk_create(log_rows, batch_size=500)
+    return len(changed)
+
+
+def _received_text(reported: int, desired: int, held: buffer.Buffer) -> str:
+    if desired == reported:
+        return f"quantity {reported}"
+    return f"received {reported}, {desired} for Reverb ({reported - desired} held back: {held.describe()})"
 
 
 def _want(
@@ -564,13 +702,26 @@ def _send_held(pk: int, client: ReverbClient) -> str:
     relisted = any(r.get("relisted") for r in done.results)
     SyncLogEntry.objects.create(
         **_entry_fields(
-            intent.account, updated, "success", done.text, intent.source, intent.source_detail, quantity
+            intent.account,
+            updated,
+            "success",
+            done.text + _held_text(intent.reported, quantity),
+            intent.source,
+            intent.source_detail,
+            quantity,
+            reported=intent.reported,
         )
     )
     if not _settle(intent.pk, quantity, updated.inventory):
         answer = f"Inventory {quantity} sent, but Reverb answered {updated.inventory}."
         return _failed(intent, updated, answer, {}, retry=True)
     return "relisted" if relisted else "sent"
+
+
+def _held_text(reported: int | None, quantity: int) -> str:
+    if reported is None or reported == quantity:
+        return ""
+    return f" (received {reported}, sent {quantity}: {reported - quantity} held back by the stock buffer)"
 
 
 def _entry_fields(
@@ -582,6 +733,8 @@ def _entry_fields(
     detail: str,
     quantity: int,
     field_errors: Mapping[str, Any] | None = None,
+    *,
+    reported: int | None = None,
 ) -> dict[str, Any]:
     entry = _entry(
         account,
@@ -594,6 +747,7 @@ def _entry_fields(
         detail=detail,
         quantity=quantity,
         field_errors=field_errors,
+        reported=reported,
     )
     return {f.name: getattr(entry, f.name) for f in SyncLogEntry._meta.concrete_fields if f.name != "id"}
 
@@ -646,6 +800,7 @@ def _failed(
             intent.source_detail,
             intent.quantity,
             field_errors,
+            reported=intent.reported,
         )
     )
     log.warning("stock for %s (listing %s) not sent: %s", intent.sku, listing.reverb_id, message)
@@ -697,6 +852,8 @@ def apply_reverb_sale(
 
 def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any) -> None:
     intent.quantity = max(intent.quantity - quantity, 0)
+    if intent.reported is not None:  # the shop's own count loses the sold units too (buffer unchanged)
+        intent.reported = max(intent.reported - quantity, 0)
     intent.priority = priority(intent.quantity)
     overwritten = ordered_at is not None and intent.sent_at is not None and ordered_at < intent.sent_at
     if intent.sent_quantity is not None and not overwritten:
@@ -714,6 +871,7 @@ def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any
     intent.save(  # not the send's lease fields: a send may hold the row
         update_fields=[
             "quantity",
+            "reported",
             "priority",
             "sent_quantity",
             "source",
@@ -729,9 +887,19 @@ def _sold(intent: StockIntent, quantity: int, order_number: str, ordered_at: Any
 
 
 def restock(listing: Listing, quantity: int, *, detail: str = "") -> StockIntent:
-    """An approved refund whose item came back: the desired quantity goes up by `quantity`, queued."""
-    intent = StockIntent.objects.filter(listing=listing).first()
-    base = intent.quantity if intent is not None else (listing.inventory or 0)
+    """An approved refund whose item came back: the shop's quantity goes up by `quantity`, queued (less
+    the stock buffer, like any reported quantity: the base is what was reported, not what Reverb got).
+    It goes where the SKU's stock goes (`listings_by_sku`): a sold listing whose SKU a live one reuses
+    restocks the live one; a SKU naming several listings is refused (ValueError, with the reason)."""
+    lookup = listings_by_sku(listing.account, [listing.sku] if listing.sku else [])
+    if listing.sku in lookup.shared:
+        raise ValueError(lookup.shared[listing.sku])
+    target = lookup.found[listing.sku][1] if listing.sku in lookup.found else listing
+    intent = StockIntent.objects.filter(listing=target).first()
+    if intent is not None:
+        base = intent.reported if intent.reported is not None else intent.quantity
+    else:
+        base = target.inventory or 0
     result = set_stock(
         listing.account,
         [{"sku": listing.sku, "quantity": base + quantity}],
@@ -741,4 +909,4 @@ def restock(listing: Listing, quantity: int, *, detail: str = "") -> StockIntent
     row = result.rows[0]
     if row.status != "accepted":
         raise ValueError(row.error)
-    return StockIntent.objects.get(listing=listing)
+    return StockIntent.objects.get(account_id=listing.account_id, listing__reverb_id=row.listing_id)

@@ -93,6 +93,7 @@ def test_put_answers_per_row_and_queues(account: ReverbAccount, api: APIClient, 
         "listing_id": listing.reverb_id,
         "reverb_sku": listing.sku,
         "queued": True,
+        "reverb_quantity": 4,  # no stock buffer: all of it
     }
     assert rows[1]["status"] == "refused" and "unknown SKU" in rows[1]["error"]
     assert "whole number" in rows[2]["error"] and "whole number" in rows[4]["error"]
@@ -301,6 +302,7 @@ def test_the_schema_documents_every_status_json_only_and_the_row_shapes(client: 
         "reverb_sku",
         "queued",
         "error",
+        "reverb_quantity",
     }
     for path in ("/api/v1/listings/", "/api/v1/orders/"):
         assert set(spec["paths"][path]["get"]["responses"]) == {"200", "400", "401", "404", "406", "500"}
