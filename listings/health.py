@@ -23,9 +23,10 @@ SELLING = ("draft", "live")
 
 
 def _duplicated_sku() -> Q:
-    twin = Listing.objects.filter(account=OuterRef("account"), sku=OuterRef("sku"), missing=False).exclude(
-        pk=OuterRef("pk")
-    )
+    # Among listings still selling, as the stock API counts them: an old sold or ended one may share it.
+    twin = Listing.objects.filter(
+        account=OuterRef("account"), sku=OuterRef("sku"), missing=False, state__in=SELLING
+    ).exclude(pk=OuterRef("pk"))
     return Q(Exists(twin)) & ~Q(sku="")
 
 
@@ -52,7 +53,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "duplicate_sku",
         "SKU used by more than one listing",
-        "Make each SKU unique: the stock API refuses a SKU that names several listings.",
+        "Make each SKU unique: the stock API refuses a SKU that names several live or draft listings.",
         _duplicated_sku,
     ),
     Check("no_category", "Without a category", "Choose a category.", lambda: Q(category="")),

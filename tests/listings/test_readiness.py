@@ -105,7 +105,7 @@ def test_the_bulk_publish_preview_names_what_each_listing_lacks(
     text = page.content.decode()
     assert "Brand New items need a UPC" in text
     admin_client.post(
-        url, {"action": "publish_drafts", "_selected_action": [ready.pk, unready.pk], "post": "yes"}
+        url, {"action": "publish_drafts", "_selected_action": [ready.pk, unready.pk], "confirmed": "yes"}
     )
     emulator.advance(2)
     assert emu_record(emulator, ready.reverb_id)["state"] == "live"
