@@ -315,6 +315,7 @@ class Chunk:
             outcome = land_page(resource, self.account, run, payloads)
             if step["total_pages"] is None:
                 step["total_pages"] = pages_of(page.data, len(page.items))
+                step["total"] = page.total  # the list's rows, when it says (the bench scales by it)
             step.update(
                 opened=True, href=following, pages=step["pages"] + 1, rows=step["rows"] + len(payloads)
             )
