@@ -266,3 +266,76 @@ def test_today_is_complete_when_every_deadline_step_is(emulator: Any) -> None:
 )
 def test_about(seconds: float, text: str) -> None:
     assert backfill.about(seconds) == text
+
+
+# ---- tasks that yield, the shared budget, `reverb_account add` -------------------------------------------
+
+
+def test_each_task_runs_one_chunk_and_queues_the_next(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from backoffice.background import queue
+
+    build = ReverbAccount.client
+    monkeypatch.setattr(
+        ReverbAccount,
+        "client",
+        lambda self, **kw: build(self, **{**kw, "per_page": 2, "sleep": lambda s: None}),
+    )
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    settings.BACKFILL_CHUNK_REQUESTS = 2
+    account = AccountFactory(name="new-shop")
+    backfill.needed(account, [])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = tasks.backfill_task(account.pk)
+
+    row = Backfill.objects.get(account=account)
+    assert summary.startswith("new-shop: backfill chunk 1 done (today's work)")
+    assert row.requests == 2 and row.chunks == 1 and row.state == Backfill.State.RUNNING
+    assert queued == [("backoffice.background.tasks.backfill_task", account.pk)]
+    # Nothing is left running between chunks: the account's pulls and its removal are free meanwhile.
+    assert not SyncRun.objects.filter(account=account, status=SyncRun.Status.RUNNING).exists()
+    assert row.runs == []
+
+
+def test_reverb_account_add_queues_the_first_pull(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from backoffice.background import queue
+    from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
+
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    monkeypatch.setenv("REVERB_TOKEN", EMULATOR_TOKEN)
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "reverb_account", "add", "fresh", "--api-url", EMULATOR_API_URL, "--no-check", stdout=out
+        )
+    account = ReverbAccount.objects.get(name="fresh")
+    assert Backfill.objects.get(account=account).kind == Backfill.Kind.FIRST
+    assert queued == [("backoffice.background.tasks.backfill_task", account.pk)]
+    assert "First pull queued: the shipping queue" in out.getvalue()
+
+
+def test_the_backfill_paces_itself_at_its_share_of_the_rate() -> None:
+    from backoffice.background.ratebudget import SharePace
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = SharePace(UnlimitedRateLimiter(), 1.0, 0.8, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        pace.acquire("account:1")
+    # One request every 1.25 s: the other 0.2 request/s keeps refilling the shared bucket for everyone else.
+    assert slept == pytest.approx([1.25] * 4)
