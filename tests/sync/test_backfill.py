@@ -339,3 +339,13 @@ def test_the_backfill_paces_itself_at_its_share_of_the_rate() -> None:
         pace.acquire("account:1")
     # One request every 1.25 s: the other 0.2 request/s keeps refilling the shared bucket for everyone else.
     assert slept == pytest.approx([1.25] * 4)
+
+
+def test_the_night_waits_for_a_first_pull(db: None) -> None:
+    busy = AccountFactory(name="filling", reconcile_at=dt.time(3, 0), time_zone="UTC")
+    AccountFactory(name="steady", reconcile_at=dt.time(3, 0), time_zone="UTC")
+    Backfill.objects.create(account=busy)
+    now = timezone.now().replace(hour=4, minute=0)
+    assert [a.name for a, _ in tasks.due_accounts(now)] == ["steady"]
+    Backfill.objects.filter(account=busy).update(state=Backfill.State.DONE)
+    assert sorted(a.name for a, _ in tasks.due_accounts(now)) == ["filling", "steady"]
