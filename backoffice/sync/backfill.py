@@ -28,6 +28,7 @@ Its chunk runs are slices (full=False, since=None): they never move a watermark 
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -72,6 +73,7 @@ def _step(resource: str, label: str, phase: int, kind: str, index: int) -> dict[
         "done": False,
         "pages": 0,
         "total_pages": None,
+        "total": None,  # the list's rows, when its first page says
         "requests": 0,
         "rows": 0,
         "pending": [],  # parents whose children are still to fetch (a page landed, its children not yet)
@@ -272,7 +274,7 @@ class Chunk:
                 return False  # a resource pulled whole gets a chunk of its own
             if not self.room():
                 return False
-            before = self.client.request_count
+            before, as_it_was = self.client.request_count, copy.deepcopy(step)
             try:
                 if step["kind"] == "whole":
                     self.whole(step)
@@ -282,6 +284,8 @@ class Chunk:
                 raise
             except Exception as exc:  # a failed request or a bug: retried next chunk, given up after a few
                 log.warning("backfill step %s of %s failed", step["label"], self.account, exc_info=True)
+                step.clear()
+                step.update(as_it_was)  # what a rolled-back page had moved on is not kept
                 step["failures"] += 1
                 step["error"] = f"{type(exc).__name__}: {exc}"[:500]
                 if step["failures"] >= MAX_STEP_FAILURES:
@@ -315,7 +319,7 @@ class Chunk:
             outcome = land_page(resource, self.account, run, payloads)
             if step["total_pages"] is None:
                 step["total_pages"] = pages_of(page.data, len(page.items))
-                step["total"] = page.total  # the list's rows, when it says (the bench scales by it)
+                step["total"] = page.total
             step.update(
                 opened=True, href=following, pages=step["pages"] + 1, rows=step["rows"] + len(payloads)
             )

@@ -349,3 +349,34 @@ def test_the_night_waits_for_a_first_pull(db: None) -> None:
     assert [a.name for a, _ in tasks.due_accounts(now)] == ["steady"]
     Backfill.objects.filter(account=busy).update(state=Backfill.State.DONE)
     assert sorted(a.name for a, _ in tasks.due_accounts(now)) == ["filling", "steady"]
+
+
+def test_a_failed_page_is_read_again_and_a_step_failing_for_good_does_not_stop_the_rest(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = AccountFactory(name="new-shop")
+    row, _ = backfill.needed(account, [])
+    client = small_pages(account)
+    real = backfill.land_page
+    calls = {"n": 0}
+
+    def flaky(resource: Any, *args: Any, **kwargs: Any) -> Any:
+        if resource.name == "refunds":
+            calls["n"] += 1
+            raise RuntimeError("the database went away")
+        return real(resource, *args, **kwargs)
+
+    monkeypatch.setattr(backfill, "land_page", flaky)
+    assert not backfill.run_chunk(row, client, max_requests=100)
+    refunds = next(s for s in row.steps if s["label"] == "open refund requests")
+    assert refunds["failures"] == 1 and refunds["pages"] == 0 and not refunds["opened"]  # nothing skipped
+    while not backfill.run_chunk(row, client, max_requests=100):
+        pass
+    refunds = next(s for s in row.steps if s["label"] == "open refund requests")
+    # Both refunds steps (the open ones, then their history): MAX_STEP_FAILURES tries each, then given up.
+    assert (
+        calls["n"] == 2 * backfill.MAX_STEP_FAILURES and refunds["done"] and "went away" in refunds["error"]
+    )
+    row.refresh_from_db()
+    assert row.state == Backfill.State.DONE and "open refund requests: RuntimeError" in row.error
+    assert all(s["done"] for s in row.steps)
