@@ -380,3 +380,25 @@ def test_a_failed_page_is_read_again_and_a_step_failing_for_good_does_not_stop_t
     row.refresh_from_db()
     assert row.state == Backfill.State.DONE and "open refund requests: RuntimeError" in row.error
     assert all(s["done"] for s in row.steps)
+
+
+def test_newest_first_pulls_beside_a_first_pull_read_only_what_changed_since_it_started(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backoffice.sync.runner import sync_account
+
+    account = AccountFactory(name="new-shop")
+    row, _ = backfill.needed(account, [])
+    # Every row of the shop is older than the backfill's start (minus the overlap): the backfill reads them.
+    row.started_at = timezone.now() + dt.timedelta(hours=1)
+    row.save()
+    client = small_pages(account)
+    runs = sync_account(account, ["conversations", "negotiations", "payouts"], client=client)
+    assert len(emulator.store.table("conversations")) > 2  # more than one page of two
+    # One page each (the first conversations and offers land), not the whole of each list.
+    assert {run.resource: run.requests for run in runs} == {
+        "conversations": 1,
+        "negotiations": 1,
+        "payouts": 1,
+    }
+    assert all(run.since is not None and not run.full for run in runs)
