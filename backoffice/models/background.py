@@ -209,8 +209,7 @@ class Backfill(models.Model):
     runs = models.JSONField(default=list, blank=True, help_text="The sync runs of the running chunk.")
     requests = models.PositiveIntegerField(default=0)
     chunks = models.PositiveIntegerField(default=0)
-    crashes = models.PositiveSmallIntegerField(default=0, help_text="Chunks that failed in a row.")
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Steps given up after failing MAX_STEP_FAILURES chunks.")
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.account}: {self.get_state_display()}"

@@ -124,25 +124,25 @@ def start(
     account: ReverbAccount, kind: str = Backfill.Kind.FIRST, names: Sequence[str] | None = None
 ) -> Backfill:
     """The account's backfill (re)started with a fresh plan; the caller queues its first chunk."""
-    steps = plan_steps(kind, names)
-    held = sorted(set(names or ())) if kind == Backfill.Kind.CATCH_UP else []
-    fields = {
+    backfill, _ = Backfill.objects.update_or_create(account=account, defaults=_fresh(kind, names))
+    return backfill
+
+
+def _fresh(kind: str, names: Sequence[str] | None = None) -> dict[str, Any]:
+    return {
         "kind": kind,
         "state": Backfill.State.RUNNING,
         "started_at": timezone.now(),
         "today_done_at": None,
         "finished_at": None,
         "last_chunk_at": None,
-        "steps": steps,
-        "held": held,
+        "steps": plan_steps(kind, names),
+        "held": sorted(set(names or ())) if kind == Backfill.Kind.CATCH_UP else [],
         "runs": [],
         "requests": 0,
         "chunks": 0,
-        "crashes": 0,
         "error": "",
     }
-    backfill, _ = Backfill.objects.update_or_create(account=account, defaults=fields)
-    return backfill
 
 
 def stale_resources(
@@ -171,7 +171,8 @@ def needed(
     if backfill is not None and backfill.state == Backfill.State.RUNNING:
         return backfill, False
     if backfill is None and not SyncRun.objects.filter(account=account).exists():
-        return start(account), True
+        # Two schedules may fire for a new account at once: one of them creates it, the other finds it.
+        return Backfill.objects.get_or_create(account=account, defaults=_fresh(Backfill.Kind.FIRST))
     stale = stale_resources(account, names, now, backfill.started_at if backfill else None)
     if stale and plan_steps(Backfill.Kind.CATCH_UP, stale):  # resources with deadline walks among them
         return start(account, Backfill.Kind.CATCH_UP, stale), True
