@@ -259,6 +259,14 @@ RECONCILE_CHUNK_REQUESTS = env.int("RECONCILE_CHUNK_REQUESTS", default=200)
 RECONCILE_CHUNK_SECONDS = env.float("RECONCILE_CHUNK_SECONDS", default=240.0)
 # The night's window (hours from reconcile_at) its requests must fit in at the account's request rate.
 RECONCILE_WINDOW_HOURS = env.float("RECONCILE_WINDOW_HOURS", default=4.0)
+# A first pull (and the pull after REVERB_CATCH_UP_AFTER_HOURS without a success) is a backfill
+# (backoffice/sync/backfill.py): deadline work first, then live listings, then history; in chunks of at most
+# this many requests and seconds, pacing itself at BACKFILL_SHARE of the account's rate (the rest refills for
+# the 5-minute pulls and staff actions).
+BACKFILL_CHUNK_REQUESTS = env.int("BACKFILL_CHUNK_REQUESTS", default=120)
+BACKFILL_CHUNK_SECONDS = env.float("BACKFILL_CHUNK_SECONDS", default=240.0)
+BACKFILL_SHARE = env.float("BACKFILL_SHARE", default=0.9)
+REVERB_CATCH_UP_AFTER_HOURS = env.float("REVERB_CATCH_UP_AFTER_HOURS", default=24.0)
 REVERB_CONNECT_TIMEOUT = env.float("REVERB_CONNECT_TIMEOUT", default=5.0)
 REVERB_READ_TIMEOUT = env.float("REVERB_READ_TIMEOUT", default=30.0)
 REVERB_MAX_RETRIES = env.int("REVERB_MAX_RETRIES", default=4)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import Resource
+from backoffice.sync.engine import LIVE, Resource, Walk
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, slug_or_text, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
@@ -105,6 +105,7 @@ LISTINGS = Resource(
     model=Listing,
     mapper=map_listing,
     fetch=fetch_listings,
+    first_work=(Walk("live listings", "listings", lambda c: c.my_listings(state="live"), phase=LIVE),),
     description="/my/listings?state=all, complete scan every run",
 )
 RESOURCES = [LISTINGS]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import Link, Resource
+from backoffice.sync.engine import Link, Resource, Walk
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import newest_first, until_unchanged
 
@@ -172,6 +172,7 @@ CONVERSATIONS = Resource(
     newest_first=True,
     links=(LISTING_LINK,),
     children=(("messages", fetch_messages),),
+    first_work=(Walk("unread conversations", "conversations", lambda c: c.conversations(unread_only=True)),),
     description="/my/conversations, newest first until an unchanged page; messages of new/changed ones",
 )
 # The list holds active negotiations only, so `missing` on a negotiation means "no longer active": only a
@@ -185,6 +186,9 @@ NEGOTIATIONS = Resource(
     incremental=True,
     newest_first=True,
     links=(LISTING_LINK,),
+    first_work=(
+        Walk("active offers", "listings", lambda c: c.negotiations(), rows=flatten_negotiations, whole=True),
+    ),
     description="/my/listings/negotiations (active offers), newest first until an unchanged page; "
     "complete (marks ended offers) on the first pull and the nightly pass",
 )

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from backoffice.sync.engine import UNCHANGED_PAGE, Link, MappingError, Resource
+from backoffice.sync.engine import UNCHANGED_PAGE, WAITING, Link, MappingError, Resource, Walk
 from backoffice.sync.mapping import boolean, integer, key_of, link, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
@@ -216,6 +216,11 @@ ORDERS = Resource(
     incremental=True,
     links=(Link(field="listing", key_field="product_id", target="listings.Listing"),),
     incremental_children=(("listings", fetch_listings_of_orders),),
+    # First the shipping queue (a ship-by deadline), then the orders waiting on their buyer.
+    first_work=(
+        Walk("orders awaiting shipment", "orders", lambda c: c.orders("awaiting_shipment")),
+        Walk("unpaid orders", "orders", lambda c: c.orders("unpaid"), phase=WAITING),
+    ),
     description="/my/orders/selling/all, updated_start_date = last success - overlap; the listing of "
     "each new or changed sale or restock re-read by SKU",
 )

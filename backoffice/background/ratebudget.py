@@ -33,6 +33,7 @@ from backoffice.reverb.ratelimit import (
     RateLimiter,
     default_rate_limiter,
     interactive,
+    paused_for,
 )
 
 ACCOUNT_PREFIX = "account:"
@@ -219,6 +220,41 @@ def account_rate_limiter() -> RateLimiter:
         return _buckets[key]
 
 
+class SharePace:
+    """A long background walk's view of the account's budget (backoffice/sync/backfill.py): it draws from
+    the same shared bucket, and also spaces its own requests at `share` of the rate, so the rest of the rate
+    keeps refilling the bucket for the 5-minute pulls and staff actions while it runs for hours."""
+
+    def __init__(
+        self,
+        inner: RateLimiter,
+        rate_per_second: float,
+        share: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.inner = inner
+        self.gap = 1.0 / (float(rate_per_second) * min(max(float(share), 0.01), 1.0))
+        self.clock = clock
+        self.sleep = sleep
+        self.next_at = 0.0
+
+    def acquire(self, key: str, cost: int = 1) -> float:
+        wait = self.next_at - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+        waited = self.inner.acquire(key, cost) + max(wait, 0.0)
+        self.next_at = self.clock() + self.gap * cost
+        return waited
+
+    def penalize(self, key: str, seconds: float) -> None:
+        self.inner.penalize(key, seconds)
+
+    def paused_for(self, key: str) -> float:
+        return paused_for(self.inner, key)
+
+
 def with_usage_last_hour(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """Annotate accounts with `requests_last_hour` and `throttled_last_hour`: two correlated subqueries
     in the same query, so a changelist stays at a constant number of queries."""
@@ -257,6 +293,7 @@ def usage_last_hour(account: Any) -> tuple[int, int]:
 __all__ = [
     "DatabaseTokenBucket",
     "InteractiveMiddleware",
+    "SharePace",
     "pause_note",
     "paused_seconds",
     "account_rate_limiter",

@@ -36,10 +36,12 @@ def _busy(account: ReverbAccount, names: Sequence[str]) -> set[str]:
     """Resources with a pull of this account still running (started within the task timeout): a pull that
     overran its interval is not started a second time beside itself. A run left "running" by a killed
     worker stops counting once the timeout has passed."""
+    from backoffice.sync.backfill import running_runs
+
     fresh = timezone.now() - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 600))
     running = SyncRun.objects.filter(
         account=account, resource__in=list(names), status=SyncRun.Status.RUNNING, started_at__gte=fresh
-    )
+    ).exclude(pk__in=running_runs(account))  # a backfill's chunk runs beside the pulls, it never holds them
     return set(running.values_list("resource", flat=True))
 
 
@@ -47,20 +49,63 @@ def _busy(account: ReverbAccount, names: Sequence[str]) -> set[str]:
 
 
 def sync_account_task(account_id: int, resources: Sequence[str] | None = None, full: bool = False) -> str:
-    """Pull the named (or every) resource of one account."""
+    """Pull the named (or every) resource of one account. An account never pulled, or one of these
+    resources not pulled for REVERB_CATCH_UP_AFTER_HOURS, first gets a backfill (backoffice/sync/backfill.py:
+    deadline work first); a catch-up's resources wait for its deadline walks (their pull is the catch-up)."""
     from backoffice.sync.runner import sync_account
 
     account = ReverbAccount.objects.filter(pk=account_id).first()
     if account is None or not account.enabled:
         return f"account {account_id}: skipped (gone or disabled)"
     names = list(resources) if resources else list(registry.ORDER)
-    busy = _busy(account, names)
+    waiting = set() if full else _backfill_first(account, names)
+    busy = _busy(account, names) | waiting
     todo = [name for name in names if name not in busy]
-    skipped = f"; still running: {', '.join(sorted(busy))}" if busy else ""
+    skipped = f"; still running: {', '.join(sorted(busy - waiting))}" if busy - waiting else ""
+    if waiting:
+        skipped += f"; after the backfill's deadline work: {', '.join(sorted(waiting))}"
     if not todo:
         return f"{account.name}: nothing started{skipped}"
     runs = sync_account(account, todo, full=full)
     return "; ".join(run.summary() for run in runs) + skipped
+
+
+def _backfill_first(account: ReverbAccount, names: Sequence[str]) -> set[str]:
+    """Start (or resume, when its chain of chunks broke) the account's backfill if one is due; the resources
+    waiting for it."""
+    from backoffice.sync import backfill
+
+    running, started = backfill.needed(account, names)
+    if running is None:
+        return set()
+    if started or backfill.stalled(running):
+        enqueue(f"{__name__}.backfill_task", account.pk)
+    return set(running.held) & set(names)
+
+
+def backfill_task(account_id: int) -> str:
+    """One chunk of the account's backfill (backoffice/sync/backfill.py run_chunk); a chunk that did not end
+    it queues the next, so a first pull of hours is many short tasks. One chunk at a time per account."""
+    from backoffice.locks import Busy, hold
+    from backoffice.models import Backfill
+    from backoffice.sync.backfill import progress, run_chunk
+
+    account = ReverbAccount.objects.filter(pk=account_id, enabled=True).first()
+    if account is None:
+        return f"account {account_id}: skipped (gone or disabled)"
+    try:
+        with hold(f"backfill:{account.pk}", wait=1):
+            row = Backfill.objects.filter(account=account, state=Backfill.State.RUNNING).first()
+            if row is None:
+                return f"{account.name}: no backfill running"
+            done = run_chunk(row)
+    except Busy:
+        return f"{account.name}: a chunk of its backfill is running"
+    if done:
+        return f"{account.name}: backfill done, {row.requests} requests"
+    enqueue(f"{__name__}.backfill_task", account.pk)
+    done_now = progress(row)
+    return f"{account.name}: backfill chunk {row.chunks} done ({done_now.phase}), {done_now.time_left} left"
 
 
 def sync_resource_task(account_id: int, resource: str, full: bool = False) -> str:
@@ -176,8 +221,16 @@ def due_accounts(now: datetime | None = None) -> list[tuple[ReverbAccount, datet
     """Accounts whose reconciliation moment of their local today has passed and that have no report
     started since that moment: a missed run (workers down at 03:00) happens as soon as they are back, and
     never twice the same local day. One query for the accounts, one for their reports."""
+    from backoffice.models import Backfill
+
     now = now or timezone.now()
-    candidates = [(a, scheduled_moment(a, now)) for a in scheduled_accounts()]
+    # An account's first pull reads everything anyway: its night waits for it (and then runs, once).
+    filling = set(
+        Backfill.objects.filter(state=Backfill.State.RUNNING, kind=Backfill.Kind.FIRST).values_list(
+            "account_id", flat=True
+        )
+    )
+    candidates = [(a, scheduled_moment(a, now)) for a in scheduled_accounts() if a.pk not in filling]
     candidates = [(a, moment) for a, moment in candidates if moment <= now]
     if not candidates:
         return []

@@ -7,6 +7,7 @@ from backoffice.models.account import API_URL_HELP, Currency, ReverbAccount, new
 from backoffice.models.audit import ApiCall
 from backoffice.models.background import (
     ApiUsage,
+    Backfill,
     HistorySweep,
     RateBudget,
     ReconciliationFinding,
@@ -23,6 +24,7 @@ __all__ = [
     "API_URL_HELP",
     "ApiCall",
     "ApiUsage",
+    "Backfill",
     "BulkJob",
     "BulkJobItem",
     "Currency",

@@ -191,6 +191,44 @@ class HistorySweep(models.Model):
         return f"history sweep of {self.account}"
 
 
+class Backfill(models.Model):
+    """An account's first pull (or its pull after a long outage), walked in chunks by
+    backoffice/sync/backfill.py: what has a deadline first, then what is live, then history newest first.
+    `steps` is the plan with each step's progress (pages read, pages it has, requests spent), saved with
+    every page in the page's transaction, so a chunk killed anywhere resumes after the last page landed."""
+
+    class Kind(models.TextChoices):
+        FIRST = "first", "First pull"
+        CATCH_UP = "catch_up", "After an outage"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    account = models.OneToOneField(
+        "backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="backfill"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FIRST)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    today_done_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the work with a deadline today was complete."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_chunk_at = models.DateTimeField(null=True, blank=True, help_text="The last page a chunk saved.")
+    steps = models.JSONField(default=list, blank=True)
+    # Resources whose own pulls wait for this backfill (after an outage: their catch-up comes after it).
+    held = models.JSONField(default=list, blank=True)
+    runs = models.JSONField(default=list, blank=True, help_text="The sync runs of the running chunk.")
+    requests = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Steps given up after failing MAX_STEP_FAILURES chunks.")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.account}: {self.get_state_display()}"
+
+
 class TaskLease(models.Model):
     """A task sent to the cluster and not yet finished (backoffice/background/queue.py): written before the
     send, removed once django-q has stored the task's result. With Redis as the broker a task whose worker

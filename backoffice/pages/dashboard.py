@@ -223,6 +223,23 @@ def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
     return result
 
 
+def backfills(user: Any, now: datetime | None = None) -> list[Any]:
+    """Per account of the user's being pulled for the first time (or after an outage), or finished in the
+    last day: the backfill's progress (backoffice/sync/backfill.py): what is done, requests left and the
+    time they take at the account's paced rate. One query."""
+    from backoffice.models import Backfill
+    from backoffice.sync.backfill import progress
+
+    now = now or timezone.now()
+    rows = (
+        for_user(Backfill.objects.all(), user)
+        .filter(Q(state=Backfill.State.RUNNING) | Q(finished_at__gte=now - timedelta(days=1)))
+        .select_related("account")
+        .order_by("account__name")
+    )
+    return [progress(row) for row in rows]
+
+
 def last_reconciliation(user: Any) -> Any | None:
     """The newest nightly reconciliation report with its findings count (one query), or None."""
     from backoffice.models import ReconciliationReport
@@ -339,6 +356,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
 def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     context: dict[str, Any] = {"work": work_queues(user), "charts": weekly_charts(user, now), "now": now}
+    context["backfills"] = backfills(user, now)
     # Staff see only their shops: one with none sees nothing, and is told why.
     context["no_accounts"] = not user.is_superuser and not accounts_of(user).exists()
     if any(

@@ -54,6 +54,27 @@ Mapper = Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
 Fetcher = Callable[["ReverbClient", datetime | None], Iterable[Sequence[dict[str, Any]]]]
 ChildFetcher = Callable[["ReverbClient", list[dict[str, Any]]], Iterator[Sequence[dict[str, Any]]]]
 
+# The backfill's phases (backoffice/sync/backfill.py), in the order a first pull reads them.
+TODAY = 1  # work with a deadline a person meets today: ship, answer a refund, an offer, a buyer
+WAITING = 2  # work waiting on the buyer, with a looser deadline (unpaid orders)
+LIVE = 3  # what is on sale now
+HISTORY = 4  # everything else, newest first
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One paged list a first pull reads ahead of the resource's whole collection: `open(client)` gives its
+    pages (continued at a kept next href with `key`, the page's list key), `rows` turns a page's items into
+    the resource's payloads. `whole`: the list is the resource's whole collection (active offers), so the
+    history phase does not read it again."""
+
+    label: str
+    key: str
+    open: Callable[[ReverbClient], Iterable[Any]]
+    phase: int = TODAY
+    rows: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]] = list
+    whole: bool = False
+
 
 @dataclass(frozen=True)
 class Link:
@@ -90,6 +111,9 @@ class Resource:
     # changed row implies (the listings an order sold or returned); a complete scan of the parent runs
     # beside a complete scan of those collections, so it does not re-read them one by one.
     incremental_children: tuple[tuple[str, ChildFetcher], ...] = ()
+    # What a first pull (or the pull after a long outage) reads before the rest: the lists with a deadline
+    # (phase TODAY or WAITING) and what is live (LIVE); backoffice/sync/backfill.py orders them by phase.
+    first_work: tuple[Walk, ...] = ()
     description: str = ""
 
 

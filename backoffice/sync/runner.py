@@ -68,6 +68,7 @@ class PageOutcome:
     keys: list[str] = field(default_factory=list)  # every key the page returned, failures included
     changed: list[dict[str, Any]] = field(default_factory=list)  # payloads created or changed
     keyless_failure: bool = False
+    latest: Any = None  # the newest remote_updated_at among the page's rows (None when none says)
 
 
 def _guess_key(payload: Any) -> str:
@@ -141,6 +142,9 @@ def land_page(
             continue
         rows.append((key, fields, payload))
         outcome.keys.append(key)
+        updated = fields.get("remote_updated_at")
+        if updated is not None and (outcome.latest is None or updated > outcome.latest):
+            outcome.latest = updated
     with transaction.atomic():
         commit_without_flush(resource.model)
         if observer is not None:
@@ -315,6 +319,10 @@ def _pull(
                 ensure_statistics(resource.model)
             if since is not None and resource.newest_first and payloads and not outcome.changed:
                 signal = UNCHANGED_PAGE  # the rest of this stream is older and already mirrored
+            elif since is not None and resource.newest_first and _older(outcome, since):
+                # Nothing on the page changed since `since`: what follows is older still, and not this pull's
+                # to read (a first pull's backfill reads it, backoffice/sync/backfill.py).
+                signal = UNCHANGED_PAGE
             if since is None:
                 seen.update(outcome.keys)
             keyless |= outcome.keyless_failure
@@ -352,6 +360,10 @@ def _pull(
     _finish(run, client.request_count - requests_before - child_requests, started, error)
     run.children = list(child_runs.values())  # not a column: for callers that report child runs
     return run
+
+
+def _older(outcome: PageOutcome, since: Any) -> bool:
+    return outcome.latest is not None and outcome.latest < since
 
 
 def _maps(resource: Resource, payload: Mapping[str, Any]) -> bool:

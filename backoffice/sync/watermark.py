@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from backoffice.models import SyncRun
+from backoffice.models import Backfill, SyncRun
 
 
 def overlap() -> timedelta:
@@ -33,6 +33,12 @@ def last_success(account_id: int, resource: str) -> SyncRun | None:
 
 
 def since_for(account_id: int, resource: str) -> datetime | None:
-    """updated_start_date for the next incremental pull; None (a complete scan) on the first run."""
+    """updated_start_date for the next incremental pull; None (a complete scan) on the first run, unless the
+    account's first pull is a backfill (backoffice/sync/backfill.py): it reads everything older than its
+    start, so the incremental pulls beside it start there and stay cheap from the first minute."""
     run = last_success(account_id, resource)
-    return run.started_at - overlap() if run else None
+    if run is not None:
+        return run.started_at - overlap()
+    first = Backfill.objects.filter(account_id=account_id, kind=Backfill.Kind.FIRST)
+    started = first.values_list("started_at", flat=True).first()
+    return started - overlap() if started else None

@@ -76,6 +76,24 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Saved account {name!r} ({account.api_url}, {currency})."))
         if not no_check:
             self._report_check(account, fail=False)
+        self._start_first_pull(account)
+
+    def _start_first_pull(self, account: ReverbAccount) -> None:
+        """The first pull starts at once, as a backfill: deadline work first (backoffice/sync/backfill.py)."""
+        from backoffice.background.queue import enqueue
+        from backoffice.sync.backfill import needed
+
+        if not (account.enabled and account.auto_sync):
+            return
+        with transaction.atomic():
+            _, started = needed(account, [])
+            if started:
+                enqueue("backoffice.background.tasks.backfill_task", account.pk)
+        if started:
+            self.stdout.write(
+                "First pull queued: the shipping queue, refund requests, offers and unread conversations "
+                "first, then live listings, then history (progress on the dashboard)."
+            )
 
     def do_list(self, **_: Any) -> None:
         accounts = list(ReverbAccount.objects.all())
