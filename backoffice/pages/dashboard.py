@@ -290,7 +290,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
     own time zone; 1 query for the zones, then 1 each per time zone."""
     from orders.models import Order
     from payouts.models import Payout
-    from refunds.models import RefundRequest
+    from refunds.models import REFUNDED_STATES, RefundRequest
 
     weeks = week_starts(now or timezone.now())
     zones = account_zones()
@@ -301,7 +301,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
             ("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks, zones))
         )
     if user.has_perm("refunds.view_refundrequest"):
-        refunds = for_user(RefundRequest.objects.filter(state="approved"), user)
+        refunds = for_user(RefundRequest.objects.filter(state__in=REFUNDED_STATES), user)
         series.append(
             (
                 "refunds",

@@ -31,7 +31,7 @@ from ..orders import (
     order_total,
 )
 from ..payouts import create_payout, payable
-from ..refunds import new_refund_request
+from ..refunds import REVERB_STATES, new_refund_request
 from ..store import Store
 from .listings import make_listing, sold_listings
 
@@ -330,7 +330,8 @@ def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, An
     ]
     rng.shuffle(eligible)
     for i, o in enumerate(eligible[:count]):
-        state = _REFUND_STATES[i % len(_REFUND_STATES)]
+        # Every state, the ones only Reverb sets last (the tiny shop's 3 requests keep the first three).
+        state = (*_REFUND_STATES, *REVERB_STATES)[i % (len(_REFUND_STATES) + len(REVERB_STATES))]
         full = order_total(o)
         amount = full if rng.random() < 0.6 or state != "approved" else to_decimal(full * Decimal("0.3"))
         at = o["updated_at"]
