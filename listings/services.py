@@ -369,6 +369,10 @@ def push_listing(
         raise
     pending = {k: v for k, v in listing.pending_changes.items() if k not in allowed}
     payload = _listing_of(answer)
+    if payload and body.get("preorder_info") == editing.PREORDER_CLEARED and "preorder_info" not in payload:
+        # Reverb took the removal and its answer shows none: the key's absence is told here, not unknown
+        # (the mirror's merge of a partial answer would otherwise keep the old pre-order).
+        payload["preorder_info"] = None
     updated = land(listing.account, payload) if payload else reread(listing, client)
     remember_local(updated, body)
     Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
