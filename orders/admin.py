@@ -92,7 +92,11 @@ class OrderAdmin(ReverbMirrorAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        order = (
+            Order.objects.select_related("account").filter(pk=object_id).first()
+            if str(object_id).isdigit()
+            else None
+        )
         if order is not None:
             extra_context = {**(extra_context or {}), "wb": workbench_context(order, request.user)}
         return super().change_view(request, object_id, form_url, extra_context)
