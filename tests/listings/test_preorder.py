@@ -18,8 +18,9 @@ pytestmark = pytest.mark.django_db
 PREORDER = {"lead_time": 2, "lead_time_unit": "weeks"}
 
 
+@pytest.mark.parametrize("answer_has_listing", [True, False], ids=["from-the-answer", "re-read"])
 def test_clearing_a_preorder_sends_lead_time_zero_and_reverb_drops_it(
-    account: ReverbAccount, emulator: Any, monkeypatch: pytest.MonkeyPatch
+    account: ReverbAccount, emulator: Any, monkeypatch: pytest.MonkeyPatch, answer_has_listing: bool
 ) -> None:
     listing = services.create_listing(account, new_listing("PRE-1", preorder_info=PREORDER), actor=None).obj
     assert emu_record(emulator, listing.reverb_id)["preorder_info"] == PREORDER
@@ -29,6 +30,8 @@ def test_clearing_a_preorder_sends_lead_time_zero_and_reverb_drops_it(
     assert record_edits(listing, {"preorder_info": None}) == ["preorder_info"]  # the form's fields emptied
     listing.save()
     sent = record_bodies(emulator, monkeypatch)
+    if not answer_has_listing:  # the PUT's answer holds no listing: the push re-reads it
+        monkeypatch.setattr(services, "_listing_of", lambda answer: None)
     services.push_listing(listing, actor=None)
 
     puts = [body for method, _, body in sent if method == "PUT"]
