@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import URLPattern, path
 
 from backoffice.admin.links import order_web_url
-from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin.mirror import ReverbMirrorAdmin, deadline_column, link_column, money_column
 
 from . import views
 from .models import STATES, RefundRequest
@@ -46,7 +46,7 @@ class RefundRequestAdmin(ReverbMirrorAdmin):
     list_display = [
         "reverb_id",
         "remote_created_at",
-        "answer_by",
+        deadline_column("answer_by", "answer by"),
         "order_number",
         link_column("order", "order"),
         "state",

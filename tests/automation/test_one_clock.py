@@ -142,3 +142,12 @@ def test_shop_time_reads_in_the_shops_zone_and_names_another_year():
         "Mon 14 Dec 2026, 17:00 (shop time)"
     )
     assert shop_time(None, account) == ""
+
+
+def test_changelists_show_ship_by_and_answer_by_in_shop_time(shop, manager):
+    client = Client()
+    client.force_login(manager)
+    orders = client.get(reverse("admin:orders_order_changelist")).content.decode()
+    assert "Mon 1 Jun, 23:59 (shop time)" in orders and "2026-06-01" not in orders
+    refunds = client.get(reverse("admin:refunds_refundrequest_changelist")).content.decode()
+    assert "Mon 1 Jun, 22:00 (shop time)" in refunds
