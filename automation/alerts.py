@@ -31,16 +31,23 @@ from django.utils import timezone
 
 from backoffice.models import ReverbAccount
 from backoffice.people import people_of
+from backoffice.templatetags.shop_time import shop_time
 from inventory.feeds import FeedError
 from messaging.models import Conversation, Negotiation, offers_awaiting_shop
 from orders.models import Order
 from refunds.models import RefundRequest, awaiting_shop
 
+from . import deadlines, queues
 from .models import Alert, AlertKind, AlertSubscription, AutomationSettings
 
 log = logging.getLogger(__name__)
 CHAT = "chat"
 RECENT = timedelta(hours=24)  # a first pull of a shop's history raises no alert for what is older
+DEADLINE_WORDS = {
+    deadlines.OVERDUE: "was due to ship",
+    deadlines.TODAY: "is due to ship today",
+    deadlines.LATER: "must ship",
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ def _message(c: Conversation) -> Event:
 
 
 def _paid_orders() -> QuerySet[Order]:
-    return Order.objects.filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
+    return queues.rows("ship")
 
 
 SOURCES: tuple[Source, ...] = (
@@ -170,20 +177,22 @@ def raise_for(model: type[models.Model], account: ReverbAccount, keys: list[str]
 
 
 def raise_deadlines(now: datetime | None = None) -> int:
-    """Paid orders still to ship whose ship-by falls within ALERT_DEADLINE_HOURS (and has not passed a
-    day ago): one alert per order and deadline."""
+    """Orders awaiting shipment whose ship-by is at risk (queues.at_risk_q: within ALERT_DEADLINE_HOURS,
+    not passed more than a day ago): one alert per order and deadline, in the queues' words (overdue, due
+    today) and the shop's time."""
     now = now or timezone.now()
-    near = now + timedelta(hours=settings.ALERT_DEADLINE_HOURS)
+    window = timedelta(hours=settings.ALERT_DEADLINE_HOURS)
     made = 0
-    due = _paid_orders().filter(ship_by__lte=near, ship_by__gte=now - RECENT, account__enabled=True)
+    due = queues.rows("ship").filter(queues.at_risk_q("ship_by", now, window, RECENT), account__enabled=True)
     for account in ReverbAccount.objects.filter(pk__in=due.values("account_id")):
         rows = due.filter(account=account)
         events = [
             Event(
                 AlertKind.DEADLINE,
                 f"{o.order_number}:{o.ship_by.isoformat()}",
-                f"Order {o.order_number} to {o.buyer_name or 'a buyer'} must ship by "
-                f"{o.ship_by:%a %d %b %H:%M} UTC",
+                f"Order {o.order_number} to {o.buyer_name or 'a buyer'} "
+                f"{DEADLINE_WORDS.get(queues.state_of(o.ship_by, account, now) or '', 'must ship')} by "
+                f"{shop_time(o.ship_by, account, now)}",
                 reverse("admin:orders_order_change", args=[o.pk]),
             )
             for o in rows

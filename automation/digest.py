@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from backoffice.models import ReverbAccount
 from backoffice.people import people_of
+from backoffice.templatetags.shop_time import shop_time
 
 from . import deadlines
 from .models import AutomationSettings
-from .queues import Due, due_queues, offers_with_expiry
+from .queues import CLOCKS, Due, due_by_tonight_q, due_queues, rows, state_of
 
 ROWS_SHOWN = 20
 # A role's digest holds the queues it works on (not all it may view): who may act on each queue.
@@ -49,40 +50,27 @@ class Digest:
 
 
 def _rows(key: str, account: ReverbAccount, now: datetime) -> list[tuple[datetime, str]]:
-    """Overdue and due-today rows of one queue, soonest first: (deadline, description)."""
-    from messaging.models import Negotiation
-    from orders.models import Order
-    from refunds.models import RefundRequest
-
-    end = deadlines.end_of_today(now, deadlines.zone(account.time_zone))
+    """Overdue and due-today rows of one queue (queues.py's rows and clock), soonest first."""
+    clock = CLOCKS[key]
+    qs = (
+        rows(key)
+        .filter(due_by_tonight_q(clock.column, now, [account]), account=account)
+        .order_by(clock.column, "pk")
+    )
     if key == "ship":
-        qs = Order.objects.filter(
-            account=account, missing=False, status="paid", local_pickup=False, ship_by__lt=end
-        ).order_by("ship_by")[:ROWS_SHOWN]
-        return [(o.ship_by, f"order {o.order_number} to {o.buyer_name}: {o.title}") for o in qs]
+        return [(o.ship_by, f"order {o.order_number} to {o.buyer_name}: {o.title}") for o in qs[:ROWS_SHOWN]]
     if key == "refunds":
-        qs = RefundRequest.objects.filter(
-            account=account, missing=False, state="pending_seller_response", answer_by__lt=end
-        ).order_by("answer_by")[:ROWS_SHOWN]
         return [
             (r.answer_by, f"refund request {r.reverb_id} on order {r.order_number}: {r.amount} {r.currency}")
-            for r in qs
+            for r in qs[:ROWS_SHOWN]
         ]
-    qs = (
-        offers_with_expiry(
-            Negotiation.objects.filter(account=account, missing=False, state="active", actionable=True)
-        )
-        .filter(expiry__lt=end)
-        .select_related("listing")
-        .order_by("expiry")[:ROWS_SHOWN]
-    )
     return [
         (
             n.expiry,
             f"offer {n.last_offered_price} {n.currency} from {n.buyer_name}"
             f" on {n.listing or n.listing_reverb_id}",
         )
-        for n in qs
+        for n in qs.select_related("listing")[:ROWS_SHOWN]
     ]
 
 
@@ -92,16 +80,14 @@ def build(account: ReverbAccount, user: Any, now: datetime | None = None) -> Dig
     queues = [q for q in due_queues(None, now, [account.pk]) if user.has_perm(WORK[q.key])]
     digest = Digest(account, user, queues)
     lines = digest.lines
-    lines.append(
-        f"{account.name}: what is overdue and what falls due today ({now.astimezone(tz):%Y-%m-%d %H:%M %Z})."
-    )
+    lines.append(f"{account.name}: what is overdue and what falls due today ({shop_time(now, tz)}).")
     for queue in digest.queues:
         if not queue.any:
             continue
         lines += ["", f"{queue.label}: {queue.overdue} overdue, {queue.today} due today"]
         for due, text in _rows(queue.key, account, now):
-            state = "OVERDUE" if due < now else "today"
-            lines.append(f"  - [{state}, by {due.astimezone(tz):%a %H:%M}] {text}")
+            state = "OVERDUE" if state_of(due, account, now) == deadlines.OVERDUE else "today"
+            lines.append(f"  - [{state}, by {shop_time(due, tz)}] {text}")
         more = queue.overdue + queue.today - ROWS_SHOWN
         if more > 0:
             lines.append(f"  ... and {more} more")

@@ -1,12 +1,18 @@
-"""What is overdue and what falls due today, per queue (the dashboard and the digest share it).
+"""One clock: what is overdue, what falls due today and what is at risk, per queue with a deadline. The
+dashboard, the shipping queue, the order page, the inbox, the digest and the alerts all ask here.
 
-"Today" ends at midnight in each account's time zone; a fixed number of queries whatever the number of
-rows or accounts: the accounts once, then one aggregate per queue."""
+- A row's state is `deadlines.due_state` (overdue: the deadline has passed; due today: it passes before
+  midnight in the shop's time zone; later). `state_of` applies it to a row of any queue.
+- A queue's rows are `rows(key)`: the same querysets the pages list (orders awaiting shipment, refund
+  requests awaiting an answer, offers awaiting the shop), each with its deadline column.
+- Counts are `overdue_q` / `due_today_q` on those rows: a fixed number of queries whatever the number of
+  rows or accounts (the accounts once, then one aggregate per queue)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet
@@ -34,22 +40,92 @@ class Due:
 
 
 def offers_with_expiry(qs: QuerySet) -> QuerySet:
+    """`expiry`: the offer's expires_at, else 48 h after it was made (deadlines.offer_expiry in SQL)."""
     fallback = ExpressionWrapper(
         F("remote_created_at") + deadlines.OFFER_FALLBACK_WINDOW, output_field=DateTimeField()
     )
     return qs.annotate(expiry=Coalesce("expires_at", fallback, output_field=DateTimeField()))
 
 
-def _counts(qs: QuerySet, column: str, now: datetime, accounts: list[ReverbAccount]) -> tuple[int, int]:
-    today = Q()
+def _ship_rows() -> QuerySet:
+    from orders.models import awaiting_shipment
+
+    return awaiting_shipment()
+
+
+def _refund_rows() -> QuerySet:
+    from refunds.models import awaiting_shop
+
+    # The clock runs on the answer: a conditional approval waits for the item, not for the shop's word.
+    return awaiting_shop().filter(state="pending_seller_response")
+
+
+def _offer_rows() -> QuerySet:
+    from messaging.models import offers_awaiting_shop
+
+    return offers_with_expiry(offers_awaiting_shop())
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One queue with a deadline: its rows, the column that holds the deadline, who may view it."""
+
+    key: str
+    label: str
+    permission: str
+    column: str
+    rows: Callable[[], QuerySet]
+
+
+CLOCKS = {
+    c.key: c
+    for c in (
+        Clock("ship", "Orders to ship", "orders.view_order", "ship_by", _ship_rows),
+        Clock(
+            "refunds", "Refund requests to answer", "refunds.view_refundrequest", "answer_by", _refund_rows
+        ),
+        Clock("offers", "Offers to answer", "messaging.view_negotiation", "expiry", _offer_rows),
+    )
+}
+
+
+def rows(key: str) -> QuerySet:
+    """The rows of queue `key` (every shop: callers scope them), with its deadline column."""
+    return CLOCKS[key].rows()
+
+
+def state_of(deadline: datetime | None, account: ReverbAccount, now: datetime | None = None) -> str | None:
+    """deadlines.OVERDUE, TODAY or LATER for a deadline of `account` (None without one)."""
+    return deadlines.due_state(deadline, now or timezone.now(), deadlines.zone(account.time_zone))
+
+
+def overdue_q(column: str, now: datetime) -> Q:
+    return Q(**{f"{column}__lt": now})
+
+
+def due_today_q(column: str, now: datetime, accounts: Iterable[ReverbAccount]) -> Q:
+    """Not overdue and due before midnight in each row's shop (nothing without accounts)."""
+    today = Q(pk=None)
     for account in accounts:
         end = deadlines.end_of_today(now, deadlines.zone(account.time_zone))
         today |= Q(account_id=account.pk, **{f"{column}__lt": end})
+    return Q(**{f"{column}__gte": now}) & today
+
+
+def due_by_tonight_q(column: str, now: datetime, accounts: Iterable[ReverbAccount]) -> Q:
+    """Overdue or due today: what the digest lists."""
+    return overdue_q(column, now) | due_today_q(column, now, accounts)
+
+
+def at_risk_q(column: str, now: datetime, window: timedelta, recent: timedelta) -> Q:
+    """Passes within `window` from now (and did not pass more than `recent` ago): what an alert tells."""
+    return Q(**{f"{column}__lte": now + window, f"{column}__gte": now - recent})
+
+
+def _counts(qs: QuerySet, column: str, now: datetime, accounts: list[ReverbAccount]) -> tuple[int, int]:
     result = qs.aggregate(
-        overdue=Count("pk", filter=Q(**{f"{column}__lt": now})),
-        today=Count("pk", filter=Q(**{f"{column}__gte": now}) & today)
-        if accounts
-        else Count("pk", filter=Q(pk=None)),
+        overdue=Count("pk", filter=overdue_q(column, now)),
+        today=Count("pk", filter=due_today_q(column, now, accounts)),
     )
     return result["overdue"], result["today"]
 
@@ -72,29 +148,19 @@ def due_queues(
     iso = now.isoformat()
     zones = [deadlines.zone(a.time_zone) for a in accounts] or [deadlines.zone("UTC")]
     end = max(deadlines.end_of_today(now, tz) for tz in zones).isoformat()
+    # The changelist each count links to, filtered to the same rows (its own filters, then the deadline).
+    links = {
+        "ship": (Order, {"status__exact": "paid", "local_pickup__exact": 0}, "ship_by"),
+        "refunds": (RefundRequest, {"state__exact": "pending_seller_response"}, "answer_by"),
+        "offers": (Negotiation, {"state__exact": "active", "actionable__exact": 1}, "expires_at"),
+    }
     result = []
-    may = lambda perm: user is None or user.has_perm(perm)  # noqa: E731
-    if may("orders.view_order"):
-        qs = Order.objects.filter(account_id__in=ids, missing=False, status="paid", local_pickup=False)
-        overdue, today = _counts(qs, "ship_by", now, accounts)
-        base = {"status__exact": "paid", "local_pickup__exact": 0}
-        url = changelist_url(Order, **base, ship_by__lt=iso)
-        today_url = changelist_url(Order, **base, ship_by__gte=iso, ship_by__lt=end)
-        result.append(Due("ship", "Orders to ship", overdue, today, url, today_url))
-    if may("refunds.view_refundrequest"):
-        qs = RefundRequest.objects.filter(account_id__in=ids, missing=False, state="pending_seller_response")
-        overdue, today = _counts(qs, "answer_by", now, accounts)
-        base = {"state__exact": "pending_seller_response"}
-        url = changelist_url(RefundRequest, **base, answer_by__lt=iso)
-        today_url = changelist_url(RefundRequest, **base, answer_by__gte=iso, answer_by__lt=end)
-        result.append(Due("refunds", "Refund requests to answer", overdue, today, url, today_url))
-    if may("messaging.view_negotiation"):
-        qs = offers_with_expiry(
-            Negotiation.objects.filter(account_id__in=ids, missing=False, state="active", actionable=True)
-        )
-        overdue, today = _counts(qs, "expiry", now, accounts)
-        base = {"state__exact": "active", "actionable__exact": 1}
-        url = changelist_url(Negotiation, **base, expires_at__lt=iso)
-        today_url = changelist_url(Negotiation, **base, expires_at__gte=iso, expires_at__lt=end)
-        result.append(Due("offers", "Offers to answer", overdue, today, url, today_url))
+    for clock in CLOCKS.values():
+        if user is not None and not user.has_perm(clock.permission):
+            continue
+        overdue, today = _counts(clock.rows().filter(account_id__in=ids), clock.column, now, accounts)
+        model, base, field = links[clock.key]
+        url = changelist_url(model, **base, **{f"{field}__lt": iso})
+        today_url = changelist_url(model, **base, **{f"{field}__gte": iso, f"{field}__lt": end})
+        result.append(Due(clock.key, clock.label, overdue, today, url, today_url))
     return result

@@ -25,14 +25,18 @@ def refresh_ship_by(account: ReverbAccount) -> int:
     a mirror write fills it with `fill_ship_by`). Queries: holidays 1, orders 1, one bulk update."""
     from orders.models import Order
 
-    rows = list(Order.objects.filter(account=account, status="paid").only("pk", "paid_at", "ship_by"))
+    rows = list(
+        Order.objects.filter(account=account, status="paid").only(
+            "pk", "paid_at", "shipping_method", "ship_by"
+        )
+    )
     if not rows:
         return 0
     tz = deadlines.zone(account.time_zone)
     holidays = holidays_of(account.pk)
     changed = []
     for order in rows:
-        value = deadlines.ship_by(order.paid_at, tz, holidays)
+        value = deadlines.ship_by(order.paid_at, tz, holidays, shipping_method=order.shipping_method)
         if value != order.ship_by:
             order.ship_by = value
             changed.append(order)
@@ -42,14 +46,16 @@ def refresh_ship_by(account: ReverbAccount) -> int:
 
 def fill_ship_by(account: ReverbAccount, rows: Iterable[dict[str, Any]]) -> None:
     """Set `ship_by` on mapped order rows that tell `paid_at`, so the mirror writes it with the row (one
-    write per new order, not a second one per page). Queries: holidays 1, when a row tells paid_at."""
+    write per new order, not a second one per page). An expedited row gets the shorter deadline; a row that
+    does not tell its shipping method is taken as standard. Queries: holidays 1, when a row tells paid_at."""
     paid = [fields for fields in rows if "paid_at" in fields]
     if not paid:
         return
     tz = deadlines.zone(account.time_zone)
     holidays = holidays_of(account.pk)
     for fields in paid:
-        fields["ship_by"] = deadlines.ship_by(fields["paid_at"], tz, holidays)
+        method = fields.get("shipping_method") or ""
+        fields["ship_by"] = deadlines.ship_by(fields["paid_at"], tz, holidays, shipping_method=method)
 
 
 def refresh_answer_by(account: ReverbAccount, keys: Iterable[str] | None = None) -> int:

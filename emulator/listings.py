@@ -199,6 +199,16 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
     return body
 
 
+def preorder_from(value: Any) -> dict[str, Any] | None:
+    """A listing's pre-order info from a request body: `lead_time: 0` without a ship date removes it
+    [compiled reference "Managing inventory and pre-orders"]; so do null and {} [INFERRED]."""
+    if not isinstance(value, dict) or not value:
+        return None
+    if str(value.get("lead_time", "")).strip() in ("0", "0.0") and not value.get("ship_date"):
+        return None
+    return value
+
+
 # ---- state rules other modules call (orders, refunds, negotiations) ---------------------------------
 
 
@@ -419,7 +429,7 @@ def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creati
     if "shipping" in body:
         record["shipping"] = _shipping_from(body["shipping"], errors)
     if "preorder_info" in body:
-        record["preorder_info"] = body["preorder_info"] or None
+        record["preorder_info"] = preorder_from(body["preorder_info"])
     if "inventory" in body:
         try:
             inventory = int(body["inventory"])

@@ -2,7 +2,8 @@
 
 Internal order record (store.table("orders"), keyed by order_number, a str):
   order_number, uuid, order_bundle_id (str), order_type ("instant"|"offer"), order_source, status,
-  shipping_method ("shipped"|"local"), shipment_status (None|"in_transit"|"delivered"|"picked_up"),
+  shipping_method ("shipped"|"expedited_shipping"|"local"),
+  shipment_status (None|"in_transit"|"delivered"|"picked_up"),
   listing_id (int), sku, title, photos [{id,url}], quantity, price (unit, Decimal), shipping, tax,
   tax_rate, tax_responsible_party, bump_fee (Decimals), currency, payment_method,
   buyer {id, first_name, last_name, email}, shipping_address (dict | None for local pickup),
@@ -61,6 +62,8 @@ STATUSES = (
     "refunded",
     "cancelled",
 )  # API-NOTES 6.2 [OFFICIAL-CODE prestashop]
+# The expedited `shipping_method` value (the compiled summary's, API-NOTES 6.3): shipped like "shipped".
+EXPEDITED = "expedited_shipping"
 PAID_STATUSES = frozenset({"paid", "shipped", "picked_up", "received", "refunded", "partially_paid"})
 # Statuses in which money has changed hands and a refund can still be asked for [INFERRED].
 REFUNDABLE_STATUSES = frozenset({"paid", "shipped", "picked_up", "received", "partially_paid"})
@@ -341,7 +344,7 @@ def _tax_money(value: Decimal, currency: str) -> dict[str, Any]:
 
 
 def shippable(order: dict[str, Any]) -> bool:
-    return order["status"] == "paid" and order["shipping_method"] == "shipped" and order["shipped_at"] is None
+    return order["status"] == "paid" and order["shipping_method"] != "local" and order["shipped_at"] is None
 
 
 def awaiting_pickup(order: dict[str, Any]) -> bool:
@@ -614,7 +617,7 @@ def ship(emu: Emulator, req: Request, order_number: str) -> dict[str, Any]:
         errors["send_notification"] = ["must be true or false"]
     if errors:
         raise ValidationFailed(errors)
-    if order["shipping_method"] != "shipped":
+    if order["shipping_method"] == "local":
         raise conflict("This order is for local pickup and cannot be shipped; mark it picked up instead.")
     if order["shipped_at"] is not None:
         raise conflict("This order has already been shipped.")

@@ -44,13 +44,18 @@ if TYPE_CHECKING:
 
 ACTIVE_STATES = ("pending_seller_response", "conditionally_approved")  # the list's default [OFFICIAL-DOC]
 FINAL_STATES = ("approved", "denied")
-STATES = ACTIVE_STATES + FINAL_STATES
+# States the compiled summary adds (API-NOTES 8, unverified): the buyer withdrew it, Reverb approved it
+# without the seller, the money went out. Final; the list answers them when asked; not the seller's moves.
+REVERB_STATES = ("cancelled", "auto_approved", "refund_sent")
+STATES = ACTIVE_STATES + FINAL_STATES + REVERB_STATES
+REFUNDED_STATES = ("approved", "auto_approved", "refund_sent")  # money went back to the buyer
 # The seller's moves [OFFICIAL-DOC manage-refund-requests lifecycle].
 TRANSITIONS = {
     "pending_seller_response": {"conditionally_approved", "approved", "denied"},
     "conditionally_approved": {"approved", "denied"},
     "approved": set(),
     "denied": set(),
+    **{state: set() for state in REVERB_STATES},
 }
 # The official list [OFFICIAL-DOC manage-refund-requests] plus three the compiled summary and EDOS's
 # RefundReason enum add (API-NOTES 8) and which the official list may simply have dropped.
@@ -155,7 +160,7 @@ def new_refund_request(
         "updated_at": at,
     }
     store.table("refund_requests")[rid] = record
-    if state == "approved":
+    if state in REFUNDED_STATES:
         apply_refund(order, amount)
     return record
 

@@ -86,6 +86,16 @@ def _same(name: str) -> Callable[[Any, Listing], dict[str, Any]]:
     return lambda value, listing: {name: value}
 
 
+# How Reverb documents removing a listing's pre-order status: `lead_time: 0` (reverb-api-compiled-reference
+# "Managing inventory and pre-orders"; API-NOTES 5.2 lists the object's keys). A null or an empty object is
+# documented nowhere and could be read as "no change".
+PREORDER_CLEARED: dict[str, Any] = {"lead_time": 0}
+
+
+def _preorder(value: Any, listing: Listing) -> dict[str, Any]:
+    return {"preorder_info": value or dict(PREORDER_CLEARED)}
+
+
 FIELDS: dict[str, FieldSpec] = {
     "title": FieldSpec("Title", "push_title", lambda o: o.title, _same("title")),
     "description": FieldSpec(
@@ -117,7 +127,8 @@ FIELDS: dict[str, FieldSpec] = {
     # No account setting covers these: an explicit edit of them is always pushed.
     "offers_enabled": FieldSpec("Offers enabled", None, lambda o: o.offers_enabled, _same("offers_enabled")),
     "sku": FieldSpec("SKU", None, lambda o: o.sku, _same("sku")),
-    "preorder_info": FieldSpec("Pre-order", None, _raw("preorder_info"), _same("preorder_info")),
+    # An edit to None (the form's pre-order fields emptied) clears it: PREORDER_CLEARED is sent.
+    "preorder_info": FieldSpec("Pre-order", None, _raw("preorder_info"), _preorder),
     # Reverb does not read these back: their "remote" value is what this back office last sent (LOCAL).
     "upc": FieldSpec("UPC", None, lambda o: o.upc, _same("upc")),
     "upc_does_not_apply": FieldSpec(

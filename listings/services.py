@@ -368,8 +368,12 @@ def push_listing(
         _store_push(listing, "failed", exc.message, exc.field_errors)
         raise
     pending = {k: v for k, v in listing.pending_changes.items() if k not in allowed}
-    payload = _listing_of(answer)
-    updated = land(listing.account, payload) if payload else reread(listing, client)
+    payload = _listing_of(answer) or dict(client.seller_listing(listing.reverb_id, listing.sku))
+    if body.get("preorder_info") == editing.PREORDER_CLEARED and "preorder_info" not in payload:
+        # Reverb took the removal and its listing shows none: the key's absence is told here, not unknown
+        # (the mirror's merge of a partial read would otherwise keep the old pre-order).
+        payload["preorder_info"] = None
+    updated = land(listing.account, payload)
     remember_local(updated, body)
     Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
     updated.pending_changes = pending

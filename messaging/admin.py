@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from automation.queues import offers_with_expiry
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
+from backoffice.templatetags.shop_time import shop_time
 
 from . import views
 from .models import Conversation, Message, Negotiation, OfferPolicy
@@ -120,8 +121,9 @@ class NegotiationAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="expires", ordering="expiry")
     def expiry(self, obj: Negotiation) -> Any:
-        """Reverb's expires_at; when not sent, 48 h after the offer was made (automation/deadlines.py)."""
-        return obj.expiry
+        """Reverb's expires_at; when not sent, 48 h after the offer was made (automation/deadlines.py); in
+        the shop's time."""
+        return shop_time(obj.expiry, obj.account) or "-"
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

@@ -15,7 +15,13 @@ from django.utils.safestring import SafeString
 
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import EMPTY, order_web_url, reverb_link
-from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column, related_changelist_link
+from backoffice.admin.mirror import (
+    ReverbMirrorAdmin,
+    deadline_column,
+    link_column,
+    money_column,
+    related_changelist_link,
+)
 from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE
 from backoffice.csvfiles import csv_response
 from payouts.models import PayoutLineItem
@@ -41,7 +47,7 @@ class OrderAdmin(ReverbMirrorAdmin):
         "shipping_method",
         money_column("amount_total", "total"),
         "paid_at",
-        "ship_by",
+        deadline_column("ship_by", "ship by"),
         "shipped_at",
         "shop_sku",
         link_column("listing", "listing"),
@@ -92,7 +98,11 @@ class OrderAdmin(ReverbMirrorAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        order = (
+            Order.objects.select_related("account").filter(pk=object_id).first()
+            if str(object_id).isdigit()
+            else None
+        )
         if order is not None:
             extra_context = {**(extra_context or {}), "wb": workbench_context(order, request.user)}
         return super().change_view(request, object_id, form_url, extra_context)

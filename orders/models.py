@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models import QuerySet
 
 from backoffice.models import RemoteModel, amount_field
+
+
+def awaiting_shipment() -> QuerySet[Order]:
+    """Paid orders that wait for tracking (local pickups are not shipped): the shipping queue, the
+    dashboard, the deadline counts, the digest and the alerts all start from this."""
+    return Order.objects.filter(
+        missing=False, status="paid", shipped_at__isnull=True, local_pickup=False
+    ).exclude(shipping_method="local")
 
 
 class Order(RemoteModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from automation.deadlines import OVERDUE, TODAY
 from backoffice import confirm
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
@@ -26,9 +28,9 @@ from backoffice.pages.render import page, require
 
 from . import bulk
 from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
-from .models import Order, ShippingProviderMapping, SkuMapping
+from .models import Order, ShippingProviderMapping, SkuMapping, awaiting_shipment
 from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal, shipping_providers
-from .workbench import days_waiting, is_overdue, ship_by
+from .workbench import days_waiting, due_state, ship_by_at
 
 SIGNING_SALT = "orders.bulk-ship"
 PREVIEW_MAX_AGE = 3600
@@ -197,15 +199,9 @@ def packing_slips(request: HttpRequest) -> HttpResponse:
 
 
 def to_ship(user: Any) -> QuerySet[Order]:
-    """Paid orders of `user`'s shops that wait for tracking, oldest payment first (local pickups are not
-    shipped)."""
-    return (
-        for_user(Order.objects.all(), user)
-        .filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
-        .exclude(shipping_method="local")
-        .select_related("account")
-        .order_by("paid_at", "pk")
-    )
+    """Paid orders of `user`'s shops that wait for tracking (orders.models.awaiting_shipment, the rows the
+    dashboard and the deadline counts use), oldest payment first."""
+    return for_user(awaiting_shipment(), user).select_related("account").order_by("paid_at", "pk")
 
 
 def last_provider(user: Any) -> str:
@@ -227,23 +223,33 @@ def destination(order: Order) -> str:
     return ", ".join(x for x in (a.get("locality"), a.get("region"), a.get("country_code")) if x)
 
 
+def queue_rows(orders: list[Order], now: datetime | None = None) -> list[dict[str, Any]]:
+    """The shipping queue's rows: days waiting, ship-by and its state in the one clock's words."""
+    now = now or timezone.now()
+    rows = []
+    for o in orders:
+        state = due_state(o, now)
+        rows.append(
+            {
+                "order": o,
+                "days": days_waiting(o, now),
+                "due": state,
+                "overdue": state == OVERDUE,
+                "today": state == TODAY,
+                "ship_by": ship_by_at(o),
+                "destination": destination(o),
+            }
+        )
+    return rows
+
+
 def shipping_queue(request: HttpRequest) -> HttpResponse:
     """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
     to the next row); "Check" goes to the bulk-ship check page, then one job.
     Queries: orders 1, provider hints 1, last carrier 1."""
     require(request, "orders.view_order")
-    today = timezone.localdate()
     orders = list(to_ship(request.user))
-    rows = [
-        {
-            "order": o,
-            "days": days_waiting(o, today),
-            "overdue": is_overdue(o, today),
-            "ship_by": ship_by(o),
-            "destination": destination(o),
-        }
-        for o in orders
-    ]
+    rows = queue_rows(orders)
     can_ship = request.user.has_perm("orders.ship_order")
     hints = _all_provider_hints({o.account_id: o.account for o in orders}) if can_ship and orders else []
     return page(
@@ -256,6 +262,7 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
         hints=hints,
         default_provider=last_provider(request.user) if can_ship and orders else "",
         overdue=sum(1 for r in rows if r["overdue"]),
+        due_today=sum(1 for r in rows if r["today"]),
     )
 
 

@@ -4,56 +4,54 @@ money in three lines, and the order's timeline (Reverb's events and our own staf
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from automation import deadlines, queues
 from backoffice.models import ApiCall
 from backoffice.sync.mapping import link
 
 from .models import Order
 
-SHIP_WITHIN_BUSINESS_DAYS = 3  # Reverb asks for tracking within 3 business days of payment
 
-
-def shop_zone(account: Any) -> ZoneInfo:
-    try:
-        return ZoneInfo(account.time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+def ship_by_at(order: Order) -> datetime | None:
+    """The moment tracking is due. The stored deadline (automation/deadlines.py: business days, the
+    account's holidays and time zone, expedited or not, filled on every sync); an order not stored yet
+    gets the same rule without the holidays. Callers select the account."""
+    if order.ship_by is not None:
+        return order.ship_by
+    return deadlines.ship_by(
+        order.paid_at, deadlines.zone(order.account.time_zone), shipping_method=order.shipping_method
+    )
 
 
 def ship_by(order: Order) -> date | None:
-    """The day tracking is due. The stored deadline wins (automation/deadlines.py: business days, the
-    account's holidays and time zone, filled on every sync); an order not stored yet gets 3 weekdays."""
-    if order.ship_by is not None:  # the end of the due day in the shop's zone (callers select the account)
-        return order.ship_by.astimezone(shop_zone(order.account)).date()
-    if order.paid_at is None:
-        return None
-    day = timezone.localtime(order.paid_at).date()
-    left = SHIP_WITHIN_BUSINESS_DAYS
-    while left:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-    return day
+    """The day tracking is due, in the shop's time zone."""
+    due = ship_by_at(order)
+    return due.astimezone(deadlines.zone(order.account.time_zone)).date() if due is not None else None
 
 
-def days_waiting(order: Order, today: date | None = None) -> int:
+def days_waiting(order: Order, now: datetime | None = None) -> int:
+    """Days since payment, counted in the shop's time zone."""
     if order.paid_at is None:
         return 0
-    today = today or timezone.localdate()
-    return max((today - timezone.localtime(order.paid_at).date()).days, 0)
+    tz = deadlines.zone(order.account.time_zone)
+    today = (now or timezone.now()).astimezone(tz).date()
+    return max((today - order.paid_at.astimezone(tz).date()).days, 0)
 
 
-def is_overdue(order: Order, today: date | None = None) -> bool:
-    due = ship_by(order)
-    return due is not None and (today or timezone.localdate()) > due
+def due_state(order: Order, now: datetime | None = None) -> str | None:
+    """The one clock's word for the order's ship-by (automation/queues.py): overdue, today or later."""
+    return queues.state_of(ship_by_at(order), order.account, now)
+
+
+def is_overdue(order: Order, now: datetime | None = None) -> bool:
+    return due_state(order, now) == deadlines.OVERDUE
 
 
 @dataclass
@@ -193,9 +191,12 @@ def workbench_context(order: Order, user: Any) -> dict[str, Any]:
         if order.order_bundle_id
         else [order]
     )
+    state = due_state(order)
     return {
-        "ship_by": ship_by(order),
-        "overdue": is_overdue(order),
+        "account": order.account,  # the shop whose time zone the page's dates are read in
+        "ship_by": ship_by_at(order),
+        "due": state,
+        "overdue": state == deadlines.OVERDUE,
         "actions": actions(order, user),
         "address": order.shipping_address,
         "bundle": list(bundle),

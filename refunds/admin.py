@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.contrib import admin
 from django.urls import URLPattern, path
 
 from backoffice.admin.links import order_web_url
-from backoffice.admin.mirror import ReverbMirrorAdmin, link_column, money_column
+from backoffice.admin.mirror import ReverbMirrorAdmin, deadline_column, link_column, money_column
 
 from . import views
-from .models import RefundRequest
+from .models import STATES, RefundRequest
+
+
+class StateFilter(admin.AllValuesFieldListFilter):
+    """Every state Reverb documents, in words, whether or not a row has it yet; then any other value the
+    mirror holds (Reverb may send one we do not know)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        held = [v for v in self.lookup_choices if v not in STATES and v is not None]
+        self.lookup_choices = [*STATES, *held]
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        yield {
+            "selected": self.lookup_val is None,
+            "query_string": changelist.get_query_string(remove=[self.lookup_kwarg, self.lookup_kwarg_isnull]),
+            "display": "All",
+        }
+        for value in self.lookup_choices:
+            yield {
+                "selected": self.lookup_val is not None and value in self.lookup_val,
+                "query_string": changelist.get_query_string(
+                    {self.lookup_kwarg: value}, [self.lookup_kwarg_isnull]
+                ),
+                "display": STATES.get(value, value or "(none)"),
+            }
 
 
 @admin.register(RefundRequest)
@@ -18,7 +46,7 @@ class RefundRequestAdmin(ReverbMirrorAdmin):
     list_display = [
         "reverb_id",
         "remote_created_at",
-        "answer_by",
+        deadline_column("answer_by", "answer by"),
         "order_number",
         link_column("order", "order"),
         "state",
@@ -29,7 +57,7 @@ class RefundRequestAdmin(ReverbMirrorAdmin):
         "remote_updated_at",
         "account",
     ]
-    list_filter = ["account", "state", "reason", "initiated_by", "refund_type", "missing"]
+    list_filter = ["account", ("state", StateFilter), "reason", "initiated_by", "refund_type", "missing"]
     search_fields = ["=reverb_id", "=order_number", "order__buyer_name", "order__sku"]
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]

@@ -10,6 +10,18 @@ from django.db.models import QuerySet
 from backoffice.models import RemoteModel, amount_field
 
 ACTIVE_STATES = ("pending_seller_response", "conditionally_approved")
+# Every state Reverb documents, in words (API-NOTES 8). The last three come from the compiled summary
+# (unverified) and are Reverb's, not the shop's: none awaits the shop. Kept as Reverb sends them.
+STATES = {
+    "pending_seller_response": "awaiting your answer",
+    "conditionally_approved": "approved once returned",
+    "approved": "approved",
+    "denied": "denied",
+    "cancelled": "cancelled",
+    "auto_approved": "approved by Reverb",
+    "refund_sent": "refund sent",
+}
+REFUNDED_STATES = ("approved", "auto_approved", "refund_sent")  # the buyer got (or gets) the money
 RESPONSE_HOURS = 24  # Reverb asks the shop to answer a refund request within a day
 
 
@@ -21,7 +33,7 @@ def awaiting_shop() -> QuerySet[RefundRequest]:
 class RefundRequest(RemoteModel):
     """A refund request on an order (buyer- or seller-initiated). Key: refund request id."""
 
-    # pending_seller_response, conditionally_approved, approved, denied, ... kept as Reverb sends them.
+    # One of STATES (or any other value Reverb sends), kept as Reverb sends it.
     state = models.CharField(max_length=40, blank=True, default="", db_index=True)
     amount = amount_field()
     currency = models.CharField(max_length=3, blank=True, default="")

@@ -10,14 +10,14 @@ from backoffice.sync.engine import Link, Resource, Walk
 from backoffice.sync.mapping import key_of, read_money, text, told, when
 from backoffice.sync.pipeline import read_ahead
 
-from .models import RefundRequest
+from .models import STATES, RefundRequest
 
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
 
 # The list answers only active requests by default (API-NOTES 8): ask for every documented state so
-# approvals and denials reach the mirror too.
-ALL_STATES = ("pending_seller_response", "conditionally_approved", "approved", "denied")
+# approvals, denials, cancellations and Reverb's own approvals reach the mirror too.
+ALL_STATES = tuple(STATES)
 # The refund queue: requests still waiting on the shop (the list's own default, asked for by name).
 OPEN_STATES = ("pending_seller_response", "conditionally_approved")
 

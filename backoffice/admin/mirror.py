@@ -147,6 +147,19 @@ def money_column(amount_field: str, description: str, currency_field: str = "cur
     return column
 
 
+def deadline_column(field: str, description: str) -> Any:
+    """A column showing a moment in the row's shop time ("Mon 14 Dec, 17:00 (shop time)"), sortable by
+    it; list "account" in list_select_related."""
+    from backoffice.templatetags.shop_time import shop_time
+
+    @admin.display(description=description, ordering=field)
+    def column(obj: Any) -> str:
+        return shop_time(getattr(obj, field), obj.account) or EMPTY
+
+    column.__name__ = f"{field}_shop_time"
+    return column
+
+
 def link_column(fk_field: str, description: str) -> Any:
     """A column linking to the related mirror's change page; list `fk_field` in list_select_related."""
 

@@ -43,18 +43,21 @@ class WorkQueues:
     offers: list[Any] = field(default_factory=list)  # negotiations awaiting us, expiring soonest first
 
 
-def work_queues(user: Any) -> WorkQueues:
-    """Orders to ship, pickups waiting, refund requests and offers awaiting us, unread conversations.
+def work_queues(user: Any, now: datetime | None = None) -> WorkQueues:
+    """Orders to ship, pickups waiting, refund requests and offers awaiting us, unread conversations, and
+    what is overdue or due today (automation/queues.py: the one clock).
     Queries: orders 1, refunds 1, offers 2 (count + the soonest few), conversations 1."""
     from messaging.models import Conversation, conversations_awaiting_shop, offers_awaiting_shop
-    from orders.models import Order
+    from orders.models import Order, awaiting_shipment
     from refunds.models import awaiting_shop
 
     result = WorkQueues()
     if user.has_perm("orders.view_order"):
         waiting = for_user(Order.objects.filter(missing=False, status="paid"), user)
         counts = waiting.aggregate(
-            ship=Count("pk", filter=Q(local_pickup=False)), pickup=Count("pk", filter=Q(local_pickup=True))
+            # the shipping queue's own rows, so the two agree
+            ship=Count("pk", filter=Q(pk__in=awaiting_shipment().values("pk"))),
+            pickup=Count("pk", filter=Q(local_pickup=True)),
         )
         result.queues += [
             Queue(
@@ -100,6 +103,7 @@ def work_queues(user: Any) -> WorkQueues:
                 "last_offered_price",
                 "currency",
                 "account__name",
+                "account__time_zone",
                 "listing__title",
                 "listing__reverb_id",
                 "listing__price",
@@ -115,7 +119,7 @@ def work_queues(user: Any) -> WorkQueues:
         )
     from automation.queues import due_queues
 
-    for due in due_queues(user):  # deadlines: 1 query for the accounts + 1 per queue
+    for due in due_queues(user, now):  # deadlines: 1 query for the accounts + 1 per queue
         result.queues.append(Queue(f"{due.key}-overdue", f"{due.label}: overdue", due.overdue, due.url))
         result.queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.today_url))
     return result
@@ -307,7 +311,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
     own time zone; 1 query for the zones, then 1 each per time zone."""
     from orders.models import Order
     from payouts.models import Payout
-    from refunds.models import RefundRequest
+    from refunds.models import REFUNDED_STATES, RefundRequest
 
     weeks = week_starts(now or timezone.now())
     zones = account_zones()
@@ -318,7 +322,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
             ("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks, zones))
         )
     if user.has_perm("refunds.view_refundrequest"):
-        refunds = for_user(RefundRequest.objects.filter(state="approved"), user)
+        refunds = for_user(RefundRequest.objects.filter(state__in=REFUNDED_STATES), user)
         series.append(
             (
                 "refunds",
@@ -355,7 +359,7 @@ def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
 
 def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
-    context: dict[str, Any] = {"work": work_queues(user), "charts": weekly_charts(user, now), "now": now}
+    context: dict[str, Any] = {"work": work_queues(user, now), "charts": weekly_charts(user, now), "now": now}
     context["backfills"] = backfills(user, now)
     # Staff see only their shops: one with none sees nothing, and is told why.
     context["no_accounts"] = not user.is_superuser and not accounts_of(user).exists()

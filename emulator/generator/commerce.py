@@ -20,9 +20,18 @@ from typing import Any
 from .. import negotiations as neg
 from ..conversations import add_message, new_conversation
 from ..core import to_decimal
-from ..orders import STATUSES, add_feedback, make_address, make_buyer, mark_paid, new_order, order_total
+from ..orders import (
+    EXPEDITED,
+    STATUSES,
+    add_feedback,
+    make_address,
+    make_buyer,
+    mark_paid,
+    new_order,
+    order_total,
+)
 from ..payouts import create_payout, payable
-from ..refunds import new_refund_request
+from ..refunds import REVERB_STATES, new_refund_request
 from ..store import Store
 from .listings import make_listing, sold_listings
 
@@ -41,6 +50,7 @@ _WEIGHTED = (
     ("cancelled", 4),
 )
 _STATUS_POOL = tuple(s for s, w in _WEIGHTED for _ in range(w))
+EXPEDITED_EVERY = 7
 _AWAITING_PAYMENT = frozenset({"unpaid", "payment_pending", "pending_review", "blocked", "partially_paid"})
 # Free text on real orders (API-NOTES 16.2.6 [LIVE-DATA]): "Personal Collection " keeps its trailing space.
 _PROVIDERS = (
@@ -104,7 +114,7 @@ def _advance(order: dict[str, Any], status: str, rng: random.Random, store: Stor
     else:
         t += timedelta(minutes=rng.randint(1, 90))
         mark_paid(store, order, t)
-        if status in ("shipped", "received") and order["shipping_method"] == "shipped":
+        if status in ("shipped", "received") and order["shipping_method"] != "local":
             t += timedelta(hours=rng.randint(6, 96))
             order.update(
                 status=status,
@@ -266,6 +276,10 @@ def _one_order(
         tax_rate=tax_rate,
         uuid=_uuid(rng),
     )
+    # Every EXPEDITED_EVERY-th shipped order is expedited (by its number, so the random stream, and with
+    # it every other generated value, stays as it was).
+    if not local and int(order["order_number"]) % EXPEDITED_EVERY == 0:
+        order["shipping_method"] = EXPEDITED
     if listing.get("bump_bid") or rng.random() < 0.05:
         order["bump_fee"] = to_decimal(order["price"] * quantity * Decimal("0.035"))
     if is_offer:  # the accepted negotiation the order came from
@@ -316,7 +330,8 @@ def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, An
     ]
     rng.shuffle(eligible)
     for i, o in enumerate(eligible[:count]):
-        state = _REFUND_STATES[i % len(_REFUND_STATES)]
+        # Every state, the ones only Reverb sets last (the tiny shop's 3 requests keep the first three).
+        state = (*_REFUND_STATES, *REVERB_STATES)[i % (len(_REFUND_STATES) + len(REVERB_STATES))]
         full = order_total(o)
         amount = full if rng.random() < 0.6 or state != "approved" else to_decimal(full * Decimal("0.3"))
         at = o["updated_at"]

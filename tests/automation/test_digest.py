@@ -62,7 +62,7 @@ def test_content_per_role(account):
     assert "refund request" not in ship_digest.body.lower()
     cs_digest = build(account, service, NOW)
     assert "refund request 9001" in cs_digest.body and "order 700123 to" not in cs_digest.body
-    assert "[today, by Mon 19:00]" in cs_digest.body
+    assert "[today, by Mon 1 Jun, 19:00 (shop time)]" in cs_digest.body
     boss = build(account, manager, NOW)
     assert "order 700123" in boss.body and "refund request 9001" in boss.body
     assert boss.subject == "[Strings & Things] 1 overdue, 1 due today"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -49,7 +50,9 @@ def aware(y: int, m: int, d: int) -> datetime:
 def test_ship_by_is_three_business_days_after_payment():
     friday = OrderFactory(paid_at=aware(2026, 11, 27))  # a Friday: Mon, Tue, Wed
     assert ship_by(friday) == date(2026, 12, 2)
-    assert not is_overdue(friday, date(2026, 12, 2)) and is_overdue(friday, date(2026, 12, 3))
+    tz = ZoneInfo(friday.account.time_zone or "UTC")
+    assert not is_overdue(friday, datetime(2026, 12, 2, 23, 59, tzinfo=tz))
+    assert is_overdue(friday, datetime(2026, 12, 3, 0, 0, 1, tzinfo=tz))
     assert ship_by(OrderFactory(paid_at=None)) is None
 
 
