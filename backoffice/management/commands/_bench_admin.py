@@ -158,6 +158,7 @@ def pages(found: dict[str, str], orders_count: int) -> dict[str, str]:
         "payouts changelist": reverse("admin:payouts_payout_changelist"),
         "payout line items changelist": reverse("admin:payouts_payoutlineitem_changelist"),
         "payouts reconciliation report": f"{reverse('admin:payouts_reconciliation')}?{last_30_days}",
+        "payouts margin report": f"{reverse('admin:payouts_margin')}?{last_30_days}",
         "sync runs changelist": reverse("admin:backoffice_syncrun_changelist"),
         "dashboard": reverse("admin:index"),
     }

@@ -1,0 +1,178 @@
+"""The monthly margin report: orders paid in a period, per shop and currency: revenue, Reverb's fees, cost and
+margin, with totals that are the sums of the rows shown (each row in cents first, then added up).
+
+Fees: what Reverb kept as the order states it (`direct_checkout_payout`, else its `selling_fee` and
+processing fee, fees.OrderAmounts.order_fees) when the order says so, else the shop's fee schedule. Cost: the
+listing's cost at the time of the report (not at the sale: the back office keeps no history of costs) times
+the quantity. Orders without a known cost (no listing here, no cost set, or a cost in another currency) are
+listed apart and left out of the totals. Revenue is the product (price x quantity): the shipping the buyer
+paid is taken to pay the carrier, as on the listing and offer pages (payouts/margin.py); refunds are not
+subtracted (see the reconciliation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backoffice.models.account import account_zones
+from orders.models import Order
+
+from .fees import HUNDRED, ZERO, OrderAmounts, Rates, cents, rates, rates_by_account
+from .matching import Period
+
+REVERB = "Reverb (on the order)"
+SCHEDULE = "fee schedule"
+
+
+@dataclass(frozen=True)
+class MarginRow:
+    order: Order
+    revenue: Decimal  # the product: price x quantity
+    shipping: Decimal
+    fees: Decimal
+    fee_source: str
+    cost: Decimal | None  # the listing's cost now x quantity
+    margin: Decimal | None
+    note: str = ""  # why the cost is unknown
+
+    @property
+    def percent(self) -> Decimal | None:
+        return percent_of(self.margin, self.revenue)
+
+
+@dataclass
+class MarginTotals:
+    account: str
+    currency: str
+    orders: int = 0
+    revenue: Decimal = ZERO
+    shipping: Decimal = ZERO
+    fees: Decimal = ZERO
+    cost: Decimal = ZERO
+    margin: Decimal = ZERO
+
+    def add(self, row: MarginRow) -> None:
+        self.orders += 1
+        self.revenue += row.revenue
+        self.shipping += row.shipping
+        self.fees += row.fees
+        self.cost += row.cost or ZERO
+        self.margin += row.margin or ZERO
+
+    @property
+    def percent(self) -> Decimal | None:
+        return percent_of(self.margin, self.revenue)
+
+
+@dataclass
+class MarginReport:
+    period: Period
+    rows: list[MarginRow] = field(default_factory=list)  # cost known: in the totals
+    unknown: list[MarginRow] = field(default_factory=list)  # cost unknown: listed apart
+    totals: list[MarginTotals] = field(default_factory=list)  # per shop and currency, over `rows`
+
+
+def percent_of(part: Decimal | None, whole: Decimal) -> Decimal | None:
+    if part is None or not whole:
+        return None
+    return (part * HUNDRED / whole).quantize(Decimal("0.1"))
+
+
+def orders_paid(period: Period, orders: QuerySet[Order], account_ids: list[int] | None) -> QuerySet[Order]:
+    """`orders` (already scoped to the user: backoffice/access.py for_user) paid within the period, as each
+    shop counts its days; one query with their listings and shops."""
+    qs = orders.filter(period.within("paid_at", account_zones(account_ids)))
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return qs.select_related("listing", "account").order_by("account__name", "paid_at", "pk")
+
+
+def fees_of(order: Order, amounts: OrderAmounts, schedule: Rates) -> tuple[Decimal, str]:
+    """(Reverb's fees on the order, where they come from): the order's own when it states them (its payout,
+    or its selling fee), else the fee schedule's on its product, shipping and total (with its bump fee)."""
+    if order.direct_checkout_payout is not None or order.selling_fee is not None:
+        return amounts.order_fees, REVERB
+    product_fees = schedule.selling_fee(amounts.product, amounts.shipping)
+    return product_fees + schedule.processing_fee(amounts.total) + amounts.bump_fee, SCHEDULE
+
+
+def row_of(order: Order, schedule: Rates) -> MarginRow:
+    amounts = OrderAmounts.of(order)
+    fee, source = fees_of(order, amounts, schedule)
+    listing = order.listing
+    note = ""
+    if listing is None:
+        note = "listing not in the back office"
+    elif listing.cost is None:
+        note = "no cost set on the listing"
+    elif listing.currency and order.currency and listing.currency != order.currency:
+        note = f"cost in {listing.currency}, order in {order.currency}"
+    if note:
+        return MarginRow(order, amounts.product, amounts.shipping, fee, source, None, None, note)
+    cost = cents(listing.cost * (order.quantity or 1))
+    margin = amounts.product - fee - cost
+    return MarginRow(order, amounts.product, amounts.shipping, fee, source, cost, margin)
+
+
+def margin_report(period: Period, orders: Iterable[Order]) -> MarginReport:
+    orders = list(orders)
+    table = rates_by_account({o.account_id for o in orders})
+    report = MarginReport(period)
+    totals: dict[tuple[str, str], MarginTotals] = {}
+    for order in orders:
+        row = row_of(order, rates(table, order.account_id))
+        if row.margin is None:
+            report.unknown.append(row)
+            continue
+        report.rows.append(row)
+        key = (order.account.name, order.currency)
+        totals.setdefault(key, MarginTotals(*key)).add(row)
+    report.totals = [totals[k] for k in sorted(totals)]
+    return report
+
+
+CSV_HEADER = [
+    "account",
+    "order number",
+    "paid",
+    "title",
+    "SKU",
+    "quantity",
+    "currency",
+    "revenue",
+    "shipping",
+    "fees",
+    "fees from",
+    "cost (listing's cost at report time)",
+    "margin",
+    "margin %",
+    "note",
+]
+
+
+def csv_rows(report: MarginReport) -> Iterator[list[Any]]:
+    for row in [*report.rows, *report.unknown]:
+        o = row.order
+        paid: datetime | None = o.paid_at
+        yield [
+            o.account.name,
+            o.order_number,
+            paid.isoformat() if paid else "",
+            o.title,
+            o.sku,
+            o.quantity,
+            o.currency,
+            row.revenue,
+            row.shipping,
+            row.fees,
+            row.fee_source,
+            "" if row.cost is None else row.cost,
+            "" if row.margin is None else row.margin,
+            "" if row.percent is None else row.percent,
+            row.note,
+        ]
