@@ -86,9 +86,9 @@ class FloorMode(models.TextChoices):
 
 
 class CostFloor(models.Model):
-    """What a rule never goes below, from the listing's cost (payouts/margin.py): in cost mode the floor is
-    at least the price whose margin after fees is `margin_percent` of it; and, unless `below_cost_ok`, never
-    below cost + fees (whatever the mode), when the listing's cost is known."""
+    """What a rule never goes below, from the listing's cost (payouts/margin.py): in cost mode its floor is at
+    least the price whose margin after fees is `margin_percent` of it; and, unless `below_cost_ok`, it never
+    answers or sets a price below cost + fees (whatever the mode), when the listing's cost is known."""
 
     floor_mode = models.CharField(
         "floor from", max_length=5, choices=FloorMode.choices, default=FloorMode.BASIS
@@ -112,12 +112,19 @@ class CostFloor(models.Model):
     class Meta:
         abstract = True
 
-    def cost_floor(
+    def floor_from_cost(
         self, cost: Decimal | None, rates: Rates, shipping: Decimal | None = None
     ) -> margin.CostFloor | None:
-        """The floor this rule's cost settings put under a listing of this cost (None: none)."""
-        percent = self.margin_percent if self.floor_mode == FloorMode.COST else None
-        return margin.cost_floor(cost, rates, percent, self.below_cost_ok, shipping)
+        """In cost mode, the rule's floor: cost + fees + its margin % (None: other mode, or no cost)."""
+        if self.floor_mode != FloorMode.COST or self.margin_percent is None:
+            return None
+        return margin.cost_floor(cost, rates, self.margin_percent, shipping)
+
+    def least_price(
+        self, cost: Decimal | None, rates: Rates, shipping: Decimal | None = None
+    ) -> margin.CostFloor | None:
+        """The lowest price it may answer or set: cost + fees, unless it may sell below cost (None)."""
+        return None if self.below_cost_ok else margin.cost_floor(cost, rates, shipping=shipping)
 
     def clean_cost_floor(self) -> None:
         if self.floor_mode == FloorMode.COST and self.margin_percent is None:

@@ -34,7 +34,7 @@ from messaging.models import Negotiation
 from payouts import margin
 from payouts.fees import Rates, account_rates
 
-from .models import Mode, OfferRule, PlannedAction, rules_paused
+from .models import FloorMode, Mode, OfferRule, PlannedAction, rules_paused
 
 CENT = Decimal("0.01")
 KILL_SWITCH = (
@@ -71,9 +71,12 @@ def decide(
     shipping: Decimal | None = None,
 ) -> Decision:
     """What `rule` does with an offer of `offer` on a listing priced `list_price`, given the account's
-    floor (None: no policy) and the listing's cost (None: unknown) under the fee schedule `rates`. The floor
-    is the highest of the rule's, the account's and the cost floor (margin.cost_floor: cost + fees + margin %
-    in cost mode, and never below cost + fees unless the rule may sell below cost). Pure: no query."""
+    floor (None: no policy) and the listing's cost (None: unknown) under the fee schedule `rates`. Pure.
+
+    The floor (below it: decline) is the highest of the rule's, the account's and, in cost mode, cost + fees
+    + the rule's margin %. Unless the rule may sell below cost, nothing is answered below cost + fees: an
+    accept or a counter under it becomes a counter at it, and a listing whose list price is under it is
+    declined; the reason says so ("below cost: 449.40 leaves 412.10 after fees, cost 420.00")."""
     amounts = rule.amounts(list_price)
     if offer is None or amounts is None:
         return Decision("", None, "", "the offer or the listing's price is unknown")
@@ -81,34 +84,40 @@ def decide(
     floor, target = amounts
     if account_floor is not None and account_floor > floor:
         floor = account_floor  # never below the shop's own floor
-    guard = rule.cost_floor(cost, rates, shipping)
-    from_cost = guard is not None and guard.price > floor
-    if guard is not None and from_cost:
-        floor = guard.price
+    label = f"rule {rule.name!r}"
+    from_cost = rule.floor_from_cost(cost, rates, shipping)
+    if from_cost is not None and from_cost.price > floor:
+        floor = from_cost.price
+        label += f" (floor {from_cost.why})"
+    elif rule.floor_mode == FloorMode.COST and cost is None:
+        label += " (no cost on the listing: floor as set)"
     if list_price is not None:
         target = min(target, list_price)
-    asked = target
     target = max(target, floor)
-    label = f"rule {rule.name!r}"
-    if rule.floor_mode == "cost" and cost is None:
-        label += " (no cost on the listing: floor as set)"
-    if offer >= target:
+    least = rule.least_price(cost, rates, shipping)
+
+    def below(price: Decimal) -> str:
+        return margin.below_cost_reason(price, cost, rates, shipping) if cost is not None else ""
+
+    if least is not None and list_price is not None and least.price > list_price and offer < least.price:
+        why = f"{below(list_price)}: even the list price is under {least.why} ({least.price})"
+        return Decision("decline", None, rule.decline_message, f"{label}: offer {offer}; {why}")
+    if offer >= target and (least is None or offer >= least.price):
         return Decision("accept", None, "", f"{label}: offer {offer} is at or above the target {target}")
     if offer < floor:
         why = f"offer {offer} is below the floor {floor}"
-        if from_cost and guard is not None:
-            why += f" ({guard.why})"
-        below = margin.below_cost_reason(offer, cost, rates, shipping) if cost is not None else ""
-        why = f"{below}; {why}" if below else why
+        why = f"{below(offer)}; {why}" if below(offer) else why
         return Decision("decline", None, rule.decline_message, f"{label}: {why}")
     counter = target
     if rule.step_percent and list_price is not None:
         counter = min(target, (offer + list_price * rule.step_percent / 100).quantize(CENT))
     counter = max(counter, floor)
     reason = f"{label}: offer {offer} is between the floor {floor} and the target {target}"
-    if asked < target and from_cost and guard is not None and counter == floor:
-        below = margin.below_cost_reason(asked, cost, rates, shipping) if cost is not None else ""
-        reason += f"; counter raised to the floor ({guard.why}{': ' + below if below else ''})"
+    if offer >= target:
+        reason = f"{label}: offer {offer} is at or above the target {target}"
+    if least is not None and counter < least.price:
+        reason += f"; countered at {least.why} ({least.price}), not {counter}: {below(counter)}"
+        counter = least.price
     return Decision("counter", counter, "", reason)
 
 

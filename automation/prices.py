@@ -209,12 +209,13 @@ def run_stale_stock(rule: StaleStockRule, now: datetime | None = None) -> list[P
 
 def stale_floor(rule: StaleStockRule, listing: Listing, first: Decimal, rates: Rates) -> tuple[Decimal, str]:
     """(the rule's floor for this listing, '' or why it is held there): `floor_percent` of the first price,
-    raised to the cost floor (payouts/margin.py cost_floor) when the listing's cost is known."""
-    floor = (first * rule.floor_percent / 100).quantize(CENT)
-    guard = rule.cost_floor(listing.cost, rates)
-    if guard is not None and guard.price > floor:
-        return guard.price, f"held at the cost floor {guard.price} ({guard.why})"
-    return floor, ""
+    raised to cost + fees + margin % (cost mode) and to cost + fees (unless it may sell below cost) when the
+    listing's cost is known."""
+    floor, note = (first * rule.floor_percent / 100).quantize(CENT), ""
+    for guard in (rule.floor_from_cost(listing.cost, rates), rule.least_price(listing.cost, rates)):
+        if guard is not None and guard.price > floor:
+            floor, note = guard.price, f"held at the cost floor {guard.price} ({guard.why})"
+    return floor, note
 
 
 def push_change(change: PriceChange, *, actor: Any) -> PriceChange:

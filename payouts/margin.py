@@ -97,23 +97,14 @@ class CostFloor:
 
 
 def cost_floor(
-    cost: Decimal | None,
-    rates: Rates,
-    margin_percent: Decimal | None = None,
-    below_cost_ok: bool = False,
-    shipping: Decimal | None = None,
+    cost: Decimal | None, rates: Rates, margin_percent: Decimal = ZERO, shipping: Decimal | None = None
 ) -> CostFloor | None:
-    """The higher of cost + fees + `margin_percent` (when given) and, unless `below_cost_ok`, cost + fees.
-    None: the cost is unknown, or nothing is asked."""
+    """cost + fees + `margin_percent` (0: cost + fees, the break-even) as a price, with where it comes from.
+    None: the cost is unknown, or no price can leave that margin."""
     if cost is None:
         return None
-    found: CostFloor | None = None
-    if margin_percent is not None:
-        price = floor_price(cost, margin_percent, rates, shipping)
-        if price is not None:
-            found = CostFloor(price, f"cost {cents(cost)} + fees + {margin_percent}% margin")
-    if not below_cost_ok:
-        even = floor_price(cost, ZERO, rates, shipping)
-        if even is not None and (found is None or even > found.price):
-            found = CostFloor(even, f"cost {cents(cost)} + fees")
-    return found
+    price = floor_price(cost, margin_percent, rates, shipping)
+    if price is None:
+        return None
+    extra = f" + {margin_percent}% margin" if margin_percent else ""
+    return CostFloor(price, f"cost {cents(cost)} + fees{extra}")
