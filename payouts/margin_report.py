@@ -25,6 +25,25 @@ from orders.models import Order
 from .fees import HUNDRED, ZERO, OrderAmounts, Rates, cents, rates, rates_by_account
 from .matching import Period
 
+# What the report reads of an order (never its `raw` payload, nor its listing's).
+ORDER_FIELDS = (
+    "account_id",
+    "listing_id",
+    "order_number",
+    "paid_at",
+    "title",
+    "sku",
+    "quantity",
+    "currency",
+    "amount_total",
+    "amount_shipping",
+    "amount_tax",
+    "selling_fee",
+    "direct_checkout_fee",
+    "direct_checkout_payout",
+    "bump_fee",
+    "tax_responsible_party",
+)
 REVERB = "Reverb (on the order)"
 SCHEDULE = "fee schedule"
 
@@ -89,7 +108,11 @@ def orders_paid(period: Period, orders: QuerySet[Order], account_ids: list[int] 
     qs = orders.filter(period.within("paid_at", account_zones(account_ids)))
     if account_ids is not None:
         qs = qs.filter(account_id__in=account_ids)
-    return qs.select_related("listing", "account").order_by("account__name", "paid_at", "pk")
+    return (
+        qs.select_related("listing", "account")
+        .only(*ORDER_FIELDS, "listing__cost", "listing__currency", "account__name")
+        .order_by("account__name", "paid_at", "pk")
+    )
 
 
 def fees_of(order: Order, amounts: OrderAmounts, schedule: Rates) -> tuple[Decimal, str]:

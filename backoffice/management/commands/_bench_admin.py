@@ -45,6 +45,7 @@ def seed(orders: int) -> dict[str, str]:
             make=makes[i % len(makes)],
             model=f"model {i}",
             state="live",
+            cost=Decimal("60.00") if i % 3 else None,  # the margin report: most with a cost, some apart
             remote_created_at=now - timedelta(minutes=i),
         )
         for i in range(n_listings)
