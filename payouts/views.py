@@ -123,7 +123,8 @@ def export_line_items(request: HttpRequest) -> HttpResponse | StreamingHttpRespo
 # ---- the monthly margin report ----------------------------------------------------------------------------
 
 MARGIN_PERMS = ("payouts.view_payout", "orders.view_order")
-MARGIN_ROWS_PER_PAGE = 200
+MARGIN_ROWS_PER_PAGE = 100
+MARGIN_UNKNOWN_SHOWN = 100
 
 
 def _margin(request: HttpRequest, form: PeriodForm) -> margin_report.MarginReport:
@@ -138,7 +139,7 @@ def margin_page(request: HttpRequest) -> HttpResponse:
     require(request, *MARGIN_PERMS)
     form = PeriodForm(request.GET or None, user=request.user)
     report = _margin(request, form)
-    rows = Paginator(report.rows, MARGIN_ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = Paginator(report.known, MARGIN_ROWS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         **admin.site.each_context(request),
         "title": f"Margin, {report.period}",
@@ -146,6 +147,8 @@ def margin_page(request: HttpRequest) -> HttpResponse:
         "form_invalid": form.is_bound and bool(form.errors),
         "report": report,
         "rows": rows,
+        "shown": report.rows_of(rows.object_list),
+        "unknown": report.rows_of(report.unknown[:MARGIN_UNKNOWN_SHOWN]),
         "previous_query": page_query(request, rows.number - 1),
         "next_query": page_query(request, rows.number + 1),
         "opts": Payout._meta,

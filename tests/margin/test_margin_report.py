@@ -47,6 +47,9 @@ def shops(strict_membership: None) -> tuple[Any, Any]:
         paid(account, cheap, f"{tag}-3", "120.00", direct_checkout_payout=D("108.50"))  # Reverb's payout
         paid(account, no_cost, f"{tag}-4", "100.00")  # no cost: apart
         paid(account, None, f"{tag}-5", "60.00")  # no listing here: apart
+        odd = {"amount_tax": D("7.77"), "tax_responsible_party": "reverb", "bump_fee": D("3.33")}
+        paid(account, cheap, f"{tag}-7", "133.37", amount_shipping=D("12.35"), **odd)  # rounding, tax, bump
+        paid(account, cheap, f"{tag}-8", "0.00", amount_shipping=D("0"), direct_checkout_payout=D("0"))
         paid(account, costly, f"{tag}-6", "520.00", paid_at=datetime(2026, 12, 2, 12, tzinfo=UTC))  # Dec
     return a, b
 
@@ -57,8 +60,11 @@ def test_totals_are_the_sums_of_the_orders(shops) -> None:
 
     period = Period.month(2026, 11)
     report = margin_report(period, orders_paid(period, Order.objects.all(), None))
-    assert sorted(r.order.order_number for r in report.rows) == ["A-1", "A-2", "A-3", "B-1", "B-2", "B-3"]
-    assert sorted((r.order.order_number, r.note) for r in report.unknown) == [
+    known, unknown = report.rows_of(report.known), report.rows_of(report.unknown)
+    numbers = sorted(r.order.order_number for r in known)
+    assert numbers == ["A-1", "A-2", "A-3", "A-7", "A-8", "B-1", "B-2", "B-3", "B-7", "B-8"]
+    assert report.unknown_count == 4
+    assert sorted((r.order.order_number, r.note) for r in unknown) == [
         ("A-4", "no cost set on the listing"),
         ("A-5", "listing not in the back office"),
         ("B-4", "no cost set on the listing"),
@@ -66,12 +72,12 @@ def test_totals_are_the_sums_of_the_orders(shops) -> None:
     ]
     assert [(t.account, t.currency) for t in report.totals] == [("shop-a", "USD"), ("shop-b", "USD")]
     for totals in report.totals:
-        mine = [r for r in report.rows if r.order.account.name == totals.account]
-        assert totals.orders == len(mine) == 3
+        mine = [r for r in known if r.order.account.name == totals.account]
+        assert totals.orders == len(mine) == 5
         for name in ("revenue", "shipping", "fees", "cost", "margin"):
             assert getattr(totals, name) == sum(getattr(r, name) for r in mine), name
         assert totals.margin == totals.revenue - totals.fees - totals.cost
-    rows = {r.order.order_number: r for r in report.rows}
+    rows = {r.order.order_number: r for r in known}
     # product 500 + shipping 20 = 520 under the default schedule: 5% of 520 = 26.00, 3.19% of 520 + 0.49
     assert (rows["A-1"].fees, rows["A-1"].fee_source) == (D("26.00") + D("17.08"), SCHEDULE)
     assert rows["A-1"].margin == D("500.00") - D("43.08") - D("300.00")
@@ -90,7 +96,7 @@ def test_page_and_csv_agree_with_the_report(shops, admin_client) -> None:
     assert "A-1" in html and "A-6" not in html  # December's order is not November's
     rows = read_csv(admin_client.get(reverse("admin:payouts_export_margin"), NOVEMBER))
     header, body = rows[0], rows[1:]
-    assert len(body) == 10
+    assert len(body) == 14
     col = {name: header.index(name) for name in ("account", "margin", "fees", "note")}
     for shop in ("shop-a", "shop-b"):
         known = [r for r in body if r[col["account"]] == shop and r[col["margin"]]]
@@ -112,7 +118,7 @@ def test_a_member_of_one_shop_sees_only_its_report(shops) -> None:
         forged = client.get(reverse("admin:payouts_margin"), {**NOVEMBER, "account": a.pk}).content.decode()
         assert "A-1" not in forged and "shop-a" not in forged.split('id="content-main"')[1]
         csv_rows = read_csv(client.get(reverse("admin:payouts_export_margin"), NOVEMBER))[1:]
-        assert {r[0] for r in csv_rows} == {"shop-b"} and len(csv_rows) == 5
+        assert {r[0] for r in csv_rows} == {"shop-b"} and len(csv_rows) == 7
 
 
 def test_a_user_without_the_view_permissions_gets_403(shops) -> None:
