@@ -121,3 +121,16 @@ def test_the_offer_page_and_the_planned_actions_show_the_margin(admin_client: Cl
     Listing.objects.filter(pk=listing.pk).update(cost=None)
     html = admin_client.get(reverse("admin:automation_plannedaction_changelist")).content.decode()
     assert "no cost" in html
+
+
+def test_the_create_form_sets_the_cost(admin_client: Client, shop: Any, emulator: Any) -> None:
+    from tests.factories import EXCELLENT
+
+    url = reverse("admin:listings_listing_create")
+    page = admin_client.get(url, {"account": shop.pk})
+    form = {"account": shop.pk, "sku": "CR-COST", "make": "Gibson", "model": "SG", "condition": EXCELLENT}
+    form |= {"price": "900", "cost": "612.50", "once_token": page.context["once_token"]}
+    assert admin_client.post(url, form).status_code == 302
+    assert Listing.objects.get(sku="CR-COST").cost == D("612.50")
+    sent = ApiCall.objects.filter(action="listings.create").values_list("request_summary", flat=True)
+    assert not any("612.50" in str(body) for body in sent)
