@@ -27,6 +27,8 @@ from backoffice.admin.base import BaseAdmin, ReadOnlyAdmin
 from backoffice.pages.render import page
 from messaging import answers
 from messaging.services import respond_refusal
+from payouts.fees import Rates
+from payouts.margin import margin_of
 
 from . import offers
 from .models import (
@@ -63,7 +65,19 @@ class HolidayAdmin(BaseAdmin):
 
 @admin.register(OfferRule)
 class OfferRuleAdmin(BaseAdmin):
-    list_display = ["name", "mode", "scope", "basis", "floor", "target", "step_percent", "account"]
+    list_display = [
+        "name",
+        "mode",
+        "scope",
+        "basis",
+        "floor",
+        "target",
+        "step_percent",
+        "floor_mode",
+        "margin_percent",
+        "below_cost_ok",
+        "account",
+    ]
     list_filter = ["account", "mode"]
     list_select_related = ["account", "listing"]
     raw_id_fields = ["listing"]
@@ -77,6 +91,9 @@ class OfferRuleAdmin(BaseAdmin):
         "floor",
         "target",
         "step_percent",
+        "floor_mode",
+        "margin_percent",
+        "below_cost_ok",
         "decline_message",
     ]
 
@@ -90,6 +107,7 @@ class PlannedActionAdmin(BaseAdmin):
         "offer",
         "offer_price",
         "what",
+        "margin",
         "reason",
         "status",
         "approve_button",
@@ -97,7 +115,7 @@ class PlannedActionAdmin(BaseAdmin):
         "account",
     ]
     list_filter = ["status", "account", "rule", "verb", "mode"]
-    list_select_related = ["account", "rule", "negotiation__listing"]
+    list_select_related = ["account__fee_schedule", "rule", "negotiation__listing"]
     readonly_fields = [f.name for f in PlannedAction._meta.fields]
     actions = ["approve_selected", "dismiss_selected"]
 
@@ -121,6 +139,22 @@ class PlannedActionAdmin(BaseAdmin):
         if obj.price is not None:
             text += f" at {obj.price} {obj.negotiation.currency}"
         return text + (f" ({obj.message})" if obj.message else "")
+
+    @admin.display(description="margin")
+    def margin(self, obj: PlannedAction) -> SafeString | str:
+        """What an accept or a counter would leave after fees, over the listing's cost (at the offer's
+        shipping); '' for a decline, "no cost" when the listing has none."""
+        price = obj.offer_price if obj.verb == PlannedAction.Verb.ACCEPT else obj.price
+        if obj.verb == PlannedAction.Verb.DECLINE or price is None:
+            return ""
+        negotiation = obj.negotiation
+        cost = negotiation.listing.cost if negotiation.listing is not None else None
+        if cost is None:
+            return "no cost"
+        schedule = getattr(obj.account, "fee_schedule", None)  # select_related: no query per row
+        m = margin_of(price, cost, Rates.of(schedule), negotiation.last_offered_shipping)
+        text = f"{m.margin} ({m.percent}%)"
+        return format_html('<span class="below-cost">{} below cost</span>', text) if m.below_cost else text
 
     @admin.display(description="")
     def approve_button(self, obj: PlannedAction) -> SafeString | str:

@@ -13,6 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from payouts import margin
+from payouts.fees import Rates
+
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
@@ -77,7 +80,58 @@ class Holiday(models.Model):
         return f"{self.date} {self.name}".strip()
 
 
-class OfferRule(models.Model):
+class FloorMode(models.TextChoices):
+    BASIS = "basis", "As set (% of list price or amount)"
+    COST = "cost", "Cost + fees + margin %"
+
+
+class CostFloor(models.Model):
+    """What a rule never goes below, from the listing's cost (payouts/margin.py): in cost mode its floor is at
+    least the price whose margin after fees is `margin_percent` of it; and, unless `below_cost_ok`, it never
+    answers or sets a price below cost + fees (whatever the mode), when the listing's cost is known."""
+
+    floor_mode = models.CharField(
+        "floor from", max_length=5, choices=FloorMode.choices, default=FloorMode.BASIS
+    )
+    margin_percent = models.DecimalField(
+        "margin % (cost floor)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=PERCENT,
+        help_text="Cost + fees + this margin (% of the price) is the floor, when the floor is from cost "
+        "(the higher of it and the floor above). Listings without a cost are left alone.",
+    )
+    below_cost_ok = models.BooleanField(
+        "may sell below cost",
+        default=False,
+        help_text="Off: never answers or prices below the listing's cost + fees (when its cost is known).",
+    )
+
+    class Meta:
+        abstract = True
+
+    def floor_from_cost(
+        self, cost: Decimal | None, rates: Rates, shipping: Decimal | None = None
+    ) -> margin.CostFloor | None:
+        """In cost mode, the rule's floor: cost + fees + its margin % (None: other mode, or no cost)."""
+        if self.floor_mode != FloorMode.COST or self.margin_percent is None:
+            return None
+        return margin.cost_floor(cost, rates, self.margin_percent, shipping)
+
+    def least_price(
+        self, cost: Decimal | None, rates: Rates, shipping: Decimal | None = None
+    ) -> margin.CostFloor | None:
+        """The lowest price it may answer or set: cost + fees, unless it may sell below cost (None)."""
+        return None if self.below_cost_ok else margin.cost_floor(cost, rates, shipping=shipping)
+
+    def clean_cost_floor(self) -> None:
+        if self.floor_mode == FloorMode.COST and self.margin_percent is None:
+            raise ValidationError({"margin_percent": "A floor from cost needs a margin % (0: cost + fees)."})
+
+
+class OfferRule(CostFloor):
     """A floor and a target for offers: on one listing, on a category, or on the whole account.
 
     Amounts are a share of the list price (percent) unless the rule is on one listing and says `amount`.
@@ -136,6 +190,7 @@ class OfferRule(models.Model):
         return f"category {self.category}" if self.category else "every listing"
 
     def clean(self) -> None:
+        self.clean_cost_floor()
         if self.listing_id and self.listing.account_id != self.account_id:
             raise ValidationError({"listing": "This listing belongs to another account."})
         if self.basis == self.Basis.AMOUNT and not self.listing_id:
@@ -236,7 +291,7 @@ class SavedReply(models.Model):
         return self.name
 
 
-class StaleStockRule(models.Model):
+class StaleStockRule(CostFloor):
     """After `days` live without a sale, lower the price by `percent`, never below the floor, at most once
     per `period_days` per listing. It never ends or relists a listing (Reverb forbids such loops)."""
 
@@ -260,6 +315,9 @@ class StaleStockRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.clean_cost_floor()
 
 
 class PriceChange(models.Model):

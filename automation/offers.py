@@ -31,8 +31,10 @@ from backoffice.audit import noted
 from backoffice.models import ReverbAccount
 from messaging import services as offer_services
 from messaging.models import Negotiation
+from payouts import margin
+from payouts.fees import Rates, account_rates
 
-from .models import Mode, OfferRule, PlannedAction, rules_paused
+from .models import FloorMode, Mode, OfferRule, PlannedAction, rules_paused
 
 CENT = Decimal("0.01")
 KILL_SWITCH = (
@@ -60,32 +62,76 @@ def has_active_rules(account_id: int) -> bool:
 
 
 def decide(
-    rule: OfferRule, offer: Decimal | None, list_price: Decimal | None, account_floor: Decimal | None
+    rule: OfferRule,
+    offer: Decimal | None,
+    list_price: Decimal | None,
+    account_floor: Decimal | None,
+    cost: Decimal | None = None,
+    rates: Rates | None = None,
+    shipping: Decimal | None = None,
 ) -> Decision:
     """What `rule` does with an offer of `offer` on a listing priced `list_price`, given the account's
-    floor (None: no policy). Pure: no query."""
+    floor (None: no policy) and the listing's cost (None: unknown) under the fee schedule `rates`. Pure.
+
+    The floor (below it: decline) is the highest of the rule's, the account's and, in cost mode, cost + fees
+    + the rule's margin %. Unless the rule may sell below cost, nothing is answered below cost + fees: an
+    accept or a counter under it becomes a counter at it, and a listing whose list price is under it is
+    declined; the reason says so ("below cost: 449.40 leaves 412.10 after fees, cost 420.00")."""
     amounts = rule.amounts(list_price)
     if offer is None or amounts is None:
         return Decision("", None, "", "the offer or the listing's price is unknown")
+    rates = rates or Rates()
     floor, target = amounts
     if account_floor is not None and account_floor > floor:
         floor = account_floor  # never below the shop's own floor
+    label = f"rule {rule.name!r}"
+    from_cost = rule.floor_from_cost(cost, rates, shipping)
+    if from_cost is not None and from_cost.price > floor:
+        floor = from_cost.price
+        label += f" (floor {from_cost.why})"
+    elif rule.floor_mode == FloorMode.COST and cost is None:
+        label += " (no cost on the listing: floor as set)"
     if list_price is not None:
         target = min(target, list_price)
     target = max(target, floor)
-    label = f"rule {rule.name!r}"
-    if offer >= target:
+    least = rule.least_price(cost, rates, shipping)
+
+    def below(price: Decimal) -> str:
+        return margin.below_cost_reason(price, cost, rates, shipping) if cost is not None else ""
+
+    if least is not None and list_price is not None and least.price > list_price and offer < least.price:
+        why = f"{below(list_price)}: even the list price is under {least.why} ({least.price})"
+        return Decision("decline", None, rule.decline_message, f"{label}: offer {offer}; {why}")
+    if offer >= target and (least is None or offer >= least.price):
         return Decision("accept", None, "", f"{label}: offer {offer} is at or above the target {target}")
     if offer < floor:
-        return Decision(
-            "decline", None, rule.decline_message, f"{label}: offer {offer} is below the floor {floor}"
-        )
+        why = f"offer {offer} is below the floor {floor}"
+        why = f"{below(offer)}; {why}" if below(offer) else why
+        return Decision("decline", None, rule.decline_message, f"{label}: {why}")
     counter = target
     if rule.step_percent and list_price is not None:
         counter = min(target, (offer + list_price * rule.step_percent / 100).quantize(CENT))
     counter = max(counter, floor)
-    return Decision(
-        "counter", counter, "", f"{label}: offer {offer} is between the floor {floor} and the target {target}"
+    reason = f"{label}: offer {offer} is between the floor {floor} and the target {target}"
+    if offer >= target:
+        reason = f"{label}: offer {offer} is at or above the target {target}"
+    if least is not None and counter < least.price:
+        reason += f"; countered at {least.why} ({least.price}), not {counter}: {below(counter)}"
+        counter = least.price
+    return Decision("counter", counter, "", reason)
+
+
+def decide_now(rule: OfferRule, negotiation: Negotiation, rates: Rates) -> Decision:
+    """`decide` with the offer, list price, account floor and listing cost of now (the mirror's)."""
+    listing = negotiation.listing
+    return decide(
+        rule,
+        negotiation.last_offered_price,
+        offer_services.list_price(negotiation),
+        offer_services.offer_floor(negotiation),
+        cost=listing.cost if listing is not None else None,
+        rates=rates,
+        shipping=negotiation.last_offered_shipping,
     )
 
 
@@ -135,14 +181,14 @@ def run(
         offers = offers.filter(reverb_id__in=list(keys))
     offers = list(offers)
     _link_listings(account, offers)
+    rates = account_rates(account.pk)
     created = []
     for negotiation in offers:
         _fresh_listing(negotiation)  # an accept earlier in this run may have sold it
         rule = rule_for(negotiation, rules)
         if rule is None or _skip_reason(negotiation):
             continue
-        floor = offer_services.offer_floor(negotiation)
-        decision = decide(rule, negotiation.last_offered_price, offer_services.list_price(negotiation), floor)
+        decision = decide_now(rule, negotiation, rates)
         if not decision.verb:
             continue
         action = _record(rule, negotiation, decision)
@@ -163,7 +209,7 @@ def _fresh_listing(negotiation: Negotiation) -> None:
     listing = negotiation.listing
     if listing is not None:
         try:
-            listing.refresh_from_db(fields=["state", "inventory", "price"])
+            listing.refresh_from_db(fields=["state", "inventory", "price", "cost"])
         except type(listing).DoesNotExist:
             negotiation.listing = None
 
@@ -272,8 +318,7 @@ def _redecided(action: PlannedAction, negotiation: Negotiation) -> bool:
     if rule is None or rule.mode == Mode.OFF:
         _close(action, PlannedAction.Status.DISMISSED, "The rule was deleted or turned off: nothing sent.")
         return True
-    floor = offer_services.offer_floor(negotiation)
-    now = decide(rule, negotiation.last_offered_price, offer_services.list_price(negotiation), floor)
+    now = decide_now(rule, negotiation, account_rates(action.account_id))
     if (now.verb, now.price, now.message) == (action.verb, action.price, action.message):
         return False
     if not now.verb:

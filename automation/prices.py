@@ -23,6 +23,7 @@ from backoffice.background.jobs import ItemSpec, Outcome, create_job
 from backoffice.models import BulkJob, BulkJobItem
 from listings import editing, services
 from listings.models import Listing
+from payouts.fees import Rates, account_rates
 
 from .models import Mode, PriceChange, StaleStockRule, rules_paused
 
@@ -178,6 +179,7 @@ def run_stale_stock(rule: StaleStockRule, now: datetime | None = None) -> list[P
     if rule.mode == Mode.OFF or rules_paused(rule.account_id):
         return []
     done = []
+    rates = account_rates(rule.account_id)
     for listing in stale_listings(rule, now):
         first = (
             PriceChange.objects.filter(rule=rule, listing=listing)
@@ -186,7 +188,7 @@ def run_stale_stock(rule: StaleStockRule, now: datetime | None = None) -> list[P
             .first()
             or listing.price
         )
-        floor = (first * rule.floor_percent / 100).quantize(CENT)
+        floor, note = stale_floor(rule, listing, first, rates)
         price = new_price(listing.price, "lower_percent", rule.percent, "", floor)
         if price >= listing.price:
             continue  # at the floor already
@@ -197,11 +199,23 @@ def run_stale_stock(rule: StaleStockRule, now: datetime | None = None) -> list[P
             new_price=price,
             first_price=first,
             status=PriceChange.Status.PLANNED,
+            outcome=note if price == floor else "",
         )
         if rule.mode == Mode.ACT:
             push_change(change, actor=None)
         done.append(change)
     return done
+
+
+def stale_floor(rule: StaleStockRule, listing: Listing, first: Decimal, rates: Rates) -> tuple[Decimal, str]:
+    """(the rule's floor for this listing, '' or why it is held there): `floor_percent` of the first price,
+    raised to cost + fees + margin % (cost mode) and to cost + fees (unless it may sell below cost) when the
+    listing's cost is known."""
+    floor, note = (first * rule.floor_percent / 100).quantize(CENT), ""
+    for guard in (rule.floor_from_cost(listing.cost, rates), rule.least_price(listing.cost, rates)):
+        if guard is not None and guard.price > floor:
+            floor, note = guard.price, f"held at the cost floor {guard.price} ({guard.why})"
+    return floor, note
 
 
 def push_change(change: PriceChange, *, actor: Any) -> PriceChange:
@@ -212,6 +226,6 @@ def push_change(change: PriceChange, *, actor: Any) -> PriceChange:
         outcome = set_and_push(change.listing, change.old_price, change.new_price, actor=actor, job=None)
     sent = outcome.state == BulkJobItem.State.SUCCEEDED
     change.status = PriceChange.Status.SENT if sent else PriceChange.Status.FAILED
-    change.outcome = outcome.message
+    change.outcome = f"{change.outcome} {outcome.message}".strip()
     change.save(update_fields=["status", "outcome"])
     return change

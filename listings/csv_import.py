@@ -15,7 +15,7 @@ from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
-from . import editing
+from . import costs, editing
 from .models import Listing
 
 COLUMNS = (
@@ -30,6 +30,7 @@ COLUMNS = (
     "photos",
     "upc",
     "upc_does_not_apply",
+    "cost",
 )
 YES = ("1", "yes", "y", "true", "x")
 REQUIRED = ("sku", "make", "model", "condition", "price")
@@ -46,6 +47,7 @@ class Row:
     outcome: str  # "create" | "update" | "refused"
     reasons: list[str] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)
+    cost: str | None = None  # kept here, never in the payload (Reverb is not told our cost)
 
 
 def _condition(value: str) -> str | None:
@@ -131,6 +133,12 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
     if upc and not editing.valid_gtin(upc):
         reasons.append(f"upc {upc!r} is not a 12 to 14 digit barcode with a right check digit")
     no_upc = values.get("upc_does_not_apply", "").strip().lower() in YES
+    cost = None
+    if values.get("cost", "").strip():
+        try:
+            cost = str(costs.parse_cost(values["cost"]))
+        except ValueError as exc:
+            reasons.append(str(exc))
     payload: dict[str, Any] = {}
     if not reasons:
         payload = {
@@ -157,4 +165,5 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
             payload["upc"] = upc
         elif no_upc:
             payload["upc_does_not_apply"] = True
-    return Row(number, sku, values.get("title", ""), "refused" if reasons else "create", reasons, payload)
+    outcome = "refused" if reasons else "create"
+    return Row(number, sku, values.get("title", ""), outcome, reasons, payload, cost)

@@ -44,6 +44,14 @@ class ListingFieldsForm(forms.Form):
     upc_does_not_apply = forms.BooleanField(
         label="UPC does not apply", required=False, help_text="For a Brand New item that has no barcode."
     )
+    cost = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text="What one unit cost you, in the listing's currency. Kept here, never sent to Reverb: "
+        "margins and the rules' cost floors use it.",
+    )
     offers_enabled = forms.BooleanField(required=False)
     preorder_lead_time = forms.IntegerField(label="Pre-order lead time", min_value=1, required=False)
     preorder_lead_time_unit = forms.ChoiceField(label="Lead time unit", choices=LEAD_UNITS, required=False)
@@ -138,6 +146,7 @@ class ListingEditForm(ListingFieldsForm):
         values["preorder_lead_time"] = pre.get("lead_time")
         values["preorder_lead_time_unit"] = pre.get("lead_time_unit") or ""
         values["preorder_ship_date"] = pre.get("ship_date")
+        values["cost"] = listing.cost
         return values
 
 
@@ -225,5 +234,5 @@ class CsvUploadForm(forms.Form):
     account = forms.ModelChoiceField(queryset=ReverbAccount.objects.filter(enabled=True))
     file = forms.FileField(
         help_text="Columns: sku, title, make, model, condition, price, inventory, description, photos, upc, "
-        "upc_does_not_apply (yes or empty).",
+        "upc_does_not_apply (yes or empty), cost (kept here, never sent to Reverb; empty keeps it).",
     )

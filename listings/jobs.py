@@ -7,13 +7,14 @@ service itself: publish/end/delete check the listing's state first, and create l
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from backoffice.actions import ActionError, Done
 from backoffice.background.jobs import Outcome
 from backoffice.models import BulkJob, BulkJobItem, ReverbAccount, SyncLogEntry
 
-from . import services
+from . import costs, services
 from .models import Listing
 
 
@@ -71,6 +72,8 @@ def import_row(job: BulkJob, item: BulkJobItem, *, resumed: bool) -> Outcome:
         )
         return Outcome.failed(exc.message, field_errors=exc.field_errors)
     listing = done.obj
+    if listing is not None and item.params.get("cost") is not None:  # an empty cell keeps the cost
+        costs.set_cost(listing, Decimal(item.params["cost"]))
     SyncLogEntry.objects.create(
         account=account,
         resource="listings.csv_import",

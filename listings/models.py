@@ -55,6 +55,9 @@ class Listing(RemoteModel):
     # source shows them read back (API-NOTES 5.2, 5.3), so the product remembers what it sent.
     upc = models.CharField("UPC", max_length=32, blank=True, default="")
     upc_does_not_apply = models.BooleanField("UPC does not apply", default=False)
+    # What one unit cost the shop (the listing's currency): set here (form, CSV, stock API), or from Reverb's
+    # `seller_cost` when a /my/listings row carries one (a null there keeps this value). Margins use it.
+    cost = amount_field("cost", help_text="What one unit cost the shop, in the listing's currency.")
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]

@@ -93,7 +93,14 @@ def map_listing(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         "remote_created_at": when(payload, "created_at"),
         "remote_updated_at": when(payload, "updated_at"),  # our emulator's extension; absent on Reverb
     }
-    return key, told(payload, fields, LISTING_SOURCES)
+    kept = told(payload, fields, LISTING_SOURCES)
+    # Reverb's `seller_cost` (seller rows only, API-NOTES 5.3) sets the local cost when the shop uses it; null
+    # or absent keeps the cost set here (form, CSV, stock API).
+    if isinstance(payload.get("seller_cost"), Mapping):
+        cost, _ = read_money(payload, "seller_cost")
+        if cost is not None:
+            kept["cost"] = cost
+    return key, kept
 
 
 def fetch_listings(client: ReverbClient, since: datetime | None) -> Iterable[Sequence[dict[str, Any]]]:

@@ -28,7 +28,7 @@ from backoffice.background.jobs import ItemSpec, create_job, job_url
 from backoffice.models import BulkJob
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
-from . import csv_import, editing, health, readiness, services
+from . import costs, csv_import, editing, health, readiness, services
 from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
 from .models import CsvImportPreview, Listing
 
@@ -79,6 +79,9 @@ def queue_push(listing: Listing, user: Actor) -> BulkJob:
     )
 
 
+COST_SAVED = "Saved the cost (kept here: Reverb is not told your cost)."
+
+
 # ---- edit ------------------------------------------------------------------------------------------
 
 
@@ -92,9 +95,10 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
             with transaction.atomic():
                 changed = editing.record_edits(listing, form.edited_values())
                 Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+                cost_changed = costs.set_cost(listing, form.cleaned_data.get("cost"))
                 held = editing.held_message(listing.account, changed)
                 if not changed:
-                    messages.info(request, "Nothing changed.")
+                    messages.info(request, COST_SAVED if cost_changed else "Nothing changed.")
                 elif held and not editing.allowed_fields(listing.account, list(changed))[0]:
                     messages.warning(
                         request, held_notice(request, listing, f"Saved here, not sent to Reverb: {held}.")
@@ -200,6 +204,8 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
             form.show_reverb_errors(exc.field_errors)
             messages.error(request, exc.message)
         else:
+            if done.obj is not None and form.cleaned_data.get("cost") is not None:
+                costs.set_cost(done.obj, form.cleaned_data["cost"])
             once.remember(key, change_url(done.obj))
             messages.success(request, done.text)
             return HttpResponseRedirect(change_url(done.obj))
@@ -427,7 +433,8 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
             preview.save(update_fields=["applied_at"])
             account = preview.account
             items = [
-                ItemSpec(r["sku"], r["sku"], {"payload": r["payload"], "row": r["row"]}) for r in preview.rows
+                ItemSpec(r["sku"], r["sku"], {k: r.get(k) for k in ("payload", "row", "cost")})
+                for r in preview.rows
             ]
             job = create_job(
                 "listings.csv_import",
@@ -446,7 +453,11 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         account = form.cleaned_data["account"]
         rows, problems = csv_import.parse(account, form.cleaned_data["file"].read())
-        good = [{"sku": r.sku, "payload": r.payload, "row": r.number} for r in rows if r.outcome != "refused"]
+        good = [
+            {"sku": r.sku, "payload": r.payload, "row": r.number, "cost": r.cost}
+            for r in rows
+            if r.outcome != "refused"
+        ]
         preview = None
         if good and not problems:
             preview = CsvImportPreview.objects.create(account=account, created_by=request.user, rows=good)

@@ -85,6 +85,8 @@ class PayoutAdmin(ReverbMirrorAdmin):
         wrap = self.admin_site.admin_view
         ours = [
             path("reconciliation/", wrap(views.reconciliation_report), name="payouts_reconciliation"),
+            path("margin/", wrap(views.margin_page), name="payouts_margin"),
+            path("export/margin.csv", wrap(views.export_margin), name="payouts_export_margin"),
             path("export/orders.csv", wrap(views.export_orders), name="payouts_export_orders"),
             path("export/line-items.csv", wrap(views.export_line_items), name="payouts_export_line_items"),
             path("<int:pk>/reconcile/", wrap(views.payout_reconcile), name="payouts_payout_reconcile"),

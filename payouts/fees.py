@@ -129,3 +129,8 @@ class OrderAmounts:
             return self.payout
         selling, processing = self.expected_fees(rates)
         return self.total - selling - processing - self.bump_fee - self.tax_withheld
+
+
+def account_rates(account_id: int) -> Rates:
+    """The account's fee schedule (the defaults when it has none): one query."""
+    return Rates.of(FeeSchedule.objects.filter(account_id=account_id).first())

@@ -14,7 +14,9 @@ from django.utils.safestring import SafeString
 
 from backoffice.access import for_user
 from backoffice.pages.charts import Bar, bar_chart
+from orders.models import Order
 
+from . import margin_report
 from .exports import line_item_rows, orders_rows, stream_csv
 from .forms import PeriodForm
 from .matching import Kind, Totals, check_payout, match_period
@@ -116,3 +118,50 @@ def export_line_items(request: HttpRequest) -> HttpResponse | StreamingHttpRespo
     period = form.period()
     header, rows = line_item_rows(period, form.account_ids())
     return stream_csv(f"payout-line-items-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv", header, rows)
+
+
+# ---- the monthly margin report ----------------------------------------------------------------------------
+
+MARGIN_PERMS = ("payouts.view_payout", "orders.view_order")
+MARGIN_ROWS_PER_PAGE = 100
+MARGIN_UNKNOWN_SHOWN = 100
+
+
+def _margin(request: HttpRequest, form: PeriodForm) -> margin_report.MarginReport:
+    period = form.period()
+    orders = for_user(Order.objects.all(), request.user)
+    return margin_report.margin_report(period, margin_report.orders_paid(period, orders, form.account_ids()))
+
+
+def margin_page(request: HttpRequest) -> HttpResponse:
+    """The period's orders with revenue, fees, cost and margin, totals per shop and currency (the user's shops
+    only: for_user), orders without a known cost apart; the CSV has every row."""
+    require(request, *MARGIN_PERMS)
+    form = PeriodForm(request.GET or None, user=request.user)
+    report = _margin(request, form)
+    rows = Paginator(report.known, MARGIN_ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Margin, {report.period}",
+        "form": form,
+        "form_invalid": form.is_bound and bool(form.errors),
+        "report": report,
+        "rows": rows,
+        "shown": report.rows_of(rows.object_list),
+        "unknown": report.rows_of(report.unknown[:MARGIN_UNKNOWN_SHOWN]),
+        "previous_query": page_query(request, rows.number - 1),
+        "next_query": page_query(request, rows.number + 1),
+        "opts": Payout._meta,
+        "margin_csv": f"{reverse('admin:payouts_export_margin')}?{request.GET.urlencode()}",
+    }
+    return render(request, "payouts/margin.html", context)
+
+
+def export_margin(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    require(request, *MARGIN_PERMS)
+    form = _period_or_400(request)
+    if isinstance(form, HttpResponse):
+        return form
+    report = _margin(request, form)
+    name = f"margin-{report.period.start:%Y%m%d}-{report.period.end:%Y%m%d}.csv"
+    return stream_csv(name, margin_report.CSV_HEADER, margin_report.csv_rows(report))

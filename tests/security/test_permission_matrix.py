@@ -78,6 +78,8 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
         "messaging.view_negotiation",
     ),
     "payouts_reconciliation": (None, "", "payouts.view_payout"),
+    "payouts_margin": (None, "", "payouts.view_payout"),
+    "payouts_export_margin": (None, "", "payouts.view_payout"),
     "payouts_export_orders": (None, "", "orders.view_order"),
     "payouts_export_line_items": (None, "", "payouts.view_payoutlineitem"),
     "payouts_payout_reconcile": ("payouts.payout", "", "payouts.view_payout"),

@@ -88,7 +88,13 @@ def admin_urls(b: Any) -> tuple[list[str], list[str]]:
                 urls.append(url + "?" + "&".join(f"slip={pk}" for pk in every_order))
             if name == "orders_order_bulk_ship":
                 urls.append(url + "?ids=" + ",".join(every_order))
-            if name in ("payouts_reconciliation", "payouts_export_orders", "payouts_export_line_items"):
+            if name in (
+                "payouts_reconciliation",
+                "payouts_export_orders",
+                "payouts_export_line_items",
+                "payouts_margin",
+                "payouts_export_margin",
+            ):
                 urls += [f"{url}?month={month}" for month in months]
             continue
         view = next((v for v in ("_change", "_history", "_delete") if name.endswith(v)), None)

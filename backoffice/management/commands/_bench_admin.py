@@ -45,6 +45,7 @@ def seed(orders: int) -> dict[str, str]:
             make=makes[i % len(makes)],
             model=f"model {i}",
             state="live",
+            cost=Decimal("60.00") if i % 3 else None,  # the margin report: most with a cost, some apart
             remote_created_at=now - timedelta(minutes=i),
         )
         for i in range(n_listings)
@@ -158,6 +159,7 @@ def pages(found: dict[str, str], orders_count: int) -> dict[str, str]:
         "payouts changelist": reverse("admin:payouts_payout_changelist"),
         "payout line items changelist": reverse("admin:payouts_payoutlineitem_changelist"),
         "payouts reconciliation report": f"{reverse('admin:payouts_reconciliation')}?{last_30_days}",
+        "payouts margin report": f"{reverse('admin:payouts_margin')}?{last_30_days}",
         "sync runs changelist": reverse("admin:backoffice_syncrun_changelist"),
         "dashboard": reverse("admin:index"),
     }
