@@ -244,6 +244,19 @@ def backfills(user: Any, now: datetime | None = None) -> list[Any]:
     return [progress(row) for row in rows]
 
 
+def catalogue_health(user: Any) -> dict[str, Any]:
+    """Listings to fix before a safe sync and a clean publish, over the user's shops (one query)."""
+    from listings.health import counts
+    from listings.models import Listing
+
+    lines = [line for line in counts(for_user(Listing.objects.all(), user)) if line.count]
+    return {
+        "lines": lines,
+        "total": sum(line.count for line in lines),
+        "url": reverse("admin:listings_listing_health"),
+    }
+
+
 def last_reconciliation(user: Any) -> Any | None:
     """The newest nightly reconciliation report with its findings count (one query), or None."""
     from backoffice.models import ReconciliationReport
@@ -368,6 +381,8 @@ def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
         for p in ("refunds.view_refundrequest", "messaging.view_negotiation", "messaging.view_conversation")
     ):
         context["inbox_url"] = reverse("cs_inbox")
+    if user.has_perm("listings.view_listing"):
+        context["catalogue"] = catalogue_health(user)
     if user.has_perm("backoffice.view_syncrun"):
         context["health"] = sync_health(user, now)
     if user.has_perm("backoffice.view_reconciliationreport"):

@@ -245,8 +245,8 @@ def test_dashboard_query_count_is_constant(admin_client, django_assert_num_queri
     # session, user, permissions 3; dashboard: work queues 5, deadlines 4 (accounts + one per queue),
     # sync health 4 (accounts, runs grouped, the last failed runs, usage), reconciliation 1, charts 1 (the
     # accounts' time zones) + 3 per zone; the session renewed (SESSION_SAVE_EVERY_REQUEST: savepoint, update,
-    # release) 3; the first pulls' progress 1.
-    with django_assert_num_queries(25):
+    # release) 3; the first pulls' progress 1; catalogue health 1.
+    with django_assert_num_queries(26):
         response = admin_client.get("/admin/")
     html = response.content.decode()
     assert queue_counts(html)["unread"] == accounts * rows
@@ -353,3 +353,16 @@ def test_sync_health_shows_requests_per_resource_in_one_grouped_query(admin_clie
     assert len([q for q in ctx.captured_queries if "backoffice_syncrun" in q["sql"]]) == 1  # no failures here
     html = admin_client.get("/admin/").content.decode()
     assert re.search(r'data-resource="orders">.*?<td class="requests">4 · 1.0</td>', html, re.S)
+
+
+def test_the_dashboard_counts_catalogue_issues_and_links_to_the_health_page(admin_client) -> None:
+    from listings.models import Listing
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    Listing.objects.create(
+        account=account, reverb_id="9001", state="draft", sku="", category="Amps", images=["https://x/1.jpg"]
+    )
+    html = admin_client.get("/admin/").content.decode()
+    assert 'id="catalogue-health"' in html and "1 listing issue to fix" in html
+    assert "without a sku 1" in html and "/admin/listings/listing/health/" in html
