@@ -21,13 +21,14 @@ from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
 from backoffice.models import BulkJob, ReverbAccount
+from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
 
 from . import bulk
 from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
-from .models import Order, ShippingProviderMapping, SkuMapping
+from .models import TO_SHIP, Order, ShippingProviderMapping, SkuMapping
 from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal, shipping_providers
-from .workbench import days_waiting, is_overdue, ship_by
+from .workbench import days_waiting, is_overdue, overdue_q, ship_by
 
 SIGNING_SALT = "orders.bulk-ship"
 PREVIEW_MAX_AGE = 3600
@@ -200,8 +201,7 @@ def to_ship(user: Any) -> QuerySet[Order]:
     shipped)."""
     return (
         for_user(Order.objects.all(), user)
-        .filter(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False)
-        .exclude(shipping_method="local")
+        .filter(TO_SHIP)
         .select_related("account")
         .order_by("paid_at", "pk")
     )
@@ -227,12 +227,17 @@ def destination(order: Order) -> str:
 
 
 def shipping_queue(request: HttpRequest) -> HttpResponse:
-    """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
-    to the next row); "Check" goes to the bulk-ship check page, then one job.
-    Queries: orders 1, provider hints 1, last carrier 1."""
+    """The shipping clerk's page: the orders to ship, oldest payment first, a page at a time, with a tracking
+    input per row (a scanner's Enter moves to the next row); "Check" goes to the bulk-ship check page with
+    the page's rows, then one job. Queries, whatever the shop's size: count 1, overdue count 1, shops 1,
+    the page's orders 1, provider hints 1, last carrier 1 (the counts walk the to-ship partial index)."""
     require(request, "orders.view_order")
     today = timezone.localdate()
-    orders = list(to_ship(request.user))
+    waiting = to_ship(request.user)
+    pages = pager(request, waiting.count())
+    shops = list(for_user(ReverbAccount.objects.all(), request.user).only("pk", "time_zone"))
+    overdue = waiting.filter(overdue_q(shops, today)).count() if pages.total else 0
+    orders = list(waiting[pages.offset : pages.offset + pages.size])
     rows = [
         {
             "order": o,
@@ -251,10 +256,11 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
         "Shipping queue",
         Order._meta,
         rows=rows,
+        pager=pages,
         can_ship=can_ship,
         hints=hints,
         default_provider=last_provider(request.user) if can_ship and orders else "",
-        overdue=sum(1 for r in rows if r["overdue"]),
+        overdue=overdue,
     )
 
 

@@ -34,13 +34,32 @@ def ship_by(order: Order) -> date | None:
         return order.ship_by.astimezone(shop_zone(order.account)).date()
     if order.paid_at is None:
         return None
-    day = timezone.localtime(order.paid_at).date()
-    left = SHIP_WITHIN_BUSINESS_DAYS
+    return _unstored_due(timezone.localtime(order.paid_at).date())
+
+
+def _unstored_due(paid: date) -> date:
+    day, left = paid, SHIP_WITHIN_BUSINESS_DAYS
     while left:
         day += timedelta(days=1)
         if day.weekday() < 5:
             left -= 1
     return day
+
+
+def overdue_q(accounts: list[Any], today: date | None = None) -> Q:
+    """The orders `is_overdue` says are overdue today, as a filter (the shipping queue counts them in the
+    database instead of judging every row): a stored deadline before today began in its shop's zone, or,
+    not stored yet, paid on or before the last day whose 3 weekdays are past."""
+    today = today or timezone.localdate()
+    stored = Q(pk__in=[])
+    for account in accounts:
+        began = datetime.combine(today, datetime.min.time(), tzinfo=shop_zone(account))
+        stored |= Q(account_id=account.pk, ship_by__lt=began)
+    paid = today
+    while _unstored_due(paid) >= today:
+        paid -= timedelta(days=1)
+    after = timezone.make_aware(datetime.combine(paid + timedelta(days=1), datetime.min.time()))
+    return stored | Q(ship_by__isnull=True, paid_at__lt=after)
 
 
 def days_waiting(order: Order, today: date | None = None) -> int:

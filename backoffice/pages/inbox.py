@@ -3,19 +3,26 @@ each with its deadline and a link to the page where it is answered. Three querie
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.access import for_user
+from backoffice.pages.paging import PAGE_SIZE, pager
 from backoffice.pages.render import page
 
 PERMS = ("refunds.view_refundrequest", "messaging.view_negotiation", "messaging.view_conversation")
+KINDS = ("refund", "offer", "conversation")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stands in for a missing date in the merge key (sorted last anyway)
 
 
 @dataclass(frozen=True)
@@ -36,72 +43,150 @@ class Item:
         return self.deadline is not None and self.deadline < timezone.now()
 
 
-def inbox_items(user) -> list[Item]:  # type: ignore[no-untyped-def]
-    from messaging.models import conversations_awaiting_shop, offers_awaiting_shop
+@dataclass(frozen=True)
+class Source:
+    """One kind of item: who may see it, its rows awaiting the shop, when each started waiting."""
+
+    kind: str
+    title: str
+    perm: str
+    rows: Callable[[], QuerySet[Any]]
+    since: Any  # an expression over the rows: the inbox's order
+    build: Callable[[Any, Any], Item]  # (row, user) -> Item
+
+
+def _refund(r: Any, user: Any) -> Item:
+    can = user.has_perm("refunds.respond_refund")
+    return Item(
+        "refund",
+        "Refund request",
+        r.remote_created_at,
+        r.respond_by,
+        r.order.buyer_name if r.order else "",
+        f"order {r.order_number}: {r.reason.replace('_', ' ') or 'no reason given'}",
+        r.amount,
+        r.currency,
+        reverse(
+            "admin:refunds_refundrequest_respond" if can else "admin:refunds_refundrequest_queue",
+            args=[r.pk] if can else [],
+        ),
+        "Respond" if can else "View",
+    )
+
+
+def _offer(n: Any, user: Any) -> Item:
+    return Item(
+        "offer",
+        "Offer",
+        n.remote_updated_at or n.remote_created_at,
+        n.expires_at,
+        n.buyer_name,
+        n.listing.title if n.listing else f"listing {n.listing_reverb_id}",
+        n.offered_total,
+        n.currency,
+        reverse("admin:messaging_negotiation_offer", args=[n.pk]),
+        "Respond" if user.has_perm("messaging.respond_offer") else "View",
+    )
+
+
+def _conversation(c: Any, user: Any) -> Item:
+    return Item(
+        "conversation",
+        "Message",
+        c.last_message_at,
+        None,
+        c.other_party_name,
+        str(c),
+        None,
+        "",
+        reverse("admin:messaging_conversation_thread", args=[c.pk]),
+        "Reply" if user.has_perm("messaging.reply_message") else "Read",
+    )
+
+
+def sources() -> list[Source]:
+    from messaging.models import OFFER_SINCE, conversations_awaiting_shop, offers_awaiting_shop
     from refunds.models import awaiting_shop
 
-    items: list[Item] = []
-    if user.has_perm("refunds.view_refundrequest"):
-        can = user.has_perm("refunds.respond_refund")
-        for r in for_user(awaiting_shop(), user).select_related("order"):
-            items.append(
-                Item(
-                    "refund",
-                    "Refund request",
-                    r.remote_created_at,
-                    r.respond_by,
-                    r.order.buyer_name if r.order else "",
-                    f"order {r.order_number}: {r.reason.replace('_', ' ') or 'no reason given'}",
-                    r.amount,
-                    r.currency,
-                    reverse(
-                        "admin:refunds_refundrequest_respond" if can else "admin:refunds_refundrequest_queue",
-                        args=[r.pk] if can else [],
-                    ),
-                    "Respond" if can else "View",
-                )
-            )
-    if user.has_perm("messaging.view_negotiation"):
-        can = user.has_perm("messaging.respond_offer")
-        for n in for_user(offers_awaiting_shop(), user).select_related("listing"):
-            items.append(
-                Item(
-                    "offer",
-                    "Offer",
-                    n.remote_updated_at or n.remote_created_at,
-                    n.expires_at,
-                    n.buyer_name,
-                    n.listing.title if n.listing else f"listing {n.listing_reverb_id}",
-                    n.offered_total,
-                    n.currency,
-                    reverse("admin:messaging_negotiation_offer", args=[n.pk]),
-                    "Respond" if can else "View",
-                )
-            )
-    if user.has_perm("messaging.view_conversation"):
-        can = user.has_perm("messaging.reply_message")
-        for c in for_user(conversations_awaiting_shop(), user):
-            items.append(
-                Item(
-                    "conversation",
-                    "Message",
-                    c.last_message_at,
-                    None,
-                    c.other_party_name,
-                    str(c),
-                    None,
-                    "",
-                    reverse("admin:messaging_conversation_thread", args=[c.pk]),
-                    "Reply" if can else "Read",
-                )
-            )
-    far = datetime.max.replace(tzinfo=timezone.get_current_timezone())
-    items.sort(key=lambda i: (i.since or far, i.kind))
-    return items
+    return [
+        Source(
+            "refund",
+            "Refund requests",
+            "refunds.view_refundrequest",
+            lambda: awaiting_shop().select_related("order"),
+            F("remote_created_at"),
+            _refund,
+        ),
+        Source(
+            "offer",
+            "Offers",
+            "messaging.view_negotiation",
+            lambda: offers_awaiting_shop().select_related("listing"),
+            OFFER_SINCE,
+            _offer,
+        ),
+        Source(
+            "conversation",
+            "Messages",
+            "messaging.view_conversation",
+            conversations_awaiting_shop,
+            F("last_message_at"),
+            _conversation,
+        ),
+    ]
+
+
+def inbox_counts(user: Any) -> dict[str, int]:
+    """Items awaiting `user`'s shops per kind the user may see (each on its kind's partial index)."""
+    return {s.kind: for_user(s.rows(), user).count() for s in sources() if user.has_perm(s.perm)}
+
+
+def inbox_page(
+    user: Any, offset: int = 0, size: int = PAGE_SIZE, kinds: list[str] | None = None
+) -> list[Item]:
+    """The items at [offset, offset + size) of everything awaiting `user`'s shops, oldest first.
+
+    Queries, whatever the page or the shops' size: per kind the first offset + size keys in the inbox's
+    order (on the kind's partial index), then the page's rows of each kind on the page. The page is the
+    merge of the kinds' keys, so it is the same as sorting everything."""
+    shown = [s for s in sources() if user.has_perm(s.perm) and (not kinds or s.kind in kinds)]
+    keyed = []
+    for s in shown:
+        qs = for_user(s.rows(), user).select_related(None).annotate(inbox_since=s.since)
+        ordered = qs.order_by(F("inbox_since").asc(nulls_last=True), "pk").values_list("inbox_since", "pk")
+        keyed.append([(since is None, since or EPOCH, s.kind, pk) for since, pk in ordered[: offset + size]])
+    page_keys = list(heapq.merge(*keyed))[offset : offset + size]
+    built: dict[tuple[str, int], Item] = {}
+    for s in shown:
+        pks = [key[3] for key in page_keys if key[2] == s.kind]
+        if pks:
+            for row in for_user(s.rows(), user).filter(pk__in=pks):
+                built[(s.kind, row.pk)] = s.build(row, user)
+    return [built[(key[2], key[3])] for key in page_keys if (key[2], key[3]) in built]
+
+
+def inbox_items(user: Any) -> list[Item]:
+    """Every item awaiting `user`'s shops, oldest first (for small sets; the page is paged)."""
+    return inbox_page(user, 0, sum(inbox_counts(user).values()))
 
 
 def inbox(request: HttpRequest) -> HttpResponse:
     if not any(request.user.has_perm(p) for p in PERMS):
         raise PermissionDenied
-    items = inbox_items(request.user)
-    return page(request, "backoffice/inbox.html", "Customer-service inbox", items=items, now=timezone.now())
+    kind = request.GET.get("kind", "")
+    kinds = [kind] if kind in KINDS else None
+    counts = inbox_counts(request.user)
+    pages = pager(request, sum(n for k, n in counts.items() if not kinds or k in kinds))
+    items = inbox_page(request.user, pages.offset, pages.size, kinds) if pages.total else []
+    titles = {s.kind: s.title for s in sources() if s.kind in counts}
+    return page(
+        request,
+        "backoffice/inbox.html",
+        "Customer-service inbox",
+        items=items,
+        sections=[(k, titles[k], n) for k, n in counts.items()],
+        everything=sum(counts.values()),
+        kind=kind if kinds else "",
+        pager=pages,
+        now=timezone.now(),
+    )
