@@ -92,7 +92,17 @@ def for_user(queryset: QS, user: Any) -> QS:
     mine = Q(**{f"{path}__in": account_ids_of(user)})
     if path != "pk" and _nullable(queryset.model, path):
         mine |= Q(**{f"{path}__isnull": True})  # a row of no shop (a job over no account) is no shop's secret
-    return queryset.filter(mine)
+    scoped = queryset.filter(mine)
+    if not queryset.query.where:  # remember where the scope ends: a changelist can estimate its count
+        scoped.query.scope_conditions = len(scoped.query.where.children)  # type: ignore[attr-defined]
+    return scoped
+
+
+def only_scoped(queryset: QuerySet[Any]) -> bool:
+    """Whether `queryset` is a whole table limited to a user's shops and nothing else (no filter added
+    after for_user): a changelist may then estimate its count as it does for a superuser's."""
+    marked = getattr(queryset.query, "scope_conditions", None)
+    return marked is not None and len(queryset.query.where.children) == marked
 
 
 def _nullable(model: type[models.Model], path: str) -> bool:

@@ -34,3 +34,15 @@ def test_a_membership_change_is_seen_by_the_same_user_object(strict_membership) 
     assert may_use(user, theirs)
     mine.members.remove(user)
     assert not may_use(user, mine)
+
+
+def test_only_the_scope_lets_a_changelist_estimate_its_count(strict_membership) -> None:
+    from backoffice.access import only_scoped
+
+    mine = AccountFactory(name="mine")
+    user = get_user_model().objects.create_user("clerk", is_staff=True)
+    mine.members.add(user)
+    scoped = for_user(Order.objects.all(), user)
+    assert only_scoped(scoped) and only_scoped(scoped.order_by("-amount_total"))
+    assert not only_scoped(scoped.filter(status="paid")) and not only_scoped(Order.objects.all())
+    assert not only_scoped(for_user(Order.objects.filter(status="paid"), user))
