@@ -82,7 +82,13 @@ class Negotiation(RemoteModel):
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_updated_at", "-id"]
         indexes = [
-            models.Index(F("account"), OFFER_SINCE, F("id"), condition=OFFER_OPEN, name="negotiation_open")
+            models.Index(F("account"), OFFER_SINCE, F("id"), condition=OFFER_OPEN, name="negotiation_open"),
+            # the offers page (messaging/views.py): the active ones, the shop's turn first, by expiry
+            models.Index(
+                fields=["account", "-actionable", "expires_at", "id"],
+                condition=Q(state="active", missing=False),
+                name="negotiation_active",
+            ),
         ]
         permissions = [("respond_offer", "Can accept, decline and counter offers")]
 

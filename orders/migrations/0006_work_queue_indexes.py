@@ -4,20 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backoffice', '0011_account_scopes_found'),
-        ('listings', '0006_catalogue_checks'),
-        ('orders', '0005_raw_stored_as_json'),
+        ("backoffice", "0011_account_scopes_found"),
+        ("listings", "0006_catalogue_checks"),
+        ("orders", "0005_raw_stored_as_json"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('local_pickup', False), ('missing', False), ('shipped_at__isnull', True), ('status', 'paid'), models.Q(('shipping_method', 'local'), _negated=True)), fields=['account', 'paid_at', 'id', 'ship_by'], name='order_to_ship'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(
+                    ("local_pickup", False),
+                    ("missing", False),
+                    ("shipped_at__isnull", True),
+                    ("status", "paid"),
+                    models.Q(("shipping_method", "local"), _negated=True),
+                ),
+                fields=["account", "paid_at", "id", "ship_by"],
+                name="order_to_ship",
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('local_pickup', False), ('missing', False), ('shipped_at__isnull', True), ('status', 'paid'), models.Q(('shipping_method', 'local'), _negated=True)), fields=['paid_at', 'id'], name='order_to_ship_all'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(
+                    ("local_pickup", False),
+                    ("missing", False),
+                    ("shipped_at__isnull", True),
+                    ("status", "paid"),
+                    models.Q(("shipping_method", "local"), _negated=True),
+                ),
+                fields=["paid_at", "id"],
+                name="order_to_ship_all",
+            ),
         ),
     ]

@@ -4,16 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backoffice', '0011_account_scopes_found'),
-        ('orders', '0006_work_queue_indexes'),
-        ('refunds', '0005_raw_stored_as_json'),
+        ("backoffice", "0011_account_scopes_found"),
+        ("orders", "0006_work_queue_indexes"),
+        ("refunds", "0005_raw_stored_as_json"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='refundrequest',
-            index=models.Index(condition=models.Q(('missing', False), ('state__in', ('pending_seller_response', 'conditionally_approved'))), fields=['account', 'remote_created_at', 'id'], name='refund_awaiting_shop'),
+            model_name="refundrequest",
+            index=models.Index(
+                condition=models.Q(
+                    ("missing", False), ("state__in", ("pending_seller_response", "conditionally_approved"))
+                ),
+                fields=["account", "remote_created_at", "id"],
+                name="refund_awaiting_shop",
+            ),
         ),
     ]

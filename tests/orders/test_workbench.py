@@ -254,5 +254,5 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
 # the same for 1 row and 2 pages: admin frame and session, the user's shops 1, count 1, zones 1, overdue
 # count 1, the page's orders 1, provider hints 1, last carrier 1
 QUEUE_QUERIES = 14
-SLIP_QUERIES = 10
-ORDER_PAGE_QUERIES = 21  # + the page's own activity section (the ApiCall trail)
+SLIP_QUERIES = 11  # + the user's shops, read once per request (backoffice/access.py)
+ORDER_PAGE_QUERIES = 22  # + the page's own activity section (the ApiCall trail)
