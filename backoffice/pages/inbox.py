@@ -1,5 +1,6 @@
 """The customer-service inbox: refund requests, offers and conversations that await the shop, oldest first,
-each with its deadline and a link to the page where it is answered. Three queries whatever the rows."""
+each with its deadline and a link to the page where it is answered; 100 a page (?p=), one kind alone with
+?kind=. Three queries per kind whatever the rows or the page (a count, the keys, the page's rows)."""
 
 from __future__ import annotations
 
