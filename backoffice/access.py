@@ -5,7 +5,11 @@ in the account admin); a superuser works for every account. `for_user(queryset, 
 queryset whose model belongs to an account: the account itself, a model with an `account` foreign key,
 or a model one foreign key away from one (a sync log entry's run, a job item's job, a finding's report).
 Every admin's get_queryset (backoffice/admin/base.py), every custom page and view, every export and
-count goes through it; a model it cannot place is shown to superusers only."""
+count goes through it; a model it cannot place is shown to superusers only.
+
+For a member the filter is a list of account ids (`account_id IN (1, 2)`), read once per user object (a
+request's user) and cached on it: a subquery (`account_id IN (SELECT ... members ...)`) hides the shop from
+PostgreSQL's planner, which then filters whole tables instead of walking the (account, ...) indexes."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.db.models.signals import m2m_changed
 
 from backoffice.models import ReverbAccount
 
@@ -30,6 +35,31 @@ def accounts_of(user: Any) -> QuerySet[ReverbAccount]:
     if not user or not user.is_authenticated or not user.is_active:
         return ReverbAccount.objects.none()
     return ReverbAccount.objects.filter(members=user)
+
+
+_CACHE = "_shop_ids"
+_generation = 0  # bumped whenever a shop's members change: every user's cached ids are then read again
+
+
+def account_ids_of(user: Any) -> list[int]:
+    """The pks of the accounts a (non-superuser) `user` works for, read once per user object."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return []
+    cached = getattr(user, _CACHE, None)
+    if cached is not None and cached[0] == _generation:
+        return cached[1]
+    ids = sorted(ReverbAccount.objects.filter(members=user).values_list("pk", flat=True))
+    setattr(user, _CACHE, (_generation, ids))
+    return ids
+
+
+def _members_changed(**kwargs: Any) -> None:
+    global _generation
+    if kwargs.get("action") in ("post_add", "post_remove", "post_clear"):
+        _generation += 1
+
+
+m2m_changed.connect(_members_changed, sender=ReverbAccount.members.through, dispatch_uid="access-members")
 
 
 def account_path(model: type[models.Model]) -> str | None:
@@ -59,10 +89,20 @@ def for_user(queryset: QS, user: Any) -> QS:
     path = account_path(queryset.model)
     if path is None:
         return queryset.none()
-    mine = Q(**{f"{path}__in": accounts_of(user)})
+    mine = Q(**{f"{path}__in": account_ids_of(user)})
     if path != "pk" and _nullable(queryset.model, path):
         mine |= Q(**{f"{path}__isnull": True})  # a row of no shop (a job over no account) is no shop's secret
-    return queryset.filter(mine)
+    scoped = queryset.filter(mine)
+    if not queryset.query.where:  # remember where the scope ends: a changelist can estimate its count
+        scoped.query.scope_conditions = len(scoped.query.where.children)  # type: ignore[attr-defined]
+    return scoped
+
+
+def only_scoped(queryset: QuerySet[Any]) -> bool:
+    """Whether `queryset` is a whole table limited to a user's shops and nothing else (no filter added
+    after for_user): a changelist may then estimate its count as it does for a superuser's."""
+    marked = getattr(queryset.query, "scope_conditions", None)
+    return marked is not None and len(queryset.query.where.children) == marked
 
 
 def _nullable(model: type[models.Model], path: str) -> bool:
@@ -79,14 +119,19 @@ def may_use(user: Any, account: ReverbAccount | int | None) -> bool:
     if sees_every_account(user):
         return True
     pk = getattr(account, "pk", account)
-    return pk is not None and accounts_of(user).filter(pk=pk).exists()
+    try:
+        return pk is not None and int(pk) in account_ids_of(user)
+    except (TypeError, ValueError):
+        return False
 
 
 def limit_account_choices(form: Any, user: Any) -> Any:
     """Limit every account choice of `form` (a ModelChoiceField over ReverbAccount) to `user`'s accounts,
     keeping the field's own filter (e.g. enabled only). Returns the form."""
+    if sees_every_account(user):
+        return form
     for field in form.fields.values():
         queryset = getattr(field, "queryset", None)
         if queryset is not None and issubclass(queryset.model, ReverbAccount):
-            field.queryset = queryset.filter(pk__in=accounts_of(user).values("pk"))
+            field.queryset = queryset.filter(pk__in=account_ids_of(user))
     return form

@@ -39,12 +39,15 @@ def tick() -> str:
 
 def forget_old() -> None:
     """Idempotency keys are kept a week (a client retries within minutes), API call records a month,
-    delivered events a month."""
+    delivered events a month, given-up ones (replayable from their admin) three months."""
     now = timezone.now()
     IdempotentRequest.objects.filter(created_at__lt=now - timedelta(days=7)).delete()
     IntegrationCall.objects.filter(created_at__lt=now - timedelta(days=30)).delete()
     EventDelivery.objects.filter(
         status=EventDelivery.Status.DELIVERED, created_at__lt=now - timedelta(days=30)
+    ).delete()
+    EventDelivery.objects.filter(
+        status=EventDelivery.Status.FAILED, created_at__lt=now - timedelta(days=90)
     ).delete()
 
 

@@ -6,11 +6,16 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from backoffice.models import RemoteModel, amount_field
 
 SOLD_STATES = ("sold", "sold_out")  # a listing in one of these has nothing left to negotiate about
+# What awaits the shop; partial indexes hold only these rows, in the inbox's order (oldest first).
+UNREAD = Q(unread=True, missing=False)
+OFFER_OPEN = Q(state="active", actionable=True, missing=False)
+OFFER_SINCE = Coalesce("remote_updated_at", "remote_created_at")  # when the offer came to the shop
 
 
 class Conversation(RemoteModel):
@@ -28,6 +33,11 @@ class Conversation(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-last_message_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["account", "last_message_at", "id"], condition=UNREAD, name="conversation_unread"
+            )
+        ]
         permissions = [("reply_message", "Can reply to buyers and mark conversations read or unread")]
 
     def __str__(self) -> str:
@@ -71,6 +81,15 @@ class Negotiation(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_updated_at", "-id"]
+        indexes = [
+            models.Index(F("account"), OFFER_SINCE, F("id"), condition=OFFER_OPEN, name="negotiation_open"),
+            # the offers page (messaging/views.py): the active ones, the shop's turn first, by expiry
+            models.Index(
+                fields=["account", "-actionable", "expires_at", "id"],
+                condition=Q(state="active", missing=False),
+                name="negotiation_active",
+            ),
+        ]
         permissions = [("respond_offer", "Can accept, decline and counter offers")]
 
     @property
@@ -125,11 +144,9 @@ class OfferPolicy(models.Model):
 
 def offers_awaiting_shop() -> QuerySet[Negotiation]:
     """Offers whose answer is the shop's (active, its turn, the listing not sold): inbox and dashboard."""
-    return Negotiation.objects.filter(state="active", actionable=True, missing=False).exclude(
-        listing__state__in=SOLD_STATES
-    )
+    return Negotiation.objects.filter(OFFER_OPEN).exclude(listing__state__in=SOLD_STATES)
 
 
 def conversations_awaiting_shop() -> QuerySet[Conversation]:
     """Conversations with an unread message from the buyer."""
-    return Conversation.objects.filter(unread=True, missing=False)
+    return Conversation.objects.filter(UNREAD)

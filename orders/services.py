@@ -28,6 +28,7 @@ DOCUMENTED_PROVIDERS = (
     "Purolator", "Interlogistica", "Correos España", "Ukraine Post", "DPD Germany", "DPD UK", "DPD France",
     "Other",
 )  # fmt: skip
+PROVIDERS_RETRY_SECONDS = 300
 PROVIDERS_CACHE_SECONDS = 3600
 
 
@@ -62,8 +63,9 @@ def shipping_providers(account: ReverbAccount, client: ReverbClient | None = Non
             body = None
         found = [n for n in (_provider_name(r) for r in _first_list(body)) if n]
         names = list(dict.fromkeys([*found, *(p for p in DOCUMENTED_PROVIDERS if p != "Other")]))
-        if body is not None:
-            cache.set(key, names, PROVIDERS_CACHE_SECONDS)
+        # Unanswered: the documented names for a few minutes, so a Reverb outage does not make every view
+        # of the shipping queue wait for the client's retries.
+        cache.set(key, names, PROVIDERS_CACHE_SECONDS if body is not None else PROVIDERS_RETRY_SECONDS)
     return [*(n for n in names if n != "Other"), "Other"]
 
 

@@ -18,12 +18,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from automation import queues
 from automation.deadlines import OVERDUE, TODAY
 from backoffice import confirm
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
 from backoffice.models import BulkJob, ReverbAccount
+from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
 
 from . import bulk
@@ -244,12 +246,26 @@ def queue_rows(orders: list[Order], now: datetime | None = None) -> list[dict[st
 
 
 def shipping_queue(request: HttpRequest) -> HttpResponse:
-    """The shipping clerk's page: every order to ship with a tracking input per row (a scanner's Enter moves
-    to the next row); "Check" goes to the bulk-ship check page, then one job.
-    Queries: orders 1, provider hints 1, last carrier 1."""
+    """The shipping clerk's page: the orders to ship, oldest payment first, a page at a time, with a tracking
+    input per row (a scanner's Enter moves to the next row); "Check" goes to the bulk-ship check page with
+    the page's rows, then one job. Queries, whatever the shop's size: count 1, overdue count 1, shops 1,
+    the page's orders 1, provider hints 1, last carrier 1 (the counts walk the to-ship partial index)."""
     require(request, "orders.view_order")
-    orders = list(to_ship(request.user))
-    rows = queue_rows(orders)
+    now = timezone.now()
+    waiting = to_ship(request.user)
+    pages = pager(request, waiting.count())
+    shops = list(for_user(ReverbAccount.objects.all(), request.user).only("pk", "time_zone"))
+    # the one clock's definitions (automation/queues.py), counted by the database over every page; an order
+    # whose ship-by is not stored yet (every pull stores it) is judged one by one, as its row is
+    overdue = due_today = 0
+    if pages.total:
+        overdue = waiting.filter(queues.overdue_q("ship_by", now)).count()
+        due_today = waiting.filter(queues.due_today_q("ship_by", now, shops)).count()
+        for state in (due_state(o, now) for o in waiting.filter(ship_by__isnull=True, paid_at__isnull=False)):
+            overdue += state == OVERDUE
+            due_today += state == TODAY
+    orders = list(waiting[pages.offset : pages.offset + pages.size])
+    rows = queue_rows(orders, now)
     can_ship = request.user.has_perm("orders.ship_order")
     hints = _all_provider_hints({o.account_id: o.account for o in orders}) if can_ship and orders else []
     return page(
@@ -258,11 +274,12 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
         "Shipping queue",
         Order._meta,
         rows=rows,
+        pager=pages,
         can_ship=can_ship,
         hints=hints,
         default_provider=last_provider(request.user) if can_ship and orders else "",
-        overdue=sum(1 for r in rows if r["overdue"]),
-        due_today=sum(1 for r in rows if r["today"]),
+        overdue=overdue,
+        due_today=due_today,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from backoffice.models import RemoteModel, amount_field
 
@@ -22,12 +22,13 @@ STATES = {
     "refund_sent": "refund sent",
 }
 REFUNDED_STATES = ("approved", "auto_approved", "refund_sent")  # the buyer got (or gets) the money
+AWAITING_SHOP = Q(state__in=ACTIVE_STATES, missing=False)
 RESPONSE_HOURS = 24  # Reverb asks the shop to answer a refund request within a day
 
 
 def awaiting_shop() -> QuerySet[RefundRequest]:
     """The refund requests that await the shop: the queue, the inbox and the dashboard count all use this."""
-    return RefundRequest.objects.filter(state__in=ACTIVE_STATES, missing=False)
+    return RefundRequest.objects.filter(AWAITING_SHOP)
 
 
 class RefundRequest(RemoteModel):
@@ -52,6 +53,13 @@ class RefundRequest(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        indexes = [  # the open requests only, oldest first (the inbox and the refund queue)
+            models.Index(
+                fields=["account", "remote_created_at", "id"],
+                condition=AWAITING_SHOP,
+                name="refund_awaiting_shop",
+            )
+        ]
         permissions = [
             ("respond_refund", "Can approve, conditionally approve or deny refund requests"),
             ("request_refund", "Can start a seller-initiated refund"),

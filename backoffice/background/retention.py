@@ -3,7 +3,13 @@
 - WEBHOOK_RETENTION_DAYS: webhook deliveries, once handled (processed, failed or ignored);
 - AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
 - SYNC_RUN_RETENTION_DAYS: sync runs (SyncRun) and their log entries, except a run still running (a
-  5-minute schedule writes about 100,000 a year per account; the dashboard and the sync log read them);
+  5-minute schedule writes about 100,000 a year per account; the dashboard and the sync log read them),
+  and the log entries of no run (a webhook's re-read that failed);
+- STOCK_LOG_RETENTION_DAYS: the stock sync log (SyncLogEntry rows "stock.in" / "stock.out" of no run: one
+  per stock change sent or refused, the busiest log of a shop whose other channels push stock);
+- JOB_RETENTION_DAYS: finished bulk jobs (BulkJob) with their items;
+- ALERT_RETENTION_DAYS: instant alerts (automation's Alert rows) once sent or given up (named here the way
+  the CSV import previews below are: the core's one place for a retention);
 - CSV import previews after a day (they can be applied for an hour);
 - single-use keys (backoffice/once.py): a spent form token once its page is too old to be sent anyway,
   and a claim left by a crashed request.
@@ -21,9 +27,10 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from backoffice import once
-from backoffice.models import ApiCall, OnceKey, SyncRun, WebhookDelivery
+from backoffice.models import ApiCall, BulkJob, OnceKey, SyncLogEntry, SyncRun, WebhookDelivery
 
 BATCH = 2000
+STOCK_LOG = "stock."  # the stock sync log's resources (stock.in, stock.out): written without a run
 
 
 def _delete_in_batches(qs: QuerySet[Model]) -> int:
@@ -43,6 +50,10 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
         "webhook deliveries": 0,
         "audit rows": 0,
         "sync runs": 0,
+        "sync log entries of no run": 0,
+        "stock sync log entries": 0,
+        "bulk jobs": 0,
+        "alerts": 0,
         "CSV import previews": 0,
         "single-use keys": 0,
     }
@@ -64,6 +75,30 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
             status=SyncRun.Status.RUNNING
         )
         done["sync runs"] = _delete_in_batches(old)  # their SyncLogEntry rows go with them (cascade)
+        runless = SyncLogEntry.objects.filter(
+            run__isnull=True, created_at__lt=now - timedelta(days=sync_run_days)
+        )
+        done["sync log entries of no run"] = _delete_in_batches(
+            runless.exclude(resource__startswith=STOCK_LOG)
+        )
+    stock_days = settings.STOCK_LOG_RETENTION_DAYS
+    if stock_days > 0:
+        old = SyncLogEntry.objects.filter(
+            run__isnull=True, resource__startswith=STOCK_LOG, created_at__lt=now - timedelta(days=stock_days)
+        )
+        done["stock sync log entries"] = _delete_in_batches(old)
+    job_days = settings.JOB_RETENTION_DAYS
+    if job_days > 0:
+        old = BulkJob.objects.filter(created_at__lt=now - timedelta(days=job_days)).exclude(
+            state__in=BulkJob.ACTIVE
+        )
+        done["bulk jobs"] = _delete_in_batches(old)  # their items go with them (cascade)
+    alert_days = settings.ALERT_RETENTION_DAYS
+    if alert_days > 0:
+        from automation.models import Alert
+
+        old = Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=alert_days))
+        done["alerts"] = _delete_in_batches(old)
     # CSV import previews (listings/views.py) are only good for an hour; a day is plenty.
     from listings.models import CsvImportPreview
 

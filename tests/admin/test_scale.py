@@ -100,6 +100,29 @@ def test_the_unfiltered_count_on_postgresql_is_the_planners_estimate(
 
 
 @postgres_only
+def test_a_members_whole_list_is_estimated_like_a_superusers(
+    account: ReverbAccount, monkeypatch: pytest.MonkeyPatch, strict_membership: None
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    from backoffice.access import for_user
+    from backoffice.admin import scale
+
+    monkeypatch.setattr(scale, "ESTIMATE_ABOVE", 4)
+    user = get_user_model().objects.create_user("clerk", is_staff=True)
+    account.members.add(user)
+    orders = OrderFactory.create_batch(5, account=account, status="paid")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Order._meta.db_table}")
+    Order.objects.filter(pk__in=[o.pk for o in orders[:2]]).delete()
+    scoped = for_user(Order.objects.order_by("pk"), user)
+    with CaptureQueriesContext(connection) as ctx:
+        assert EstimatedCountPaginator(scoped, 50).count == 5  # the planner's, not the exact 3
+    assert not [q for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert EstimatedCountPaginator(scoped.filter(status="paid"), 50).count == 3  # filtered: exact
+
+
+@postgres_only
 @pytest.mark.parametrize(
     ("model", "field", "term"),
     [(Order, "buyer_name", "alice"), (Order, "title", "fender"), (Listing, "title", "fender")],

@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.pages.inbox import KINDS, inbox_items
+from backoffice.pages.paging import PAGE_SIZE
 from messaging.models import Conversation, Negotiation
 from refunds.models import RefundRequest
 from tests.factories import AccountFactory
@@ -104,3 +106,69 @@ def test_inbox_queries_do_not_grow_with_rows():
     with CaptureQueriesContext(connection) as fifty:
         assert client.get(reverse("cs_inbox")).status_code == 200
     assert len(one) == len(fifty)
+
+
+def interleaved(account, n: int) -> None:
+    """n of each kind, waiting since 3n, 3n-1, ... minutes ago in turn: every page holds all three kinds."""
+    now = timezone.now()
+    for i in range(n):
+        RefundRequest.objects.create(
+            account=account,
+            reverb_id=f"r{i}",
+            state="pending_seller_response",
+            order_number=f"o{i}",
+            remote_created_at=now - timedelta(minutes=3 * (n - i)),
+        )
+        Negotiation.objects.create(
+            account=account,
+            reverb_id=f"n{i}",
+            state="active",
+            actionable=True,
+            buyer_name=f"buyer{i}",
+            remote_created_at=now - timedelta(days=30),
+            remote_updated_at=now - timedelta(minutes=3 * (n - i) - 1),
+        )
+        Conversation.objects.create(
+            account=account,
+            reverb_id=f"c{i}",
+            subject=f"question {i}",
+            unread=True,
+            last_message_at=now - timedelta(minutes=3 * (n - i) - 2),
+        )
+
+
+# admin frame and session (7), the user's shops 1, then per kind: count 1, the first keys 1, the page's rows 1
+INBOX_QUERIES = 17
+
+
+@pytest.mark.parametrize("n, p", [(1, 1), (PAGE_SIZE // 3 + 20, 1), (PAGE_SIZE // 3 + 20, 2)])
+def test_inbox_query_count_is_constant_per_page(n, p, django_assert_num_queries):
+    interleaved(AccountFactory(name="shop"), n)
+    client = Client()
+    client.force_login(role_user("cs", "Customer service"))
+    client.get(reverse("cs_inbox"))  # warm the session and permission caches
+    with django_assert_num_queries(INBOX_QUERIES):
+        response = client.get(reverse("cs_inbox"), {"p": p})
+    assert response.status_code == 200 and {i.kind for i in response.context["items"]} == set(KINDS)
+
+
+def test_inbox_pages_keep_the_oldest_first_order_across_kinds(strict_membership):
+    n = PAGE_SIZE // 3 + 20
+    shop = AccountFactory(name="shop")
+    interleaved(shop, n)
+    interleaved(AccountFactory(name="theirs"), 2)  # another shop's items are never counted nor shown
+    client = Client()
+    user = role_user("cs", "Customer service")
+    shop.members.add(user)
+    client.force_login(user)
+    first = client.get(reverse("cs_inbox"))
+    second = client.get(reverse("cs_inbox"), {"p": 2})
+    items = first.context["items"] + second.context["items"]
+    assert len(first.context["items"]) == PAGE_SIZE and len(items) == 3 * n
+    assert [i.since for i in items] == sorted(i.since for i in items)
+    assert [i.kind for i in items[:3]] == ["refund", "offer", "conversation"]
+    assert first.context["pager"].total == 3 * n and 'rel="next"' in first.content.decode()
+    assert items == inbox_items(user)
+    offers = client.get(reverse("cs_inbox"), {"kind": "offer"})
+    assert [i.kind for i in offers.context["items"]] == ["offer"] * n
+    assert f"Offers</strong> ({n})" in offers.content.decode()

@@ -169,3 +169,21 @@ def test_provider_list_is_reverbs_first_list_united_with_the_documented_names(em
     assert {"CanPar", "TNT", "Hermes"} <= set(names)  # Reverb's own names, whatever the shape
     assert set(DOCUMENTED_PROVIDERS) <= set(names) and names[-1] == "Other"
     assert len(names) == len(set(names))
+
+
+def test_an_unanswered_provider_list_is_not_asked_again_on_every_view(shop):
+    from django.core.cache import cache
+
+    from backoffice.reverb.errors import ReverbError
+    from orders.services import DOCUMENTED_PROVIDERS, shipping_providers
+
+    cache.clear()
+    asked = []
+
+    class Down:
+        def shipping_providers(self):
+            asked.append(1)
+            raise ReverbError("down")
+
+    first, second = shipping_providers(shop, client=Down()), shipping_providers(shop, client=Down())
+    assert first == second and set(DOCUMENTED_PROVIDERS) <= set(first) and len(asked) == 1

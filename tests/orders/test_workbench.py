@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.models import ApiCall
+from backoffice.pages.paging import PAGE_SIZE
 from orders.models import Order
 from orders.workbench import is_overdue, ship_by
 from tests.factories import AccountFactory, OrderFactory, RefundRequestFactory
@@ -201,13 +202,33 @@ def test_batch_packing_slips_one_per_order():
     assert html.count('class="slip-page"') == 2 and a.order_number in html and b.order_number in html
 
 
-@pytest.mark.parametrize("n", [1, 50])
-def test_queue_query_count_is_constant(n, emulator, django_assert_num_queries):
+@pytest.mark.parametrize("n", [1, 50, PAGE_SIZE + 20])
+@pytest.mark.parametrize("p", [1, 2])
+def test_queue_query_count_is_constant(n, p, emulator, django_assert_num_queries):
     _orders(n)
     client = login("Shipping")
     client.get(reverse("admin:orders_order_queue"))  # warm the session and permission caches
     with django_assert_num_queries(QUEUE_QUERIES):
-        assert client.get(reverse("admin:orders_order_queue")).status_code == 200
+        assert client.get(reverse("admin:orders_order_queue"), {"p": p}).status_code == 200
+
+
+def test_queue_is_paged_oldest_payment_first_with_the_whole_count():
+    orders = _orders(PAGE_SIZE + 20)  # paid today, yesterday, ...: the oldest is the last made
+    client = login("Shipping")
+    first = client.get(reverse("admin:orders_order_queue"))
+    second = client.get(reverse("admin:orders_order_queue"), {"p": 2})
+    oldest_first = [o.pk for o in reversed(orders)]
+    assert [r["order"].pk for r in first.context["rows"]] == oldest_first[:PAGE_SIZE]
+    assert [r["order"].pk for r in second.context["rows"]] == oldest_first[PAGE_SIZE:]
+    assert first.context["pager"].total == PAGE_SIZE + 20
+    html = first.content.decode()
+    assert f"{PAGE_SIZE + 20} orders to ship" in html and 'rel="next"' in html
+    # every order paid 4+ days ago is overdue (3 business days), counted in the database over every page
+    overdue = sum(1 for o in orders if is_overdue(o, timezone.now()))
+    assert first.context["overdue"] == overdue > PAGE_SIZE
+    # the scanner's form carries the page's rows: "Check" sends them to bulk ship
+    ids = second.content.decode().split('name="ids" value="')[1].split('"')[0]
+    assert [int(x) for x in ids.split(",")] == oldest_first[PAGE_SIZE:]
 
 
 @pytest.mark.parametrize("n", [1, 50])
@@ -236,9 +257,12 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
         client.get(url)
 
 
-QUEUE_QUERIES = 10  # the same for 1 and 50 rows: admin frame and session, orders 1, provider hints 1
-SLIP_QUERIES = 10
-ORDER_PAGE_QUERIES = 21  # + the page's own activity section (the ApiCall trail)
+# the same for 1 row and 2 pages: admin frame and session, the user's shops 1, count 1, zones 1, overdue
+# count 1, due-today count 1, the orders whose ship-by is not stored yet 1, the page's orders 1, provider
+# hints 1, last carrier 1
+QUEUE_QUERIES = 16
+SLIP_QUERIES = 11  # + the user's shops, read once per request (backoffice/access.py)
+ORDER_PAGE_QUERIES = 22  # + the page's own activity section (the ApiCall trail)
 
 
 def test_packing_slips_form_is_a_get_without_the_csrf_token():

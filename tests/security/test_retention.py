@@ -41,6 +41,10 @@ def test_old_rows_go_recent_and_pending_ones_stay(settings) -> None:
         "webhook deliveries": 2,
         "audit rows": 1,
         "sync runs": 0,
+        "sync log entries of no run": 0,
+        "stock sync log entries": 0,
+        "bulk jobs": 0,
+        "alerts": 0,
         "CSV import previews": 0,
         "single-use keys": 0,
     }
@@ -127,3 +131,60 @@ def test_spent_form_tokens_go_once_too_old_to_be_sent_and_stale_claims_go() -> N
 
     assert retention.purge_old_records()["single-use keys"] == 2
     assert set(OnceKey.objects.values_list("pk", flat=True)) == {young_form.pk, live_claim.pk}
+
+
+def test_old_stock_sync_log_rows_go_recent_ones_stay(settings) -> None:
+    from backoffice.models import SyncLogEntry
+
+    settings.STOCK_LOG_RETENTION_DAYS = 30
+    settings.SYNC_RUN_RETENTION_DAYS = 60
+    account = AccountFactory()
+    now = timezone.now()
+
+    def entry(resource: str, days: int) -> SyncLogEntry:
+        row = SyncLogEntry.objects.create(account=account, resource=resource, status="success")
+        SyncLogEntry.objects.filter(pk=row.pk).update(created_at=now - timedelta(days=days))
+        return row
+
+    entry("stock.out", 31), entry("stock.in", 400)
+    kept = {entry("stock.out", 29).pk, entry("listings", 45).pk}  # a run-less pull failure: the runs' days
+    entry("listings", 61)
+    done = retention.purge_old_records()
+    assert (done["stock sync log entries"], done["sync log entries of no run"]) == (2, 1)
+    assert set(SyncLogEntry.objects.values_list("pk", flat=True)) == kept
+    settings.STOCK_LOG_RETENTION_DAYS = 0
+    entry("stock.out", 5000)
+    assert retention.purge_old_records()["stock sync log entries"] == 0
+
+
+def test_old_finished_jobs_and_sent_alerts_go(settings) -> None:
+    from automation.models import Alert
+    from backoffice.models import BulkJob
+
+    settings.JOB_RETENTION_DAYS = 30
+    settings.ALERT_RETENTION_DAYS = 30
+    account = AccountFactory()
+    old = timezone.now() - timedelta(days=31)
+    BulkJob.objects.create(kind="x", title="done", state=BulkJob.State.SUCCEEDED, created_at=old)
+    running = BulkJob.objects.create(kind="x", title="running", state=BulkJob.State.RUNNING, created_at=old)
+    recent = BulkJob.objects.create(kind="x", title="recent", state=BulkJob.State.FAILED)
+
+    def alert(key: str, sent: bool) -> Alert:
+        row = Alert.objects.create(
+            account=account,
+            channel="chat",
+            kind="order",
+            key=key,
+            text=key,
+            path="/",
+            sent_at=old if sent else None,
+        )
+        Alert.objects.filter(pk=row.pk).update(created_at=old)
+        return row
+
+    alert("sent", True)
+    unsent = alert("unsent", False)
+    done = retention.purge_old_records()
+    assert (done["bulk jobs"], done["alerts"]) == (1, 1)
+    assert set(BulkJob.objects.values_list("pk", flat=True)) == {running.pk, recent.pk}
+    assert list(Alert.objects.values_list("pk", flat=True)) == [unsent.pk]

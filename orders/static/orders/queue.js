@@ -10,3 +10,13 @@ document.addEventListener("keydown", (event) => {
   if (next) { next.focus(); next.select(); }
   else { const button = form.querySelector("[data-check]"); if (button) button.focus(); }
 });
+// The queue is paged: moving to another page drops what was typed on this one, so ask first.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a.pager-link");
+  const form = document.getElementById("ship-queue");
+  if (!link || !form) return;
+  const typed = Array.from(form.querySelectorAll("input.tracking")).filter((i) => i.value.trim()).length;
+  if (typed && !window.confirm(`${typed} typed tracking number(s) on this page are not checked yet. Leave the page?`)) {
+    event.preventDefault();
+  }
+});
