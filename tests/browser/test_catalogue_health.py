@@ -79,6 +79,7 @@ def test_a_manager_fixes_three_listings_from_the_health_page_and_publishes_them(
     page.click("#edit-listing")
     page.wait_for_selector("#publish-gaps")
     _shoot(page, "edit")
+    page.click("#publish-gaps a:text('UPC')")  # each gap links to its field
     page.fill("#id_upc", UPC)
     page.click("input[name=_save]")
     push()
@@ -90,7 +91,8 @@ def test_a_manager_fixes_three_listings_from_the_health_page_and_publishes_them(
     push()
 
     open_from_health("no_photos")
-    page.click("text=Photos")
+    page.click("#edit-listing")
+    page.click("#publish-gaps a:text('Add at least one photo')")  # the gap links to the photos page
     page.fill("#id_url", "https://photos.example.com/HL-PIC.jpg")
     page.click("input[value='Add photo']")
     page.wait_for_selector("text=HL-PIC.jpg")
