@@ -27,6 +27,7 @@ from orders.models import Order
 
 from . import editing, health, services, views
 from .bulk_edit import edit_fields
+from .exports import export_csv
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
 from .models import Listing
 
@@ -141,6 +142,7 @@ class ListingAdmin(ReverbMirrorAdmin):
         "remove_direct_offer",
         change_prices,
         edit_fields,
+        export_csv,
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -19,6 +19,8 @@ from tests.orders.helpers import role_user
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inline_jobs")]
 URL = "/admin/listings/listing/"
 PUT = ("PUT", "/api/listings/{listing_id}")
+CATEGORY = "dfd39027-d134-4353-b9e4-57dc6be791b9"
+UPC = "036000291452"
 
 
 @pytest.fixture
@@ -103,3 +105,38 @@ def test_a_clerk_without_push_does_not_get_the_action(shop, three):
     client.force_login(user)
     response = client.post(URL, {"action": "edit_fields", "_selected_action": [three[0].pk]})
     assert "Preview the changes" not in response.content.decode()
+
+
+def test_the_export_carries_the_bulk_edit_fields_and_imports_back(shop, three):
+    from listings import csv_import
+
+    listing = three[0]
+    Listing.objects.filter(pk=listing.pk).update(
+        raw={**listing.raw, "shipping_profile_id": "77", "categories": [{"uuid": CATEGORY}]},
+        offers_enabled=False,
+        upc=UPC,
+    )
+    client = manager_client(shop)
+    response = client.post(URL, {"action": "export_csv", "_selected_action": [listing.pk]})
+    text = b"".join(response.streaming_content).decode()
+    header = text.splitlines()[0].split(",")
+    assert header[-3:] == ["shipping_profile_id", "category", "offers_enabled"]
+    rows, problems = csv_import.parse(shop, text)
+    assert problems == [] and rows[0].outcome == "update", rows[0].reasons
+    payload = rows[0].payload
+    assert payload["shipping_profile_id"] == "77"
+    assert payload["categories"] == [{"uuid": CATEGORY}]
+    assert payload["offers_enabled"] is False and payload["upc"] == UPC
+    assert payload["condition"] == {"uuid": editing.BRAND_NEW}
+
+
+def test_the_import_refuses_bad_bulk_edit_cells(shop):
+    from listings import csv_import
+
+    text = (
+        "sku,make,model,condition,price,shipping_profile_id,category,offers_enabled\n"
+        "A-1,Fender,Strat,Excellent,100,abc,Guitars,maybe\n"
+    )
+    rows, _ = csv_import.parse(shop, text)
+    assert rows[0].outcome == "refused"
+    assert len(rows[0].reasons) == 3, rows[0].reasons
