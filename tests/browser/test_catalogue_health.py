@@ -78,6 +78,7 @@ def test_a_manager_fixes_three_listings_from_the_health_page_and_publishes_them(
     open_from_health("no_upc")
     page.click("#edit-listing")
     page.wait_for_selector("#publish-gaps")
+    assert page.locator("#group-what #id_upc").count() == 1  # the form is grouped: the UPC is with "what"
     _shoot(page, "edit")
     page.click("#publish-gaps a:text('UPC')")  # each gap links to its field
     page.fill("#id_upc", UPC)
