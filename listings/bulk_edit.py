@@ -124,17 +124,19 @@ def preview(listings: Iterable[Listing], values: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _text(name: str, value: Any) -> str:
+def _text(value: Any, names: dict[str, str]) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return "none" if value in (None, "") else str(value)
+        return ", ".join(names.get(str(v), str(v)) for v in value) or "none"
+    return "none" if value in (None, "") else names.get(str(value), str(value))
 
 
-def describe(row: Row) -> str:
+def describe(row: Row, names: dict[str, dict[str, str]] | None = None) -> str:
+    """ "Shipping profile: none -> Pedals" lines; `names`: per field, Reverb's names of ids (the form's)."""
+    names = names or {}
     lines = [
-        f"{editing.FIELDS[n].label}: {_text(n, old)} -> {_text(n, new)}"
+        f"{editing.FIELDS[n].label}: {_text(old, names.get(n, {}))} -> {_text(new, names.get(n, {}))}"
         for n, (old, new) in row.changes.items()
     ]
     if row.held:
@@ -214,6 +216,14 @@ def edit_fields(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Listin
     selected = [(admin.helpers.ACTION_CHECKBOX_NAME, x.pk) for x in listings]
     if form.is_bound and form.is_valid():
         rows = preview(listings, form.new_values())
+        names = {
+            field: {str(k): str(v) for k, v in form.fields[choice].choices if k}
+            for field, choice in (
+                ("shipping_profile_id", "shipping_profile_id"),
+                ("categories", "category"),
+                ("condition", "condition"),
+            )
+        }
         sending = sum(1 for r in rows if r.sends)
         return confirm.page(
             request,
@@ -223,7 +233,7 @@ def edit_fields(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Listin
                 [
                     str(r.listing),
                     r.listing.sku or "none",
-                    describe(r),
+                    describe(r, names),
                     f"refused: {r.refusal}"
                     if r.refusal
                     else ("will be pushed" if r.sends else "nothing to change"),

@@ -115,3 +115,34 @@ def test_a_manager_fixes_three_listings_from_the_health_page_and_publishes_them(
     after = _counts(shop)
     for key in drafts:
         assert after[key] == before[key] - 1, (key, before, after)
+
+
+def test_a_manager_moves_listings_to_a_shipping_profile_with_the_bulk_edit(
+    page: Any, live_server: Any, admin_login: Any, shop: ReverbAccount, emulator: Any
+) -> None:
+    manager = role_user("manager", "Manager")
+    shop.members.add(manager)
+    ReverbAccount.objects.filter(pk=shop.pk).update(push_shipping=True)
+    listings = [services.create_listing(shop, new_listing(f"BE-{n}"), actor=None).obj for n in range(2)]
+    admin_login(page, live_server, manager)
+    page.goto(f"{live_server.url}/admin/listings/listing/?q=BE-")
+    for listing in listings:
+        page.check(f"input[name=_selected_action][value='{listing.pk}']")
+    page.select_option("select[name=action]", "edit_fields")
+    page.click("button[name=index]")
+    page.select_option("#id_shipping_profile_id", index=1)
+    profile = page.eval_on_selector("#id_shipping_profile_id", "s => s.value")
+    profile_name = page.eval_on_selector("#id_shipping_profile_id", "s => s.selectedOptions[0].text")
+    page.select_option("#id_offers_enabled", "no")
+    _shoot(page, "bulk-edit")
+    page.click("input[value='Preview the changes']")
+    page.wait_for_selector("text=Confirm the field changes")
+    assert page.locator("#will-send-each tbody tr").count() == 2
+    assert "Offers enabled: yes -> no" in page.inner_text("#will-send-each")
+    assert f"Shipping profile: none -> {profile_name}" in page.inner_text("#will-send-each")  # named, not an id
+    _shoot(page, "bulk-edit-preview")
+    page.click("#confirm-yes")
+    page.wait_for_url(f"{live_server.url}/admin/backoffice/bulkjob/*/change/")
+    for listing in listings:
+        record = emulator.store.table("listings")[int(listing.reverb_id)]
+        assert str(record["shipping_profile_id"]) == profile and record["offers_enabled"] is False
