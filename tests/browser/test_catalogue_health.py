@@ -87,7 +87,12 @@ def test_a_manager_fixes_three_listings_from_the_health_page_and_publishes_them(
 
     open_from_health("no_category")
     page.click("#edit-listing")
-    page.select_option("#id_categories", index=0)
+    page.fill("#id_categories_filter", "solid body")  # the searchable category picker
+    visible = page.eval_on_selector_all(
+        "#id_categories option", "os => os.filter(o => !o.hidden).map(o => o.text)"
+    )
+    assert visible and all("Solid Body" in text for text in visible), visible
+    page.select_option("#id_categories", label=visible[0])
     page.click("input[name=_save]")
     push()
 
@@ -139,7 +144,9 @@ def test_a_manager_moves_listings_to_a_shipping_profile_with_the_bulk_edit(
     page.wait_for_selector("text=Confirm the field changes")
     assert page.locator("#will-send-each tbody tr").count() == 2
     assert "Offers enabled: yes -> no" in page.inner_text("#will-send-each")
-    assert f"Shipping profile: none -> {profile_name}" in page.inner_text("#will-send-each")  # named, not an id
+    assert f"Shipping profile: none -> {profile_name}" in page.inner_text(
+        "#will-send-each"
+    )  # named, not an id
     _shoot(page, "bulk-edit-preview")
     page.click("#confirm-yes")
     page.wait_for_url(f"{live_server.url}/admin/backoffice/bulkjob/*/change/")
