@@ -140,3 +140,36 @@ def test_the_import_refuses_bad_bulk_edit_cells(shop):
     rows, _ = csv_import.parse(shop, text)
     assert rows[0].outcome == "refused"
     assert len(rows[0].reasons) == 3, rows[0].reasons
+
+
+def test_a_second_yes_sends_nothing_again(emulator, shop, three, django_capture_on_commit_callbacks):
+    client = manager_client(shop)
+    step, page = preview(client, three, inventory="4")
+    plan = re.search(r'name="plan" value="([^"]+)"', page).group(1)
+    token = re.search(r'name="once_token" value="([^"]+)"', page).group(1)
+    yes = {**step, "confirmed": "yes", "plan": plan, "once_token": token}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(URL, yes)
+    jobs = BulkJob.objects.count()
+    with nothing_changes(emulator, *three):
+        client.post(URL, yes)  # a double click or a reload
+    assert BulkJob.objects.count() == jobs
+
+
+def test_listings_of_two_shops_are_refused_at_once(emulator, shop, three):
+    from tests.factories import AccountFactory
+
+    other = AccountFactory(name="other-shop")
+    Listing.objects.filter(pk=three[2].pk).update(account=other)
+    client = Client()
+    client.force_login(_superuser())
+    response = client.post(
+        URL, {"action": "edit_fields", "_selected_action": [x.pk for x in three]}, follow=True
+    )
+    assert "Select listings of one account at a time" in response.content.decode()
+
+
+def _superuser():
+    from django.contrib.auth.models import User
+
+    return User.objects.create_superuser("root", password="password")
