@@ -26,6 +26,8 @@ from messaging.models import Conversation, Negotiation
 from orders.models import Order
 
 from . import editing, health, services, views
+from .bulk_edit import edit_fields
+from .exports import export_csv
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
 from .models import Listing
 
@@ -139,6 +141,8 @@ class ListingAdmin(ReverbMirrorAdmin):
         "set_direct_offer",
         "remove_direct_offer",
         change_prices,
+        edit_fields,
+        export_csv,
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -161,6 +165,10 @@ class ListingAdmin(ReverbMirrorAdmin):
 
     def has_push_permission(self, request: HttpRequest) -> bool:
         return self._perm(request, "push_listing")
+
+    def has_bulk_edit_permission(self, request: HttpRequest) -> bool:
+        # records pending edits (change) and pushes them (push)
+        return self._perm(request, "change_listing") and self._perm(request, "push_listing")
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return self._perm(request, "publish_listing")

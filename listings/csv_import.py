@@ -7,6 +7,7 @@ up on Reverb first, so a SKU Reverb has but the mirror lacks is updated, never d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,6 +38,10 @@ REQUIRED = ("sku", "make", "model", "condition", "price")
 MAX_ROWS = 5000
 MAX_PRICE = Decimal("10000000")  # below the mirror's 12 digits; no instrument costs more
 MAX_INVENTORY = 1_000_000
+# The bulk field edit's fields (listings/bulk_edit.py), carried by the import and the export alike.
+COLUMNS += ("shipping_profile_id", "category", "offers_enabled")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NO = ("0", "no", "n", "false")
 
 
 @dataclass
@@ -165,5 +170,34 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
             payload["upc"] = upc
         elif no_upc:
             payload["upc_does_not_apply"] = True
+    fields, problems = _edit_fields(values)
+    reasons += problems
+    if not reasons:
+        payload.update(fields)
     outcome = "refused" if reasons else "create"
     return Row(number, sku, values.get("title", ""), outcome, reasons, payload, cost)
+
+
+def _edit_fields(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The bulk-edit columns in Reverb's shape, or why not (an empty cell leaves the field as it is)."""
+    fields: dict[str, Any] = {}
+    problems = []
+    profile = values.get("shipping_profile_id", "").strip()
+    if profile:
+        if profile.isdigit():
+            fields["shipping_profile_id"] = profile
+        else:
+            problems.append(f"shipping_profile_id {profile!r} is not a number (a shipping profile's id)")
+    category = values.get("category", "").strip().lower()
+    if category:
+        if UUID.fullmatch(category):
+            fields["categories"] = [{"uuid": category}]
+        else:
+            problems.append(f"category {category!r} is not a category UUID")
+    offers = values.get("offers_enabled", "").strip().lower()
+    if offers:
+        if offers in YES + NO:
+            fields["offers_enabled"] = offers in YES
+        else:
+            problems.append(f"offers_enabled {offers!r} is not yes or no")
+    return fields, problems

@@ -47,6 +47,10 @@ def test_create_a_draft_then_publish_it(
     page.fill("#id_model", "Les Paul")
     page.select_option("#id_condition", EXCELLENT)
     page.fill("#id_price", "2100")
+    # what Reverb needs to publish (listings/readiness.py): a category, a photo, a way to ship
+    page.select_option("#id_categories", index=0)
+    page.fill("#id_photos", "https://photos.example.com/BR-NEW.jpg")
+    page.select_option("#id_shipping_profile_id", index=1)
     page.click("#listing-create input[type=submit]")
     page.wait_for_selector("text=saved as a draft")
     listing = Listing.objects.get(sku="BR-NEW")
