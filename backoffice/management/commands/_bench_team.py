@@ -160,17 +160,21 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
     call_command("setup_schedules", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    pick = random.Random(1)
+    rng = random.Random(1)
+
+    def pick(values: list[Any], n: int) -> list[Any]:
+        return rng.sample(values, min(n, len(values)))
+
     today = timezone.localdate()
     return {
         "users": users,
         "password": PASSWORD,
         "api_key": api_key,
-        "orders": pick.sample(list(Order.objects.values_list("pk", flat=True)), 500),
-        "order_numbers": pick.sample(list(Order.objects.values_list("order_number", flat=True)), 200),
-        "listings": pick.sample([pk for pk, _ in listings], 500),
-        "skus": pick.sample(list(Listing.objects.values_list("sku", flat=True)), 2000),
-        "conversations": pick.sample([pk for pk, _ in conversation_ids], 200),
+        "orders": pick(list(Order.objects.values_list("pk", flat=True)), 500),
+        "order_numbers": pick(list(Order.objects.values_list("order_number", flat=True)), 200),
+        "listings": pick([pk for pk, _ in listings], 500),
+        "skus": pick(list(Listing.objects.values_list("sku", flat=True)), 2000),
+        "conversations": pick([pk for pk, _ in conversation_ids], 200),
         "negotiations": list(
             Negotiation.objects.filter(state="active", actionable=True).values_list("pk", flat=True)[:200]
         ),
@@ -258,7 +262,6 @@ def team_goal(out: Any, opts: dict[str, Any]) -> str:
         out.write(f"team: {orders} orders seeded in {time.monotonic() - clock:.0f}s")
         redis_url = stack.enter_context(redis_server()) if redis_server_binary() else ""
         env = cluster_env(database_url, redis_url, rate=1.0, burst=5, timeout=600, grace=60)
-        env["LOG_LEVEL"] = "WARNING"
         cluster = Cluster(env, workdir)
         stack.callback(cluster.stop_all)
         cluster.start("a", scheduler=True)

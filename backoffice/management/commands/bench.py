@@ -243,7 +243,7 @@ class Command(BaseCommand):
             "--pg-sync-repeat",
             type=int,
             default=5,
-            help="runs of the pg_sync scenario's sync and baseline, interleaved; each side's median counts",
+            help="pg_sync's interleaved pairs of sync and baseline runs; the median pair ratio counts",
         )
         parser.add_argument(
             "--goals", default=",".join(GOALS), help=f"which scenarios to run, of {','.join(GOALS)}"
