@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from _team_forms import form_fields  # beside this file: Locust puts its folder on sys.path
+from _team_forms import first_choice, form_fields  # beside this file: Locust puts its folder on sys.path
 from locust import HttpUser, between, task
 
 DATA: dict[str, Any] = json.loads(open(os.environ["TEAM_DATA"]).read())  # noqa: SIM115 - read once
@@ -139,6 +139,8 @@ class Manager(Staff):
             return
         fields = form_fields(page.text)
         fields["title"] = f"{fields.get('title', 'Guitar')[:60]} ({random.randint(1, 9999)})"
+        fields["price"] = fields.get("price") or "1499.00"  # the seeded listings have no price or condition
+        fields["condition"] = fields.get("condition") or first_choice(page.text, "condition")
         with self.client.post(
             url, data=fields, name="listing edit save", catch_response=True, allow_redirects=False
         ) as answer:

@@ -33,3 +33,12 @@ def form_fields(html: str) -> dict[str, str]:
         if chosen:
             fields[name] = htmllib.unescape(chosen[0])
     return fields
+
+
+def first_choice(html: str, name: str) -> str:
+    """The first non-empty option of the select `name` (what a person picks when nothing is chosen)."""
+    for select, body in SELECT_RE.findall(html):
+        if select == name:
+            for value in re.findall(r'<option value="([^"]+)"', body):
+                return htmllib.unescape(value)
+    return ""
