@@ -3,10 +3,11 @@
 1. A worker process (`bench --worker team`) empties the scratch PostgreSQL database, migrates, seeds the
    admin scenario's shop (_bench_admin.seed: `--team-orders` orders, half as many listings, payouts,
    sync runs) plus conversations, messages and offers, makes twenty staff users (Manager members of the
-   shop, not superusers), an integration key, and the schedules; the account points at an emulator.
-2. A qcluster (the scheduler: its 5-minute pulls read the emulator's small shop, and the stock API's
-   drains push to it) on Redis when redis-server is installed, else on the ORM broker; gunicorn with
-   `--team-gunicorn-workers` workers on a free loopback port.
+   shop, not superusers), an integration key, and the schedules; the account points at an emulator, and
+   a second account (the emulator's small shop, which the workers pull) beside it.
+2. A qcluster (the scheduler: its 5-minute pulls read the second account's shop, and the stock API's
+   drains push the seeded shop's stock to the emulator) on Redis when redis-server is installed, else
+   on the ORM broker; gunicorn with `--team-gunicorn-workers` workers on a free loopback port.
 3. Locust, headless, 20 users (_locustfile_team.py: 7 clerks, 6 customer service, a bookkeeper,
    4 managers, 2 integration clients), spawned 5 a second, for `--team-seconds`; each staff user logs in
    through the admin login form. Then every process started here is stopped.
@@ -82,10 +83,16 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
     empty_scratch_database()
     call_command("migrate", verbosity=0)
     seed(orders)
+    # The seeded shop is not the emulator's: its pulls would mark the seeded listings missing (Reverb no
+    # longer has them), so it is not pulled; its stock pushes and reference reads go to the emulator. A
+    # second account, the emulator's shop, is what the workers pull meanwhile.
     account = ReverbAccount.objects.get()
-    account.api_url = api_url
+    account.api_url, account.auto_sync = api_url, False
     account.set_token(TOKEN)
     account.save()
+    pulled = ReverbAccount(name="pulled", api_url=api_url, currency="USD")
+    pulled.set_token(TOKEN)
+    pulled.save()
     now = timezone.now()
     listings = list(Listing.objects.order_by("pk").values_list("pk", "reverb_id"))
     n_conversations = max(10, orders // 20)
