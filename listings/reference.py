@@ -20,18 +20,25 @@ from .editing import CONDITIONS
 
 log = logging.getLogger(__name__)
 REFERENCE_TTL = 600
+# After a failed read, the forms use the fallback for this long before asking Reverb again: each read
+# retries for seconds, and without it every open of a form waited that long while Reverb was down.
+REFERENCE_RETRY_AFTER = 60
+UNREADABLE = "unreadable"
 Choices = list[tuple[str, str]]
 
 
 def _cached(account: ReverbAccount, name: str, fetch: Callable[[ReverbClient], Choices]) -> Choices | None:
     key = f"listings.reference.{name}.{account.pk}"
     found = cache.get(key)
+    if found == UNREADABLE:
+        return None
     if found is not None:
         return list(found)
     try:
         value = fetch(account.client())
     except (ReverbError, KeyError, TypeError, ValueError) as exc:
         log.warning("could not read %s from Reverb for %s: %s", name, account, exc)
+        cache.set(key, UNREADABLE, REFERENCE_RETRY_AFTER)
         return None
     cache.set(key, value, REFERENCE_TTL)
     return value

@@ -51,3 +51,41 @@ def test_pg_sync_without_a_postgresql_database_is_n_a_and_says_why() -> None:
 def test_pg_sync_refuses_a_database_it_would_empty_unless_named_for_benches() -> None:
     with pytest.raises(CommandError, match="must contain 'bench'"):
         call_command("bench", goals="pg_sync", pg_database_url="postgres://bo:bo@127.0.0.1:5432/bo")
+
+
+def test_pg_sync_counts_the_median_of_interleaved_pairs_not_each_sides_fastest() -> None:
+    """A lucky baseline run (1.0 s) beside a slow sync (4.0 s) no longer sets the figure on its own."""
+    from backoffice.management.commands._bench_pgsync import median_run, pair_ratios
+
+    syncs = [{"seconds": s} for s in (3.0, 1.5, 4.0)]
+    baselines = [{"seconds": b} for b in (2.0, 1.2, 1.0)]
+    assert pair_ratios(syncs, baselines) == [1.5, 1.25, 4.0]
+    assert median_run(syncs)["seconds"] == 3.0
+    assert median_run([{"seconds": 2.0}, {"seconds": 1.0}])["seconds"] == 1.0  # a run that happened
+
+
+def test_team_without_a_postgresql_database_is_n_a_and_says_why() -> None:
+    out = StringIO()
+    call_command("bench", goals="team", team_database_url="", admin_database_url="", stdout=out)
+    note, line = out.getvalue().splitlines()[-2:]
+    assert LINE.match(line).groups() == ("team", "n/a", "<300ms", "SHORT")
+    assert "--team-database-url" in note
+
+
+def test_the_team_locustfile_reads_a_form_as_a_browser_submits_it() -> None:
+    from backoffice.management.commands._team_forms import form_fields
+
+    html = (
+        '<input type="hidden" name="csrfmiddlewaretoken" value="t0k"><input name="title" value="A &amp; B">'
+        '<input type="checkbox" name="offers" checked><input type="checkbox" name="off">'
+        '<select name="condition"><option value="new">New</option><option value="used" selected>Used'
+        '</option></select><textarea name="description">\nHello</textarea>'
+        '<input type="submit" name="save" value="Save">'
+    )
+    assert form_fields(html) == {
+        "csrfmiddlewaretoken": "t0k",
+        "title": "A & B",
+        "offers": "on",
+        "condition": "used",
+        "description": "Hello",
+    }
