@@ -365,4 +365,4 @@ def test_the_dashboard_counts_catalogue_issues_and_links_to_the_health_page(admi
     )
     html = admin_client.get("/admin/").content.decode()
     assert 'id="catalogue-health"' in html and "1 listing issue to fix" in html
-    assert "without a sku 1" in html and "/admin/listings/listing/health/" in html
+    assert "Without a SKU: 1" in html and "/admin/listings/listing/health/" in html
