@@ -18,6 +18,7 @@ import re
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -52,7 +53,10 @@ def planned_rows(qs: QuerySet[Any]) -> int | None:
     connection = connections[qs.db]
     if connection.vendor != "postgresql":
         return None
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (a user of no shop: `account_id IN ()`)
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
