@@ -279,6 +279,36 @@ StockAnswer = inline_serializer(
         "rows": serializers.ListField(child=StockRowAnswer, help_text="One per row sent, in order."),
     },
 )
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    required=False,
+    description="One per batch, at most 255 characters; per integration.",
+)
+
+
+def batch_errors(nothing: str) -> dict[int, Any]:
+    """The refusals of a batch write (PUT stock, POST shipments): `nothing` says what none of it was."""
+    return {
+        400: OpenApiResponse(
+            ErrorAnswer,
+            "Not JSON, no `items` list, more than 1,000 rows, a row of the wrong JSON type, or an "
+            "Idempotency-Key over 255 characters.",
+        ),
+        401: UNAUTHORIZED,
+        406: NOT_ACCEPTABLE,
+        409: OpenApiResponse(
+            ErrorAnswer, f"This Idempotency-Key was used with another body: nothing {nothing}."
+        ),
+        413: OpenApiResponse(
+            ErrorAnswer, f"The body is larger than the limit: nothing read, nothing {nothing}."
+        ),
+        415: OpenApiResponse(ErrorAnswer, "Not `Content-Type: application/json`."),
+        500: SERVER_ERROR,
+    }
+
+
 REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
     str,
@@ -332,33 +362,13 @@ class StockView(IntegrationView):
             "The body is JSON, at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (2.5 MB by default; 413 above)."
         ),
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": MAX_KEY_LENGTH},
-                OpenApiParameter.HEADER,
-                required=False,
-                description="One per batch, at most 255 characters; per integration.",
-            ),
+            IDEMPOTENCY_KEY,
             REPLAYED,
         ],
         request=StockBatchSerializer,
         responses={
             200: StockAnswer,
-            400: OpenApiResponse(
-                ErrorAnswer,
-                "Not JSON, no `items` list, more than 1,000 rows, a row "
-                "of the wrong JSON type, or an Idempotency-Key over 255 characters.",
-            ),
-            401: UNAUTHORIZED,
-            406: NOT_ACCEPTABLE,
-            409: OpenApiResponse(
-                ErrorAnswer, "This Idempotency-Key was used with another body: nothing applied."
-            ),
-            413: OpenApiResponse(
-                ErrorAnswer, "The body is larger than the limit: nothing read, nothing applied."
-            ),
-            415: OpenApiResponse(ErrorAnswer, "Not `Content-Type: application/json`."),
-            500: SERVER_ERROR,
+            **batch_errors("applied"),
         },
     )
     def put(self, request: Request) -> Response:
@@ -499,33 +509,13 @@ class ShipmentsView(IntegrationView):
             "(409)."
         ),
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": MAX_KEY_LENGTH},
-                OpenApiParameter.HEADER,
-                required=False,
-                description="One per batch, at most 255 characters; per integration.",
-            ),
+            IDEMPOTENCY_KEY,
             REPLAYED,
         ],
         request=ShipmentBatchSerializer,
         responses={
             200: ShipmentAnswer,
-            400: OpenApiResponse(
-                ErrorAnswer,
-                "Not JSON, no `items` list, more than 1,000 rows, a row of the wrong JSON type, or an "
-                "Idempotency-Key over 255 characters.",
-            ),
-            401: UNAUTHORIZED,
-            406: NOT_ACCEPTABLE,
-            409: OpenApiResponse(
-                ErrorAnswer, "This Idempotency-Key was used with another body: nothing queued."
-            ),
-            413: OpenApiResponse(
-                ErrorAnswer, "The body is larger than the limit: nothing read, nothing queued."
-            ),
-            415: OpenApiResponse(ErrorAnswer, "Not `Content-Type: application/json`."),
-            500: SERVER_ERROR,
+            **batch_errors("queued"),
         },
     )
     def post(self, request: Request) -> Response:
