@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,9 @@ from orders.models import Order
 from . import services
 from .auth import IntegrationKeyAuthentication, IsIntegration
 from .models import MAX_KEY_LENGTH, IdempotentRequest, Integration, IntegrationCall, Source
+
+# An Idempotency-Key's characters: printable ASCII, one rule for the served schema and the check.
+KEY_CHARACTERS = re.compile(r"^[ -~]*$")
 
 MAX_ROWS = 1000
 log = logging.getLogger(__name__)
@@ -94,10 +98,9 @@ class IntegrationView(APIView):
         """The batch's Idempotency-Key ('' when none), checked with the body's announced size before the body
         is read (400 for a bad key, 413 for a body over the cap)."""
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise exceptions.ValidationError(
-                {"detail": f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters."}
-            )
+        if len(key) > MAX_KEY_LENGTH or not KEY_CHARACTERS.fullmatch(key):
+            refusal = f"The Idempotency-Key must be at most {MAX_KEY_LENGTH} printable ASCII characters."
+            raise exceptions.ValidationError({"detail": refusal})
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > max_body_bytes():
             raise PayloadTooLarge(f"The body is {int(length)} bytes; the limit is {max_body_bytes()}.")
@@ -281,10 +284,10 @@ StockAnswer = inline_serializer(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    {"type": "string", "maxLength": MAX_KEY_LENGTH, "pattern": KEY_CHARACTERS.pattern},
     OpenApiParameter.HEADER,
     required=False,
-    description="One per batch, at most 255 characters; per integration.",
+    description="One per batch, at most 255 printable ASCII characters; per integration.",
 )
 
 
