@@ -123,7 +123,7 @@ def add_message(store: Store, c: dict[str, Any], sender: str, body: str, at: dat
     return message
 
 
-def _get(store: Store, conversation_id: str) -> dict[str, Any]:
+def conversation_record(store: Store, conversation_id: str) -> dict[str, Any]:
     c = store.table("conversations").get(int(conversation_id)) if conversation_id.isdigit() else None
     if c is None:
         raise ApiError(404, "The requested resource could not be found.")
@@ -195,13 +195,13 @@ def start_conversation(emu: Emulator, req: Request) -> Response:
 
 @route("GET", "/api/my/conversations/{conversation_id}")
 def get_conversation(emu: Emulator, req: Request, conversation_id: str) -> dict[str, Any]:
-    return render_conversation(emu, req, _get(emu.store, conversation_id))
+    return render_conversation(emu, req, conversation_record(emu.store, conversation_id))
 
 
 @route("PUT", "/api/my/conversations/{conversation_id}")
 def mark_read(emu: Emulator, req: Request, conversation_id: str) -> dict[str, Any]:
     """{read: true|false}: mark read or unread [OFFICIAL-DOC manage-messages]."""
-    c = _get(emu.store, conversation_id)
+    c = conversation_record(emu.store, conversation_id)
     read = req.json.get("read")
     if not isinstance(read, bool):
         raise ValidationFailed({"read": ["must be true or false"]})
@@ -213,7 +213,7 @@ def mark_read(emu: Emulator, req: Request, conversation_id: str) -> dict[str, An
 @route("POST", "/api/my/conversations/{conversation_id}/messages")
 def reply(emu: Emulator, req: Request, conversation_id: str) -> Response:
     store = emu.store
-    c = _get(store, conversation_id)
+    c = conversation_record(store, conversation_id)
     add_message(store, c, "seller", _body(req.json), store.now())
     return Response(201, render_conversation(emu, req, c))  # response undocumented: the conversation (ours)
 
@@ -224,7 +224,7 @@ def simulate_message(emu: Emulator, params: dict[str, Any]) -> dict[str, Any]:
     store = emu.store
     body = str(params.get("body") or "Is this still available?")
     if params.get("conversation_id") is not None:
-        c = _get(store, str(params["conversation_id"]))
+        c = conversation_record(store, str(params["conversation_id"]))
     else:
         listing = None
         if params.get("listing_id") is not None:

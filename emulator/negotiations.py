@@ -1,4 +1,5 @@
-"""Negotiations (offers): /api/my/listings/negotiations, /api/my/negotiations/{id}[/accept|decline|counter].
+"""Negotiations (offers): /api/my/listings/negotiations, /api/my/negotiations/{id}[/accept|decline|counter],
+and the seller's offer inside a conversation, /api/conversations/{id}/offer (a new negotiation).
 
 Internal record (store.table("negotiations"), int id): id, listing_id, buyer {id, first_name, last_name},
 buyer_address, quantity, state ("active"|"accepted"|"declined"|"expired"), offers [{price, shipping_price
@@ -13,9 +14,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import conversations
 from .core import (
     ApiError,
     Request,
+    Response,
     ValidationFailed,
     link,
     money,
@@ -144,6 +147,7 @@ def new_negotiation(
     at: datetime,
     message: str = "",
     shipping: Decimal | None = None,
+    initiator: str = "buyer",
 ) -> dict[str, Any]:
     nid = store.next_id("negotiations", start=50000000)
     record = {
@@ -162,7 +166,7 @@ def new_negotiation(
                 "price": price,
                 "shipping_price": listing_shipping(store, listing) if shipping is None else shipping,
                 "message": message,
-                "initiator": "buyer",
+                "initiator": initiator,
                 "created_at": at,
             }
         ],
@@ -284,8 +288,17 @@ def counter(emu: Emulator, req: Request, negotiation_id: str) -> dict[str, Any]:
     store = emu.store
     n = _get(store, negotiation_id)
     _require_turn(n, "countered")
-    data = req.json
     listing = store.table("listings").get(n["listing_id"], {})
+    price, shipping = _offer_amounts(store, req.json, listing, n["offers"][-1]["shipping_price"])
+    add_offer(store, n, "seller", price, shipping, str(req.json.get("message") or ""))
+    return render_negotiation(emu, req, n)  # response undocumented: ours
+
+
+def _offer_amounts(
+    store: Store, data: dict[str, Any], listing: dict[str, Any], default_shipping: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(price, shipping) of a seller's offer body (a counter's, or an offer in a conversation: "same body
+    as negotiation counter", API-NOTES 9), or 412 with every field's errors."""
     errors: dict[str, list[str]] = {}
     price = shipping = ZERO
     for key in ("price", "shipping_price"):
@@ -303,10 +316,10 @@ def counter(emu: Emulator, req: Request, negotiation_id: str) -> dict[str, Any]:
             if price <= 0:
                 errors["price"] = ["must be greater than 0"]
             elif listing.get("price") is not None and price > to_decimal(listing["price"]):
-                # A counter above the asking price makes no sense; Reverb's exact rule is unknown (ours).
+                # An offer above the asking price makes no sense; Reverb's exact rule is unknown (ours).
                 errors["price"] = ["cannot be more than the listing price"]
     if data.get("shipping_price") in (None, ""):
-        shipping = n["offers"][-1]["shipping_price"]
+        shipping = default_shipping
     elif "shipping_price" not in errors:
         try:
             shipping = parse_money(data["shipping_price"], "shipping_price", store.currency)
@@ -314,8 +327,46 @@ def counter(emu: Emulator, req: Request, negotiation_id: str) -> dict[str, Any]:
             errors.update(exc.errors)  # type: ignore[arg-type]
     if errors:
         raise ValidationFailed(errors)
-    add_offer(store, n, "seller", price, shipping, str(data.get("message") or ""))
-    return render_negotiation(emu, req, n)  # response undocumented: ours
+    return price, shipping
+
+
+@route("POST", "/api/conversations/{conversation_id}/offer")
+def conversation_offer(emu: Emulator, req: Request, conversation_id: str) -> Response:
+    """The seller makes an offer inside a conversation about a listing [OFFICIAL-SPEC path; API-NOTES 9:
+    "same body as negotiation counter"]. It opens a negotiation with the conversation's buyer, the buyer's
+    turn, listed with the seller's other active negotiations. Refusals and the answer are ours [INFERRED]:
+    no listing, a listing no longer for sale, an active negotiation with this buyer on it (answer that one).
+    """
+    store = emu.store
+    c = conversations.conversation_record(store, conversation_id)
+    listing = store.table("listings").get(c["listing_id"]) if c["listing_id"] is not None else None
+    if listing is None:
+        raise conflict("This conversation is not about a listing, so no offer can be made in it.", "listing")
+    if listing.get("state") != "live" or int(listing.get("inventory", 0)) < 1:
+        raise conflict("The listing is no longer available, so no offer can be made on it.", "listing")
+    if any(
+        expire_if_due(store, n)["state"] == "active"
+        and n["listing_id"] == listing["id"]
+        and str(n["buyer"]["id"]) == str(c["buyer"]["id"])
+        for n in list(store.table("negotiations").values())
+    ):
+        raise conflict("There is already an active offer with this buyer on this listing.", "negotiation")
+    price, shipping = _offer_amounts(store, req.json, listing, listing_shipping(store, listing))
+    address = make_address(
+        sim_rng(store, "conversation_offer"), store.next_id("addresses", start=500000), c["buyer"]
+    )
+    n = new_negotiation(
+        store,
+        listing,
+        c["buyer"],
+        address,
+        price=price,
+        at=store.now(),
+        message=str(req.json.get("message") or ""),
+        shipping=shipping,
+        initiator="seller",
+    )
+    return Response(201, render_negotiation(emu, req, n))  # the response is undocumented: ours
 
 
 @simulation("offer")

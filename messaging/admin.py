@@ -56,6 +56,11 @@ class ConversationAdmin(ReverbMirrorAdmin):
                 name="messaging_conversation_thread",
             ),
             path(
+                "<int:pk>/offer/",
+                self.admin_site.admin_view(views.conversation_offer),
+                name="messaging_conversation_offer",
+            ),
+            path(
                 "write/<int:order_pk>/",
                 self.admin_site.admin_view(views.write_about_order),
                 name="messaging_conversation_write",

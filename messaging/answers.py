@@ -1,14 +1,15 @@
-"""What an answer to an offer will send, in numbers a person checks at a glance (amount, currency, total,
-percent of the list price, what the buyer offered), and why it would be refused. Used by the offer page's
-forms and the planned list's confirmation, BEFORE the confirmation is shown; the services check again when
-they send (messaging/services.py), so this is the early, friendly copy of their rules, never the only one."""
+"""What an answer to an offer, or an offer made in a conversation, will send, in numbers a person checks
+at a glance (amount, currency, total, percent of the list price, what the buyer offered), and why it would
+be refused. Used by the offer and conversation pages' forms and the planned list's confirmation, BEFORE the
+confirmation is shown; the services check again when they send (messaging/services.py), so this is the
+early, friendly copy of their rules, never the only one."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from .models import Negotiation, OfferPolicy
-from .services import NO_LIST_PRICE, list_price, offer_floor, respond_refusal
+from .services import NO_LIST_PRICE, conversation_offer_refusal, list_price, offer_floor, respond_refusal
 
 
 def money(amount: Decimal | None, currency: str) -> str:
@@ -57,23 +58,35 @@ def _floor_problem(n: Negotiation, amount: Decimal, what: str) -> str:
     return ""
 
 
+def _amount_problem(n: Negotiation, price: Decimal, what: str) -> str:
+    """Why the seller's amount would be refused: more than 0, not above the list price, not below the
+    floor (a counter's, and an offer made in a conversation's)."""
+    listed = list_price(n)
+    if price <= 0:
+        return f"{what} price must be more than 0."
+    if listed is not None and price > listed:
+        listed_text = money(listed, n.currency)
+        return f"{what} {money(price, n.currency)} is above the listing's price {listed_text}."
+    return _floor_problem(n, price, what)
+
+
 def counter_problem(n: Negotiation, price: Decimal) -> str:
     """Why a counter at `price` would be refused ('' when it would be sent)."""
     offered = n.last_offered_price
-    listed = list_price(n)
     if respond_refusal(n, "countered"):
         return respond_refusal(n, "countered")
-    if price <= 0:
-        return "The counter price must be more than 0."
-    if offered is not None and price <= offered:
+    if price > 0 and offered is not None and price <= offered:
         return (
             f"The counter {money(price, n.currency)} is not above the buyer's offer of "
             f"{money(offered, n.currency)}: accept the offer instead, or counter higher."
         )
-    if listed is not None and price > listed:
-        listed_text = money(listed, n.currency)
-        return f"The counter {money(price, n.currency)} is above the listing's price {listed_text}."
-    return _floor_problem(n, price, "The counter")
+    return _amount_problem(n, price, "The counter")
+
+
+def conversation_offer_problem(offer: Negotiation, price: Decimal) -> str:
+    """Why an offer at `price` in a conversation would be refused ('' when it would be sent); `offer` is
+    services.offer_to_make(conversation)."""
+    return conversation_offer_refusal(offer) or _amount_problem(offer, price, "The offer")
 
 
 def accept_problem(n: Negotiation) -> str:
@@ -118,10 +131,38 @@ def decline_lines(n: Negotiation, message: str) -> list[tuple[str, str]]:
     ]
 
 
-def _offer_lines(n: Negotiation) -> list[tuple[str, str]]:
-    listing = n.listing.title if n.listing else n.listing_reverb_id
+def conversation_offer_lines(
+    offer: Negotiation, price: Decimal, shipping: Decimal | None, message: str
+) -> list[tuple[str, str]]:
+    """What an offer in a conversation sends: the amount as a percent of the list price, against the floor."""
     return [
-        ("Listing", f"{listing}, list price {money(list_price(n), n.currency)}"),
+        _listing_line(offer),
+        ("To the buyer", offer.buyer_name or offer.buyer_id or "?"),
+        ("Your offer", with_percent(price, offer)),
+        (
+            "Shipping",
+            money(shipping, offer.currency)
+            if shipping is not None
+            else "the listing's own shipping rate (none sent)",
+        ),
+        *(
+            [("Total the buyer would pay", money(price + shipping, offer.currency))]
+            if shipping is not None
+            else []
+        ),
+        ("Your floor", floor_text(offer)),
+        ("Message to the buyer", message or "(none)"),
+    ]
+
+
+def _listing_line(n: Negotiation) -> tuple[str, str]:
+    listing = n.listing.title if n.listing else n.listing_reverb_id
+    return ("Listing", f"{listing}, list price {money(list_price(n), n.currency)}")
+
+
+def _offer_lines(n: Negotiation) -> list[tuple[str, str]]:
+    return [
+        _listing_line(n),
         ("Buyer", n.buyer_name or n.buyer_id or "?"),
         ("The buyer offered", buyer_offered(n)),
         ("Your floor", floor_text(n)),

@@ -36,6 +36,22 @@ class CounterForm(OfferAnswerForm):
         return price
 
 
+class ConversationOfferForm(CounterForm):
+    """An offer to the buyer in a conversation about a listing: a counter's fields and amount checks;
+    `negotiation` is the offer to make (services.offer_to_make)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_price"].help_text = "Empty: the listing's own shipping rate."
+
+    def clean_price(self) -> Decimal:
+        price = self.cleaned_data["price"]
+        problem = answers.conversation_offer_problem(self.negotiation, price)
+        if problem:
+            raise forms.ValidationError(problem)
+        return price
+
+
 class AcceptForm(OfferAnswerForm):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), required=False)
 

@@ -292,21 +292,129 @@ def _counter_refusal(
     value: Decimal | None,
     shipping_price: Decimal | str | None,
     shipping: Decimal | None,
+    what: str = "The counter",
 ) -> str:
+    """Why the seller's amount would be refused: a counter's, or an offer made in a conversation."""
     listed = list_price(negotiation)
     if value is None or value <= 0:
-        return "The counter price must be more than 0."
+        return f"{what} price must be more than 0."
     if shipping_price not in (None, "") and (shipping is None or shipping < 0):
         return "The shipping price must be 0 or more."
     if listed is not None and value > listed:
-        return f"The counter {value} is above the listing's price {listed}."
+        return f"{what} {value} is above the listing's price {listed}."
     if _floor_set(negotiation):
         floor = offer_floor(negotiation)
         if floor is None:
             return NO_LIST_PRICE
         if value < floor:
-            return f"The counter {value} is below this shop's floor of {floor} {negotiation.currency}."
+            return f"{what} {value} is below this shop's floor of {floor} {negotiation.currency}."
     return ""
+
+
+# ---- the seller's offer in a conversation about a listing (POST /conversations/{id}/offer) ----
+
+
+def offer_to_make(conversation: Conversation) -> Negotiation:
+    """The offer the seller would make in this conversation, as an unsaved Negotiation (its buyer, listing
+    and currency), so the counters' checks and wording (`_counter_refusal`, answers.py) apply unchanged."""
+    account = conversation.account
+    listings = Negotiation._meta.get_field("listing").related_model.objects
+    listing = (
+        listings.filter(account_id=account.pk, reverb_id=conversation.listing_reverb_id).first()
+        if conversation.listing_reverb_id
+        else None
+    )
+    return Negotiation(
+        account=account,
+        listing=listing,
+        listing_reverb_id=conversation.listing_reverb_id,
+        buyer_id=conversation.other_party_id,
+        buyer_name=conversation.other_party_name,
+        currency=(listing.currency if listing else "") or account.currency,
+    )
+
+
+def open_offer(offer: Negotiation) -> Negotiation | None:
+    """The mirror's active negotiation with this buyer on this listing, if any."""
+    if not (offer.buyer_id and offer.listing_reverb_id):
+        return None
+    return Negotiation.objects.filter(
+        account_id=offer.account_id,
+        buyer_id=offer.buyer_id,
+        listing_reverb_id=offer.listing_reverb_id,
+        state="active",
+        missing=False,
+    ).first()
+
+
+def conversation_offer_refusal(offer: Negotiation) -> str:
+    """Why no offer can be made now in the conversation `offer` comes from ('' when one can), whatever the
+    amount (the amount is checked as a counter's)."""
+    if not offer.listing_reverb_id:
+        return "This conversation is not about a listing, so there is nothing to make an offer on."
+    if offer.listing is None:
+        return "The listing of this conversation is not in the mirror yet: re-sync listings."
+    if listing_gone(offer):
+        return "The listing is no longer live with stock (sold or ended): no offer can be made on it."
+    if not offer.buyer_id:
+        return "Reverb did not say who this buyer is, so no offer can be made to them here."
+    if open_offer(offer) is not None:
+        return "There is already an open offer with this buyer on this listing: answer it on its page."
+    return ""
+
+
+def offer_in_conversation(
+    conversation: Conversation,
+    *,
+    actor: Actor,
+    price: Decimal | str,
+    shipping_price: Decimal | str | None = None,
+    message: str = "",
+    client: ReverbClient | None = None,
+    job: BulkJob | None = None,
+) -> Negotiation | None:
+    """Send the buyer an offer in their conversation about a listing. Like a counter, it holds the listing's
+    offer claim, re-reads the listing from Reverb first and checks the amount as a counter's (above 0, not
+    above the list price, not below the floor). Returns the new negotiation as the mirror now has it (None
+    when Reverb's answer does not carry it: the next pull of offers brings it)."""
+    value = _amount(price)
+    shipping = _amount(shipping_price)
+    summary = {
+        "price": str(value) if value is not None else str(price),
+        "shipping_price": str(shipping) if shipping is not None else None,
+        "message": message,
+        "listing_id": conversation.listing_reverb_id,
+    }
+    push = _conversation_push(conversation, "messaging.conversation_offer", actor, job, summary, client)
+    offer = offer_to_make(conversation)
+    if reason := conversation_offer_refusal(offer):
+        raise push.refuse(reason)
+    with claimed(offer):
+        try:
+            listing = push.reverb.seller_listing(offer.listing_reverb_id, offer.listing.sku)
+            write_back("listings", offer.account, [listing])
+        except ReverbError as exc:
+            raise push.refuse(
+                f"The listing could not be re-checked on Reverb ({exc}): nothing sent."
+            ) from exc
+        offer = offer_to_make(conversation)
+        reason = conversation_offer_refusal(offer) or _counter_refusal(
+            offer, value, shipping_price, shipping, "The offer"
+        )
+        result = push.send(
+            lambda c: c.conversation_offer(
+                conversation.reverb_id,
+                value,
+                offer.currency,
+                shipping_price=shipping,
+                message=message or None,
+            ),
+            refusal=reason,
+        )
+    if not (isinstance(result, Mapping) and result.get("id") is not None and "state" in result):
+        return None
+    (key,) = write_back("negotiations", offer.account, [{"listing_id": offer.listing_reverb_id, **result}])
+    return Negotiation.objects.select_related("listing").get(account_id=offer.account_id, reverb_id=key)
 
 
 def _write_conversation(conversation: Conversation, payload: Any, client: ReverbClient) -> Conversation:

@@ -18,10 +18,11 @@ from backoffice.pages.render import page, require
 from orders.models import Order
 
 from . import answers
-from .forms import AcceptForm, CounterForm, DeclineForm, OfferAnswerForm, ReplyForm
+from .forms import AcceptForm, ConversationOfferForm, CounterForm, DeclineForm, OfferAnswerForm, ReplyForm
 from .models import Conversation, Negotiation
 from .services import (
     accept_offer,
+    conversation_offer_refusal,
     counter_offer,
     decline_offer,
     decline_with_message,
@@ -29,6 +30,8 @@ from .services import (
     list_price,
     mark_read,
     offer_floor,
+    offer_in_conversation,
+    offer_to_make,
     reply,
     write_to_buyer,
 )
@@ -230,6 +233,61 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         order=order,
         saved_replies=saved,
         can_reply=request.user.has_perm("messaging.reply_message"),
+        can_offer=request.user.has_perm("messaging.respond_offer"),
+    )
+
+
+def conversation_offer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send the buyer an offer from a conversation about a listing (Reverb's conversation offer): checked
+    as a counter (above 0, not above the list price, not below the floor) before the confirmation page
+    shows it with its percent of the list price and the floor; sent once, on "Yes"."""
+    require(request, "messaging.respond_offer")
+    convo = get_object_or_404(
+        for_user(Conversation.objects.select_related("listing", "account"), request.user), pk=pk
+    )
+    offer = offer_to_make(convo)
+    form = ConversationOfferForm(**confirm.form_args(request), negotiation=offer)
+    here = reverse("admin:messaging_conversation_offer", args=[convo.pk])
+    buyer = convo.other_party_name or "the buyer"
+    if confirm.awaits(request, form):
+        data = form.cleaned_data
+        amount = answers.money(data["price"], offer.currency)
+        return confirm.page(
+            request,
+            f"Confirm: offer {amount} to {buyer}",
+            answers.conversation_offer_lines(
+                offer, data["price"], data.get("shipping_price"), data.get("message") or ""
+            ),
+            button=f"Yes, offer {amount}",
+            cancel=here,
+            form=form,
+            opts=Conversation._meta,
+        )
+    if confirm.given(request):
+        done = confirmed(
+            request,
+            form,
+            partial(offer_in_conversation, convo, actor=request.user),
+            lambda _: (
+                f"Offer of {answers.money(form.cleaned_data['price'], offer.currency)} sent to {buyer}."
+            ),
+            then=reverse("admin:messaging_conversation_thread", args=[convo.pk]),
+            on_failure="form",
+            once_for="messaging.conversation_offer",
+        )
+        if done:
+            return done
+    return page(
+        request,
+        "messaging/conversation_offer.html",
+        f"Make {buyer} an offer",
+        Conversation._meta,
+        c=convo,
+        offer=offer,
+        form=form,
+        list_price=list_price(offer),
+        floor_text=answers.floor_text(offer),
+        refusal=conversation_offer_refusal(offer),
     )
 
 

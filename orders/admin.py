@@ -13,6 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from backoffice.access import accounts_of
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.links import EMPTY, order_web_url, reverb_link
 from backoffice.admin.mirror import (
@@ -27,10 +28,9 @@ from backoffice.csvfiles import csv_response
 from payouts.models import PayoutLineItem
 from refunds.models import RefundRequest
 
-from . import views
+from . import carriers, views
 from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
-from .services import DOCUMENTED_PROVIDERS
 from .workbench import workbench_context
 
 
@@ -241,8 +241,9 @@ class ShippingProviderMappingAdmin(BaseAdmin):
     list_editable = ["provider"]
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "provider":
-            return forms.ChoiceField(choices=[(p, p) for p in DOCUMENTED_PROVIDERS], label="Reverb provider")
+        if db_field.name == "provider":  # THE carrier list (orders/carriers.py) of the user's shops
+            names = carriers.reverb_names(accounts_of(request.user))
+            return forms.ChoiceField(choices=[(p, p) for p in names], label="Reverb provider")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 

@@ -14,9 +14,10 @@ from backoffice.background.jobs import ItemSpec, create_job
 from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import BulkJob
 
+from . import carriers
 from .jobs import SHIP
-from .models import Order, ShipBatch, ShippingProviderMapping
-from .services import ship_refusal, shipping_providers
+from .models import Order, ShipBatch
+from .services import ship_refusal
 
 if TYPE_CHECKING:
     from backoffice.models import ReverbAccount
@@ -76,15 +77,6 @@ def parse_csv(data: bytes) -> list[ShipRow]:
     return rows
 
 
-def provider_lookup(account: ReverbAccount) -> dict[str, str]:
-    """lower-case name -> Reverb provider: Reverb's own names, then this account's mappings."""
-    names = {p.lower(): p for p in shipping_providers(account)}
-    for mapping in ShippingProviderMapping.objects.filter(account=account):
-        if mapping.provider in names.values():
-            names[mapping.local_name.lower()] = mapping.provider
-    return names
-
-
 def plan(
     account: ReverbAccount,
     rows: list[ShipRow],
@@ -94,15 +86,15 @@ def plan(
 ) -> list[PlannedShipment]:
     """Validate every row (unknown order, wrong state, unknown provider, duplicate tracking number) and add
     the other shippable orders of a row's bundle (one tracking number ships the whole bundle). `lookup`:
-    `provider_lookup(account)` when the caller already has it (it may read Reverb's provider list)."""
-    lookup = provider_lookup(account) if lookup is None else lookup
+    `carriers.lookup(account)` when the caller already has it (it may read Reverb's provider list)."""
+    lookup = carriers.lookup(account) if lookup is None else lookup
     numbers = [r.order_number for r in rows]
     orders = {o.order_number: o for o in Order.objects.filter(account=account, order_number__in=numbers)}
     planned: list[PlannedShipment] = []
     seen: set[str] = set()
     for row in rows:
         order = orders.get(row.order_number)
-        provider = lookup.get(row.provider.strip().lower(), "")
+        provider = carriers.resolve(lookup, row.provider)
         p = PlannedShipment(
             row.order_number, row.provider, provider, row.tracking_number.strip(), line=row.line
         )
@@ -123,8 +115,7 @@ def plan(
             elif refusal:
                 p.status, p.message = "error", refusal
             elif not provider:
-                p.status = "error"
-                p.message = f"Unknown provider {row.provider!r}: use Reverb's names or a mapping."
+                p.status, p.message = "error", carriers.unknown(row.provider)
         seen.add(row.order_number)
         planned.append(p)
     if expand_bundles:

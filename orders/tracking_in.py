@@ -20,6 +20,7 @@ from backoffice.background.jobs import ItemSpec, create_job
 from backoffice.models import BulkJob, BulkJobItem
 
 from . import bulk
+from .carriers import lookup as carrier_lookup
 from .jobs import SHIP
 from .models import Order
 from .services import ship_refusal
@@ -140,9 +141,9 @@ def _orders_of(account: ReverbAccount, rows: list[ShipmentRow]) -> dict[str, lis
 
 
 def carriers(account: ReverbAccount, rows: list[ShipmentRow]) -> dict[str, str] | None:
-    """The carrier lookup (`bulk.provider_lookup`), only when a row names an order or bundle of the
-    account: read before the batch's transaction, as it may ask Reverb for its provider list."""
-    return bulk.provider_lookup(account) if _orders_of(account, rows) else None
+    """The carrier lookup (THE carrier list, orders/carriers.py), only when a row names an order or bundle
+    of the account: read before the batch's transaction, as it may ask Reverb for its provider list."""
+    return carrier_lookup(account) if _orders_of(account, rows) else None
 
 
 def _queued_items(account: ReverbAccount, numbers: list[str]) -> dict[str, BulkJobItem]:
@@ -192,7 +193,7 @@ def take(
     if not plan_rows:
         return Intake(answers)
     if lookup is None:  # read before the transaction when the rows named known orders; else only if needed
-        lookup = bulk.provider_lookup(account) if orders else {}
+        lookup = carrier_lookup(account) if orders else {}
     first = {p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup)}
     waiting = _queued_items(account, [n for a in live for n in a.order_numbers])
     known = {o.order_number: o for group in orders.values() for o in group}

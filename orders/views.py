@@ -28,10 +28,10 @@ from backoffice.models import BulkJob, ReverbAccount
 from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
 
-from . import bulk
+from . import bulk, carriers
 from .forms import CsvUploadForm, FeedbackForm, PickedUpForm, ShipForm
-from .models import Order, ShippingProviderMapping, SkuMapping, awaiting_shipment
-from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal, shipping_providers
+from .models import Order, SkuMapping, awaiting_shipment
+from .services import leave_buyer_feedback, mark_picked_up, ship_order, ship_refusal
 from .workbench import days_waiting, due_state, ship_by_at
 
 SIGNING_SALT = "orders.bulk-ship"
@@ -54,8 +54,8 @@ def ship(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "orders.ship_order")
     order = get_object_or_404(for_user(Order.objects.select_related("account"), request.user), pk=pk)
     siblings = [o for o in bundle_orders(order) if o.pk != order.pk and not ship_refusal(o)]
-    providers = shipping_providers(order.account)
-    form = ShipForm(request.POST or None, providers=providers, bundle_size=len(siblings) + 1)
+    shop_carriers = carriers.lookup(order.account)
+    form = ShipForm(request.POST or None, carriers=shop_carriers, bundle_size=len(siblings) + 1)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         targets = [order, *siblings] if data.get("whole_bundle") else [order]
@@ -86,6 +86,7 @@ def ship(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         siblings=siblings,
         refusal=ship_refusal(order),
+        hints=carriers.hints([order.account]),
     )
 
 
@@ -267,7 +268,7 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
     orders = list(waiting[pages.offset : pages.offset + pages.size])
     rows = queue_rows(orders, now)
     can_ship = request.user.has_perm("orders.ship_order")
-    hints = _all_provider_hints({o.account_id: o.account for o in orders}) if can_ship and orders else []
+    hints = carriers.hints({o.account_id: o.account for o in orders}.values()) if can_ship and orders else []
     return page(
         request,
         "orders/queue.html",
@@ -294,19 +295,6 @@ def _selected(request: HttpRequest) -> list[Order]:
         .select_related("account")
         .order_by("order_bundle_id", "order_number")
     )
-
-
-def _provider_hints(account: ReverbAccount) -> list[str]:
-    return _all_provider_hints({account.pk: account})
-
-
-def _all_provider_hints(accounts: dict[int, ReverbAccount]) -> list[str]:
-    names: list[str] = []
-    for account in accounts.values():
-        names += [p for p in shipping_providers(account) if p not in names]
-    mappings = ShippingProviderMapping.objects.filter(account_id__in=list(accounts))
-    names += sorted({m.local_name for m in mappings} - set(names))
-    return names
 
 
 def bulk_ship(request: HttpRequest) -> HttpResponse:
@@ -362,7 +350,7 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
             return _preview(request, orders[0].account, rows, notify, planned)
         # A bad row: the same rows again, every typed value kept, the problem on its row.
         messages.error(request, f"{len(errors)} row(s) need a fix before sending; nothing was sent.")
-    hints = _provider_hints(orders[0].account) if orders else []
+    hints = carriers.hints([orders[0].account]) if orders else []
     return page(
         request,
         "orders/bulk_ship.html",

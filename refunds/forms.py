@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 
-from .services import REASONS, RESPONSE_LABELS
+from .services import REASONS, RESPONSE_LABELS, SELLER_STATES
 
 FULL_HELP = "Tick to refund everything the order has left to refund, instead of typing an amount."
 
@@ -79,10 +79,30 @@ class RespondForm(RefundAmountForm):
 
 
 class SellerRefundForm(RefundAmountForm):
+    """Offers only the reasons and ways (at once, or once the item is back) that apply to the order
+    (services.reasons_for / states_for)."""
+
     reason = forms.ChoiceField(choices=REASONS)
-    field_order = ["reason", "amount", "full"]
+    state = forms.ChoiceField(label="When", widget=forms.RadioSelect, initial="approved")
+    field_order = ["reason", "state", "amount", "full"]
+
+    def __init__(
+        self,
+        *args: Any,
+        reasons: list[tuple[str, str]] | None = None,
+        states: tuple[str, ...] = ("approved",),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if reasons is not None:
+            self.fields["reason"].choices = reasons
+        self.fields["state"].choices = [(s, SELLER_STATES[s]) for s in states]
+        if len(states) == 1:  # nothing to choose: sent as the one way there is
+            del self.fields["state"]
+        self.only_state = states[0]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        data.setdefault("state", self.only_state)
         self.check_amount(data)
         return data

@@ -36,7 +36,20 @@ REASONS = (
     ("sold_elsewhere", "Sold elsewhere"),
     ("item_defective", "Item defective"),
     ("other", "Other"),
+    # Added by the compiled summary and EDOS's RefundReason enum (API-NOTES 8, unverified; the emulator
+    # takes them).
+    ("accidental_order", "Ordered by accident"),
+    ("change_shipping_address", "Shipping address changed"),
+    ("shipping_adjustments", "Shipping adjustment (part of the shipping back)"),
 )
+# Reasons about a parcel: offered once the order has shipped (ours: Reverb documents no rule by state).
+AFTER_SHIPPING = ("buyer_return", "lost_shipment", "shipping_damage")
+# A seller-initiated refund is sent at once, or conditionally: approved later, once the item is back (the
+# lifecycle's conditionally_approved, API-NOTES 8), which only an order that shipped can be.
+SELLER_STATES = {
+    "approved": "Refund now",
+    "conditionally_approved": "Refund once the item is back (approve it then in the refund queue)",
+}
 REFUNDABLE_STATUSES = ("paid", "shipped", "picked_up", "received", "partially_paid")
 # Reverb charges processing fees on seller-initiated refunds beyond this many a month (API-NOTES 8).
 FREE_SELLER_REFUNDS_PER_MONTH = 5
@@ -188,31 +201,52 @@ def refund_refusal(order: Order) -> str:
     return ""
 
 
+def has_shipped(order: Order) -> bool:
+    return order.shipped_at is not None or order.status in ("shipped", "received", "picked_up")
+
+
+def reasons_for(order: Order) -> list[tuple[str, str]]:
+    """The reasons that apply to this order (a parcel's only once it shipped)."""
+    return [(key, label) for key, label in REASONS if key not in AFTER_SHIPPING or has_shipped(order)]
+
+
+def states_for(order: Order) -> tuple[str, ...]:
+    """How a seller refund of this order may be sent: at once, or also conditionally once it shipped."""
+    return tuple(SELLER_STATES) if has_shipped(order) else ("approved",)
+
+
 def request_refund(
     order: Order,
     *,
     actor: Actor,
     reason: str,
     amount: Decimal | str,
+    state: str = "approved",
     client: ReverbClient | None = None,
     job: BulkJob | None = None,
 ) -> RefundRequest:
-    """A seller-initiated refund, approved at once, in the shop's own currency."""
+    """A seller-initiated refund in the shop's own currency: approved at once, or (`conditionally_approved`)
+    once the item is back, answered later from the refund queue."""
     account = order.account
     value = _decimal(amount)
     currency = account.currency
+    summary = {
+        "reason": reason,
+        "amount": str(value) if value is not None else str(amount),
+        "currency": currency,
+    }
     push = Push(
         account,
         "refunds.request",
         ("order", order.order_number),
         actor,
         job,
-        {"reason": reason, "amount": str(value) if value is not None else str(amount), "currency": currency},
+        {**summary, "state": state},
         client,
     )
-    problem = refund_refusal(order) or _request_input_refusal(order, reason, value, currency)
+    problem = refund_refusal(order) or _request_input_refusal(order, reason, value, currency, state)
     result = push.send(
-        lambda c: c.request_refund(order.order_number, reason, value, currency), refusal=problem
+        lambda c: c.request_refund(order.order_number, reason, value, currency, state=state), refusal=problem
     )
     keys = write_back("refunds", account, [result]) if isinstance(result, dict) and result.get("id") else []
     with contextlib.suppress(ReverbError):
@@ -222,10 +256,18 @@ def request_refund(
     return RefundRequest.objects.filter(account=account, order_number=order.order_number).first()  # type: ignore[return-value]
 
 
-def _request_input_refusal(order: Order, reason: str, value: Decimal | None, currency: str) -> str:
+def _request_input_refusal(
+    order: Order, reason: str, value: Decimal | None, currency: str, state: str = "approved"
+) -> str:
     limit = refundable_amount(order)
     if reason not in dict(REASONS):
         return f"Unknown reason {reason!r}."
+    if reason not in dict(reasons_for(order)):
+        return f"“{dict(REASONS)[reason]}” applies once the order has shipped; this one has not."
+    if state not in SELLER_STATES:
+        return f"Unknown refund state {state!r}."
+    if state not in states_for(order):
+        return "A conditional refund waits for the item to come back: this order has not shipped."
     if value is None or value <= 0:
         return "The amount must be more than 0."
     if order.currency and order.currency != currency:

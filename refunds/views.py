@@ -23,11 +23,14 @@ from .services import (
     FREE_SELLER_REFUNDS_PER_MONTH,
     REASONS,
     RESPONSE_LABELS,
+    SELLER_STATES,
     TRANSITIONS,
+    reasons_for,
     refundable_amount,
     request_refund,
     respond_to_refund,
     seller_refunds_this_month,
+    states_for,
 )
 
 
@@ -122,10 +125,17 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     used = seller_refunds_this_month(order.account)
     currency = order.account.currency
     # Never pre-filled: the amount is typed (or "Full refund" ticked), then repeated on the confirmation.
-    form = SellerRefundForm(refundable=refundable, currency=currency, **confirm.form_args(request))
+    form = SellerRefundForm(
+        refundable=refundable,
+        currency=currency,
+        reasons=reasons_for(order),
+        states=states_for(order),
+        **confirm.form_args(request),
+    )
     if confirm.awaits(request, form):
         data = form.cleaned_data
         amount = _amount_text(data["amount"], currency)
+        later = data["state"] == "conditionally_approved"
         return confirm.page(
             request,
             f"Confirm: refund order {order.order_number}",
@@ -133,8 +143,9 @@ def new_for_order(request: HttpRequest, order_pk: int) -> HttpResponse:
                 ("Amount refunded to the buyer", amount),
                 *_order_lines(order, data["amount"], refundable, currency),
                 ("Reason", dict(REASONS).get(data["reason"], data["reason"])),
+                ("When", SELLER_STATES[data["state"]]),
             ],
-            button=f"Yes, refund {amount}",
+            button=f"Yes, refund {amount}" + (" once the item is back" if later else ""),
             cancel=reverse("admin:refunds_refundrequest_new_for_order", args=[order.pk]),
             form=form,
             opts=RefundRequest._meta,

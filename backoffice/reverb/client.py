@@ -89,6 +89,18 @@ def money(amount: Decimal | str | int | float, currency: str) -> dict[str, str]:
     return {"amount": str(value.quantize(Decimal(places))), "currency": currency.upper()}
 
 
+def _offer_body(
+    price: Decimal | str, currency: str, shipping_price: Decimal | str | None, message: str | None
+) -> dict[str, Any]:
+    """A seller's offer: a counter's body, and an offer in a conversation's (API-NOTES 9, 10.1)."""
+    body: dict[str, Any] = {"price": money(price, currency)}
+    if shipping_price is not None:
+        body["shipping_price"] = money(shipping_price, currency)
+    if message:
+        body["message"] = message
+    return body
+
+
 def format_when(value: When) -> str | None:
     """ISO 8601 with an offset. requests percent-encodes '+' in params (%2B), so '+02:00' survives the
     query string; the M1 plugin, building URLs by hand, had to rewrite '+' to '-' (API-NOTES 1)."""
@@ -796,12 +808,21 @@ class ReverbClient:
         shipping_price: Decimal | str | None = None,
         message: str | None = None,
     ) -> Any:
-        body: dict[str, Any] = {"price": money(price, currency)}
-        if shipping_price is not None:
-            body["shipping_price"] = money(shipping_price, currency)
-        if message:
-            body["message"] = message
+        body = _offer_body(price, currency, shipping_price, message)
         return self.request("POST", f"/my/negotiations/{negotiation_id}/counter", json=body)
+
+    def conversation_offer(
+        self,
+        conversation_id: int | str,
+        price: Decimal | str,
+        currency: str,
+        shipping_price: Decimal | str | None = None,
+        message: str | None = None,
+    ) -> Any:
+        """An offer to the buyer inside a conversation about a listing: "same body as negotiation
+        counter" (API-NOTES 9). Reverb's answer is undocumented (the emulator's: the new negotiation)."""
+        body = _offer_body(price, currency, shipping_price, message)
+        return self.request("POST", f"/conversations/{conversation_id}/offer", json=body)
 
     # ---- conversations -------------------------------------------------------------------------------
     def conversations(

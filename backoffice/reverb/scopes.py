@@ -60,7 +60,7 @@ NEEDS: tuple[Need, ...] = (
     Need("read_offers", "pulling offers", _first("/my/listings/negotiations")),
     Need(
         "write_offers",
-        "accepting, declining and countering offers (and the offer rules)",
+        "accepting, declining and countering offers, offers from a conversation (and the offer rules)",
         _write("POST", f"/my/negotiations/{NONE}/decline"),
     ),
     Need("read_messages", "pulling conversations", _first("/my/conversations")),

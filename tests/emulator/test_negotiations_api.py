@@ -164,3 +164,68 @@ def test_offers_on_a_deleted_listing_leave_the_sellers_list(emulator) -> None:
     assert after.status_code == 200
     assert listing_id not in [row["id"] for row in after.json()["listings"]]
     assert after.json()["total"] == listed["total"] - 1
+
+
+# ---- an offer made inside a conversation (API-NOTES 9: same body as a counter) ----
+
+
+def _conversation_about(api: Api, emulator, **listing: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    lid = live_listing_id(emulator)
+    emulator.store.table("listings")[lid].update(listing)
+    return api.simulate("message", listing_id=lid, body="Any wiggle room?"), emulator.store.table("listings")[
+        lid
+    ]
+
+
+def test_an_offer_in_a_conversation_opens_a_negotiation_the_seller_pull_lists(api: Api, emulator) -> None:
+    convo, listing = _conversation_about(api, emulator, price="500.00")
+    body = {"price": {"amount": "450.00", "currency": "USD"}, "message": "450 and it's yours"}
+    r = api.call("POST", f"/conversations/{convo['id']}/offer", body)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["state"] == "active" and made["actionable"] is False and made["you_last_initiated"] is True
+    assert made["buyer_id"] == str(convo["other_party"]["id"])
+    assert (
+        made["offers"][0]["initiator_type"] == "seller"
+        and made["offers"][0]["message"] == "450 and it's yours"
+    )
+    assert made["last_offered_price"]["original"]["amount"] == "450.00"
+    assert made["_links"]["listing"]["href"].endswith(f"/listings/{listing['id']}")
+    pulled = [
+        n["id"]
+        for row in api.follow_all("/my/listings/negotiations", "listings")
+        for n in row["negotiations"]
+    ]
+    assert made["id"] in pulled
+    # One active negotiation per buyer and listing: a second offer is refused (answer the open one).
+    assert api.call("POST", f"/conversations/{convo['id']}/offer", body).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"price": {"amount": "0.00", "currency": "USD"}},
+        {"price": {"amount": "10.00", "currency": "EUR"}},
+        {"price": {"amount": "500.01", "currency": "USD"}},  # above the list price
+    ],
+)
+def test_an_offer_in_a_conversation_is_validated_as_a_counter(
+    api: Api, emulator, body: dict[str, Any]
+) -> None:
+    convo, _ = _conversation_about(api, emulator, price="500.00")
+    r = api.call("POST", f"/conversations/{convo['id']}/offer", body)
+    assert r.status_code == 412 and "price" in r.json()["errors"]
+    assert not any(
+        n["buyer"]["id"] == convo["other_party"]["id"] for n in emulator.store.table("negotiations").values()
+    )
+
+
+def test_no_offer_in_a_conversation_without_a_listing_for_sale(api: Api, emulator) -> None:
+    body = {"price": {"amount": "10.00", "currency": "USD"}}
+    loose = api.simulate("message", body="Do you buy gear?")  # about no listing
+    assert api.call("POST", f"/conversations/{loose['id']}/offer", body).status_code == 422
+    convo, listing = _conversation_about(api, emulator)
+    listing["state"] = "ended"
+    assert api.call("POST", f"/conversations/{convo['id']}/offer", body).status_code == 422
+    assert api.call("POST", "/conversations/999999/offer", body).status_code == 404

@@ -70,6 +70,11 @@ CUSTOM_URLS: dict[str, tuple[str | None, str, str]] = {
         "messaging.reply_message",
         "messaging.view_conversation",
     ),
+    "messaging_conversation_offer": (
+        "messaging.conversation",
+        "messaging.respond_offer",
+        "messaging.respond_offer",
+    ),
     "messaging_negotiation_inbox": (None, "", "messaging.view_negotiation"),
     "messaging_conversation_write": ("orders.order", "messaging.reply_message", "messaging.reply_message"),
     "messaging_negotiation_offer": (

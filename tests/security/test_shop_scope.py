@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from backoffice.access import account_path
 from backoffice.roles import MANAGER, SHIPPING
+from tests.conftest import nothing_changes
 from tests.security.shops import A_TAG, B_TAG, mark, seed
 from tests.security.test_permission_matrix import CUSTOM_URLS, first_of, object_for, staff
 
@@ -213,3 +214,24 @@ def test_deadline_counts_are_of_the_users_shops_only(two_shops: tuple[Any, Any])
     assert counts(root)["ship-overdue"] == 3
     assert counts(clerk)["ship-overdue"] == 0
     assert set(counts(nobody).values()) == {0}
+
+
+# ---- one page named in the issue: an offer from a conversation (a money door) ----
+
+
+def test_staff_of_shop_b_get_404_on_shop_as_conversation_offer(two_shops: tuple[Any, Any]) -> None:
+    from messaging.models import Conversation
+
+    a, b = two_shops
+    clerk = staff(MANAGER, "b-clerk")
+    b.members.add(clerk)
+    client = Client()
+    client.force_login(clerk)
+    theirs = Conversation.objects.filter(account=a).order_by("pk").first()
+    ours = Conversation.objects.filter(account=b).order_by("pk").first()
+    url = reverse("admin:messaging_conversation_offer", args=[theirs.pk])
+    assert reverse("admin:messaging_conversation_offer", args=[ours.pk]) in admin_urls(b)[0]  # walked too
+    with nothing_changes(None):
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"price": "1.00", "confirmed": "yes"}).status_code == 404
+    assert client.get(reverse("admin:messaging_conversation_offer", args=[ours.pk])).status_code == 200

@@ -216,7 +216,7 @@ def prepare(api_url: str, ships: int) -> tuple[Any, list[int], list[str]]:
     from backoffice.models import ReverbAccount
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync.runner import sync_resource
-    from orders import bulk
+    from orders import bulk, carriers
     from orders.models import Order
 
     account = ReverbAccount(name="scaled", api_url=api_url, currency="USD", auto_sync=False)
@@ -232,7 +232,7 @@ def prepare(api_url: str, ships: int) -> tuple[Any, list[int], list[str]]:
     if len(numbers) < ships:
         raise RuntimeError(f"the emulator's shop has {len(numbers)} orders to ship, not {ships}")
     user = get_user_model().objects.create_user("scaled-bench")
-    provider = bulk.shipping_providers(account)[0]  # read now, while the emulator is unthrottled
+    provider = carriers.reverb_names([account])[0]  # read now, while the emulator is unthrottled
     rows = [bulk.ShipRow(n, provider, f"1ZSCALED{i:06d}", i + 2) for i, n in enumerate(numbers)]
     planned = bulk.plan(account, rows, expand_bundles=False)
     refused = [p for p in planned if not p.ok]
