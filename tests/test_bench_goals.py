@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from backoffice.management.commands.bench import goal_line
+from bench.kit import goal_line
 
 LINE = re.compile(r"^bench goal=(\w+) value=(\S+) target=(\S+) (ok|SHORT)$")
 
@@ -55,7 +55,7 @@ def test_pg_sync_refuses_a_database_it_would_empty_unless_named_for_benches() ->
 
 def test_pg_sync_counts_the_median_of_interleaved_pairs_not_each_sides_fastest() -> None:
     """A lucky baseline run (1.0 s) beside a slow sync (4.0 s) no longer sets the figure on its own."""
-    from backoffice.management.commands._bench_pgsync import median_run, pair_ratios
+    from bench.goals.pg_sync import median_run, pair_ratios
 
     syncs = [{"seconds": s} for s in (3.0, 1.5, 4.0)]
     baselines = [{"seconds": b} for b in (2.0, 1.2, 1.0)]
@@ -73,7 +73,7 @@ def test_team_without_a_postgresql_database_is_n_a_and_says_why() -> None:
 
 
 def test_the_team_locustfile_reads_a_form_as_a_browser_submits_it() -> None:
-    from backoffice.management.commands._team_forms import form_fields
+    from bench.locustfiles.team_forms import form_fields
 
     html = (
         '<input type="hidden" name="csrfmiddlewaretoken" value="t0k"><input name="title" value="A &amp; B">'
