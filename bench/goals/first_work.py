@@ -4,11 +4,10 @@ shop until the shipping queue, the refund queue, the offers and the unread conve
 A first pull of the issue's shop (100,000 listings, 200,000 orders) at 1 request/s takes hours for real, so:
 1. MEASURED: the emulator runs as its own process (unthrottled) with a smaller shop of the big shop's shape
    (bench/kit.py `big_shop_size(listings)`, as the night scenario's); a worker process on a fresh SQLite
-   mirror runs the real
-   `reverb_account add` (its connection check included, counted from ApiUsage), then runs the queued
-   backfill's chunks for real (backoffice/sync/backfill.py run_chunk, the default chunk size) on an
-   unthrottled client until today's work is complete; it counts each deadline list's rows and the requests
-   each took, and checks every list was read whole (rows landed = the list's total).
+   mirror runs the real `reverb_account add` (its connection check included, counted from ApiUsage), then
+   runs the queued backfill's chunks for real (backoffice/sync/backfill.py run_chunk, the default chunk
+   size) on an unthrottled client until today's work is complete; it counts each deadline list's rows and
+   the requests each took, and checks every list was read whole (rows landed = the list's total).
 2. EXTRAPOLATED: each deadline list's rows x (100,000 / listings), in pages of --per-page (its requests a
    page as measured), plus the check's requests; the seconds those requests take at 1 request/s paced at
    BACKFILL_SHARE (the backfill leaves the rest to the 5-minute pulls and staff), plus one second per chunk
