@@ -113,7 +113,9 @@ def refresh_roles_after_migrate(sender: Any, using: str = DEFAULT_DB_ALIAS, **kw
     """post_migrate handler: run once per migrate, after the last app's permissions exist."""
     from django.apps import apps as live_apps
 
-    if sender.label != list(live_apps.get_app_configs())[-1].label:
+    # Django sends post_migrate only for apps with models (an app without, such as the bench, never comes).
+    with_models = [app for app in live_apps.get_app_configs() if app.models_module is not None]
+    if sender.label != with_models[-1].label:
         return
     counts = ensure_roles(using=using)
     logger.debug("roles refreshed: %s", counts)

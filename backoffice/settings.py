@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "payouts.apps.PayoutsConfig",
     "automation.apps.AutomationConfig",
     "inventory.apps.InventoryConfig",
+    # The bench (bench/): a development tool, listed for its one command, `manage.py bench`; no models.
+    "bench.apps.BenchConfig",
 ]
 
 MIDDLEWARE = [

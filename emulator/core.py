@@ -2,7 +2,8 @@
 
 Handlers are plain functions registered with `@route(METHOD, "/api/path/{param}")`. They receive the
 `Emulator` and a `Request` (plus path parameters) and return a dict (200 JSON), a `Response`, or raise
-`ApiError`. Handler modules only import from here and from `store`, never from `app`.
+`ApiError`. Handler modules only import from here and from `store`, never from `app` (but for its type,
+under TYPE_CHECKING); this module does not import `app` at all, which imports it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode
 
-if TYPE_CHECKING:
-    from .app import Emulator
+from .store import Store
+
+
+class EmulatorLike(Protocol):
+    """The emulator every handler, simulation, settler and renderer is given: app.py's `Emulator`, named
+    here by what it holds, so this module need not import app.py (app.py imports this one)."""
+
+    store: Store
+    lock: Any  # threading.RLock: every request, settler and control call holds it
+
 
 CURRENCY_SYMBOLS = {
     "USD": "$",
@@ -188,7 +197,7 @@ router = Router()
 route = router.route
 
 # Buyer-side events for POST /__emulator__/simulate/<event>: fn(emulator, params) -> dict
-SIMULATIONS: dict[str, Callable[[Emulator, dict[str, Any]], dict[str, Any]]] = {}
+SIMULATIONS: dict[str, Callable[[EmulatorLike, dict[str, Any]], dict[str, Any]]] = {}
 
 
 def simulation(name: str) -> Callable[[Callable], Callable]:
@@ -310,16 +319,16 @@ def only(items: Iterable[Any], predicate: Callable[[Any], bool]) -> list[Any]:
 
 # Settlers run before every request (under the lock): work Reverb finishes in the background after it
 # answered, such as publishing a listing a second later (API-NOTES 16.1.3). fn(emulator) -> None.
-SETTLERS: list[Callable[[Emulator], None]] = []
+SETTLERS: list[Callable[[EmulatorLike], None]] = []
 
 
-def settler(fn: Callable[[Emulator], None]) -> Callable[[Emulator], None]:
+def settler(fn: Callable[[EmulatorLike], None]) -> Callable[[EmulatorLike], None]:
     SETTLERS.append(fn)
     return fn
 
 
 # Renderers for GET /__emulator__/state/<collection>: fn(emulator, request, record) -> Reverb JSON.
-RENDERERS: dict[str, Callable[[Emulator, Request, dict[str, Any]], dict[str, Any]]] = {}
+RENDERERS: dict[str, Callable[[EmulatorLike, Request, dict[str, Any]], dict[str, Any]]] = {}
 
 
 def renderer(collection: str) -> Callable[[Callable], Callable]:

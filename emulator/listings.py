@@ -395,50 +395,20 @@ def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creati
         else:
             record["condition_uuid"] = condition
     if "price" in body or creating:
-        price = body.get("price")
-        if price in (None, "", {}):
-            errors["price"] = [MSG_BLANK]
-        else:
-            try:
-                record["price"] = parse_money(price, "price", store.currency)
-            except ApiError as exc:
-                errors.update(exc.errors or {})
-            if "price" not in errors and record["price"] <= 0:
-                errors["price"] = ["must be greater than 0"]
-            currency = price.get("currency") if isinstance(price, dict) else None
-            if currency:
-                if currency not in CURRENCIES:
-                    errors.setdefault("price", []).append("currency is not a valid currency")
-                else:
-                    record["currency"] = currency
+        _apply_price(store, record, body.get("price"), errors)
     categories = _category_uuids(body, errors)
     if categories is not None:
         record["categories"] = categories
     if "offers_enabled" in body:
         record["offers_enabled"] = bool(body["offers_enabled"])
     if "shipping_profile_id" in body:
-        raw = body["shipping_profile_id"]
-        ids = {p["id"] for p in store.shop.get("shipping_profiles", ())}
-        try:
-            profile_id = None if raw in (None, "") else int(raw)  # the spec types it a string
-        except (TypeError, ValueError):
-            profile_id = -1
-        if profile_id is not None and profile_id not in ids:
-            errors["shipping_profile_id"] = ["is not one of your shipping profiles"]
-        record["shipping_profile_id"] = profile_id
+        _apply_shipping_profile(store, record, body["shipping_profile_id"], errors)
     if "shipping" in body:
         record["shipping"] = _shipping_from(body["shipping"], errors)
     if "preorder_info" in body:
         record["preorder_info"] = preorder_from(body["preorder_info"])
     if "inventory" in body:
-        try:
-            inventory = int(body["inventory"])
-        except (TypeError, ValueError):
-            inventory = -1
-        if inventory < 0:
-            errors["inventory"] = ["must be a whole number, 0 or more"]
-        else:
-            record["inventory"] = inventory
+        _apply_inventory(record, body["inventory"], errors)
     if "has_inventory" in body:
         record["has_inventory"] = bool(body["has_inventory"])
     if not errors.get("inventory") and record["inventory"] > 1 and not holds_inventory(record):
@@ -453,6 +423,49 @@ def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creati
             record["inventory"] = 0
     if "photos" in body:
         _apply_photos(store, record, body["photos"], body.get("photo_upload_method"))
+
+
+def _apply_price(store: Store, record: dict[str, Any], price: Any, errors: dict[str, list[str]]) -> None:
+    """The sent `price` (and its currency) onto `record`, or its problems into `errors`."""
+    if price in (None, "", {}):
+        errors["price"] = [MSG_BLANK]
+        return
+    try:
+        record["price"] = parse_money(price, "price", store.currency)
+    except ApiError as exc:
+        errors.update(exc.errors or {})
+    if "price" not in errors and record["price"] <= 0:
+        errors["price"] = ["must be greater than 0"]
+    currency = price.get("currency") if isinstance(price, dict) else None
+    if currency:
+        if currency not in CURRENCIES:
+            errors.setdefault("price", []).append("currency is not a valid currency")
+        else:
+            record["currency"] = currency
+
+
+def _apply_shipping_profile(
+    store: Store, record: dict[str, Any], raw: Any, errors: dict[str, list[str]]
+) -> None:
+    ids = {p["id"] for p in store.shop.get("shipping_profiles", ())}
+    try:
+        profile_id = None if raw in (None, "") else int(raw)  # the spec types it a string
+    except (TypeError, ValueError):
+        profile_id = -1
+    if profile_id is not None and profile_id not in ids:
+        errors["shipping_profile_id"] = ["is not one of your shipping profiles"]
+    record["shipping_profile_id"] = profile_id
+
+
+def _apply_inventory(record: dict[str, Any], raw: Any, errors: dict[str, list[str]]) -> None:
+    try:
+        inventory = int(raw)
+    except (TypeError, ValueError):
+        inventory = -1
+    if inventory < 0:
+        errors["inventory"] = ["must be a whole number, 0 or more"]
+    else:
+        record["inventory"] = inventory
 
 
 def _publish(store: Store, record: dict[str, Any]) -> list[str]:

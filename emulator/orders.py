@@ -396,15 +396,20 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
     absent on about half; `presentment_*` in the buyer's currency; `mark_picked_up` on every order.
     `amount_product` is the unit price and `amount_product_subtotal` price x quantity: ours, the example
     has quantity 1 so both match."""
-    cur = o["currency"]
+    quirks = _quirks(o["order_number"])
+    body = {**_order_money(o, quirks), **_order_fields(emu, req, o), "_links": _order_links(req, o)}
+    if o["shipping_address"] is not None:  # local pickup orders carry no address (M1 CHANGELOG 0.4.9)
+        # the id is a string on live orders (API-NOTES 16.2.2 [LIVE-DATA]; a number in the docs example)
+        body["shipping_address"] = {
+            **render_address(req, o["shipping_address"]),
+            "id": str(o["shipping_address"]["id"]),
+        }
+    _live_quirks(body, o, quirks, o["currency"])
+    return body
+
+
+def _order_links(req: Request, o: dict[str, Any]) -> dict[str, Any]:
     n = o["order_number"]
-    quirks = _quirks(n)
-    subtotal = o["price"] * o["quantity"]
-    total = order_total(o)
-    fees = order_fees(o)
-    payout = total - fees.total - fees.tax_withheld - o["bump_fee"]
-    buyer = o["buyer"]
-    buyer_cur, rate = _presentment(o, quirks)
     links: dict[str, Any] = {
         "self": link(req.href(f"/api/my/orders/selling/{n}")),
         "listing": link(req.href(f"/api/listings/{o['listing_id']}")),
@@ -427,7 +432,18 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
     if shippable(o) or (o["status"] == "refunded" and o["shipped_at"] is None):
         links["ship"] = link(req.href(f"/api/my/orders/selling/{n}/ship"), "POST")
     links["mark_picked_up"] = link(req.href(f"/api/my/orders/selling/{n}/mark_picked_up"), "POST")
-    body: dict[str, Any] = {
+    return links
+
+
+def _order_money(o: dict[str, Any], quirks: int) -> dict[str, Any]:
+    """The order's amounts in the shop's currency, and `presentment_*` in the buyer's."""
+    cur = o["currency"]
+    subtotal = o["price"] * o["quantity"]
+    total = order_total(o)
+    fees = order_fees(o)
+    payout = total - fees.total - fees.tax_withheld - o["bump_fee"]
+    buyer_cur, rate = _presentment(o, quirks)
+    return {
         "amount_product": _m(o["price"], cur),
         "amount_product_subtotal": _m(subtotal, cur),
         "shipping": _m(o["shipping"], cur),
@@ -447,13 +463,20 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         # As in the nested order of the refund-request example [OFFICIAL-DOC manage-refund-requests]:
         # total minus approved refunds.
         "fully_refundable_amount": _m(refundable(o), cur),
+    }
+
+
+def _order_fields(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, Any]:
+    """The buyer, the state and the item: every field but the money and the links."""
+    buyer = o["buyer"]
+    return {
         "buyer_id": buyer["id"],  # an int in the orders example (a string in the refund example's order)
         "buyer_name": f"{buyer['first_name']} {buyer['last_name']}",
         "buyer_first_name": buyer["first_name"],
         "buyer_last_name": buyer["last_name"],
         "buyer_email": buyer.get("email"),
         "created_at": ts(o["created_at"]),
-        "order_number": n,
+        "order_number": o["order_number"],
         "needs_feedback_for_buyer": needs_feedback_for_buyer(o),
         "needs_feedback_for_seller": needs_feedback_for_seller(o),
         "order_bundle_id": o["order_bundle_id"],
@@ -482,16 +505,7 @@ def render_order(emu: Emulator, req: Request, o: dict[str, Any]) -> dict[str, An
         "shipping_code": o["shipping_code"],
         "order_notes": list(o["order_notes"]),
         "photos": [_photo(p, req.origin) for p in o["photos"]],
-        "_links": links,
     }
-    if o["shipping_address"] is not None:  # local pickup orders carry no address (M1 CHANGELOG 0.4.9)
-        # the id is a string on live orders (API-NOTES 16.2.2 [LIVE-DATA]; a number in the docs example)
-        body["shipping_address"] = {
-            **render_address(req, o["shipping_address"]),
-            "id": str(o["shipping_address"]["id"]),
-        }
-    _live_quirks(body, o, quirks, cur)
-    return body
 
 
 def _live_quirks(body: dict[str, Any], o: dict[str, Any], quirks: int, cur: str) -> None:

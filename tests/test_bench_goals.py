@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from backoffice.management.commands.bench import goal_line
+from bench.kit import goal_line
 
 LINE = re.compile(r"^bench goal=(\w+) value=(\S+) target=(\S+) (ok|SHORT)$")
 
@@ -55,7 +55,7 @@ def test_pg_sync_refuses_a_database_it_would_empty_unless_named_for_benches() ->
 
 def test_pg_sync_counts_the_median_of_interleaved_pairs_not_each_sides_fastest() -> None:
     """A lucky baseline run (1.0 s) beside a slow sync (4.0 s) no longer sets the figure on its own."""
-    from backoffice.management.commands._bench_pgsync import median_run, pair_ratios
+    from bench.goals.pg_sync import median_run, pair_ratios
 
     syncs = [{"seconds": s} for s in (3.0, 1.5, 4.0)]
     baselines = [{"seconds": b} for b in (2.0, 1.2, 1.0)]
@@ -72,8 +72,33 @@ def test_team_without_a_postgresql_database_is_n_a_and_says_why() -> None:
     assert "--team-database-url" in note
 
 
+def test_stock_burst_without_a_postgresql_database_is_n_a_and_says_why() -> None:
+    """A goal of `bench` (it was the command bench_stock_burst): SQLite serialises writers, so n/a."""
+    out = StringIO()
+    call_command("bench", goals="stock_burst", pg_database_url="", stdout=out)
+    note, line = out.getvalue().splitlines()[-2:]
+    assert LINE.match(line).groups() == ("stock_burst", "n/a", "0/0", "SHORT")
+    assert "--pg-database-url" in note
+
+
+@pytest.mark.django_db
+def test_the_team_seed_finds_its_shop_beside_the_one_the_team_does_not_see(
+    monkeypatch, strict_membership
+) -> None:
+    """The admin seed makes two shops ("bench" and "bench other"); the team are members of the first."""
+    from backoffice.models import ReverbAccount
+    from bench.goals import team
+
+    monkeypatch.setattr(team, "fresh_database", lambda: None)  # the test database: migrated, never emptied
+    data = team.seed_team(40, "http://127.0.0.1:9/api")
+    assert len(data["users"]) == team.USERS and data["orders"] and data["skus"]
+    assert ReverbAccount.objects.get(name="bench").members.count() == team.USERS
+    assert not ReverbAccount.objects.get(name="bench other").members.exists()
+    assert ReverbAccount.objects.get(name="pulled").api_url == "http://127.0.0.1:9/api"
+
+
 def test_the_team_locustfile_reads_a_form_as_a_browser_submits_it() -> None:
-    from backoffice.management.commands._team_forms import form_fields
+    from bench.locustfiles.team_forms import form_fields
 
     html = (
         '<input type="hidden" name="csrfmiddlewaretoken" value="t0k"><input name="title" value="A &amp; B">'

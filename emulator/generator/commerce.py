@@ -252,14 +252,7 @@ def _one_order(
     listing: dict[str, Any],
     sold: _SoldListings,
 ) -> dict[str, Any]:
-    quantity = 1
-    if listing["has_inventory"] and rng.random() < 0.4:  # a multi-unit listing with stock left
-        quantity = rng.choice((1, 1, 2))
-        listing.update(state="live", inventory=rng.randint(1, 6))
-    elif listing["id"] in sold.relisted:  # back on sale after a cancelled order: still live
-        listing.update(state="live", inventory=max(listing["inventory"], 1))
-    else:
-        listing.update(state="sold", inventory=0)
+    quantity = _sell(listing, rng, sold)
     is_offer = listing["offers_enabled"] and rng.random() < 0.12
     price = to_decimal(listing["price"] * Decimal(rng.choice(("0.85", "0.9", "0.95")))) if is_offer else None
     order = new_order(
@@ -295,6 +288,33 @@ def _one_order(
         n.update(state="accepted", order_number=order["order_number"], updated_at=created)
         order["negotiation_id"] = n["id"]
     _advance(order, status, rng, store, anchor)
+    _after_sale(store, rng, order, status, listing, sold)
+    listing["updated_at"] = max(listing["updated_at"] or created, created)
+    return order
+
+
+def _sell(listing: dict[str, Any], rng: random.Random, sold: _SoldListings) -> int:
+    """The listing's state after this sale; returns the quantity sold."""
+    quantity = 1
+    if listing["has_inventory"] and rng.random() < 0.4:  # a multi-unit listing with stock left
+        quantity = rng.choice((1, 1, 2))
+        listing.update(state="live", inventory=rng.randint(1, 6))
+    elif listing["id"] in sold.relisted:  # back on sale after a cancelled order: still live
+        listing.update(state="live", inventory=max(listing["inventory"], 1))
+    else:
+        listing.update(state="sold", inventory=0)
+    return quantity
+
+
+def _after_sale(
+    store: Store,
+    rng: random.Random,
+    order: dict[str, Any],
+    status: str,
+    listing: dict[str, Any],
+    sold: _SoldListings,
+) -> None:
+    """What followed the order: its refund, the item back on sale, the feedback."""
     if status == "refunded":
         new_refund_request(
             store,
@@ -320,8 +340,6 @@ def _one_order(
             )
         if rng.random() < 0.5:
             add_feedback(store, order, "sent", 5, "Smooth transaction, thanks!", order["updated_at"])
-    listing["updated_at"] = max(listing["updated_at"] or created, created)
-    return order
 
 
 def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, Any]], count: int) -> None:

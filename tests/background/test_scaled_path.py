@@ -20,12 +20,8 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
-from backoffice.management.commands._bench_scaled import (
-    database_url_of,
-    redis_server,
-    redis_server_binary,
-    run_scenario,
-)
+from bench.cluster import database_url_of, redis_server, redis_server_binary
+from bench.goals.scaled import run_scenario
 
 pytestmark = [pytest.mark.scaled, pytest.mark.django_db(transaction=True)]
 

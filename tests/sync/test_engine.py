@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backoffice.management.commands.bench import WRITE_RE
 from backoffice.models import SyncLogEntry, SyncRun
 from backoffice.sync.engine import link_related as runner_link_related
 from backoffice.sync.engine import upsert_page
 from backoffice.sync.runner import AccountDisabled, sync_account, sync_resource
+from bench.goals.sync import WRITE_RE
 from listings.models import Listing
 from listings.sync import map_listing
 from messaging.models import Conversation, Message

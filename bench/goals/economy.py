@@ -18,26 +18,21 @@ cost is one request per pull is constant; one that scans is proportional to its 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
-from django.core.management.base import CommandError
+
+from bench.kit import GOAL_TARGETS, bench_account, fresh_database, goal_line, worker_on_emulator
+from emulator.app import SIZES
 
 BUDGET_PER_HOUR = 360  # 10% of 1 request/s (issue 17, goal 1)
-TARGET = f"<={BUDGET_PER_HOUR}req/h"
 
 
 def shop_size(listings: int) -> str:
     """`listings` listings, twice as many orders (the issue's 100k/200k), the rest as the bench preset."""
-    from emulator.app import SIZES
-
     preset = SIZES["bench"]
     scale = listings / preset["listings"]
     sizes = {kind: max(1, round(n * scale)) for kind, n in preset.items()}
@@ -47,29 +42,10 @@ def shop_size(listings: int) -> str:
 
 def measure(listings: int, write: Callable[[str], None]) -> str:
     """Run the scenario; write the detail lines; return the goal line."""
-    from .bench import MANAGE, emulator_process, goal_line
-
     size = shop_size(listings)
     write(f"economy: shop {size}")
     # No rate limit at the emulator: the figure is a count of requests, not a time.
-    emulator = emulator_process(size)
-    with emulator as api_url, tempfile.TemporaryDirectory(prefix="bench-economy-") as tmp:
-        out = Path(tmp) / "economy.json"
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'mirror.sqlite3'}",
-            "LOG_LEVEL": "WARNING",
-        }
-        code = (
-            "from backoffice.management.commands._bench_economy import worker; "
-            f"worker({api_url!r}, {str(out)!r})"
-        )
-        done = subprocess.run(
-            [sys.executable, MANAGE, "shell", "-c", code], env=env, capture_output=True, text=True
-        )
-        if done.returncode != 0 or not out.exists():
-            raise CommandError(f"economy worker failed:\n{done.stdout}\n{done.stderr}")
-        result = json.loads(out.read_text())
+    result = worker_on_emulator("economy", size)
     for line in report_lines(result):
         write(line)
     total = result["hour_total"]
@@ -79,7 +55,8 @@ def measure(listings: int, write: Callable[[str], None]) -> str:
         f"{result['orders']} orders; each new object in the mirror after one 5-minute pull: "
         f"{'yes' if fresh else 'NO'})"
     )
-    return goal_line("economy", f"{total}req/h", TARGET, note, ok=total <= BUDGET_PER_HOUR and fresh)
+    ok = total <= BUDGET_PER_HOUR and fresh
+    return goal_line("economy", f"{total}req/h", GOAL_TARGETS["economy"], note, ok=ok)
 
 
 def report_lines(result: dict[str, Any]) -> list[str]:
@@ -119,12 +96,11 @@ def _pull_specs() -> list[tuple[list[str], int]]:
     return [(list(s.kwargs["resources"]), max(1, 60 // s.minutes)) for s in SCHEDULES if s.func == PULL]
 
 
-def worker(api_url: str, out: str) -> None:
-    from django.conf import settings
-    from django.core.management import call_command
+def worker(api_url: str, workdir: Path) -> None:
+    """`bench --worker economy`, on its own SQLite mirror."""
     from django.db.models import Count, Sum
 
-    from backoffice.models import ReverbAccount, SyncRun
+    from backoffice.models import SyncRun
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync.runner import sync_account
     from listings.models import Listing
@@ -132,13 +108,8 @@ def worker(api_url: str, out: str) -> None:
     from orders.models import Order
     from refunds.models import RefundRequest
 
-    from .bench import TOKEN
-
-    call_command("migrate", verbosity=0)
-    settings.DEBUG = False
-    account = ReverbAccount(name="bench", api_url=api_url, currency="USD")
-    account.set_token(TOKEN)
-    account.save()
+    fresh_database()
+    account = bench_account(api_url)
     client = account.client(rate_limiter=UnlimitedRateLimiter())
 
     started = time.perf_counter()
@@ -193,7 +164,7 @@ def worker(api_url: str, out: str) -> None:
         "fresh": fresh,
         "fresh_requests": fresh_requests,
     }
-    Path(out).write_text(json.dumps(result))
+    (workdir / "economy.json").write_text(json.dumps(result))
 
 
 def _oldest_conversation(account: Any) -> str:

@@ -3,11 +3,11 @@ shop until the shipping queue, the refund queue, the offers and the unread conve
 
 A first pull of the issue's shop (100,000 listings, 200,000 orders) at 1 request/s takes hours for real, so:
 1. MEASURED: the emulator runs as its own process (unthrottled) with a smaller shop of the big shop's shape
-   (the night scenario's: `night_size(listings)`); a worker process on a fresh SQLite mirror runs the real
-   `reverb_account add` (its connection check included, counted from ApiUsage), then runs the queued
-   backfill's chunks for real (backoffice/sync/backfill.py run_chunk, the default chunk size) on an
-   unthrottled client until today's work is complete; it counts each deadline list's rows and the requests
-   each took, and checks every list was read whole (rows landed = the list's total).
+   (bench/kit.py `big_shop_size(listings)`, as the night scenario's); a worker process on a fresh SQLite
+   mirror runs the real `reverb_account add` (its connection check included, counted from ApiUsage), then
+   runs the queued backfill's chunks for real (backoffice/sync/backfill.py run_chunk, the default chunk
+   size) on an unthrottled client until today's work is complete; it counts each deadline list's rows and
+   the requests each took, and checks every list was read whole (rows landed = the list's total).
 2. EXTRAPOLATED: each deadline list's rows x (100,000 / listings), in pages of --per-page (its requests a
    page as measured), plus the check's requests; the seconds those requests take at 1 request/s paced at
    BACKFILL_SHARE (the backfill leaves the rest to the 5-minute pulls and staff), plus one second per chunk
@@ -21,12 +21,13 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from bench.kit import GOAL_TARGETS, TOKEN, big_shop_size, fresh_database, goal_line, worker_on_emulator
 
 ISSUE_LISTINGS = 100_000  # and 200,000 orders
 # Before: the first scheduled pull read /my/orders/selling/all whole before the shipping queue was complete.
@@ -45,10 +46,7 @@ def first_work_worker(api_url: str, workdir: Path, per_page: int) -> None:
     from backoffice.sync.backfill import run_chunk
     from backoffice.sync.engine import TODAY
 
-    from .bench import TOKEN
-
-    call_command("migrate", verbosity=0)
-    settings.DEBUG = False
+    fresh_database()
     settings.WORKER_BACKEND = "none"  # the chunk `add` queues is run below, by hand, like a worker would
     parts = urlsplit(api_url)
     settings.REVERB_ALLOWED_HOSTS = [f"http://{parts.netloc}"]
@@ -82,13 +80,9 @@ def first_work_worker(api_url: str, workdir: Path, per_page: int) -> None:
 
 
 def first_work_goal(stdout: Any, listings: int, per_page: int) -> str:
-    from ._bench_night import night_size
-    from .bench import GOAL_TARGETS, emulator_process, goal_line, run_worker
-
-    size = night_size(listings)
+    size = big_shop_size(listings)
     stdout.write(f"first_work: shop {size} (the big shop's shape): starting the emulator")
-    with emulator_process(size) as api_url, tempfile.TemporaryDirectory(prefix="bench-first-work-") as tmp:
-        result = run_worker("first_work", api_url, Path(tmp), per_page)
+    result = worker_on_emulator("first_work", size, per_page)
     scale = ISSUE_LISTINGS / listings
     extrapolated, shipping, whole = 0, 0, True
     for step in result["steps"]:

@@ -14,43 +14,34 @@ shop with twice as many orders as listings (the issue's shop is 100,000 listings
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from bench.kit import (
+    GOAL_TARGETS,
+    bench_account,
+    big_shop_size,
+    fresh_database,
+    goal_line,
+    worker_on_emulator,
+)
+
 ISSUE_LISTINGS = 100_000  # and 200,000 orders
 STEADY_SHARE = 0.10  # of the 1 request/s budget, kept for the 5-minute and hourly pulls (goal 1)
 
 
-def night_size(listings: int) -> str:
-    """The bench preset scaled to `listings`, with the orders (and what follows them) doubled."""
-    from .bench import shop_size
-
-    parts = dict(part.split("=") for part in shop_size(listings).split(","))
-    for kind in ("orders", "refund_requests", "payouts"):
-        parts[kind] = str(int(parts[kind]) * 2)
-    return ",".join(f"{k}={v}" for k, v in parts.items())
-
-
 def night_worker(api_url: str, workdir: Path, per_page: int) -> None:
     """In its own process (DATABASE_URL is the workdir's SQLite file): pull the shop, then the night."""
-    from django.core.management import call_command
-
-    from backoffice.models import ReconciliationReport, ReverbAccount, SyncRun
+    from backoffice.models import ReconciliationReport, SyncRun
     from backoffice.reverb.ratelimit import UnlimitedRateLimiter
     from backoffice.sync.reconcile import run_chunk, start_report
     from backoffice.sync.runner import sync_account
 
-    from .bench import TOKEN
-
-    call_command("migrate", verbosity=0)
-    settings.DEBUG = False
-    account = ReverbAccount(name="bench", api_url=api_url, currency="USD")
-    account.set_token(TOKEN)
-    account.save()
+    fresh_database()
+    account = bench_account(api_url)
     client = account.client(rate_limiter=UnlimitedRateLimiter(), per_page=per_page)
     started = time.perf_counter()
     sync_account(account, full=True, client=client)
@@ -83,12 +74,9 @@ def night_worker(api_url: str, workdir: Path, per_page: int) -> None:
 
 
 def night_goal(stdout: Any, listings: int, per_page: int) -> str:
-    from .bench import GOAL_TARGETS, emulator_process, goal_line, run_worker
-
-    size = night_size(listings)
+    size = big_shop_size(listings)
     stdout.write(f"night: shop {size}: starting the emulator")
-    with emulator_process(size) as api_url, tempfile.TemporaryDirectory(prefix="bench-night-") as tmp:
-        result = run_worker("night", api_url, Path(tmp), per_page)
+    result = worker_on_emulator("night", size, per_page)
     chunks = result["chunks"]
     longest = max(chunks, key=lambda c: c["seconds"] + c["requests"])
     at_pace = longest["seconds"] + longest["requests"]  # + 1 s per request at 1 request/s

@@ -1,4 +1,4 @@
-"""The `team` scenario's Locust users (run by `bench --goals team`, see _bench_team.py): a team of twenty
+"""The `team` scenario's Locust users (run by `bench --goals team`, see bench/goals/team.py): a team of twenty
 on the back office, each a Manager member of the shop logged in through the admin login form.
 
 TEAM_DATA names a JSON file the seeding worker wrote: the users' names and password, the integration's
@@ -14,8 +14,8 @@ import re
 import uuid
 from typing import Any
 
-from _team_forms import first_choice, form_fields  # beside this file: Locust puts its folder on sys.path
 from locust import HttpUser, between, task
+from team_forms import first_choice, form_fields  # beside this file: Locust puts its folder on sys.path
 
 DATA: dict[str, Any] = json.loads(open(os.environ["TEAM_DATA"]).read())  # noqa: SIM115 - read once
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

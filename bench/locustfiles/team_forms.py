@@ -1,5 +1,5 @@
 """Reading an admin form as a browser submits it, for the team scenario's Locust users
-(_locustfile_team.py); its own module so tests can import it without Locust (which patches with gevent)."""
+(team.py); its own module so tests can import it without Locust (which patches with gevent)."""
 
 from __future__ import annotations
 

@@ -21,72 +21,19 @@ import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.management.base import CommandError
 
-TARGET_RATIO = 1.5
-BASELINE_TABLE = "bench_baseline_item"
-
-
-def is_postgres(database_url: str) -> bool:
-    return urlsplit(database_url).scheme.startswith("postgres")
-
-
-def check_scratch(database_url: str, flag: str) -> None:
-    """Every bench database is emptied: refuse one whose name does not say it is for benches."""
-    if database_url and "bench" not in urlsplit(database_url).path:
-        raise CommandError(f"{flag}: the database is emptied, so its name must contain 'bench'")
-
-
-def empty_scratch_database() -> None:
-    """In a worker whose DATABASE_URL is the scratch PostgreSQL database (checked by the caller): drop
-    everything, so the sync starts from an empty mirror as it does on a fresh SQLite file."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-
-
-def backend_cpu_seconds() -> float | None:
-    """CPU time the PostgreSQL backend serving Django's connection has used so far (it runs on this
-    machine in the bench; None when its /proc entry cannot be read)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def postgres_baseline(urls: list[str], fetch: Any, database_url: str) -> int:
-    """Fetch every URL (`fetch(url) -> items`) and write each page with one multi-row INSERT into a plain
-    PostgreSQL table, committing per page as the sync does; returns the record count."""
-    import json
-
-    import psycopg
-
-    records = 0
-    with psycopg.connect(database_url) as db:
-        db.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
-        db.execute(f"CREATE TABLE {BASELINE_TABLE} (collection text, body text)")
-        db.commit()
-        for url in urls:
-            key, items = fetch(url)
-            if items:
-                values = ", ".join(["(%s, %s)"] * len(items))
-                params = [v for item in items for v in (key, json.dumps(item))]
-                db.execute(f"INSERT INTO {BASELINE_TABLE} VALUES {values}", params)
-            db.commit()
-            records += len(items)
-    return records
+from bench.kit import (
+    GOAL_TARGETS,
+    PG_SYNC_TARGET_RATIO,
+    check_scratch,
+    emulator_process,
+    goal_line,
+    is_postgres,
+    run_worker,
+    shop_size,
+)
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,8 +53,6 @@ def seconds_of(runs: list[dict[str, Any]]) -> str:
 
 def pg_sync_goal(stdout: Any, listings: int, per_page: int, database_url: str, repeat: int = 5) -> str:
     """Run the scenario and return its goal line (n/a SHORT, saying why, without a PostgreSQL URL)."""
-    from .bench import GOAL_TARGETS, emulator_process, goal_line, run_worker, shop_size
-
     target = GOAL_TARGETS["pg_sync"]
     if not database_url:
         reason = (
@@ -152,4 +97,4 @@ def pg_sync_goal(stdout: Any, listings: int, per_page: int, database_url: str, r
         f"{listings} listings: "
         f"PostgreSQL {value:.2f}x, SQLite {ratios['sqlite']:.2f}x; load {os.getloadavg()[0]:.2f})"
     )
-    return goal_line("pg_sync", f"{value:.2f}x", target, note, ok=value <= TARGET_RATIO)
+    return goal_line("pg_sync", f"{value:.2f}x", target, note, ok=value <= PG_SYNC_TARGET_RATIO)

@@ -1,14 +1,14 @@
 """The `team` scenario of `bench`: a team of twenty on gunicorn and PostgreSQL, with the workers running.
 
 1. A worker process (`bench --worker team`) empties the scratch PostgreSQL database, migrates, seeds the
-   admin scenario's shop (_bench_admin.seed: `--team-orders` orders, half as many listings, payouts,
+   admin scenario's shop (bench/seed.py: `--team-orders` orders, half as many listings, payouts,
    sync runs) plus conversations, messages and offers, makes twenty staff users (Manager members of the
    shop, not superusers), an integration key, and the schedules; the account points at an emulator, and
    a second account (the emulator's small shop, which the workers pull) beside it.
 2. A qcluster (the scheduler: its 5-minute pulls read the second account's shop, and the stock API's
    drains push the seeded shop's stock to the emulator) on Redis when redis-server is installed, else
    on the ORM broker; gunicorn with `--team-gunicorn-workers` workers on a free loopback port.
-3. Locust, headless, 20 users (_locustfile_team.py: 7 clerks, 6 customer service, a bookkeeper,
+3. Locust, headless, 20 users (bench/locustfiles/team.py: 7 clerks, 6 customer service, a bookkeeper,
    4 managers, 2 integration clients), spawned 5 a second, for `--team-seconds`; each staff user logs in
    through the admin login form. Then every process started here is stopped.
 
@@ -34,14 +34,37 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import requests
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.utils import timezone
 
-from ._bench_pgsync import check_scratch, empty_scratch_database, is_postgres
+from backoffice.models import ReverbAccount
+from backoffice.roles import MANAGER
+from bench.cluster import Cluster, cluster_env, redis_server, redis_server_binary, stop, wait_http
+from bench.kit import (
+    GOAL_TARGETS,
+    TOKEN,
+    bench_account,
+    check_scratch,
+    emulator_process,
+    free_port,
+    fresh_database,
+    goal_line,
+    is_postgres,
+    run_worker,
+    shop_size,
+)
+from bench.seed import BATCH, seed
+from inventory.models import Integration
+from listings.models import Listing
+from messaging.models import Conversation, Message, Negotiation
+from orders.models import Order
 
 USERS, SPAWN_RATE = 20, 5
 PASSWORD = "team-bench-password"  # a scratch database's throw-away staff
 TARGET_MS = 300
-LOCUSTFILE = Path(__file__).with_name("_locustfile_team.py")
+LOCUSTFILE = Path(__file__).parent.parent / "locustfiles" / "team.py"
 BIN = Path(sys.executable).parent
 
 
@@ -64,37 +87,34 @@ def add_arguments(parser: Any) -> None:
 
 def seed_team(orders: int, api_url: str) -> dict[str, Any]:
     """Everything the Locust users need, seeded into the database DATABASE_URL names (emptied first)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.core.management import call_command
     from django.db import connection
-    from django.utils import timezone
 
-    from backoffice.models import ReverbAccount
-    from backoffice.roles import MANAGER
-    from inventory.models import Integration
-    from listings.models import Listing
-    from messaging.models import Conversation, Message, Negotiation
-    from orders.models import Order
-
-    from ._bench_admin import BATCH, seed
-    from .bench import TOKEN
-
-    empty_scratch_database()
-    call_command("migrate", verbosity=0)
+    fresh_database()
     seed(orders)
     # The seeded shop is not the emulator's: its pulls would mark the seeded listings missing (Reverb no
     # longer has them), so it is not pulled; its stock pushes and reference reads go to the emulator. A
     # second account, the emulator's shop, is what the workers pull meanwhile.
-    account = ReverbAccount.objects.get()
+    account = ReverbAccount.objects.get(name="bench")  # not "bench other", the shop the team does not see
     account.api_url, account.auto_sync = api_url, False
     account.set_token(TOKEN)
     account.save()
-    pulled = ReverbAccount(name="pulled", api_url=api_url, currency="USD")
-    pulled.set_token(TOKEN)
-    pulled.save()
-    now = timezone.now()
+    bench_account(api_url, name="pulled")
     listings = list(Listing.objects.order_by("pk").values_list("pk", "reverb_id"))
+    conversation_ids = _seed_conversations(account, orders, listings)
+    _seed_offers(account, orders, listings)
+    users = _staff(account)
+    integration = Integration(account=account, name="team-bench")
+    api_key = integration.new_key()
+    integration.save()
+    call_command("setup_schedules", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return _picks(users, api_key, [pk for pk, _ in listings], [pk for pk, _ in conversation_ids])
+
+
+def _seed_conversations(account: Any, orders: int, listings: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A conversation per 20 orders (a third unread), two messages each; returns their (pk, reverb id)."""
+    now = timezone.now()
     n_conversations = max(10, orders // 20)
     Conversation.objects.bulk_create(
         (
@@ -131,6 +151,12 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
         ),
         batch_size=BATCH,
     )
+    return conversation_ids
+
+
+def _seed_offers(account: Any, orders: int, listings: list[tuple[int, str]]) -> None:
+    """An offer per 40 orders, a quarter of them active, half of those the shop's turn."""
+    now = timezone.now()
     Negotiation.objects.bulk_create(
         (
             Negotiation(
@@ -152,6 +178,10 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
         ),
         batch_size=BATCH,
     )
+
+
+def _staff(account: Any) -> list[str]:
+    """USERS staff users, Manager members of the shop (not superusers); returns their names."""
     manager = Group.objects.get(name=MANAGER)
     users = []
     for i in range(USERS):
@@ -161,12 +191,11 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
         user.groups.add(manager)
         account.members.add(user)
         users.append(user.username)
-    integration = Integration(account=account, name="team-bench")
-    api_key = integration.new_key()
-    integration.save()
-    call_command("setup_schedules", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    return users
+
+
+def _picks(users: list[str], api_key: str, listings: list[int], conversations: list[int]) -> dict[str, Any]:
+    """What the Locust users read (TEAM_DATA): the logins, the key, and ids picked at random (seed 1)."""
     rng = random.Random(1)
 
     def pick(values: list[Any], n: int) -> list[Any]:
@@ -179,9 +208,9 @@ def seed_team(orders: int, api_url: str) -> dict[str, Any]:
         "api_key": api_key,
         "orders": pick(list(Order.objects.values_list("pk", flat=True)), 500),
         "order_numbers": pick(list(Order.objects.values_list("order_number", flat=True)), 200),
-        "listings": pick([pk for pk, _ in listings], 500),
+        "listings": pick(listings, 500),
         "skus": pick(list(Listing.objects.values_list("sku", flat=True)), 2000),
-        "conversations": pick([pk for pk, _ in conversation_ids], 200),
+        "conversations": pick(conversations, 200),
         "negotiations": list(
             Negotiation.objects.filter(state="active", actionable=True).values_list("pk", flat=True)[:200]
         ),
@@ -194,35 +223,6 @@ def team_worker(api_url: str, workdir: Path, orders: int) -> None:
 
 
 # ---- the goal --------------------------------------------------------------------------------------------
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {seconds:.0f}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group started for `proc`, SIGKILL it if it lingers."""
-    import signal
-
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class LoadSampler(threading.Thread):
@@ -251,9 +251,6 @@ def read_stats(prefix: str) -> tuple[dict[str, str], list[dict[str, str]], list[
 
 
 def team_goal(out: Any, opts: dict[str, Any]) -> str:
-    from ._bench_scaled import Cluster, cluster_env, redis_server, redis_server_binary
-    from .bench import GOAL_TARGETS, emulator_process, free_port, goal_line, run_worker, shop_size
-
     target = GOAL_TARGETS["team"]
     database_url = opts["team_database_url"] or opts["admin_database_url"]
     if not is_postgres(database_url):

@@ -1,0 +1,1 @@
+"""Locust users, run by path (`locust -f`): Locust puts this folder on sys.path for their imports."""
