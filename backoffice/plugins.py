@@ -46,6 +46,10 @@ class Slot(Generic[T]):
                 "Is the app that adds it in INSTALLED_APPS, adding it from its AppConfig.ready()?"
             ) from None
 
+    def find(self, key: str) -> T | None:
+        """The contribution added under `key`, or None: for a slot whose contributions are optional."""
+        return self._items.get(key)
+
     def keys(self) -> list[str]:
         return list(self._items)
 
