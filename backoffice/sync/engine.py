@@ -540,56 +540,15 @@ def _plan(
     quote = conn.ops.quote_name
     link_fields = [meta.get_field(link.field) for link in links]
     columns = ", ".join(quote(f.column) for f in (*fields, *local, *link_fields))
-    told_set = set(told)
-    updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
-        f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
-    ]
-    updates = ", ".join(
-        [
-            f"{quote(f.column)} = ''"
-            if partial and f.name == "payload_hash"
-            else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
-            for f in updated
-        ]
-        + [
-            f"{quote(f.column)} = COALESCE({quote(meta.db_table)}.{quote(f.column)}, "
-            f"EXCLUDED.{quote(f.column)})"
-            for f in link_fields
-        ]
-    )
-    conflict = f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
-    lookups = [
-        (
-            f"(SELECT {quote(f.related_model._meta.pk.column)} FROM {quote(f.related_model._meta.db_table)} "
-            f"WHERE {quote('account_id')} = {{account}} AND {quote('reverb_id')} = {{key}})"
-        )
-        for f in link_fields
-    ]
+    conflict = _on_conflict(model, quote, fields, told, link_fields, partial)
+    lookups = _link_lookups(quote, link_fields)
+    insert = f"INSERT INTO {quote(meta.db_table)} ({columns})"
     if arrays:
-        # Array types without their length or precision (`varchar`, `numeric`): the INSERT's assignment
-        # then checks them as a VALUES row would (an explicit cast to varchar(64) would truncate).
-        unnested = ", ".join(f"%b::{f.db_type(conn).split('(')[0]}[]" for f in fields)
-        selected = (
-            [f"s.{quote(f.column)}" for f in fields]
-            + [f"%b::{f.db_type(conn).split('(')[0]}" for f in local]
-            + [
-                lookup.format(
-                    account=f"s.{quote('account_id')}",
-                    key=f"NULLIF(s.{quote(meta.get_field(link.key_field).column)}, '')",
-                )
-                for lookup, link in zip(lookups, links, strict=True)
-            ]
-        )
-        aliases = ", ".join(quote(f.column) for f in fields)
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {', '.join(selected)} "
-            f"FROM unnest({unnested}) AS s ({aliases}) {conflict}"
-        )
+        sql = f"{insert} {_select_from_arrays(model, conn, fields, local, links, lookups)} {conflict}"
     else:
         placeholders = ", ".join(["%s"] * (len(fields) + len(local)))
         placeholders += "".join(f", {lookup.format(account='%s', key='%s')}" for lookup in lookups)
-        rows_sql = ", ".join([f"({placeholders})"] * count)
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} {conflict}"
+        sql = f"{insert} VALUES {', '.join([f'({placeholders})'] * count)} {conflict}"
     mapper_fields = fields[len(_BASE_COLUMNS) :]
     plan = _Plan(
         sql=sql,
@@ -602,6 +561,76 @@ def _plan(
         _PLANS.clear()
     _PLANS[key] = plan
     return plan
+
+
+def _on_conflict(
+    model: type[RemoteModel],
+    quote: Callable[[str], str],
+    fields: list[models.Field],
+    told: tuple[str, ...],
+    link_fields: list[models.Field],
+    partial: bool,
+) -> str:
+    """An existing row's UPDATE: the base columns and the told ones (the payload hash cleared when
+    `partial`), each link kept when already set."""
+    table = quote(model._meta.db_table)
+    told_set = set(told)
+    updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
+        f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
+    ]
+    updates = ", ".join(
+        [
+            f"{quote(f.column)} = ''"
+            if partial and f.name == "payload_hash"
+            else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+            for f in updated
+        ]
+        + [
+            f"{quote(f.column)} = COALESCE({table}.{quote(f.column)}, EXCLUDED.{quote(f.column)})"
+            for f in link_fields
+        ]
+    )
+    return f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
+
+
+def _link_lookups(quote: Callable[[str], str], link_fields: list[models.Field]) -> list[str]:
+    """Per link, the scalar subquery that finds the related row by its Reverb key ({account} and {key} to
+    fill in: parameters, or the unnested row's columns)."""
+    return [
+        (
+            f"(SELECT {quote(f.related_model._meta.pk.column)} FROM {quote(f.related_model._meta.db_table)} "
+            f"WHERE {quote('account_id')} = {{account}} AND {quote('reverb_id')} = {{key}})"
+        )
+        for f in link_fields
+    ]
+
+
+def _select_from_arrays(
+    model: type[RemoteModel],
+    conn: Any,
+    fields: list[models.Field],
+    local: list[models.Field],
+    links: tuple[Link, ...],
+    lookups: list[str],
+) -> str:
+    """The rows as one binary array per column, unnested (PostgreSQL)."""
+    quote = conn.ops.quote_name
+    # Array types without their length or precision (`varchar`, `numeric`): the INSERT's assignment
+    # then checks them as a VALUES row would (an explicit cast to varchar(64) would truncate).
+    unnested = ", ".join(f"%b::{f.db_type(conn).split('(')[0]}[]" for f in fields)
+    selected = (
+        [f"s.{quote(f.column)}" for f in fields]
+        + [f"%b::{f.db_type(conn).split('(')[0]}" for f in local]
+        + [
+            lookup.format(
+                account=f"s.{quote('account_id')}",
+                key=f"NULLIF(s.{quote(model._meta.get_field(link.key_field).column)}, '')",
+            )
+            for lookup, link in zip(lookups, links, strict=True)
+        ]
+    )
+    aliases = ", ".join(quote(f.column) for f in fields)
+    return f"SELECT {', '.join(selected)} FROM unnest({unnested}) AS s ({aliases})"
 
 
 def _insert_on_conflict(
