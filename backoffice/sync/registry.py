@@ -70,7 +70,9 @@ def order() -> tuple[str, ...]:
 def _run_order() -> tuple[str, ...]:
     registered = [r for r in RESOURCES if r.resource.fetch is not None]
     names = {r.resource.name for r in registered}
-    by_model = {r.resource.model._meta.label: r.resource.name for r in registered}
+    by_model: dict[str, str] = {}  # a model's resource: the first registered for it
+    for r in registered:
+        by_model.setdefault(r.resource.model._meta.label, r.resource.name)
     rank = {config.label: i for i, config in enumerate(apps.get_app_configs())}
     position = {
         r.resource.name: (rank.get(r.resource.model._meta.app_label, len(rank)), i)
