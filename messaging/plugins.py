@@ -115,6 +115,7 @@ def plug_in() -> None:
             lambda: offers_awaiting_shop().select_related("listing", "account"),
             OFFER_SINCE,
             offer_item,
+            ("offers", lambda: reverse("admin:messaging_negotiation_inbox")),
         ),
         key="offer",
     )
@@ -126,6 +127,7 @@ def plug_in() -> None:
             lambda: conversations_awaiting_shop().select_related("account"),
             F("last_message_at"),
             conversation_item,
+            ("unread conversations", lambda: changelist_url(Conversation, unread__exact=1)),
         ),
         key="conversation",
     )

@@ -74,6 +74,7 @@ def plug_in() -> None:
             lambda: awaiting_shop().select_related("order", "account"),
             F("remote_created_at"),
             refund_item,
+            ("refund requests", lambda: reverse("admin:refunds_refundrequest_queue")),
         ),
         key="refund",
     )

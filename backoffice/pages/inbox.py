@@ -58,6 +58,7 @@ class Source:
     rows: Callable[[], QuerySet[Any]]
     since: Any  # an expression over the rows: the inbox's order
     build: Callable[[Any, Any, datetime], Item]  # (row, user, now) -> Item, its deadline from DEADLINES
+    queue: tuple[str, Callable[[], str]] | None = None  # the kind's own queue page: (its link's words, url())
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     items = inbox_page(request.user, pages.offset, pages.size, kinds, now) if pages.total else []
     titles = {s.kind: s.title for s in sources() if s.kind in counts}
+    queues = [(s.queue[0], s.queue[1]()) for s in sources() if s.kind in counts and s.queue]
     return page(
         request,
         "backoffice/inbox.html",
@@ -165,5 +167,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
         everything=sum(counts.values()),
         kind=kind if kinds else "",
         pager=pages,
+        queues=queues,
         now=now,
     )
