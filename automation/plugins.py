@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from backoffice.background.retention import PURGES, Purge
-from backoffice.demo import SEEDS, Seed
+from backoffice.demo import SEEDS
 from backoffice.pages import inbox
 from backoffice.pages.dashboard import QUEUES, Queue
 
@@ -45,4 +45,4 @@ def plug_in() -> None:
     )
     QUEUES.add(deadline_queues, key="automation")
     PURGES.add(Purge("alerts", old_alerts), key="alerts")
-    SEEDS.add(Seed("an offer rule in plan mode (automation/demo.py)", setup_demo), key="automation")
+    SEEDS.add(setup_demo, key="automation")  # an offer rule in plan mode

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import F
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.models import SyncRun
 from backoffice.pages import dashboard, inbox
 from tests.factories import AccountFactory
+from tests.orders.helpers import role_user
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +51,11 @@ def test_a_queue_and_an_inbox_source_an_app_adds_show_without_a_core_edit(admin_
     assert 'data-queue="runs"' in html and "Failed runs" in html
     page = admin_client.get(reverse("cs_inbox"), {"kind": "run"})
     assert [i.what for i in page.context["items"]] == ["listings"]
+
+
+def test_the_index_links_the_inbox_only_for_who_may_see_a_kind_of_it() -> None:
+    client = Client()
+    client.force_login(role_user("nobody", None))
+    assert reverse("cs_inbox") not in client.get(reverse("admin:index")).content.decode()
+    client.force_login(role_user("cs", "Customer service"))
+    assert 'id="inbox-link"' in client.get(reverse("admin:index")).content.decode()

@@ -123,7 +123,7 @@ def demo_seeds(run: Run) -> None:
         return
     account = ReverbAccount.objects.get(name=DEMO_ACCOUNT)
     for seed in SEEDS:
-        seed.seed(account)
+        seed(account)
 
 
 def setup_schedules(run: Run) -> None:
