@@ -14,27 +14,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib import messages
 from django.shortcuts import redirect
 
-from backoffice.audit import audited_call, refused
+from backoffice.audit import Actor as Actor  # who acts; the services name it with the rest of the kit
+from backoffice.audit import Audited, audited_call, refused
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 from backoffice.sync.objects import upsert_objects
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
     from django.forms import Form
     from django.http import HttpRequest, HttpResponse
 
-    from backoffice.models import ApiCall, BulkJob, ReverbAccount
+    from backoffice.models import ApiCall, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 T = TypeVar("T")
 Obj = TypeVar("Obj")
-# Who acts: a user, or None for the system (schedules, webhooks, commands).
-Actor: TypeAlias = "AbstractBaseUser | None"
 
 
 class ActionError(Exception):
@@ -105,25 +103,8 @@ class Done:
 
 
 @dataclass
-class Push:
-    """One change sent to Reverb and everything its audit row records. `call` is the latest audit row."""
-
-    account: ReverbAccount
-    action: str
-    target: tuple[str, str] = ("", "")
-    actor: Actor = None
-    job: BulkJob | None = None
-    summary: Mapping[str, Any] | None = None
-    client: ReverbClient | None = None
-    call: ApiCall | None = None
-    secrets: tuple[str, ...] = ()  # masked in the audit row's curl and summary
-
-    @property
-    def reverb(self) -> ReverbClient:
-        """The client to send with (the account's own unless one was handed in)."""
-        if self.client is None:
-            self.client = self.account.client()
-        return self.client
+class Push(Audited):
+    """One change sent to Reverb and everything its audit row records (`Audited`): refused or sent."""
 
     def refuse(
         self,

@@ -1,7 +1,7 @@
 """The audit trail of every change sent to Reverb (DESIGN.md section 3, "Push").
 
-`audited_call` is the one way a service talks to Reverb (through a `backoffice.actions.Push`, which
-carries who acts on what): it writes an `ApiCall` row ("sending") before
+`audited_call` is the one way a service talks to Reverb (through a `backoffice.actions.Push`: its
+`Audited` part, below, carries who acts on what): it writes an `ApiCall` row ("sending") before
 the call, so even a worker killed mid-call leaves a record, then completes it with the outcome, the
 per-field errors and a curl command that reproduces the request with the token redacted (Reverb's
 support asks for exactly that). The ApiCall model itself lives in backoffice/models/audit.py.
@@ -14,7 +14,8 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from django.utils import timezone
 
@@ -23,10 +24,39 @@ from backoffice.reverb.curl import as_curl
 from backoffice.reverb.errors import ReverbError
 
 if TYPE_CHECKING:
-    from backoffice.actions import Push
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from backoffice.models import BulkJob, ReverbAccount
     from backoffice.reverb.client import ReverbClient
 
 T = TypeVar("T")
+# Who acts: a user, or None for the system (schedules, webhooks, commands).
+Actor: TypeAlias = "AbstractBaseUser | None"
+
+
+@dataclass
+class Audited:
+    """What the audit row of one change sent to Reverb records: who acts, on which account and target, as
+    part of which job, with what summary; `call` is the latest row. backoffice.actions.Push adds the verbs."""
+
+    account: ReverbAccount
+    action: str
+    target: tuple[str, str] = ("", "")
+    actor: Actor = None
+    job: BulkJob | None = None
+    summary: Mapping[str, Any] | None = None
+    client: ReverbClient | None = None
+    call: ApiCall | None = None
+    secrets: tuple[str, ...] = ()  # masked in the audit row's curl and summary
+
+    @property
+    def reverb(self) -> ReverbClient:
+        """The client to send with (the account's own unless one was handed in)."""
+        if self.client is None:
+            self.client = self.account.client()
+        return self.client
+
+
 # Keys whose values never belong in an audit row, whatever the payload.
 SECRET_KEYS = {"token", "authorization", "password", "secret", "api_key"}
 CURL_HEADERS = {
@@ -66,7 +96,7 @@ def scrub(value: Any) -> Any:
     return str(value)
 
 
-def _row(push: Push, **fields: Any) -> ApiCall:
+def _row(push: Audited, **fields: Any) -> ApiCall:
     return ApiCall.objects.create(
         account=push.account,
         actor=push.actor if getattr(push.actor, "is_authenticated", False) else None,
@@ -79,7 +109,7 @@ def _row(push: Push, **fields: Any) -> ApiCall:
     )
 
 
-def audited_call(push: Push, call: Callable[[ReverbClient], T]) -> T:
+def audited_call(push: Audited, call: Callable[[ReverbClient], T]) -> T:
     """Run `call(push.reverb)` with an ApiCall row around it, left on `push.call` (also when it fails).
     Re-raises ReverbError after recording it."""
     record = push.call = _row(push)
@@ -111,7 +141,7 @@ def audited_call(push: Push, call: Callable[[ReverbClient], T]) -> T:
     return result
 
 
-def refused(push: Push, reason: str) -> ApiCall:
+def refused(push: Audited, reason: str) -> ApiCall:
     """Record an action refused before anything was sent (wrong state, bad input); left on `push.call`."""
     now = timezone.now()
     push.call = _row(

@@ -46,6 +46,16 @@ class Slot(Generic[T]):
                 "Is the app that adds it in INSTALLED_APPS, adding it from its AppConfig.ready()?"
             ) from None
 
+    def find(self, key: str) -> T | None:
+        """The contribution added under `key`, or None: for a slot whose contributions are optional."""
+        return self._items.get(key)
+
+    def copy(self) -> Slot[T]:
+        """A slot with the same contributions: a test adds to it (monkeypatched in) and leaves this one."""
+        twin: Slot[T] = Slot(self.name)
+        twin._items = dict(self._items)
+        return twin
+
     def keys(self) -> list[str]:
         return list(self._items)
 

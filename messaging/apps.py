@@ -8,8 +8,10 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from backoffice.models import ReverbAccount
 
+        from . import plugins
         from .defaults import give_new_account_a_floor
 
         post_save.connect(
             give_new_account_a_floor, sender=ReverbAccount, dispatch_uid="messaging.default_floor"
         )
+        plugins.plug_in()

@@ -20,3 +20,12 @@ def test_an_unknown_key_says_where_to_register_it() -> None:
     slot: Slot[str] = Slot("inbox sources")
     with pytest.raises(LookupError, match="inbox sources.*AppConfig.ready"):
         slot.get("refunds")
+
+
+def test_a_copy_takes_additions_the_original_does_not_see() -> None:
+    slot: Slot[str] = Slot("things")
+    slot.add("a", key="a")
+    twin = slot.copy()
+    twin.add("b", key="b")
+    assert list(twin) == ["a", "b"] and list(slot) == ["a"]
+    assert slot.find("b") is None and twin.find("b") == "b"

@@ -28,7 +28,7 @@ def start_mass_sync(
     account is disabled."""
     if not account.enabled:
         raise AccountDisabled(f"account {account.name!r} is disabled; it is never synced")
-    items = [ItemSpec(key=name, label=name.replace("_", " ").capitalize()) for name in registry.ORDER]
+    items = [ItemSpec(key=name, label=name.replace("_", " ").capitalize()) for name in registry.order()]
     scope = "full" if full else "changes since the last sync"
     return create_job(
         KIND,

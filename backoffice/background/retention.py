@@ -8,9 +8,8 @@
 - STOCK_LOG_RETENTION_DAYS: the stock sync log (SyncLogEntry rows "stock.in" / "stock.out" of no run: one
   per stock change sent or refused, the busiest log of a shop whose other channels push stock);
 - JOB_RETENTION_DAYS: finished bulk jobs (BulkJob) with their items;
-- ALERT_RETENTION_DAYS: instant alerts (automation's Alert rows) once sent or given up (named here the way
-  the CSV import previews below are: the core's one place for a retention);
-- CSV import previews after a day (they can be applied for an hour);
+- what the apps keep (PURGES, added from their AppConfig.ready(): automation's sent alerts after
+  ALERT_RETENTION_DAYS, the listings' CSV import previews after a day...);
 - single-use keys (backoffice/once.py): a spent form token once its page is too old to be sent anyway,
   and a claim left by a crashed request.
 
@@ -20,6 +19,8 @@ first run over years of rows never holds one huge transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,9 +29,22 @@ from django.utils import timezone
 
 from backoffice import once
 from backoffice.models import ApiCall, BulkJob, OnceKey, SyncLogEntry, SyncRun, WebhookDelivery
+from backoffice.plugins import Slot
 
 BATCH = 2000
 STOCK_LOG = "stock."  # the stock sync log's resources (stock.in, stock.out): written without a run
+
+
+@dataclass(frozen=True)
+class Purge:
+    """An app's clean-up: `label` names it in the report; `old(now)` is what is past its retention (None:
+    kept forever, e.g. its setting is 0)."""
+
+    label: str
+    old: Callable[[datetime], QuerySet[Model] | None]
+
+
+PURGES: Slot[Purge] = Slot("clean-ups")
 
 
 def _delete_in_batches(qs: QuerySet[Model]) -> int:
@@ -53,8 +67,7 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
         "sync log entries of no run": 0,
         "stock sync log entries": 0,
         "bulk jobs": 0,
-        "alerts": 0,
-        "CSV import previews": 0,
+        **{purge.label: 0 for purge in PURGES},
         "single-use keys": 0,
     }
     webhook_days = settings.WEBHOOK_RETENTION_DAYS
@@ -93,18 +106,10 @@ def purge_old_records(now: datetime | None = None) -> dict[str, int]:
             state__in=BulkJob.ACTIVE
         )
         done["bulk jobs"] = _delete_in_batches(old)  # their items go with them (cascade)
-    alert_days = settings.ALERT_RETENTION_DAYS
-    if alert_days > 0:
-        from automation.models import Alert
-
-        old = Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=alert_days))
-        done["alerts"] = _delete_in_batches(old)
-    # CSV import previews (listings/views.py) are only good for an hour; a day is plenty.
-    from listings.models import CsvImportPreview
-
-    done["CSV import previews"] = _delete_in_batches(
-        CsvImportPreview.objects.filter(created_at__lt=now - timedelta(days=1))
-    )
+    for purge in PURGES:
+        old = purge.old(now)
+        if old is not None:
+            done[purge.label] = _delete_in_batches(old)
     # A form token older than its lifetime is refused whatever its key, so the key can go a day later.
     spent_forms = OnceKey.objects.filter(
         key__startswith="form:", created__lt=now - once.TOKEN_LIFETIME - timedelta(days=1)

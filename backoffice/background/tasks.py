@@ -57,7 +57,7 @@ def sync_account_task(account_id: int, resources: Sequence[str] | None = None, f
     account = ReverbAccount.objects.filter(pk=account_id).first()
     if account is None or not account.enabled:
         return f"account {account_id}: skipped (gone or disabled)"
-    names = list(resources) if resources else list(registry.ORDER)
+    names = list(resources) if resources else list(registry.order())
     waiting = set() if full else _backfill_first(account, names)
     busy = _busy(account, names) | waiting
     todo = [name for name in names if name not in busy]

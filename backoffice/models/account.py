@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from backoffice import crypto
+from backoffice.models.ratebudget import account_rate_limiter, paused_seconds
 
 if TYPE_CHECKING:
     from backoffice.reverb.client import ReverbClient
@@ -188,7 +189,6 @@ class ReverbAccount(models.Model):
     def client(self, **options: Any) -> ReverbClient:
         """This account's Reverb client: its URL, token and currency, the settings' limits, and the
         account's rate budget shared by all workers. `options` override any of them (tests, tools)."""
-        from backoffice.background.ratebudget import account_rate_limiter
         from backoffice.reverb.client import BearerToken, ReverbClient
 
         options = {
@@ -207,8 +207,6 @@ class ReverbAccount(models.Model):
     @property
     def rate_paused_for(self) -> float:
         """Seconds Reverb paused this account for (a 429's Retry-After, capped); 0 when it is not."""
-        from backoffice.background.ratebudget import paused_seconds
-
         return paused_seconds(self.pk) if self.pk else 0.0
 
     def verify(self) -> tuple[bool, str]:

@@ -1,13 +1,16 @@
 """The dashboard's queries (the admin index, see templatetags/dashboard.py). Every section costs a fixed
 number of queries whatever the number of rows or accounts: counts and sums are aggregates, lists are sliced.
 
-Sections are only computed for users who may view the models behind them.
+Sections are only computed for users who may view the models behind them. The apps add theirs from their
+AppConfig.ready() (<app>/plugins.py): work queues (QUEUES), panels (PANELS: a template and what it shows) and
+weekly charts (CHARTS); the core's own are sync health, backfills and the last reconciliation.
 """
 
 from __future__ import annotations
 
 import operator
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,13 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.access import accounts_of, for_user
-from backoffice.admin.links import change_url, changelist_url
+from backoffice.admin.links import change_url
 from backoffice.models.account import account_zones, zone_named
+from backoffice.pages import inbox
 from backoffice.pages.charts import Bar, bar_chart
+from backoffice.plugins import Slot
 
 WEEKS = 12
-OFFERS_SHOWN = 5
-ORDER_PAID_STATUSES = ("paid", "shipped", "picked_up", "received", "refunded", "partially_paid")
 
 
 @dataclass(frozen=True)
@@ -40,89 +43,53 @@ class Queue:
 @dataclass
 class WorkQueues:
     queues: list[Queue] = field(default_factory=list)
-    offers: list[Any] = field(default_factory=list)  # negotiations awaiting us, expiring soonest first
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A box of the dashboard: `template` shows `context(user, now)` as `panel`, for users with `perm`.
+    `place`: "work" (under today's queues) or "reconciliation"; `position` orders a place's panels."""
+
+    template: str
+    perm: str
+    context: Callable[[Any, datetime], Any]
+    place: str = "work"
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Series:
+    """A weekly chart: the sums of `amount_field` of `rows()` per week of `date_field`, per currency."""
+
+    key: str
+    title: str
+    css: str
+    perm: str
+    rows: Callable[[], QuerySet[Any]]
+    date_field: str
+    amount_field: str
+
+
+# (user, now) -> the queues a user may see, each its count and the page that lists it; INSTALLED_APPS order.
+QUEUES: Slot[Callable[[Any, datetime], list[Queue]]] = Slot("dashboard queues")
+PANELS: Slot[Panel] = Slot("dashboard panels")
+CHARTS: Slot[Series] = Slot("dashboard charts")
 
 
 def work_queues(user: Any, now: datetime | None = None) -> WorkQueues:
-    """Orders to ship, pickups waiting, refund requests and offers awaiting us, unread conversations, and
-    what is overdue or due today (automation/queues.py: the one clock).
-    Queries: orders 1, refunds 1, offers 2 (count + the soonest few), conversations 1."""
-    from messaging.models import Conversation, conversations_awaiting_shop, offers_awaiting_shop
-    from orders.models import Order, awaiting_shipment
-    from refunds.models import awaiting_shop
+    """What awaits the shop, as the apps count it (orders to ship, refund requests, offers, unread
+    conversations, what is overdue or due today...): a fixed number of queries per queue."""
+    now = now or timezone.now()
+    return WorkQueues([queue for queues in QUEUES for queue in queues(user, now)])
 
-    result = WorkQueues()
-    if user.has_perm("orders.view_order"):
-        waiting = for_user(Order.objects.filter(missing=False, status="paid"), user)
-        counts = waiting.aggregate(
-            # the shipping queue's own rows, so the two agree
-            ship=Count("pk", filter=Q(pk__in=awaiting_shipment().values("pk"))),
-            pickup=Count("pk", filter=Q(local_pickup=True)),
-        )
-        result.queues += [
-            Queue(
-                "ship",
-                "Orders awaiting shipment",
-                counts["ship"],
-                reverse("admin:orders_order_queue"),
-            ),
-            Queue(
-                "pickup",
-                "Local pickups waiting",
-                counts["pickup"],
-                changelist_url(Order, status__exact="paid", local_pickup__exact=1),
-            ),
-        ]
-    if user.has_perm("refunds.view_refundrequest"):
-        result.queues.append(
-            Queue(
-                "refunds",
-                "Refund requests awaiting a response",
-                for_user(awaiting_shop(), user).count(),  # the queue's own queryset, so the two agree
-                reverse("admin:refunds_refundrequest_queue"),
-            )
-        )
-    if user.has_perm("messaging.view_negotiation"):
-        offers = for_user(offers_awaiting_shop(), user)
-        result.queues.append(
-            Queue(
-                "offers",
-                "Offers awaiting a response",
-                offers.count(),
-                reverse("admin:messaging_negotiation_inbox"),
-            )
-        )
-        result.offers = list(
-            offers.select_related("account", "listing")
-            .order_by("expires_at", "pk")
-            .only(
-                "pk",
-                "buyer_name",
-                "expires_at",
-                "last_offered_total",
-                "last_offered_price",
-                "currency",
-                "account__name",
-                "account__time_zone",
-                "listing__title",
-                "listing__reverb_id",
-                "listing__price",
-                "listing__state",
-                "last_offered_shipping",
-                "listing_reverb_id",
-            )[:OFFERS_SHOWN]
-        )
-    if user.has_perm("messaging.view_conversation"):
-        unread = for_user(conversations_awaiting_shop(), user).count()
-        result.queues.append(
-            Queue("unread", "Unread conversations", unread, changelist_url(Conversation, unread__exact=1))
-        )
-    from automation.queues import due_queues
 
-    for due in due_queues(user, now):  # deadlines: 1 query for the accounts + 1 per queue
-        result.queues.append(Queue(f"{due.key}-overdue", f"{due.label}: overdue", due.overdue, due.url))
-        result.queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.today_url))
-    return result
+def panels(user: Any, now: datetime) -> dict[str, list[tuple[str, Any]]]:
+    """{place: [(template, what it shows)]} of the panels `user` may see, in their order."""
+    shown: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for panel in sorted(PANELS, key=lambda p: p.position):
+        if user.has_perm(panel.perm):
+            shown[panel.place].append((panel.template, panel.context(user, now)))
+    return dict(shown)
 
 
 @dataclass
@@ -244,19 +211,6 @@ def backfills(user: Any, now: datetime | None = None) -> list[Any]:
     return [progress(row) for row in rows]
 
 
-def catalogue_health(user: Any) -> dict[str, Any]:
-    """Listings to fix before a safe sync and a clean publish, over the user's shops (one query)."""
-    from listings.health import counts
-    from listings.models import Listing
-
-    lines = [line for line in counts(for_user(Listing.objects.all(), user)) if line.count]
-    return {
-        "lines": lines,
-        "total": sum(line.count for line in lines),
-        "url": reverse("admin:listings_listing_health"),
-    }
-
-
 def last_reconciliation(user: Any) -> Any | None:
     """The newest nightly reconciliation report with its findings count (one query), or None."""
     from backoffice.models import ReconciliationReport
@@ -320,39 +274,15 @@ class Chart:
 
 
 def weekly_charts(user: Any, now: datetime | None = None) -> list[Chart]:
-    """Sales (orders paid), approved refunds and payouts per week, last 12 weeks, each account's in its
+    """The apps' weekly series (sales, approved refunds, payouts...), last 12 weeks, each account's in its
     own time zone; 1 query for the zones, then 1 each per time zone."""
-    from orders.models import Order
-    from payouts.models import Payout
-    from refunds.models import REFUNDED_STATES, RefundRequest
-
     weeks = week_starts(now or timezone.now())
     zones = account_zones()
-    series: list[tuple[str, str, str, dict[str, list[Bar]]]] = []
-    if user.has_perm("orders.view_order"):
-        sales = for_user(Order.objects.filter(status__in=ORDER_PAID_STATUSES), user)
-        series.append(
-            ("sales", "Sales", "chart-sales", _weekly(sales, "paid_at", "amount_total", weeks, zones))
-        )
-    if user.has_perm("refunds.view_refundrequest"):
-        refunds = for_user(RefundRequest.objects.filter(state__in=REFUNDED_STATES), user)
-        series.append(
-            (
-                "refunds",
-                "Refunds",
-                "chart-refunds",
-                _weekly(refunds, "remote_created_at", "amount", weeks, zones),
-            )
-        )
-    if user.has_perm("payouts.view_payout"):
-        series.append(
-            (
-                "payouts",
-                "Payouts",
-                "chart-payouts",
-                _weekly(for_user(Payout.objects.all(), user), "remote_created_at", "total", weeks, zones),
-            )
-        )
+    series = [
+        (s.key, s.title, s.css, _weekly(for_user(s.rows(), user), s.date_field, s.amount_field, weeks, zones))
+        for s in CHARTS
+        if user.has_perm(s.perm)
+    ]
     charts = []
     for key, title, css, by_currency in series:
         if not by_currency:  # nothing in 12 weeks: an all-zero chart still shows the weeks
@@ -376,21 +306,12 @@ def dashboard_context(user: Any, now: datetime | None = None) -> dict[str, Any]:
     context["backfills"] = backfills(user, now)
     # Staff see only their shops: one with none sees nothing, and is told why.
     context["no_accounts"] = not user.is_superuser and not accounts_of(user).exists()
-    if any(
-        user.has_perm(p)
-        for p in ("refunds.view_refundrequest", "messaging.view_negotiation", "messaging.view_conversation")
-    ):
+    if any(user.has_perm(p) for p in inbox.perms()):
         context["inbox_url"] = reverse("cs_inbox")
-    if user.has_perm("listings.view_listing"):
-        context["catalogue"] = catalogue_health(user)
+    context["panels"] = panels(user, now)
     if user.has_perm("backoffice.view_syncrun"):
         context["health"] = sync_health(user, now)
     if user.has_perm("backoffice.view_reconciliationreport"):
         context["reconciliation_allowed"] = True
         context["reconciliation"] = last_reconciliation(user)
-    if user.has_perm("payouts.view_payout"):
-        context["payouts_report_url"] = reverse("admin:payouts_reconciliation")
-        last_month = timezone.localdate(now).replace(day=1) - timedelta(days=1)
-        context["payouts_last_month_url"] = f"{context['payouts_report_url']}?month={last_month:%Y-%m}"
-        context["last_month"] = last_month
     return context

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,21 +14,19 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.access import for_user
 from backoffice.pages.paging import PAGE_SIZE, pager
 from backoffice.pages.render import page
+from backoffice.plugins import Slot
 
-PERMS = ("refunds.view_refundrequest", "messaging.view_negotiation", "messaging.view_conversation")
-KINDS = ("refund", "offer", "conversation")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stands in for a missing date in the merge key (sorted last anyway)
 
 
 @dataclass(frozen=True)
 class Item:
-    kind: str  # refund, offer, conversation
+    kind: str  # the source's: refund, offer, conversation
     label: str
     since: datetime | None
     deadline: datetime | None
@@ -39,7 +37,7 @@ class Item:
     url: str
     action: str  # the link's words: Respond, Open
     account: Any = None  # the shop: its time zone reads the dates and says what is due today
-    state: str | None = None  # the one clock's word (automation/queues.py): overdue, today, later
+    state: str | None = None  # the one clock's word (DEADLINES): overdue, today, later
 
     @property
     def overdue(self) -> bool:
@@ -59,102 +57,53 @@ class Source:
     perm: str
     rows: Callable[[], QuerySet[Any]]
     since: Any  # an expression over the rows: the inbox's order
-    build: Callable[[Any, Any, datetime], Item]  # (row, user, now) -> Item
+    build: Callable[[Any, Any, datetime], Item]  # (row, user, now) -> Item, its deadline from DEADLINES
+    queue: tuple[str, Callable[[], str]] | None = None  # the kind's own queue page: (its link's words, url())
 
 
-def _state(deadline: datetime | None, account: Any, now: datetime) -> str | None:
-    from automation.queues import state_of
+@dataclass(frozen=True)
+class Deadline:
+    """When an item of one kind falls due, and how due it is now (overdue, today, later): added by the app
+    that keeps the deadlines (automation's one clock), so a source says what an item is and the clock when
+    it is due. `rows` adds what `of` reads to the page's rows."""
 
-    return state_of(deadline, account, now)
-
-
-def _refund(r: Any, user: Any, now: datetime) -> Item:
-    can = user.has_perm("refunds.respond_refund")
-    answer_by = r.answer_by or r.respond_by
-    return Item(
-        "refund",
-        "Refund request",
-        r.remote_created_at,
-        answer_by,
-        r.order.buyer_name if r.order else "",
-        f"order {r.order_number}: {r.reason.replace('_', ' ') or 'no reason given'}",
-        r.amount,
-        r.currency,
-        reverse(
-            "admin:refunds_refundrequest_respond" if can else "admin:refunds_refundrequest_queue",
-            args=[r.pk] if can else [],
-        ),
-        "Respond" if can else "View",
-        r.account,
-        _state(answer_by, r.account, now),
-    )
+    of: Callable[[Any], datetime | None]  # row -> its deadline
+    state: Callable[[datetime | None, Any, datetime], str | None]  # (deadline, account, now) -> its state
+    rows: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda qs: qs
 
 
-def _offer(n: Any, user: Any, now: datetime) -> Item:
-    expiry = getattr(n, "expiry", None) or n.expires_at  # 48 h after it was made when Reverb sends none
-    return Item(
-        "offer",
-        "Offer",
-        n.remote_updated_at or n.remote_created_at,
-        expiry,
-        n.buyer_name,
-        n.listing.title if n.listing else f"listing {n.listing_reverb_id}",
-        n.offered_total,
-        n.currency,
-        reverse("admin:messaging_negotiation_offer", args=[n.pk]),
-        "Respond" if user.has_perm("messaging.respond_offer") else "View",
-        n.account,
-        _state(expiry, n.account, now),
-    )
-
-
-def _conversation(c: Any, user: Any, now: datetime) -> Item:
-    return Item(
-        "conversation",
-        "Message",
-        c.last_message_at,
-        None,
-        c.other_party_name,
-        str(c),
-        None,
-        "",
-        reverse("admin:messaging_conversation_thread", args=[c.pk]),
-        "Reply" if user.has_perm("messaging.reply_message") else "Read",
-        c.account,
-    )
+# The kinds of item, keyed by kind, added by the apps from their AppConfig.ready() (the refunds app its refund
+# requests, ...): the sections show in INSTALLED_APPS order.
+SOURCES: Slot[Source] = Slot("inbox sources")
+# Each kind's deadline, keyed by kind; a kind without one lists its items without a deadline.
+DEADLINES: Slot[Deadline] = Slot("inbox deadlines")
 
 
 def sources() -> list[Source]:
-    from automation.queues import offers_with_expiry
-    from messaging.models import OFFER_SINCE, conversations_awaiting_shop, offers_awaiting_shop
-    from refunds.models import awaiting_shop
+    return list(SOURCES)
 
-    return [
-        Source(
-            "refund",
-            "Refund requests",
-            "refunds.view_refundrequest",
-            lambda: awaiting_shop().select_related("order", "account"),
-            F("remote_created_at"),
-            _refund,
-        ),
-        Source(
-            "offer",
-            "Offers",
-            "messaging.view_negotiation",
-            lambda: offers_with_expiry(offers_awaiting_shop()).select_related("listing", "account"),
-            OFFER_SINCE,
-            _offer,
-        ),
-        Source(
-            "conversation",
-            "Messages",
-            "messaging.view_conversation",
-            lambda: conversations_awaiting_shop().select_related("account"),
-            F("last_message_at"),
-            _conversation,
-        ),
-    ]
+
+def kinds() -> list[str]:
+    return [s.kind for s in sources()]
+
+
+def perms() -> list[str]:
+    """The permissions of which a user needs one to open the inbox."""
+    return [s.perm for s in sources()]
+
+
+def _build(source: Source, row: Any, user: Any, now: datetime) -> Item:
+    item = source.build(row, user, now)
+    clock = DEADLINES.find(source.kind)
+    if clock is None:
+        return item
+    deadline = clock.of(row)
+    return replace(item, deadline=deadline, state=clock.state(deadline, item.account, now))
+
+
+def _page_rows(source: Source) -> QuerySet[Any]:
+    clock = DEADLINES.find(source.kind)
+    return clock.rows(source.rows()) if clock else source.rows()
 
 
 def inbox_counts(user: Any) -> dict[str, int]:
@@ -186,8 +135,8 @@ def inbox_page(
     for s in shown:
         pks = [key[3] for key in page_keys if key[2] == s.kind]
         if pks:
-            for row in for_user(s.rows(), user).filter(pk__in=pks):
-                built[(s.kind, row.pk)] = s.build(row, user, now)
+            for row in for_user(_page_rows(s), user).filter(pk__in=pks):
+                built[(s.kind, row.pk)] = _build(s, row, user, now)
     return [built[(key[2], key[3])] for key in page_keys if (key[2], key[3]) in built]
 
 
@@ -199,15 +148,16 @@ def inbox_items(user: Any, now: datetime | None = None) -> list[Item]:
 
 
 def inbox(request: HttpRequest) -> HttpResponse:
-    if not any(request.user.has_perm(p) for p in PERMS):
+    if not any(request.user.has_perm(p) for p in perms()):
         raise PermissionDenied
     kind = request.GET.get("kind", "")
-    kinds = [kind] if kind in KINDS else None
+    kinds = [kind] if SOURCES.find(kind) else None
     counts = inbox_counts(request.user)
     pages = pager(request, sum(n for k, n in counts.items() if not kinds or k in kinds))
     now = timezone.now()
     items = inbox_page(request.user, pages.offset, pages.size, kinds, now) if pages.total else []
     titles = {s.kind: s.title for s in sources() if s.kind in counts}
+    queues = [(s.queue[0], s.queue[1]()) for s in sources() if s.kind in counts and s.queue]
     return page(
         request,
         "backoffice/inbox.html",
@@ -217,5 +167,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
         everything=sum(counts.values()),
         kind=kind if kinds else "",
         pager=pages,
+        queues=queues,
         now=now,
     )

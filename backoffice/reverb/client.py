@@ -315,6 +315,23 @@ class ReverbClient:
         ends: float | None = None,
     ) -> tuple[Any, str]:
         """One attempt; `ends` (a monotonic time) cuts it shorter than the client's own deadline."""
+        self._take_turn(method, url, query, data)
+        response, content, started = self._exchange(method, url, query, data, ends)
+        self.last_response_headers = dict(response.headers)
+        log.debug(
+            "reverb %s %s -> %s in %.0f ms",
+            method,
+            response.url,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return self._answer(method, url, response, content)
+
+    def _take_turn(
+        self, method: str, url: str, query: list[tuple[str, str]] | None, data: bytes | None
+    ) -> None:
+        """Wait for the account's rate budget (or refuse at once when a waiting person would wait too long),
+        then count the request and tell the send hooks."""
         patience = current_patience()
         if patience is not None:  # interactive: fail fast rather than wait out a long pause
             paused = self.paused_for()
@@ -324,6 +341,17 @@ class ReverbClient:
         self.request_count += 1
         for hook in self.send_hooks:  # e.g. the audit trail: what exactly went out, even if it is lost
             hook(method, url if not query else f"{url}?{urlencode(query)}", data)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]] | None,
+        data: bytes | None,
+        ends: float | None,
+    ) -> tuple[requests.Response, bytes, float]:
+        """Send the request and read its whole body within the deadline: (response, body, when it started).
+        What goes wrong on the way is a typed, token-free ReverbError."""
         started = time.monotonic()
         deadline = started + self.deadline if ends is None else min(started + self.deadline, ends)
         allowed = max(deadline - started, 0.001)
@@ -365,14 +393,11 @@ class ReverbClient:
             failure = ReverbError(self._token.mask(f"{type(exc).__name__}: {exc}"), method=method, url=url)
         if failure is not None:
             raise failure from None
-        self.last_response_headers = dict(response.headers)
-        log.debug(
-            "reverb %s %s -> %s in %.0f ms",
-            method,
-            response.url,
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-        )
+        return response, content, started
+
+    def _answer(self, method: str, url: str, response: requests.Response, content: bytes) -> tuple[Any, str]:
+        """(parsed body, the URL that answered) of a 2xx (or 304) JSON answer; otherwise the error it means
+        (a 429 also pauses the account's budget)."""
         body = _parse_body(content, response)
         where = response.url or url
         if 300 <= response.status_code < 400 and response.status_code != 304:

@@ -87,7 +87,7 @@ def plan_steps(kind: str, names: Sequence[str] | None = None) -> list[dict[str, 
     from .reconcile import streams
 
     catch_up = kind == Backfill.Kind.CATCH_UP
-    chosen = [n for n in registry.ORDER if names is None or n in names]
+    chosen = [n for n in registry.order() if names is None or n in names]
     steps = []
     for name in chosen:
         for index, walk in enumerate(registry.get(name).first_work):

@@ -243,7 +243,7 @@ def _single_listing(client: ReverbClient, done: dict[str, Rows]) -> Rows:
 
 def probes() -> list[Probe]:
     found: list[Probe] = []
-    for name in registry.ORDER:
+    for name in registry.order():
         resource = registry.get(name)
         found.append(_resource_probe(resource))
         found.extend(_child_probe(name, child, fetcher) for child, fetcher in resource.children)

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +34,23 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
+# What a pulled resource is lives below the engine (resource.py), so the registry that lists them does not
+# import the engine that reads them; the apps' sync modules name these here too.
+from . import registry
+from .resource import HISTORY as HISTORY
+from .resource import LIVE as LIVE
+from .resource import TODAY as TODAY
+from .resource import UNCHANGED_PAGE as UNCHANGED_PAGE
+from .resource import WAITING as WAITING
+from .resource import ChildFetcher as ChildFetcher
+from .resource import Fetcher as Fetcher
+from .resource import Link, Row
+from .resource import Mapper as Mapper
+from .resource import Resource as Resource
+from .resource import Walk as Walk
+
 if TYPE_CHECKING:
     from backoffice.models import RemoteModel, ReverbAccount
-    from backoffice.reverb.client import ReverbClient
 
 
 class MappingError(ValueError):
@@ -46,75 +60,6 @@ class MappingError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.field_errors = dict(field_errors or {})
-
-
-Row = tuple[str, dict[str, Any], dict[str, Any]]  # (reverb key, model fields, raw payload)
-Mapper = Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
-# fetch(client, since) -> pages of payloads. since=None means a complete scan.
-Fetcher = Callable[["ReverbClient", datetime | None], Iterable[Sequence[dict[str, Any]]]]
-ChildFetcher = Callable[["ReverbClient", list[dict[str, Any]]], Iterator[Sequence[dict[str, Any]]]]
-
-# The backfill's phases (backoffice/sync/backfill.py), in the order a first pull reads them.
-TODAY = 1  # work with a deadline a person meets today: ship, answer a refund, an offer, a buyer
-WAITING = 2  # work waiting on the buyer, with a looser deadline (unpaid orders)
-LIVE = 3  # what is on sale now
-HISTORY = 4  # everything else, newest first
-
-
-@dataclass(frozen=True)
-class Walk:
-    """One paged list a first pull reads ahead of the resource's whole collection: `open(client)` gives its
-    pages (continued at a kept next href with `key`, the page's list key), `rows` turns a page's items into
-    the resource's payloads. `whole`: the list is the resource's whole collection (active offers), so the
-    history phase does not read it again."""
-
-    label: str
-    key: str
-    open: Callable[[ReverbClient], Iterable[Any]]
-    phase: int = TODAY
-    rows: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]] = list
-    whole: bool = False
-
-
-@dataclass(frozen=True)
-class Link:
-    """Fill FK `field` from the column `key_field` holding the related object's Reverb key."""
-
-    field: str
-    key_field: str
-    target: str  # "app_label.Model"
-
-
-UNCHANGED_PAGE = "unchanged page"  # sent into a newest_first fetcher: the page it gave changed nothing
-
-
-@dataclass(frozen=True)
-class Resource:
-    """How one Reverb collection is pulled into one mirror model."""
-
-    name: str
-    model: type[RemoteModel]
-    mapper: Mapper
-    fetch: Fetcher | None  # None: fed by a parent resource (messages, payout line items)
-    incremental: bool = False  # accepts updated_start_date; otherwise every run is a complete scan
-    # Newest first, without a date filter (feedback, conversations): an incremental run stops a stream at
-    # its first page that changed nothing; the runner sends UNCHANGED_PAGE into the fetch generator,
-    # which ends that stream (and may go on with another).
-    newest_first: bool = False
-    mark_missing: bool = True
-    links: tuple[Link, ...] = ()
-    # Child collections pulled for the parent payloads a page created or changed (all of them on an
-    # explicit full run when children_on_full): (child resource name, fetch(client, parents) -> pages).
-    children: tuple[tuple[str, ChildFetcher], ...] = ()
-    children_on_full: bool = False
-    # Like `children`, but only on incremental runs, for the rows the run created or changed: re-reads a
-    # changed row implies (the listings an order sold or returned); a complete scan of the parent runs
-    # beside a complete scan of those collections, so it does not re-read them one by one.
-    incremental_children: tuple[tuple[str, ChildFetcher], ...] = ()
-    # What a first pull (or the pull after a long outage) reads before the rest: the lists with a deadline
-    # (phase TODAY or WAITING) and what is live (LIVE); backoffice/sync/backfill.py orders them by phase.
-    first_work: tuple[Walk, ...] = ()
-    description: str = ""
 
 
 @dataclass
@@ -566,8 +511,6 @@ def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
 
 def links_from(model: type[RemoteModel]) -> tuple[Link, ...]:
     """The links whose FK column lives on `model` (from the registered resources)."""
-    from . import registry
-
     return tuple(link for source, link in registry.links_touching(model) if source is model)
 
 
@@ -597,56 +540,15 @@ def _plan(
     quote = conn.ops.quote_name
     link_fields = [meta.get_field(link.field) for link in links]
     columns = ", ".join(quote(f.column) for f in (*fields, *local, *link_fields))
-    told_set = set(told)
-    updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
-        f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
-    ]
-    updates = ", ".join(
-        [
-            f"{quote(f.column)} = ''"
-            if partial and f.name == "payload_hash"
-            else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
-            for f in updated
-        ]
-        + [
-            f"{quote(f.column)} = COALESCE({quote(meta.db_table)}.{quote(f.column)}, "
-            f"EXCLUDED.{quote(f.column)})"
-            for f in link_fields
-        ]
-    )
-    conflict = f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
-    lookups = [
-        (
-            f"(SELECT {quote(f.related_model._meta.pk.column)} FROM {quote(f.related_model._meta.db_table)} "
-            f"WHERE {quote('account_id')} = {{account}} AND {quote('reverb_id')} = {{key}})"
-        )
-        for f in link_fields
-    ]
+    conflict = _on_conflict(model, quote, fields, told, link_fields, partial)
+    lookups = _link_lookups(quote, link_fields)
+    insert = f"INSERT INTO {quote(meta.db_table)} ({columns})"
     if arrays:
-        # Array types without their length or precision (`varchar`, `numeric`): the INSERT's assignment
-        # then checks them as a VALUES row would (an explicit cast to varchar(64) would truncate).
-        unnested = ", ".join(f"%b::{f.db_type(conn).split('(')[0]}[]" for f in fields)
-        selected = (
-            [f"s.{quote(f.column)}" for f in fields]
-            + [f"%b::{f.db_type(conn).split('(')[0]}" for f in local]
-            + [
-                lookup.format(
-                    account=f"s.{quote('account_id')}",
-                    key=f"NULLIF(s.{quote(meta.get_field(link.key_field).column)}, '')",
-                )
-                for lookup, link in zip(lookups, links, strict=True)
-            ]
-        )
-        aliases = ", ".join(quote(f.column) for f in fields)
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {', '.join(selected)} "
-            f"FROM unnest({unnested}) AS s ({aliases}) {conflict}"
-        )
+        sql = f"{insert} {_select_from_arrays(model, conn, fields, local, links, lookups)} {conflict}"
     else:
         placeholders = ", ".join(["%s"] * (len(fields) + len(local)))
         placeholders += "".join(f", {lookup.format(account='%s', key='%s')}" for lookup in lookups)
-        rows_sql = ", ".join([f"({placeholders})"] * count)
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows_sql} {conflict}"
+        sql = f"{insert} VALUES {', '.join([f'({placeholders})'] * count)} {conflict}"
     mapper_fields = fields[len(_BASE_COLUMNS) :]
     plan = _Plan(
         sql=sql,
@@ -659,6 +561,76 @@ def _plan(
         _PLANS.clear()
     _PLANS[key] = plan
     return plan
+
+
+def _on_conflict(
+    model: type[RemoteModel],
+    quote: Callable[[str], str],
+    fields: list[models.Field],
+    told: tuple[str, ...],
+    link_fields: list[models.Field],
+    partial: bool,
+) -> str:
+    """An existing row's UPDATE: the base columns and the told ones (the payload hash cleared when
+    `partial`), each link kept when already set."""
+    table = quote(model._meta.db_table)
+    told_set = set(told)
+    updated = list(fields[3 : len(_BASE_COLUMNS)]) + [
+        f for f in fields[len(_BASE_COLUMNS) :] if f.name in told_set
+    ]
+    updates = ", ".join(
+        [
+            f"{quote(f.column)} = ''"
+            if partial and f.name == "payload_hash"
+            else f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+            for f in updated
+        ]
+        + [
+            f"{quote(f.column)} = COALESCE({table}.{quote(f.column)}, EXCLUDED.{quote(f.column)})"
+            for f in link_fields
+        ]
+    )
+    return f"ON CONFLICT ({quote('account_id')}, {quote('reverb_id')}) DO UPDATE SET {updates}"
+
+
+def _link_lookups(quote: Callable[[str], str], link_fields: list[models.Field]) -> list[str]:
+    """Per link, the scalar subquery that finds the related row by its Reverb key ({account} and {key} to
+    fill in: parameters, or the unnested row's columns)."""
+    return [
+        (
+            f"(SELECT {quote(f.related_model._meta.pk.column)} FROM {quote(f.related_model._meta.db_table)} "
+            f"WHERE {quote('account_id')} = {{account}} AND {quote('reverb_id')} = {{key}})"
+        )
+        for f in link_fields
+    ]
+
+
+def _select_from_arrays(
+    model: type[RemoteModel],
+    conn: Any,
+    fields: list[models.Field],
+    local: list[models.Field],
+    links: tuple[Link, ...],
+    lookups: list[str],
+) -> str:
+    """The rows as one binary array per column, unnested (PostgreSQL)."""
+    quote = conn.ops.quote_name
+    # Array types without their length or precision (`varchar`, `numeric`): the INSERT's assignment
+    # then checks them as a VALUES row would (an explicit cast to varchar(64) would truncate).
+    unnested = ", ".join(f"%b::{f.db_type(conn).split('(')[0]}[]" for f in fields)
+    selected = (
+        [f"s.{quote(f.column)}" for f in fields]
+        + [f"%b::{f.db_type(conn).split('(')[0]}" for f in local]
+        + [
+            lookup.format(
+                account=f"s.{quote('account_id')}",
+                key=f"NULLIF(s.{quote(model._meta.get_field(link.key_field).column)}, '')",
+            )
+            for lookup, link in zip(lookups, links, strict=True)
+        ]
+    )
+    aliases = ", ".join(quote(f.column) for f in fields)
+    return f"SELECT {', '.join(selected)} FROM unnest({unnested}) AS s ({aliases})"
 
 
 def _insert_on_conflict(

@@ -56,6 +56,7 @@ from backoffice.models import (
 from backoffice.people import emails_of
 from backoffice.sync import registry
 from backoffice.sync.engine import PageResult, Resource, Row, mark_missing
+from backoffice.sync.resource import Stream
 from backoffice.sync.runner import (
     AccountDisabled,
     _maps,
@@ -67,7 +68,7 @@ from backoffice.sync.runner import (
 
 if TYPE_CHECKING:
     from backoffice.models import ReverbAccount
-    from backoffice.reverb.client import Page, ReverbClient
+    from backoffice.reverb.client import ReverbClient
 
 log = logging.getLogger(__name__)
 
@@ -350,48 +351,11 @@ class Recorder:
 # ---- the night's plan: segments -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stream:
-    """How the night walks one collection of a resource: `open(client, created_start, created_end)` (the
-    dates only when `dated`: the endpoint takes created_start_date/created_end_date), continued at a kept
-    next href; `rows` turns a page's items into the resource's payloads; `key` is the page's list key."""
-
-    key: str
-    open: Callable[[ReverbClient, datetime | None, datetime | None], Iterable[Page]]
-    dated: bool = False
-    rows: Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]] = list
-
-
 def streams() -> dict[str, tuple[Stream, ...]]:
     """The walks of each resource the night knows how to cut into chunks (the same endpoints as the
-    resources' own fetchers in <app>/sync.py). A resource missing here is reconciled whole, in one chunk."""
-    from messaging.sync import flatten_negotiations
-    from orders.sync import with_direction
-    from refunds.sync import ALL_STATES
-
-    return {
-        "listings": (Stream("listings", lambda c, s, e: c.my_listings(state="all")),),
-        "orders": (Stream("orders", lambda c, s, e: c.orders("all", created_start=s, created_end=e), True),),
-        "payments": (Stream("payments", lambda c, s, e: c.payments(created_start=s, created_end=e), True),),
-        "feedback": (
-            Stream(
-                "feedback",
-                lambda c, s, e: c.feedback_received(),
-                rows=lambda r: with_direction(r, "received"),
-            ),
-            Stream("feedback", lambda c, s, e: c.feedback_sent(), rows=lambda r: with_direction(r, "sent")),
-        ),
-        "refunds": (
-            Stream(
-                "refund_requests",
-                lambda c, s, e: c.refund_requests(state=list(ALL_STATES), created_start=s, created_end=e),
-                True,
-            ),
-        ),
-        "conversations": (Stream("conversations", lambda c, s, e: c.conversations()),),
-        "negotiations": (Stream("listings", lambda c, s, e: c.negotiations(), rows=flatten_negotiations),),
-        "payouts": (Stream("payouts", lambda c, s, e: c.payouts(created_start=s, created_end=e), True),),
-    }
+    resources' own fetchers in <app>/sync.py), as the apps registered them (registry.NIGHT_WALKS). A
+    resource missing here is reconciled whole, in one chunk."""
+    return registry.night_walks()
 
 
 # The resource whose mirror rows size the nightly slices of older history (the largest dated one).
@@ -744,7 +708,7 @@ def start_report(
         report = ReconciliationReport.objects.create(account=account, started_at=timezone.now())
     if not report.plan:
         names = [
-            n for n in registry.ORDER if (resources is None or n in resources) and n not in report.counts
+            n for n in registry.order() if (resources is None or n in resources) and n not in report.counts
         ]
         plan, older = plan_night(account, report.started_at, names, all_history=all_history)
         report.plan = plan

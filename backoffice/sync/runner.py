@@ -383,11 +383,11 @@ def sync_account(
     """Every (or the named) top-level resource, in registry order; one shared client (one rate budget)."""
     if not account.enabled:
         raise AccountDisabled(f"account {account.name!r} is disabled; it is never synced")
-    names = [name for name in registry.ORDER if resources is None or name in resources]
-    unknown = set(resources or ()) - set(registry.ORDER)
+    names = [name for name in registry.order() if resources is None or name in resources]
+    unknown = set(resources or ()) - set(registry.order())
     if unknown:
         raise KeyError(
-            f"unknown resource(s) {', '.join(sorted(unknown))}; known: {', '.join(registry.ORDER)}"
+            f"unknown resource(s) {', '.join(sorted(unknown))}; known: {', '.join(registry.order())}"
         )
     client = client or account.client()
     return [sync_resource(account, name, full=full, client=client) for name in names]

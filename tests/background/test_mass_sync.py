@@ -33,12 +33,12 @@ def test_mass_sync_runs_one_item_per_resource(emulator: Any, django_capture_on_c
     job.refresh_from_db()
     assert (job.kind, job.state, job.single_flight, job.params) == (KIND, "succeeded", True, {"full": True})
     assert (job.total, job.processed, job.succeeded) == (
-        len(registry.ORDER),
-        len(registry.ORDER),
-        len(registry.ORDER),
+        len(registry.order()),
+        len(registry.order()),
+        len(registry.order()),
     )
     items = list(job.items.order_by("position"))
-    assert [i.key for i in items] == list(registry.ORDER)
+    assert [i.key for i in items] == list(registry.order())
     listings = items[0]
     assert listings.result["url"] == reverse(
         "admin:backoffice_syncrun_change", args=[listings.result["sync_run"]]

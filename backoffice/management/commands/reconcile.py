@@ -25,9 +25,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resource",
             nargs="+",
-            choices=registry.ORDER,
+            choices=registry.order(),
             metavar="RESOURCE",
-            help=f"Only these resources: {' '.join(registry.ORDER)} (default: all).",
+            help=f"Only these resources: {' '.join(registry.order())} (default: all).",
         )
         parser.add_argument("--no-email", action="store_true", help="Do not send the summary email.")
         parser.add_argument(

@@ -22,9 +22,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resource",
             nargs="+",
-            choices=registry.ORDER,
+            choices=registry.order(),
             metavar="RESOURCE",
-            help=f"Only these resources: {' '.join(registry.ORDER)} (default: all, in that order).",
+            help=f"Only these resources: {' '.join(registry.order())} (default: all, in that order).",
         )
         parser.add_argument(
             "--full",

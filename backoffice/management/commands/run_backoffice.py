@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
+from backoffice.demo import SEEDS
 from backoffice.models import ReverbAccount
 
 DEMO_ACCOUNT = "demo"
@@ -116,13 +117,13 @@ def fresh_demo_mirror(run: Run) -> None:
     send("backoffice.background.tasks.sync_account_task", account.pk, full=True)
 
 
-def demo_automation(run: Run) -> None:
-    """One offer rule in plan mode on the demo account (automation/demo.py)."""
+def demo_seeds(run: Run) -> None:
+    """What the apps set up on the demo account (backoffice/demo.py: automation's offer rule in plan mode)."""
     if not run.emulator_running:
         return
-    from automation.demo import setup_demo
-
-    setup_demo(ReverbAccount.objects.get(name=DEMO_ACCOUNT))
+    account = ReverbAccount.objects.get(name=DEMO_ACCOUNT)
+    for seed in SEEDS:
+        seed(account)
 
 
 def setup_schedules(run: Run) -> None:
@@ -141,7 +142,7 @@ PREPARE_STEPS: list[tuple[str, Step]] = [
 AFTER_EMULATOR_STEPS: list[tuple[str, Step]] = [
     ("pointing the demo account at the emulator", demo_account),
     ("resetting the demo account's mirror to the emulator's fresh shop", fresh_demo_mirror),
-    ("setting up the demo's offer rule (plan mode)", demo_automation),
+    ("setting up the apps' demo data (backoffice/demo.py)", demo_seeds),
 ]
 
 

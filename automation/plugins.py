@@ -1,0 +1,48 @@
+"""What automation adds to the core (from AutomationConfig.ready()): the one clock's deadlines in the inbox
+and its overdue / due-today queues on the dashboard, the clean-up of sent alerts, the demo's offer rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from backoffice.background.retention import PURGES, Purge
+from backoffice.demo import SEEDS
+from backoffice.pages import inbox
+from backoffice.pages.dashboard import QUEUES, Queue
+
+from .demo import setup_demo
+from .models import Alert
+from .queues import due_queues, offers_with_expiry, state_of
+
+
+def deadline_queues(user: Any, now: datetime) -> list[Queue]:
+    """What is overdue and due today per queue with a deadline: 1 query for the accounts + 1 per queue."""
+    queues = []
+    for due in due_queues(user, now):
+        queues.append(Queue(f"{due.key}-overdue", f"{due.label}: overdue", due.overdue, due.url))
+        queues.append(Queue(f"{due.key}-today", f"{due.label}: due today", due.today, due.today_url))
+    return queues
+
+
+def old_alerts(now: datetime) -> QuerySet[Alert] | None:
+    """Instant alerts once sent or given up, after ALERT_RETENTION_DAYS (0 keeps them)."""
+    days = settings.ALERT_RETENTION_DAYS
+    if days <= 0:
+        return None
+    return Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=days))
+
+
+def plug_in() -> None:
+    # The refund's answer-by; an offer's expiry, 48 h after it was made when Reverb sends none.
+    inbox.DEADLINES.add(inbox.Deadline(lambda r: r.answer_by or r.respond_by, state_of), key="refund")
+    inbox.DEADLINES.add(
+        inbox.Deadline(lambda n: getattr(n, "expiry", None) or n.expires_at, state_of, offers_with_expiry),
+        key="offer",
+    )
+    QUEUES.add(deadline_queues, key="automation")
+    PURGES.add(Purge("alerts", old_alerts), key="alerts")
+    SEEDS.add(setup_demo, key="automation")  # an offer rule in plan mode
