@@ -29,6 +29,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import clock, deadlines
 from backoffice.models import ReverbAccount
 from backoffice.people import people_of
 from backoffice.templatetags.shop_time import shop_time
@@ -37,7 +38,7 @@ from messaging.models import Conversation, Negotiation, offers_awaiting_shop
 from orders.models import Order
 from refunds.models import RefundRequest, awaiting_shop
 
-from . import deadlines, queues
+from . import queues
 from .models import Alert, AlertKind, AlertSubscription, AutomationSettings
 
 log = logging.getLogger(__name__)
@@ -177,13 +178,13 @@ def raise_for(model: type[models.Model], account: ReverbAccount, keys: list[str]
 
 
 def raise_deadlines(now: datetime | None = None) -> int:
-    """Orders awaiting shipment whose ship-by is at risk (queues.at_risk_q: within ALERT_DEADLINE_HOURS,
+    """Orders awaiting shipment whose ship-by is at risk (clock.at_risk_q: within ALERT_DEADLINE_HOURS,
     not passed more than a day ago): one alert per order and deadline, in the queues' words (overdue, due
     today) and the shop's time."""
     now = now or timezone.now()
     window = timedelta(hours=settings.ALERT_DEADLINE_HOURS)
     made = 0
-    due = queues.rows("ship").filter(queues.at_risk_q("ship_by", now, window, RECENT), account__enabled=True)
+    due = queues.rows("ship").filter(clock.at_risk_q("ship_by", now, window, RECENT), account__enabled=True)
     for account in ReverbAccount.objects.filter(pk__in=due.values("account_id")):
         rows = due.filter(account=account)
         events = [
@@ -191,7 +192,7 @@ def raise_deadlines(now: datetime | None = None) -> int:
                 AlertKind.DEADLINE,
                 f"{o.order_number}:{o.ship_by.isoformat()}",
                 f"Order {o.order_number} to {o.buyer_name or 'a buyer'} "
-                f"{DEADLINE_WORDS.get(queues.state_of(o.ship_by, account, now) or '', 'must ship')} by "
+                f"{DEADLINE_WORDS.get(clock.state_of(o.ship_by, account, now) or '', 'must ship')} by "
                 f"{shop_time(o.ship_by, account, now)}",
                 reverse("admin:orders_order_change", args=[o.pk]),
             )

@@ -8,6 +8,7 @@ class AutomationConfig(AppConfig):
     def ready(self) -> None:
         from backoffice.background.jobs import register_job_handlers
 
-        from . import hooks, jobs  # noqa: F401  (hooks connects the receivers of mirror writes)
+        from . import contributions, hooks, jobs  # noqa: F401  (hooks connects the receivers of mirror writes)
 
         register_job_handlers(jobs.JOB_HANDLERS)
+        contributions.add_all()

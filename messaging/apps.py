@@ -8,7 +8,10 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from backoffice.models import ReverbAccount
 
+        from . import contributions
         from .defaults import give_new_account_a_floor
+
+        contributions.add_all()
 
         post_save.connect(
             give_new_account_a_floor, sender=ReverbAccount, dispatch_uid="messaging.default_floor"

@@ -24,13 +24,12 @@ from backoffice.admin.mirror import (
 )
 from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE
 from backoffice.csvfiles import csv_response
-from payouts.models import PayoutLineItem
-from refunds.models import RefundRequest
 
 from . import views
 from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .services import DOCUMENTED_PROVIDERS
+from .slots import ORDER_LINKS
 from .workbench import workbench_context
 
 
@@ -67,16 +66,13 @@ class OrderAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
-    link_fields = (
-        "shop_sku",
-        "bundle_orders",
-        "payments_table",
-        "refunds_link",
-        "payments_link",
-        "feedback_link",
-        "payout_lines_link",
-    )
+    own_link_fields = ("shop_sku", "bundle_orders", "payments_table", "payments_link", "feedback_link")
     actions = ["resync_from_reverb", "ship_selected", "export_csv"]
+
+    @property
+    def link_fields(self) -> tuple[Any, ...]:  # type: ignore[override]
+        """Orders' own links, then those the apps above add (refund requests, payout lines: ORDER_LINKS)."""
+        return (*self.own_link_fields, *ORDER_LINKS)
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -171,10 +167,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     def reverb_column(self, obj: Order) -> SafeString | str:
         return reverb_link(self.reverb_url(obj), "view")
 
-    @admin.display(description="Refund requests")
-    def refunds_link(self, obj: Order) -> SafeString | str:
-        return related_changelist_link(RefundRequest, "order", obj, "refund requests") if obj else EMPTY
-
     @admin.display(description="Payments")
     def payments_link(self, obj: Order) -> SafeString | str:
         return related_changelist_link(Payment, "order", obj, "payments") if obj else EMPTY
@@ -182,10 +174,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     @admin.display(description="Feedback")
     def feedback_link(self, obj: Order) -> SafeString | str:
         return related_changelist_link(Feedback, "order", obj, "feedback") if obj else EMPTY
-
-    @admin.display(description="Payouts")
-    def payout_lines_link(self, obj: Order) -> SafeString | str:
-        return related_changelist_link(PayoutLineItem, "order", obj, "payout line items") if obj else EMPTY
 
 
 @admin.register(Payment)

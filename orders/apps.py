@@ -7,6 +7,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from backoffice.background.jobs import register_job_handlers
 
-        from . import jobs
+        from . import contributions, jobs
 
         register_job_handlers(jobs.JOB_HANDLERS)
+        contributions.add_all()

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class RefundsConfig(AppConfig):
     name = "refunds"
+
+    def ready(self) -> None:
+        from . import contributions
+
+        contributions.add_all()

@@ -1,0 +1,55 @@
+"""What payouts adds to the order's page, admin and CSV (orders/slots.py), from PayoutsConfig.ready()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from backoffice.admin.links import EMPTY
+from backoffice.admin.mirror import related_changelist_link
+from orders.exports import money_cell
+from orders.models import Order
+from orders.slots import ORDER_CSV_COLUMNS, ORDER_LINKS, ORDER_TIMELINE, CsvColumns, Event, TimelinePart
+
+from .models import PayoutLineItem
+
+
+def order_timeline(order: Order) -> TimelinePart:
+    """What was paid out for the order, payout by payout (1 query)."""
+    events = []
+    for li in PayoutLineItem.objects.filter(order=order).select_related("payout"):
+        when = li.payout.remote_created_at if li.payout else li.remote_created_at
+        url = reverse("admin:payouts_payout_change", args=[li.payout.pk]) if li.payout else ""
+        what = f"Paid out {li.amount_total} {li.currency} (payout {li.payout_reverb_id})"
+        events.append(Event(when, what, url=url))
+    return TimelinePart(events)
+
+
+@admin.display(description="Payouts")
+def payout_lines_link(obj: Order) -> SafeString | str:
+    return related_changelist_link(PayoutLineItem, "order", obj, "payout line items") if obj else EMPTY
+
+
+def csv_annotations() -> dict[str, Any]:
+    """The order's first payout line: its payout and what it paid out."""
+    line = PayoutLineItem.objects.filter(order=OuterRef("pk")).order_by("pk")
+    return {
+        "payout_id": Subquery(line.values("payout_reverb_id")[:1]),
+        "payout_line_total": Subquery(line.values("amount_total")[:1]),
+    }
+
+
+def add_all() -> None:
+    ORDER_TIMELINE.add(order_timeline, key="payouts")
+    ORDER_LINKS.add(payout_lines_link, key="payouts")
+    ORDER_CSV_COLUMNS.add(
+        CsvColumns(
+            csv_annotations,
+            [("payout_id", "payout id", None), ("payout_line_total", "paid out", money_cell)],
+        ),
+        key="payouts",
+    )
