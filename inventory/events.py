@@ -48,6 +48,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backoffice import outbound
 from backoffice.models import ReverbAccount
 from backoffice.people import emails_of
 
@@ -124,8 +125,9 @@ class Answer:
     refused: bool = False
 
 
-def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Session) -> Answer:
-    """One signed POST of `delivery`; never raises for the receiver's sake."""
+def post(delivery: EventDelivery, endpoint: EventEndpoint) -> Answer:
+    """One signed POST of `delivery` through backoffice/outbound.py (a private address is refused unless
+    allowed, the address pinned, no redirects); never raises for the receiver's sake."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {
@@ -139,14 +141,20 @@ def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Ses
     try:
         # Streamed: a 2xx body is never read, an error's only its first 300 bytes (a receiver's answer
         # cannot make the send outlast the endpoint's lease by its size).
-        with session.post(
-            endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        with outbound.call(
+            "post",
+            endpoint.url,
+            what="event endpoint",
+            data=body,
+            headers=headers,
+            timeout=TIMEOUT,
+            stream=True,
         ) as response:
             code = response.status_code
             if 200 <= code < 300:
                 return Answer(code)
             text = response.raw.read(300, decode_content=True).decode(errors="replace")
-    except requests.RequestException as exc:
+    except (requests.RequestException, outbound.OutboundError) as exc:
         return Answer(None, f"{type(exc).__name__}: {exc}"[:1000])
     return Answer(code, f"HTTP {code}: {text}", refused=code < 500 and code not in (408, 429))
 
@@ -250,9 +258,7 @@ def expire_old() -> int:
     return old.update(status=Status.FAILED, next_try_at=None, last_error=f"Not delivered within {days} days.")
 
 
-def deliver_endpoint(
-    endpoint_id: int, token: str, session: requests.Session, budget: int, until: float
-) -> int:
+def deliver_endpoint(endpoint_id: int, token: str, budget: int, until: float) -> int:
     """Send the claimed endpoint's due deliveries oldest first; stop at the first failure (the later ones
     wait for it). Returns how many were delivered."""
     delivered = 0
@@ -267,7 +273,7 @@ def deliver_endpoint(
             break
         if not renew(endpoint_id, token):  # lost the lease (expired, or a person disabled it)
             break
-        answer = post(head, head.endpoint, session)
+        answer = post(head, head.endpoint)
         if not EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token).exists():
             break  # the send outlasted the lease and another worker took over: it records, not us
         if not record(head, head.endpoint, answer):
@@ -288,17 +294,16 @@ def deliver_due(limit: int = 200, seconds: float = RUN_SECONDS) -> int:
         .values_list("pk", flat=True)
     )
     delivered = 0
-    with requests.Session() as session:
-        for endpoint_id in endpoint_ids:
-            if delivered >= limit or time.monotonic() >= until:
-                break
-            token = claim(endpoint_id)
-            if token is None:
-                continue  # another worker is sending this endpoint's queue
-            try:
-                delivered += deliver_endpoint(endpoint_id, token, session, limit - delivered, until)
-            finally:
-                release(endpoint_id, token)
+    for endpoint_id in endpoint_ids:
+        if delivered >= limit or time.monotonic() >= until:
+            break
+        token = claim(endpoint_id)
+        if token is None:
+            continue  # another worker is sending this endpoint's queue
+        try:
+            delivered += deliver_endpoint(endpoint_id, token, limit - delivered, until)
+        finally:
+            release(endpoint_id, token)
     return delivered
 
 
