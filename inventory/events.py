@@ -322,49 +322,47 @@ def _seen(account: ReverbAccount, kind: str) -> dict[str, SeenState]:
     return {s.reverb_id: s for s in SeenState.objects.filter(account=account, kind=kind)}
 
 
-def watch(account: ReverbAccount) -> dict[str, int]:
-    """Compare the account's mirror with what was last seen; raise events and apply Reverb's sales."""
-    from listings.models import Listing
-    from orders.models import Order
-    from refunds.models import RefundRequest
+class _Watch:
+    """One look at an account's mirror: the rows synced since the last look, compared with what was seen."""
 
-    from . import services
+    def __init__(self, account: ReverbAccount, since: str | None) -> None:
+        self.account, self.since, self.first = account, since, since is None
+        self.counts: dict[str, int] = {}
+        self.new_states: list[SeenState] = []
+        self.updates: list[SeenState] = []
 
-    counts: dict[str, int] = {}
-    cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
+    def changed(self, model: Any) -> Any:
+        rows = model.objects.filter(account=self.account)
+        return rows.filter(last_synced_at__gte=self.since) if self.since else rows
 
-    def changed(model: Any) -> Any:
-        rows = model.objects.filter(account=account)
-        return rows.filter(last_synced_at__gte=since) if since else rows
+    def raise_event(self, event: str, data: dict[str, Any]) -> None:
+        emit(event, self.account, data)
+        self.bump(event)
 
-    def bump(name: str) -> None:
-        counts[name] = counts.get(name, 0) + 1
+    def bump(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
 
-    new_states: list[SeenState] = []
-    updates: list[SeenState] = []
-
-    def remember(seen: dict[str, SeenState], kind: str, key: str, state: str, number: int | None) -> None:
+    def remember(
+        self, seen: dict[str, SeenState], kind: str, key: str, state: str, number: int | None
+    ) -> None:
         row = seen.get(key)
         if row is None:
-            new_states.append(
-                SeenState(account=account, kind=kind, reverb_id=key, state=state, number=number)
+            self.new_states.append(
+                SeenState(account=self.account, kind=kind, reverb_id=key, state=state, number=number)
             )
         elif (row.state, row.number) != (state, number):
             row.state, row.number = state, number
-            updates.append(row)
+            self.updates.append(row)
 
-    with transaction.atomic():
-        # One watcher per account at a time: the next one waits here, then reads what this one saw.
-        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
-        first = not cursor.state
-        since = None if first else cursor.state
-        started = timezone.now()
-        # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
-        sent = dict(
-            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
-        )
-        seen = _seen(account, "order")
-        for order in changed(Order).select_related("listing"):
+    def orders(self) -> None:
+        """A new order applies Reverb's sale to the stock; paid and shipped orders raise their events."""
+        from listings.models import Listing
+        from orders.models import Order
+
+        from . import services
+
+        seen = _seen(self.account, "order")
+        for order in self.changed(Order).select_related("listing"):
             before = seen.get(order.reverb_id)
             data = {
                 "order_number": order.order_number,
@@ -374,9 +372,9 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 "listing_id": order.product_id,
                 "web_url": order.web_url,
             }
-            new = not first and before is None and order.status not in ("cancelled", "unpaid")
+            new = not self.first and before is None and order.status not in ("cancelled", "unpaid")
             listing = order.listing or (
-                Listing.objects.filter(account=account, reverb_id=order.product_id).first()
+                Listing.objects.filter(account=self.account, reverb_id=order.product_id).first()
                 if new and order.product_id
                 else None
             )  # the order may have landed before the sync linked it to its listing
@@ -384,35 +382,38 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 services.apply_reverb_sale(
                     listing, order.quantity, order.order_number, order.remote_created_at
                 )
-                bump("sales")
+                self.bump("sales")
             old = before.state if before is not None else ""
-            if not first and order.status != old:
+            if not self.first and order.status != old:
                 if order.status in PAID_STATUSES and old not in PAID_STATUSES:
-                    emit(Event.ORDER_PAID, account, data)
-                    bump(Event.ORDER_PAID)
+                    self.raise_event(Event.ORDER_PAID, data)
                 if order.status in SHIPPED_STATUSES and old not in SHIPPED_STATUSES:
-                    emit(Event.ORDER_SHIPPED, account, data)
-                    bump(Event.ORDER_SHIPPED)
-            remember(seen, "order", order.reverb_id, order.status, order.quantity)
+                    self.raise_event(Event.ORDER_SHIPPED, data)
+            self.remember(seen, "order", order.reverb_id, order.status, order.quantity)
 
-        seen = _seen(account, "refund")
-        for refund in changed(RefundRequest):
+    def refunds(self) -> None:
+        from refunds.models import RefundRequest
+
+        seen = _seen(self.account, "refund")
+        for refund in self.changed(RefundRequest):
             before = seen.get(refund.reverb_id)
-            if not first and refund.state == "approved" and (before is None or before.state != "approved"):
-                emit(
-                    Event.REFUND_APPROVED,
-                    account,
-                    {
-                        "refund_request_id": refund.reverb_id,
-                        "order_number": refund.order_number,
-                        "state": refund.state,
-                    },
-                )
-                bump(Event.REFUND_APPROVED)
-            remember(seen, "refund", refund.reverb_id, refund.state, None)
+            if (
+                not self.first
+                and refund.state == "approved"
+                and (before is None or before.state != "approved")
+            ):
+                data = {"refund_request_id": refund.reverb_id, "order_number": refund.order_number}
+                self.raise_event(Event.REFUND_APPROVED, {**data, "state": refund.state})
+            self.remember(seen, "refund", refund.reverb_id, refund.state, None)
 
-        seen = _seen(account, "listing")
-        for listing in changed(Listing).only("reverb_id", "sku", "state", "inventory", "web_url", "title"):
+    def listings(self, sent: dict[str, int | None]) -> None:
+        """Sold out, ended; a stock change that is not what we last sent (`sent`: per Reverb id)."""
+        from listings.models import Listing
+
+        seen = _seen(self.account, "listing")
+        for listing in self.changed(Listing).only(
+            "reverb_id", "sku", "state", "inventory", "web_url", "title"
+        ):
             before = seen.get(listing.reverb_id)
             data = {
                 "listing_id": listing.reverb_id,
@@ -421,22 +422,38 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 "inventory": listing.inventory,
                 "web_url": listing.web_url,
             }
-            if not first and before is not None:
+            if not self.first and before is not None:
                 if listing.state != before.state:
                     if listing.state in SOLD_OUT_STATES:
-                        emit(Event.LISTING_SOLD_OUT, account, data)
-                        bump(Event.LISTING_SOLD_OUT)
+                        self.raise_event(Event.LISTING_SOLD_OUT, data)
                     elif listing.state == "ended":
-                        emit(Event.LISTING_ENDED, account, data)
-                        bump(Event.LISTING_ENDED)
+                        self.raise_event(Event.LISTING_ENDED, data)
                 if listing.inventory != before.number and listing.inventory != sent.get(listing.reverb_id):
-                    emit(Event.STOCK_CHANGED, account, {**data, "previous_inventory": before.number})
-                    bump(Event.STOCK_CHANGED)
-            remember(seen, "listing", listing.reverb_id, listing.state, listing.inventory)
+                    self.raise_event(Event.STOCK_CHANGED, {**data, "previous_inventory": before.number})
+            self.remember(seen, "listing", listing.reverb_id, listing.state, listing.inventory)
 
-        SeenState.objects.bulk_create(new_states, batch_size=500)
-        SeenState.objects.bulk_update(updates, ["state", "number"], batch_size=500)
+    def save(self) -> None:
+        SeenState.objects.bulk_create(self.new_states, batch_size=500)
+        SeenState.objects.bulk_update(self.updates, ["state", "number"], batch_size=500)
+
+
+def watch(account: ReverbAccount) -> dict[str, int]:
+    """Compare the account's mirror with what was last seen; raise events and apply Reverb's sales."""
+    cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
+    with transaction.atomic():
+        # One watcher per account at a time: the next one waits here, then reads what this one saw.
+        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
+        look = _Watch(account, cursor.state or None)
+        started = timezone.now()
+        # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
+        sent = dict(
+            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
+        )
+        look.orders()
+        look.refunds()
+        look.listings(sent)
+        look.save()
         # Rows synced while this ran are looked at again next time (a second look changes nothing).
         cursor.state = started.isoformat()
         cursor.save(update_fields=["state"])
-    return counts
+    return look.counts
