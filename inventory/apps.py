@@ -10,7 +10,8 @@ class InventoryConfig(AppConfig):
         from backoffice.sync.reconcile import register_page_checker
         from refunds.signals import return_approved
 
-        from . import drift, returns
+        from . import contributions, drift, returns
 
         register_page_checker("listings", drift.stock_drift)
+        contributions.add_all()
         return_approved.connect(returns.on_return_approved, dispatch_uid="inventory.restock_returned")
