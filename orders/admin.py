@@ -66,13 +66,20 @@ class OrderAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
-    own_link_fields = ("shop_sku", "bundle_orders", "payments_table", "payments_link", "feedback_link")
+    own_link_fields = (
+        (10, "shop_sku"),
+        (20, "bundle_orders"),
+        (30, "payments_table"),
+        (50, "payments_link"),
+        (60, "feedback_link"),
+    )
     actions = ["resync_from_reverb", "ship_selected", "export_csv"]
 
     @property
     def link_fields(self) -> tuple[Any, ...]:  # type: ignore[override]
-        """Orders' own links, then those the apps above add (refund requests, payout lines: ORDER_LINKS)."""
-        return (*self.own_link_fields, *ORDER_LINKS)
+        """Orders' own links and those the apps above add (refunds, payout lines: ORDER_LINKS), by rank."""
+        ranked = [*self.own_link_fields, *((link.rank, link.field) for link in ORDER_LINKS)]
+        return tuple(field for _, field in sorted(ranked, key=lambda r: r[0]))
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view

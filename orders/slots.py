@@ -49,6 +49,15 @@ class OrderAction:
 
 
 @dataclass(frozen=True)
+class OrderLink:
+    """A line of the order's "Links" on its change form: an admin display callable (order) -> html; `rank`
+    places it among orders' own (10 shop SKU, 20 bundle, 30 payments table, 50 payments, 60 feedback)."""
+
+    rank: int
+    field: Callable[[Any], SafeString | str]
+
+
+@dataclass(frozen=True)
 class CsvColumns:
     """Columns an app adds at the end of THE orders CSV: annotations on the orders queryset (one query in
     all), then (annotation, header, cell formatter or None) in order."""
@@ -61,7 +70,7 @@ class CsvColumns:
 ORDER_TIMELINE: Slot[Callable[[Any], TimelinePart]] = Slot("order timeline")
 # The order page's actions (the workbench's buttons).
 ORDER_ACTIONS: Slot[OrderAction] = Slot("order actions")
-# The order's change form, "Links": admin display callables (order) -> html, after orders' own.
-ORDER_LINKS: Slot[Callable[[Any], SafeString | str]] = Slot("order links")
+# The order's change form, "Links".
+ORDER_LINKS: Slot[OrderLink] = Slot("order links")
 # THE orders CSV's columns after orders' own.
 ORDER_CSV_COLUMNS: Slot[CsvColumns] = Slot("orders CSV columns")

@@ -13,7 +13,15 @@ from backoffice.admin.links import EMPTY
 from backoffice.admin.mirror import related_changelist_link
 from orders.exports import money_cell
 from orders.models import Order
-from orders.slots import ORDER_CSV_COLUMNS, ORDER_LINKS, ORDER_TIMELINE, CsvColumns, Event, TimelinePart
+from orders.slots import (
+    ORDER_CSV_COLUMNS,
+    ORDER_LINKS,
+    ORDER_TIMELINE,
+    CsvColumns,
+    Event,
+    OrderLink,
+    TimelinePart,
+)
 
 from .models import PayoutLineItem
 
@@ -45,7 +53,7 @@ def csv_annotations() -> dict[str, Any]:
 
 def add_all() -> None:
     ORDER_TIMELINE.add(order_timeline, key="payouts")
-    ORDER_LINKS.add(payout_lines_link, key="payouts")
+    ORDER_LINKS.add(OrderLink(70, payout_lines_link), key="payouts")
     ORDER_CSV_COLUMNS.add(
         CsvColumns(
             csv_annotations,

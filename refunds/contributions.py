@@ -10,7 +10,15 @@ from django.utils.safestring import SafeString
 from backoffice.admin.links import EMPTY
 from backoffice.admin.mirror import related_changelist_link
 from orders.models import Order
-from orders.slots import ORDER_ACTIONS, ORDER_LINKS, ORDER_TIMELINE, Event, OrderAction, TimelinePart
+from orders.slots import (
+    ORDER_ACTIONS,
+    ORDER_LINKS,
+    ORDER_TIMELINE,
+    Event,
+    OrderAction,
+    OrderLink,
+    TimelinePart,
+)
 
 from .models import RefundRequest
 
@@ -47,4 +55,4 @@ def add_all() -> None:
         ),
         key="refunds.refund",
     )
-    ORDER_LINKS.add(refunds_link, key="refunds")
+    ORDER_LINKS.add(OrderLink(40, refunds_link), key="refunds")
