@@ -1,12 +1,13 @@
-"""One clock: what is overdue, what falls due today and what is at risk, per queue with a deadline. The
-dashboard, the shipping queue, the order page, the inbox, the digest and the alerts all ask here.
+"""The queues with a deadline, on the one clock (backoffice/clock.py, backoffice/deadlines.py): what is
+overdue, what falls due today and what is at risk per queue. The dashboard, the inbox, the digest and the
+alerts ask here; the shipping queue and the order page ask the core's clock directly (orders is below us).
 
 - A row's state is `deadlines.due_state` (overdue: the deadline has passed; due today: it passes before
-  midnight in the shop's time zone; later). `state_of` applies it to a row of any queue.
+  midnight in the shop's time zone; later). `clock.state_of` applies it to a row of any queue.
 - A queue's rows are `rows(key)`: the same querysets the pages list (orders awaiting shipment, refund
   requests awaiting an answer, offers awaiting the shop), each with its deadline column.
-- Counts are `overdue_q` / `due_today_q` on those rows: a fixed number of queries whatever the number of
-  rows or accounts (the accounts once, then one aggregate per queue)."""
+- Counts are `clock.overdue_q` / `clock.due_today_q` on those rows: a fixed number of queries whatever the
+  number of rows or accounts (the accounts once, then one aggregate per queue)."""
 
 from __future__ import annotations
 

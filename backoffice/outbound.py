@@ -34,7 +34,9 @@ def check_url(url: str, what: str = "URL") -> str:
     only, unless OUTBOUND_ALLOW_PRIVATE). `what` names the URL in the refusal ("feed", "chat webhook")."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise OutboundError(f"Only http and https {what} URLs are fetched, not {parts.scheme or 'no scheme'}.")
+        raise OutboundError(
+            f"Only http and https {what} URLs are fetched, not {parts.scheme or 'no scheme'}."
+        )
     if not parts.hostname:
         raise OutboundError(f"The {what} URL has no host.")
     try:
