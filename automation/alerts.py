@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -29,15 +28,15 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice import clock, deadlines, outbound
 from backoffice.models import ReverbAccount
 from backoffice.people import people_of
 from backoffice.templatetags.shop_time import shop_time
-from inventory.feeds import FeedError
 from messaging.models import Conversation, Negotiation, offers_awaiting_shop
 from orders.models import Order
 from refunds.models import RefundRequest, awaiting_shop
 
-from . import deadlines, queues
+from . import queues
 from .models import Alert, AlertKind, AlertSubscription, AutomationSettings
 
 log = logging.getLogger(__name__)
@@ -177,13 +176,13 @@ def raise_for(model: type[models.Model], account: ReverbAccount, keys: list[str]
 
 
 def raise_deadlines(now: datetime | None = None) -> int:
-    """Orders awaiting shipment whose ship-by is at risk (queues.at_risk_q: within ALERT_DEADLINE_HOURS,
+    """Orders awaiting shipment whose ship-by is at risk (clock.at_risk_q: within ALERT_DEADLINE_HOURS,
     not passed more than a day ago): one alert per order and deadline, in the queues' words (overdue, due
     today) and the shop's time."""
     now = now or timezone.now()
     window = timedelta(hours=settings.ALERT_DEADLINE_HOURS)
     made = 0
-    due = queues.rows("ship").filter(queues.at_risk_q("ship_by", now, window, RECENT), account__enabled=True)
+    due = queues.rows("ship").filter(clock.at_risk_q("ship_by", now, window, RECENT), account__enabled=True)
     for account in ReverbAccount.objects.filter(pk__in=due.values("account_id")):
         rows = due.filter(account=account)
         events = [
@@ -191,7 +190,7 @@ def raise_deadlines(now: datetime | None = None) -> int:
                 AlertKind.DEADLINE,
                 f"{o.order_number}:{o.ship_by.isoformat()}",
                 f"Order {o.order_number} to {o.buyer_name or 'a buyer'} "
-                f"{DEADLINE_WORDS.get(queues.state_of(o.ship_by, account, now) or '', 'must ship')} by "
+                f"{DEADLINE_WORDS.get(clock.state_of(o.ship_by, account, now) or '', 'must ship')} by "
                 f"{shop_time(o.ship_by, account, now)}",
                 reverse("admin:orders_order_change", args=[o.pk]),
             )
@@ -297,7 +296,7 @@ def _send_chats(ids: list[int], now: datetime, wait: timedelta) -> int:
             continue
         try:
             post_chat(setting.chat_webhook_url, _body(alerts))
-        except (requests.RequestException, ValueError, FeedError) as exc:
+        except (requests.RequestException, ValueError, outbound.OutboundError) as exc:
             log.warning("chat alerts of account %s not sent: %s", account_id, exc)
             _unclaim(alerts, exc)
             continue
@@ -307,14 +306,8 @@ def _send_chats(ids: list[int], now: datetime, wait: timedelta) -> int:
 
 
 def post_chat(url: str, text: str) -> None:
-    """POST {"text": text} to an incoming webhook through the outbound session feeds use: the address
-    checked once and pinned (no private addresses unless allowed), no redirects."""
-    from inventory.feeds import check_url, pinned_session  # the one outbound HTTP helper so far
-
-    address = check_url(url)
-    host = urlsplit(url).netloc
-    response = pinned_session(url, address).post(
-        url, json={"text": text}, headers={"Host": host}, timeout=10, allow_redirects=False
-    )
-    if response.status_code >= 300:
-        raise ValueError(f"the chat webhook answered {response.status_code}")
+    """POST {"text": text} to an incoming webhook through backoffice/outbound.py: the address checked once
+    and pinned (no private addresses unless allowed), no redirects."""
+    with outbound.call("post", url, what="chat webhook", json={"text": text}, timeout=10) as response:
+        if response.status_code >= 300:
+            raise ValueError(f"the chat webhook answered {response.status_code}")

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from backoffice import deadlines
+from backoffice.clock import due_by_tonight_q, state_of
 from backoffice.models import ReverbAccount
 from backoffice.people import people_of
 from backoffice.templatetags.shop_time import shop_time
 
-from . import deadlines
 from .models import AutomationSettings
-from .queues import CLOCKS, Due, due_by_tonight_q, due_queues, rows, state_of
+from .queues import CLOCKS, Due, due_queues, rows
 
 ROWS_SHOWN = 20
 # A role's digest holds the queues it works on (not all it may view): who may act on each queue.

@@ -1,5 +1,8 @@
 """What automation adds to the core (from AutomationConfig.ready()): the one clock's deadlines in the inbox
-and its overdue / due-today queues on the dashboard, the clean-up of sent alerts, the demo's offer rule."""
+and its overdue / due-today queues on the dashboard, the clean-up of sent alerts, the demo's offer rule. What
+automation adds to the pages of the apps below it, from AutomationConfig.ready(): the price edit action and
+the margin box of the listings pages (listings/slots.py), the saved replies of the reply box and the margin of
+the offer page (messaging/slots.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +11,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.template.loader import render_to_string
 
 from backoffice.background.retention import PURGES, Purge
 from backoffice.demo import SEEDS
 from backoffice.pages import inbox
 from backoffice.pages.dashboard import QUEUES, Queue
+from listings.slots import LISTING_ACTIONS, LISTING_PAGE_PANELS
+from messaging.slots import OFFER_PAGE_PANELS, SAVED_REPLIES
 
 from .demo import setup_demo
 from .models import Alert
+from .price_edit import change_prices
 from .queues import due_queues, offers_with_expiry, state_of
+from .replies import for_conversation
+from .templatetags import margin
 
 
 def deadline_queues(user: Any, now: datetime) -> list[Queue]:
@@ -36,6 +45,14 @@ def old_alerts(now: datetime) -> QuerySet[Alert] | None:
     return Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=days))
 
 
+def listing_margin_box(context: Any, listing: Any) -> str:
+    return render_to_string("automation/margin_box.html", margin.listing_margin(listing))
+
+
+def offer_margin_box(context: Any, negotiation: Any) -> str:
+    return render_to_string("automation/margin_box.html", margin.offer_margin(negotiation))
+
+
 def plug_in() -> None:
     # The refund's answer-by; an offer's expiry, 48 h after it was made when Reverb sends none.
     inbox.DEADLINES.add(inbox.Deadline(lambda r: r.answer_by or r.respond_by, state_of), key="refund")
@@ -46,3 +63,7 @@ def plug_in() -> None:
     QUEUES.add(deadline_queues, key="automation")
     PURGES.add(Purge("alerts", old_alerts), key="alerts")
     SEEDS.add(setup_demo, key="automation")  # an offer rule in plan mode
+    LISTING_ACTIONS.add(change_prices, key="automation.change_prices")
+    LISTING_PAGE_PANELS.add(listing_margin_box, key="automation.margin")
+    SAVED_REPLIES.add(for_conversation, key="automation.saved_replies")
+    OFFER_PAGE_PANELS.add(offer_margin_box, key="automation.margin")

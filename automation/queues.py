@@ -1,28 +1,30 @@
-"""One clock: what is overdue, what falls due today and what is at risk, per queue with a deadline. The
-dashboard, the shipping queue, the order page, the inbox, the digest and the alerts all ask here.
+"""The queues with a deadline, on the one clock (backoffice/clock.py, backoffice/deadlines.py): what is
+overdue, what falls due today and what is at risk per queue. The dashboard, the inbox, the digest and the
+alerts ask here; the shipping queue and the order page ask the core's clock directly (orders is below us).
 
 - A row's state is `deadlines.due_state` (overdue: the deadline has passed; due today: it passes before
-  midnight in the shop's time zone; later). `state_of` applies it to a row of any queue.
+  midnight in the shop's time zone; later). `clock.state_of` applies it to a row of any queue.
 - A queue's rows are `rows(key)`: the same querysets the pages list (orders awaiting shipment, refund
   requests awaiting an answer, offers awaiting the shop), each with its deadline column.
-- Counts are `overdue_q` / `due_today_q` on those rows: a fixed number of queries whatever the number of
-  rows or accounts (the accounts once, then one aggregate per queue)."""
+- Counts are `clock.overdue_q` / `clock.due_today_q` on those rows: a fixed number of queries whatever the
+  number of rows or accounts (the accounts once, then one aggregate per queue)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from backoffice import deadlines
 from backoffice.access import accounts_of
+from backoffice.clock import due_today_q, overdue_q
+from backoffice.clock import state_of as state_of  # the inbox and the dashboard read the one clock here too
 from backoffice.models import ReverbAccount
-
-from . import deadlines
+from messaging.models import offers_with_expiry as offers_with_expiry  # (the inbox reads it here)
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,6 @@ class Due:
     @property
     def any(self) -> bool:
         return bool(self.overdue or self.today)
-
-
-def offers_with_expiry(qs: QuerySet) -> QuerySet:
-    """`expiry`: the offer's expires_at, else 48 h after it was made (deadlines.offer_expiry in SQL)."""
-    fallback = ExpressionWrapper(
-        F("remote_created_at") + deadlines.OFFER_FALLBACK_WINDOW, output_field=DateTimeField()
-    )
-    return qs.annotate(expiry=Coalesce("expires_at", fallback, output_field=DateTimeField()))
 
 
 def _ship_rows() -> QuerySet:
@@ -92,34 +86,6 @@ CLOCKS = {
 def rows(key: str) -> QuerySet:
     """The rows of queue `key` (every shop: callers scope them), with its deadline column."""
     return CLOCKS[key].rows()
-
-
-def state_of(deadline: datetime | None, account: ReverbAccount, now: datetime | None = None) -> str | None:
-    """deadlines.OVERDUE, TODAY or LATER for a deadline of `account` (None without one)."""
-    return deadlines.due_state(deadline, now or timezone.now(), deadlines.zone(account.time_zone))
-
-
-def overdue_q(column: str, now: datetime) -> Q:
-    return Q(**{f"{column}__lt": now})
-
-
-def due_today_q(column: str, now: datetime, accounts: Iterable[ReverbAccount]) -> Q:
-    """Not overdue and due before midnight in each row's shop (nothing without accounts)."""
-    today = Q(pk=None)
-    for account in accounts:
-        end = deadlines.end_of_today(now, deadlines.zone(account.time_zone))
-        today |= Q(account_id=account.pk, **{f"{column}__lt": end})
-    return Q(**{f"{column}__gte": now}) & today
-
-
-def due_by_tonight_q(column: str, now: datetime, accounts: Iterable[ReverbAccount]) -> Q:
-    """Overdue or due today: what the digest lists."""
-    return overdue_q(column, now) | due_today_q(column, now, accounts)
-
-
-def at_risk_q(column: str, now: datetime, window: timedelta, recent: timedelta) -> Q:
-    """Passes within `window` from now (and did not pass more than `recent` ago): what an alert tells."""
-    return Q(**{f"{column}__lte": now + window, f"{column}__gte": now - recent})
 
 
 def _counts(qs: QuerySet, column: str, now: datetime, accounts: list[ReverbAccount]) -> tuple[int, int]:

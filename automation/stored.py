@@ -10,9 +10,9 @@ from typing import Any
 
 from django.db.models import F
 
+from backoffice import deadlines
 from backoffice.models import ReverbAccount
 
-from . import deadlines
 from .models import Holiday
 
 

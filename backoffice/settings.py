@@ -151,7 +151,11 @@ SPECTACULAR_SETTINGS = {
 # CSV stock feeds fetched from a URL (inventory/feeds.py): caps, and whether private addresses may be used.
 INVENTORY_FEED_MAX_BYTES = env.int("INVENTORY_FEED_MAX_BYTES", default=5_000_000)
 INVENTORY_FEED_TIMEOUT = env.float("INVENTORY_FEED_TIMEOUT", default=20.0)
-INVENTORY_FEED_ALLOW_PRIVATE = env.bool("INVENTORY_FEED_ALLOW_PRIVATE", default=False)
+# Outbound calls (backoffice/outbound.py: feeds, event deliveries, chat webhooks) to private or loopback
+# addresses; INVENTORY_FEED_ALLOW_PRIVATE is its earlier name, still read.
+OUTBOUND_ALLOW_PRIVATE = env.bool(
+    "OUTBOUND_ALLOW_PRIVATE", default=env.bool("INVENTORY_FEED_ALLOW_PRIVATE", default=False)
+)
 # Outbound events kept undelivered while their receiver is down, in days (0: until delivered).
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=14)
 

@@ -8,7 +8,10 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from backoffice.sync.reconcile import register_page_checker
+        from refunds.signals import return_approved
 
-        from . import drift
+        from . import drift, plugins, returns
 
         register_page_checker("listings", drift.stock_drift)
+        plugins.plug_in()
+        return_approved.connect(returns.on_return_approved, dispatch_uid="inventory.restock_returned")

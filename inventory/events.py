@@ -48,6 +48,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backoffice import outbound
 from backoffice.models import ReverbAccount
 from backoffice.people import emails_of
 
@@ -124,8 +125,9 @@ class Answer:
     refused: bool = False
 
 
-def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Session) -> Answer:
-    """One signed POST of `delivery`; never raises for the receiver's sake."""
+def post(delivery: EventDelivery, endpoint: EventEndpoint) -> Answer:
+    """One signed POST of `delivery` through backoffice/outbound.py (a private address is refused unless
+    allowed, the address pinned, no redirects); never raises for the receiver's sake."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = int(time.time())
     headers = {
@@ -139,14 +141,20 @@ def post(delivery: EventDelivery, endpoint: EventEndpoint, session: requests.Ses
     try:
         # Streamed: a 2xx body is never read, an error's only its first 300 bytes (a receiver's answer
         # cannot make the send outlast the endpoint's lease by its size).
-        with session.post(
-            endpoint.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+        with outbound.call(
+            "post",
+            endpoint.url,
+            what="event endpoint",
+            data=body,
+            headers=headers,
+            timeout=TIMEOUT,
+            stream=True,
         ) as response:
             code = response.status_code
             if 200 <= code < 300:
                 return Answer(code)
             text = response.raw.read(300, decode_content=True).decode(errors="replace")
-    except requests.RequestException as exc:
+    except (requests.RequestException, outbound.OutboundError) as exc:
         return Answer(None, f"{type(exc).__name__}: {exc}"[:1000])
     return Answer(code, f"HTTP {code}: {text}", refused=code < 500 and code not in (408, 429))
 
@@ -250,9 +258,7 @@ def expire_old() -> int:
     return old.update(status=Status.FAILED, next_try_at=None, last_error=f"Not delivered within {days} days.")
 
 
-def deliver_endpoint(
-    endpoint_id: int, token: str, session: requests.Session, budget: int, until: float
-) -> int:
+def deliver_endpoint(endpoint_id: int, token: str, budget: int, until: float) -> int:
     """Send the claimed endpoint's due deliveries oldest first; stop at the first failure (the later ones
     wait for it). Returns how many were delivered."""
     delivered = 0
@@ -267,7 +273,7 @@ def deliver_endpoint(
             break
         if not renew(endpoint_id, token):  # lost the lease (expired, or a person disabled it)
             break
-        answer = post(head, head.endpoint, session)
+        answer = post(head, head.endpoint)
         if not EventEndpoint.objects.filter(pk=endpoint_id, lease_token=token).exists():
             break  # the send outlasted the lease and another worker took over: it records, not us
         if not record(head, head.endpoint, answer):
@@ -288,17 +294,16 @@ def deliver_due(limit: int = 200, seconds: float = RUN_SECONDS) -> int:
         .values_list("pk", flat=True)
     )
     delivered = 0
-    with requests.Session() as session:
-        for endpoint_id in endpoint_ids:
-            if delivered >= limit or time.monotonic() >= until:
-                break
-            token = claim(endpoint_id)
-            if token is None:
-                continue  # another worker is sending this endpoint's queue
-            try:
-                delivered += deliver_endpoint(endpoint_id, token, session, limit - delivered, until)
-            finally:
-                release(endpoint_id, token)
+    for endpoint_id in endpoint_ids:
+        if delivered >= limit or time.monotonic() >= until:
+            break
+        token = claim(endpoint_id)
+        if token is None:
+            continue  # another worker is sending this endpoint's queue
+        try:
+            delivered += deliver_endpoint(endpoint_id, token, limit - delivered, until)
+        finally:
+            release(endpoint_id, token)
     return delivered
 
 
@@ -317,49 +322,47 @@ def _seen(account: ReverbAccount, kind: str) -> dict[str, SeenState]:
     return {s.reverb_id: s for s in SeenState.objects.filter(account=account, kind=kind)}
 
 
-def watch(account: ReverbAccount) -> dict[str, int]:
-    """Compare the account's mirror with what was last seen; raise events and apply Reverb's sales."""
-    from listings.models import Listing
-    from orders.models import Order
-    from refunds.models import RefundRequest
+class _Watch:
+    """One look at an account's mirror: the rows synced since the last look, compared with what was seen."""
 
-    from . import services
+    def __init__(self, account: ReverbAccount, since: str | None) -> None:
+        self.account, self.since, self.first = account, since, since is None
+        self.counts: dict[str, int] = {}
+        self.new_states: list[SeenState] = []
+        self.updates: list[SeenState] = []
 
-    counts: dict[str, int] = {}
-    cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
+    def changed(self, model: Any) -> Any:
+        rows = model.objects.filter(account=self.account)
+        return rows.filter(last_synced_at__gte=self.since) if self.since else rows
 
-    def changed(model: Any) -> Any:
-        rows = model.objects.filter(account=account)
-        return rows.filter(last_synced_at__gte=since) if since else rows
+    def raise_event(self, event: str, data: dict[str, Any]) -> None:
+        emit(event, self.account, data)
+        self.bump(event)
 
-    def bump(name: str) -> None:
-        counts[name] = counts.get(name, 0) + 1
+    def bump(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
 
-    new_states: list[SeenState] = []
-    updates: list[SeenState] = []
-
-    def remember(seen: dict[str, SeenState], kind: str, key: str, state: str, number: int | None) -> None:
+    def remember(
+        self, seen: dict[str, SeenState], kind: str, key: str, state: str, number: int | None
+    ) -> None:
         row = seen.get(key)
         if row is None:
-            new_states.append(
-                SeenState(account=account, kind=kind, reverb_id=key, state=state, number=number)
+            self.new_states.append(
+                SeenState(account=self.account, kind=kind, reverb_id=key, state=state, number=number)
             )
         elif (row.state, row.number) != (state, number):
             row.state, row.number = state, number
-            updates.append(row)
+            self.updates.append(row)
 
-    with transaction.atomic():
-        # One watcher per account at a time: the next one waits here, then reads what this one saw.
-        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
-        first = not cursor.state
-        since = None if first else cursor.state
-        started = timezone.now()
-        # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
-        sent = dict(
-            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
-        )
-        seen = _seen(account, "order")
-        for order in changed(Order).select_related("listing"):
+    def orders(self) -> None:
+        """A new order applies Reverb's sale to the stock; paid and shipped orders raise their events."""
+        from listings.models import Listing
+        from orders.models import Order
+
+        from . import services
+
+        seen = _seen(self.account, "order")
+        for order in self.changed(Order).select_related("listing"):
             before = seen.get(order.reverb_id)
             data = {
                 "order_number": order.order_number,
@@ -369,9 +372,9 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 "listing_id": order.product_id,
                 "web_url": order.web_url,
             }
-            new = not first and before is None and order.status not in ("cancelled", "unpaid")
+            new = not self.first and before is None and order.status not in ("cancelled", "unpaid")
             listing = order.listing or (
-                Listing.objects.filter(account=account, reverb_id=order.product_id).first()
+                Listing.objects.filter(account=self.account, reverb_id=order.product_id).first()
                 if new and order.product_id
                 else None
             )  # the order may have landed before the sync linked it to its listing
@@ -379,35 +382,38 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 services.apply_reverb_sale(
                     listing, order.quantity, order.order_number, order.remote_created_at
                 )
-                bump("sales")
+                self.bump("sales")
             old = before.state if before is not None else ""
-            if not first and order.status != old:
+            if not self.first and order.status != old:
                 if order.status in PAID_STATUSES and old not in PAID_STATUSES:
-                    emit(Event.ORDER_PAID, account, data)
-                    bump(Event.ORDER_PAID)
+                    self.raise_event(Event.ORDER_PAID, data)
                 if order.status in SHIPPED_STATUSES and old not in SHIPPED_STATUSES:
-                    emit(Event.ORDER_SHIPPED, account, data)
-                    bump(Event.ORDER_SHIPPED)
-            remember(seen, "order", order.reverb_id, order.status, order.quantity)
+                    self.raise_event(Event.ORDER_SHIPPED, data)
+            self.remember(seen, "order", order.reverb_id, order.status, order.quantity)
 
-        seen = _seen(account, "refund")
-        for refund in changed(RefundRequest):
+    def refunds(self) -> None:
+        from refunds.models import RefundRequest
+
+        seen = _seen(self.account, "refund")
+        for refund in self.changed(RefundRequest):
             before = seen.get(refund.reverb_id)
-            if not first and refund.state == "approved" and (before is None or before.state != "approved"):
-                emit(
-                    Event.REFUND_APPROVED,
-                    account,
-                    {
-                        "refund_request_id": refund.reverb_id,
-                        "order_number": refund.order_number,
-                        "state": refund.state,
-                    },
-                )
-                bump(Event.REFUND_APPROVED)
-            remember(seen, "refund", refund.reverb_id, refund.state, None)
+            if (
+                not self.first
+                and refund.state == "approved"
+                and (before is None or before.state != "approved")
+            ):
+                data = {"refund_request_id": refund.reverb_id, "order_number": refund.order_number}
+                self.raise_event(Event.REFUND_APPROVED, {**data, "state": refund.state})
+            self.remember(seen, "refund", refund.reverb_id, refund.state, None)
 
-        seen = _seen(account, "listing")
-        for listing in changed(Listing).only("reverb_id", "sku", "state", "inventory", "web_url", "title"):
+    def listings(self, sent: dict[str, int | None]) -> None:
+        """Sold out, ended; a stock change that is not what we last sent (`sent`: per Reverb id)."""
+        from listings.models import Listing
+
+        seen = _seen(self.account, "listing")
+        for listing in self.changed(Listing).only(
+            "reverb_id", "sku", "state", "inventory", "web_url", "title"
+        ):
             before = seen.get(listing.reverb_id)
             data = {
                 "listing_id": listing.reverb_id,
@@ -416,22 +422,38 @@ def watch(account: ReverbAccount) -> dict[str, int]:
                 "inventory": listing.inventory,
                 "web_url": listing.web_url,
             }
-            if not first and before is not None:
+            if not self.first and before is not None:
                 if listing.state != before.state:
                     if listing.state in SOLD_OUT_STATES:
-                        emit(Event.LISTING_SOLD_OUT, account, data)
-                        bump(Event.LISTING_SOLD_OUT)
+                        self.raise_event(Event.LISTING_SOLD_OUT, data)
                     elif listing.state == "ended":
-                        emit(Event.LISTING_ENDED, account, data)
-                        bump(Event.LISTING_ENDED)
+                        self.raise_event(Event.LISTING_ENDED, data)
                 if listing.inventory != before.number and listing.inventory != sent.get(listing.reverb_id):
-                    emit(Event.STOCK_CHANGED, account, {**data, "previous_inventory": before.number})
-                    bump(Event.STOCK_CHANGED)
-            remember(seen, "listing", listing.reverb_id, listing.state, listing.inventory)
+                    self.raise_event(Event.STOCK_CHANGED, {**data, "previous_inventory": before.number})
+            self.remember(seen, "listing", listing.reverb_id, listing.state, listing.inventory)
 
-        SeenState.objects.bulk_create(new_states, batch_size=500)
-        SeenState.objects.bulk_update(updates, ["state", "number"], batch_size=500)
+    def save(self) -> None:
+        SeenState.objects.bulk_create(self.new_states, batch_size=500)
+        SeenState.objects.bulk_update(self.updates, ["state", "number"], batch_size=500)
+
+
+def watch(account: ReverbAccount) -> dict[str, int]:
+    """Compare the account's mirror with what was last seen; raise events and apply Reverb's sales."""
+    cursor, _ = SeenState.objects.get_or_create(account=account, kind="_cursor", reverb_id="watch")
+    with transaction.atomic():
+        # One watcher per account at a time: the next one waits here, then reads what this one saw.
+        cursor = SeenState.objects.select_for_update().get(pk=cursor.pk)
+        look = _Watch(account, cursor.state or None)
+        started = timezone.now()
+        # What we last sent, read before Reverb's sales are applied: a sale is a change on Reverb too.
+        sent = dict(
+            StockIntent.objects.filter(account=account).values_list("listing__reverb_id", "sent_quantity")
+        )
+        look.orders()
+        look.refunds()
+        look.listings(sent)
+        look.save()
         # Rows synced while this ran are looked at again next time (a second look changes nothing).
         cursor.state = started.isoformat()
         cursor.save(update_fields=["state"])
-    return counts
+    return look.counts

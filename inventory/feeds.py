@@ -1,29 +1,25 @@
 """CSV stock feeds: `sku,quantity` rows (a header row names the columns), uploaded or fetched from a URL.
 
-Fetching is careful because the URL is typed by a person: http/https only; the host is resolved once and
-its every address must be public (no loopback, private, link-local or reserved addresses) unless
-INVENTORY_FEED_ALLOW_PRIVATE; the connection goes to the checked address and no other (`PinnedAdapter`:
-no second resolution for a rebinding DNS to answer differently; the Host header, TLS SNI and certificate
-check still use the URL's host); no proxy, no redirects, a time cap (INVENTORY_FEED_TIMEOUT) and a size
-cap (INVENTORY_FEED_MAX_BYTES). Each failure is a clear sentence in `StockFeed.last_error`. A bad row
-never stops the good ones: they are applied and the bad ones reported with their line numbers.
+Fetching goes through backoffice/outbound.py (the one outbound helper: http/https only, public addresses
+unless OUTBOUND_ALLOW_PRIVATE, the checked address pinned, no proxy, no redirects) with a time cap
+(INVENTORY_FEED_TIMEOUT) and a size cap (INVENTORY_FEED_MAX_BYTES). Each failure is a clear sentence in
+`StockFeed.last_error`. A bad row never stops the good ones: they are applied and the bad ones reported with
+their line numbers.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
+
+from backoffice import outbound
 
 from . import services
 from .models import Source, StockFeed
@@ -103,85 +99,13 @@ def apply(feed: StockFeed, text: str, *, source_detail: str = "") -> FeedReport:
     return report
 
 
-def check_url(url: str) -> str:
-    """The one address the feed is fetched from: the URL's host resolved once, every address it has
-    checked (public only, unless INVENTORY_FEED_ALLOW_PRIVATE). `fetch` connects to this address and no
-    other, so a name that resolves differently a moment later (DNS rebinding) cannot lead it elsewhere."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise FeedError(f"Only http and https feed URLs are fetched, not {parts.scheme or 'no scheme'}.")
-    if not parts.hostname:
-        raise FeedError("The feed URL has no host.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise FeedError(f"The feed URL has a bad port: {exc}.") from exc
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FeedError(f"The feed host {parts.hostname} could not be resolved: {exc}.") from exc
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses:
-        raise FeedError(f"The feed host {parts.hostname} has no address.")
-    if not getattr(settings, "INVENTORY_FEED_ALLOW_PRIVATE", False):
-        for address in addresses:
-            if not address.is_global or address.is_multicast:
-                raise FeedError(
-                    f"The feed host {parts.hostname} is at a private or loopback address ({address}); "
-                    "fetching such addresses needs INVENTORY_FEED_ALLOW_PRIVATE."
-                )
-    return str(addresses[0])
-
-
-class PinnedAdapter(HTTPAdapter):
-    """Connects to `address` (the checked one) whatever the URL's host resolves to now, while the request
-    still names the host: the Host header is set by `fetch`, and TLS sends the host as SNI and checks the
-    certificate against it (`server_hostname`, `assert_hostname`)."""
-
-    def __init__(self, hostname: str, address: str) -> None:
-        self.hostname, self.address = hostname, address
-        super().__init__(max_retries=0)
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        host_params["host"] = self.address
-        if host_params.get("scheme") == "https":
-            pool_kwargs["server_hostname"] = self.hostname
-            pool_kwargs["assert_hostname"] = self.hostname
-        return host_params, pool_kwargs
-
-
-def pinned_session(url: str, address: str) -> requests.Session:
-    """A session that sends `url`'s requests to `address` only, ignoring proxy settings (a proxy would
-    resolve the name again)."""
-    session = requests.Session()
-    session.trust_env = False
-    parts = urlsplit(url)
-    adapter = PinnedAdapter(parts.hostname or "", address)
-    session.mount(f"{parts.scheme}://", adapter)
-    return session
-
-
 def fetch(url: str) -> str:
     """The feed's text, within the caps; FeedError with a clear sentence otherwise."""
-    address = check_url(url)
     limit = int(settings.INVENTORY_FEED_MAX_BYTES)
     timeout = float(settings.INVENTORY_FEED_TIMEOUT)
     started = time.monotonic()
-    host = urlsplit(url).netloc.rpartition("@")[2]  # the Host header: the URL's host[:port]
     try:
-        with (
-            pinned_session(url, address) as session,
-            session.get(
-                url,
-                headers={"Host": host},
-                stream=True,
-                timeout=(min(timeout, 10.0), timeout),
-                allow_redirects=False,
-            ) as r,
-        ):
+        with outbound.call("get", url, what="feed", stream=True, timeout=(min(timeout, 10.0), timeout)) as r:
             if 300 <= r.status_code < 400:
                 raise FeedError(f"The feed URL redirects (HTTP {r.status_code}); give the final URL.")
             if r.status_code != 200:
@@ -198,6 +122,8 @@ def fetch(url: str) -> str:
                     raise FeedError(f"The feed took longer than {timeout:g} s to download.")
                 chunks.append(chunk)
             encoding = r.encoding or "utf-8"
+    except outbound.OutboundError as exc:
+        raise FeedError(str(exc)) from exc
     except requests.Timeout as exc:
         raise FeedError(f"The feed URL did not answer within {timeout:g} s.") from exc
     except requests.RequestException as exc:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -232,10 +232,22 @@ def set_stock(
 ) -> SetResult:
     """Record the desired quantities of `rows` ({sku, quantity}); see the module docstring. A SKU given
     twice in one batch: the last row wins (like two calls)."""
+    result, wanted, forced = _read_rows(rows)
+    with transaction.atomic():  # one writer of the account's intents at a time: no lost update, no
+        lock_queue(account.pk)  # second create of a listing's first intent (unique violation)
+        batch = _StockBatch.open(account, wanted, forced, source=source, detail=detail)
+        for item in result.rows:
+            _take_row(batch, item)
+        batch.write()
+    return result
+
+
+def _read_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[SetResult, dict[str, int], set[str]]:
+    """Each row checked on its own: the result's rows, the quantity wanted per SKU (the last row of a SKU
+    wins) and the SKUs forced ("force": true: sent even if Reverb seems to have the quantity)."""
     result = SetResult()
     wanted: dict[str, int] = {}
-    forced: set[str] = set()  # rows with "force": true: sent even if Reverb seems to have the quantity
-    checked: list[tuple[RowResult, Any]] = []
+    forced: set[str] = set()
     for row in rows:
         sku = str(row.get("sku") or "").strip() if isinstance(row, Mapping) else ""
         quantity = parse_quantity(row.get("quantity")) if isinstance(row, Mapping) else None
@@ -248,105 +260,127 @@ def set_stock(
             item.status, item.error = "refused", f"quantity must be a whole number from 0 to {MAX_QUANTITY}"
         else:
             wanted[sku] = quantity
-        checked.append((item, row))
         result.rows.append(item)
-    with transaction.atomic():  # one writer of the account's intents at a time: no lost update, no
-        lock_queue(account.pk)  # second create of a listing's first intent (unique violation)
+    return result, wanted, forced
+
+
+@dataclass
+class _StockBatch:
+    """One set_stock call under the account's queue lock: what it read, and what it will write."""
+
+    account: ReverbAccount
+    source: str
+    detail: str
+    wanted: dict[str, int]
+    forced: set[str]
+    lookup: SkuLookup
+    intents: dict[int, StockIntent]
+    buffers: dict[int, buffer.Buffer]
+    now: datetime
+    log_rows: list[SyncLogEntry] = field(default_factory=list)
+    touched: dict[int, StockIntent] = field(default_factory=dict)
+    created: dict[int, StockIntent] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls, account: ReverbAccount, wanted: dict[str, int], forced: set[str], *, source: str, detail: str
+    ) -> _StockBatch:
         lookup = listings_by_sku(account, wanted)
-        found = lookup.found
-        now = timezone.now()
-        intents = {
-            i.listing_id: i
-            for i in StockIntent.objects.filter(listing_id__in=[x.pk for _, x in found.values()])
-        }
-        buffers = buffer.buffers_for(account, [x.pk for _, x in found.values()])
-        log_rows: list[SyncLogEntry] = []
-        touched: dict[int, StockIntent] = {}
-        created: dict[int, StockIntent] = {}
-        for item, _row in checked:
-            if item.status != "accepted":
-                log_rows.append(
-                    _entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail)
-                )
-                continue
-            hit = found.get(item.sku)
-            if hit is None:
-                item.status = "refused"
-                item.error = lookup.shared.get(item.sku, "unknown SKU: no listing of this account has it")
-                log_rows.append(
-                    _entry(account, IN, item.sku, "failed", item.error, source=source, detail=detail)
-                )
-                continue
-            reverb_sku, listing = hit
-            assert item.quantity is not None
-            held = buffers[listing.pk]
-            desired = held.apply(item.quantity)  # what Reverb is to have of what was reported
-            rule = editing.inventory_errors(listing.condition_uuid, desired)
-            if rule:
-                item.status, item.error = "refused", "; ".join(rule["inventory"])
-                if desired != item.quantity:
-                    item.error += f" ({desired} of the {item.quantity} reported, after the stock buffer)"
-                log_rows.append(
-                    _entry(
-                        account,
-                        IN,
-                        item.sku,
-                        "failed",
-                        item.error,
-                        listing=listing,
-                        source=source,
-                        detail=detail,
-                        quantity=desired,
-                        reported=item.quantity,
-                        field_errors=rule,
-                    )
-                )
-                continue
-            item.listing_id, item.reverb_sku = listing.reverb_id, reverb_sku
-            item.reverb_quantity = desired
-            if wanted[item.sku] != item.quantity:  # a later row of this batch has the same SKU
-                continue
-            intent = intents.get(listing.pk)
-            force = item.sku in forced
-            if (
-                intent is not None
-                and intent.quantity == desired
-                and intent.status != StockIntent.Status.FAILED
-                and not force
-            ):
-                item.queued = intent.status == StockIntent.Status.QUEUED
-                if intent.reported != item.quantity:  # (under a cap: a new report, the same for Reverb)
-                    intent.reported = item.quantity
-                    if listing.pk not in created:
-                        touched[listing.pk] = intent
-                continue  # nothing new to send
-            if intent is None:
-                intent = StockIntent(account=account, listing=listing, sku=reverb_sku, quantity=desired)
-                created[listing.pk] = intents[listing.pk] = intent
-            elif listing.pk not in created:  # (two shop SKUs of one listing in a batch: one new row)
-                touched[listing.pk] = intent
-            _want(intent, listing, desired, source, detail, now, force=force)
-            intent.reported = item.quantity
-            item.queued = intent.status == StockIntent.Status.QUEUED
-            log_rows.append(
-                _entry(
-                    account,
-                    IN,
-                    item.sku,
-                    "success",
-                    _received_text(item.quantity, desired, held)
-                    + (" queued" if item.queued else " (already on Reverb)"),
-                    listing=listing,
-                    source=source,
-                    detail=detail,
-                    quantity=desired,
-                    reported=item.quantity,
-                )
+        ids = [x.pk for _, x in lookup.found.values()]
+        intents = {i.listing_id: i for i in StockIntent.objects.filter(listing_id__in=ids)}
+        buffers = buffer.buffers_for(account, ids)
+        return cls(account, source, detail, wanted, forced, lookup, intents, buffers, timezone.now())
+
+    def log(self, item: RowResult, status: str, message: str, **extra: Any) -> None:
+        self.log_rows.append(
+            _entry(
+                self.account, IN, item.sku, status, message, source=self.source, detail=self.detail, **extra
             )
-        StockIntent.objects.bulk_create(created.values(), batch_size=500)
-        StockIntent.objects.bulk_update(touched.values(), WANT_FIELDS, batch_size=500)
-        SyncLogEntry.objects.bulk_create(log_rows, batch_size=500)
-    return result
+        )
+
+    def write(self) -> None:
+        StockIntent.objects.bulk_create(self.created.values(), batch_size=500)
+        StockIntent.objects.bulk_update(self.touched.values(), WANT_FIELDS, batch_size=500)
+        SyncLogEntry.objects.bulk_create(self.log_rows, batch_size=500)
+
+
+def _take_row(batch: _StockBatch, item: RowResult) -> None:
+    """One checked row: refused (logged), or the listing's desired quantity after its stock buffer."""
+    if item.status != "accepted":
+        batch.log(item, "failed", item.error)
+        return
+    hit = batch.lookup.found.get(item.sku)
+    if hit is None:
+        item.status = "refused"
+        item.error = batch.lookup.shared.get(item.sku, "unknown SKU: no listing of this account has it")
+        batch.log(item, "failed", item.error)
+        return
+    reverb_sku, listing = hit
+    assert item.quantity is not None
+    held = batch.buffers[listing.pk]
+    desired = held.apply(item.quantity)  # what Reverb is to have of what was reported
+    rule = editing.inventory_errors(listing.condition_uuid, desired)
+    if rule:
+        item.status, item.error = "refused", "; ".join(rule["inventory"])
+        if desired != item.quantity:
+            item.error += f" ({desired} of the {item.quantity} reported, after the stock buffer)"
+        batch.log(
+            item,
+            "failed",
+            item.error,
+            listing=listing,
+            quantity=desired,
+            reported=item.quantity,
+            field_errors=rule,
+        )
+        return
+    item.listing_id, item.reverb_sku = listing.reverb_id, reverb_sku
+    item.reverb_quantity = desired
+    if batch.wanted[item.sku] != item.quantity:  # a later row of this batch has the same SKU
+        return
+    _want_quantity(batch, item, listing, reverb_sku, desired, held)
+
+
+def _want_quantity(
+    batch: _StockBatch,
+    item: RowResult,
+    listing: Listing,
+    reverb_sku: str,
+    desired: int,
+    held: buffer.Buffer,
+) -> None:
+    """The listing's intent wants `desired` (a new intent, or the one it has), unless it already does."""
+    assert item.quantity is not None
+    intent = batch.intents.get(listing.pk)
+    force = item.sku in batch.forced
+    if (
+        intent is not None
+        and intent.quantity == desired
+        and intent.status != StockIntent.Status.FAILED
+        and not force
+    ):
+        item.queued = intent.status == StockIntent.Status.QUEUED
+        if intent.reported != item.quantity:  # (under a cap: a new report, the same for Reverb)
+            intent.reported = item.quantity
+            if listing.pk not in batch.created:
+                batch.touched[listing.pk] = intent
+        return  # nothing new to send
+    if intent is None:
+        intent = StockIntent(account=batch.account, listing=listing, sku=reverb_sku, quantity=desired)
+        batch.created[listing.pk] = batch.intents[listing.pk] = intent
+    elif listing.pk not in batch.created:  # (two shop SKUs of one listing in a batch: one new row)
+        batch.touched[listing.pk] = intent
+    _want(intent, listing, desired, batch.source, batch.detail, batch.now, force=force)
+    intent.reported = item.quantity
+    item.queued = intent.status == StockIntent.Status.QUEUED
+    batch.log(
+        item,
+        "success",
+        _received_text(item.quantity, desired, held) + (" queued" if item.queued else " (already on Reverb)"),
+        listing=listing,
+        quantity=desired,
+        reported=item.quantity,
+    )
 
 
 # What set_stock writes of an intent (never the send's lease fields: a send may hold the row).

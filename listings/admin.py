@@ -15,21 +15,19 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from automation.price_edit import change_prices
 from backoffice import confirm
 from backoffice.actions import Done, report, report_each
-from backoffice.admin.links import EMPTY, reverb_link
-from backoffice.admin.mirror import ReverbMirrorAdmin, money_column, related_changelist_link
+from backoffice.admin.links import reverb_link
+from backoffice.admin.mirror import ReverbMirrorAdmin, money_column
 from backoffice.admin.scale import SKU_RE
 from backoffice.background.jobs import ItemSpec, create_job, job_url
-from messaging.models import Conversation, Negotiation
-from orders.models import Order
 
 from . import editing, health, services, views
 from .bulk_edit import edit_fields
 from .exports import export_csv
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
 from .models import Listing
+from .slots import LISTING_ACTIONS, LISTING_LINKS
 
 # More listings than this in one action run as a background job with a progress page.
 BULK_THRESHOLD = 5
@@ -127,8 +125,7 @@ class ListingAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account"]
-    link_fields = ("orders_link", "conversations_link", "negotiations_link")
-    actions = [
+    own_actions = [
         "resync_from_reverb",
         "push_to_reverb",
         "publish_drafts",
@@ -140,10 +137,18 @@ class ListingAdmin(ReverbMirrorAdmin):
         "remove_from_sale",
         "set_direct_offer",
         "remove_direct_offer",
-        change_prices,
-        edit_fields,
-        export_csv,
     ]
+
+    @property
+    def link_fields(self) -> tuple[Any, ...]:  # type: ignore[override]
+        """The links the apps above add (orders, conversations, offers: LISTING_LINKS)."""
+        return tuple(LISTING_LINKS)
+
+    @property
+    def actions(self) -> list[Any]:  # type: ignore[override]
+        """Listings' own actions, those the apps above add (the price edit: LISTING_ACTIONS), the field edit
+        and the export."""
+        return [*self.own_actions, *LISTING_ACTIONS, edit_fields, export_csv]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         local = {"pending_changes", "last_push"}  # shown by the change form template instead
@@ -267,18 +272,6 @@ class ListingAdmin(ReverbMirrorAdmin):
     @admin.display(description="Reverb")
     def reverb_column(self, obj: Listing) -> SafeString | str:
         return reverb_link(self.reverb_url(obj), "view")
-
-    @admin.display(description="Orders")
-    def orders_link(self, obj: Listing) -> SafeString | str:
-        return related_changelist_link(Order, "listing", obj, "orders") if obj else EMPTY
-
-    @admin.display(description="Conversations")
-    def conversations_link(self, obj: Listing) -> SafeString | str:
-        return related_changelist_link(Conversation, "listing", obj, "conversations") if obj else EMPTY
-
-    @admin.display(description="Offers")
-    def negotiations_link(self, obj: Listing) -> SafeString | str:
-        return related_changelist_link(Negotiation, "listing", obj, "negotiations") if obj else EMPTY
 
     # -- confirmation + running ------------------------------------------------------------------------
     def _confirm(

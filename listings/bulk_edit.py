@@ -183,20 +183,7 @@ def edit_fields(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Listin
     """Choose the values (this page), preview every listing's old -> new values and refusals, confirm:
     one job pushes exactly the previewed edits."""
     if confirm.given(request):
-        first, _ = confirm.spend(request, "listings.bulk_edit")
-        if not first:
-            return None
-        try:
-            job = apply_plan(request.POST.get("plan", ""), user=request.user)
-        except signing.BadSignature:
-            modeladmin.message_user(
-                request, "The preview expired or was altered; nothing sent.", messages.ERROR
-            )
-            return None
-        if job is None:
-            modeladmin.message_user(request, "Nothing to send.", messages.WARNING)
-            return None
-        return HttpResponseRedirect(job_url(job))
+        return _start_confirmed(modeladmin, request)
     listings = list(queryset.select_related("account").order_by("pk"))
     accounts = {x.account for x in listings}
     if len(accounts) != 1:
@@ -213,47 +200,8 @@ def edit_fields(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Listin
         if previewing
         else BulkEditForm(account=account)
     )
-    selected = [(admin.helpers.ACTION_CHECKBOX_NAME, x.pk) for x in listings]
     if form.is_bound and form.is_valid():
-        rows = preview(listings, form.new_values())
-        names = {
-            field: {str(k): str(v) for k, v in form.fields[choice].choices if k}
-            for field, choice in (
-                ("shipping_profile_id", "shipping_profile_id"),
-                ("categories", "category"),
-                ("condition", "condition"),
-            )
-        }
-        sending = sum(1 for r in rows if r.sends)
-        return confirm.page(
-            request,
-            "Confirm the field changes",
-            [],
-            table=[
-                [
-                    str(r.listing),
-                    r.listing.sku or "none",
-                    describe(r, names),
-                    f"refused: {r.refusal}"
-                    if r.refusal
-                    else ("will be pushed" if r.sends else "nothing to change"),
-                ]
-                for r in rows
-            ],
-            columns=["Listing", "SKU", "Now -> new", ""],
-            notes=[f"{sending} listing(s) will be saved as pending changes and pushed to Reverb as one job."],
-            button=f"Push {sending} listing(s)" if sending else "",
-            cancel=request.get_full_path(),
-            form=form,
-            hidden=[
-                ("action", "edit_fields"),
-                ("edit_step", "preview"),
-                ("plan", sign_plan(rows)),
-                *selected,
-            ],
-            opts=modeladmin.model._meta,
-            rows=rows,
-        )
+        return _confirmation(modeladmin, request, listings, form)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": "Edit fields",
@@ -263,3 +211,60 @@ def edit_fields(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Listin
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, "listings/bulk_edit.html", context)
+
+
+def _start_confirmed(modeladmin: Any, request: HttpRequest) -> HttpResponse | None:
+    """The confirmation's "yes": once per form, the signed plan becomes pending edits and one push job."""
+    first, _ = confirm.spend(request, "listings.bulk_edit")
+    if not first:
+        return None
+    try:
+        job = apply_plan(request.POST.get("plan", ""), user=request.user)
+    except signing.BadSignature:
+        modeladmin.message_user(request, "The preview expired or was altered; nothing sent.", messages.ERROR)
+        return None
+    if job is None:
+        modeladmin.message_user(request, "Nothing to send.", messages.WARNING)
+        return None
+    return HttpResponseRedirect(job_url(job))
+
+
+def _confirmation(
+    modeladmin: Any, request: HttpRequest, listings: list[Listing], form: BulkEditForm
+) -> HttpResponse:
+    """The confirmation kit's page: every listing's old -> new values or its refusal, the plan signed."""
+    rows = preview(listings, form.new_values())
+    names = {
+        field: {str(k): str(v) for k, v in form.fields[choice].choices if k}
+        for field, choice in (
+            ("shipping_profile_id", "shipping_profile_id"),
+            ("categories", "category"),
+            ("condition", "condition"),
+        )
+    }
+    sending = sum(1 for r in rows if r.sends)
+    selected = [(admin.helpers.ACTION_CHECKBOX_NAME, x.pk) for x in listings]
+    return confirm.page(
+        request,
+        "Confirm the field changes",
+        [],
+        table=[
+            [
+                str(r.listing),
+                r.listing.sku or "none",
+                describe(r, names),
+                f"refused: {r.refusal}"
+                if r.refusal
+                else ("will be pushed" if r.sends else "nothing to change"),
+            ]
+            for r in rows
+        ],
+        columns=["Listing", "SKU", "Now -> new", ""],
+        notes=[f"{sending} listing(s) will be saved as pending changes and pushed to Reverb as one job."],
+        button=f"Push {sending} listing(s)" if sending else "",
+        cancel=request.get_full_path(),
+        form=form,
+        hidden=[("action", "edit_fields"), ("edit_step", "preview"), ("plan", sign_plan(rows)), *selected],
+        opts=modeladmin.model._meta,
+        rows=rows,
+    )

@@ -179,25 +179,7 @@ def _create_or_update(
     except ReverbError as exc:
         raise ReverbRefused(exc, f"Could not look SKU {sku} up on Reverb: {exc}") from exc
     if existing is not None:
-        key = str(existing.get("id"))
-        body = {k: v for k, v in data.items() if k != "publish"}
-        update = Push(
-            account,
-            "listings.update_by_sku",
-            (TARGET, key),
-            actor=actor,
-            job=job,
-            summary=body,
-            client=client,
-        )
-        answer = update.send(lambda c: c.update_listing(key, body))
-        listing = land(account, _listing_of(answer) or client.seller_listing(key, sku))
-        return Done(
-            f"SKU {sku} already on Reverb (listing {key}): updated it instead of creating another.",
-            listing,
-            update.call,
-            _warnings(answer),
-        )
+        return _update_existing(account, data, sku, existing, push, actor=actor, job=job)
     held_back = ""
     missing = readiness.payload_gaps(data)
     if data.get("publish") and missing:
@@ -214,41 +196,79 @@ def _create_or_update(
         try:
             answer = push.send(lambda c: c.create_listing(data))
         except ReverbRefused as exc:
-            lost = exc.error
-            if not isinstance(lost, TransportError):
-                return _refused_create(account, sku, exc, push)
-            if not lost.maybe_applied:
-                raise ReverbRefused(lost, f"Reverb could not be reached: {lost}", call=push.call) from lost
-            found = client.find_listing_by_sku(sku)  # the POST may have landed: look before retrying
-            if found is not None:
-                listing = land(account, found)
-                return Done(
-                    f"Created listing {listing.reverb_id} (the answer was lost; found it by SKU).",
-                    listing,
-                    push.call,
-                )
-            if attempt == 2:
-                raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
-            continue
-        listing = land(account, _listing_of(answer) or {})
-        remember_local(listing, data)
-        publishing = listing.state != "live" and data.get("publish") and not _warnings(answer)
-        if publishing:
-            expect_publish(listing)
-        state = (
-            "published"
-            if listing.state == "live"
-            else "publishing: Reverb confirms in a moment"
-            if publishing
-            else "saved as a draft"
-        )
-        return Done(
-            f"Created listing {listing.reverb_id} ({state}).{held_back}",
-            listing,
-            push.call,
-            _warnings(answer),
-        )
+            done = _after_lost_create(account, sku, exc, push, last=attempt == 2)
+            if done is None:
+                continue  # the POST did not land: send it once more
+            return done
+        return _created(account, data, answer, push, held_back)
     raise AssertionError("unreachable")
+
+
+def _update_existing(
+    account: ReverbAccount,
+    data: dict[str, Any],
+    sku: str,
+    existing: dict[str, Any],
+    push: Push,
+    *,
+    actor: Actor,
+    job: BulkJob | None,
+) -> Done:
+    """The SKU is already on Reverb: update that listing (its own audited push) instead of a second one."""
+    client = push.reverb
+    key = str(existing.get("id"))
+    body = {k: v for k, v in data.items() if k != "publish"}
+    update = Push(
+        account, "listings.update_by_sku", (TARGET, key), actor=actor, job=job, summary=body, client=client
+    )
+    answer = update.send(lambda c: c.update_listing(key, body))
+    listing = land(account, _listing_of(answer) or client.seller_listing(key, sku))
+    return Done(
+        f"SKU {sku} already on Reverb (listing {key}): updated it instead of creating another.",
+        listing,
+        update.call,
+        _warnings(answer),
+    )
+
+
+def _after_lost_create(
+    account: ReverbAccount, sku: str, exc: ReverbRefused, push: Push, *, last: bool
+) -> Done | None:
+    """A create Reverb refused, or whose answer was lost: what happened (None: it did not land, send again;
+    raises when Reverb cannot be reached, or did not answer twice)."""
+    lost = exc.error
+    if not isinstance(lost, TransportError):
+        return _refused_create(account, sku, exc, push)
+    if not lost.maybe_applied:
+        raise ReverbRefused(lost, f"Reverb could not be reached: {lost}", call=push.call) from lost
+    found = push.reverb.find_listing_by_sku(sku)  # the POST may have landed: look before retrying
+    if found is not None:
+        listing = land(account, found)
+        return Done(
+            f"Created listing {listing.reverb_id} (the answer was lost; found it by SKU).", listing, push.call
+        )
+    if last:
+        raise ReverbRefused(lost, f"Reverb did not answer twice: {lost}") from lost
+    return None
+
+
+def _created(account: ReverbAccount, data: dict[str, Any], answer: Any, push: Push, held_back: str) -> Done:
+    """The created listing landed in the mirror, its local values kept; a publish waits for Reverb's word."""
+    listing = land(account, _listing_of(answer) or {})
+    remember_local(listing, data)
+    publishing = listing.state != "live" and data.get("publish") and not _warnings(answer)
+    if publishing:
+        expect_publish(listing)
+    state = (
+        "published"
+        if listing.state == "live"
+        else "publishing: Reverb confirms in a moment"
+        if publishing
+        else "saved as a draft"
+    )
+    return Done(
+        f"Created listing {listing.reverb_id} ({state}).{held_back}", listing, push.call, _warnings(answer)
+    )
 
 
 def _is_duplicate_sku(error: ReverbError) -> bool:

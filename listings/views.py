@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -32,9 +33,6 @@ from . import costs, csv_import, editing, health, readiness, services
 from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
 from .models import CsvImportPreview, Listing
 
-if TYPE_CHECKING:
-    from .admin import ListingAdmin
-
 
 def change_url(listing: Listing) -> str:
     return reverse("admin:listings_listing_change", args=[listing.pk])
@@ -45,7 +43,7 @@ def _need(request: HttpRequest, codename: str) -> None:
         raise PermissionDenied
 
 
-def _context(admin: ListingAdmin, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+def _context(admin: ModelAdmin, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
     return {
         **admin.admin_site.each_context(request),
         "opts": Listing._meta,
@@ -85,7 +83,7 @@ COST_SAVED = "Saved the cost (kept here: Reverb is not told your cost)."
 # ---- edit ------------------------------------------------------------------------------------------
 
 
-def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "change_listing")
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     initial = ListingEditForm.initial_for(listing)
@@ -145,7 +143,7 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
     return TemplateResponse(request, "listings/edit.html", context)
 
 
-def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+def resolve(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _need(request, "change_listing")
@@ -164,7 +162,7 @@ def resolve(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(change_url(listing))
 
 
-def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+def push_one(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     _need(request, "push_listing")
@@ -176,7 +174,7 @@ def push_one(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse
 # ---- create ----------------------------------------------------------------------------------------
 
 
-def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+def create(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     _need(request, "create_listing")
     accounts = list(accounts_of(request.user).filter(enabled=True).order_by("name"))
     if not accounts:
@@ -224,7 +222,7 @@ def create(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 # ---- photos ----------------------------------------------------------------------------------------
 
 
-def images(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+def images(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "view_listing")
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
@@ -307,7 +305,7 @@ PHOTO_OPS: dict[str, Callable[[Listing, Any], Done]] = {
 # ---- promotion -------------------------------------------------------------------------------------
 
 
-def promotion(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResponse:
+def promotion(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:
     _need(request, "promote_listing")
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     if request.method == "POST":
@@ -360,7 +358,7 @@ PROMOTION_OPS: dict[str, Callable[[Listing, Any], Done]] = {
 # ---- the shop: vacation ----------------------------------------------------------------------------
 
 
-def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+def vacation(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     if not (request.user.has_perm("listings.set_vacation") or request.user.has_perm("listings.view_listing")):
         raise PermissionDenied
     accounts = list(accounts_of(request.user).filter(enabled=True).order_by("name"))
@@ -407,7 +405,7 @@ def vacation(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 PREVIEW_MAX_AGE = timedelta(hours=1)
 
 
-def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+def csv_upload(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     """Upload -> preview (the checked rows are kept server-side as a CsvImportPreview) -> Apply (the
     preview's id only: a 5,000-row file's rows would pass Django's request-size limit in a form field)."""
     _need(request, "import_listings")
@@ -466,7 +464,7 @@ def csv_upload(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def _checked_rows(
-    admin: ListingAdmin,
+    admin: ModelAdmin,
     request: HttpRequest,
     account: Any,
     rows: list[Any],
@@ -507,7 +505,7 @@ def _checked_rows(
 # ---- catalogue health ------------------------------------------------------------------------------
 
 
-def catalogue_health(admin: ListingAdmin, request: HttpRequest) -> HttpResponse:
+def catalogue_health(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
     """Per shop the user works for, how many listings each catalogue check finds, each count a link to
     those listings (the changelist filtered by the check and the shop)."""
     _need(request, "view_listing")

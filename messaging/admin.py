@@ -11,13 +11,12 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from automation.queues import offers_with_expiry
 from backoffice.admin.base import BaseAdmin
 from backoffice.admin.mirror import MirrorInline, ReverbMirrorAdmin, link_column, money_column
 from backoffice.templatetags.shop_time import shop_time
 
 from . import views
-from .models import Conversation, Message, Negotiation, OfferPolicy
+from .models import Conversation, Message, Negotiation, OfferPolicy, offers_with_expiry
 
 
 class MessageInline(MirrorInline):
@@ -126,7 +125,7 @@ class NegotiationAdmin(ReverbMirrorAdmin):
 
     @admin.display(description="expires", ordering="expiry")
     def expiry(self, obj: Negotiation) -> Any:
-        """Reverb's expires_at; when not sent, 48 h after the offer was made (automation/deadlines.py); in
+        """Reverb's expires_at; when not sent, 48 h after the offer was made (backoffice/deadlines.py); in
         the shop's time."""
         return shop_time(obj.expiry, obj.account) or "-"
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from backoffice import deadlines
 from backoffice.models import RemoteModel, amount_field
 
 SOLD_STATES = ("sold", "sold_out")  # a listing in one of these has nothing left to negotiate about
@@ -145,6 +146,14 @@ class OfferPolicy(models.Model):
 def offers_awaiting_shop() -> QuerySet[Negotiation]:
     """Offers whose answer is the shop's (active, its turn, the listing not sold): inbox and dashboard."""
     return Negotiation.objects.filter(OFFER_OPEN).exclude(listing__state__in=SOLD_STATES)
+
+
+def offers_with_expiry(qs: QuerySet[Negotiation]) -> QuerySet[Negotiation]:
+    """`expiry`: the offer's expires_at, else 48 h after it was made (deadlines.offer_expiry in SQL)."""
+    fallback = ExpressionWrapper(
+        F("remote_created_at") + deadlines.OFFER_FALLBACK_WINDOW, output_field=DateTimeField()
+    )
+    return qs.annotate(expiry=Coalesce("expires_at", fallback, output_field=DateTimeField()))
 
 
 def conversations_awaiting_shop() -> QuerySet[Conversation]:

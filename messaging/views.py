@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 
-from automation import replies as saved_replies
 from backoffice import confirm, once
 from backoffice.access import for_user
 from backoffice.actions import confirmed, report
@@ -35,6 +34,7 @@ from .services import (
     reply,
     write_to_buyer,
 )
+from .slots import saved_replies
 
 
 def offers_inbox(request: HttpRequest) -> HttpResponse:
@@ -189,7 +189,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         for_user(Conversation.objects.select_related("listing", "account"), request.user), pk=pk
     )
     order = related_order(convo)
-    saved = saved_replies.for_conversation(convo, order)
+    saved = saved_replies(convo, order)
     chosen = next((text for r, text in saved if str(r.pk) == request.GET.get("saved_reply")), None)
     form = ReplyForm(
         request.POST if request.POST.get("action") == "reply" else None,
@@ -303,7 +303,7 @@ def write_about_order(request: HttpRequest, order_pk: int) -> HttpResponse:
             request, "You already have a conversation with this buyer about this listing: write there."
         )
         return redirect(reverse("admin:messaging_conversation_thread", args=[existing.pk]))
-    saved = saved_replies.for_conversation(None, order)
+    saved = saved_replies(None, order)
     chosen = next((text for r, text in saved if str(r.pk) == request.GET.get("saved_reply")), None)
     form = ReplyForm(request.POST or None, initial={"body": chosen} if chosen is not None else None)
     form.fields["body"].label = "Message"

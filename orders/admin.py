@@ -25,12 +25,11 @@ from backoffice.admin.mirror import (
 )
 from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE
 from backoffice.csvfiles import csv_response
-from payouts.models import PayoutLineItem
-from refunds.models import RefundRequest
 
 from . import carriers, views
 from .exports import order_rows
 from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
+from .slots import ORDER_LINKS
 from .workbench import workbench_context
 
 
@@ -67,16 +66,20 @@ class OrderAdmin(ReverbMirrorAdmin):
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]
-    link_fields = (
-        "shop_sku",
-        "bundle_orders",
-        "payments_table",
-        "refunds_link",
-        "payments_link",
-        "feedback_link",
-        "payout_lines_link",
+    own_link_fields = (
+        (10, "shop_sku"),
+        (20, "bundle_orders"),
+        (30, "payments_table"),
+        (50, "payments_link"),
+        (60, "feedback_link"),
     )
     actions = ["resync_from_reverb", "ship_selected", "export_csv"]
+
+    @property
+    def link_fields(self) -> tuple[Any, ...]:  # type: ignore[override]
+        """Orders' own links and those the apps above add (refunds, payout lines: ORDER_LINKS), by rank."""
+        ranked = [*self.own_link_fields, *((link.rank, link.field) for link in ORDER_LINKS)]
+        return tuple(field for _, field in sorted(ranked, key=lambda r: r[0]))
 
     def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
@@ -171,10 +174,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     def reverb_column(self, obj: Order) -> SafeString | str:
         return reverb_link(self.reverb_url(obj), "view")
 
-    @admin.display(description="Refund requests")
-    def refunds_link(self, obj: Order) -> SafeString | str:
-        return related_changelist_link(RefundRequest, "order", obj, "refund requests") if obj else EMPTY
-
     @admin.display(description="Payments")
     def payments_link(self, obj: Order) -> SafeString | str:
         return related_changelist_link(Payment, "order", obj, "payments") if obj else EMPTY
@@ -182,10 +181,6 @@ class OrderAdmin(ReverbMirrorAdmin):
     @admin.display(description="Feedback")
     def feedback_link(self, obj: Order) -> SafeString | str:
         return related_changelist_link(Feedback, "order", obj, "feedback") if obj else EMPTY
-
-    @admin.display(description="Payouts")
-    def payout_lines_link(self, obj: Order) -> SafeString | str:
-        return related_changelist_link(PayoutLineItem, "order", obj, "payout line items") if obj else EMPTY
 
 
 @admin.register(Payment)

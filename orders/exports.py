@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from .models import Order, SkuMapping
+from .slots import ORDER_CSV_COLUMNS
 
 CHUNK = 2000
 CENT = Decimal("0.01")
@@ -50,8 +51,6 @@ ORDER_COLUMNS: list[tuple[str, str, Callable[[Any], Any] | None]] = [
     ("direct_checkout_payout", "payout (Reverb)", money_cell),
     ("shipping_provider", "shipping provider", None),
     ("tracking_code", "tracking number", None),
-    ("payout_id", "payout id", None),
-    ("payout_line_total", "paid out", money_cell),
 ]
 
 
@@ -64,15 +63,12 @@ def formatted(
 
 def order_rows(qs: QuerySet[Order]) -> tuple[list[str], Iterator[list[Any]]]:
     """(header, rows) of the orders CSV for any queryset of orders; one query, streamed."""
-    from payouts.models import PayoutLineItem
-
-    line = PayoutLineItem.objects.filter(order=OuterRef("pk")).order_by("pk")
     mapped = SkuMapping.objects.filter(account_id=OuterRef("account_id"), reverb_sku=OuterRef("sku"))
-    qs = qs.annotate(
-        payout_id=Subquery(line.values("payout_reverb_id")[:1]),
-        payout_line_total=Subquery(line.values("amount_total")[:1]),
-        shop_sku=Subquery(mapped.values("shop_sku")[:1]),
-    )
-    fields = [name for name, _, _ in ORDER_COLUMNS]
-    rows = qs.values_list(*fields).iterator(chunk_size=CHUNK)
-    return [label for _, label, _ in ORDER_COLUMNS], formatted(rows, [f for _, _, f in ORDER_COLUMNS])
+    annotations: dict[str, Any] = {}
+    columns = list(ORDER_COLUMNS)
+    for added in ORDER_CSV_COLUMNS:  # the apps above add theirs at the end (payouts: what was paid out)
+        annotations.update(added.annotations())
+        columns.extend(added.columns)
+    qs = qs.annotate(**annotations, shop_sku=Subquery(mapped.values("shop_sku")[:1]))
+    rows = qs.values_list(*[name for name, _, _ in columns]).iterator(chunk_size=CHUNK)
+    return [label for _, label, _ in columns], formatted(rows, [f for _, _, f in columns])

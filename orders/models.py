@@ -61,7 +61,7 @@ class Order(RemoteModel):
     needs_feedback_for_buyer = models.BooleanField(default=False)
     needs_feedback_for_seller = models.BooleanField(default=False)
     web_url = models.URLField("View on Reverb", max_length=500, blank=True, default="")
-    # Local: 3 business days after payment in the shop's time zone (automation/deadlines.py).
+    # Local: 3 business days after payment in the shop's time zone (backoffice/deadlines.py).
     ship_by = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta(RemoteModel.Meta):

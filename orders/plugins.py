@@ -1,24 +1,31 @@
 """What the orders app adds to the core (from OrdersConfig.ready()): its resources (orders, payments,
-feedback) and the night's walks, the dashboard's shipping queues and its weekly sales."""
+feedback) and the night's walks, the dashboard's shipping queues and its weekly sales. What orders adds to the
+listing's admin (listings/slots.py), from OrdersConfig.ready()."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from django.contrib import admin
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.safestring import SafeString
 
 from backoffice.access import for_user
-from backoffice.admin.links import changelist_url
+from backoffice.admin.links import EMPTY, changelist_url
+from backoffice.admin.mirror import related_changelist_link
 from backoffice.pages.dashboard import CHARTS, QUEUES, Queue, Series
 from backoffice.sync import registry
 from backoffice.sync.resource import Stream
+from listings.models import Listing
+from listings.slots import LISTING_LINKS
 
 from . import sync
 from .models import Order, awaiting_shipment
 
 ORDER_PAID_STATUSES = ("paid", "shipped", "picked_up", "received", "refunded", "partially_paid")
+
 
 NIGHT_WALKS = {
     "orders": (Stream("orders", lambda c, s, e: c.orders("all", created_start=s, created_end=e), True),),
@@ -55,6 +62,11 @@ def shipping_queues(user: Any, now: datetime) -> list[Queue]:
     ]
 
 
+@admin.display(description="Orders")
+def orders_link(obj: Listing) -> SafeString | str:
+    return related_changelist_link(Order, "listing", obj, "orders") if obj else EMPTY
+
+
 def plug_in() -> None:
     registry.register(*sync.RESOURCES)
     for name, walks in NIGHT_WALKS.items():
@@ -72,3 +84,4 @@ def plug_in() -> None:
         ),
         key="sales",
     )
+    LISTING_LINKS.add(orders_link, key="orders")

@@ -18,12 +18,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from automation import queues
-from automation.deadlines import OVERDUE, TODAY
-from backoffice import confirm
+from backoffice import clock, confirm
 from backoffice.access import accounts_of, for_user, limit_account_choices
 from backoffice.actions import confirmed, report_each
 from backoffice.background.jobs import job_url
+from backoffice.deadlines import OVERDUE, TODAY
 from backoffice.models import BulkJob, ReverbAccount
 from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
@@ -256,12 +255,12 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
     waiting = to_ship(request.user)
     pages = pager(request, waiting.count())
     shops = list(for_user(ReverbAccount.objects.all(), request.user).only("pk", "time_zone"))
-    # the one clock's definitions (automation/queues.py), counted by the database over every page; an order
+    # the one clock's definitions (backoffice/clock.py), counted by the database over every page; an order
     # whose ship-by is not stored yet (every pull stores it) is judged one by one, as its row is
     overdue = due_today = 0
     if pages.total:
-        overdue = waiting.filter(queues.overdue_q("ship_by", now)).count()
-        due_today = waiting.filter(queues.due_today_q("ship_by", now, shops)).count()
+        overdue = waiting.filter(clock.overdue_q("ship_by", now)).count()
+        due_today = waiting.filter(clock.due_today_q("ship_by", now, shops)).count()
         for state in (due_state(o, now) for o in waiting.filter(ship_by__isnull=True, paid_at__isnull=False)):
             overdue += state == OVERDUE
             due_today += state == TODAY

@@ -3,7 +3,6 @@ money in three lines, and the order's timeline (Reverb's events and our own staf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,15 +11,16 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from automation import deadlines, queues
+from backoffice import clock, deadlines
 from backoffice.models import ApiCall
 from backoffice.sync.mapping import link
 
 from .models import Order
+from .slots import ORDER_ACTIONS, ORDER_TIMELINE, Event, OrderAction
 
 
 def ship_by_at(order: Order) -> datetime | None:
-    """The moment tracking is due. The stored deadline (automation/deadlines.py: business days, the
+    """The moment tracking is due. The stored deadline (backoffice/deadlines.py: business days, the
     account's holidays and time zone, expedited or not, filled on every sync); an order not stored yet
     gets the same rule without the holidays. Callers select the account."""
     if order.ship_by is not None:
@@ -46,21 +46,12 @@ def days_waiting(order: Order, now: datetime | None = None) -> int:
 
 
 def due_state(order: Order, now: datetime | None = None) -> str | None:
-    """The one clock's word for the order's ship-by (automation/queues.py): overdue, today or later."""
-    return queues.state_of(ship_by_at(order), order.account, now)
+    """The one clock's word for the order's ship-by (backoffice/clock.py): overdue, today or later."""
+    return clock.state_of(ship_by_at(order), order.account, now)
 
 
 def is_overdue(order: Order, now: datetime | None = None) -> bool:
     return due_state(order, now) == deadlines.OVERDUE
-
-
-@dataclass
-class Event:
-    when: datetime | None
-    what: str
-    who: str = ""
-    url: str = ""
-    outcome: str = ""
 
 
 def money(order: Order) -> list[tuple[str, Decimal | None]]:
@@ -79,11 +70,8 @@ def money(order: Order) -> list[tuple[str, Decimal | None]]:
 
 
 def timeline(order: Order) -> list[Event]:
-    """Newest first. Queries: refunds 1, payout lines 1, conversations 1, staff actions 1."""
-    from messaging.models import Conversation
-    from payouts.models import PayoutLineItem
-    from refunds.models import RefundRequest
-
+    """Newest first. Queries: one per app adding to the timeline (refunds, conversations, payout lines:
+    orders/slots.py ORDER_TIMELINE), staff actions 1."""
     events: list[Event] = []
     if order.remote_created_at:
         events.append(Event(order.remote_created_at, "Order placed"))
@@ -92,26 +80,11 @@ def timeline(order: Order) -> list[Event]:
     if order.shipped_at:
         tracking = " ".join(x for x in (order.shipping_provider, order.tracking_code) if x)
         events.append(Event(order.shipped_at, f"Shipped {tracking}".strip()))
-    refunds = list(RefundRequest.objects.filter(order=order).order_by("pk"))
-    for r in refunds:
-        url = reverse("admin:refunds_refundrequest_change", args=[r.pk])
-        events.append(Event(r.remote_created_at, f"Refund requested: {r.amount} {r.currency}", url=url))
-        if r.state != "pending_seller_response" and r.remote_updated_at:
-            events.append(Event(r.remote_updated_at, f"Refund {r.state.replace('_', ' ')}", url=url))
-    lines = PayoutLineItem.objects.filter(order=order).select_related("payout")
-    for li in lines:
-        when = li.payout.remote_created_at if li.payout else li.remote_created_at
-        url = reverse("admin:payouts_payout_change", args=[li.payout.pk]) if li.payout else ""
-        what = f"Paid out {li.amount_total} {li.currency} (payout {li.payout_reverb_id})"
-        events.append(Event(when, what, url=url))
-    if order.listing_id and order.buyer_id:
-        with_buyer = Conversation.objects.filter(listing_id=order.listing_id, other_party_id=order.buyer_id)
-        for c in with_buyer:
-            url = reverse("admin:messaging_conversation_change", args=[c.pk])
-            events.append(Event(c.last_message_at, f"Message: {c.subject or 'conversation'}", url=url))
     keys = Q(target_type="order", target_key=order.order_number)
-    if refunds:
-        keys |= Q(target_type="refund_request", target_key__in=[r.reverb_id for r in refunds])
+    for part in (add(order) for add in ORDER_TIMELINE):
+        events.extend(part.events)
+        if part.audit_keys is not None:
+            keys |= part.audit_keys
     calls = ApiCall.objects.filter(keys, account_id=order.account_id).select_related("actor")
     for call in calls:
         who = call.actor.get_username() if call.actor else "system"
@@ -120,34 +93,42 @@ def timeline(order: Order) -> list[Event]:
     return sorted(events, key=lambda e: e.when or far_past, reverse=True)
 
 
-def actions(order: Order, user: Any) -> list[tuple[str, str, str]]:
-    """(label, url, refusal) for each action the user's role allows; refusal '' means it can be done now."""
-    from refunds.services import refund_refusal
-
+def _own_actions() -> list[OrderAction]:
     from .services import feedback_refusal, picked_up_refusal, ship_refusal
 
-    candidates = [
-        ("orders.ship_order", "Ship", "admin:orders_order_ship", ship_refusal),
-        ("orders.mark_picked_up", "Mark picked up", "admin:orders_order_picked_up", picked_up_refusal),
-        ("refunds.request_refund", "Refund", "admin:refunds_refundrequest_new_for_order", refund_refusal),
-        ("orders.leave_feedback", "Leave feedback", "admin:orders_order_feedback", feedback_refusal),
+    return [
+        OrderAction(
+            10,
+            "orders.ship_order",
+            "Ship",
+            "admin:orders_order_ship",
+            ship_refusal,
+            shown=lambda order: not order.is_local_pickup,
+        ),
+        OrderAction(
+            20,
+            "orders.mark_picked_up",
+            "Mark picked up",
+            "admin:orders_order_picked_up",
+            picked_up_refusal,
+            shown=lambda order: order.is_local_pickup,
+        ),
+        OrderAction(
+            40, "orders.leave_feedback", "Leave feedback", "admin:orders_order_feedback", feedback_refusal
+        ),
+        OrderAction(60, "", "Packing slip", "admin:orders_order_packing_slip", lambda order: ""),
     ]
-    result = []
-    for perm, label, name, refusal in candidates:
-        if not user.has_perm(perm):
-            continue
-        if label == "Mark picked up" and not order.is_local_pickup:
-            continue
-        if label == "Ship" and order.is_local_pickup:
-            continue
-        result.append((label, reverse(name, args=[order.pk]), refusal(order)))
-    if user.has_perm("messaging.reply_message"):  # a delay notice, an address check: the seller writes first
-        refusal = "" if order.buyer_id else "Reverb did not say who the buyer is."
-        result.append(
-            ("Write to the buyer", reverse("admin:messaging_conversation_write", args=[order.pk]), refusal)
-        )
-    result.append(("Packing slip", reverse("admin:orders_order_packing_slip", args=[order.pk]), ""))
-    return result
+
+
+def actions(order: Order, user: Any) -> list[tuple[str, str, str]]:
+    """(label, url, refusal) for each action the user's role allows, orders' own and those the apps above
+    add (ORDER_ACTIONS), by rank; refusal '' means it can be done now."""
+    candidates = sorted([*_own_actions(), *ORDER_ACTIONS], key=lambda a: a.rank)
+    return [
+        (a.label, reverse(a.url_name, args=[order.pk]), a.refusal(order))
+        for a in candidates
+        if (not a.permission or user.has_perm(a.permission)) and a.shown(order)
+    ]
 
 
 # Reverb's label purchase for an order: only the low-trust compiled summary names this link (API-NOTES 6.4);

@@ -46,7 +46,7 @@ class RefundRequest(RemoteModel):
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="refund_requests"
     )
-    # Local: 24 hours after it was opened (automation/deadlines.py).
+    # Local: 24 hours after it was opened (backoffice/deadlines.py).
     answer_by = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     # Not stored: what respond_to_refund did about putting the returned item back in stock, in words.
     restock_note = ""

@@ -15,6 +15,7 @@ from backoffice.sync.mapping import read_money
 from orders.models import Order
 
 from .models import RefundRequest
+from .signals import return_approved
 
 if TYPE_CHECKING:
     from backoffice.models import BulkJob, ReverbAccount
@@ -113,8 +114,9 @@ def respond_to_refund(
 ) -> RefundRequest:
     """Approve, conditionally approve (optionally with a note) or deny; the amount may be lowered, never
     raised above what is still refundable. `restock` ("item returned, put it back in stock?"): once Reverb
-    has the approval, the order's quantity goes back to the listing's stock (`restock_returned`); a
-    conditional approval or a denial never restocks. The outcome is on `refund.restock_note`."""
+    has the approval, the order's quantity goes back to the listing's stock (`signals.return_approved`:
+    inventory's receiver); a conditional approval or a denial never restocks. The outcome is on
+    `refund.restock_note`."""
     account = refund.account
     value = _decimal(amount)
     push = Push(
@@ -143,38 +145,11 @@ def respond_to_refund(
     with contextlib.suppress(ReverbError):  # the refund is recorded; the order catches up at the next pull
         _refresh_order(account, refund.order_number, push.reverb)
     refund.refresh_from_db()
-    refund.restock_note = restock_returned(refund) if restock and state == "approved" else ""
+    refund.restock_note = ""
+    if restock and state == "approved":  # inventory puts the item back (its receiver says what it did)
+        answers = return_approved.send(sender=RefundRequest, refund=refund)
+        refund.restock_note = " ".join(str(note) for _, note in answers if note)
     return refund
-
-
-def restock_returned(refund: RefundRequest) -> str:
-    """Put an approved refund's returned item back in stock: the listing's desired quantity goes up by
-    the order's quantity, queued with source "refund" (inventory.services.restock; the stock sync log
-    shows it). Once per refund request, whatever the number of submits. Returns what happened, in words."""
-    from backoffice import once
-    from inventory import services as inventory
-    from listings.models import Listing
-
-    order = refund.order
-    listing = None
-    if order is not None:
-        listing = order.listing or (
-            Listing.objects.filter(account=refund.account, reverb_id=order.product_id).first()
-            if order.product_id
-            else None
-        )
-    if listing is None:
-        return "Not put back in stock: the order's listing is not in the back office yet."
-    if not once.first_time(f"restock:refund:{refund.account_id}:{refund.reverb_id}"):
-        return "Already put back in stock for this refund request."
-    quantity = order.quantity if order is not None and order.quantity else 1
-    try:
-        intent = inventory.restock(listing, quantity, detail=f"refund request {refund.reverb_id}")
-    except ValueError as exc:
-        once.forget_first(f"restock:refund:{refund.account_id}:{refund.reverb_id}")
-        return f"Not put back in stock: {exc}"
-    status = intent.get_status_display().lower()
-    return f"Put back in stock: {listing.sku or listing.reverb_id} now {intent.quantity} ({status})."
 
 
 def _response_amount_refusal(

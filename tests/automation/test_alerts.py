@@ -121,7 +121,7 @@ def test_the_shop_chat_gets_one_slack_style_post(
     shop: Any, emulator: Any, strict_membership: None, settings: Any, pull: Any
 ) -> None:
     settings.WORKER_BACKEND = "inline"
-    settings.INVENTORY_FEED_ALLOW_PRIVATE = True  # the receiver is on loopback
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the receiver is on loopback
     posts: list[dict[str, Any]] = []
 
     class Chat(BaseHTTPRequestHandler):

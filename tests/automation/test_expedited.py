@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from automation import deadlines, stored
+from automation import stored
+from backoffice import deadlines
 
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -12,11 +12,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from automation import deadlines
 from automation.alerts import raise_deadlines
 from automation.digest import build
 from automation.models import Alert, AlertKind, AlertSubscription
 from automation.queues import due_queues
+from backoffice import deadlines
 from backoffice.pages.dashboard import work_queues
 from backoffice.pages.inbox import inbox_items
 from backoffice.roles import MANAGER

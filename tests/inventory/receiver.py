@@ -54,7 +54,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver_factory() -> Iterator[Any]:
+def receiver_factory(settings: Any) -> Iterator[Any]:
+    settings.OUTBOUND_ALLOW_PRIVATE = True  # the receivers listen on loopback (backoffice/outbound.py)
     made: list[Receiver] = []
 
     def make(codes: list[int], delay: float = 0.0) -> Receiver:

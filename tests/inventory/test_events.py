@@ -347,3 +347,20 @@ def test_endpoints_the_old_code_disabled_by_itself_become_half_open(db: Any) -> 
     by_a_person.refresh_from_db()
     assert by_itself.enabled and by_itself.down_since == since and not by_itself.disabled_at
     assert not by_a_person.enabled and by_a_person.down_since is None
+
+
+def test_a_receiver_at_a_private_address_is_refused_unless_allowed(
+    db: Any, receiver_factory: Any, settings: Any
+) -> None:
+    """Deliveries go out through the one outbound helper (backoffice/outbound.py), as feeds and chat do:
+    a loopback receiver gets nothing unless OUTBOUND_ALLOW_PRIVATE; the attempt recorded, the event kept."""
+    settings.OUTBOUND_ALLOW_PRIVATE = False
+    rec = receiver_factory([200])
+    endpoint_for(rec.url)
+    events.emit("order.paid", None, {"n": 1})
+    assert events.deliver_due() == 0 and rec.seen == []
+    delivery = EventDelivery.objects.get()
+    assert delivery.status == "pending" and "private or loopback" in delivery.last_error
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    make_due()
+    assert events.deliver_due() == 1 and len(rec.seen) == 1

@@ -14,6 +14,7 @@ import requests
 import urllib3.util.connection
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from backoffice import outbound
 from backoffice.models import ReverbAccount, SyncLogEntry
 from inventory import feeds
 from inventory.models import StockFeed, StockIntent
@@ -157,7 +158,7 @@ def serve() -> Iterator[Any]:
 def test_fetch_from_url_when_private_addresses_are_allowed(
     feed: StockFeed, account: ReverbAccount, serve: Any, settings: Any
 ) -> None:
-    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     listing = inventory_listing(account)
     feed.url = serve(f"sku,quantity\n{listing.sku},7\n".encode()).url
     feed.save()
@@ -169,7 +170,7 @@ def test_fetch_from_url_when_private_addresses_are_allowed(
 
 
 def test_size_cap_and_http_errors(feed: StockFeed, serve: Any, settings: Any) -> None:
-    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     settings.INVENTORY_FEED_MAX_BYTES = 100
     feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 100).url
     assert feeds.run(feed) is None and "larger than the limit of 100 bytes" in feed.last_error
@@ -180,7 +181,7 @@ def test_size_cap_and_http_errors(feed: StockFeed, serve: Any, settings: Any) ->
 
 
 def test_time_cap(feed: StockFeed, serve: Any, settings: Any) -> None:
-    settings.INVENTORY_FEED_ALLOW_PRIVATE = True
+    settings.OUTBOUND_ALLOW_PRIVATE = True
     settings.INVENTORY_FEED_TIMEOUT = 0.5
     feed.url = serve(b"sku,quantity\n" + b"A,1\n" * 40, pause=0.05).url  # a slow trickle: 2 s in all
     assert feeds.run(feed) is None
@@ -250,10 +251,10 @@ def test_the_connection_goes_to_the_checked_address_only(
 
 
 def test_https_keeps_the_hosts_name_for_sni_and_the_certificate() -> None:
-    adapter = feeds.PinnedAdapter("shop.example", PUBLIC)
+    adapter = outbound.PinnedAdapter("shop.example", PUBLIC)
     request = requests.Request("GET", "https://shop.example/stock.csv").prepare()
     host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(request, True)
     assert host_params["host"] == PUBLIC and host_params["scheme"] == "https"
     assert pool_kwargs["server_hostname"] == "shop.example"
     assert pool_kwargs["assert_hostname"] == "shop.example"
-    assert feeds.pinned_session("https://shop.example/x", PUBLIC).trust_env is False  # no proxy
+    assert outbound.pinned_session("https://shop.example/x", PUBLIC).trust_env is False  # no proxy

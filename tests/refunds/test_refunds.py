@@ -14,13 +14,13 @@ from django.urls import reverse
 from backoffice.actions import Refused
 from backoffice.models import ApiCall, SyncLogEntry
 from inventory.models import StockIntent
+from inventory.returns import restock_returned
 from orders.models import Order
 from refunds.models import RefundRequest
 from refunds.services import (
     refundable_amount,
     request_refund,
     respond_to_refund,
-    restock_returned,
     seller_refunds_this_month,
 )
 from tests.conftest import nothing_changes
