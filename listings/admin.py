@@ -69,7 +69,7 @@ class PendingFilter(admin.SimpleListFilter):
                 "currency",
                 "account_id",
             )
-            return queryset.filter(pk__in=[row.pk for row in rows.iterator() if row.has_conflict])
+            return queryset.filter(pk__in=[row.pk for row in rows.iterator() if editing.conflicts(row)])
         return queryset
 
 
@@ -244,7 +244,7 @@ class ListingAdmin(ReverbMirrorAdmin):
                     }
                     for n, c in sorted(obj.pending_changes.items())
                 ],
-                conflicts=obj.conflicts(),
+                conflicts=editing.conflicts(obj),
                 last_push=obj.last_push,
                 can_edit=self.has_change_permission(request, obj),
                 can_push=self.has_push_permission(request),
@@ -257,7 +257,7 @@ class ListingAdmin(ReverbMirrorAdmin):
     def local_changes(self, obj: Listing) -> SafeString | str:
         if not obj.pending_changes:
             return ""
-        if obj.has_conflict:
+        if editing.conflicts(obj):
             return format_html('<strong class="conflict-text">conflict</strong>')
         names = format_html_join(", ", "{}", ((n,) for n in sorted(obj.pending_changes)))
         return format_html("pending: {}", names)

@@ -114,7 +114,7 @@ def preview(listings: Iterable[Listing], values: dict[str, Any]) -> list[Row]:
         condition = row.changes.get("condition", (None, editing.effective(listing, "condition")))[1]
         inventory = row.changes.get("inventory", (None, editing.effective(listing, "inventory")))[1]
         errors = editing.inventory_errors(condition or "", inventory)
-        if listing.has_conflict:
+        if editing.conflicts(listing):
             row.refusal = "it has a conflict with Reverb: resolve it on the listing page first"
         elif errors:
             row.refusal = "; ".join(m for ms in errors.values() for m in ms)

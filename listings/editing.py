@@ -169,6 +169,11 @@ def record_edits(listing: Listing, new_values: Mapping[str, Any]) -> list[str]:
 
 
 def conflicts(listing: Listing) -> dict[str, dict[str, Any]]:
+    """Pending fields whose Reverb value changed since it was read: {field: {local, base, remote}}.
+
+    Computed from the row itself: the sync keeps the mirror columns (and raw) equal to Reverb, and never
+    touches pending_changes, so a pull that brings a new remote value makes the conflict visible at once,
+    with no query of its own."""
     found = {}
     for name, change in (listing.pending_changes or {}).items():
         spec = FIELDS.get(name)

@@ -10,8 +10,6 @@ from django.utils import timezone
 
 from backoffice.models import RemoteModel, amount_field
 
-from . import editing
-
 
 class Listing(RemoteModel):
     """A listing on Reverb (any state: draft, live, ended, sold...). Key: the listing id."""
@@ -94,18 +92,6 @@ class Listing(RemoteModel):
     @property
     def has_pending(self) -> bool:
         return bool(self.pending_changes)
-
-    def conflicts(self) -> dict[str, dict[str, Any]]:
-        """Pending fields whose Reverb value changed since it was read: {field: {local, base, remote}}.
-
-        Computed from the row itself: the sync keeps the mirror columns (and raw) equal to Reverb, and
-        never touches pending_changes, so a pull that brings a new remote value makes the conflict visible
-        at once, with no query of its own."""
-        return editing.conflicts(self)
-
-    @property
-    def has_conflict(self) -> bool:
-        return bool(self.conflicts())
 
 
 class CsvImportPreview(models.Model):

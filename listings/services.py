@@ -358,7 +358,7 @@ def push_listing(
     fresh.pending_changes = listing.pending_changes
     listing = fresh
     push = _push(listing, "listings.push", actor, job, client=client)
-    found = listing.conflicts()
+    found = editing.conflicts(listing)
     if found:
         names = ", ".join(editing.FIELDS[n].label for n in found)
         error = push.refuse(f"Not pushed: {names} changed on Reverb since the edit. Choose local or Reverb.")
@@ -491,7 +491,7 @@ def resolve_conflict(listing: Listing, *, actor: Actor, keep: str) -> Listing:
     if keep not in ("local", "reverb"):
         raise ValueError("keep must be 'local' or 'reverb'")
     pending = dict(listing.pending_changes)
-    for name, info in listing.conflicts().items():
+    for name, info in editing.conflicts(listing).items():
         if keep == "reverb":
             pending.pop(name, None)
         else:

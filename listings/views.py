@@ -137,7 +137,7 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
         push_settings_url=push_settings_url(request, listing),
         listing=listing,
         form=form,
-        conflicts=listing.conflicts(),
+        conflicts=editing.conflicts(listing),
         pending=listing.pending_changes,
     )
     return TemplateResponse(request, "listings/edit.html", context)

@@ -175,7 +175,7 @@ def test_a_persons_pending_edits_stay_pending_and_unsent(account: ReverbAccount,
     assert call.request_summary == {"inventory": quantity}
     listing.refresh_from_db()
     assert listing.pending_changes == pending and listing.title == title  # still waiting for the person
-    assert not listing.conflicts()
+    assert not editing.conflicts(listing)
     # ... and the person's push sends them later, without a conflict.
     listing_services.push_listing(listing, actor=None)
     assert emu_record(emulator, listing)["title"] == "Edited, not pushed yet"

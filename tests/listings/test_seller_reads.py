@@ -7,7 +7,7 @@ from typing import Any
 
 from backoffice.models import ReverbAccount
 from backoffice.sync.objects import upsert_objects
-from listings import services
+from listings import editing, services
 from listings.editing import record_edits
 from listings.models import Listing
 from tests.factories import new_listing
@@ -47,12 +47,12 @@ def test_pending_sku_and_shipping_profile_edits_are_not_conflicts(
     listing.save()
     upsert_objects(account, "listings", [account.client().get_listing(listing.reverb_id)])
     listing.refresh_from_db()
-    assert listing.conflicts() == {}
+    assert editing.conflicts(listing) == {}
     done = services.push_listing(listing, actor=None)
     assert "Pushed" in done.message
     record = emu_record(emulator, listing.reverb_id)
     assert record["sku"] == "SELL-3B" and record["shipping_profile_id"] == profile
     listing.refresh_from_db()
     assert listing.pending_changes == {} and listing.sku == "SELL-3B"
-    assert services.reread(listing).conflicts() == {}
+    assert editing.conflicts(services.reread(listing)) == {}
     assert Listing.objects.filter(sku="SELL-3B").count() == 1

@@ -9,7 +9,7 @@ import pytest
 from backoffice.actions import ActionError
 from backoffice.models import ApiCall, ReverbAccount
 from emulator.faults import Faults
-from listings import services
+from listings import editing, services
 from listings.editing import record_edits
 from listings.models import Listing
 from tests.conftest import nothing_changes
@@ -141,7 +141,9 @@ def test_push_conflict_sends_nothing(account: ReverbAccount, emulator: Any) -> N
     assert "changed on Reverb" in info.value.message
     assert emulator.requests[("PUT", "/api/listings/{listing_id}")] == puts
     listing.refresh_from_db()
-    assert listing.conflicts() == {"price": {"local": "999.00", "base": "1299.00", "remote": "1500.00"}}
+    assert editing.conflicts(listing) == {
+        "price": {"local": "999.00", "base": "1299.00", "remote": "1500.00"}
+    }
     services.resolve_conflict(listing, actor=None, keep="local")
     services.push_listing(listing, actor=None)
     assert str(emu_record(emulator, listing.reverb_id)["price"]) == "999.00"
@@ -157,14 +159,14 @@ def test_sync_preserves_pending_changes_and_shows_conflict(account: ReverbAccoun
     listing.save()
     sync_resource(account, "listings")
     listing.refresh_from_db()
-    assert listing.pending_changes["price"]["value"] == "999.00" and not listing.conflicts()
+    assert listing.pending_changes["price"]["value"] == "999.00" and not editing.conflicts(listing)
     record = emu_record(emulator, listing.reverb_id)
     record["price"] = Decimal("1100.00")
     emulator.store.touch(record)
     sync_resource(account, "listings")
     listing.refresh_from_db()
     assert listing.pending_changes["price"]["value"] == "999.00"
-    assert listing.conflicts()["price"]["remote"] == "1100.00"
+    assert editing.conflicts(listing)["price"]["remote"] == "1100.00"
     services.resolve_conflict(listing, actor=None, keep="reverb")
     listing.refresh_from_db()
     assert listing.pending_changes == {}
