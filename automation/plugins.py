@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 
+from backoffice.background import schedules
 from backoffice.background.retention import PURGES, Purge
+from backoffice.background.schedules import Spec
 from backoffice.demo import SEEDS
 from backoffice.pages import inbox
 from backoffice.pages.dashboard import QUEUES, Queue
@@ -53,7 +55,18 @@ def offer_margin_box(context: Any, negotiation: Any) -> str:
     return render_to_string("automation/margin_box.html", margin.offer_margin(negotiation))
 
 
+# Rules and deadlines: offer rules also run after each pull of offers; this is the net.
+SCHEDULES = (
+    Spec("offer rules", "automation.tasks.offer_rules_all", 5),
+    Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
+    Spec("stale-stock price rules", "automation.tasks.stale_stock_all", 1440),
+    Spec("instant alerts", "automation.tasks.send_alerts", 1),
+)
+
+
 def plug_in() -> None:
+    for spec in SCHEDULES:
+        schedules.SCHEDULES.add(spec, key=spec.name)
     # The refund's answer-by; an offer's expiry, 48 h after it was made when Reverb sends none.
     inbox.DEADLINES.add(inbox.Deadline(lambda r: r.answer_by or r.respond_by, state_of), key="refund")
     inbox.DEADLINES.add(

@@ -23,6 +23,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from backoffice.plugins import Slot
+
 PREFIX = "reverb: "
 
 # The pulls are incremental (changes since the last success, or newest first until a page with nothing
@@ -46,7 +48,7 @@ BACKGROUND = "backoffice.background"
 TASKS = f"{BACKGROUND}.tasks"
 PULL = f"{TASKS}.pull_accounts"
 
-SCHEDULES: tuple[Spec, ...] = (
+CORE: tuple[Spec, ...] = (
     Spec("orders and refund requests", PULL, 5, {"resources": ["orders", "refunds"]}),
     Spec("offers and conversations", PULL, 5, {"resources": ["negotiations", "conversations"]}),
     Spec("payments, feedback and payouts", PULL, 60, {"resources": ["payments", "feedback", "payouts"]}),
@@ -63,14 +65,12 @@ SCHEDULES: tuple[Spec, ...] = (
     Spec("re-send tasks lost with their worker", f"{TASKS}.requeue_lost_tasks", 5),
     # Retention: rows past WEBHOOK_/AUDIT_RETENTION_DAYS (backoffice/background/retention.py).
     Spec("clean up old webhook deliveries and audit rows", f"{TASKS}.purge_old_records", 24 * 60),
-    # Rules and deadlines (automation/): offer rules also run after each pull of offers; this is the net.
-    Spec("offer rules", "automation.tasks.offer_rules_all", 5),
-    Spec("deadlines and daily digests", "automation.tasks.deadlines_and_digests", 15),
-    Spec("stale-stock price rules", "automation.tasks.stale_stock_all", 1440),
-    Spec("instant alerts", "automation.tasks.send_alerts", 1),
-    # Inventory (issue 14): send the stock queue, watch the mirror for events, fetch feeds, send events.
-    Spec("stock queue and events", "inventory.tasks.tick", 1),
 )
+
+# Every schedule: the core's, then what each app adds from its AppConfig.ready() (its plugins.py).
+SCHEDULES: Slot[Spec] = Slot("schedules")
+for _spec in CORE:
+    SCHEDULES.add(_spec, key=_spec.name)
 
 
 def _wanted(spec: Spec) -> dict[str, Any]:

@@ -55,13 +55,13 @@ def test_manager_cannot_add_or_change_a_schedule() -> None:
     assert not Schedule.objects.filter(name="pwn").exists()
 
     schedules.apply()
-    row = Schedule.objects.get(name=schedules.SCHEDULES[0].full_name)
+    row = Schedule.objects.get(name=list(schedules.SCHEDULES)[0].full_name)
     response = client.post(
         reverse("admin:django_q_schedule_change", args=[row.pk]), {**form, "name": row.name}
     )
     assert response.status_code == 403
     row.refresh_from_db()
-    assert row.func == schedules.SCHEDULES[0].func
+    assert row.func == list(schedules.SCHEDULES)[0].func
     # ...but may see them
     assert client.get(reverse("admin:django_q_schedule_changelist")).status_code == 200
 
@@ -82,7 +82,7 @@ def test_manager_runs_our_schedules_now(monkeypatch: pytest.MonkeyPatch) -> None
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(admin_schedules, "enqueue", lambda func, **kw: sent.append((func, kw)))
     schedules.apply()
-    ours = Schedule.objects.get(name=schedules.SCHEDULES[0].full_name)
+    ours = Schedule.objects.get(name=list(schedules.SCHEDULES)[0].full_name)
     ours.func = "backoffice.background.tasks.run_due_reconciliations"  # edited row: the spec wins
     Schedule.objects.filter(pk=ours.pk).update(func=ours.func)
     theirs = Schedule.objects.create(
@@ -94,7 +94,7 @@ def test_manager_runs_our_schedules_now(monkeypatch: pytest.MonkeyPatch) -> None
         follow=True,
     )
     assert response.status_code == 200
-    assert sent == [(schedules.SCHEDULES[0].func, schedules.SCHEDULES[0].kwargs)]
+    assert sent == [(list(schedules.SCHEDULES)[0].func, list(schedules.SCHEDULES)[0].kwargs)]
     assert "Not run" in response.content.decode()
 
 
