@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
-from . import editing, reference
+from . import editing, photo_list, photos, reference
 from .models import Listing
 
 LEAD_UNITS = [("", "—"), ("days", "days"), ("weeks", "weeks")]
@@ -18,8 +19,27 @@ LEAD_UNITS = [("", "—"), ("days", "days"), ("weeks", "weeks")]
 ERROR_FIELDS = {"preorder_info": "preorder_lead_time", "photos": None}
 
 
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input (Django's documented pattern): a list of uploads, maybe empty."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(photos.KINDS.values())}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
 class ListingFieldsForm(forms.Form):
-    """The editable fields of a listing, with Reverb's lists and Reverb's inventory rules."""
+    """The editable fields of a listing, with Reverb's lists and Reverb's inventory rules, and its photo
+    list (listings/photo_list.py: files uploaded here, URLs, the order)."""
 
     sku = forms.CharField(label="SKU", max_length=255, required=False)
     title = forms.CharField(max_length=500, required=False)
@@ -58,10 +78,34 @@ class ListingFieldsForm(forms.Form):
     preorder_ship_date = forms.DateField(
         label="Pre-order ship date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    photo_files = MultipleFileField(label="Upload photos", required=False)
+    photos = forms.CharField(
+        label="Photo URLs",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Photos already online: their URLs, one per line (they go after the others).",
+    )
 
-    def __init__(self, *args: Any, account: ReverbAccount, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        account: ReverbAccount,
+        photo_rows: list[photo_list.Row] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
+        # The photos the list starts from (None: Reverb's could not be read, new ones are added after them).
+        self.initial_photos = photo_rows
+        self.photo_rows: list[photo_list.Row] = list(photo_rows or [])
+        self.shows_photos = photo_rows is not None
+        # What Reverb had when the page was shown (its original URLs, in its order); None: not known.
+        self.photo_current: list[str] | None = None
+        self.fields["photo_files"].help_text = (
+            f"JPEG, PNG or WebP, up to {settings.LISTING_PHOTO_MAX_MB} MB each, at most "
+            f"{settings.LISTING_PHOTO_MAX_COUNT} photos a listing. Drag the photos (or number them) to "
+            "set their order; the first is the main photo."
+        )
         self.fields["condition"].choices = [("", "—"), *reference.conditions(account)]
         categories = reference.categories(account)
         current = self.initial.get("categories") or []
@@ -84,7 +128,39 @@ class ListingFieldsForm(forms.Form):
             self.add_error("preorder_lead_time_unit", "Choose days or weeks.")
         if data.get("upc") and data.get("upc_does_not_apply"):
             self.add_error("upc_does_not_apply", "Enter a UPC or tick this box, not both.")
+        self._clean_photos(data)
         return data
+
+    def _clean_photos(self, data: dict[str, Any]) -> None:
+        """The final photo list (self.photo_rows). Good uploads are stored at once, even when another field
+        sends the form back, so they show in the list and are not chosen again."""
+        posted = photo_list.posted_rows(self.data)
+        if posted is not None:
+            self.shows_photos, self.photo_current = True, [r.url for r in posted if r.image_id]
+        rows = posted if posted is not None else list(self.initial_photos or [])
+        files = data.get("photo_files") or []
+        for message in photo_list.checked_files(files):
+            self.add_error("photo_files", message)
+        uploaded = [photo_list.Row(photos.store(f).url) for f in files if not photos.problem(f)]
+        try:
+            self.photo_rows = photo_list.ordered(self.data, rows, uploaded, data.get("photos") or [])
+        except forms.ValidationError as exc:
+            self.photo_rows = rows + uploaded
+            self.add_error("photo_files", exc)
+        if message := photo_list.too_many(len(self.photo_rows)):
+            self.add_error("photo_files", message)
+
+    def clean_photos(self) -> list[str]:
+        return photo_list.new_urls(self.cleaned_data.get("photos") or "")
+
+    def photo_urls(self) -> list[str]:
+        return [row.url for row in self.photo_rows]
+
+    def photos_changed(self) -> bool:
+        """Whether the edit changes the photos Reverb has (new ones, or a new order)."""
+        if self.photo_current is None:
+            return bool(self.photo_urls())
+        return self.photo_urls() != self.photo_current
 
     def clean_upc(self) -> str:
         upc = self.cleaned_data.get("upc", "").strip().replace(" ", "")
@@ -151,12 +227,10 @@ class ListingEditForm(ListingFieldsForm):
 
 
 class ListingCreateForm(ListingFieldsForm):
-    photos = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Photo URLs, one per line."
-    )
     field_order = ["sku"]
 
     def __init__(self, *args: Any, account: ReverbAccount, **kwargs: Any) -> None:
+        kwargs.setdefault("photo_rows", [])
         super().__init__(*args, account=account, **kwargs)
         self.fields["sku"].required = True
         self.fields[
@@ -190,9 +264,8 @@ class ListingCreateForm(ListingFieldsForm):
             body["upc_does_not_apply"] = True
         if self.preorder():
             body["preorder_info"] = self.preorder()
-        photos = [line.strip() for line in (d.get("photos") or "").splitlines() if line.strip()]
-        if photos:
-            body["photos"] = photos
+        if self.photo_urls():
+            body["photos"] = self.photo_urls()
         return body
 
 

@@ -583,6 +583,34 @@ def reorder_images(
     return Done("Photos reordered.", land(listing.account, _listing_of(answer) or {}), push.call)
 
 
+def arrange_photos(
+    listing: Listing,
+    *,
+    actor: Actor,
+    urls: Sequence[str],
+    current: Sequence[str] | None,
+    job: BulkJob | None = None,
+) -> Done:
+    """The edit form's photos: make them `urls`, in this order. `current` is what Reverb had (its original
+    URLs, in its order): one PUT of the whole list with override_position puts new and known photos in
+    place (API-NOTES 5.2). With `current` None (Reverb's list could not be read) the new ones are added
+    after the ones it has."""
+    if current is None:
+        push = _push(listing, "listings.add_image", actor, job, {"photos": list(urls)})
+        answer = push.send(lambda c: c.update_listing(listing.reverb_id, {"photos": list(urls)}))
+        return Done(
+            f"{len(urls)} photo(s) added (Reverb fetches them in the background).",
+            land(listing.account, _listing_of(answer) or {}),
+            push.call,
+        )
+    added = len(set(urls) - set(current))
+    done = reorder_images(listing, actor=actor, urls=urls, job=job)
+    text = "Photos sent to Reverb in the new order"
+    if added:
+        text += f", {added} new (Reverb fetches them in the background)"
+    return Done(f"{text}.", done.obj, done.call)
+
+
 # ---- promotion -------------------------------------------------------------------------------------
 
 
