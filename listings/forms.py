@@ -11,12 +11,16 @@ from django.conf import settings
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
-from . import editing, photo_list, photos, reference
+from . import description, editing, photo_list, photos, reference
 from .models import Listing
 
 LEAD_UNITS = [("", "—"), ("days", "days"), ("weeks", "weeks")]
 # Reverb field names in 412 errors -> the form field that shows them.
 ERROR_FIELDS = {"preorder_info": "preorder_lead_time", "photos": None}
+HTML_KEPT = (
+    "This description has formatting plain text cannot show (such as bold, links or styles), so it is kept "
+    "as Reverb has it, in HTML. Edit the HTML here, or replace it all with plain text."
+)
 
 
 class MultipleFileInput(forms.FileInput):
@@ -52,7 +56,16 @@ class ListingFieldsForm(forms.Form):
     price = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     inventory = forms.IntegerField(min_value=0, required=False)
     has_inventory = forms.BooleanField(required=False)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        help_text="Plain text: a blank line between paragraphs; lines starting with “- ” (or “1. ”) make a "
+        "list. Reverb gets it as HTML.",
+    )
+    # "text" (the box holds text, sent as HTML) or "html" (an existing description text cannot say: kept).
+    description_format = forms.ChoiceField(
+        choices=[("text", "text"), ("html", "html")], required=False, widget=forms.HiddenInput
+    )
     shipping_profile_id = forms.ChoiceField(label="Shipping profile", required=False)
     upc = forms.CharField(
         label="UPC",
@@ -101,6 +114,8 @@ class ListingFieldsForm(forms.Form):
         self.shows_photos = photo_rows is not None
         # What Reverb had when the page was shown (its original URLs, in its order); None: not known.
         self.photo_current: list[str] | None = None
+        if self.initial.get("description_format") == "html":
+            self.fields["description"].help_text = HTML_KEPT
         self.fields["photo_files"].help_text = (
             f"JPEG, PNG or WebP, up to {settings.LISTING_PHOTO_MAX_MB} MB each, at most "
             f"{settings.LISTING_PHOTO_MAX_COUNT} photos a listing. Drag the photos (or number them) to "
@@ -150,6 +165,29 @@ class ListingFieldsForm(forms.Form):
         if message := photo_list.too_many(len(self.photo_rows)):
             self.add_error("photo_files", message)
 
+    def clean_description(self) -> str:
+        value = self.cleaned_data.get("description") or ""
+        if self._description_is_html(value) and description.unsafe(value):
+            raise forms.ValidationError(
+                "A description cannot hold scripts, frames, forms, event handlers or javascript: links."
+            )
+        return value
+
+    def _description_is_html(self, value: str) -> bool:
+        """An existing HTML description kept as HTML (cleared and typed again as text, it is text)."""
+        return self.data.get("description_format") == "html" and "<" in value
+
+    def description_html(self) -> str:
+        """What Reverb gets: the typed text as HTML; an HTML description as it is; an unchanged text its
+        description as Reverb has it (no edit is made of a round trip's spelling)."""
+        value = self.cleaned_data.get("description") or ""
+        if self._description_is_html(value):
+            return value
+        typed = value.replace("\r\n", "\n").strip()
+        if "description_html" in self.initial and typed == (self.initial.get("description") or "").strip():
+            return self.initial["description_html"]
+        return description.to_html(value)
+
     def clean_photos(self) -> list[str]:
         return photo_list.new_urls(self.cleaned_data.get("photos") or "")
 
@@ -196,7 +234,7 @@ class ListingFieldsForm(forms.Form):
             "price": editing.price_text(d["price"]),
             "inventory": d["inventory"],
             "has_inventory": d["has_inventory"],
-            "description": d["description"],
+            "description": self.description_html(),
             "shipping_profile_id": d["shipping_profile_id"] or "",
             "offers_enabled": d["offers_enabled"],
             "preorder_info": self.preorder(),
@@ -223,6 +261,10 @@ class ListingEditForm(ListingFieldsForm):
         values["preorder_lead_time_unit"] = pre.get("lead_time_unit") or ""
         values["preorder_ship_date"] = pre.get("ship_date")
         values["cost"] = listing.cost
+        kept = values["description_html"] = values["description"] or ""
+        text = description.to_text(kept)
+        values["description"] = kept if text is None else text
+        values["description_format"] = "html" if text is None else "text"
         return values
 
 
@@ -248,9 +290,11 @@ class ListingCreateForm(ListingFieldsForm):
             "price": money(d["price"], self.account.currency),
             "offers_enabled": d["offers_enabled"],
         }
-        for name in ("title", "finish", "year", "description"):
+        for name in ("title", "finish", "year"):
             if d.get(name):
                 body[name] = d[name]
+        if self.description_html():
+            body["description"] = self.description_html()
         if d.get("categories"):
             body["categories"] = [{"uuid": u} for u in d["categories"]]
         if d.get("inventory") is not None:

@@ -24,6 +24,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "upc",
             "upc_does_not_apply",
             "description",
+            "description_format",
         ),
     ),
     ("Condition and price", ("condition", "price", "cost")),
