@@ -151,7 +151,7 @@ class ListingFieldsForm(forms.Form):
         sends the form back, so they show in the list and are not chosen again."""
         posted = photo_list.posted_rows(self.data)
         if posted is not None:
-            self.shows_photos, self.photo_current = True, [r.url for r in posted if r.image_id]
+            self.shows_photos, self.photo_current = True, [r.url for r in posted if r.on_reverb]
         rows = posted if posted is not None else list(self.initial_photos or [])
         files = data.get("photo_files") or []
         for message in photo_list.checked_files(files):

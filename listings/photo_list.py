@@ -1,14 +1,18 @@
 """The photo list of the listing create and edit forms: the photos in their order, new files, new URLs.
 
 What the form posts (templates/listings/_photo_list.html): one row per photo already in the list
-(`photo` its URL, `photo_id` Reverb's image id or '' when Reverb does not have it yet, `photo_position`
-the number a person typed), `photo_remove` (rows Reverb does not have yet: nothing to delete there), new
+(`photo` its URL, `photo_on_reverb` "1" for a photo the listing has on Reverb, `photo_position` the number
+a person typed), `photo_remove` (rows Reverb does not have yet: nothing to delete there), new
 files in `photo_files`, new URLs in `photos` (one a line), and `photo_order` (listings/static/listings/
 photo_order.js writes it when a row or a new file is dragged: tokens `p<row>` and `f<file>`).
 
 Without JavaScript the order is the position numbers (ties keep the list's order), then the new files, then
 the new URLs; with it, `photo_order`. Rows of photos Reverb has cannot be removed here: a deletion cannot
 be undone, so it stays on the photos page, which confirms it first.
+
+The edit form shows the listing's photos from the mirror (`Listing.images`): opening it asks Reverb
+nothing. Those are Reverb's copies, not the URLs first sent, which a reorder must send (API-NOTES 5.2), so
+a save that changes the photos reads Reverb's list first (services.arrange_photos).
 """
 
 from __future__ import annotations
@@ -22,8 +26,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 
-from backoffice.reverb.errors import ReverbError
-
 from . import photos
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Row:
     url: str
-    image_id: str = ""  # Reverb's image id; '' for a photo not sent yet
+    on_reverb: bool = False  # one of the listing's photos on Reverb (False: not sent yet)
 
     @property
     def thumb(self) -> str:
@@ -48,12 +50,17 @@ def _list(data: Mapping[str, Any], name: str) -> list[Any]:
     return [] if value is None else list(value) if isinstance(value, list | tuple) else [value]
 
 
+def listing_rows(listing: Listing) -> list[Row]:
+    """The listing's photos as the last pull saw them, in order."""
+    return [Row(str(url), on_reverb=True) for url in listing.images or []]
+
+
 def posted_rows(data: Mapping[str, Any]) -> list[Row] | None:
-    """The rows the page showed (None when it showed no list: Reverb's photos could not be read)."""
+    """The rows the page showed (None when the post carries no photo list)."""
     if not data.get("photo_list"):
         return None
-    urls, ids = _list(data, "photo"), _list(data, "photo_id")
-    return [Row(str(u), str(ids[i]) if i < len(ids) else "") for i, u in enumerate(urls) if u]
+    urls, marks = _list(data, "photo"), _list(data, "photo_on_reverb")
+    return [Row(str(u), i < len(marks) and marks[i] == "1") for i, u in enumerate(urls) if u]
 
 
 def new_urls(text: str) -> list[str]:
@@ -79,7 +86,7 @@ def ordered(
     """The final list: the rows (less the removed new ones) and the uploads in the posted order, then the
     typed URLs. Raises ValidationError for a position that is not a whole number."""
     removed = {str(v) for v in _list(data, "photo_remove")}
-    items = {f"p{i}": row for i, row in enumerate(rows) if not (not row.image_id and str(i) in removed)}
+    items = {f"p{i}": row for i, row in enumerate(rows) if row.on_reverb or str(i) not in removed}
     files = {f"f{i}": row for i, row in enumerate(uploaded)}
     tokens = [t for t in str(data.get("photo_order") or "").split(",") if t in items or t in files]
     if tokens:
@@ -106,13 +113,3 @@ def too_many(count: int) -> str:
     if count <= limit:
         return ""
     return f"A listing can have at most {limit} photos; this would make {count}."
-
-
-def reverb_rows(listing: Listing) -> tuple[list[Row] | None, str]:
-    """The listing's photos as Reverb has them (their original URLs, which a reorder must send: API-NOTES
-    5.2), or (None, why) when they cannot be read."""
-    try:
-        images = listing.account.client().listing_images(listing.reverb_id)
-    except ReverbError as exc:
-        return None, f"Could not read the photos from Reverb: {exc}"
-    return [Row(str(i.get("url")), str(i.get("id") or "")) for i in images if i.get("url")], ""

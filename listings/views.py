@@ -90,7 +90,7 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     initial = ListingEditForm.initial_for(listing)
     if request.method == "POST":
-        # The photos the page showed are posted back with it: Reverb is not read again.
+        # The photos the page showed (the mirror's) are posted back with it.
         form = ListingEditForm(request.POST, request.FILES, initial=initial, account=listing.account)
         if form.is_valid():
             with transaction.atomic():
@@ -123,10 +123,9 @@ def edit_listing(admin: ListingAdmin, request: HttpRequest, pk: int) -> HttpResp
                 )
             return HttpResponseRedirect(change_url(listing))
     else:
-        rows, photo_error = photo_list.reverb_rows(listing)
-        if photo_error:
-            messages.warning(request, photo_error)
-        form = ListingEditForm(initial=initial, account=listing.account, photo_rows=rows)
+        form = ListingEditForm(
+            initial=initial, account=listing.account, photo_rows=photo_list.listing_rows(listing)
+        )
         if listing.last_push.get("status") in ("failed", "refused"):
             form.is_bound = True  # show Reverb's field errors from the last push on the fields
             form.data = {**{k: v for k, v in initial.items() if v is not None}}

@@ -161,7 +161,7 @@ def edit_post(listing: Listing, rows: list[photo_list.Row], **extra: Any) -> dic
         **edit_data(listing),
         "photo_list": "1",
         "photo": [r.url for r in rows],
-        "photo_id": [r.image_id for r in rows],
+        "photo_on_reverb": ["1" if r.on_reverb else "" for r in rows],
         **extra,
     }
 
@@ -174,7 +174,7 @@ def test_edit_without_javascript_orders_by_the_numbers_and_adds_an_upload(
     url = reverse("admin:listings_listing_edit", args=[listing.pk])
     page = admin_client.get(url)
     rows = page.context["form"].photo_rows
-    assert [r.url for r in rows] == [first, second] and all(r.image_id for r in rows)
+    assert [r.url for r in rows] == [first, second] and all(r.on_reverb for r in rows)
     answer = admin_client.post(
         url, edit_post(listing, rows, photo_position=["2", "1"], photo_files=[upload("3.webp", WEBP)])
     )
@@ -216,3 +216,57 @@ def test_the_order_tokens_win_over_the_numbers_and_unknown_tokens_are_ignored() 
     assert [r.url for r in photo_list.ordered(left, [rows[0], photo_list.Row("https://x/new")], [], [])] == [
         "https://x/a"
     ]
+
+
+def test_the_edit_page_asks_reverb_nothing_and_a_save_refuses_if_its_photos_changed_since(
+    admin_client: Client, account: ReverbAccount, emulator: Any, media: Path
+) -> None:
+    listing = services.create_listing(account, new_listing("ED-R"), actor=None).obj
+    url = reverse("admin:listings_listing_edit", args=[listing.pk])
+    reads = emulator.requests.copy()
+    rows = admin_client.get(url).context["form"].photo_rows
+    assert emulator.requests == reads  # the photos shown are the mirror's
+    services.add_image(listing, actor=None, url="https://photos.example.com/added-on-reverb.jpg")
+    before = sent_urls(emulator, listing)
+    answer = admin_client.post(
+        url, edit_post(listing, rows, photo_files=[upload("n.jpg", JPEG)]), follow=True
+    )
+    assert "Photos not changed: Reverb has 2 photo(s) for this listing, the page showed 1." in (
+        answer.content.decode()
+    )
+    assert sent_urls(emulator, listing) == before
+    assert not ApiCall.objects.filter(action="listings.reorder_images").exists()
+
+
+def test_a_post_without_the_photo_list_adds_new_photos_after_reverbs(
+    admin_client: Client, account: ReverbAccount, emulator: Any, media: Path
+) -> None:
+    from tests.listings.test_admin import edit_data
+
+    listing = services.create_listing(account, new_listing("ED-S"), actor=None).obj
+    before = sent_urls(emulator, listing)
+    url = reverse("admin:listings_listing_edit", args=[listing.pk])
+    answer = admin_client.post(url, {**edit_data(listing), "photo_files": [upload("n.jpg", JPEG)]})
+    assert answer.status_code == 302
+    sent = sent_urls(emulator, listing)
+    assert sent[: len(before)] == before and len(sent) == len(before) + 1
+    assert ApiCall.objects.filter(action="listings.add_image").count() == 1
+
+
+def test_a_reorder_sends_the_urls_first_sent_not_reverbs_copies(
+    account: ReverbAccount, emulator: Any
+) -> None:
+    first, second = "https://photos.example.com/1.jpg", "https://photos.example.com/2.jpg"
+    listing = services.create_listing(account, new_listing("ED-T", photos=[first, second]), actor=None).obj
+    # On Reverb the mirror holds its image host's copies (API-NOTES 5.2), matched to originals by position.
+    copies = ["https://images.reverb.test/a/large.jpg", "https://images.reverb.test/b/large.jpg"]
+    Listing.objects.filter(pk=listing.pk).update(images=copies)
+    listing.refresh_from_db()
+    done = services.arrange_photos(
+        listing, actor=None, urls=[copies[1], copies[0], "https://photos.example.com/3.jpg"], current=copies
+    )
+    assert (
+        done.message
+        == "Photos sent to Reverb in the new order, 1 new (Reverb fetches them in the background)."
+    )
+    assert sent_urls(emulator, listing) == [second, first, "https://photos.example.com/3.jpg"]
