@@ -13,6 +13,7 @@ import html
 import re
 from html.parser import HTMLParser
 
+TAG = re.compile(r"<[a-zA-Z/!]")
 BULLET = re.compile(r"^[-*]\s+")
 NUMBER = re.compile(r"^\d+[.)]\s+")
 # Tags text can stand for; anything else (or any attribute) makes the HTML not representable as text.
@@ -151,7 +152,7 @@ def _same(a: str, b: str) -> bool:
 def to_text(value: str) -> str | None:
     """The typed text of an HTML description, or None when text cannot say all of it. Plain text (no
     tags: an old or outside-made description) reads as itself."""
-    if "<" not in (value or ""):
+    if not TAG.search(value or ""):
         return value or ""
     reader = _read(value)
     if not reader.plain:

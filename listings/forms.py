@@ -175,7 +175,7 @@ class ListingFieldsForm(forms.Form):
 
     def _description_is_html(self, value: str) -> bool:
         """An existing HTML description kept as HTML (cleared and typed again as text, it is text)."""
-        return self.data.get("description_format") == "html" and "<" in value
+        return self.data.get("description_format") == "html" and bool(description.TAG.search(value))
 
     def description_html(self) -> str:
         """What Reverb gets: the typed text as HTML; an HTML description as it is; an unchanged text its

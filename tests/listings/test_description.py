@@ -35,6 +35,7 @@ def test_text_becomes_reverb_html_and_back() -> None:
         "Plays great.\nSet up last week.\n\n- strap"
     )
     assert to_text("A description typed without tags") == "A description typed without tags"
+    assert to_text("Fits amps < 50 W & combos") == "Fits amps < 50 W & combos"
 
 
 @pytest.mark.parametrize(
