@@ -108,11 +108,11 @@ class ListingFieldsForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.account = account
-        # The photos the list starts from (None: Reverb's could not be read, new ones are added after them).
+        # The photos the list starts from (the edit form: the mirror's); None: the form shows no list.
         self.initial_photos = photo_rows
         self.photo_rows: list[photo_list.Row] = list(photo_rows or [])
         self.shows_photos = photo_rows is not None
-        # What Reverb had when the page was shown (its original URLs, in its order); None: not known.
+        # Reverb's photos as the page showed them (the mirror's copies, in order); None: no list was posted.
         self.photo_current: list[str] | None = None
         if self.initial.get("description_format") == "html":
             self.fields["description"].help_text = HTML_KEPT
