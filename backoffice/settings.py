@@ -127,6 +127,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Uploaded listing photos (listings/photos.py) live here and are served by the app at MEDIA_URL, on
+# SITE_URL, for Reverb to fetch: SITE_URL must be reachable from the internet for uploads to reach Reverb.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+LISTING_PHOTO_MAX_MB = env.int("LISTING_PHOTO_MAX_MB", default=10)
+LISTING_PHOTO_MAX_COUNT = env.int("LISTING_PHOTO_MAX_COUNT", default=25)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -111,10 +111,13 @@ class Emulator:
         rate_burst: int = DEFAULT_RATE_BURST,
         publish_delay: float = PUBLISH_DELAY_SECONDS,
         scopes: Any = None,
+        seller_costs: bool = False,
     ) -> None:
         """`variant` picks among the plausible shapes of what no live source shows (see `guesses`);
         `rate_per_second` 0 turns the per-account limit off (tools that pace themselves); `scopes` limits
-        what the token may do (see `scopes`; None: every scope)."""
+        what the token may do (see `scopes`; None: every scope); `seller_costs` gives the generated
+        listings a `seller_cost` (Store.seller_costs)."""
+        self.seller_costs = seller_costs
         from .guesses import VARIANTS
 
         if variant not in VARIANTS:
@@ -148,7 +151,7 @@ class Emulator:
         with self.lock:
             self.seed = seed
             self.sizes = parse_size(size)
-            self.store = Store(currency=currency)
+            self.store = Store(currency=currency, seller_costs=self.seller_costs)
             seed_store(self.store, seed=seed, sizes=self.sizes)
             self.requests.clear()
             self.writes.clear()

@@ -173,7 +173,8 @@ def render_listing(emu: Emulator, req: Request, record: dict[str, Any]) -> dict[
         "price": price,
         "buyer_price": price,
         "seller_price": price,
-        "seller_cost": None,  # sound-tank's seller type; null: the emulator keeps no cost
+        # sound-tank's seller type; null unless the shop keeps its costs on Reverb (Store.seller_costs)
+        "seller_cost": None if record.get("seller_cost") is None else money(record["seller_cost"], currency),
         "listing_currency": currency,
         "inventory": record["inventory"],
         "has_inventory": record["has_inventory"],

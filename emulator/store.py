@@ -44,6 +44,9 @@ class Store:
     preferred_seller: bool = True
     # True: webhook registration answers 401 as Reverb does for personal tokens (API-NOTES 2, 3P-LIVE EDOS).
     webhooks_require_oauth: bool = False
+    # True: the shop keeps its costs on Reverb (`seller_cost`): generated listings carry one (the demo shop
+    # of `make run`, so its margins show); False: `seller_cost` is null, as for a shop that does not.
+    seller_costs: bool = False
     tables: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     clock_offset: timedelta = timedelta(0)
     pending_publish: dict[int, datetime] = field(default_factory=dict)  # listing id -> when it goes live

@@ -16,7 +16,7 @@ from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
-from . import costs, editing
+from . import costs, editing, reference
 from .models import Listing
 
 COLUMNS = (
@@ -78,8 +78,9 @@ def parse(account: ReverbAccount, data: bytes | str) -> tuple[list[Row], list[st
         return [], ["The file has no rows."]
     rows: list[Row] = []
     seen: set[str] = set()
+    find = CategoryFinder(account)
     for number, values in records:
-        rows.append(_row(account, number, values, seen))
+        rows.append(_row(account, number, values, seen, find))
     known = set(
         Listing.objects.filter(account=account, sku__in=[r.sku for r in rows if r.sku]).values_list(
             "sku", flat=True
@@ -106,7 +107,34 @@ def _price(text: str) -> tuple[Decimal | None, str]:
     return price, ""
 
 
-def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[str]) -> Row:
+class CategoryFinder:
+    """The `category` cell (a UUID, or a name matched in Reverb's category list, read once a file and only
+    when a row names one) -> (uuid, "") or (None, why)."""
+
+    def __init__(self, account: ReverbAccount) -> None:
+        self.account = account
+        self.choices: reference.Choices | None = None
+
+    def __call__(self, text: str) -> tuple[str | None, str]:
+        if UUID.fullmatch(text.lower()):
+            return text.lower(), ""
+        if self.choices is None:
+            self.choices = reference.categories(self.account)
+        if not self.choices:
+            return None, (
+                f"category {text!r}: Reverb's category list could not be read to find it by name; "
+                "write its UUID, or try again in a minute"
+            )
+        return reference.match_category(self.choices, text)
+
+
+def _row(
+    account: ReverbAccount,
+    number: int,
+    values: dict[str, str],
+    seen: set[str],
+    find_category: CategoryFinder,
+) -> Row:
     sku = values.get("sku", "")
     reasons = []
     for name in REQUIRED:
@@ -170,7 +198,7 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
             payload["upc"] = upc
         elif no_upc:
             payload["upc_does_not_apply"] = True
-    fields, problems = _edit_fields(values)
+    fields, problems = _edit_fields(values, find_category)
     reasons += problems
     if not reasons:
         payload.update(fields)
@@ -178,7 +206,7 @@ def _row(account: ReverbAccount, number: int, values: dict[str, str], seen: set[
     return Row(number, sku, values.get("title", ""), outcome, reasons, payload, cost)
 
 
-def _edit_fields(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+def _edit_fields(values: dict[str, str], find_category: CategoryFinder) -> tuple[dict[str, Any], list[str]]:
     """The bulk-edit columns in Reverb's shape, or why not (an empty cell leaves the field as it is)."""
     fields: dict[str, Any] = {}
     problems = []
@@ -188,12 +216,13 @@ def _edit_fields(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
             fields["shipping_profile_id"] = profile
         else:
             problems.append(f"shipping_profile_id {profile!r} is not a number (a shipping profile's id)")
-    category = values.get("category", "").strip().lower()
+    category = values.get("category", "").strip()
     if category:
-        if UUID.fullmatch(category):
-            fields["categories"] = [{"uuid": category}]
+        found, problem = find_category(category)
+        if found:
+            fields["categories"] = [{"uuid": found}]
         else:
-            problems.append(f"category {category!r} is not a category UUID")
+            problems.append(problem)
     offers = values.get("offers_enabled", "").strip().lower()
     if offers:
         if offers in YES + NO:

@@ -7,6 +7,7 @@ cannot be read, conditions fall back to the spec's enum (API-NOTES 5.2) and the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,31 @@ def categories(account: ReverbAccount) -> Choices:
         return sorted(rows, key=lambda r: r[1])
 
     return _cached(account, "categories", fetch) or []
+
+
+def _spelling(name: str) -> str:
+    """A category name as compared: any case, spacing, and "/" or ">" between its levels."""
+    return " / ".join(" ".join(part.split()) for part in re.split(r"[/>]", name.lower()))
+
+
+def match_category(choices: Choices, text: str) -> tuple[str | None, str]:
+    """(uuid, "") for the category `text` names in `choices` (its full name, or its own name when only one
+    category has it), else (None, why): unknown, or which categories share that name."""
+    wanted = _spelling(text)
+    full = [uuid for uuid, name in choices if _spelling(name) == wanted]
+    if len(full) == 1:
+        return full[0], ""
+    named = full or [uuid for uuid, name in choices if _spelling(name).rsplit(" / ", 1)[-1] == wanted]
+    if len(named) == 1:
+        return named[0], ""
+    if named:
+        names = dict(choices)
+        which = "; ".join(sorted(names[u] for u in named))
+        return None, f"category {text!r} could be any of: {which}. Write its full name or its UUID"
+    return (
+        None,
+        f"unknown category {text!r}: write its full name as Reverb's category list has it, or its UUID",
+    )
 
 
 def shipping_profiles(account: ReverbAccount) -> Choices:

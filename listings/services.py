@@ -603,6 +603,46 @@ def reorder_images(
     return Done("Photos reordered.", land(listing.account, _listing_of(answer) or {}), push.call)
 
 
+def arrange_photos(
+    listing: Listing,
+    *,
+    actor: Actor,
+    urls: Sequence[str],
+    current: Sequence[str] | None,
+    job: BulkJob | None = None,
+) -> Done:
+    """The edit form's photos: make them `urls`, in this order. `current` is what the form showed, the
+    mirror's copies of Reverb's photos in order (None: the form showed none, new ones are added after).
+    A reorder must send the URLs first sent (API-NOTES 5.2): Reverb's list is read now and matched by
+    position to `current`, then one PUT of the whole list with override_position puts new and known
+    photos in place. If Reverb's list changed since the page was shown, nothing is sent."""
+    if current is None:
+        push = _push(listing, "listings.add_image", actor, job, {"photos": list(urls)})
+        answer = push.send(lambda c: c.update_listing(listing.reverb_id, {"photos": list(urls)}))
+        return Done(
+            f"{len(urls)} photo(s) added (Reverb fetches them in the background).",
+            land(listing.account, _listing_of(answer) or {}),
+            push.call,
+        )
+    try:
+        images = listing.account.client().listing_images(listing.reverb_id)
+    except ReverbError as exc:
+        raise Refused(f"Photos not changed: could not read them from Reverb ({exc}).") from exc
+    if len(images) != len(current):
+        raise Refused(
+            f"Photos not changed: Reverb has {len(images)} photo(s) for this listing, the page showed "
+            f"{len(current)}. Open the form again to see them as they are now."
+        )
+    original = {shown: str(image.get("url")) for shown, image in zip(current, images, strict=True)}
+    sent = [original.get(url, url) for url in urls]
+    added = len(set(urls) - set(current))
+    done = reorder_images(listing, actor=actor, urls=sent, job=job)
+    text = "Photos sent to Reverb in the new order"
+    if added:
+        text += f", {added} new (Reverb fetches them in the background)"
+    return Done(f"{text}.", done.obj, done.call)
+
+
 # ---- promotion -------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from backoffice.background.jobs import ItemSpec, create_job, job_url
 from backoffice.models import BulkJob
 from backoffice.reverb.errors import ForbiddenError, ReverbError
 
-from . import costs, csv_import, editing, health, readiness, services
+from . import costs, csv_import, editing, health, photo_list, readiness, services
 from .forms import BumpForm, CsvUploadForm, DirectOfferForm, ImageUrlForm, ListingCreateForm, ListingEditForm
 from .models import CsvImportPreview, Listing
 
@@ -88,7 +88,8 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
     listing = get_object_or_404(for_user(Listing.objects.select_related("account"), request.user), pk=pk)
     initial = ListingEditForm.initial_for(listing)
     if request.method == "POST":
-        form = ListingEditForm(request.POST, initial=initial, account=listing.account)
+        # The photos the page showed (the mirror's) are posted back with it.
+        form = ListingEditForm(request.POST, request.FILES, initial=initial, account=listing.account)
         if form.is_valid():
             with transaction.atomic():
                 changed = editing.record_edits(listing, form.edited_values())
@@ -110,9 +111,19 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
                     messages.warning(
                         request, held_notice(request, listing, f"Some of it stays here: {held}.")
                     )
+            # Photos are not pending changes: like the photos page, the new order and new photos go now.
+            if form.photos_changed():
+                report(
+                    request,
+                    lambda: services.arrange_photos(
+                        listing, actor=request.user, urls=form.photo_urls(), current=form.photo_current
+                    ),
+                )
             return HttpResponseRedirect(change_url(listing))
     else:
-        form = ListingEditForm(initial=initial, account=listing.account)
+        form = ListingEditForm(
+            initial=initial, account=listing.account, photo_rows=photo_list.listing_rows(listing)
+        )
         if listing.last_push.get("status") in ("failed", "refused"):
             form.is_bound = True  # show Reverb's field errors from the last push on the fields
             form.data = {**{k: v for k, v in initial.items() if v is not None}}
@@ -182,7 +193,7 @@ def create(admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("admin:listings_listing_changelist"))
     chosen = request.GET.get("account") or request.POST.get("account")
     account = next((a for a in accounts if str(a.pk) == str(chosen)), accounts[0])
-    form = ListingCreateForm(request.POST or None, account=account)
+    form = ListingCreateForm(request.POST or None, request.FILES or None, account=account)
     token = request.POST.get(once.FIELD) or once.new_token()
     if request.method == "POST" and form.is_valid():
         first, key = once.spend(request, "listings.create")

@@ -58,6 +58,13 @@ def sold_listings(sizes: dict[str, int]) -> int:
     return max(1, min(orders, listings // 2))
 
 
+def seller_cost(price: Decimal, listing_id: int) -> Decimal:
+    """A shop-like cost: 50 to 78% of the price, from the id alone (no draw from the generator's random
+    stream, so a shop with costs is otherwise the same shop)."""
+    share = Decimal(50 + listing_id * 7 % 29) / 100
+    return (price * share).quantize(Decimal("0.01"))
+
+
 def make_listing(
     store: Store,
     rng: random.Random,
@@ -109,6 +116,7 @@ def make_listing(
         "photos": [{"id": lid * 10 + i, "url": PHOTO_PATH.format(id=lid * 10 + i)} for i in range(n_photos)],
         "preorder_info": None,
         "upc": None,
+        "seller_cost": seller_cost(price, lid) if store.seller_costs else None,
         "created_at": created,
         "published_at": None if state == "draft" else created + timedelta(seconds=rng.randint(60, 86400)),
         "updated_at": None,

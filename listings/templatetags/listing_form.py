@@ -24,6 +24,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "upc",
             "upc_does_not_apply",
             "description",
+            "description_format",
         ),
     ),
     ("Condition and price", ("condition", "price", "cost")),
@@ -32,7 +33,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("inventory", "has_inventory", "preorder_lead_time", "preorder_lead_time_unit", "preorder_ship_date"),
     ),
     ("Shipping", ("shipping_profile_id",)),
-    ("Photos", ("photos",)),
+    ("Photos", ("photo_files", "photos")),
     ("Promotion", ("offers_enabled",)),
 )
 

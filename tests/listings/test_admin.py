@@ -34,6 +34,9 @@ def make(account: ReverbAccount, sku: str, publish: Any = None) -> Listing:
 
 
 def edit_data(listing: Listing, **changes: Any) -> dict[str, Any]:
+    from listings.forms import ListingEditForm
+
+    shown = ListingEditForm.initial_for(listing)  # the description as the form shows it (text or kept HTML)
     data = {
         "sku": listing.sku,
         "title": listing.title,
@@ -44,7 +47,8 @@ def edit_data(listing: Listing, **changes: Any) -> dict[str, Any]:
         "condition": listing.condition_uuid,
         "price": str(listing.price),
         "inventory": listing.inventory or 0,
-        "description": listing.description,
+        "description": shown["description"],
+        "description_format": shown["description_format"],
         "shipping_profile_id": "",
         "offers_enabled": "on" if listing.offers_enabled else "",
         "categories": editing.effective(listing, "categories"),

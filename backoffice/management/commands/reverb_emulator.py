@@ -52,6 +52,11 @@ class Command(BaseCommand):
             help="the token's scopes, e.g. 'read_listings read_orders' (default: every scope); a request "
             "needing another is answered 403",
         )
+        parser.add_argument(
+            "--seller-costs",
+            action="store_true",
+            help="the listings carry a seller_cost (the shop keeps its costs on Reverb), so margins show",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -81,6 +86,7 @@ class Command(BaseCommand):
                 rate_burst=options["burst"],
                 variant=options["variant"],
                 scopes=options["scopes"],
+                seller_costs=options["seller_costs"],
             )
         try:
             server = serve(emulator, options["host"], options["port"])

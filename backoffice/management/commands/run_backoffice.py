@@ -223,6 +223,9 @@ class Command(BaseCommand):
                 "demo",
                 "--token",
                 run.emulator_token,
+                # The demo shop keeps its costs on Reverb: the first pull sets them, so the margin report
+                # and the margin columns show real numbers.
+                "--seller-costs",
             ],
         )
         run.emulator_running = self._wait_for_port("127.0.0.1", run.emulator_port, timeout=60)
