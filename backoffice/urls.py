@@ -1,10 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from backoffice.background import webhooks
 from backoffice.pages import inbox, sync_log
-from listings import photos
 
 urlpatterns = [
     # Admin-look pages outside ModelAdmin go before admin/ (whose catch-all would claim them).
@@ -13,12 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("inventory.urls")),
     path("webhooks/reverb/<str:secret>/", webhooks.receive, name="reverb_webhook"),
-    # Uploaded listing photos, public for Reverb to fetch (found by their random name only).
-    re_path(
-        rf"^{settings.MEDIA_URL.strip('/')}/{photos.FOLDER}/(?P<name>{photos.NAME_PATTERN})$",
-        photos.serve,
-        name="listing_photo",
-    ),
+    # Uploaded listing photos, public for Reverb to fetch (listings/urls.py).
+    path(f"{settings.MEDIA_URL.strip('/')}/", include("listings.urls")),
 ]
 
 handler403 = "backoffice.pages.render.permission_denied"
