@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from backoffice.background.queue import enqueue, send
+from backoffice.background.queue import enqueue, enqueue_now
 from backoffice.models import BulkJob, BulkJobItem
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def recover_stale_jobs(older_than_seconds: float = 900) -> list[int]:
         .values_list("pk", flat=True)
     )
     for pk in stale:
-        send(RUN, pk, task_name=f"bulk-job-{pk}")
+        enqueue_now(RUN, pk, task_name=f"bulk-job-{pk}")
     return stale
 
 
@@ -197,7 +197,7 @@ def run_job(job_id: int) -> str:
             if BulkJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 return _cancel(job)
             if limit is not None and clock() - started > limit:
-                send(RUN, job.pk, task_name=f"bulk-job-{job.pk}")
+                enqueue_now(RUN, job.pk, task_name=f"bulk-job-{job.pk}")
                 return f"job {job.pk}: continued in a new task after {clock() - started:.0f}s"
             _run_item(job, item, handler)
     except Exception as exc:  # a bug in the runner itself: the job fails visibly, every item keeps a record

@@ -35,11 +35,16 @@ def enqueue(
 ) -> None:
     """Run `func_path(*args, **kwargs)` on a worker once the current transaction commits. `backend`
     overrides settings.WORKER_BACKEND for this call; `task_name` names the django-q task."""
-    transaction.on_commit(lambda: send(func_path, *args, backend=backend, task_name=task_name, **kwargs))
+    transaction.on_commit(
+        lambda: enqueue_now(func_path, *args, backend=backend, task_name=task_name, **kwargs)
+    )
 
 
-def send(func_path: str, *args: Any, backend: str | None = None, task_name: str = "", **kwargs: Any) -> None:
-    """Send now, without waiting for a commit (for callers already running after one)."""
+def enqueue_now(
+    func_path: str, *args: Any, backend: str | None = None, task_name: str = "", **kwargs: Any
+) -> None:
+    """Hand the task to the worker backend now, without waiting for a commit (for callers already running
+    after one)."""
     backend = backend or settings.WORKER_BACKEND
     if backend == "none":
         return

@@ -55,9 +55,11 @@ def send_jobs(env: dict[str, str], job_ids: list[int]) -> None:
     """Send `run_job` for each job to the cluster as the web process would (a lease each), from a process
     configured like the workers (the broker is read from the settings at start-up)."""
     code = (
-        "from backoffice.background.queue import send\n"
+        "from backoffice.background.queue import enqueue_now\n"
         f"for pk in {job_ids!r}:\n"
-        "    send('backoffice.background.jobs.run_job', pk, backend='django_q', task_name=f'bulk-job-{pk}')\n"
+        "    enqueue_now(\n"
+        "        'backoffice.background.jobs.run_job', pk, backend='django_q', task_name=f'bulk-job-{pk}'\n"
+        "    )\n"
     )
     done = subprocess.run(
         [sys.executable, MANAGE, "shell", "-c", code], env=env, capture_output=True, text=True, timeout=120

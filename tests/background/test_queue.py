@@ -78,23 +78,23 @@ def test_enqueue_inline_runs_now(settings: Any, django_capture_on_commit_callbac
 
 def test_thread_runs_elsewhere(settings: Any) -> None:
     settings.WORKER_BACKEND = "thread"
-    queue.send(RECORD, 1)
+    queue.enqueue_now(RECORD, 1)
     assert DONE.wait(10)
     assert len(CALLS) == 1 and CALLS[0][0] != threading.current_thread().name
 
 
 def test_none_sends_nothing_and_a_call_can_override_the_setting(settings: Any, queued: list[Any]) -> None:
     settings.WORKER_BACKEND = "none"
-    queue.send(RECORD, 1)
+    queue.enqueue_now(RECORD, 1)
     assert CALLS == [] and queued == []
-    queue.send(RECORD, 2, backend="inline")
+    queue.enqueue_now(RECORD, 2, backend="inline")
     assert [args for _, args, _ in CALLS] == [(2,)]
 
 
 def test_an_unknown_backend_is_an_error(settings: Any) -> None:
     settings.WORKER_BACKEND = "celery"
     with pytest.raises(ValueError, match="WORKER_BACKEND"):
-        queue.send(RECORD)
+        queue.enqueue_now(RECORD)
 
 
 def test_apps_register_their_job_handlers_and_checks_when_django_starts() -> None:

@@ -39,7 +39,7 @@ def age(minutes: int) -> None:
 
 
 def test_a_task_sent_to_the_cluster_has_a_lease_with_its_task_id(sent: list[Any]) -> None:
-    queue.send(
+    queue.enqueue_now(
         "backoffice.background.tasks.sync_account_task", 7, backend="django_q", task_name="sync 7", full=True
     )
     assert sent == [
@@ -56,12 +56,12 @@ def test_a_task_sent_to_the_cluster_has_a_lease_with_its_task_id(sent: list[Any]
 
 
 def test_other_backends_write_no_lease(sent: list[Any]) -> None:
-    queue.send("backoffice.background.tasks.pull_accounts", backend="none")
+    queue.enqueue_now("backoffice.background.tasks.pull_accounts", backend="none")
     assert not TaskLease.objects.exists() and not sent
 
 
 def test_a_finished_task_loses_its_lease_and_is_not_sent_again(sent: list[Any]) -> None:
-    queue.send("backoffice.background.jobs.run_job", 3, backend="django_q")
+    queue.enqueue_now("backoffice.background.jobs.run_job", 3, backend="django_q")
     finished("t1")  # a result stored: success or failure, django-q has it
     age(60)
     assert queue.requeue_lost() == {"finished": 1, "resent": 0, "given up": 0}
@@ -69,7 +69,7 @@ def test_a_finished_task_loses_its_lease_and_is_not_sent_again(sent: list[Any]) 
 
 
 def test_a_task_lost_with_its_worker_is_sent_again_after_the_timeout(sent: list[Any]) -> None:
-    queue.send("backoffice.background.jobs.run_job", 3, backend="django_q", task_name="job 3")
+    queue.enqueue_now("backoffice.background.jobs.run_job", 3, backend="django_q", task_name="job 3")
     assert queue.requeue_lost() == {"finished": 0, "resent": 0, "given up": 0}  # may still be running
     TaskLease.objects.update(sent_at=timezone.now() - queue.lease_expiry() + timedelta(seconds=5))
     assert queue.requeue_lost()["resent"] == 0
@@ -83,7 +83,7 @@ def test_a_task_lost_with_its_worker_is_sent_again_after_the_timeout(sent: list[
 
 
 def test_a_task_that_keeps_dying_is_given_up(sent: list[Any]) -> None:
-    queue.send("backoffice.background.jobs.run_job", 3, backend="django_q")
+    queue.enqueue_now("backoffice.background.jobs.run_job", 3, backend="django_q")
     for _ in range(queue.MAX_SENDS - 1):
         age(60)
         assert queue.requeue_lost()["resent"] == 1
@@ -102,6 +102,6 @@ def test_the_expiry_is_the_timeout_on_redis_and_also_the_retry_on_the_orm(settin
 def test_the_sweep_is_scheduled_every_five_minutes(sent: list[Any]) -> None:
     (spec,) = [s for s in schedules.SCHEDULES if s.func.endswith(".requeue_lost_tasks")]
     assert spec.minutes == 5
-    queue.send("backoffice.background.jobs.run_job", 3, backend="django_q")
+    queue.enqueue_now("backoffice.background.jobs.run_job", 3, backend="django_q")
     age(60)
     assert tasks.requeue_lost_tasks() == "0 finished, 1 resent, 0 given up"

@@ -154,7 +154,7 @@ def test_a_claimed_intent_is_not_sent_by_anyone_else(account: ReverbAccount, emu
 def drains(monkeypatch: Any) -> list[tuple[Any, ...]]:
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
-        "backoffice.background.queue.send", lambda path, *args, **kw: sent.append((path, *args))
+        "backoffice.background.queue.enqueue_now", lambda path, *args, **kw: sent.append((path, *args))
     )
     return sent
 

@@ -113,7 +113,7 @@ def test_the_five_minute_pull_runs_beside_a_backfill(
         ReverbAccount, "client", lambda self, **kw: build(self, rate_limiter=UnlimitedRateLimiter(), **kw)
     )
     queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    monkeypatch.setattr(queue, "enqueue_now", lambda func, *args, **kw: queued.append((func, *args)))
     account = AccountFactory(name="new-shop")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -143,7 +143,7 @@ def test_after_an_outage_deadline_work_comes_before_the_catch_up(
     from backoffice.background import queue
 
     queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    monkeypatch.setattr(queue, "enqueue_now", lambda func, *args, **kw: queued.append((func, *args)))
     account = AccountFactory(name="old-shop")
     two_days_ago = timezone.now() - dt.timedelta(days=2)
     for name in ("orders", "refunds"):
@@ -283,7 +283,7 @@ def test_each_task_runs_one_chunk_and_queues_the_next(
         lambda self, **kw: build(self, **{**kw, "per_page": 2, "sleep": lambda s: None}),
     )
     queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    monkeypatch.setattr(queue, "enqueue_now", lambda func, *args, **kw: queued.append((func, *args)))
     settings.BACKFILL_CHUNK_REQUESTS = 2
     account = AccountFactory(name="new-shop")
     backfill.needed(account, [])
@@ -311,7 +311,7 @@ def test_reverb_account_add_queues_the_first_pull(
     from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 
     queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(queue, "send", lambda func, *args, **kw: queued.append((func, *args)))
+    monkeypatch.setattr(queue, "enqueue_now", lambda func, *args, **kw: queued.append((func, *args)))
     monkeypatch.setenv("REVERB_TOKEN", EMULATOR_TOKEN)
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):

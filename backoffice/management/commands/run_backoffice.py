@@ -89,7 +89,7 @@ def fresh_demo_mirror(run: Run) -> None:
     from django.apps import apps
     from django.db.models import ProtectedError
 
-    from backoffice.background.queue import send
+    from backoffice.background.queue import enqueue_now
     from backoffice.models import RemoteModel, SyncRun
 
     if not run.emulator_running:
@@ -114,7 +114,7 @@ def fresh_demo_mirror(run: Run) -> None:
         f"the emulator starts afresh each run: cleared {cleared} mirrored rows of the '{DEMO_ACCOUNT}' "
         "account (local edits included) and queued a full pull, so the two agree"
     )
-    send("backoffice.background.tasks.sync_account_task", account.pk, full=True)
+    enqueue_now("backoffice.background.tasks.sync_account_task", account.pk, full=True)
 
 
 def demo_seeds(run: Run) -> None:
