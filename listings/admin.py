@@ -104,8 +104,6 @@ class ListingAdmin(ReverbMirrorAdmin):
         "inventory",
         "local_changes",
         "published_at",
-        "remote_updated_at",
-        "missing",
         "account",
         "reverb_column",
     ]
