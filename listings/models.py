@@ -13,6 +13,7 @@ from backoffice.models import RemoteModel, amount_field
 from . import editing
 
 
+
 class Listing(RemoteModel):
     """A listing on Reverb (any state: draft, live, ended, sold...). Key: the listing id."""
 
@@ -125,3 +126,22 @@ class CsvImportPreview(models.Model):
 
     def __str__(self) -> str:
         return f"CSV import preview {self.pk} ({len(self.rows)} rows)"
+
+
+class ReferenceList(models.Model):
+    """One of Reverb's reference lists for the listing forms (conditions, categories, shipping profiles,
+    sales) as last read for an account: shared by every web process, so a form opens without asking Reverb
+    while it is fresh (listings/reference.py), and its last copy is shown while Reverb cannot be read."""
+
+    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    choices = models.JSONField(default=list, help_text="[[value, label], ...] as the form's choices")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Reverb reference list"
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="reference_list_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.account_id} ({len(self.choices)})"
