@@ -12,6 +12,9 @@ from backoffice.models import RemoteModel, amount_field
 
 from . import editing
 
+# Reverb's listing state slugs (API-NOTES 5, 16.1.2: a sold one reads `sold`): the changelist's filter.
+STATES = ("draft", "live", "sold", "sold_out", "ended", "ordered", "suspended", "seller_unavailable")
+CONDITION_NAMES = tuple(name for _, name in editing.CONDITIONS)
 
 
 class Listing(RemoteModel):
@@ -62,6 +65,25 @@ class Listing(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        indexes = [  # the SKUs of the listings still selling (catalogue health's duplicates, the stock API)
+            models.Index(
+                fields=["account", "sku"],
+                condition=models.Q(missing=False, state__in=("draft", "live")),
+                name="listing_selling_sku",
+            ),
+            # the rows whose state or condition Reverb does not document: the changelist's filters list them
+            # (backoffice/admin/scale.py known_values) without reading every listing
+            models.Index(
+                fields=["account", "state"],
+                condition=~models.Q(state__in=(*STATES, "")),
+                name="listing_state_unusual",
+            ),
+            models.Index(
+                fields=["account", "condition_name"],
+                condition=~models.Q(condition_name__in=(*CONDITION_NAMES, "")),
+                name="listing_condition_unusual",
+            ),
+        ]
         permissions = [
             ("push_listing", "Can push pending listing changes to Reverb"),
             ("publish_listing", "Can publish draft listings"),
