@@ -291,6 +291,8 @@ REVERB_MAX_PAUSE = env.float("REVERB_MAX_PAUSE", default=300.0)
 # retries included (REVERB_REQUEST_DEADLINE is a worker's).
 REVERB_INTERACTIVE_WAIT = env.float("REVERB_INTERACTIVE_WAIT", default=0.0)
 REVERB_INTERACTIVE_DEADLINE = env.float("REVERB_INTERACTIVE_DEADLINE", default=10.0)
+# Tokens of the shared budget background work leaves for people's calls (background/ratebudget.py).
+REVERB_INTERACTIVE_RESERVE = env.int("REVERB_INTERACTIVE_RESERVE", default=2)
 # Requests per second per account, after a small burst: Reverb publishes no number; clients that talk to
 # it live pace themselves at about 1 request/s (API-NOTES 16.3), and a 429's Retry-After is honoured.
 REVERB_RATE_PER_SECOND = env.float("REVERB_RATE_PER_SECOND", default=1.0)

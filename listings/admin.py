@@ -19,14 +19,14 @@ from backoffice import confirm
 from backoffice.actions import Done, report, report_each
 from backoffice.admin.links import reverb_link
 from backoffice.admin.mirror import ReverbMirrorAdmin, money_column
-from backoffice.admin.scale import SKU_RE
+from backoffice.admin.scale import SKU_RE, known_values
 from backoffice.background.jobs import ItemSpec, create_job, job_url
 
 from . import editing, health, services, views
 from .bulk_edit import edit_fields
 from .exports import export_csv
 from .forms import BumpForm, DirectOfferForm, EndForm, SaleForm
-from .models import Listing
+from .models import CONDITION_NAMES, STATES, Listing
 from .slots import LISTING_ACTIONS, LISTING_LINKS
 
 # More listings than this in one action run as a background job with a progress page.
@@ -112,14 +112,15 @@ class ListingAdmin(ReverbMirrorAdmin):
         PendingFilter,
         HealthFilter,
         "account",
-        "state",
+        known_values("state", STATES),
         "missing",
-        "condition_name",
+        known_values("condition_name", CONDITION_NAMES),
         "offers_enabled",
         "has_inventory",
     ]
     search_fields = ["sku", "title", "make", "model", "=reverb_id"]
     exact_search = {"sku": SKU_RE, "reverb_id": r"\d+"}
+    phrase_search = ("title",)
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account"]

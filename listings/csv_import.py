@@ -16,7 +16,7 @@ from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import money
 
-from . import costs, editing, reference
+from . import conditions, costs, editing, reference
 from .models import Listing
 
 COLUMNS = (
@@ -57,9 +57,9 @@ class Row:
 
 def _condition(value: str) -> str | None:
     value = value.strip()
-    by_name = {name.lower(): uuid for uuid, name in editing.CONDITIONS}
-    by_name["new"] = editing.BRAND_NEW  # how Reverb's responses name Brand New
-    if value in {uuid for uuid, _ in editing.CONDITIONS}:
+    by_name = {name.lower(): uuid for uuid, name in conditions.CONDITIONS}
+    by_name["new"] = conditions.BRAND_NEW  # how Reverb's responses name Brand New
+    if value in {uuid for uuid, _ in conditions.CONDITIONS}:
         return value
     return by_name.get(value.lower())
 
@@ -186,7 +186,7 @@ def _row(
                 payload[name] = values[name]
         if inventory is not None:
             payload["inventory"] = inventory
-            payload["has_inventory"] = condition in editing.INVENTORY_CONDITIONS
+            payload["has_inventory"] = condition in conditions.INVENTORY_CONDITIONS
         photos = [
             u
             for u in values.get("photos", "").replace("|", " ").split()

@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponseBase
 
 from backoffice.csvfiles import csv_response
 
-from . import csv_import, editing
+from . import conditions, csv_import, editing
 from .models import Listing
 
-CONDITION_NAMES = dict(editing.CONDITIONS)
+CONDITION_NAMES = dict(conditions.CONDITIONS)
 
 
 def listing_row(listing: Listing) -> list[Any]:

@@ -41,6 +41,14 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+# The fields whose choices are Reverb's reference lists (listings/reference.py).
+READ_FROM_REVERB = (
+    ("condition", "conditions"),
+    ("categories", "categories"),
+    ("shipping_profile_id", "shipping_profiles"),
+)
+
+
 class ListingFieldsForm(forms.Form):
     """The editable fields of a listing, with Reverb's lists and Reverb's inventory rules, and its photo
     list (listings/photo_list.py: files uploaded here, URLs, the order)."""
@@ -131,6 +139,9 @@ class ListingFieldsForm(forms.Form):
         if profile and profile not in {p for p, _ in profiles}:
             profiles.append((profile, f"profile {profile}"))
         self.fields["shipping_profile_id"].choices = [("", "—"), *profiles]
+        for field, name in READ_FROM_REVERB:
+            if why := reference.note(account, name):  # the form opens anyway, and says why
+                self.fields[field].help_text = " ".join(filter(None, [self.fields[field].help_text, why]))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

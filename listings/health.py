@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from . import editing
+from . import conditions
 from .models import Listing
 
 SELLING = ("draft", "live")
@@ -67,7 +67,7 @@ CHECKS: tuple[Check, ...] = (
         lambda: Q(
             state="draft",
             published_at__isnull=True,
-            condition_uuid=editing.BRAND_NEW,
+            condition_uuid=conditions.BRAND_NEW,
             upc="",
             upc_does_not_apply=False,
         ),
@@ -104,8 +104,13 @@ class Line:
 
 
 def counts(queryset: QuerySet[Listing]) -> list[Line]:
-    """Every check's count over `queryset` (already limited to the user's shops), in one query."""
+    """Every check's count over `queryset` (already limited to the user's shops), in two queries: the
+    duplicated SKUs by grouping the selling listings' SKUs (an index-only walk of listing_selling_sku),
+    not a twin look-up per listing (25,000 probes for a big shop), and the other checks in one pass."""
+    rest = [check for check in CHECKS if check.key != "duplicate_sku"]
     totals = selling(queryset).aggregate(
-        **{check.key: Count("pk", filter=check.condition()) for check in CHECKS}
+        **{check.key: Count("pk", filter=check.condition()) for check in rest}
     )
+    groups = selling(queryset).exclude(sku="").order_by().values("account", "sku").annotate(n=Count("pk"))
+    totals["duplicate_sku"] = sum(groups.filter(n__gt=1).values_list("n", flat=True))
     return [Line(check, totals[check.key] or 0) for check in CHECKS]

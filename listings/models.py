@@ -10,6 +10,11 @@ from django.utils import timezone
 
 from backoffice.models import RemoteModel, amount_field
 
+from .conditions import CONDITION_NAMES
+
+# Reverb's listing state slugs (API-NOTES 5, 16.1.2: a sold one reads `sold`): the changelist's filter.
+STATES = ("draft", "live", "sold", "sold_out", "ended", "ordered", "suspended", "seller_unavailable")
+
 
 class Listing(RemoteModel):
     """A listing on Reverb (any state: draft, live, ended, sold...). Key: the listing id."""
@@ -59,6 +64,25 @@ class Listing(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
+        indexes = [  # the SKUs of the listings still selling (catalogue health's duplicates, the stock API)
+            models.Index(
+                fields=["account", "sku"],
+                condition=models.Q(missing=False, state__in=("draft", "live")),
+                name="listing_selling_sku",
+            ),
+            # the rows whose state or condition Reverb does not document: the changelist's filters list them
+            # (backoffice/admin/scale.py known_values) without reading every listing
+            models.Index(
+                fields=["account", "state"],
+                condition=~models.Q(state__in=(*STATES, "")),
+                name="listing_state_unusual",
+            ),
+            models.Index(
+                fields=["account", "condition_name"],
+                condition=~models.Q(condition_name__in=(*CONDITION_NAMES, "")),
+                name="listing_condition_unusual",
+            ),
+        ]
         permissions = [
             ("push_listing", "Can push pending listing changes to Reverb"),
             ("publish_listing", "Can publish draft listings"),
@@ -111,3 +135,22 @@ class CsvImportPreview(models.Model):
 
     def __str__(self) -> str:
         return f"CSV import preview {self.pk} ({len(self.rows)} rows)"
+
+
+class ReferenceList(models.Model):
+    """One of Reverb's reference lists for the listing forms (conditions, categories, shipping profiles,
+    sales) as last read for an account: shared by every web process, so a form opens without asking Reverb
+    while it is fresh (listings/reference.py), and its last copy is shown while Reverb cannot be read."""
+
+    account = models.ForeignKey("backoffice.ReverbAccount", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    choices = models.JSONField(default=list, help_text="[[value, label], ...] as the form's choices")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "Reverb reference list"
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="reference_list_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.account_id} ({len(self.choices)})"

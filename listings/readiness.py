@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import editing
+from . import conditions, editing
 
 if TYPE_CHECKING:
     from .models import Listing
@@ -55,10 +55,10 @@ def gaps(values: Mapping[str, Any]) -> list[Gap]:
     if values.get("ships") is False:
         found.append(Gap("shipping_profile_id", "Choose a shipping profile (or shipping rates on Reverb)."))
     upc_told = values.get("upc") or values.get("upc_does_not_apply") or values.get("was_published")
-    if condition == editing.BRAND_NEW and not upc_told:
+    if condition == conditions.BRAND_NEW and not upc_told:
         found.append(Gap("upc", 'Brand New items need a UPC, or tick "UPC does not apply".'))
     inventory = values.get("inventory")
-    holds_stock = condition in editing.INVENTORY_CONDITIONS and values.get("has_inventory")
+    holds_stock = condition in conditions.INVENTORY_CONDITIONS and values.get("has_inventory")
     if holds_stock and inventory is not None and int(inventory) <= 0:
         found.append(Gap("inventory", "Set the stock above zero: Reverb publishes no stock item without it."))
     return found

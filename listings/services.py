@@ -21,7 +21,7 @@ from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import DuplicateSkuError, ReverbError, TransportError
 
-from . import editing, readiness
+from . import conditions, editing, readiness
 from .models import Listing
 
 if TYPE_CHECKING:
@@ -415,7 +415,7 @@ def needs_publish_to_sell(listing: Listing, quantity: int) -> bool:
         return False
     if listing.state == "ended":
         return True
-    return listing.state in SOLD_STATES and listing.condition_uuid not in editing.INVENTORY_CONDITIONS
+    return listing.state in SOLD_STATES and listing.condition_uuid not in conditions.INVENTORY_CONDITIONS
 
 
 def push_inventory_refusal(listing: Listing, quantity: int) -> str:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from backoffice import confirm, once
 from backoffice.access import for_user
 from backoffice.actions import confirmed, report
+from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
 from orders.models import Order
 
@@ -38,18 +39,20 @@ from .slots import saved_replies
 
 
 def offers_inbox(request: HttpRequest) -> HttpResponse:
+    """The active offers, the shop's turn first, the first to expire first, 100 a page (?p=). Queries,
+    whatever the shop's size: a count and the page's rows with their listings and shops (both on the
+    negotiation_active index)."""
     require(request, "messaging.view_negotiation")
-    rows = (
-        for_user(Negotiation.objects.filter(state="active", missing=False), request.user)
-        .select_related("listing", "account")
-        .order_by("-actionable", "expires_at", "id")
-    )
+    active = for_user(Negotiation.objects.filter(state="active", missing=False), request.user)
+    pages = pager(request, active.count())
+    rows = active.select_related("listing", "account").order_by("-actionable", "expires_at", "id")
     return page(
         request,
         "messaging/offers.html",
         "Offers",
         Negotiation._meta,
-        rows=rows,
+        rows=rows[pages.offset : pages.offset + pages.size],
+        pager=pages,
         can_respond=request.user.has_perm("messaging.respond_offer"),
     )
 

@@ -23,12 +23,12 @@ from backoffice.admin.mirror import (
     money_column,
     related_changelist_link,
 )
-from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE
+from backoffice.admin.scale import ORDER_NUMBER_RE, SKU_RE, known_values
 from backoffice.csvfiles import csv_response
 
 from . import carriers, views
 from .exports import order_rows
-from .models import Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
+from .models import SHIPPING_METHODS, STATUSES, Feedback, Order, Payment, ShippingProviderMapping, SkuMapping
 from .slots import ORDER_LINKS
 from .workbench import workbench_context
 
@@ -51,14 +51,15 @@ class OrderAdmin(ReverbMirrorAdmin):
     ]
     list_filter = [
         "account",
-        "status",
-        "shipping_method",
+        known_values("status", STATUSES),
+        known_values("shipping_method", SHIPPING_METHODS),
         "local_pickup",
         "needs_feedback_for_buyer",
         "missing",
     ]
     search_fields = ["=order_number", "sku", "buyer_name", "title", "=order_bundle_id", "tracking_code"]
     exact_search = {"order_number": ORDER_NUMBER_RE, "sku": SKU_RE}
+    phrase_search = ("title",)
     date_hierarchy = "remote_created_at"
     ordering = ["-remote_created_at", "-id"]
     list_select_related = ["account", "listing"]

@@ -9,6 +9,21 @@ from django.db.models import Q, QuerySet
 
 from backoffice.models import RemoteModel, amount_field
 
+# Reverb's order statuses (API-NOTES 6.2): the changelist's status filter offers these without a query.
+STATUSES = (
+    "unpaid",
+    "payment_pending",
+    "pending_review",
+    "blocked",
+    "partially_paid",
+    "paid",
+    "shipped",
+    "picked_up",
+    "received",
+    "refunded",
+    "cancelled",
+)
+SHIPPING_METHODS = ("shipped", "local", "expedited_shipping")  # API-NOTES 6.3
 # Paid orders waiting for tracking (the shipping queue; local pickups are not shipped). Two partial indexes
 # hold only these rows, so the queue's page, count and overdue count never walk the shop's history.
 TO_SHIP = Q(missing=False, status="paid", shipped_at__isnull=True, local_pickup=False) & ~Q(
@@ -72,6 +87,18 @@ class Order(RemoteModel):
                 fields=["account", "paid_at", "id", "ship_by"], condition=TO_SHIP, name="order_to_ship"
             ),
             models.Index(fields=["paid_at", "id"], condition=TO_SHIP, name="order_to_ship_all"),  # every shop
+            # the rows whose status or shipping method Reverb does not document: the changelist's filters
+            # list them (backoffice/admin/scale.py known_values) without reading every order
+            models.Index(
+                fields=["account", "status"],
+                condition=~Q(status__in=(*STATUSES, "")),
+                name="order_status_unusual",
+            ),
+            models.Index(
+                fields=["account", "shipping_method"],
+                condition=~Q(shipping_method__in=(*SHIPPING_METHODS, "")),
+                name="order_shipping_unusual",
+            ),
         ]
         permissions = [
             ("ship_order", "Can ship orders (send tracking to Reverb)"),

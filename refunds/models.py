@@ -53,12 +53,17 @@ class RefundRequest(RemoteModel):
 
     class Meta(RemoteModel.Meta):
         ordering = ["-remote_created_at", "-id"]
-        indexes = [  # the open requests only, oldest first (the inbox and the refund queue)
+        indexes = [  # the open requests only: oldest first (the inbox), the first to answer first (the queue)
             models.Index(
                 fields=["account", "remote_created_at", "id"],
                 condition=AWAITING_SHOP,
                 name="refund_awaiting_shop",
-            )
+            ),
+            models.Index(
+                fields=["account", "answer_by", "remote_created_at", "id"],
+                condition=AWAITING_SHOP,
+                name="refund_answer_by",
+            ),
         ]
         permissions = [
             ("respond_refund", "Can approve, conditionally approve or deny refund requests"),

@@ -14,6 +14,7 @@ from django.urls import reverse
 from backoffice import confirm
 from backoffice.access import for_user
 from backoffice.actions import confirmed
+from backoffice.pages.paging import pager
 from backoffice.pages.render import page, require
 from orders.models import Order
 
@@ -35,18 +36,21 @@ from .services import (
 
 
 def queue(request: HttpRequest) -> HttpResponse:
+    """The active refund requests, the first to answer first, 100 a page (?p=). Queries, whatever the shop's
+    size: a count and the page's rows with their orders and shops (both on the refund_answer_by index)."""
     require(request, "refunds.view_refundrequest")
-    rows = (
-        for_user(awaiting_shop(), request.user)
-        .select_related("order", "account")
-        .order_by(F("answer_by").asc(nulls_last=True), "remote_created_at", "id")
-    )
+    awaiting = for_user(awaiting_shop(), request.user)
+    pages = pager(request, awaiting.count())
+    rows = awaiting.select_related("order", "account").order_by(
+        F("answer_by").asc(nulls_last=True), "remote_created_at", "id"
+    )[pages.offset : pages.offset + pages.size]
     return page(
         request,
         "refunds/queue.html",
         "Refund requests awaiting you",
         RefundRequest._meta,
         rows=[(r, refundable_amount(r.order, r)) for r in rows],
+        pager=pages,
         can_respond=request.user.has_perm("refunds.respond_refund"),
     )
 

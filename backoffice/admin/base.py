@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backoffice.access import account_path, accounts_of, for_user
+from backoffice.admin.scale import with_range_dates
 from backoffice.models import ReverbAccount
 
 admin.site.site_header = "Reverb back office"
@@ -33,6 +34,14 @@ def _shop_relation(model: Any, name: str) -> Any:
     return field if related is not None and account_path(related) is not None else None
 
 
+class ShopFilter(admin.RelatedFieldListFilter):
+    """The shops the user works for (one small query), not the distinct shops of the listed rows (Django's
+    RelatedOnlyFieldListFilter: a walk of the whole table on every view of a big list)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [(shop.pk, str(shop)) for shop in accounts_of(request.user).order_by("name")]
+
+
 class AccountScoped:
     """Staff see only their shops: every changelist, object page and admin action (Django runs actions on
     get_queryset) holds the rows of the user's accounts only, and an account can only be chosen among
@@ -42,12 +51,16 @@ class AccountScoped:
         return for_user(super().get_queryset(request), request.user)  # type: ignore[misc]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        # A filter on an account (or a rule, an endpoint...) lists those of the rows the user sees, not
-        # every shop's names.
+        # A filter on an account lists the user's shops; on a rule, an endpoint... those of the rows the user
+        # sees: never every shop's names.
         scoped = []
         for entry in super().get_list_filter(request):  # type: ignore[misc]
             field = _shop_relation(self.model, entry) if isinstance(entry, str) else None  # type: ignore[attr-defined]
-            scoped.append((entry, admin.RelatedOnlyFieldListFilter) if field else entry)
+            if field is None:
+                scoped.append(entry)
+            else:
+                shop = issubclass(field.related_model, ReverbAccount)
+                scoped.append((entry, ShopFilter if shop else admin.RelatedOnlyFieldListFilter))
         return scoped
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
@@ -64,7 +77,8 @@ class AccountScoped:
 
 
 class KeyedChangeList(ChangeList):
-    """Django removes the duplicates that a search or filter across a to-many relation makes (a payout
+    """The date hierarchy's periods from the date's MIN and MAX (scale.RangeDates), not a DISTINCT over
+    every row. Django removes the duplicates that a search or filter across a to-many relation makes (a payout
     found by its line items' order numbers) with DISTINCT over every column: PostgreSQL cannot compare
     a `json` column (a mirror's PayloadField), and it is slow on wide rows anyway. Here the rows are
     the ones whose key the filtered query returned, in its order."""
@@ -72,11 +86,11 @@ class KeyedChangeList(ChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         qs = super().get_queryset(request, exclude_parameters)
         if not qs.query.distinct or qs.query.distinct_fields:
-            return qs
+            return with_range_dates(qs)
         rows = self.root_queryset.filter(pk__in=qs.order_by().values("pk"))
         if not rows.query.select_related:
             rows = self.apply_select_related(rows)
-        return rows.order_by(*qs.query.order_by)
+        return with_range_dates(rows.order_by(*qs.query.order_by))
 
 
 class BaseAdmin(AccountScoped, admin.ModelAdmin):

@@ -5,24 +5,34 @@
   of counting the whole table on every view; small tables,
   filtered lists and SQLite keep the exact count; a deep page is fetched keys first, then its rows with
   their joins;
+- `known_values(field, values)`: a list filter whose choices are the values Reverb documents, then the
+  others the rows hold from a partial index of the rows outside them, not Django's SELECT DISTINCT over the
+  shop's rows, which reads the whole table on every view;
+- `RangeDates`: the date hierarchy's years, months and days are the periods between the first and the last
+  row's date (the MIN and MAX on the date's index), not a DISTINCT over every row's truncated date; a
+  period without rows inside that span is offered too and shows an empty list;
 - `ExactSearchMixin`: a search term that looks like an order number or a SKU is first looked up with `=`
-  on its indexed column; only when nothing matches does the admin's usual search (a LIKE over every
-  search field) run. The pg_trgm indexes behind that usual search on PostgreSQL are in the orders and
-  listings migrations.
+  on its indexed column, a term of several words as one phrase in the titles; only when nothing matches
+  does the admin's usual search (a LIKE over every search field) run. The pg_trgm indexes behind both on
+  PostgreSQL are in the orders and listings migrations.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
+from django.contrib import admin
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from backoffice.access import only_scoped
 
@@ -104,9 +114,13 @@ DEEP_PAGE_FROM = 1000
 
 class ExactSearchMixin:
     """`exact_search = {"order_number": ORDER_NUMBER_RE, ...}`: fields looked up with `=` first when the
-    whole search term matches the field's pattern."""
+    whole search term matches the field's pattern; `phrase_search = ("title",)`: a term of several words
+    is first looked for as one phrase in those fields (a trigram index finds it in a few rows), and only
+    when nothing has it are the words searched for one by one in every search field (a scan when a word
+    is in most rows, as "guitar" is)."""
 
     exact_search: dict[str, str] = {}
+    phrase_search: tuple[str, ...] = ()
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -116,8 +130,84 @@ class ExactSearchMixin:
         for field, pattern in self.exact_search.items():
             if term and re.fullmatch(pattern, term):
                 lookup |= Q(**{field: term})
+        if len(term.split()) > 1:  # several words: first as one phrase in the titles (their trigram index)
+            for field in self.phrase_search:
+                lookup |= Q(**{f"{field}__icontains": term})
         if lookup:
             hits = queryset.filter(lookup)
             if hits.exists():
                 return hits, False
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+def unusual_except(values: Iterable[str]) -> tuple[str, ...]:
+    """The values a `known_values` filter does not read from the rows (the documented ones, and "")."""
+    return (*values, "")
+
+
+def known_values(field: str, values: Iterable[str]) -> tuple[str, type[admin.AllValuesFieldListFilter]]:
+    """A list_filter entry for `field` offering `values` (what Reverb documents), any other value the shop's
+    rows hold (Reverb may send one we do not know: shown as it came), and the value chosen in the URL.
+    Django's own filter for a plain field lists SELECT DISTINCT over the shop's rows, a read of the whole
+    table on every view; here only the rows outside `values` are read, which a partial index on
+    `~Q(field__in=unusual_except(values))` holds (none or few; the model declares it). An empty value (not
+    told) is not offered."""
+    known = list(values)
+
+    class KnownValuesFilter(admin.AllValuesFieldListFilter):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            others = list(self.lookup_choices.exclude(**{f"{self.lookup_kwarg}__in": unusual_except(known)}))
+            chosen = [v for v in self.lookup_val or [] if v not in known and v not in others]
+            self.lookup_choices = [*known, *others, *chosen]
+
+    return field, KnownValuesFilter
+
+
+class RangeDates:
+    """Mixed into a changelist's queryset class (backoffice/admin/base.py KeyedChangeList): the date
+    hierarchy's periods from the MIN and MAX of the field (its index), not a DISTINCT over every row."""
+
+    def datetimes(self, field_name: str, kind: str, order: str = "ASC", tzinfo: Any = None) -> list[Any]:
+        return _periods(self, field_name, kind, aware=True)  # type: ignore[arg-type]
+
+    def dates(self, field_name: str, kind: str, order: str = "ASC") -> list[Any]:
+        return _periods(self, field_name, kind, aware=False)  # type: ignore[arg-type]
+
+
+def _periods(qs: QuerySet[Any], field_name: str, kind: str, *, aware: bool) -> list[Any]:
+    """Every year, month or day from the first row's to the last row's, in the current time zone."""
+    span = qs.order_by().aggregate(first=Min(field_name), last=Max(field_name))
+    first, last = span["first"], span["last"]
+    if first is None or last is None:
+        return []
+    if isinstance(first, datetime):
+        first, last = (
+            timezone.localtime(v).date() if timezone.is_aware(v) else v.date() for v in (first, last)
+        )
+    day = date(first.year, 1 if kind == "year" else first.month, 1 if kind != "day" else first.day)
+    periods = []
+    while day <= last:
+        periods.append(day)
+        if kind == "year":
+            day = date(day.year + 1, 1, 1)
+        elif kind == "month":
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        else:
+            day = date.fromordinal(day.toordinal() + 1)
+    if not aware:
+        return periods
+    return [timezone.make_aware(datetime(d.year, d.month, d.day)) for d in periods]
+
+
+_range_classes: dict[type, type] = {}
+
+
+def with_range_dates(qs: QuerySet[Any]) -> QuerySet[Any]:
+    """`qs` with RangeDates mixed into its class (one subclass per queryset class)."""
+    cls = type(qs)
+    if not issubclass(cls, RangeDates):
+        if cls not in _range_classes:
+            _range_classes[cls] = type(f"RangeDates{cls.__name__}", (RangeDates, cls), {})
+        qs.__class__ = _range_classes[cls]
+    return qs

@@ -6,6 +6,11 @@ SQLite the settings' transaction_mode IMMEDIATE takes the write lock at BEGIN), 
 the tokens and count the request in `ApiUsage`, or compute how long to wait. Waiting happens outside the
 transaction, then it tries again. Times are Unix seconds (`time.time()`), comparable across machines.
 
+People come first: background calls leave `reserve` tokens in the bucket, which only a person's call (a
+web request, ratelimit.interactive) may take, so a page's Reverb read is not queued behind a stock drain or
+a pull that keeps the bucket empty; and a person's call waits for a token at most half its deadline, then
+fails with BudgetBusyError (a clear "try again in N s") instead of holding the page.
+
 `account_rate_limiter()` is what `ReverbAccount.client()` hands its client: this bucket when
 settings.REVERB_RATE_BUDGET == "database" (the default), the process-local one when "local". It lives with
 the models, below the account that uses it; backoffice/background/ratebudget.py has the rest (the web
@@ -25,7 +30,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import F
 
-from backoffice.reverb.ratelimit import LocalTokenBucket, RateLimiter, default_rate_limiter
+from backoffice.reverb.errors import BudgetBusyError
+from backoffice.reverb.ratelimit import LocalTokenBucket, RateLimiter, current_deadline, default_rate_limiter
 
 from .background import ApiUsage, RateBudget
 
@@ -47,7 +53,8 @@ def usage_minute(unix: float) -> datetime.datetime:
 
 
 class DatabaseTokenBucket:
-    """`burst` requests at once, then `rate_per_second`, per account, shared through the database.
+    """`burst` requests at once, then `rate_per_second`, per account, shared through the database; the
+    last `reserve` tokens are for people's calls only.
 
     Keys that are not "account:<pk>" (a client built without an account) fall back to a process-local
     bucket with the same numbers.
@@ -61,11 +68,13 @@ class DatabaseTokenBucket:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         using: str = DEFAULT_DB_ALIAS,
+        reserve: int = 0,
     ) -> None:
         if rate_per_second <= 0 or burst < 1:
             raise ValueError("rate_per_second must be > 0 and burst >= 1")
         self.rate = float(rate_per_second)
         self.burst = int(burst)
+        self.reserve = min(max(int(reserve), 0), self.burst - 1)  # background can always take one
         self.clock = clock
         self.sleep = sleep
         self.using = using
@@ -78,11 +87,15 @@ class DatabaseTokenBucket:
         account_id = account_id_of(key)
         if account_id is None:
             return self._local.acquire(key, cost)
+        deadline = current_deadline()  # a person is waiting: the reserve is theirs, the wait is short
+        keep = 0 if deadline is not None else min(self.reserve, self.burst - cost)
         waited = 0.0
         while True:
-            wait = self._try_take(account_id, cost)
+            wait = self._try_take(account_id, cost, keep)
             if wait <= 0:
                 return waited
+            if deadline is not None and waited + wait > deadline / 2:  # half for the wait, half for Reverb
+                raise BudgetBusyError(wait)
             self.sleep(wait)  # outside the transaction: other workers go on meanwhile
             waited += wait
 
@@ -121,8 +134,9 @@ class DatabaseTokenBucket:
             return 0.0 if now < budget.paused_until else budget.tokens
 
     # ---- inside the transaction ----------------------------------------------------------------------
-    def _try_take(self, account_id: int, cost: int) -> float:
-        """Take `cost` tokens and return 0, or return the seconds to wait before trying again."""
+    def _try_take(self, account_id: int, cost: int, keep: int = 0) -> float:
+        """Take `cost` tokens, leaving at least `keep`, and return 0, or return the seconds to wait before
+        trying again."""
         with transaction.atomic(using=self.using):
             budget, now = self._locked(account_id)
             if budget is None:  # the account is gone: nothing to share, nothing to count
@@ -130,12 +144,12 @@ class DatabaseTokenBucket:
             self._refill(budget, now)
             if now < budget.paused_until:
                 wait = budget.paused_until - now
-            elif budget.tokens >= cost - TOKEN_SLACK:
+            elif budget.tokens >= cost + keep - TOKEN_SLACK:
                 budget.tokens = max(budget.tokens - cost, 0.0)
                 self._count(account_id, now, requests=cost)
                 wait = 0.0
             else:
-                wait = max((cost - budget.tokens) / self.rate, MIN_WAIT)
+                wait = max((cost + keep - budget.tokens) / self.rate, MIN_WAIT)
             budget.save(using=self.using, update_fields=["tokens", "refilled_at"])
         return wait
 
@@ -179,7 +193,7 @@ def paused_seconds(account_id: int, *, now: float | None = None, using: str = DE
     return max(paused_until - (time.time() if now is None else now), 0.0)
 
 
-_buckets: dict[tuple[float, int], DatabaseTokenBucket] = {}
+_buckets: dict[tuple[float, int, int], DatabaseTokenBucket] = {}
 _buckets_lock = threading.Lock()
 
 
@@ -190,10 +204,11 @@ def account_rate_limiter() -> RateLimiter:
         return default_rate_limiter(settings.REVERB_RATE_PER_SECOND, settings.REVERB_RATE_BURST)
     if mode != "database":
         raise ImproperlyConfigured(f"REVERB_RATE_BUDGET must be 'database' or 'local', not {mode!r}")
-    key = (float(settings.REVERB_RATE_PER_SECOND), int(settings.REVERB_RATE_BURST))
+    rate, burst = float(settings.REVERB_RATE_PER_SECOND), int(settings.REVERB_RATE_BURST)
+    key = (rate, burst, int(getattr(settings, "REVERB_INTERACTIVE_RESERVE", 0)))
     with _buckets_lock:
         if key not in _buckets:
-            _buckets[key] = DatabaseTokenBucket(*key)
+            _buckets[key] = DatabaseTokenBucket(rate, burst, reserve=key[2])
         return _buckets[key]
 
 

@@ -112,6 +112,19 @@ class RateLimitPausedError(ReverbError):
         super().__init__(f"Reverb asks to wait {math.ceil(self.wait)} s: try again then")
 
 
+class BudgetBusyError(ReverbError):
+    """A person's call found the account's shared request budget spent by other calls for longer than a
+    person should wait (ratebudget.DatabaseTokenBucket): nothing was sent. `wait` is the seconds until a
+    token is due."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(float(wait), 0.0)
+        super().__init__(
+            "this shop's Reverb requests are all in use just now (sync and stock updates): "
+            f"try again in {max(math.ceil(self.wait), 1)} s"
+        )
+
+
 class UnexpectedResponseError(ReverbError):
     """A success answer we cannot read: not JSON, or not the shape the endpoint documents."""
 

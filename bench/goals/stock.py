@@ -105,7 +105,7 @@ def stock_worker(workdir: Path, paced: bool) -> None:
 def _rows(account: Any) -> tuple[list[dict[str, Any]], set[str], set[str]]:
     """ROWS stock rows as they are on Reverb, and the SKUs to set to zero and to raise: live listings
     that hold a quantity, one listing a SKU."""
-    from listings.editing import INVENTORY_CONDITIONS
+    from listings.conditions import INVENTORY_CONDITIONS
     from listings.models import Listing
 
     listings = list(

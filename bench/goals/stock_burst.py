@@ -59,7 +59,7 @@ def stock_burst_goal(out: Any, database_url: str) -> str:
 def stock_burst_worker(workdir: Path) -> None:
     """`bench --worker stock_burst`: prints a line a burst, writes its figures to stock_burst.json."""
     from backoffice.audit import ApiCall
-    from listings.editing import INVENTORY_CONDITIONS
+    from listings.conditions import INVENTORY_CONDITIONS
     from listings.models import Listing
 
     fresh_database()

@@ -186,3 +186,71 @@ def test_an_early_page_is_one_query(account: ReverbAccount) -> None:
     with CaptureQueriesContext(connection) as ctx:
         assert len(paginator.page(2).object_list) == 1
     assert len(ctx.captured_queries) == 1
+
+
+def test_several_words_are_first_one_phrase_in_the_titles(
+    admin_client: Client, account: ReverbAccount
+) -> None:
+    wanted = ListingFactory(account=account, title="Fender guitar model 77")
+    ListingFactory(account=account, title="Gibson guitar", model="model 77")  # the words, not the phrase
+    found, sql = search(admin_client, "listings.listing", "guitar model 77")
+    assert found == [wanted]
+    assert not [q for q in sql if 'UPPER("listings_listing"."model"' in q]  # the title's index alone
+    found, _ = search(admin_client, "listings.listing", "77 Gibson")  # no title has it: word by word
+    assert {listing.title for listing in found} == {"Fender guitar model 77", "Gibson guitar"}
+
+
+def table_walks(queries: list[dict[str, str]]) -> list[str]:
+    """The DISTINCT reads over every row; one over the rows outside the documented values (NOT IN, a partial
+    index) is not one."""
+    return [q["sql"] for q in queries if "DISTINCT" in q["sql"].upper() and " NOT (" not in q["sql"].upper()]
+
+
+@pytest.mark.parametrize(
+    "label, make",
+    [
+        ("orders.order", lambda account, when: OrderFactory(account=account, remote_created_at=when)),
+        ("listings.listing", lambda account, when: ListingFactory(account=account, remote_created_at=when)),
+    ],
+)
+def test_filters_and_date_hierarchy_read_no_distinct_values(
+    label, make, client: Client, account: ReverbAccount
+) -> None:
+    """Django's list filter for a plain field and its date hierarchy each SELECT DISTINCT over the shop's
+    rows (a read of the whole table per view at 200k orders): the choices are Reverb's documented values,
+    the periods those between the first and last row's date."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from tests.orders.helpers import role_user
+
+    for year in (2023, 2025):
+        make(account, timezone.make_aware(datetime(year, 3, 9, 12)))
+    manager = role_user("manager", "Manager")
+    account.members.add(manager)
+    client.force_login(manager)
+    url = admin_url(label, "changelist")
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get(url).content.decode()
+    assert not table_walks(ctx.captured_queries)
+    assert ">2023<" in html and ">2024<" in html and ">2025<" in html  # 2024: in the span, without rows
+    assert ("=payment_pending" if label == "orders.order" else "=suspended") in html  # documented values
+    with CaptureQueriesContext(connection) as ctx:
+        year = client.get(url, {"remote_created_at__year": "2025"}).content.decode()
+    assert not table_walks(ctx.captured_queries)
+    assert "March 2025" in year
+
+
+def test_catalogue_health_counts_duplicate_skus_without_a_look_up_per_listing(account: ReverbAccount) -> None:
+    """A twin look-up per selling listing (EXISTS) was 25,000 probes on a big shop: the SKUs are grouped."""
+    from listings.health import counts
+
+    for state in ("live", "draft", "sold"):  # a sold twin does not count
+        ListingFactory(account=account, sku="TWIN-1", state=state)
+    ListingFactory(account=account, sku="ALONE-1")
+    with CaptureQueriesContext(connection) as ctx:
+        lines = {line.check.key: line.count for line in counts(Listing.objects.all())}
+    assert lines["duplicate_sku"] == 2
+    assert not [q["sql"] for q in ctx.captured_queries if "EXISTS" in q["sql"].upper()]

@@ -41,7 +41,7 @@ class NoneSkuAsBlank:
 
 
 def test_sync_and_reconciliation_survive_faults(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from listings import editing, services
+    from listings import conditions, editing, services
 
     emulator.reset(seed=3, size="demo")
     monkeypatch.setattr(ReverbClient, "_delay", staticmethod(lambda attempt, error: 0.0))
@@ -67,7 +67,7 @@ def test_sync_and_reconciliation_survive_faults(emulator: Any, monkeypatch: pyte
             "model": "Telecaster",
             "title": f"Fault test {i}",
             "price": {"amount": "999.00", "currency": "USD"},
-            "condition": {"uuid": editing.BRAND_NEW},
+            "condition": {"uuid": conditions.BRAND_NEW},
             "inventory": 1,
         }
         for _attempt in range(5):  # a failure the client may not retry (a 5xx on a POST) is tried again

@@ -267,3 +267,22 @@ def test_a_clerk_is_told_to_come_back_instead_of_waiting_and_staff_see_the_pause
     assert "paused 2" in text and "s by Reverb" in text  # the changelist shows the pause
     page = client.get(reverse("admin:backoffice_reverbaccount_change", args=[account.pk])).content.decode()
     assert "s by Reverb" in page
+
+
+def test_people_have_a_reserve_background_cannot_spend_and_a_short_wait(fake: FakeTime) -> None:
+    """A stock drain keeps the bucket as empty as it may: a person's call still finds a token at once, and
+    when even the reserve is spent it fails within half its deadline with a clear message, sending nothing."""
+    from backoffice.reverb.errors import BudgetBusyError
+    from backoffice.reverb.ratelimit import interactive
+
+    account = AccountFactory(name="shop")
+    key = f"account:{account.pk}"
+    limiter = DatabaseTokenBucket(1.0, 5, clock=fake.clock, sleep=fake.sleep, reserve=2)
+    assert [limiter.acquire(key) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.acquire(key) == 1.0  # the background waits rather than take the last 2 tokens
+    with interactive(deadline=4.0):
+        assert [limiter.acquire(key) for _ in range(2)] == [0.0, 0.0]  # people: the reserve, at once
+        assert limiter.acquire(key) == 1.0  # one token due within half the deadline: worth the wait
+        with pytest.raises(BudgetBusyError, match=r"all in use just now .*try again in 3 s"):
+            limiter.acquire(key, cost=3)  # 3 s away: more than half the deadline
+    assert usage(account) == [(7, 0)]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backoffice.models import ReverbAccount
-from listings import editing, health, services
+from listings import conditions, health, services
 from listings.models import Listing
 from tests.factories import AccountFactory, new_listing
 from tests.orders.helpers import role_user
@@ -29,7 +29,7 @@ def shop(emulator: Any, settings: Any) -> ReverbAccount:
 
 
 def _drafts(shop: ReverbAccount) -> dict[str, Listing]:
-    no_upc = new_listing("HL-UPC", condition={"uuid": editing.BRAND_NEW})
+    no_upc = new_listing("HL-UPC", condition={"uuid": conditions.BRAND_NEW})
     no_category = new_listing("HL-CAT")
     no_category.pop("categories")
     no_photos = new_listing("HL-PIC")

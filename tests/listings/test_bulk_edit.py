@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from backoffice.models import BulkJob
-from listings import editing
+from listings import conditions
 from listings.models import Listing
 from tests.conftest import nothing_changes
 from tests.factories import EXCELLENT
@@ -28,7 +28,7 @@ def three(shop, emulator):
     """Live listings: a Brand New one (may hold stock), an Excellent one (at most 1), a third Brand New."""
     rows = list(Listing.objects.filter(account=shop, state="live", pending_changes={}).order_by("pk")[:3])
     assert len(rows) == 3
-    for listing, condition in zip(rows, (editing.BRAND_NEW, EXCELLENT, editing.BRAND_NEW), strict=True):
+    for listing, condition in zip(rows, (conditions.BRAND_NEW, EXCELLENT, conditions.BRAND_NEW), strict=True):
         Listing.objects.filter(pk=listing.pk).update(
             condition_uuid=condition, inventory=1, has_inventory=True
         )
@@ -56,7 +56,7 @@ def preview(client, listings, **values):
 def test_preview_shows_old_and_new_values_and_refusals_and_sends_nothing(emulator, shop, three):
     client = manager_client(shop)
     with nothing_changes(emulator, *three):
-        _, page = preview(client, three, inventory="4", offers_enabled="no", condition=editing.BRAND_NEW)
+        _, page = preview(client, three, inventory="4", offers_enabled="no", condition=conditions.BRAND_NEW)
     brand_new, excellent, _ = three
     assert page.count("Inventory: 1 -&gt; 4") == 3
     assert "Only Brand New, B-Stock and Mint (with inventory) listings can hold more than 1 item." in page
@@ -127,7 +127,7 @@ def test_the_export_carries_the_bulk_edit_fields_and_imports_back(shop, three):
     assert payload["shipping_profile_id"] == "77"
     assert payload["categories"] == [{"uuid": CATEGORY}]
     assert payload["offers_enabled"] is False and payload["upc"] == UPC
-    assert payload["condition"] == {"uuid": editing.BRAND_NEW}
+    assert payload["condition"] == {"uuid": conditions.BRAND_NEW}
 
 
 def test_the_import_refuses_bad_bulk_edit_cells(shop):
