@@ -1,4 +1,4 @@
-"""The emulator's control calls (/__emulator__/...): each answers its own method(s) only, anything else is 404."""
+"""The emulator's control calls (/__emulator__/...): each answers its own method(s), anything else is 404."""
 
 from __future__ import annotations
 
