@@ -17,7 +17,7 @@ is stale, never sent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -81,16 +81,8 @@ def decide(
     if offer is None or amounts is None:
         return Decision("", None, "", "the offer or the listing's price is unknown")
     rates = rates or Rates()
-    floor, target = amounts
-    if account_floor is not None and account_floor > floor:
-        floor = account_floor  # never below the shop's own floor
-    label = f"rule {rule.name!r}"
-    from_cost = rule.floor_from_cost(cost, rates, shipping)
-    if from_cost is not None and from_cost.price > floor:
-        floor = from_cost.price
-        label += f" (floor {from_cost.why})"
-    elif rule.floor_mode == FloorMode.COST and cost is None:
-        label += " (no cost on the listing: floor as set)"
+    floor, label = _floor(rule, amounts[0], account_floor, cost, rates, shipping)
+    target = amounts[1]
     if list_price is not None:
         target = min(target, list_price)
     target = max(target, floor)
@@ -108,6 +100,43 @@ def decide(
         why = f"offer {offer} is below the floor {floor}"
         why = f"{below(offer)}; {why}" if below(offer) else why
         return Decision("decline", None, rule.decline_message, f"{label}: {why}")
+    return _counter(rule, offer, list_price, floor, target, least, label, below)
+
+
+def _floor(
+    rule: OfferRule,
+    floor: Decimal,
+    account_floor: Decimal | None,
+    cost: Decimal | None,
+    rates: Rates,
+    shipping: Decimal | None,
+) -> tuple[Decimal, str]:
+    """(the floor, how the reasons name the rule and where its floor came from): the highest of the
+    rule's `floor`, the account's and the rule's floor from cost."""
+    if account_floor is not None and account_floor > floor:
+        floor = account_floor  # never below the shop's own floor
+    label = f"rule {rule.name!r}"
+    from_cost = rule.floor_from_cost(cost, rates, shipping)
+    if from_cost is not None and from_cost.price > floor:
+        floor = from_cost.price
+        label += f" (floor {from_cost.why})"
+    elif rule.floor_mode == FloorMode.COST and cost is None:
+        label += " (no cost on the listing: floor as set)"
+    return floor, label
+
+
+def _counter(
+    rule: OfferRule,
+    offer: Decimal,
+    list_price: Decimal | None,
+    floor: Decimal,
+    target: Decimal,
+    least: Any,
+    label: str,
+    below: Callable[[Decimal], str],
+) -> Decision:
+    """The counter to an offer between the floor and the target (or above the target but under the least
+    price): a step up from the offer, within [floor, target], never under the least price."""
     counter = target
     if rule.step_percent and list_price is not None:
         counter = min(target, (offer + list_price * rule.step_percent / 100).quantize(CENT))
@@ -171,6 +200,29 @@ def run(
     rules = list(OfferRule.objects.filter(account=account).exclude(mode=Mode.OFF).order_by("pk"))
     if not rules:
         return []
+    offers = _unanswered(account, keys)
+    _link_listings(account, offers)
+    rates = account_rates(account.pk)
+    created = []
+    for negotiation in offers:
+        _fresh_listing(negotiation)  # an accept earlier in this run may have sold it
+        rule = rule_for(negotiation, rules)
+        action = _plan_offer(rule, negotiation, rates) if rule is not None else None
+        if action is None:
+            continue
+        created.append(action)
+        if action.rule.mode == Mode.ACT:
+            try:
+                send(action, actor=None, client=client)
+            except Paused:  # the kill switch was pulled while we were running: the rest waits for a person
+                break
+            except ActionError:  # the listing's claim stayed busy: this one stays planned for a person
+                continue
+    return created
+
+
+def _unanswered(account: ReverbAccount, keys: Iterable[str] | None) -> list[Negotiation]:
+    """The account's open offers (the given negotiation keys, else all) that no plan answered yet."""
     answered = PlannedAction.objects.filter(negotiation=OuterRef("pk"), offer_number=OuterRef("offers_count"))
     offers = (
         Negotiation.objects.filter(account=account, missing=False, state="active", actionable=True)
@@ -179,30 +231,18 @@ def run(
     )
     if keys is not None:
         offers = offers.filter(reverb_id__in=list(keys))
-    offers = list(offers)
-    _link_listings(account, offers)
-    rates = account_rates(account.pk)
-    created = []
-    for negotiation in offers:
-        _fresh_listing(negotiation)  # an accept earlier in this run may have sold it
-        rule = rule_for(negotiation, rules)
-        if rule is None or _skip_reason(negotiation):
-            continue
-        decision = decide_now(rule, negotiation, rates)
-        if not decision.verb:
-            continue
-        action = _record(rule, negotiation, decision)
-        if action is None:
-            continue
-        created.append(action)
-        if rule.mode == Mode.ACT:
-            try:
-                send(action, actor=None, client=client)
-            except Paused:  # the kill switch was pulled while we were running: the rest waits for a person
-                break
-            except ActionError:  # the listing's claim stayed busy: this one stays planned for a person
-                continue
-    return created
+    return list(offers)
+
+
+def _plan_offer(rule: OfferRule, negotiation: Negotiation, rates: Rates) -> PlannedAction | None:
+    """The plan `rule` records for this offer now, or None (the offer is skipped, the rule does nothing,
+    or a plan for it exists already)."""
+    if _skip_reason(negotiation):
+        return None
+    decision = decide_now(rule, negotiation, rates)
+    if not decision.verb:
+        return None
+    return _record(rule, negotiation, decision)
 
 
 def _fresh_listing(negotiation: Negotiation) -> None:

@@ -13,6 +13,8 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -308,68 +310,91 @@ class Emulator:
                 photos.png(photos.photo_id(name) or 0),
                 {"Content-Type": "image/png", "Cache-Control": "max-age=86400"},
             )
+        call = self._control_call(req.method, name)
+        if call is None:
+            return Response(404, {"message": f"unknown control call {req.method} {req.path}"})
         try:
-            if req.method == "POST" and name == "reset":
-                data = req.json
-                self.reset(
-                    seed=int(data.get("seed", 1)),
-                    size=data.get("size") or data.get("sizes", "demo"),
-                    currency=data.get("currency", "USD"),
-                )
-                if data.get("token"):
-                    self.token = data["token"]
-                return Response(200, {"seed": self.seed, "sizes": self.sizes})
-            if name == "pace":
-                if req.method == "POST":
-                    data = req.json
-                    self.pace = (
-                        float(data.get("rate_per_second", self.pace[0])),
-                        max(int(data.get("burst", self.pace[1])), 1),
-                    )
-                    self._account_buckets.clear()
-                return Response(200, {"rate_per_second": self.pace[0], "burst": self.pace[1]})
-            if name == "scopes":
-                if req.method == "POST":
-                    self.scopes = token_scopes.parse(req.json.get("scopes"))
-                return Response(200, {"scopes": sorted(self.scopes) if self.scopes is not None else None})
-            if name == "faults":
-                if req.method == "POST":
-                    self.faults = Faults.from_dict(req.json)
-                return Response(200, self.faults.to_dict())
-            if req.method == "GET" and name == "stats":
-                return Response(
-                    200,
-                    {
-                        "requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
-                        "total": sum(self.requests.values()),
-                        "writes": dict(self.writes),
-                        "throttled": self.throttled,
-                        "webhooks": self.webhook_log,
-                    },
-                )
-            if req.method == "POST" and name == "clock":
-                from datetime import timedelta
-
-                with self.lock:
-                    self.store.clock_offset += timedelta(seconds=float(req.json.get("advance_seconds", 0)))
-                return Response(200, {"now": core.ts(self.store.now())})
-            if req.method == "GET" and name.startswith("state/"):
-                return Response(200, self.state(name.removeprefix("state/"), req))
-            if req.method == "POST" and name.startswith("simulate/"):
-                event = name.removeprefix("simulate/")
-                if event not in core.SIMULATIONS:
-                    raise ApiError(
-                        404, f"unknown event {event!r}; known: {', '.join(sorted(core.SIMULATIONS))}"
-                    )
-                with self.lock:
-                    result = core.SIMULATIONS[event](self, req.json)
-                self._flush_webhooks()
-                return Response(200, result)
+            return call(req, name)
         except ApiError as exc:
             return self._error(exc)
         except (ValueError, TypeError) as exc:
             return Response(400, {"message": str(exc)})
-        return Response(404, {"message": f"unknown control call {req.method} {req.path}"})
+
+    def _control_call(self, method: str, name: str) -> Callable[[Request, str], Response] | None:
+        """The control call for (method, name): by the whole name, or by its first segment and a slash
+        (`state/<collection>`, `simulate/<event>`); "*": any method (GET reads, POST sets)."""
+        calls = {
+            ("POST", "reset"): self._control_reset,
+            ("*", "pace"): self._control_pace,
+            ("*", "scopes"): self._control_scopes,
+            ("*", "faults"): self._control_faults,
+            ("GET", "stats"): self._control_stats,
+            ("POST", "clock"): self._control_clock,
+            ("GET", "state/"): self._control_state,
+            ("POST", "simulate/"): self._control_simulate,
+        }
+        head = name.split("/", 1)[0] + "/" if "/" in name else name
+        return calls.get((method, head)) or calls.get(("*", head))
+
+    def _control_reset(self, req: Request, name: str) -> Response:
+        data = req.json
+        self.reset(
+            seed=int(data.get("seed", 1)),
+            size=data.get("size") or data.get("sizes", "demo"),
+            currency=data.get("currency", "USD"),
+        )
+        if data.get("token"):
+            self.token = data["token"]
+        return Response(200, {"seed": self.seed, "sizes": self.sizes})
+
+    def _control_pace(self, req: Request, name: str) -> Response:
+        if req.method == "POST":
+            data = req.json
+            self.pace = (
+                float(data.get("rate_per_second", self.pace[0])),
+                max(int(data.get("burst", self.pace[1])), 1),
+            )
+            self._account_buckets.clear()
+        return Response(200, {"rate_per_second": self.pace[0], "burst": self.pace[1]})
+
+    def _control_scopes(self, req: Request, name: str) -> Response:
+        if req.method == "POST":
+            self.scopes = token_scopes.parse(req.json.get("scopes"))
+        return Response(200, {"scopes": sorted(self.scopes) if self.scopes is not None else None})
+
+    def _control_faults(self, req: Request, name: str) -> Response:
+        if req.method == "POST":
+            self.faults = Faults.from_dict(req.json)
+        return Response(200, self.faults.to_dict())
+
+    def _control_stats(self, req: Request, name: str) -> Response:
+        return Response(
+            200,
+            {
+                "requests": {f"{m} {t}": n for (m, t), n in self.requests.items()},
+                "total": sum(self.requests.values()),
+                "writes": dict(self.writes),
+                "throttled": self.throttled,
+                "webhooks": self.webhook_log,
+            },
+        )
+
+    def _control_clock(self, req: Request, name: str) -> Response:
+        with self.lock:
+            self.store.clock_offset += timedelta(seconds=float(req.json.get("advance_seconds", 0)))
+        return Response(200, {"now": core.ts(self.store.now())})
+
+    def _control_state(self, req: Request, name: str) -> Response:
+        return Response(200, self.state(name.removeprefix("state/"), req))
+
+    def _control_simulate(self, req: Request, name: str) -> Response:
+        event = name.removeprefix("simulate/")
+        if event not in core.SIMULATIONS:
+            raise ApiError(404, f"unknown event {event!r}; known: {', '.join(sorted(core.SIMULATIONS))}")
+        with self.lock:
+            result = core.SIMULATIONS[event](self, req.json)
+        self._flush_webhooks()
+        return Response(200, result)
 
     def state(self, collection: str, req: Request | None = None) -> dict[str, Any]:
         """The emulator's own objects, rendered as Reverb renders them, for tests and tooling."""

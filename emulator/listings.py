@@ -373,45 +373,16 @@ def _apply_photos(store: Store, record: dict[str, Any], urls: Any, method: str |
         ]
 
 
+# Sent as any truthy/falsy value, stored as a bool (upc_does_not_apply is an extra key: see the publish rule).
+_FLAGS = ("upc_does_not_apply", "offers_enabled", "has_inventory")
+
+
 def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creating: bool) -> None:
     """Copy the sent fields onto `record` (only sent fields change, API-NOTES 5.1), or raise 412 with
     every problem at once."""
     errors: dict[str, list[str]] = {}
-    for name in ("make", "model"):
-        if name in body or creating:
-            value = str(body.get(name) or "").strip()
-            if not value:
-                errors[name] = [MSG_BLANK]
-            record[name] = value
-    for name in _TEXT_FIELDS:
-        if name in body:
-            value = body[name]
-            record[name] = None if value is None and name in ("sku", "upc") else str(value or "")
-    if "upc_does_not_apply" in body:
-        record["upc_does_not_apply"] = bool(body["upc_does_not_apply"])  # extra key: publish rule below
-    if "condition" in body or creating:
-        condition = _condition_uuid(body.get("condition"))
-        if condition is None:
-            errors["condition"] = [MSG_BLANK if body.get("condition") in (None, "", {}) else "is not valid"]
-        else:
-            record["condition_uuid"] = condition
-    if "price" in body or creating:
-        _apply_price(store, record, body.get("price"), errors)
-    categories = _category_uuids(body, errors)
-    if categories is not None:
-        record["categories"] = categories
-    if "offers_enabled" in body:
-        record["offers_enabled"] = bool(body["offers_enabled"])
-    if "shipping_profile_id" in body:
-        _apply_shipping_profile(store, record, body["shipping_profile_id"], errors)
-    if "shipping" in body:
-        record["shipping"] = _shipping_from(body["shipping"], errors)
-    if "preorder_info" in body:
-        record["preorder_info"] = preorder_from(body["preorder_info"])
-    if "inventory" in body:
-        _apply_inventory(record, body["inventory"], errors)
-    if "has_inventory" in body:
-        record["has_inventory"] = bool(body["has_inventory"])
+    _apply_item(store, record, body, errors, creating=creating)
+    _apply_selling(store, record, body, errors)
     if not errors.get("inventory") and record["inventory"] > 1 and not holds_inventory(record):
         errors["inventory"] = [MSG_INVENTORY]
     if errors:
@@ -424,6 +395,56 @@ def _apply(store: Store, record: dict[str, Any], body: dict[str, Any], *, creati
             record["inventory"] = 0
     if "photos" in body:
         _apply_photos(store, record, body["photos"], body.get("photo_upload_method"))
+
+
+def _apply_item(
+    store: Store,
+    record: dict[str, Any],
+    body: dict[str, Any],
+    errors: dict[str, list[str]],
+    *,
+    creating: bool,
+) -> None:
+    """What the item is: make, model, the text fields, condition and price (the first four a create must
+    send)."""
+    for name in ("make", "model"):
+        if name in body or creating:
+            value = str(body.get(name) or "").strip()
+            if not value:
+                errors[name] = [MSG_BLANK]
+            record[name] = value
+    for name in _TEXT_FIELDS:
+        if name in body:
+            value = body[name]
+            record[name] = None if value is None and name in ("sku", "upc") else str(value or "")
+    if "condition" in body or creating:
+        condition = _condition_uuid(body.get("condition"))
+        if condition is None:
+            errors["condition"] = [MSG_BLANK if body.get("condition") in (None, "", {}) else "is not valid"]
+        else:
+            record["condition_uuid"] = condition
+    if "price" in body or creating:
+        _apply_price(store, record, body.get("price"), errors)
+
+
+def _apply_selling(
+    store: Store, record: dict[str, Any], body: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """How it sells: categories, the flags, shipping, preorder and inventory."""
+    categories = _category_uuids(body, errors)
+    if categories is not None:
+        record["categories"] = categories
+    for name in _FLAGS:
+        if name in body:
+            record[name] = bool(body[name])
+    if "shipping_profile_id" in body:
+        _apply_shipping_profile(store, record, body["shipping_profile_id"], errors)
+    if "shipping" in body:
+        record["shipping"] = _shipping_from(body["shipping"], errors)
+    if "preorder_info" in body:
+        record["preorder_info"] = preorder_from(body["preorder_info"])
+    if "inventory" in body:
+        _apply_inventory(record, body["inventory"], errors)
 
 
 def _apply_price(store: Store, record: dict[str, Any], price: Any, errors: dict[str, list[str]]) -> None:

@@ -300,34 +300,53 @@ def _offer_amounts(
     """(price, shipping) of a seller's offer body (a counter's, or an offer in a conversation: "same body
     as negotiation counter", API-NOTES 9), or 412 with every field's errors."""
     errors: dict[str, list[str]] = {}
-    price = shipping = ZERO
     for key in ("price", "shipping_price"):
         value = data.get(key)
         if isinstance(value, dict) and value.get("currency") not in (None, store.currency):
             errors[key] = [f"currency must be {store.currency}"]
-    if data.get("price") in (None, ""):
-        errors.setdefault("price", ["is required"])
-    elif "price" not in errors:
-        try:
-            price = parse_money(data["price"], "price", store.currency)
-        except ValidationFailed as exc:
-            errors.update(exc.errors)  # type: ignore[arg-type]
-        else:
-            if price <= 0:
-                errors["price"] = ["must be greater than 0"]
-            elif listing.get("price") is not None and price > to_decimal(listing["price"]):
-                # An offer above the asking price makes no sense; Reverb's exact rule is unknown (ours).
-                errors["price"] = ["cannot be more than the listing price"]
-    if data.get("shipping_price") in (None, ""):
-        shipping = default_shipping
-    elif "shipping_price" not in errors:
-        try:
-            shipping = parse_money(data["shipping_price"], "shipping_price", store.currency)
-        except ValidationFailed as exc:
-            errors.update(exc.errors)  # type: ignore[arg-type]
+    price = _offer_price(store, data, listing, errors)
+    shipping = _offer_shipping(store, data, default_shipping, errors)
     if errors:
         raise ValidationFailed(errors)
     return price, shipping
+
+
+def _offer_price(
+    store: Store, data: dict[str, Any], listing: dict[str, Any], errors: dict[str, list[str]]
+) -> Decimal:
+    """The offer's price (ZERO when refused, its problems into `errors`)."""
+    if data.get("price") in (None, ""):
+        errors.setdefault("price", ["is required"])
+        return ZERO
+    if "price" in errors:
+        return ZERO
+    try:
+        price = parse_money(data["price"], "price", store.currency)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)  # type: ignore[arg-type]
+        return ZERO
+    if price <= 0:
+        errors["price"] = ["must be greater than 0"]
+    elif listing.get("price") is not None and price > to_decimal(listing["price"]):
+        # An offer above the asking price makes no sense; Reverb's exact rule is unknown (ours).
+        errors["price"] = ["cannot be more than the listing price"]
+    return price
+
+
+def _offer_shipping(
+    store: Store, data: dict[str, Any], default_shipping: Decimal, errors: dict[str, list[str]]
+) -> Decimal:
+    """The offer's shipping price: the default when not sent (ZERO when refused, its problems into
+    `errors`)."""
+    if data.get("shipping_price") in (None, ""):
+        return default_shipping
+    if "shipping_price" in errors:
+        return ZERO
+    try:
+        return parse_money(data["shipping_price"], "shipping_price", store.currency)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)  # type: ignore[arg-type]
+        return ZERO
 
 
 @route("POST", "/api/conversations/{conversation_id}/offer")

@@ -5,6 +5,7 @@ Sources per endpoint are in each docstring; where no source shows a response sha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .core import ApiError, Request, Response, ValidationFailed, link, money, renderer, route
@@ -100,19 +101,24 @@ _SHOP_TEXT = (
 )
 
 
+# field -> (is the sent value refused, what 412 says), checked only when the field is sent.
+_SHOP_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "name": (lambda value: not str(value or "").strip(), "can't be blank"),
+    "currency": (lambda value: value not in CURRENCIES, "is not a valid currency"),
+    "shop_type": (lambda value: value not in ("individual", "business"), "must be individual or business"),
+    "address": (lambda value: not isinstance(value, dict), "is invalid"),
+}
+
+
 @route("PUT", "/api/shop")
 def update_shop(emu: Emulator, req: Request) -> dict[str, Any]:
     """Fields per the spec [OFFICIAL-SPEC]; validation texts ours."""
     body, shop = req.json, emu.store.shop
-    errors: dict[str, list[str]] = {}
-    if "name" in body and not str(body["name"] or "").strip():
-        errors["name"] = ["can't be blank"]
-    if "currency" in body and body["currency"] not in CURRENCIES:
-        errors["currency"] = ["is not a valid currency"]
-    if "shop_type" in body and body["shop_type"] not in ("individual", "business"):
-        errors["shop_type"] = ["must be individual or business"]
-    if "address" in body and not isinstance(body["address"], dict):
-        errors["address"] = ["is invalid"]
+    errors = {
+        name: [message]
+        for name, (refused, message) in _SHOP_RULES.items()
+        if name in body and refused(body[name])
+    }
     if errors:
         raise ValidationFailed(errors)
     for name in _SHOP_TEXT:

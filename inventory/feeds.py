@@ -106,22 +106,7 @@ def fetch(url: str) -> str:
     started = time.monotonic()
     try:
         with outbound.call("get", url, what="feed", stream=True, timeout=(min(timeout, 10.0), timeout)) as r:
-            if 300 <= r.status_code < 400:
-                raise FeedError(f"The feed URL redirects (HTTP {r.status_code}); give the final URL.")
-            if r.status_code != 200:
-                raise FeedError(f"The feed URL answered HTTP {r.status_code}.")
-            declared = r.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise FeedError(f"The feed is {int(declared)} bytes; the limit is {limit}.")
-            chunks, size = [], 0
-            for chunk in r.iter_content(8 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise FeedError(f"The feed is larger than the limit of {limit} bytes.")
-                if time.monotonic() - started > timeout:
-                    raise FeedError(f"The feed took longer than {timeout:g} s to download.")
-                chunks.append(chunk)
-            encoding = r.encoding or "utf-8"
+            body, encoding = _body(r, limit, timeout, started)
     except outbound.OutboundError as exc:
         raise FeedError(str(exc)) from exc
     except requests.Timeout as exc:
@@ -129,9 +114,30 @@ def fetch(url: str) -> str:
     except requests.RequestException as exc:
         raise FeedError(f"The feed URL could not be fetched: {exc}.") from exc
     try:
-        return b"".join(chunks).decode(encoding if encoding.lower() != "iso-8859-1" else "utf-8")
+        return body.decode(encoding if encoding.lower() != "iso-8859-1" else "utf-8")
     except (UnicodeDecodeError, LookupError) as exc:
         raise FeedError(f"The feed is not UTF-8 text: {exc}.") from exc
+
+
+def _body(r: requests.Response, limit: int, timeout: float, started: float) -> tuple[bytes, str]:
+    """(the bytes, their declared encoding) of a 200 answer, read in chunks within `limit` bytes and
+    `timeout` seconds from `started`; FeedError for another status or past a cap."""
+    if 300 <= r.status_code < 400:
+        raise FeedError(f"The feed URL redirects (HTTP {r.status_code}); give the final URL.")
+    if r.status_code != 200:
+        raise FeedError(f"The feed URL answered HTTP {r.status_code}.")
+    declared = r.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FeedError(f"The feed is {int(declared)} bytes; the limit is {limit}.")
+    chunks, size = [], 0
+    for chunk in r.iter_content(8 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise FeedError(f"The feed is larger than the limit of {limit} bytes.")
+        if time.monotonic() - started > timeout:
+            raise FeedError(f"The feed took longer than {timeout:g} s to download.")
+        chunks.append(chunk)
+    return b"".join(chunks), r.encoding or "utf-8"
 
 
 def run(feed: StockFeed, text: str | None = None, *, detail: str = "") -> FeedReport | None:

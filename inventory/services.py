@@ -591,6 +591,16 @@ class DrainResult:
     busy: bool = False  # another drain holds the account's queue (it sends what is waiting)
     order: list[str] = field(default_factory=list)  # SKUs in the order they were handled
 
+    def count(self, outcome: str) -> None:
+        """One send's outcome (see `send`)."""
+        if outcome in ("sent", "relisted"):
+            self.sent += 1
+            self.relisted += outcome == "relisted"
+        elif outcome in ("skipped", "busy"):
+            self.skipped += 1
+        else:
+            self.failed += 1
+
 
 def drain(
     account: ReverbAccount,
@@ -632,14 +642,7 @@ def drain(
                     break
                 continue
             result.order.append(intent.sku)
-            outcome = send(intent, client=client)
-            if outcome in ("sent", "relisted"):
-                result.sent += 1
-                result.relisted += outcome == "relisted"
-            elif outcome in ("skipped", "busy"):
-                result.skipped += 1
-            else:
-                result.failed += 1
+            result.count(send(intent, client=client))
     finally:
         if token is not None:
             _unlease(StockQueue, account.pk, "drain_token", "drain_until", token)

@@ -136,74 +136,90 @@ def _row(
     find_category: CategoryFinder,
 ) -> Row:
     sku = values.get("sku", "")
-    reasons = []
-    for name in REQUIRED:
-        if not values.get(name):
-            reasons.append(f"{name} is required")
+    reasons = [f"{name} is required" for name in REQUIRED if not values.get(name)]
     if sku and sku in seen:
         reasons.append("SKU appears twice in the file")
     seen.add(sku)
-    condition = _condition(values.get("condition", "")) if values.get("condition") else None
+    condition = _condition(values["condition"]) if values.get("condition") else None
     if values.get("condition") and condition is None:
         reasons.append(f"unknown condition {values['condition']!r}")
-    price = None
-    if values.get("price"):
-        price, problem = _price(values["price"])
-        if problem:
-            reasons.append(problem)
-    inventory = None
-    if values.get("inventory"):
-        try:
-            inventory = int(values["inventory"])
-        except ValueError:
-            reasons.append(f"inventory {values['inventory']!r} is not a whole number")
-        else:
-            if inventory > MAX_INVENTORY:
-                reasons.append(f"inventory {inventory} is more than {MAX_INVENTORY:,}")
+    price, problem = _price(values["price"]) if values.get("price") else (None, "")
+    reasons += [problem] if problem else []
+    inventory, problems = _inventory(values.get("inventory", ""))
+    reasons += problems
     if inventory is not None and condition:
         reasons += [m for ms in editing.inventory_errors(condition, inventory).values() for m in ms]
     upc = values.get("upc", "").strip().replace(" ", "")
     if upc and not editing.valid_gtin(upc):
         reasons.append(f"upc {upc!r} is not a 12 to 14 digit barcode with a right check digit")
-    no_upc = values.get("upc_does_not_apply", "").strip().lower() in YES
-    cost = None
-    if values.get("cost", "").strip():
-        try:
-            cost = str(costs.parse_cost(values["cost"]))
-        except ValueError as exc:
-            reasons.append(str(exc))
+    cost, problems = _cost(values.get("cost", ""))
+    reasons += problems
     payload: dict[str, Any] = {}
     if not reasons:
-        payload = {
-            "sku": sku,
-            "make": values["make"],
-            "model": values["model"],
-            "condition": {"uuid": condition},
-            "price": money(price, account.currency),
-        }
-        for name in ("title", "description"):
-            if values.get(name):
-                payload[name] = values[name]
-        if inventory is not None:
-            payload["inventory"] = inventory
-            payload["has_inventory"] = condition in conditions.INVENTORY_CONDITIONS
-        photos = [
-            u
-            for u in values.get("photos", "").replace("|", " ").split()
-            if u.startswith(("http://", "https://"))
-        ]
-        if photos:
-            payload["photos"] = photos
-        if upc:
-            payload["upc"] = upc
-        elif no_upc:
-            payload["upc_does_not_apply"] = True
+        payload = _payload(account, values, condition, price, inventory, upc)
     fields, problems = _edit_fields(values, find_category)
     reasons += problems
     if not reasons:
         payload.update(fields)
     outcome = "refused" if reasons else "create"
     return Row(number, sku, values.get("title", ""), outcome, reasons, payload, cost)
+
+
+def _inventory(text: str) -> tuple[int | None, list[str]]:
+    """The `inventory` cell -> (count or None, problems); a count over the limit is kept and refused."""
+    if not text:
+        return None, []
+    try:
+        inventory = int(text)
+    except ValueError:
+        return None, [f"inventory {text!r} is not a whole number"]
+    if inventory > MAX_INVENTORY:
+        return inventory, [f"inventory {inventory} is more than {MAX_INVENTORY:,}"]
+    return inventory, []
+
+
+def _cost(text: str) -> tuple[str | None, list[str]]:
+    """The `cost` cell -> (cost as text or None, problems)."""
+    if not text.strip():
+        return None, []
+    try:
+        return str(costs.parse_cost(text)), []
+    except ValueError as exc:
+        return None, [str(exc)]
+
+
+def _payload(
+    account: ReverbAccount,
+    values: dict[str, str],
+    condition: str | None,
+    price: Decimal | None,
+    inventory: int | None,
+    upc: str,
+) -> dict[str, Any]:
+    """A checked row in Reverb's shape (the bulk-edit columns are added by the caller)."""
+    payload: dict[str, Any] = {
+        "sku": values["sku"],
+        "make": values["make"],
+        "model": values["model"],
+        "condition": {"uuid": condition},
+        "price": money(price, account.currency),
+    }
+    for name in ("title", "description"):
+        if values.get(name):
+            payload[name] = values[name]
+    if inventory is not None:
+        payload["inventory"] = inventory
+        payload["has_inventory"] = condition in conditions.INVENTORY_CONDITIONS
+    photos = [
+        u for u in values.get("photos", "").replace("|", " ").split() if u.startswith(("http://", "https://"))
+    ]
+    if photos:
+        payload["photos"] = photos
+    if upc:
+        payload["upc"] = upc
+    elif values.get("upc_does_not_apply", "").strip().lower() in YES:
+        payload["upc_does_not_apply"] = True
+    return payload
 
 
 def _edit_fields(values: dict[str, str], find_category: CategoryFinder) -> tuple[dict[str, Any], list[str]]:

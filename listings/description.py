@@ -102,47 +102,66 @@ def _read(value: str) -> _Reader:
     return reader
 
 
+class _Typed:
+    """Typed text being written from the tokens of text-only HTML: one method per tag, in `_ON_TAG`."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.lists: list[str] = []  # the open lists, "ul" or "ol"
+        self.count = 0
+
+    def end_line(self, tag: str = "") -> None:
+        if self.line:
+            self.lines.append(" ".join(self.line))
+            self.line = []
+
+    def end_block(self, tag: str = "") -> None:
+        self.end_line()
+        if self.lines:
+            self.blocks.append("\n".join(self.lines))
+            self.lines = []
+
+    def open_list(self, tag: str) -> None:
+        self.end_block()
+        self.lists.append(tag)
+        self.count = 0
+
+    def close_list(self, tag: str) -> None:
+        self.end_block()
+        if self.lists:
+            self.lists.pop()
+
+    def item(self, tag: str) -> None:
+        self.end_line()
+        self.count += 1
+        self.line.append("-" if not self.lists or self.lists[-1] == "ul" else f"{self.count}.")
+
+
+_ON_TAG = {
+    "p": _Typed.end_block,
+    "/p": _Typed.end_block,
+    "ul": _Typed.open_list,
+    "ol": _Typed.open_list,
+    "/ul": _Typed.close_list,
+    "/ol": _Typed.close_list,
+    "br": _Typed.end_line,
+    "li": _Typed.item,
+    "/li": _Typed.end_line,
+}
+
+
 def _text_of(tokens: list[tuple[str, str]]) -> str:
     """The tokens of text-only HTML as typed text (the inverse of to_html)."""
-    blocks: list[str] = []
-    line: list[str] = []
-    lines: list[str] = []
-    lists: list[str] = []  # the open lists, "ul" or "ol"
-    count = 0
-
-    def end_line() -> None:
-        nonlocal line
-        if line:
-            lines.append(" ".join(line))
-            line = []
-
-    def end_block() -> None:
-        nonlocal lines
-        end_line()
-        if lines:
-            blocks.append("\n".join(lines))
-            lines = []
-
+    typed = _Typed()
     for kind, value in tokens:
         if kind == "text":
-            line.append(value)
-        elif value in ("p", "/p", "ul", "/ul", "ol", "/ol"):
-            end_block()
-            if value in ("ul", "ol"):
-                lists.append(value)
-                count = 0
-            elif value in ("/ul", "/ol") and lists:
-                lists.pop()
-        elif value == "br":
-            end_line()
-        elif value == "li":
-            end_line()
-            count += 1
-            line.append("-" if not lists or lists[-1] == "ul" else f"{count}.")
-        elif value == "/li":
-            end_line()
-    end_block()
-    return "\n\n".join(blocks)
+            typed.line.append(value)
+        elif value in _ON_TAG:
+            _ON_TAG[value](typed, value)
+    typed.end_block()
+    return "\n\n".join(typed.blocks)
 
 
 def _same(a: str, b: str) -> bool:

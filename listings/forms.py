@@ -301,9 +301,8 @@ class ListingCreateForm(ListingFieldsForm):
             "price": money(d["price"], self.account.currency),
             "offers_enabled": d["offers_enabled"],
         }
-        for name in ("title", "finish", "year"):
-            if d.get(name):
-                body[name] = d[name]
+        texts = {name: d.get(name) for name in ("title", "finish", "year")}
+        body.update({name: value for name, value in texts.items() if value})
         if self.description_html():
             body["description"] = self.description_html()
         if d.get("categories"):

@@ -447,10 +447,18 @@ def push_inventory(
         rule = editing.inventory_errors(listing.condition_uuid, quantity)
         raise push.refuse(refusal, field_errors=rule)
     answer = push.send(lambda c: c.update_listing(listing.reverb_id, body))
-    payload = _listing_of(answer)
+    updated = _land_inventory(listing, quantity, _listing_of(answer))
+    warnings = _warnings(answer)
+    relisted, said, updated = _relist(listing, updated, quantity, publishing, unready, warnings, actor)
+    return Done(f"Inventory {quantity} sent.{said}", updated, push.call, warnings, [{"relisted": relisted}])
+
+
+def _land_inventory(listing: Listing, quantity: int, payload: dict[str, Any] | None) -> Listing:
+    """The mirror after an inventory PUT: Reverb's answer landed, or (when it said nothing) the quantity
+    alone, the next pull bringing the rest; a pending inventory edit equal to the quantity is done."""
     if payload:
         updated = land(listing.account, payload)
-    else:  # Reverb took it but did not say: the mirror learns the quantity, the next pull the rest
+    else:
         Listing.objects.filter(pk=listing.pk).update(inventory=quantity)
         listing.refresh_from_db()
         updated = listing
@@ -459,30 +467,42 @@ def push_inventory(
         pending.pop("inventory")
         Listing.objects.filter(pk=updated.pk).update(pending_changes=pending)
         updated.pending_changes = pending
-    warnings = _warnings(answer)
-    message = f"Inventory {quantity} sent."
+    return updated
+
+
+def _relist(
+    listing: Listing,
+    updated: Listing,
+    quantity: int,
+    publishing: bool,
+    unready: list[readiness.Gap],
+    warnings: list[str],
+    actor: Actor,
+) -> tuple[bool, str, Listing]:
+    """After an inventory PUT: (relisted, what to tell about it, the listing), publishing once when the
+    answer shows the mirror did not know the listing had ended or sold."""
     relisted = quantity > 0 and listing.state in SOLD_STATES and updated.state == "live"  # by itself
     if unready:
-        message += f" Not relisted: {listing} is not ready to publish: {readiness.in_words(unready)}"
-    elif publishing and warnings:
-        message += " Not relisted: " + " ".join(warnings)
-    elif publishing:
-        relisted = True
+        return (
+            relisted,
+            f" Not relisted: {listing} is not ready to publish: {readiness.in_words(unready)}",
+            updated,
+        )
+    if publishing and warnings:
+        return relisted, " Not relisted: " + " ".join(warnings), updated
+    if publishing:
         if updated.state != "live":
             expect_publish(updated)
-        message += " Relisted: Reverb confirms in a moment."
-    elif needs_publish_to_sell(updated, quantity):  # the mirror did not know it had ended or sold
+        return True, " Relisted: Reverb confirms in a moment.", updated
+    if needs_publish_to_sell(updated, quantity):  # the mirror did not know it had ended or sold
         try:
             published = publish_listing(updated, actor=actor)
         except ActionError as exc:
-            message += f" Not relisted: {exc.message}"
-        else:
-            relisted = True
-            updated = published.obj or updated
-            message += f" Relisted: {published.message}"
-    elif relisted:
-        message += " Relisted: Reverb relists a listing with inventory when its stock comes back."
-    return Done(message, updated, push.call, warnings, [{"relisted": relisted}])
+            return relisted, f" Not relisted: {exc.message}", updated
+        return True, f" Relisted: {published.message}", published.obj or updated
+    if relisted:
+        return True, " Relisted: Reverb relists a listing with inventory when its stock comes back.", updated
+    return False, "", updated
 
 
 def resolve_conflict(listing: Listing, *, actor: Actor, keep: str) -> Listing:

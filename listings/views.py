@@ -91,26 +91,7 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
         # The photos the page showed (the mirror's) are posted back with it.
         form = ListingEditForm(request.POST, request.FILES, initial=initial, account=listing.account)
         if form.is_valid():
-            with transaction.atomic():
-                changed = editing.record_edits(listing, form.edited_values())
-                Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
-                cost_changed = costs.set_cost(listing, form.cleaned_data.get("cost"))
-                held = editing.held_message(listing.account, changed)
-                if not changed:
-                    messages.info(request, COST_SAVED if cost_changed else "Nothing changed.")
-                elif held and not editing.allowed_fields(listing.account, list(changed))[0]:
-                    messages.warning(
-                        request, held_notice(request, listing, f"Saved here, not sent to Reverb: {held}.")
-                    )
-                elif listing.pending_changes and listing.account.auto_sync:
-                    job = queue_push(listing, request.user)
-                    messages.success(request, f"Saved; the push to Reverb is queued (job {job.pk}).")
-                else:
-                    messages.success(request, "Saved as pending changes. Use “Push to Reverb” to send them.")
-                if held and editing.allowed_fields(listing.account, list(changed))[0]:
-                    messages.warning(
-                        request, held_notice(request, listing, f"Some of it stays here: {held}.")
-                    )
+            _save_edits(request, listing, form)
             # Photos are not pending changes: like the photos page, the new order and new photos go now.
             if form.photos_changed():
                 report(
@@ -129,21 +110,12 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
             form.data = {**{k: v for k, v in initial.items() if v is not None}}
             form.full_clean()
             form.show_reverb_errors(listing.last_push.get("field_errors") or {})
-    for name, field in form.fields.items():
-        held = editing.held_message(listing.account, [name])
-        if held:
-            field.help_text = f"{field.help_text} Not sent to Reverb when saved: {held}.".strip()
-    held_all = editing.held_message(listing.account, form.fields)
-    gaps = readiness.listing_gaps(listing) if listing.state in services.PUBLISHABLE else []
-    for gap in gaps:
-        if gap.field in form.fields:
-            field = form.fields[gap.field]
-            field.help_text = f"{field.help_text} Needed to publish: {gap.message}".strip()
+    gaps = _explain_fields(listing, form)
     context = _context(
         admin,
         request,
         f"Edit {listing}",
-        held_all=held_all,
+        held_all=editing.held_message(listing.account, form.fields),
         gaps=gaps,
         push_settings_url=push_settings_url(request, listing),
         listing=listing,
@@ -152,6 +124,43 @@ def edit_listing(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpRespon
         pending=listing.pending_changes,
     )
     return TemplateResponse(request, "listings/edit.html", context)
+
+
+def _save_edits(request: HttpRequest, listing: Listing, form: ListingEditForm) -> None:
+    """Record the form's edits as pending changes and its cost, queue the push when the account pushes by
+    itself, and say what happened (what the push settings hold back included)."""
+    with transaction.atomic():
+        changed = editing.record_edits(listing, form.edited_values())
+        Listing.objects.filter(pk=listing.pk).update(pending_changes=listing.pending_changes)
+        cost_changed = costs.set_cost(listing, form.cleaned_data.get("cost"))
+        held = editing.held_message(listing.account, changed)
+        if not changed:
+            messages.info(request, COST_SAVED if cost_changed else "Nothing changed.")
+        elif held and not editing.allowed_fields(listing.account, list(changed))[0]:
+            messages.warning(
+                request, held_notice(request, listing, f"Saved here, not sent to Reverb: {held}.")
+            )
+        elif listing.pending_changes and listing.account.auto_sync:
+            job = queue_push(listing, request.user)
+            messages.success(request, f"Saved; the push to Reverb is queued (job {job.pk}).")
+        else:
+            messages.success(request, "Saved as pending changes. Use “Push to Reverb” to send them.")
+        if held and editing.allowed_fields(listing.account, list(changed))[0]:
+            messages.warning(request, held_notice(request, listing, f"Some of it stays here: {held}."))
+
+
+def _explain_fields(listing: Listing, form: ListingEditForm) -> list[readiness.Gap]:
+    """Tell on each field what the push settings hold back and what publishing needs; the gaps."""
+    for name, field in form.fields.items():
+        held = editing.held_message(listing.account, [name])
+        if held:
+            field.help_text = f"{field.help_text} Not sent to Reverb when saved: {held}.".strip()
+    gaps = readiness.listing_gaps(listing) if listing.state in services.PUBLISHABLE else []
+    for gap in gaps:
+        if gap.field in form.fields:
+            field = form.fields[gap.field]
+            field.help_text = f"{field.help_text} Needed to publish: {gap.message}".strip()
+    return gaps
 
 
 def resolve(admin: ModelAdmin, request: HttpRequest, pk: int) -> HttpResponse:

@@ -100,28 +100,38 @@ def plan(
         )
         if order is not None:
             p.title, p.buyer_name, p.bundle = order.title, order.buyer_name, order.order_bundle_id
-        if not row.order_number:
-            p.status, p.message = "error", "No order number."
-        elif row.order_number in seen:
-            p.status, p.message = "error", "This order is listed twice."
-        elif order is None:
-            p.status, p.message = "error", "Unknown order (not in this account's mirror; re-sync orders?)."
-        elif not p.tracking_number:
-            p.status, p.message = "error", "No tracking number."
-        else:
-            refusal = ship_refusal(order, p.tracking_number)
-            if refusal and order.tracking_code == p.tracking_number:
-                p.status, p.message = "skip", refusal + " Nothing will be sent."
-            elif refusal:
-                p.status, p.message = "error", refusal
-            elif not provider:
-                p.status, p.message = "error", carriers.unknown(row.provider)
+        judged = _judge(row, order, provider, p.tracking_number, seen)
+        if judged is not None:
+            p.status, p.message = judged
         seen.add(row.order_number)
         planned.append(p)
     if expand_bundles:
         planned = _expand_bundles(account, planned, seen)
     _check_duplicate_tracking(account, planned)
     return planned
+
+
+def _judge(
+    row: ShipRow, order: Order | None, provider: str, tracking: str, seen: set[str]
+) -> tuple[str, str] | None:
+    """(status, message) of a row that is not sent as planned: an error, or a skip (the order already
+    carries this tracking number); None for a row to send."""
+    if not row.order_number:
+        return "error", "No order number."
+    if row.order_number in seen:
+        return "error", "This order is listed twice."
+    if order is None:
+        return "error", "Unknown order (not in this account's mirror; re-sync orders?)."
+    if not tracking:
+        return "error", "No tracking number."
+    refusal = ship_refusal(order, tracking)
+    if refusal and order.tracking_code == tracking:
+        return "skip", refusal + " Nothing will be sent."
+    if refusal:
+        return "error", refusal
+    if not provider:
+        return "error", carriers.unknown(row.provider)
+    return None
 
 
 def _expand_bundles(

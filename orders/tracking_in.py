@@ -172,6 +172,32 @@ def take(
     named = Q(order_number__in=numbers) | Q(order_bundle_id__in=bundles)
     list(Order.objects.select_for_update().filter(named, account=account).values("pk"))
     orders = _orders_of(account, [a.row for a in live])
+    plan_rows = _ship_rows(live, orders)
+    if not plan_rows:
+        return Intake(answers)
+    if lookup is None:  # read before the transaction when the rows named known orders; else only if needed
+        lookup = carrier_lookup(account) if orders else {}
+    first = {p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup)}
+    waiting = _queued_items(account, [n for a in live for n in a.order_numbers])
+    known = {o.order_number: o for group in orders.values() for o in group}
+    specs, to_queue = _answer_planned(live, first, waiting, known)
+    job = None
+    if specs:
+        job = create_job(
+            SHIP,
+            title=f"Ship {len(specs)} order(s) on {account} ({source})",
+            items=specs,
+            account=account,
+            params={"source": source},
+        )
+        for answer in to_queue:
+            answer.job_id = job.pk
+    return Intake(answers, job)
+
+
+def _ship_rows(live: list[RowAnswer], orders: dict[str, list[Order]]) -> list[bulk.ShipRow]:
+    """Each row's orders (its order, or its bundle's) into `answer.order_numbers`, refusing an unknown
+    bundle and an order a row before it named; the shipments to plan for the others."""
     plan_rows: list[bulk.ShipRow] = []
     seen: set[str] = set()
     for answer in live:
@@ -190,13 +216,17 @@ def take(
             continue
         seen.update(answer.order_numbers)
         plan_rows += [bulk.ShipRow(n, row.carrier, row.tracking_number) for n in answer.order_numbers]
-    if not plan_rows:
-        return Intake(answers)
-    if lookup is None:  # read before the transaction when the rows named known orders; else only if needed
-        lookup = carrier_lookup(account) if orders else {}
-    first = {p.order_number: p for p in bulk.plan(account, plan_rows, expand_bundles=False, lookup=lookup)}
-    waiting = _queued_items(account, [n for a in live for n in a.order_numbers])
-    known = {o.order_number: o for group in orders.values() for o in group}
+    return plan_rows
+
+
+def _answer_planned(
+    live: list[RowAnswer],
+    first: dict[str, bulk.PlannedShipment],
+    waiting: dict[str, BulkJobItem],
+    known: dict[str, Order],
+) -> tuple[list[ItemSpec], list[RowAnswer]]:
+    """Answer each planned row (refused, already shipped or queued, or queued now): the job items to
+    create and the answers that wait for the new job's id."""
     specs: list[ItemSpec] = []
     to_queue: list[RowAnswer] = []
     for answer in live:
@@ -217,18 +247,7 @@ def take(
             specs.append(_item(known[number], first[number], answer.row))
         if fresh:
             to_queue.append(answer)
-    job = None
-    if specs:
-        job = create_job(
-            SHIP,
-            title=f"Ship {len(specs)} order(s) on {account} ({source})",
-            items=specs,
-            account=account,
-            params={"source": source},
-        )
-        for answer in to_queue:
-            answer.job_id = job.pk
-    return Intake(answers, job)
+    return specs, to_queue
 
 
 def _refusal(

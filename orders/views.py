@@ -303,16 +303,7 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
     if confirm.given(request) and action == "confirm":
         return _confirm(request)
     if request.method == "POST" and action == "upload":
-        upload = limit_account_choices(CsvUploadForm(request.POST, request.FILES), request.user)
-        if upload.is_valid():
-            try:
-                rows = bulk.parse_csv(upload.cleaned_data["file"].read())
-            except bulk.CsvError as exc:
-                upload.add_error("file", str(exc))
-            else:
-                account = upload.cleaned_data["account"]
-                return _preview(request, account, rows, upload.cleaned_data["send_notification"])
-        return page(request, "orders/bulk_ship.html", "Ship orders", Order._meta, orders=[], upload=upload)
+        return _upload(request)
     orders = _selected(request)
     if request.POST.get("from_queue"):  # the queue posts every row: keep those with a tracking number
         orders = [o for o in orders if request.POST.get(f"tracking_{o.pk}", "").strip()]
@@ -363,6 +354,20 @@ def bulk_ship(request: HttpRequest) -> HttpResponse:
         hints=hints,
         upload=limit_account_choices(CsvUploadForm(), request.user),
     )
+
+
+def _upload(request: HttpRequest) -> HttpResponse:
+    """A CSV of shipments: its plan to confirm, or the upload form again with the file's problem."""
+    upload = limit_account_choices(CsvUploadForm(request.POST, request.FILES), request.user)
+    if upload.is_valid():
+        try:
+            rows = bulk.parse_csv(upload.cleaned_data["file"].read())
+        except bulk.CsvError as exc:
+            upload.add_error("file", str(exc))
+        else:
+            account = upload.cleaned_data["account"]
+            return _preview(request, account, rows, upload.cleaned_data["send_notification"])
+    return page(request, "orders/bulk_ship.html", "Ship orders", Order._meta, orders=[], upload=upload)
 
 
 def _preview(

@@ -114,3 +114,86 @@ def test_the_team_locustfile_reads_a_form_as_a_browser_submits_it() -> None:
         "condition": "used",
         "description": "Hello",
     }
+
+
+def test_each_goal_runs_its_scenario_once_in_the_fixed_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bench --goals` runs the scenarios it names (bulk and scaled_path share one), in one fixed order."""
+    from bench.goals import (
+        admin_pages,
+        economy,
+        first_work,
+        night,
+        pg_sync,
+        scaled,
+        stock,
+        stock_burst,
+        sync,
+        team,
+    )
+    from bench.management.commands.bench import goal_lines
+
+    ran: list[str] = []
+
+    def fake(name: str, line: bool = True) -> object:
+        def run(*args: object) -> str | None:
+            ran.append(name)
+            return f"{name} line" if line else None
+
+        return run
+
+    for module, function in [
+        (economy, "measure"),
+        (admin_pages, "admin_goal"),
+        (night, "night_goal"),
+        (first_work, "first_work_goal"),
+        (team, "team_goal"),
+        (pg_sync, "pg_sync_goal"),
+        (stock, "stock_goal"),
+        (stock_burst, "stock_burst_goal"),
+    ]:
+        monkeypatch.setattr(module, function, fake(function))
+    monkeypatch.setattr(sync, "sync_goal", fake("sync_goal", line=False))
+    monkeypatch.setattr(scaled, "goal_lines", lambda out, goals, opts: ran.append("scaled") or {"bulk": "b"})
+    opts = {
+        "economy_listings": 1,
+        "admin_orders": 1,
+        "admin_database_url": "",
+        "night_listings": 1,
+        "first_work_listings": 1,
+        "per_page": 50,
+        "sizes": "10,5",
+        "pg_sync_listings": 1,
+        "pg_database_url": "",
+        "pg_sync_repeat": 1,
+        "paced": False,
+    }
+    every = ["stock_burst", "stock", "pg_sync", "sync", "team", "scaled_path", "bulk", "first_work", "night"]
+    lines = goal_lines(StringIO(), [*every, "admin", "economy"], opts)
+    assert ran == [
+        "measure",
+        "admin_goal",
+        "night_goal",
+        "first_work_goal",
+        "scaled",
+        "team_goal",
+        "sync_goal",
+        "pg_sync_goal",
+        "stock_goal",
+        "stock_burst_goal",
+    ]
+    assert list(lines) == [
+        "economy",
+        "admin",
+        "night",
+        "first_work",
+        "bulk",
+        "team",
+        "pg_sync",
+        "stock",
+        "stock_burst",
+    ]
+    ran.clear()
+    assert goal_lines(StringIO(), ["scaled_path", "sync"], opts) == {"bulk": "b"} and ran == [
+        "scaled",
+        "sync_goal",
+    ]

@@ -119,10 +119,33 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
         return result
     alias = router.db_for_write(model)
     _lift_sqlite_param_limit(alias)
-    latest: dict[str, Row] = {}
-    for row in rows:  # a key twice in one page (pagination shifting under us): the last one wins
-        latest[row[0]] = row
     conn = connections[alias]
+    latest, canonicals = _storable_rows(model, conn, rows, result)
+    if not latest:
+        return result
+    existing = _existing(model, conn, account.pk, list(latest))
+    now = timezone.now()
+    changed, new_keys = _changed_rows(latest, canonicals, existing, result)
+    if not changed:
+        return result
+    rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in changed])
+    _write_changed(model, alias, account, now, changed, new_keys)
+    told = {key: fields for key, fields, _, _ in changed}
+    rows_written.send(sender=model, account=account, keys=list(result.changed_keys), fields=told)
+    return result
+
+
+_Write = tuple[str, dict[str, Any], str, str]  # (key, mapped fields, canonical JSON of raw, payload hash)
+
+
+def _storable_rows(
+    model: type[RemoteModel], conn: Any, rows: Sequence[Row], result: PageResult
+) -> tuple[dict[str, Row], dict[str, str]]:
+    """The page's rows by key (a key twice in one page, pagination shifting under us: the last one wins)
+    and their canonical JSON, without the ones this database cannot store (into `result.rejected`)."""
+    latest: dict[str, Row] = {}
+    for row in rows:
+        latest[row[0]] = row
     canonicals: dict[str, str] = {}
     for key, row in list(latest.items()):
         canonical = canonical_json(row[2])
@@ -132,11 +155,18 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             del latest[key]
         else:
             canonicals[key] = canonical
-    if not latest:
-        return result
-    existing = _existing(model, conn, account.pk, list(latest))
-    now = timezone.now()
-    changed: list[tuple[str, dict[str, Any], str, str]] = []
+    return latest, canonicals
+
+
+def _changed_rows(
+    latest: dict[str, Row],
+    canonicals: dict[str, str],
+    existing: dict[str, tuple[str, bool]],
+    result: PageResult,
+) -> tuple[list[_Write], set[str]]:
+    """The rows to write (new, changed, or back from `missing`) and which of them are new; counted into
+    `result`."""
+    changed: list[_Write] = []
     new_keys: set[str] = set()
     for key, fields, raw in latest.values():
         canonical = canonicals[key]
@@ -152,16 +182,24 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             result.updated += 1
         result.changed_keys.append(key)
         changed.append((key, fields, canonical, digest))
-    if not changed:
-        return result
-    rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in changed])
+    return changed, new_keys
+
+
+def _write_changed(
+    model: type[RemoteModel],
+    alias: str,
+    account: ReverbAccount,
+    now: datetime,
+    changed: list[_Write],
+    new_keys: set[str],
+) -> None:
     # New rows go in one statement: each takes defaults for what its payload did not tell. Should another
     # writer insert one of them first, the conflict updates only what every one of them told, and clears
     # the hash when that is less than some told, so the next run writes the rest.
     # Changed rows are grouped by the fields their payload told: a key absent from a payload means "not
     # told", so an update writes only the fields present and a partial read never blanks a column
     # (API-NOTES 16.1).
-    statements: dict[tuple[str, ...] | None, list[tuple[str, dict[str, Any], str, str]]] = {}
+    statements: dict[tuple[str, ...] | None, list[_Write]] = {}
     field_names: set[str] = set()
     shared: set[str] | None = None
     for write in changed:
@@ -180,9 +218,6 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
             told = tuple(sorted(shared or ()))
             partial = any(len(fields) != len(told) for _, fields, _, _ in writes)
         _insert_on_conflict(model, alias, account.pk, now, names, writes, told, links, partial)
-    told = {key: fields for key, fields, _, _ in changed}
-    rows_written.send(sender=model, account=account, keys=list(result.changed_keys), fields=told)
-    return result
 
 
 def commit_without_flush(model: type[RemoteModel]) -> None:
@@ -377,55 +412,74 @@ def _check(model: type[RemoteModel], conn: Any, name: str) -> Check | None:
 
 
 def _column_check(column: models.Field, conn: Any) -> Check | None:
-    if isinstance(column, models.CharField | models.TextField):
-        limit = column.max_length if isinstance(column, models.CharField) else None
-
-        def check_text(value: Any) -> str | None:
-            if not isinstance(value, str):
-                return None
-            if "\x00" in value:
-                return "contains a NUL character"
-            if limit and len(value) > limit:
-                return f"{len(value)} characters, more than the column's {limit}"
-            return None
-
-        return check_text
-    if isinstance(column, models.IntegerField):
-        low, high = conn.ops.integer_field_range(column.get_internal_type())
-
-        def check_integer(value: Any) -> str | None:
-            if not isinstance(value, int) or isinstance(value, bool):
-                return None
-            if (low is not None and value < low) or (high is not None and value > high):
-                return f"{value} is outside the column's range {low}..{high}"
-            return None
-
-        return check_integer
-    if isinstance(column, models.DecimalField):
-        whole_digits = column.max_digits - column.decimal_places
-        step = Decimal(1).scaleb(-column.decimal_places)
-
-        def check_decimal(value: Any) -> str | None:
-            if not isinstance(value, Decimal):
-                return None
-            if not value.is_finite():
-                return f"{value} is not a finite number"
-            try:  # as the database will hold it: rounded to the column's decimal places
-                stored = abs(value).quantize(step)
-            except InvalidOperation:
-                stored = abs(value)
-            if stored >= 1 and stored.adjusted() + 1 > whole_digits:
-                return f"{value} has more than the column's {whole_digits} whole digits"
-            return None
-
-        return check_decimal
-    if isinstance(column, models.JSONField):
-
-        def check_json(value: Any) -> str | None:
-            return "contains a NUL character" if _json_has_nul(canonical_json(value)) else None
-
-        return check_json
+    for kinds, make_check in _COLUMN_CHECKS:
+        if isinstance(column, kinds):
+            return make_check(column, conn)
     return None
+
+
+def _text_check(column: models.Field, conn: Any) -> Check:
+    limit = column.max_length if isinstance(column, models.CharField) else None
+
+    def check_text(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return None
+        if "\x00" in value:
+            return "contains a NUL character"
+        if limit and len(value) > limit:
+            return f"{len(value)} characters, more than the column's {limit}"
+        return None
+
+    return check_text
+
+
+def _integer_check(column: models.Field, conn: Any) -> Check:
+    low, high = conn.ops.integer_field_range(column.get_internal_type())
+
+    def check_integer(value: Any) -> str | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"{value} is outside the column's range {low}..{high}"
+        return None
+
+    return check_integer
+
+
+def _decimal_check(column: models.Field, conn: Any) -> Check:
+    whole_digits = column.max_digits - column.decimal_places
+    step = Decimal(1).scaleb(-column.decimal_places)
+
+    def check_decimal(value: Any) -> str | None:
+        if not isinstance(value, Decimal):
+            return None
+        if not value.is_finite():
+            return f"{value} is not a finite number"
+        try:  # as the database will hold it: rounded to the column's decimal places
+            stored = abs(value).quantize(step)
+        except InvalidOperation:
+            stored = abs(value)
+        if stored >= 1 and stored.adjusted() + 1 > whole_digits:
+            return f"{value} has more than the column's {whole_digits} whole digits"
+        return None
+
+    return check_decimal
+
+
+def _json_check(column: models.Field, conn: Any) -> Check:
+    def check_json(value: Any) -> str | None:
+        return "contains a NUL character" if _json_has_nul(canonical_json(value)) else None
+
+    return check_json
+
+
+# Column kind -> its check's factory, first match wins; other columns (dates, bools) need no check.
+_COLUMN_CHECKS: tuple[tuple[Any, Callable[[models.Field, Any], Check]], ...] = (
+    (models.CharField | models.TextField, _text_check),
+    (models.IntegerField, _integer_check),
+    (models.DecimalField, _decimal_check),
+    (models.JSONField, _json_check),
+)
 
 
 # Columns every upsert writes, in order, before the mapper's; only the first three are never updated.
@@ -488,25 +542,34 @@ def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
     if conn.vendor not in ("sqlite", "postgresql") or not conn.settings_dict.get("USE_TZ", settings.USE_TZ):
         return prep
     if type(field) is models.DateTimeField:
-        zone = conn.timezone if conn.vendor == "sqlite" else None
-
-        def prep_datetime(value: Any) -> Any:
-            if value is None:
-                return None
-            if type(value) is datetime and value.utcoffset() is not None:
-                return value if zone is None else str(value.astimezone(zone).replace(tzinfo=None))
-            return prep(value)
-
-        return prep_datetime
+        return _prep_datetime(prep, conn.timezone if conn.vendor == "sqlite" else None)
     if type(field) is models.DecimalField:
-
-        def prep_decimal(value: Any) -> Any:
-            if value is None or (type(value) is Decimal and value.is_finite()):
-                return value
-            return prep(value)
-
-        return prep_decimal
+        return _prep_decimal(prep)
     return prep
+
+
+def _prep_datetime(prep: Callable[[Any], Any], zone: Any) -> Callable[[Any], Any]:
+    """An aware datetime as is (zone None: PostgreSQL) or naive in `zone` as text (SQLite); else `prep`."""
+
+    def prep_datetime(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is datetime and value.utcoffset() is not None:
+            return value if zone is None else str(value.astimezone(zone).replace(tzinfo=None))
+        return prep(value)
+
+    return prep_datetime
+
+
+def _prep_decimal(prep: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A finite Decimal (or None) as is; else `prep`."""
+
+    def prep_decimal(value: Any) -> Any:
+        if value is None or (type(value) is Decimal and value.is_finite()):
+            return value
+        return prep(value)
+
+    return prep_decimal
 
 
 def links_from(model: type[RemoteModel]) -> tuple[Link, ...]:

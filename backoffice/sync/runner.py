@@ -302,57 +302,13 @@ def _pull(
     )
     child_runs: dict[str, SyncRun] = {}
     started, requests_before = time.perf_counter(), client.request_count
-    seen: set[str] = set()
-    keyless = False
     error = ""
     try:
-        pages = iter(resource.fetch(client, since))
-        signal: str | None = None
-        while True:
-            try:
-                payloads = pages.send(signal) if signal is not None else next(pages)
-            except StopIteration:
-                break
-            signal = None
-            outcome = land_page(resource, account, run, payloads, observer)
-            if run.created:
-                ensure_statistics(resource.model)
-            if since is not None and resource.newest_first and payloads and not outcome.changed:
-                signal = UNCHANGED_PAGE  # the rest of this stream is older and already mirrored
-            elif since is not None and resource.newest_first and _older(outcome, since):
-                # Nothing on the page changed since `since`: what follows is older still, and not this pull's
-                # to read (a first pull's backfill reads it, backoffice/sync/backfill.py).
-                signal = UNCHANGED_PAGE
-            if since is None:
-                seen.update(outcome.keys)
-            keyless |= outcome.keyless_failure
-            if since is not None and resource.incremental_children:
-                _pull_children(
-                    resource,
-                    account,
-                    client,
-                    outcome.changed,
-                    child_runs,
-                    observer,
-                    resource.incremental_children,
-                )
-            if resource.children:
-                everything = full and resource.children_on_full
-                parents = [p for p in payloads if isinstance(p, Mapping)] if everything else outcome.changed
-                if everything:  # skip rows that failed to map: they have no usable key
-                    parents = [p for p in parents if _maps(resource, p)]
-                _pull_children(resource, account, client, parents, child_runs, observer)
-        if since is None and resource.mark_missing and not keyless:
-            run.missing = mark_missing(resource.model, account, seen)
+        _land_pages(account, resource, full, client, observer, since, run, child_runs)
     except Exception as exc:  # a failed request or a bug: the run fails, landed pages stay
         log.warning("sync of %s for %s failed: %s", resource.name, account, exc, exc_info=True)
         error = f"{type(exc).__name__}: {exc}"
-    # New links can only come from rows written now (earlier runs linked what they wrote).
-    if run.created or run.updated:
-        _relink(resource, account)
-    for name, child_run in child_runs.items():
-        if child_run.created or child_run.updated:
-            _relink(registry.get(name), account)
+    _relink_written(account, resource, run, child_runs)
     child_requests = 0
     for child_run in child_runs.values():
         child_requests += child_run.requests
@@ -360,6 +316,94 @@ def _pull(
     _finish(run, client.request_count - requests_before - child_requests, started, error)
     run.children = list(child_runs.values())  # not a column: for callers that report child runs
     return run
+
+
+def _land_pages(
+    account: ReverbAccount,
+    resource: Resource,
+    full: bool,
+    client: ReverbClient,
+    observer: PageObserver | None,
+    since: Any,
+    run: SyncRun,
+    child_runs: dict[str, SyncRun],
+) -> None:
+    """Land every page the resource's fetch yields (and its children's); after a complete scan, mark
+    missing the rows it did not return."""
+    seen: set[str] = set()
+    keyless = False
+    pages = iter(resource.fetch(client, since))
+    signal: str | None = None
+    while True:
+        try:
+            payloads = pages.send(signal) if signal is not None else next(pages)
+        except StopIteration:
+            break
+        outcome = land_page(resource, account, run, payloads, observer)
+        if run.created:
+            ensure_statistics(resource.model)
+        signal = _signal_after(resource, since, payloads, outcome)
+        if since is None:
+            seen.update(outcome.keys)
+        keyless |= outcome.keyless_failure
+        _pull_page_children(account, resource, full, client, observer, since, payloads, outcome, child_runs)
+    if since is None and resource.mark_missing and not keyless:
+        run.missing = mark_missing(resource.model, account, seen)
+
+
+def _signal_after(resource: Resource, since: Any, payloads: Any, outcome: PageOutcome) -> str | None:
+    """UNCHANGED_PAGE when an incremental pull of a newest-first stream has read all that is new."""
+    if since is None or not resource.newest_first:
+        return None
+    if payloads and not outcome.changed:
+        return UNCHANGED_PAGE  # the rest of this stream is older and already mirrored
+    if _older(outcome, since):
+        # Nothing on the page changed since `since`: what follows is older still, and not this pull's
+        # to read (a first pull's backfill reads it, backoffice/sync/backfill.py).
+        return UNCHANGED_PAGE
+    return None
+
+
+def _pull_page_children(
+    account: ReverbAccount,
+    resource: Resource,
+    full: bool,
+    client: ReverbClient,
+    observer: PageObserver | None,
+    since: Any,
+    payloads: Any,
+    outcome: PageOutcome,
+    child_runs: dict[str, SyncRun],
+) -> None:
+    """The children of one landed page: those of its changed rows, or of every row on a full pull of a
+    resource that reads all children then."""
+    if since is not None and resource.incremental_children:
+        _pull_children(
+            resource,
+            account,
+            client,
+            outcome.changed,
+            child_runs,
+            observer,
+            resource.incremental_children,
+        )
+    if resource.children:
+        everything = full and resource.children_on_full
+        parents = [p for p in payloads if isinstance(p, Mapping)] if everything else outcome.changed
+        if everything:  # skip rows that failed to map: they have no usable key
+            parents = [p for p in parents if _maps(resource, p)]
+        _pull_children(resource, account, client, parents, child_runs, observer)
+
+
+def _relink_written(
+    account: ReverbAccount, resource: Resource, run: SyncRun, child_runs: dict[str, SyncRun]
+) -> None:
+    # New links can only come from rows written now (earlier runs linked what they wrote).
+    if run.created or run.updated:
+        _relink(resource, account)
+    for name, child_run in child_runs.items():
+        if child_run.created or child_run.updated:
+            _relink(registry.get(name), account)
 
 
 def _older(outcome: PageOutcome, since: Any) -> bool:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(jobs, "send", lambda *args, **kwargs: calls.append((*args, kwargs)))
+    monkeypatch.setattr(jobs, "enqueue_now", lambda *args, **kwargs: calls.append((*args, kwargs)))
     return calls
 
 

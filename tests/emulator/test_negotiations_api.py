@@ -80,6 +80,41 @@ def test_counter_validation(api: Api, emulator, body: dict[str, Any]) -> None:
     assert r.status_code == 412 and "price" in r.json()["errors"]
 
 
+USD10 = {"amount": "10.00", "currency": "USD"}
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"price": USD10, "shipping_price": {"amount": "5", "currency": "EUR"}}, {"shipping_price"}),
+        (
+            {"price": {"amount": "0", "currency": "USD"}, "shipping_price": {"amount": "x"}},
+            {"price", "shipping_price"},
+        ),
+        (
+            {"price": {"amount": "1", "currency": "EUR"}, "shipping_price": ""},
+            {"price"},
+        ),  # "": the offer's own
+        ({"shipping_price": {"amount": "x", "currency": "EUR"}}, {"price", "shipping_price"}),
+    ],
+)
+def test_counter_names_every_refused_field(
+    api: Api, emulator, body: dict[str, Any], errors: set[str]
+) -> None:
+    offer = _offer(api, emulator)
+    r = api.call("POST", f"/my/negotiations/{offer['id']}/counter", body)
+    assert r.status_code == 412 and set(r.json()["errors"]) == errors
+    if (body.get("shipping_price") or {}).get("currency") == "EUR":
+        assert r.json()["errors"]["shipping_price"] == ["currency must be USD"]
+
+
+def test_a_counter_without_shipping_keeps_the_offers(api: Api, emulator) -> None:
+    offer = _offer(api, emulator, price="100.00")
+    r = api.call("POST", f"/my/negotiations/{offer['id']}/counter", {"price": USD10})
+    assert r.status_code == 200, r.text
+    assert r.json()["offers"][-1]["shipping_price"] == offer["offers"][-1]["shipping_price"]
+
+
 def test_accept_creates_unpaid_offer_order_and_reduces_inventory(api: Api, emulator) -> None:
     lid = live_listing_id(emulator)
     before = emulator.store.table("listings")[lid]["inventory"]

@@ -29,6 +29,24 @@ def test_shop_get_and_put(s: requests.Session, emulator: Any) -> None:
     assert bad.status_code == 412 and set(bad.json()["errors"]) == {"shop_type", "currency"}
 
 
+def test_shop_put_refuses_every_bad_field_at_once_and_changes_nothing(s: requests.Session) -> None:
+    before = s.get(f"{API}/shop").json()
+    bad = s.put(
+        f"{API}/shop",
+        json={"name": " ", "currency": "XYZ", "shop_type": "x", "address": "Main St", "website": "w"},
+    )
+    assert bad.status_code == 412 and bad.json()["errors"] == {
+        "name": ["can't be blank"],
+        "currency": ["is not a valid currency"],
+        "shop_type": ["must be individual or business"],
+        "address": ["is invalid"],
+    }
+    assert s.get(f"{API}/shop").json() == before
+    r = s.put(f"{API}/shop", json={"address": {"city": "Lyon"}, "currency": "EUR", "website": None})
+    assert r.json()["address"] == {**before.get("address", {}), "city": "Lyon"}
+    assert r.json()["currency"] == "EUR" and r.json()["website"] == ""
+
+
 def test_account_includes_the_shop(s: requests.Session) -> None:
     account = s.get(f"{API}/my/account").json()
     shop = s.get(f"{API}/shop").json()

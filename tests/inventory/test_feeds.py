@@ -115,7 +115,7 @@ def test_refused_urls_say_why(feed: StockFeed, url: str, error: str) -> None:
 
 
 class Server:
-    def __init__(self, body: bytes, status: int = 200, pause: float = 0.0) -> None:
+    def __init__(self, body: bytes, status: int = 200, pause: float = 0.0, length: int | None = None) -> None:
         self.hosts: list[str] = []  # the Host header of each request
         hosts = self.hosts
 
@@ -124,6 +124,8 @@ class Server:
                 hosts.append(self.headers.get("Host", ""))
                 self.send_response(status)
                 self.send_header("Content-Type", "text/csv; charset=utf-8")
+                if length is not None:
+                    self.send_header("Content-Length", str(length))
                 self.end_headers()
                 for line in body.splitlines(keepends=True):
                     self.wfile.write(line)
@@ -146,8 +148,8 @@ class Server:
 def serve() -> Iterator[Any]:
     made: list[Server] = []
 
-    def make(body: bytes, status: int = 200, pause: float = 0.0) -> Server:
-        made.append(Server(body, status, pause))
+    def make(body: bytes, status: int = 200, pause: float = 0.0, length: int | None = None) -> Server:
+        made.append(Server(body, status, pause, length))
         return made[-1]
 
     yield make
@@ -178,6 +180,20 @@ def test_size_cap_and_http_errors(feed: StockFeed, serve: Any, settings: Any) ->
     assert feeds.run(feed) is None and "HTTP 404" in feed.last_error
     feed.url = "http://127.0.0.1:9/none.csv"  # nothing listens on the discard port
     assert feeds.run(feed) is None and "could not be fetched" in feed.last_error
+
+
+def test_a_declared_size_over_the_cap_and_a_redirect_are_refused(
+    feed: StockFeed, serve: Any, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    settings.INVENTORY_FEED_MAX_BYTES = 100
+    feed.url = serve(b"sku,quantity\n", length=5000).url  # refused on the header, before reading
+    assert feeds.run(feed) is None and feed.last_error == "The feed is 5000 bytes; the limit is 100."
+    feed.url = serve(b"", status=302).url
+    assert (
+        feeds.run(feed) is None
+        and feed.last_error == "The feed URL redirects (HTTP 302); give the final URL."
+    )
 
 
 def test_time_cap(feed: StockFeed, serve: Any, settings: Any) -> None:

@@ -63,6 +63,16 @@ def test_cost_mode_floor_declines_below_cost_fees_and_margin() -> None:
     assert under.verb == "decline" and "even the list price is under cost 420.00 + fees" in under.reason
 
 
+def test_cost_mode_without_a_cost_keeps_the_floor_as_set_and_says_so() -> None:
+    rule = a_rule(floor_mode=FloorMode.COST, margin_percent=D("5"))
+    decision = offers.decide(rule, D("80"), D("100"), None, cost=None, rates=RATES)
+    assert (decision.verb, decision.price) == ("counter", D("90.00"))
+    assert decision.reason == (
+        "rule 'Guitars' (no cost on the listing: floor as set): offer 80 is between the floor 70.00 and the "
+        "target 90.00"
+    )
+
+
 @pytest.mark.parametrize("mode", [FloorMode.BASIS, FloorMode.COST])
 @pytest.mark.parametrize("step", [None, D("2")])
 @pytest.mark.parametrize("shipping", [None, D("25")])

@@ -46,6 +46,15 @@ def test_plan_validates_everything_before_sending(emulator, shop):
     assert ship_calls(emulator) == 0
 
 
+def test_a_row_without_an_order_number_or_a_tracking_number_is_refused(emulator, shop):
+    (a,) = paid_orders(emulator, shop, 1)
+    planned = bulk.plan(shop, [bulk.ShipRow("", "UPS", "T-1"), bulk.ShipRow(a.order_number, "UPS", "  ")])
+    assert [(p.status, p.message) for p in planned] == [
+        ("error", "No order number."),
+        ("error", "No tracking number."),
+    ]
+
+
 def test_tracking_already_used_on_another_order_is_refused(emulator, shop):
     a, b = paid_orders(emulator, shop, 2)
     Order.objects.filter(pk=a.pk).update(tracking_code="USED", shipped_at=a.paid_at, status="shipped")

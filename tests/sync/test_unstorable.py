@@ -148,3 +148,25 @@ def test_a_listing_reverb_counts_2_to_the_63_is_logged_once_failed_then_skipped(
     run, entries = pull()
     assert (run.status, entries) == (SyncRun.Status.SUCCESS, [])
     assert Listing.objects.get(account=account, reverb_id=str(bad["id"])).inventory == 3
+
+
+def test_each_column_kind_has_its_check() -> None:
+    """The check per column kind (text, integer, decimal, JSON), none for the others (a bool)."""
+    from backoffice.sync.engine import unstorable
+
+    def why(**fields: Any) -> str | None:
+        return unstorable(Listing, connection, "1", fields, "{}")
+
+    assert why(title="a\x00b") == "title: contains a NUL character"
+    assert why(title="t" * 501) == "title: 501 characters, more than the column's 500"
+    assert why(inventory=True, has_inventory=3) is None  # a bool is no integer here; no check on a bool
+    assert (why(inventory=-(2**63) - 1) or "").startswith(
+        "inventory: -9223372036854775809 is outside the column's"
+    )
+    assert why(price=Decimal("NaN")) == "price: NaN is not a finite number"
+    assert (
+        why(price=Decimal("99999999999.999"))
+        == "price: 99999999999.999 has more than the column's 10 whole digits"
+    )
+    assert why(price=Decimal("9999999999.994"), images=["a"]) is None  # rounds to 9999999999.99
+    assert why(images=["a\x00b"]) == "images: contains a NUL character"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,31 +46,56 @@ WORKERS = {
 }
 
 
+# (out, goals, opts) -> the goal lines of one scenario, which writes its detail lines to `out`.
+GoalRun = Callable[[Any, list[str], dict[str, Any]], dict[str, str]]
+
+
+def _sync_goal(out: Any, goals: list[str], o: dict[str, Any]) -> dict[str, str]:
+    sync.sync_goal(out, [int(s) for s in o["sizes"].split(",")], o["per_page"])
+    return {}  # its `bench:` line is written with its detail lines
+
+
+# The scenarios, in the order they run, each with the goals that run it.
+GOAL_RUNS: tuple[tuple[tuple[str, ...], GoalRun], ...] = (
+    (("economy",), lambda out, goals, o: {"economy": economy.measure(o["economy_listings"], out.write)}),
+    (
+        ("admin",),
+        lambda out, goals, o: {
+            "admin": admin_pages.admin_goal(out, o["admin_orders"], o["admin_database_url"])
+        },
+    ),
+    (("night",), lambda out, goals, o: {"night": night.night_goal(out, o["night_listings"], o["per_page"])}),
+    (
+        ("first_work",),
+        lambda out, goals, o: {
+            "first_work": first_work.first_work_goal(out, o["first_work_listings"], o["per_page"])
+        },
+    ),
+    (("bulk", "scaled_path"), lambda out, goals, o: scaled.goal_lines(out, goals, o)),
+    (("team",), lambda out, goals, o: {"team": team.team_goal(out, o)}),
+    (("sync",), _sync_goal),
+    (
+        ("pg_sync",),
+        lambda out, goals, o: {
+            "pg_sync": pg_sync.pg_sync_goal(
+                out, o["pg_sync_listings"], o["per_page"], o["pg_database_url"], o["pg_sync_repeat"]
+            )
+        },
+    ),
+    (("stock",), lambda out, goals, o: {"stock": stock.stock_goal(out, o["paced"])}),
+    (
+        ("stock_burst",),
+        lambda out, goals, o: {"stock_burst": stock_burst.stock_burst_goal(out, o["pg_database_url"])},
+    ),
+)
+
+
 def goal_lines(out: Any, goals: list[str], opts: dict[str, Any]) -> dict[str, str]:
     """Run the scenarios `goals` names (each writes its detail lines to `out`); their goal lines."""
     lines: dict[str, str] = {}
-    if "economy" in goals:
-        lines["economy"] = economy.measure(opts["economy_listings"], out.write)
-    if "admin" in goals:
-        lines["admin"] = admin_pages.admin_goal(out, opts["admin_orders"], opts["admin_database_url"])
-    if "night" in goals:
-        lines["night"] = night.night_goal(out, opts["night_listings"], opts["per_page"])
-    if "first_work" in goals:
-        lines["first_work"] = first_work.first_work_goal(out, opts["first_work_listings"], opts["per_page"])
-    if "bulk" in goals or "scaled_path" in goals:
-        lines.update(scaled.goal_lines(out, goals, opts))
-    if "team" in goals:
-        lines["team"] = team.team_goal(out, opts)
-    if "sync" in goals:
-        sync.sync_goal(out, [int(s) for s in opts["sizes"].split(",")], opts["per_page"])
-    if "pg_sync" in goals:
-        lines["pg_sync"] = pg_sync.pg_sync_goal(
-            out, opts["pg_sync_listings"], opts["per_page"], opts["pg_database_url"], opts["pg_sync_repeat"]
-        )
-    if "stock" in goals:
-        lines["stock"] = stock.stock_goal(out, opts["paced"])
-    if "stock_burst" in goals:
-        lines["stock_burst"] = stock_burst.stock_burst_goal(out, opts["pg_database_url"])
+    for names, run in GOAL_RUNS:
+        if any(name in goals for name in names):
+            lines.update(run(out, goals, opts))
     return lines
 
 
