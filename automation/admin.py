@@ -303,11 +303,11 @@ def _planned_row(action: PlannedAction) -> list[str]:
         ship = n.last_offered_shipping or Decimal(0)
         sends = (
             f"Counter at {answers.with_percent(action.price, n)}; "
-            f"the buyer would pay {answers.money(action.price + ship, n.currency)} in all"
+            f"the buyer would pay {answers.money_text(action.price + ship, n.currency)} in all"
         )
         problem = answers.counter_problem(n, action.price)
     elif action.verb == PlannedAction.Verb.ACCEPT:
-        sends = f"Accept: the buyer pays {answers.money(n.offered_total, n.currency)}"
+        sends = f"Accept: the buyer pays {answers.money_text(n.offered_total, n.currency)}"
         problem = answers.accept_problem(n)
     else:
         sends = "Decline"

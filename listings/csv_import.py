@@ -14,7 +14,7 @@ from typing import Any
 
 from backoffice.csvfiles import CsvFileError, read_csv
 from backoffice.models import ReverbAccount
-from backoffice.reverb.client import money
+from backoffice.reverb.client import money_object
 
 from . import conditions, costs, editing, reference
 from .models import Listing
@@ -202,7 +202,7 @@ def _payload(
         "make": values["make"],
         "model": values["model"],
         "condition": {"uuid": condition},
-        "price": money(price, account.currency),
+        "price": money_object(price, account.currency),
     }
     for name in ("title", "description"):
         if values.get(name):

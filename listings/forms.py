@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 
 from backoffice.models import ReverbAccount
-from backoffice.reverb.client import money
+from backoffice.reverb.client import money_object
 
 from . import description, editing, photo_list, photos, reference
 from .models import Listing
@@ -298,7 +298,7 @@ class ListingCreateForm(ListingFieldsForm):
             "make": d["make"],
             "model": d["model"],
             "condition": {"uuid": d["condition"]},
-            "price": money(d["price"], self.account.currency),
+            "price": money_object(d["price"], self.account.currency),
             "offers_enabled": d["offers_enabled"],
         }
         texts = {name: d.get(name) for name in ("title", "finish", "year")}

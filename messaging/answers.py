@@ -12,7 +12,8 @@ from .models import Negotiation, OfferPolicy
 from .services import NO_LIST_PRICE, conversation_offer_refusal, list_price, offer_floor, respond_refusal
 
 
-def money(amount: Decimal | None, currency: str) -> str:
+def money_text(amount: Decimal | None, currency: str) -> str:
+    """An amount as people read it: "449.40 USD" ("unknown" when there is none)."""
     return f"{amount:.2f} {currency}".strip() if amount is not None else "unknown"
 
 
@@ -25,15 +26,15 @@ def percent_of_list(amount: Decimal | None, listed: Decimal | None) -> str:
 
 def with_percent(amount: Decimal | None, n: Negotiation) -> str:
     pct = percent_of_list(amount, list_price(n))
-    return money(amount, n.currency) + (f" ({pct})" if pct else "")
+    return money_text(amount, n.currency) + (f" ({pct})" if pct else "")
 
 
 def buyer_offered(n: Negotiation) -> str:
     """The buyer's last offer: item + shipping = total, the item as a percent of the list price."""
     shipping = n.last_offered_shipping or Decimal(0)
     return (
-        f"{with_percent(n.last_offered_price, n)} + shipping {money(shipping, n.currency)}"
-        f" = {money(n.offered_total, n.currency)} in all"
+        f"{with_percent(n.last_offered_price, n)} + shipping {money_text(shipping, n.currency)}"
+        f" = {money_text(n.offered_total, n.currency)} in all"
     )
 
 
@@ -43,7 +44,7 @@ def floor_text(n: Negotiation) -> str:
         return "none set (Messaging › Offer policies)"
     floor = offer_floor(n)
     pct = f"{float(policy.floor_percent):g} % of list price"
-    return f"{money(floor, n.currency)} ({pct})" if floor is not None else f"{pct} (list price unknown)"
+    return f"{money_text(floor, n.currency)} ({pct})" if floor is not None else f"{pct} (list price unknown)"
 
 
 def _floor_problem(n: Negotiation, amount: Decimal, what: str) -> str:
@@ -54,7 +55,7 @@ def _floor_problem(n: Negotiation, amount: Decimal, what: str) -> str:
     if floor is None:
         return NO_LIST_PRICE
     if amount < floor:
-        return f"{what} {money(amount, n.currency)} is below this shop's floor of {floor_text(n)}."
+        return f"{what} {money_text(amount, n.currency)} is below this shop's floor of {floor_text(n)}."
     return ""
 
 
@@ -65,8 +66,8 @@ def _amount_problem(n: Negotiation, price: Decimal, what: str) -> str:
     if price <= 0:
         return f"{what} price must be more than 0."
     if listed is not None and price > listed:
-        listed_text = money(listed, n.currency)
-        return f"{what} {money(price, n.currency)} is above the listing's price {listed_text}."
+        listed_text = money_text(listed, n.currency)
+        return f"{what} {money_text(price, n.currency)} is above the listing's price {listed_text}."
     return _floor_problem(n, price, what)
 
 
@@ -77,8 +78,8 @@ def counter_problem(n: Negotiation, price: Decimal) -> str:
         return respond_refusal(n, "countered")
     if price > 0 and offered is not None and price <= offered:
         return (
-            f"The counter {money(price, n.currency)} is not above the buyer's offer of "
-            f"{money(offered, n.currency)}: accept the offer instead, or counter higher."
+            f"The counter {money_text(price, n.currency)} is not above the buyer's offer of "
+            f"{money_text(offered, n.currency)}: accept the offer instead, or counter higher."
         )
     return _amount_problem(n, price, "The counter")
 
@@ -104,8 +105,8 @@ def counter_lines(
     return [
         *_offer_lines(n),
         ("Your counter-offer", with_percent(price, n)),
-        ("Shipping", money(ship, n.currency)),
-        ("Total the buyer would pay", money(price + ship, n.currency)),
+        ("Shipping", money_text(ship, n.currency)),
+        ("Total the buyer would pay", money_text(price + ship, n.currency)),
         ("Message to the buyer", message or "(none)"),
     ]
 
@@ -113,7 +114,7 @@ def counter_lines(
 def accept_lines(n: Negotiation, message: str) -> list[tuple[str, str]]:
     return [
         *_offer_lines(n),
-        ("You accept: the buyer pays", money(n.offered_total, n.currency)),
+        ("You accept: the buyer pays", money_text(n.offered_total, n.currency)),
         ("Message to the buyer", message or "(none)"),
     ]
 
@@ -141,12 +142,12 @@ def conversation_offer_lines(
         ("Your offer", with_percent(price, offer)),
         (
             "Shipping",
-            money(shipping, offer.currency)
+            money_text(shipping, offer.currency)
             if shipping is not None
             else "the listing's own shipping rate (none sent)",
         ),
         *(
-            [("Total the buyer would pay", money(price + shipping, offer.currency))]
+            [("Total the buyer would pay", money_text(price + shipping, offer.currency))]
             if shipping is not None
             else []
         ),
@@ -157,7 +158,7 @@ def conversation_offer_lines(
 
 def _listing_line(n: Negotiation) -> tuple[str, str]:
     listing = n.listing.title if n.listing else n.listing_reverb_id
-    return ("Listing", f"{listing}, list price {money(list_price(n), n.currency)}")
+    return ("Listing", f"{listing}, list price {money_text(list_price(n), n.currency)}")
 
 
 def _offer_lines(n: Negotiation) -> list[tuple[str, str]]:

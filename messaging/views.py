@@ -140,7 +140,8 @@ ANSWERS: dict[str, Any] = {"counter": counter_offer, "accept": accept_offer, "de
 
 def _answered(negotiation: Negotiation, action: str, form: OfferAnswerForm, result: Any) -> str:
     if action == "counter":
-        return f"Counter-offer of {answers.money(form.cleaned_data['price'], negotiation.currency)} sent."
+        amount = answers.money_text(form.cleaned_data["price"], negotiation.currency)
+        return f"Counter-offer of {amount} sent."
     text = f"Offer {negotiation.reverb_id} {action}ed."
     return text + result if isinstance(result, str) else text
 
@@ -153,10 +154,10 @@ def answer_confirmation(
     message = data.get("message") or ""
     if action == "counter":
         lines = answers.counter_lines(n, data["price"], data.get("shipping_price"), message)
-        button = f"Yes, counter at {answers.money(data['price'], n.currency)}"
+        button = f"Yes, counter at {answers.money_text(data['price'], n.currency)}"
     elif action == "accept":
         lines = answers.accept_lines(n, message)
-        button = f"Yes, sell for {answers.money(n.offered_total, n.currency)}"
+        button = f"Yes, sell for {answers.money_text(n.offered_total, n.currency)}"
     else:
         lines = answers.decline_lines(n, message)
         button = "Yes, decline the offer" + (" and send the message" if message else "")
@@ -254,7 +255,7 @@ def conversation_offer(request: HttpRequest, pk: int) -> HttpResponse:
     buyer = convo.other_party_name or "the buyer"
     if confirm.awaits(request, form):
         data = form.cleaned_data
-        amount = answers.money(data["price"], offer.currency)
+        amount = answers.money_text(data["price"], offer.currency)
         return confirm.page(
             request,
             f"Confirm: offer {amount} to {buyer}",
@@ -272,7 +273,7 @@ def conversation_offer(request: HttpRequest, pk: int) -> HttpResponse:
             form,
             partial(offer_in_conversation, convo, actor=request.user),
             lambda _: (
-                f"Offer of {answers.money(form.cleaned_data['price'], offer.currency)} sent to {buyer}."
+                f"Offer of {answers.money_text(form.cleaned_data['price'], offer.currency)} sent to {buyer}."
             ),
             then=reverse("admin:messaging_conversation_thread", args=[convo.pk]),
             on_failure="form",

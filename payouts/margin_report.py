@@ -29,7 +29,7 @@ from orders.models import Order
 
 from .fees import HUNDRED, ZERO, OrderAmounts, Rates, cents, rates, rates_by_account
 from .matching import Period, over_rows
-from .sql import INT, ORDER_FORMULAS, cents_of, money, order_columns, whole, zero
+from .sql import INT, ORDER_FORMULAS, amount_of_cents, cents_of, order_columns, whole, zero
 
 # What the report reads of an order (never its `raw` payload, nor its listing's).
 ORDER_FIELDS = (
@@ -180,8 +180,9 @@ def margin_report(period: Period, orders: QuerySet[Order]) -> MarginReport:
     names = dict(ReverbAccount.objects.filter(pk__in=accounts).values_list("pk", "name"))
     for account_id, currency, n, revenue, shipping, fees, cost, margin in grouped:
         totals = MarginTotals(names.get(account_id, str(account_id)), currency or "", n)
-        totals.revenue, totals.shipping, totals.fees = money(revenue), money(shipping), money(fees)
-        totals.cost, totals.margin = money(cost), money(margin)
+        totals.revenue, totals.shipping = amount_of_cents(revenue), amount_of_cents(shipping)
+        totals.fees, totals.cost = amount_of_cents(fees), amount_of_cents(cost)
+        totals.margin = amount_of_cents(margin)
         report.totals.append(totals)
     report.totals.sort(key=lambda t: (t.account, t.currency))
     return report

@@ -47,13 +47,13 @@ from .models import Payout, PayoutLineItem
 from .sql import (
     LINE_FORMULAS,
     ORDER_FORMULAS,
+    amount_of_cents,
     bad,
     cents_of,
     count_of_lines,
     has_approved_refund,
     has_lines,
     line_columns,
-    money,
     order_columns,
     sum_of_lines,
     whole,
@@ -512,17 +512,17 @@ class PeriodQueries:
         for currency, class_, n, total, expected, paid_out in self.orders_by_class():
             t = total_for(currency)
             t.orders_paid += n
-            t.orders_paid_amount += money(total)
+            t.orders_paid_amount += amount_of_cents(total)
             if class_ == "before":
                 t.refunded_before_payout += n
                 continue
-            t.expected_payout += money(expected)
+            t.expected_payout += amount_of_cents(expected)
             if class_ == "paid_out":
-                t.paid_out, t.paid_out_amount = t.paid_out + n, t.paid_out_amount + money(paid_out)
+                t.paid_out, t.paid_out_amount = t.paid_out + n, t.paid_out_amount + amount_of_cents(paid_out)
             elif class_ == "waiting":
-                t.waiting, t.waiting_amount = t.waiting + n, t.waiting_amount + money(expected)
+                t.waiting, t.waiting_amount = t.waiting + n, t.waiting_amount + amount_of_cents(expected)
             else:
-                t.overdue, t.overdue_amount = t.overdue + n, t.overdue_amount + money(expected)
+                t.overdue, t.overdue_amount = t.overdue + n, t.overdue_amount + amount_of_cents(expected)
                 counts[Kind.NOT_PAID_OUT] += n
         f = LINE_FORMULAS
         for currency, n, total, fees, expected_fees, unknown, fee, amount in over_rows(
@@ -577,7 +577,7 @@ class PeriodQueries:
                 .annotate(line_cents_=F("line_cents"), lines_=F("lines"))
                 .order_by("account__name", "remote_created_at", "pk")[lo:hi]
             )
-            return [payout_sum(p, money(p.line_cents_), p.lines_) for p in payouts]
+            return [payout_sum(p, amount_of_cents(p.line_cents_), p.lines_) for p in payouts]
         if kind == Kind.REFUND:
             return [refund_finding(r) for r in self._refunds_page(lo, hi)]
         return self._lines_page(kind, lo, hi)
@@ -658,7 +658,7 @@ def _fill(totals: Totals, row: dict[str, int | None]) -> None:
     """Copy a grouped row into Totals: counts as they are, amounts (in cents) as Decimals."""
     for name, value in row.items():
         is_amount = isinstance(getattr(totals, name), Decimal)
-        setattr(totals, name, money(value) if is_amount else value or 0)
+        setattr(totals, name, amount_of_cents(value) if is_amount else value or 0)
 
 
 def match_period(

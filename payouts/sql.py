@@ -73,7 +73,7 @@ def cents_of(column: str | Expression) -> Expression:
     return Cents(Coalesce(expr, Value(Decimal(0)), output_field=MONEY))
 
 
-def money(value: int | None) -> Decimal:
+def amount_of_cents(value: int | None) -> Decimal:
     """Cents summed by the database back to a Decimal amount."""
     return (Decimal(value or 0) / 100).quantize(CENT)
 

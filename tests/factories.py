@@ -54,7 +54,7 @@ BRAND_NEW = "7c3f45de-2ae0-4c81-8400-fdb6b1d74890"
 def new_listing(sku: str, **extra: Any) -> dict[str, Any]:
     """A valid create body: make, model, condition and price are what Reverb validates to save a draft;
     a category, a photo and shipping make it ready to publish (listings/readiness.py)."""
-    from backoffice.reverb.client import money as client_money
+    from backoffice.reverb.client import money_object as client_money
     from emulator.generator.catalog import category_uuid
 
     return {

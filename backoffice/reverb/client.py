@@ -82,7 +82,7 @@ class Page:
     total: int | None
 
 
-def money(amount: Decimal | str | int | float, currency: str) -> dict[str, str]:
+def money_object(amount: Decimal | str | int | float, currency: str) -> dict[str, str]:
     """A request Money object: {"amount": "12.50", "currency": "USD"} (API-NOTES 1)."""
     value = Decimal(str(amount))
     places = "1" if currency.upper() in ZERO_DECIMAL_CURRENCIES else "0.01"
@@ -93,9 +93,9 @@ def _offer_body(
     price: Decimal | str, currency: str, shipping_price: Decimal | str | None, message: str | None
 ) -> dict[str, Any]:
     """A seller's offer: a counter's body, and an offer in a conversation's (API-NOTES 9, 10.1)."""
-    body: dict[str, Any] = {"price": money(price, currency)}
+    body: dict[str, Any] = {"price": money_object(price, currency)}
     if shipping_price is not None:
-        body["shipping_price"] = money(shipping_price, currency)
+        body["shipping_price"] = money_object(shipping_price, currency)
     if message:
         body["message"] = message
     return body
@@ -789,7 +789,7 @@ class ReverbClient:
             raise ValueError(f"state must be one of {', '.join(REFUND_RESPONSES)}, not {state!r}")
         body: dict[str, Any] = {"state": state}
         if amount is not None:
-            body["refund_amount"] = money(amount, currency or self.currency)
+            body["refund_amount"] = money_object(amount, currency or self.currency)
         if note_to_buyer:
             body["note_to_buyer"] = note_to_buyer
         return self.request("PUT", f"/my/refund_requests/selling/{refund_request_id}", json=body)
@@ -806,7 +806,7 @@ class ReverbClient:
         return self.request(
             "POST",
             f"/my/orders/selling/{order_number}/refund_requests",
-            json={"state": state, "reason": reason, "refund_amount": money(amount, currency)},
+            json={"state": state, "reason": reason, "refund_amount": money_object(amount, currency)},
         )
 
     # ---- negotiations (offers) -----------------------------------------------------------------------

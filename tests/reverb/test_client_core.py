@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from backoffice.reverb.client import ReverbClient, format_when, money
+from backoffice.reverb.client import ReverbClient, format_when, money_object
 from backoffice.reverb.curl import as_curl
 from backoffice.reverb.errors import (
     ForbiddenError,
@@ -120,8 +120,8 @@ def test_the_network_seam_imports_nothing_from_django_or_the_rest_of_the_project
 
 
 def test_money_and_dates_are_formatted_for_reverb() -> None:
-    assert money(Decimal("12.5"), "usd") == {"amount": "12.50", "currency": "USD"}
-    assert money("5000", "JPY") == {"amount": "5000", "currency": "JPY"}
+    assert money_object(Decimal("12.5"), "usd") == {"amount": "12.50", "currency": "USD"}
+    assert money_object("5000", "JPY") == {"amount": "5000", "currency": "JPY"}
     plus_two = timezone(timedelta(hours=2))
     assert format_when(datetime(2026, 1, 2, 3, 4, 5, tzinfo=plus_two)) == "2026-01-02T03:04:05+02:00"
     with pytest.raises(ValueError):
@@ -164,7 +164,7 @@ def test_wrong_token_is_unauthorized_and_not_retried(emulator: Any, sleeps: list
 def test_validation_error_has_per_field_errors(client: ReverbClient) -> None:
     require("POST", "/api/listings")
     with pytest.raises(ValidationError) as info:
-        client.create_listing({"make": "Fender", "sku": "NOPE-1", "price": money("0", "USD")})
+        client.create_listing({"make": "Fender", "sku": "NOPE-1", "price": money_object("0", "USD")})
     error = info.value
     assert error.status == 412
     fields = error.field_errors()

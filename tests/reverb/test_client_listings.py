@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backoffice.reverb.client import ReverbClient, money
+from backoffice.reverb.client import ReverbClient, money_object
 from backoffice.reverb.errors import DuplicateSkuError, ReverbError, ValidationError
 from tests.factories import new_listing
 from tests.reverb.conftest import recording_client, require
@@ -64,7 +64,7 @@ def test_create_update_publish_end_and_delete(client: ReverbClient, emulator: An
     drafts = [row["id"] for page in client.drafts() for row in page.items]
     assert listing["id"] in drafts
 
-    updated = client.update_listing(listing["id"], {"price": money("1199.5", "USD")})
+    updated = client.update_listing(listing["id"], {"price": money_object("1199.5", "USD")})
     assert updated["listing"]["price"]["amount"] == "1199.50"
     assert client.get_listing(listing["id"])["price"]["amount"] == "1199.50"
 
