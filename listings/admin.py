@@ -97,8 +97,6 @@ class ListingAdmin(ReverbMirrorAdmin):
         "photo",
         "title",
         "sku",
-        "make",
-        "model",
         "state",
         money_column("price", "price"),
         "inventory",

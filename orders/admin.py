@@ -45,7 +45,6 @@ class OrderAdmin(ReverbMirrorAdmin):
         "status",
         money_column("amount_total", "total"),
         deadline_column("ship_by", "ship by"),
-        "shop_sku",
         "account",
         "reverb_column",
     ]

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backoffice.access import account_path, accounts_of, for_user
+from backoffice.access import account_ids_of, account_path, accounts_of, for_user, sees_every_account
 from backoffice.admin.scale import with_range_dates
 from backoffice.models import ReverbAccount
 
@@ -100,10 +100,27 @@ class BaseAdmin(AccountScoped, admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return KeyedChangeList
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """Without the account column for someone who sees one shop: it would say the same on every row and
+        take a column a laptop needs (staff's shop ids are read once per request by the scope anyway)."""
+        shown = super().get_list_display(request)
+        if "account" in shown and _sees_one_shop(request):
+            return [column for column in shown if column != "account"]
+        return shown
+
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if isinstance(db_field, models.URLField):
             kwargs.setdefault("assume_scheme", "https")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+def _sees_one_shop(request: HttpRequest) -> bool:
+    user = request.user
+    if not sees_every_account(user):
+        return len(account_ids_of(user)) <= 1
+    if not hasattr(request, "_one_shop"):  # a superuser: the install's count, once per request
+        request._one_shop = accounts_of(user)[:2].count() <= 1  # type: ignore[attr-defined]
+    return request._one_shop  # type: ignore[attr-defined]
 
 
 class NeverByHand:
