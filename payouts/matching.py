@@ -478,12 +478,13 @@ class PeriodQueries:
     def orders_by_class(self) -> list[tuple[str, str, int, int, int, int]]:
         """(currency, class, orders, their totals, expected payouts, paid out) in cents, a row per currency
         and class: paid out, refunded before payout, waiting (within grace), overdue. Each order's columns
-        are selected once in a derived table (its line items joined), the formulas summed over it."""
+        are selected once in a derived table (with its line items' count and sum), the formulas summed
+        over it."""
+        # Each order's line items by the index on their order (a subquery per order), not a join grouped
+        # over every line item: PostgreSQL hashed the whole line-item table to match a month's orders.
         per_order = (
             self.orders()
-            .annotate(
-                line_n=Count("payout_line_items"), line_c=Sum(cents_of("payout_line_items__amount_total"))
-            )
+            .annotate(line_n=count_of_lines("order"), line_c=sum_of_lines("order"))
             .annotate(
                 class_=Case(
                     When(line_n__gt=0, then=Value("paid_out")),

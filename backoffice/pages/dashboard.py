@@ -8,16 +8,14 @@ weekly charts (CHARTS); the core's own are sync health, backfills and the last r
 
 from __future__ import annotations
 
-import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +25,7 @@ from backoffice.admin.links import change_url
 from backoffice.models.account import account_zones, zone_named
 from backoffice.pages import inbox
 from backoffice.pages.charts import Bar, bar_chart
+from backoffice.pages.latest_runs import latest_runs
 from backoffice.plugins import Slot
 
 WEEKS = 12
@@ -125,55 +124,39 @@ class AccountHealth:
 def sync_health(user: Any, now: datetime | None = None) -> list[AccountHealth]:
     """Per account and resource: last success, last failure and its error, the requests its pulls sent in
     the last hour and per hour over the last day (issue 17: where the request budget goes); the account's
-    requests and 429s in the last hour. Queries: accounts 1, runs 2 (grouped; then the last failed run of
-    each pair, by the index on account, resource, status, started_at), usage 1. The cost does not grow
-    with the history kept beyond one grouped pass, and SYNC_RUN_RETENTION_DAYS bounds that history
-    (backoffice/background/retention.py)."""
+    requests and 429s in the last hour. Queries (constant): accounts 1, runs 2 (the latest runs by the
+    index on account, resource, status, started_at: `latest_runs`; the last day's requests by started_at),
+    usage 1. What is read grows with the accounts and resources, not with the runs kept."""
     from backoffice.models import ApiUsage, SyncRun
 
     now = now or timezone.now()
     accounts = list(accounts_of(user).order_by("name").only("pk", "name", "enabled"))
-    ok = Q(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
-    bad = Q(status=SyncRun.Status.FAILED)
-    # The last error used to be a correlated subquery in the grouped query, which PostgreSQL ran once per
-    # sync-run row (5.6 s over a year of runs); now it is one lookup of the last failed run per pair.
-    rows = list(
-        for_user(SyncRun.objects.all(), user)
+    day = (
+        SyncRun.objects.filter(
+            account_id__in=[a.pk for a in accounts], started_at__gte=now - timedelta(days=1)
+        )
         .values("account_id", "resource")
         .annotate(
-            last_success=Max("finished_at", filter=ok),
-            last_failure=Max("finished_at", filter=bad),
-            last_failed_start=Max("started_at", filter=bad),
-            requests_last_hour=Sum("requests", filter=Q(started_at__gte=now - timedelta(hours=1))),
-            requests_last_day=Sum("requests", filter=Q(started_at__gte=now - timedelta(days=1))),
+            last_hour=Sum("requests", filter=Q(started_at__gte=now - timedelta(hours=1))),
+            last_day=Sum("requests"),
         )
-        .order_by("account_id", "resource")
+        .order_by()
     )
-    last_failed = [
-        Q(account_id=row["account_id"], resource=row["resource"], started_at=row["last_failed_start"])
-        for row in rows
-        if row["last_failed_start"] is not None
-    ]
-    errors: dict[tuple[int, str], str] = {}
-    if last_failed:
-        runs = SyncRun.objects.filter(bad, reduce(operator.or_, last_failed)).order_by("pk")
-        for run in runs.values("account_id", "resource", "error"):  # the highest pk of a tie wins, as before
-            errors[(run["account_id"], run["resource"])] = run["error"]
-    for row in rows:
-        row["last_error"] = errors.get((row["account_id"], row["resource"]), "")
+    requests = {(row["account_id"], row["resource"]): row for row in day}
     by_account: dict[int, list[ResourceHealth]] = defaultdict(list)
     runs_base = reverse("admin:backoffice_syncrun_changelist")
-    for row in rows:
-        url = f"{runs_base}?account__id__exact={row['account_id']}&resource__exact={row['resource']}"
-        by_account[row["account_id"]].append(
+    for run in latest_runs([a.pk for a in accounts]):
+        used = requests.get((run.account_id, run.resource), {})
+        url = f"{runs_base}?account__id__exact={run.account_id}&resource__exact={run.resource}"
+        by_account[run.account_id].append(
             ResourceHealth(
-                row["resource"],
-                row["last_success"],
-                row["last_failure"],
-                row["last_error"] or "",
+                run.resource,
+                run.last_success,
+                run.last_failure,
+                run.last_error or "",
                 url,
-                row["requests_last_hour"] or 0,
-                round((row["requests_last_day"] or 0) / 24, 1),
+                used.get("last_hour") or 0,
+                round((used.get("last_day") or 0) / 24, 1),
             )
         )
     usage = {
