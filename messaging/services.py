@@ -254,6 +254,21 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
+def _seller_amounts(
+    price: Decimal | str, shipping_price: Decimal | str | None, message: str
+) -> tuple[Decimal | None, Decimal | None, dict[str, Any]]:
+    """The seller's typed price and shipping as amounts (None when unreadable), and what the audit row
+    records of them (the typed price itself when it is unreadable)."""
+    value = _amount(price)
+    shipping = _amount(shipping_price)
+    summary = {
+        "price": str(value) if value is not None else str(price),
+        "shipping_price": str(shipping) if shipping is not None else None,
+        "message": message,
+    }
+    return value, shipping, summary
+
+
 def counter_offer(
     negotiation: Negotiation,
     *,
@@ -265,13 +280,7 @@ def counter_offer(
     job: BulkJob | None = None,
     expect: OfferSeen | None = None,
 ) -> Negotiation:
-    value = _amount(price)
-    shipping = _amount(shipping_price)
-    summary = {
-        "price": str(value) if value is not None else str(price),
-        "shipping_price": str(shipping) if shipping is not None else None,
-        "message": message,
-    }
+    value, shipping, summary = _seller_amounts(price, shipping_price, message)
     push = _offer_push(negotiation, "counter", actor, job, summary, client)
     with _answering(negotiation, push, expect):
         reason = respond_refusal(negotiation, "countered") or _counter_refusal(
@@ -377,14 +386,8 @@ def offer_in_conversation(
     offer claim, re-reads the listing from Reverb first and checks the amount as a counter's (above 0, not
     above the list price, not below the floor). Returns the new negotiation as the mirror now has it (None
     when Reverb's answer does not carry it: the next pull of offers brings it)."""
-    value = _amount(price)
-    shipping = _amount(shipping_price)
-    summary = {
-        "price": str(value) if value is not None else str(price),
-        "shipping_price": str(shipping) if shipping is not None else None,
-        "message": message,
-        "listing_id": conversation.listing_reverb_id,
-    }
+    value, shipping, summary = _seller_amounts(price, shipping_price, message)
+    summary["listing_id"] = conversation.listing_reverb_id
     push = _conversation_push(conversation, "messaging.conversation_offer", actor, job, summary, client)
     offer = offer_to_make(conversation)
     if reason := conversation_offer_refusal(offer):
