@@ -210,11 +210,10 @@ def confirmed(
         return None
     key = ""
     if once_for:  # a form that sends something Reverb does not dedupe: its single-use token is spent first
-        from backoffice import once
+        from backoffice import confirm, once
 
-        first, key = once.spend(request, once_for)
+        first, key = confirm.spend(request, once_for)
         if not first:
-            messages.warning(request, once.refusal(request))
             return redirect(then)
     result = report(
         request, partial(act, **form.cleaned_data), success, form=form if on_failure == "form" else None

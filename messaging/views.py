@@ -204,9 +204,8 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action")
         done = None
         if action == "reply" and form.is_valid():
-            first, key = once.spend(request, "messaging.reply")
+            first, key = confirm.spend(request, "messaging.reply")
             if not first:
-                messages.warning(request, once.refusal(request))
                 return redirect(reverse("admin:messaging_conversation_thread", args=[convo.pk]))
             done = report(
                 request,
@@ -312,9 +311,8 @@ def write_about_order(request: HttpRequest, order_pk: int) -> HttpResponse:
     form = ReplyForm(request.POST or None, initial={"body": chosen} if chosen is not None else None)
     form.fields["body"].label = "Message"
     if request.method == "POST" and form.is_valid():
-        first, key = once.spend(request, "messaging.write_first")
+        first, key = confirm.spend(request, "messaging.write_first")
         if not first:
-            messages.warning(request, once.refusal(request))
             return redirect(reverse("admin:orders_order_change", args=[order.pk]))
         done = report(
             request,
