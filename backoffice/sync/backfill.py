@@ -265,8 +265,13 @@ class Chunk:
         backfill.save(update_fields=["steps", "requests", "last_chunk_at", "today_done_at"])
 
     def run(self) -> bool:
-        """Pages until the plan is done (True) or the chunk's budget is spent (False)."""
+        """Pages until the plan is done (True) or the chunk's budget is spent (False). The chunk also ends
+        when it completes today's work, so its runs close and what it wrote is linked at once (the next
+        chunk goes on with the rest)."""
+        today_was_done = self.backfill.today_done_at is not None
         while True:
+            if not today_was_done and self.backfill.today_done_at is not None:
+                return next_step(self.backfill.steps) is None
             index = next_step(self.backfill.steps)
             if index is None:
                 return True

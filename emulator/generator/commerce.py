@@ -7,6 +7,15 @@ is left sold out (or relisted when the order was cancelled); a multi-unit (inven
 several orders and is left sold out or live with stock, so listings and orders agree.
 Times fall in the year before midnight today (as the listings generator does), so one seed gives the same
 records all day; created_at <= paid_at <= shipped_at <= updated_at <= midnight.
+
+A shop of AGE_SHAPED_FROM orders or more is shaped by age, as live shops are: an order waits for its
+tracking only for its own shipping delay of a few days (API-NOTES 16 [LIVE-DATA]: of a live shop's 50
+newest orders only the 3 newest, under 3 days old, were `paid` and unshipped; every older one was shipped,
+cancelled or refunded), an unpaid order lapses to cancelled after two days, a refund request is open for a
+week, an offer is active for the day it was last answered in (offers expire 48 h after, section 7), and a
+conversation goes unread for three days. So a big shop's deadline lists hold its last days' work, not a
+share of its whole history. A smaller shop (the demo, the tests) keeps the mix below, spread over the year,
+so a few dozen orders still show every state at once.
 """
 
 from __future__ import annotations
@@ -52,6 +61,14 @@ _WEIGHTED = (
 _STATUS_POOL = tuple(s for s, w in _WEIGHTED for _ in range(w))
 EXPEDITED_EVERY = 7
 _AWAITING_PAYMENT = frozenset({"unpaid", "payment_pending", "pending_review", "blocked", "partially_paid"})
+AGE_SHAPED_FROM = 1000  # orders: from this size the deadline states follow age (the docstring)
+# Days from payment to tracking (ours, in line with the live sample: most ship in one to three days).
+_SHIP_DAYS = (0.5, 1, 1, 1.5, 2, 2, 3, 5)
+_UNPAID_DAYS = 2  # an unpaid order older than this lapsed (cancelled, no paid_at: as live)
+_REFUND_OPEN_DAYS = 7
+_UNREAD_DAYS = 3
+_OFFER_OPEN_HOURS = 20  # last answered in the 20 h before midnight: still active all day (48 h lifetime)
+_OPEN_REFUND_STATES = frozenset({"pending_seller_response", "conditionally_approved"})
 # Free text on real orders (API-NOTES 16.2.6 [LIVE-DATA]): "Personal Collection " keeps its trailing space.
 _PROVIDERS = (
     "USPS",
@@ -115,7 +132,7 @@ def _advance(order: dict[str, Any], status: str, rng: random.Random, store: Stor
         t += timedelta(minutes=rng.randint(1, 90))
         mark_paid(store, order, t)
         if status in ("shipped", "received") and order["shipping_method"] != "local":
-            t += timedelta(hours=rng.randint(6, 96))
+            t = min(t + timedelta(hours=rng.randint(6, 96)), anchor)  # a recent order shipped by now
             order.update(
                 status=status,
                 shipped_at=t,
@@ -124,11 +141,11 @@ def _advance(order: dict[str, Any], status: str, rng: random.Random, store: Stor
                 shipment_status="in_transit" if status == "shipped" else "delivered",
             )
             if status == "received":
-                t += timedelta(days=rng.randint(2, 6))
+                t = min(t + timedelta(days=rng.randint(2, 6)), anchor)
         elif status == "picked_up" or (
             status in ("shipped", "received") and order["shipping_method"] == "local"
         ):
-            t += timedelta(hours=rng.randint(2, 72))
+            t = min(t + timedelta(hours=rng.randint(2, 72)), anchor)
             order.update(status="picked_up", picked_up_at=t, shipment_status="picked_up")
     order["updated_at"] = min(t + timedelta(minutes=rng.randint(0, 600)), anchor)
 
@@ -139,12 +156,14 @@ def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
     buyers = [make_buyer(rng, 2_000_000 + i) for i in range(max(20, n_orders // 3 + 1))]
     addresses = [make_address(rng, 130_000_000 + i, b) for i, b in enumerate(buyers)]
     recent_days = sizes.get("recent_weeks", 0) * 7
-    orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold_listings(sizes), recent_days)
-    _refund_requests(store, rng, orders, sizes.get("refund_requests", 0))
+    by_age = n_orders >= AGE_SHAPED_FROM
+    sold = sold_listings(sizes)
+    orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold, recent_days, by_age)
+    _refund_requests(store, rng, orders, sizes.get("refund_requests", 0), anchor if by_age else None)
     _payouts(store, orders, anchor, sizes.get("payouts", 0), recent_days)
     live = [x for x in store.table("listings").values() if x["state"] == "live" and x["inventory"] > 0]
-    _conversations(store, rng, anchor, sizes.get("conversations", 0), buyers, live)
-    _negotiations(store, rng, anchor, sizes.get("negotiations", 0), buyers, addresses, live)
+    _conversations(store, rng, anchor, sizes.get("conversations", 0), buyers, live, by_age)
+    _negotiations(store, rng, anchor, sizes.get("negotiations", 0), buyers, addresses, live, by_age)
 
 
 def _orders(
@@ -156,6 +175,7 @@ def _orders(
     addresses: list[dict[str, Any]],
     new_listings: int,
     recent_days: int = 0,
+    by_age: bool = False,
 ) -> list[dict[str, Any]]:
     """`count` orders over `new_listings` newly made sold listings: the other orders go to multi-unit
     listings already sold here (never twice in one bundle)."""
@@ -165,13 +185,17 @@ def _orders(
         i = len(made)
         # The first orders walk through every status so even a tiny shop shows each one.
         status = STATUSES[i] if i < len(STATUSES) else rng.choice(_STATUS_POOL)
+        if by_age and i > len(STATUSES):
+            created = _at(anchor, rng, 0.01, 365)
+            status = _status_at_age(status, (anchor - created).total_seconds() / 86400, rng)
         local = status == "picked_up" or (i % 19 == 7 and status in ("paid", "received", "cancelled"))
         if i == len(STATUSES):
             status, local = "paid", True  # a local pickup order awaiting pickup
-        # Awaiting-payment orders are recent; completed ones spread over the year.
-        created = _at(anchor, rng, 0.1, 6) if status in _AWAITING_PAYMENT else _at(anchor, rng, 12, 365)
-        if recent_days and status not in _AWAITING_PAYMENT and rng.random() < 0.7:
-            created = _at(anchor, rng, 3, recent_days)  # a demo: most sales in the charts' weeks
+        if not by_age or i <= len(STATUSES):
+            # Awaiting-payment orders are recent; completed ones spread over the year.
+            created = _at(anchor, rng, 0.1, 6) if status in _AWAITING_PAYMENT else _at(anchor, rng, 12, 365)
+            if recent_days and status not in _AWAITING_PAYMENT and rng.random() < 0.7:
+                created = _at(anchor, rng, 3, recent_days)  # a demo: most sales in the charts' weeks
         b = rng.randrange(len(buyers))
         bundle = 1 if i < len(STATUSES) or rng.random() > 0.06 else min(rng.randint(2, 3), count - i)
         bundle_id: str | None = None
@@ -197,6 +221,17 @@ def _orders(
             bundle_id = order["order_bundle_id"]
             made.append(order)
     return made
+
+
+def _status_at_age(status: str, age_days: float, rng: random.Random) -> str:
+    """What an order drawn as `status` is at `age_days` old in a shop shaped by age (the docstring)."""
+    if status in _AWAITING_PAYMENT:
+        return status if age_days <= _UNPAID_DAYS else "cancelled"
+    if status in ("paid", "shipped", "received", "refunded"):
+        if age_days < rng.choice(_SHIP_DAYS):
+            return "paid"  # not shipped yet
+        return "shipped" if status == "paid" else status
+    return status
 
 
 class _SoldListings:
@@ -342,7 +377,11 @@ def _after_sale(
             add_feedback(store, order, "sent", 5, "Smooth transaction, thanks!", order["updated_at"])
 
 
-def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, Any]], count: int) -> None:
+def _refund_requests(
+    store: Store, rng: random.Random, orders: list[dict[str, Any]], count: int, by_age: datetime | None
+) -> None:
+    """`count` requests over shipped orders, every state in turn; with `by_age` (the anchor), a request
+    is open only in its first week (older ones were answered: approved or denied)."""
     eligible = [
         o for o in orders if o["status"] in ("shipped", "received", "picked_up") and not o["refunded"]
     ]
@@ -350,6 +389,12 @@ def _refund_requests(store: Store, rng: random.Random, orders: list[dict[str, An
     for i, o in enumerate(eligible[:count]):
         # Every state, the ones only Reverb sets last (the tiny shop's 3 requests keep the first three).
         state = (*_REFUND_STATES, *REVERB_STATES)[i % (len(_REFUND_STATES) + len(REVERB_STATES))]
+        if (
+            by_age
+            and state in _OPEN_REFUND_STATES
+            and o["updated_at"] < by_age - timedelta(days=_REFUND_OPEN_DAYS)
+        ):
+            state = "approved" if i % 2 else "denied"
         full = order_total(o)
         amount = full if rng.random() < 0.6 or state != "approved" else to_decimal(full * Decimal("0.3"))
         at = o["updated_at"]
@@ -398,6 +443,7 @@ def _conversations(
     count: int,
     buyers: list[dict[str, Any]],
     live: list[dict[str, Any]],
+    by_age: bool = False,
 ) -> None:
     for i in range(count):
         listing = rng.choice(live) if live and i % 5 else None
@@ -411,6 +457,8 @@ def _conversations(
             t = min(t + timedelta(minutes=rng.randint(5, 900)), anchor)
         if not c["read"] and rng.random() < 0.3:  # the seller read it but has not answered yet
             c["read"] = True
+        if by_age and t < anchor - timedelta(days=_UNREAD_DAYS):
+            c["read"] = True  # the shop reads its messages within days
 
 
 def _negotiations(
@@ -421,6 +469,7 @@ def _negotiations(
     buyers: list[dict[str, Any]],
     addresses: list[dict[str, Any]],
     live: list[dict[str, Any]],
+    by_age: bool = False,
 ) -> None:
     offerable = [x for x in live if x["offers_enabled"]] or live
     for i in range(count):
@@ -432,6 +481,14 @@ def _negotiations(
         # Active offers were last touched in the 20 h before midnight, so they expire after now (48 h);
         # lapsed ones were last touched days ago.
         last_at = _at(anchor, rng, 1 / 24, 20 / 24) if state != "expired" else _at(anchor, rng, 3, 30)
+        if by_age:  # offers over two months: active only if answered in the last day (the docstring)
+            last_at = _at(anchor, rng, 1 / 24, 60)
+            hours = (anchor - last_at).total_seconds() / 3600
+            state = (
+                "active"
+                if hours <= _OFFER_OPEN_HOURS
+                else ("expired" if hours > 48 and i % 3 else "declined")
+            )
         rounds = rng.randint(1, 3)  # odd: the buyer spoke last, the seller's turn; even: the buyer's turn
         first_at = last_at - timedelta(hours=6 * (rounds - 1))
         asking = Decimal(listing["price"])

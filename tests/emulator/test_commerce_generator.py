@@ -116,3 +116,42 @@ def test_deterministic_by_seed() -> None:
 
     assert digest(7) == digest(7)
     assert digest(7) != digest(8)
+
+
+def test_a_big_shop_is_shaped_by_age_like_a_live_one() -> None:
+    """From AGE_SHAPED_FROM orders, the deadline lists hold the last days' work (API-NOTES 16: only a live
+    shop's newest orders await shipment), not a share of the whole year."""
+    from datetime import timedelta
+
+    from emulator.generator.commerce import _SHIP_DAYS, AGE_SHAPED_FROM
+
+    store = _emulator(size=f"listings=1000,orders={AGE_SHAPED_FROM}").store
+    now = store.now()
+    orders = list(store.table("orders").values())
+    walk = set(range(len(STATUSES) + 1))  # the first orders walk every status (a tiny shop's)
+    shaped = [o for i, o in enumerate(sorted(orders, key=lambda o: int(o["order_number"]))) if i not in walk]
+    to_ship = [o for o in shaped if o["status"] == "paid" and o["shipping_method"] != "local"]
+    assert 0 < len(to_ship) < len(orders) / 50
+    assert all(now - o["paid_at"] <= timedelta(days=max(_SHIP_DAYS) + 1) for o in to_ship)
+    assert all(
+        now - o["created_at"] <= timedelta(days=3)
+        for o in shaped
+        if o["paid_at"] is None and o["status"] != "cancelled"
+    )
+    for o in orders:  # still in order and in the past
+        chain = [t for t in (o["created_at"], o["paid_at"], o["shipped_at"], o["updated_at"]) if t]
+        assert chain == sorted(chain) and o["updated_at"] <= now, o["order_number"]
+    refunds = store.table("refund_requests").values()
+    open_refunds = [r for r in refunds if r["state"] in ("pending_seller_response", "conditionally_approved")]
+    assert len(open_refunds) < len(refunds) / 5
+    negotiations = list(store.table("negotiations").values())
+    active = [n for n in negotiations if n["state"] == "active"]
+    assert all(n["expires_at"] > now for n in active) and len(active) < len(negotiations) / 5
+    unread = [c for c in store.table("conversations").values() if not c["read"]]
+    assert all(now - c["messages"][-1]["created_at"] <= timedelta(days=3) for c in unread)
+
+
+def test_the_demo_keeps_its_mix() -> None:
+    """Below AGE_SHAPED_FROM orders nothing is reshaped: the demo shows a dozen orders to ship."""
+    orders = _emulator().store.table("orders").values()
+    assert sum(o["status"] == "paid" and o["shipping_method"] != "local" for o in orders) == 12

@@ -402,3 +402,17 @@ def test_newest_first_pulls_beside_a_first_pull_read_only_what_changed_since_it_
         "payouts": 1,
     }
     assert all(run.since is not None and not run.full for run in runs)
+
+
+def test_the_chunk_that_completes_todays_work_ends_there(emulator: Any) -> None:
+    """Its runs close and its rows are linked as soon as today's work is complete, not after the chunk has
+    gone on through the next phases (the first_work bench counts until then)."""
+    account = AccountFactory(name="new-shop")
+    row, _ = backfill.needed(account, [])
+    client = small_pages(account)
+    assert not backfill.run_chunk(row, client, max_requests=1000)
+    row.refresh_from_db()
+    assert row.today_done_at is not None and row.state == Backfill.State.RUNNING
+    today = [s for s in row.steps if s["phase"] == TODAY]
+    assert row.requests == sum(s["requests"] for s in today)  # nothing read past today's work
+    assert not SyncRun.objects.filter(account=account, status=SyncRun.Status.RUNNING).exists()

@@ -160,7 +160,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--first-work-listings",
             type=int,
-            default=2_000,
+            default=100_000,
             help="listings in the first_work scenario's shop (the big shop's shape; the issue's is 100000)",
         )
         parser.add_argument(
