@@ -1,8 +1,8 @@
 """What automation adds to the core (from AutomationConfig.ready()): the one clock's deadlines in the inbox
-and its overdue / due-today queues on the dashboard, the clean-up of sent alerts, the demo's offer rule. What
-automation adds to the pages of the apps below it, from AutomationConfig.ready(): the price edit action and
-the margin box of the listings pages (listings/slots.py), the saved replies of the reply box and the margin of
-the offer page (messaging/slots.py)."""
+and its overdue / due-today queues on the dashboard, the clean-up of sent alerts and of decided plans and
+price changes, the demo's offer rule. What automation adds to the pages of the apps below it, from
+AutomationConfig.ready(): the price edit action and the margin box of the listings pages (listings/slots.py),
+the saved replies of the reply box and the margin of the offer page (messaging/slots.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 
 from backoffice.background import schedules
-from backoffice.background.retention import PURGES, Purge
+from backoffice.background.retention import PURGES, Purge, days_before
 from backoffice.background.schedules import Spec
 from backoffice.demo import SEEDS
 from backoffice.pages import inbox
@@ -23,7 +23,7 @@ from listings.slots import LISTING_ACTIONS, LISTING_PAGE_PANELS
 from messaging.slots import OFFER_PAGE_PANELS, SAVED_REPLIES
 
 from .demo import setup_demo
-from .models import Alert
+from .models import Alert, PlannedAction, PriceChange
 from .price_edit import change_prices
 from .queues import due_queues, offers_with_expiry, state_of
 from .replies import for_conversation
@@ -45,6 +45,26 @@ def old_alerts(now: datetime) -> QuerySet[Alert] | None:
     if days <= 0:
         return None
     return Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=days))
+
+
+def old_planned_actions(now: datetime) -> QuerySet[PlannedAction] | None:
+    """What a rule planned for an offer, once decided (sent, failed, dismissed, stale): a record of who did
+    what, kept AUDIT_RETENTION_DAYS. A plan still waiting for a person is never purged."""
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    return PlannedAction.objects.filter(created__lt=before).exclude(status=PlannedAction.Status.PLANNED)
+
+
+def old_price_changes(now: datetime) -> QuerySet[PriceChange] | None:
+    """The stale-stock rule's lowerings, once pushed or failed, after AUDIT_RETENTION_DAYS. A planned one
+    waits for a person; a listing's newest stays as the rule's memory (its first price, the floor's base)."""
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    newer = PriceChange.objects.filter(
+        rule=OuterRef("rule"), listing=OuterRef("listing"), created__gt=OuterRef("created")
+    )
+    done = [PriceChange.Status.SENT, PriceChange.Status.FAILED]
+    return PriceChange.objects.filter(Exists(newer), created__lt=before, status__in=done)
 
 
 def listing_margin_box(context: Any, listing: Any) -> str:
@@ -75,6 +95,8 @@ def plug_in() -> None:
     )
     QUEUES.add(deadline_queues, key="automation")
     PURGES.add(Purge("alerts", old_alerts), key="alerts")
+    PURGES.add(Purge("decided offer plans", old_planned_actions), key="planned-actions")
+    PURGES.add(Purge("price changes", old_price_changes), key="price-changes")
     SEEDS.add(setup_demo, key="automation")  # an offer rule in plan mode
     LISTING_ACTIONS.add(change_prices, key="automation.change_prices")
     LISTING_PAGE_PANELS.add(listing_margin_box, key="automation.margin")

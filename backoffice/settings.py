@@ -325,6 +325,15 @@ SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
 STOCK_LOG_RETENTION_DAYS = env.int("STOCK_LOG_RETENTION_DAYS", default=90)
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=180)
 ALERT_RETENTION_DAYS = env.int("ALERT_RETENTION_DAYS", default=90)
+API_USAGE_RETENTION_DAYS = env.int("API_USAGE_RETENTION_DAYS", default=30)
+RECONCILIATION_RETENTION_DAYS = env.int("RECONCILIATION_RETENTION_DAYS", default=90)
+TASK_RETENTION_DAYS = env.int("TASK_RETENTION_DAYS", default=30)  # django-q's failed tasks
+# The stock API's and the outbound events' records (inventory/plugins.py): a client retries within minutes;
+# a given-up delivery stays replayable from its admin until FAILED_EVENT_RETENTION_DAYS after its event.
+IDEMPOTENCY_KEY_RETENTION_DAYS = env.int("IDEMPOTENCY_KEY_RETENTION_DAYS", default=7)
+INTEGRATION_CALL_RETENTION_DAYS = env.int("INTEGRATION_CALL_RETENTION_DAYS", default=30)
+DELIVERED_EVENT_RETENTION_DAYS = env.int("DELIVERED_EVENT_RETENTION_DAYS", default=30)
+FAILED_EVENT_RETENTION_DAYS = env.int("FAILED_EVENT_RETENTION_DAYS", default=90)
 
 LOGGING = {
     "version": 1,

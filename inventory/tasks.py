@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from django.utils import timezone
 
 from backoffice.background.queue import enqueue
 from backoffice.models import ReverbAccount
 
 from . import events, feeds, services
-from .models import EventDelivery, IdempotentRequest, IntegrationCall, StockFeed, StockIntent
+from .models import StockFeed, StockIntent
 
 log = logging.getLogger(__name__)
 # One drain task holds its account's queue for at most this long; the next tick starts another.
@@ -33,22 +30,7 @@ def tick() -> str:
     for feed in due:
         enqueue("inventory.tasks.fetch_feed", feed.pk)
     enqueue("inventory.tasks.deliver_due")
-    forget_old()
     return f"{len(accounts)} account(s), {len(waiting)} with stock to send, {len(due)} feed(s) due"
-
-
-def forget_old() -> None:
-    """Idempotency keys are kept a week (a client retries within minutes), API call records a month,
-    delivered events a month, given-up ones (replayable from their admin) three months."""
-    now = timezone.now()
-    IdempotentRequest.objects.filter(created_at__lt=now - timedelta(days=7)).delete()
-    IntegrationCall.objects.filter(created_at__lt=now - timedelta(days=30)).delete()
-    EventDelivery.objects.filter(
-        status=EventDelivery.Status.DELIVERED, created_at__lt=now - timedelta(days=30)
-    ).delete()
-    EventDelivery.objects.filter(
-        status=EventDelivery.Status.FAILED, created_at__lt=now - timedelta(days=90)
-    ).delete()
 
 
 def drain_account(account_id: int, seconds: float = DRAIN_SECONDS) -> str:

@@ -1,20 +1,22 @@
 """What the orders app adds to the core (from OrdersConfig.ready()): its resources (orders, payments,
-feedback) and the night's walks, the dashboard's shipping queues and its weekly sales. What orders adds to the
+feedback) and the night's walks, the dashboard's shipping queues and its weekly sales, the clean-up of spent
+bulk-ship batches. What orders adds to the
 listing's admin (listings/slots.py), from OrdersConfig.ready()."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from backoffice.access import for_user
 from backoffice.admin.links import EMPTY, changelist_url
 from backoffice.admin.mirror import related_changelist_link
+from backoffice.background.retention import PURGES, Purge
 from backoffice.pages.dashboard import CHARTS, QUEUES, Queue, Series
 from backoffice.sync import registry
 from backoffice.sync.resource import Stream
@@ -22,7 +24,7 @@ from listings.models import Listing
 from listings.slots import LISTING_LINKS
 
 from . import sync
-from .models import Order, awaiting_shipment
+from .models import Order, ShipBatch, awaiting_shipment
 
 ORDER_PAID_STATUSES = ("paid", "shipped", "picked_up", "received", "refunded", "partially_paid")
 
@@ -67,6 +69,12 @@ def orders_link(obj: Listing) -> SafeString | str:
     return related_changelist_link(Order, "listing", obj, "orders") if obj else EMPTY
 
 
+def spent_ship_batches(now: datetime) -> QuerySet[ShipBatch]:
+    """A batch only stops its confirmation form from being posted twice, and that form expires within the
+    hour (orders/views.py PREVIEW_MAX_AGE): a day is plenty. Its job stays as long as jobs do."""
+    return ShipBatch.objects.filter(created_at__lt=now - timedelta(days=1))
+
+
 def plug_in() -> None:
     registry.register(*sync.RESOURCES)
     for name, walks in NIGHT_WALKS.items():
@@ -85,3 +93,4 @@ def plug_in() -> None:
         key="sales",
     )
     LISTING_LINKS.add(orders_link, key="orders")
+    PURGES.add(Purge("bulk-ship batches", spent_ship_batches), key="ship-batches")

@@ -1,17 +1,28 @@
-"""How long the back office keeps its own records (settings, in days; 0 keeps them forever):
+"""How long the back office keeps its own records (settings, in days; 0 keeps them forever). Every log the
+product writes is deleted here, by one of CORE_PURGES or an app's `Purge` in PURGES; what is never purged
+(mirrors of Reverb, configuration, live state) is listed with its reason in tests/test_retention_coverage.py,
+which fails when a model is neither.
 
 - WEBHOOK_RETENTION_DAYS: webhook deliveries, once handled (processed, failed or ignored);
-- AUDIT_RETENTION_DAYS: audit rows (ApiCall), except a call still marked as being sent;
+- AUDIT_RETENTION_DAYS: the records of who did what: audit rows (ApiCall, except a call still marked as
+  being sent), the admin's change log, the login log (django-axes), and the apps' decisions (automation's
+  planned answers once decided, its price changes);
 - SYNC_RUN_RETENTION_DAYS: sync runs (SyncRun) and their log entries, except a run still running (a
   5-minute schedule writes about 100,000 a year per account; the dashboard and the sync log read them),
   and the log entries of no run (a webhook's re-read that failed);
 - STOCK_LOG_RETENTION_DAYS: the stock sync log (SyncLogEntry rows "stock.in" / "stock.out" of no run: one
   per stock change sent or refused, the busiest log of a shop whose other channels push stock);
 - JOB_RETENTION_DAYS: finished bulk jobs (BulkJob) with their items;
-- what the apps keep (PURGES, added from their AppConfig.ready(): automation's sent alerts after
-  ALERT_RETENTION_DAYS, the listings' CSV import previews after a day...);
-- single-use keys (backoffice/once.py): a spent form token once its page is too old to be sent anyway,
-  and a claim left by a crashed request.
+- API_USAGE_RETENTION_DAYS: the per-minute request counters of the shared rate budget (ApiUsage; the pages
+  read the last hour);
+- RECONCILIATION_RETENTION_DAYS: nightly reconciliation reports with their findings, except a running one
+  and one whose findings still need a person (see `old_reconciliation_reports`);
+- TASK_RETENTION_DAYS: django-q's records of failed tasks (successes are capped by Q_CLUSTER save_limit);
+- what the apps keep (PURGES, added from their plugins.py plug_in(): automation's sent alerts after
+  ALERT_RETENTION_DAYS, inventory's idempotency keys, API call records and event deliveries, the listings'
+  CSV import previews after a day...);
+- without a setting: expired sessions (Django's `clearsessions`), single-use keys (backoffice/once.py): a
+  spent form token once its page is too old to be sent anyway, and a claim left by a crashed request.
 
 `purge_old_records` runs daily from the schedules (backoffice/schedules.py) and deletes in batches, so a
 first run over years of rows never holds one huge transaction.
@@ -22,13 +33,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from backoffice import once
-from backoffice.models import ApiCall, BulkJob, OnceKey, SyncLogEntry, SyncRun, WebhookDelivery
+from backoffice.models import (
+    ApiCall,
+    ApiUsage,
+    BulkJob,
+    OnceKey,
+    ReconciliationFinding,
+    ReconciliationReport,
+    SyncLogEntry,
+    SyncRun,
+    WebhookDelivery,
+)
 from backoffice.plugins import Slot
 
 BATCH = 2000
@@ -37,14 +59,171 @@ STOCK_LOG = "stock."  # the stock sync log's resources (stock.in, stock.out): wr
 
 @dataclass(frozen=True)
 class Purge:
-    """An app's clean-up: `label` names it in the report; `old(now)` is what is past its retention (None:
-    kept forever, e.g. its setting is 0)."""
+    """A clean-up: `label` names it in the report; `old(now)` is what is past its retention (None: kept
+    forever, e.g. its setting is 0)."""
 
     label: str
-    old: Callable[[datetime], QuerySet[Model] | None]
+    old: Callable[[datetime], QuerySet[Any] | None]
 
 
 PURGES: Slot[Purge] = Slot("clean-ups")
+
+
+def days_before(now: datetime, setting: str) -> datetime | None:
+    """`now` less the setting's days, or None when the setting is 0 (kept forever)."""
+    days = getattr(settings, setting)
+    return now - timedelta(days=days) if days > 0 else None
+
+
+def old_webhook_deliveries(now: datetime) -> QuerySet[WebhookDelivery] | None:
+    if (before := days_before(now, "WEBHOOK_RETENTION_DAYS")) is None:
+        return None
+    return WebhookDelivery.objects.filter(received_at__lt=before).exclude(
+        state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSING]
+    )
+
+
+def old_audit_rows(now: datetime) -> QuerySet[ApiCall] | None:
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    return ApiCall.objects.filter(started_at__lt=before).exclude(status=ApiCall.Status.SENDING)
+
+
+def old_sync_runs(now: datetime) -> QuerySet[SyncRun] | None:
+    """Their SyncLogEntry rows go with them (cascade)."""
+    if (before := days_before(now, "SYNC_RUN_RETENTION_DAYS")) is None:
+        return None
+    return SyncRun.objects.filter(started_at__lt=before).exclude(status=SyncRun.Status.RUNNING)
+
+
+def old_runless_log_entries(now: datetime) -> QuerySet[SyncLogEntry] | None:
+    if (before := days_before(now, "SYNC_RUN_RETENTION_DAYS")) is None:
+        return None
+    runless = SyncLogEntry.objects.filter(run__isnull=True, created_at__lt=before)
+    return runless.exclude(resource__startswith=STOCK_LOG)
+
+
+def old_stock_log_entries(now: datetime) -> QuerySet[SyncLogEntry] | None:
+    if (before := days_before(now, "STOCK_LOG_RETENTION_DAYS")) is None:
+        return None
+    stock = SyncLogEntry.objects.filter(run__isnull=True, resource__startswith=STOCK_LOG)
+    return stock.filter(created_at__lt=before)
+
+
+def old_bulk_jobs(now: datetime) -> QuerySet[BulkJob] | None:
+    """Their items go with them (cascade)."""
+    if (before := days_before(now, "JOB_RETENTION_DAYS")) is None:
+        return None
+    return BulkJob.objects.filter(created_at__lt=before).exclude(state__in=BulkJob.ACTIVE)
+
+
+def old_api_usage(now: datetime) -> QuerySet[ApiUsage] | None:
+    if (before := days_before(now, "API_USAGE_RETENTION_DAYS")) is None:
+        return None
+    return ApiUsage.objects.filter(minute__lt=before)
+
+
+def old_reconciliation_reports(now: datetime) -> QuerySet[ReconciliationReport] | None:
+    """Finished reports past their retention, with their findings (cascade). A report with findings left for
+    a person (or that could not be checked) is kept until the night has checked the whole mirror again after
+    it: the recent months are checked every night, the older history once per sweep, so two sweeps that
+    ended after it started mean one started after it and completed (a conflict still there is then in a newer
+    report). A shop whose nights stopped keeps its last word."""
+    if (before := days_before(now, "RECONCILIATION_RETENTION_DAYS")) is None:
+        return None
+    old = ReconciliationReport.objects.filter(started_at__lt=before).exclude(
+        state=ReconciliationReport.State.RUNNING
+    )
+    for_a_person = ReconciliationFinding.objects.filter(
+        report=OuterRef("pk"),
+        action__in=[ReconciliationFinding.Action.LEFT_FOR_PERSON, ReconciliationFinding.Action.FAILED],
+    )
+    sweeps: dict[int, set[datetime]] = {}
+    covered = ReconciliationReport.objects.filter(history_covered_at__isnull=False)
+    for account_id, at in covered.values_list("account_id", "history_covered_at").distinct():
+        sweeps.setdefault(account_id, set()).add(at)
+    still_open = [
+        pk
+        for pk, account_id, started in old.filter(Exists(for_a_person)).values_list(
+            "pk", "account_id", "started_at"
+        )
+        if sum(at > started for at in sweeps.get(account_id, ())) < 2
+    ]
+    return old.exclude(pk__in=still_open)
+
+
+def old_failed_tasks(now: datetime) -> QuerySet[Any] | None:
+    """django-q keeps Q_CLUSTER["save_limit"] successes but every failure; its Task rows by `stopped`."""
+    from django_q.models import Task
+
+    if (before := days_before(now, "TASK_RETENTION_DAYS")) is None:
+        return None
+    return Task.objects.filter(success=False, stopped__lt=before)
+
+
+def old_admin_log(now: datetime) -> QuerySet[Any] | None:
+    """The admin's change log (who added, changed or deleted what): an audit record."""
+    from django.contrib.admin.models import LogEntry
+
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    return LogEntry.objects.filter(action_time__lt=before)
+
+
+def old_login_log(now: datetime) -> QuerySet[Any] | None:
+    """django-axes' log of logins (one row per login; AXES_DISABLE_ACCESS_LOG off): who signed in, from
+    where. Its attempts (lockouts) axes deletes itself past AXES_COOLOFF_TIME."""
+    from axes.models import AccessLog
+
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    return AccessLog.objects.filter(attempt_time__lt=before)
+
+
+def old_failed_login_log(now: datetime) -> QuerySet[Any] | None:
+    """django-axes' failed-login log (written only with AXES_ENABLE_ACCESS_FAILURE_LOG)."""
+    from axes.models import AccessFailureLog
+
+    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
+        return None
+    return AccessFailureLog.objects.filter(attempt_time__lt=before)
+
+
+def expired_sessions(now: datetime) -> QuerySet[Any]:
+    """What `manage.py clearsessions` deletes (the database session backend)."""
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.filter(expire_date__lt=now)
+
+
+def spent_once_keys(now: datetime) -> QuerySet[OnceKey]:
+    """A form token older than its lifetime is refused whatever its key, so the key can go a day later."""
+    spent_form = Q(key__startswith="form:", created__lt=now - once.TOKEN_LIFETIME - timedelta(days=1))
+    stale_claim = Q(key__startswith="claim:", created__lt=now - once.STALE_CLAIM)
+    return OnceKey.objects.filter(spent_form | stale_claim)
+
+
+CORE_PURGES: tuple[Purge, ...] = (
+    Purge("webhook deliveries", old_webhook_deliveries),
+    Purge("audit rows", old_audit_rows),
+    Purge("sync runs", old_sync_runs),
+    Purge("sync log entries of no run", old_runless_log_entries),
+    Purge("stock sync log entries", old_stock_log_entries),
+    Purge("bulk jobs", old_bulk_jobs),
+    Purge("API usage counters", old_api_usage),
+    Purge("reconciliation reports", old_reconciliation_reports),
+    Purge("failed background tasks", old_failed_tasks),
+    Purge("admin log entries", old_admin_log),
+    Purge("login log entries", old_login_log),
+    Purge("failed login log entries", old_failed_login_log),
+    Purge("expired sessions", expired_sessions),
+    Purge("single-use keys", spent_once_keys),
+)
+
+
+def all_purges() -> list[Purge]:
+    """The core's clean-ups, then the apps' (PURGES)."""
+    return [*CORE_PURGES, *PURGES]
 
 
 def _delete_in_batches(qs: QuerySet[Model]) -> int:
@@ -60,60 +239,8 @@ def _delete_in_batches(qs: QuerySet[Model]) -> int:
 def purge_old_records(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past its retention; {"webhook deliveries": n, "audit rows": n, ...}."""
     now = now or timezone.now()
-    done = {
-        "webhook deliveries": 0,
-        "audit rows": 0,
-        "sync runs": 0,
-        "sync log entries of no run": 0,
-        "stock sync log entries": 0,
-        "bulk jobs": 0,
-        **{purge.label: 0 for purge in PURGES},
-        "single-use keys": 0,
-    }
-    webhook_days = settings.WEBHOOK_RETENTION_DAYS
-    if webhook_days > 0:
-        old = WebhookDelivery.objects.filter(received_at__lt=now - timedelta(days=webhook_days)).exclude(
-            state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSING]
-        )
-        done["webhook deliveries"] = _delete_in_batches(old)
-    audit_days = settings.AUDIT_RETENTION_DAYS
-    if audit_days > 0:
-        old = ApiCall.objects.filter(started_at__lt=now - timedelta(days=audit_days)).exclude(
-            status=ApiCall.Status.SENDING
-        )
-        done["audit rows"] = _delete_in_batches(old)
-    sync_run_days = settings.SYNC_RUN_RETENTION_DAYS
-    if sync_run_days > 0:
-        old = SyncRun.objects.filter(started_at__lt=now - timedelta(days=sync_run_days)).exclude(
-            status=SyncRun.Status.RUNNING
-        )
-        done["sync runs"] = _delete_in_batches(old)  # their SyncLogEntry rows go with them (cascade)
-        runless = SyncLogEntry.objects.filter(
-            run__isnull=True, created_at__lt=now - timedelta(days=sync_run_days)
-        )
-        done["sync log entries of no run"] = _delete_in_batches(
-            runless.exclude(resource__startswith=STOCK_LOG)
-        )
-    stock_days = settings.STOCK_LOG_RETENTION_DAYS
-    if stock_days > 0:
-        old = SyncLogEntry.objects.filter(
-            run__isnull=True, resource__startswith=STOCK_LOG, created_at__lt=now - timedelta(days=stock_days)
-        )
-        done["stock sync log entries"] = _delete_in_batches(old)
-    job_days = settings.JOB_RETENTION_DAYS
-    if job_days > 0:
-        old = BulkJob.objects.filter(created_at__lt=now - timedelta(days=job_days)).exclude(
-            state__in=BulkJob.ACTIVE
-        )
-        done["bulk jobs"] = _delete_in_batches(old)  # their items go with them (cascade)
-    for purge in PURGES:
+    done = {}
+    for purge in all_purges():
         old = purge.old(now)
-        if old is not None:
-            done[purge.label] = _delete_in_batches(old)
-    # A form token older than its lifetime is refused whatever its key, so the key can go a day later.
-    spent_forms = OnceKey.objects.filter(
-        key__startswith="form:", created__lt=now - once.TOKEN_LIFETIME - timedelta(days=1)
-    )
-    stale_claims = OnceKey.objects.filter(key__startswith="claim:", created__lt=now - once.STALE_CLAIM)
-    done["single-use keys"] = _delete_in_batches(spent_forms) + _delete_in_batches(stale_claims)
+        done[purge.label] = 0 if old is None else _delete_in_batches(old)
     return done

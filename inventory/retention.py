@@ -1,0 +1,52 @@
+"""What inventory keeps of its logs, purged by the daily clean-up (backoffice/background/retention.py, added
+to its PURGES from plugins.py; settings in days, 0 keeps forever):
+
+- IDEMPOTENCY_KEY_RETENTION_DAYS: the first answer to an Idempotency-Key (a client retries within minutes; a
+  claim being answered is in its request's transaction, not yet visible here);
+- INTEGRATION_CALL_RETENTION_DAYS: the records of the stock API's calls;
+- DELIVERED_EVENT_RETENTION_DAYS / FAILED_EVENT_RETENTION_DAYS: outbound event deliveries once delivered, or
+  given up (replayable from their admin until then), counted from the event. A pending one is never purged:
+  inventory/events.py gives it up after EVENT_RETENTION_DAYS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from backoffice.background.retention import Purge, days_before
+
+from .models import EventDelivery, IdempotentRequest, IntegrationCall
+
+
+def old_idempotency_keys(now: datetime) -> QuerySet[IdempotentRequest] | None:
+    if (before := days_before(now, "IDEMPOTENCY_KEY_RETENTION_DAYS")) is None:
+        return None
+    return IdempotentRequest.objects.filter(created_at__lt=before)
+
+
+def old_integration_calls(now: datetime) -> QuerySet[IntegrationCall] | None:
+    if (before := days_before(now, "INTEGRATION_CALL_RETENTION_DAYS")) is None:
+        return None
+    return IntegrationCall.objects.filter(created_at__lt=before)
+
+
+def old_delivered_events(now: datetime) -> QuerySet[EventDelivery] | None:
+    if (before := days_before(now, "DELIVERED_EVENT_RETENTION_DAYS")) is None:
+        return None
+    return EventDelivery.objects.filter(status=EventDelivery.Status.DELIVERED, created_at__lt=before)
+
+
+def old_failed_events(now: datetime) -> QuerySet[EventDelivery] | None:
+    if (before := days_before(now, "FAILED_EVENT_RETENTION_DAYS")) is None:
+        return None
+    return EventDelivery.objects.filter(status=EventDelivery.Status.FAILED, created_at__lt=before)
+
+
+PURGES = (
+    Purge("idempotency keys", old_idempotency_keys),
+    Purge("stock API call records", old_integration_calls),
+    Purge("delivered events", old_delivered_events),
+    Purge("given-up events", old_failed_events),
+)
