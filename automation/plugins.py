@@ -6,10 +6,9 @@ the saved replies of the reply box and the margin of the offer page (messaging/s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 
@@ -41,10 +40,9 @@ def deadline_queues(user: Any, now: datetime) -> list[Queue]:
 
 def old_alerts(now: datetime) -> QuerySet[Alert] | None:
     """Instant alerts once sent or given up, after ALERT_RETENTION_DAYS (0 keeps them)."""
-    days = settings.ALERT_RETENTION_DAYS
-    if days <= 0:
+    if (before := days_before(now, "ALERT_RETENTION_DAYS")) is None:
         return None
-    return Alert.objects.filter(sent_at__isnull=False, created_at__lt=now - timedelta(days=days))
+    return Alert.objects.filter(sent_at__isnull=False, created_at__lt=before)
 
 
 def old_planned_actions(now: datetime) -> QuerySet[PlannedAction] | None:

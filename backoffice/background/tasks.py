@@ -267,8 +267,8 @@ def check_scopes_task(account_id: int) -> str:
 
 
 def purge_old_records() -> str:
-    """A schedule's entry point (daily): delete webhook deliveries, audit rows and sync runs past their
-    retention (backoffice/background/retention.py)."""
+    """A schedule's entry point (daily): delete every log's rows past their retention
+    (backoffice/background/retention.py)."""
     from backoffice.background.retention import purge_old_records as purge
 
     done = purge()
