@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.template.loader import render_to_string
 
 from backoffice.background import schedules
@@ -47,10 +47,12 @@ def old_alerts(now: datetime) -> QuerySet[Alert] | None:
 
 def old_planned_actions(now: datetime) -> QuerySet[PlannedAction] | None:
     """What a rule planned for an offer, once decided (sent, failed, dismissed, stale): a record of who did
-    what, kept AUDIT_RETENTION_DAYS. A plan still waiting for a person is never purged."""
+    what, kept AUDIT_RETENTION_DAYS. A plan still waiting for a person is never purged, nor one for an offer
+    the mirror still shows open (it is what says that offer was answered: offers.py `_unanswered`)."""
     if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
         return None
-    return PlannedAction.objects.filter(created__lt=before).exclude(status=PlannedAction.Status.PLANNED)
+    decided = PlannedAction.objects.filter(created__lt=before).exclude(status=PlannedAction.Status.PLANNED)
+    return decided.exclude(negotiation__state="active", negotiation__offers_count=F("offer_number"))
 
 
 def old_price_changes(now: datetime) -> QuerySet[PriceChange] | None:

@@ -21,13 +21,14 @@ pytestmark = pytest.mark.django_db
 def test_decided_plans_go_after_the_audit_retention_waiting_and_recent_ones_stay(settings: Any) -> None:
     settings.AUDIT_RETENTION_DAYS = 365
     account = AccountFactory()
-    negotiation = NegotiationFactory(account=account)
+    negotiation = NegotiationFactory(account=account, state="accepted", offers_count=9)
+    still_open = NegotiationFactory(account=account, state="active", offers_count=1)
     status = PlannedAction.Status
 
-    def plan(number: int, state: str, days: int) -> PlannedAction:
+    def plan(number: int, state: str, days: int, on: Any = negotiation) -> PlannedAction:
         row = PlannedAction.objects.create(
             account=account,
-            negotiation=negotiation,
+            negotiation=on,
             offer_number=number,
             verb="decline",
             reason="r",
@@ -38,7 +39,11 @@ def test_decided_plans_go_after_the_audit_retention_waiting_and_recent_ones_stay
         return row
 
     plan(1, status.SENT, 366), plan(2, status.STALE, 366), plan(3, status.DISMISSED, 366)
-    kept = {plan(4, status.PLANNED, 366).pk, plan(5, status.FAILED, 364).pk}
+    kept = {
+        plan(4, status.PLANNED, 366).pk,  # waits for a person
+        plan(5, status.FAILED, 364).pk,  # recent
+        plan(1, status.SENT, 366, on=still_open).pk,  # says its still open offer was answered
+    }
     assert retention.purge_old_records()["decided offer plans"] == 3
     assert set(PlannedAction.objects.values_list("pk", flat=True)) == kept
 
