@@ -1,9 +1,10 @@
 """The big shop for the admin and team scenarios, seeded with bulk inserts into the database DATABASE_URL
-names: `orders` orders in the worst case for pages, the emulator's older shape (half as many listings,
-most sold or live; orders over two years, about one in eight paid and waiting for tracking, the rest mostly shipped or
-received; repeat buyers; a refund request per 50 orders, an offer per 10 listings and a conversation per
-10 orders, a share of each awaiting the shop; a payout per 20 orders with its line items; a year of sync
-runs in proportion), and a second shop a tenth of its size that the bench's Manager does not work for.
+names: `orders` orders in the worst case for pages, the emulator's older shape (half as many listings, most
+sold or live; orders over two years, about one in eight paid and waiting for tracking, the rest mostly
+shipped or received; repeat buyers; a refund request per 50 orders, an offer per 10 listings and a
+conversation per 10 orders, a share of each awaiting the shop; a payout per 20 orders with its line items;
+a year of sync runs in proportion), and a second shop a tenth of its size that the bench's Manager does not
+work for.
 """
 
 from __future__ import annotations
