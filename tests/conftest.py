@@ -30,6 +30,15 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_first_pull_guess() -> None:
+    """The sync engine guesses a first pull from the last page it wrote (per process): each test starts
+    without a guess, so its query counts do not depend on the test before it."""
+    from backoffice.sync import engine
+
+    engine._LAST_PAGE_NEW.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_budget(settings: Any) -> None:
     """Our own request budget (default 1 request/s, Reverb's pace) runs at a pace the suite never reaches;
     tests of the budget set their own."""

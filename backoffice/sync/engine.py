@@ -112,8 +112,12 @@ rows_to_write = Signal()
 rows_written = Signal()
 
 
-def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence[Row]) -> PageResult:
-    """Create new rows, update changed ones (or ones coming back from `missing`), skip unchanged ones."""
+def upsert_page(
+    model: type[RemoteModel], account: ReverbAccount, rows: Sequence[Row], run: int | None = None
+) -> PageResult:
+    """Create new rows, update changed ones (or ones coming back from `missing`), skip unchanged ones.
+    `run`: the sync run the page belongs to; within one, a page after a page of only new rows is taken
+    for a first pull's and inserted first (`_insert_new_first`)."""
     result = PageResult()
     if not rows:
         return result
@@ -123,16 +127,66 @@ def upsert_page(model: type[RemoteModel], account: ReverbAccount, rows: Sequence
     latest, canonicals = _storable_rows(model, conn, rows, result)
     if not latest:
         return result
-    existing = _existing(model, conn, account.pk, list(latest))
     now = timezone.now()
-    changed, new_keys = _changed_rows(latest, canonicals, existing, result)
-    if not changed:
-        return result
-    rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in changed])
-    _write_changed(model, alias, account, now, changed, new_keys)
-    told = {key: fields for key, fields, _, _ in changed}
-    rows_written.send(sender=model, account=account, keys=list(result.changed_keys), fields=told)
+    told: dict[str, dict[str, Any]] = {}
+    guess = (model, conn.alias, account.pk, run)
+    if run is not None and conn.vendor == "postgresql" and _LAST_PAGE_NEW.get(guess, False):
+        told = _insert_new_first(model, alias, account, now, latest, canonicals, result)
+        latest = {key: row for key, row in latest.items() if key not in told}
+    if latest:
+        existing = _existing(model, conn, account.pk, list(latest))
+        changed, new_keys = _changed_rows(latest, canonicals, existing, result)
+        if changed:
+            rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in changed])
+            _write_changed(model, alias, account, now, changed, new_keys)
+            told.update((key, fields) for key, fields, _, _ in changed)
+    if run is not None:
+        _remember_new_rows(guess, result)
+    if told:
+        rows_written.send(sender=model, account=account, keys=list(result.changed_keys), fields=told)
     return result
+
+
+# (model, database, account, run) -> the run's last page was all new rows: a first pull. Then its next
+# page is inserted first (PostgreSQL), skipping the look-up of rows that are not there yet. A run's first
+# page always looks first, so a second pull of what is mirrored already sends no write at all.
+_LAST_PAGE_NEW: dict[tuple[Any, str, int, int | None], bool] = {}
+_NEW_PAGE_ROWS = 10  # fewer rows than this tell nothing either way
+
+
+def _remember_new_rows(guess: tuple[Any, str, int, int | None], result: PageResult) -> None:
+    seen = result.created + result.updated + result.unchanged
+    if seen >= _NEW_PAGE_ROWS or result.updated or result.unchanged:
+        if len(_LAST_PAGE_NEW) > 512:
+            _LAST_PAGE_NEW.clear()
+        _LAST_PAGE_NEW[guess] = result.created == seen
+
+
+def _insert_new_first(
+    model: type[RemoteModel],
+    alias: str,
+    account: ReverbAccount,
+    now: datetime,
+    latest: dict[str, Row],
+    canonicals: dict[str, str],
+    result: PageResult,
+) -> dict[str, dict[str, Any]]:
+    """A page of a first pull: every row inserted in one statement that leaves the ones already there
+    alone (ON CONFLICT DO NOTHING RETURNING), instead of a look-up and then the insert. Returns the fields
+    of the rows it created (counted into `result`); the caller takes the others the usual way, so their
+    counts and their changes are exactly as without this."""
+    writes = [
+        (key, fields, canonicals[key], payload_hash(raw, canonicals[key]))
+        for key, fields, raw in latest.values()
+    ]
+    rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in writes])
+    names = sorted({name for _, fields, _, _ in writes for name in fields})
+    links = tuple(link for link in links_from(model) if link.key_field in names)
+    created = _insert_on_conflict(model, alias, account.pk, now, names, writes, (), links, created_only=True)
+    fields_of = {key: fields for key, fields, _, _ in writes if key in created}
+    result.created += len(fields_of)
+    result.changed_keys.extend(fields_of)
+    return fields_of
 
 
 _Write = tuple[str, dict[str, Any], str, str]  # (key, mapped fields, canonical JSON of raw, payload hash)
@@ -585,6 +639,7 @@ def _plan(
     told: tuple[str, ...],
     links: tuple[Link, ...] = (),
     partial: bool = False,
+    created_only: bool = False,
 ) -> _Plan:
     """`names`: the mapper columns of the INSERT (absent ones take their default on a new row);
     `told`: those an existing row's UPDATE sets (the fields these payloads carried); `links`: FK columns
@@ -593,7 +648,7 @@ def _plan(
     kept as they were when already set; `partial`: the UPDATE sets fewer fields than some rows told, so
     it clears the payload hash instead of storing it."""
     arrays = conn.vendor == "postgresql"  # binary arrays: PostgreSQL with psycopg 3, the project's driver
-    key = (model, conn.alias, conn.vendor, names, 0 if arrays else count, told, links, partial)
+    key = (model, conn.alias, conn.vendor, names, 0 if arrays else count, told, links, partial, created_only)
     plan = _PLANS.get(key)
     if plan is not None:
         return plan
@@ -604,6 +659,9 @@ def _plan(
     link_fields = [meta.get_field(link.field) for link in links]
     columns = ", ".join(quote(f.column) for f in (*fields, *local, *link_fields))
     conflict = _on_conflict(model, quote, fields, told, link_fields, partial)
+    if created_only:
+        key_columns = f"{quote('account_id')}, {quote('reverb_id')}"
+        conflict = f"ON CONFLICT ({key_columns}) DO NOTHING RETURNING {quote('reverb_id')}"
     lookups = _link_lookups(quote, link_fields)
     insert = f"INSERT INTO {quote(meta.db_table)} ({columns})"
     if arrays:
@@ -706,9 +764,11 @@ def _insert_on_conflict(
     told: tuple[str, ...] | None = None,
     links: tuple[Link, ...] = (),
     partial: bool = False,
-) -> None:
+    created_only: bool = False,
+) -> set[str]:
     """One INSERT ... ON CONFLICT (account, reverb_id) DO UPDATE for the page (SQLite >= 3.24, PostgreSQL),
-    its rows as arrays on PostgreSQL (see `_Plan`).
+    its rows as arrays on PostgreSQL (see `_Plan`). `created_only` (PostgreSQL): DO NOTHING instead, and
+    the keys it inserted are returned (else an empty set).
 
     Hand-written instead of bulk_create(update_conflicts=True) because Django's per-value compilation
     cost more than the database write; values go through each field's own get_db_prep_save except plain
@@ -717,7 +777,14 @@ def _insert_on_conflict(
     any mapper) get their default on INSERT and are never in the UPDATE; link columns are set when NULL."""
     conn = connections[alias]
     plan = _plan(
-        model, conn, tuple(names), len(writes), tuple(names) if told is None else told, links, partial
+        model,
+        conn,
+        tuple(names),
+        len(writes),
+        tuple(names) if told is None else told,
+        links,
+        partial,
+        created_only,
     )
     stamp = models.DateTimeField().get_db_prep_save(now, conn)
     columns = tuple(zip(names, plan.prepare, plan.defaults, strict=True))
@@ -737,7 +804,7 @@ def _insert_on_conflict(
     if not plan.arrays:
         with conn.cursor() as cursor:
             cursor.execute(plan.sql, [value for row in rows for value in row])
-        return
+        return set()
     # Django's cursors bind parameters client-side, as text: a psycopg cursor of the same connection
     # binds them server-side, in binary (text arrays escape every quote of every payload), wrapped
     # by Django so that query logging and execute wrappers see the statement.
@@ -747,6 +814,7 @@ def _insert_on_conflict(
         conn.make_debug_cursor(raw_cursor) if conn.queries_logged else conn.make_cursor(raw_cursor) as cursor
     ):
         cursor.execute(plan.sql, [*local_values, *(list(column) for column in zip(*rows, strict=True))])
+        return {key for (key,) in cursor.fetchall()} if created_only else set()
 
 
 def mark_missing(

@@ -149,7 +149,7 @@ def land_page(
         commit_without_flush(resource.model)
         if observer is not None:
             observer.before_write(resource, account, rows)
-        result = upsert_page(resource.model, account, rows)
+        result = upsert_page(resource.model, account, rows, run=run.pk)
         if observer is not None:
             observer.after_write(resource, account, rows, result)
         for (_, _, raw), reason in result.rejected:  # a value no column here can hold: the rest landed

@@ -112,7 +112,7 @@ def test_a_pull_sets_its_session_for_bulk_writes_for_its_span_only(monkeypatch):
     seen = []
     monkeypatch.setattr(
         "backoffice.sync.runner.upsert_page",
-        lambda *args: seen.append(setting()) or upsert_page(*args),
+        lambda *args, **kwargs: seen.append(setting()) or upsert_page(*args, **kwargs),
     )
     compression = setting("default_toast_compression")
     # A payload large enough for TOAST to compress (about 2 kB), in words that do compress.

@@ -79,6 +79,36 @@ def test_upsert_page_constant_queries(size, django_assert_num_queries):
     assert result.unchanged == size
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the insert-first path is PostgreSQL's")
+def test_a_first_pull_inserts_without_looking_first(django_assert_num_queries):
+    """After a page of only new rows, the next is inserted first (ON CONFLICT DO NOTHING RETURNING): one
+    statement a page. A page that was not all new is then finished the usual way, with exact counts."""
+    account = AccountFactory()
+    run = 7  # the pages of one sync run
+    with django_assert_num_queries(2):  # look-up + insert: nothing guessed yet
+        upsert_page(Listing, account, rows([listing_payload(n) for n in range(50)]), run=run)
+    with django_assert_num_queries(1):  # the insert alone
+        second = upsert_page(Listing, account, rows([listing_payload(n) for n in range(50, 100)]), run=run)
+    assert (second.created, second.updated, second.unchanged) == (50, 0, 0)
+    assert len(second.changed_keys) == 50
+    before = Listing.objects.get(reverb_id="1000")
+    mixed = [listing_payload(n, title=f"New {n}") for n in range(0, 20)]  # changed
+    mixed += [listing_payload(n) for n in range(20, 40)]  # unchanged
+    mixed += [listing_payload(n) for n in range(100, 110)]  # new
+    with django_assert_num_queries(3):  # the insert, then the look-up and update of the rest
+        third = upsert_page(Listing, account, rows(mixed), run=run)
+    assert (third.created, third.updated, third.unchanged) == (10, 20, 20)
+    assert sorted(third.changed_keys) == sorted([str(1000 + n) for n in [*range(20), *range(100, 110)]])
+    after = Listing.objects.get(reverb_id="1000")
+    assert after.title == "New 0" and after.first_synced_at == before.first_synced_at
+    assert Listing.objects.filter(account=account).count() == 110
+    with django_assert_num_queries(1):  # no longer guessed new: the look-up only (nothing changed)
+        fourth = upsert_page(Listing, account, rows([listing_payload(n) for n in range(40, 50)]), run=run)
+    assert fourth.unchanged == 10
+    with django_assert_num_queries(2):  # another run (or no run: a webhook's re-read) guesses nothing
+        upsert_page(Listing, account, rows([listing_payload(n) for n in range(200, 250)]), run=8)
+
+
 def test_upsert_create_update_unchanged():
     account = AccountFactory()
     first = upsert_page(Listing, account, rows([listing_payload(1), listing_payload(2)]))
