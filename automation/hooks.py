@@ -83,4 +83,5 @@ def _not_live(told: dict[str, Any]) -> bool:
 
 @receiver([post_save, post_delete], sender=Holiday)
 def _holidays_changed(sender: Any, instance: Holiday, **kwargs: Any) -> None:
+    stored.forget_holidays(instance.account_id)
     stored.refresh_ship_by(instance.account)

@@ -4,6 +4,7 @@ queues sort and filter on them with a constant number of queries."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -18,6 +19,30 @@ from .models import Holiday
 
 def holidays_of(account_id: int) -> set[date]:
     return set(Holiday.objects.filter(account_id=account_id).values_list("date", flat=True))
+
+
+# A pull writes a page of orders every second or so; their ship-by reads the holidays once a minute per
+# process, not once a page. A holiday saved here is seen at once (hooks.py forgets it); one saved in
+# another process within the minute is put right by the 15-minute refill (tasks.deadlines_and_digests
+# -> refresh_ship_by, which reads them afresh).
+HOLIDAYS_FRESH_SECONDS = 60.0
+_holidays_read: dict[int, tuple[float, frozenset[date]]] = {}
+
+
+def recent_holidays(account_id: int) -> frozenset[date]:
+    now = time.monotonic()
+    read = _holidays_read.get(account_id)
+    if read is None or now - read[0] >= HOLIDAYS_FRESH_SECONDS:
+        read = _holidays_read[account_id] = (now, frozenset(holidays_of(account_id)))
+    return read[1]
+
+
+def forget_holidays(account_id: int | None = None) -> None:
+    """The next page reads the holidays again (one account's, or every account's)."""
+    if account_id is None:
+        _holidays_read.clear()
+    else:
+        _holidays_read.pop(account_id, None)
 
 
 def refresh_ship_by(account: ReverbAccount) -> int:
@@ -47,12 +72,13 @@ def refresh_ship_by(account: ReverbAccount) -> int:
 def fill_ship_by(account: ReverbAccount, rows: Iterable[dict[str, Any]]) -> None:
     """Set `ship_by` on mapped order rows that tell `paid_at`, so the mirror writes it with the row (one
     write per new order, not a second one per page). An expedited row gets the shorter deadline; a row that
-    does not tell its shipping method is taken as standard. Queries: holidays 1, when a row tells paid_at."""
+    does not tell its shipping method is taken as standard. Queries: holidays at most 1 a minute
+    (`recent_holidays`), when a row tells paid_at."""
     paid = [fields for fields in rows if "paid_at" in fields]
     if not paid:
         return
     tz = deadlines.zone(account.time_zone)
-    holidays = holidays_of(account.pk)
+    holidays = recent_holidays(account.pk)
     for fields in paid:
         method = fields.get("shipping_method") or ""
         fields["ship_by"] = deadlines.ship_by(fields["paid_at"], tz, holidays, shipping_method=method)

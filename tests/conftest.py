@@ -31,11 +31,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_first_pull_guess() -> None:
-    """The sync engine guesses a first pull from the last page it wrote (per process): each test starts
-    without a guess, so its query counts do not depend on the test before it."""
+    """The sync engine guesses a first pull from the last page it wrote, and the ship-by fill keeps the
+    holidays it read for a minute (both per process): each test starts without them, so its query counts
+    and deadlines do not depend on the test before it."""
+    from automation import stored
     from backoffice.sync import engine
 
     engine._LAST_PAGE_NEW.clear()
+    stored.forget_holidays()  # a rolled-back test's holidays are not another test's
 
 
 @pytest.fixture(autouse=True)

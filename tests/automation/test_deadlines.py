@@ -159,3 +159,27 @@ def test_offer_changelist_shows_and_sorts_by_expiry_with_the_fallback(admin_clie
         .result_list.values_list("reverb_id", "expiry")
     )
     assert rows == [("1", told), ("2", created + timedelta(hours=48))]
+
+
+@pytest.mark.django_db
+def test_a_pull_reads_the_holidays_once_a_minute_and_a_saved_one_at_once(django_assert_num_queries):
+    """Pages of orders fill ship-by from the holidays read in the last minute (one query, not one a page);
+    a holiday saved in this process is seen by the next page (the refill puts other processes' right)."""
+    from automation import stored
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    paid_at = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)  # a Monday
+    page = [{"paid_at": paid_at, "shipping_method": "shipped"}]
+    with django_assert_num_queries(1):
+        stored.fill_ship_by(account, page)
+    first = page[0]["ship_by"]
+    with django_assert_num_queries(0):  # the next pages in the minute
+        for _ in range(3):
+            stored.fill_ship_by(account, [dict(page[0])])
+    tz = deadlines.zone(account.time_zone)
+    closed = deadlines.add_business_days(paid_at.astimezone(tz).date(), 1)
+    Holiday.objects.create(account=account, date=closed, name="Closed")
+    again = [{"paid_at": paid_at, "shipping_method": "shipped"}]
+    stored.fill_ship_by(account, again)
+    assert again[0]["ship_by"] > first
