@@ -249,7 +249,8 @@ def shipping_queue(request: HttpRequest) -> HttpResponse:
     """The shipping clerk's page: the orders to ship, oldest payment first, a page at a time, with a tracking
     input per row (a scanner's Enter moves to the next row); "Check" goes to the bulk-ship check page with
     the page's rows, then one job. Queries, whatever the shop's size: count 1, overdue count 1, shops 1,
-    the page's orders 1, provider hints 1, last carrier 1 (the counts walk the to-ship partial index)."""
+    the page's orders 1, provider hints 2 (the stored carrier list per shop and the mapped names),
+    last carrier 1 (the counts walk the to-ship partial index)."""
     require(request, "orders.view_order")
     now = timezone.now()
     waiting = to_ship(request.user)

@@ -106,7 +106,7 @@ def test_the_team_seed_finds_its_shop_beside_the_one_the_team_does_not_see(
     assert not ReverbAccount.objects.get(name="bench other").members.exists()
     assert ReverbAccount.objects.get(name="pulled").api_url == EMULATOR_API_URL
     lists = ReferenceList.objects.filter(account=shop)
-    assert {r.name for r in lists} == {"conditions", "categories", "shipping_profiles"}
+    assert {r.name for r in lists} == {"conditions", "categories", "shipping_profiles", "carriers"}
     old = timezone.now() - timedelta(seconds=REFERENCE_TTL)
     assert all(r.choices and r.fetched_at < old for r in lists)
 

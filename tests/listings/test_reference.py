@@ -127,12 +127,12 @@ def test_a_stale_copy_opens_the_form_without_a_reverb_call_and_the_worker_reads_
         assert 'value="old-shipping_profiles"' in html and "could not be read" not in html
     assert not ApiUsage.objects.filter(account=account, requests__gt=0).exists()  # nothing sent to Reverb
     assert sorted(sent) == [
-        (reference.REFRESH_TASK, account.pk, name)
+        (reference.REFRESH_TASK, account.pk, name, f"listings.reference._fetch_{name}")
         for name in ("categories", "conditions", "shipping_profiles")
     ]
     from listings.tasks import refresh_reference
 
-    assert refresh_reference(account.pk, "shipping_profiles") == "read"  # the worker's side
+    assert refresh_reference(account.pk, *sent[-1][2:]) == "read"  # the worker's side (shipping profiles)
     fresh = ReferenceList.objects.get(account=account, name="shipping_profiles")
     assert (
         fresh.fetched_at > yesterday
