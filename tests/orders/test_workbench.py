@@ -257,10 +257,10 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
         client.get(url)
 
 
-# the same for 1 row and 2 pages: admin frame and session, the user's shops 1, count 1, zones 1, overdue
-# count 1, due-today count 1, the orders whose ship-by is not stored yet 1, the page's orders 1, provider
-# hints 2 (the stored carrier list, the shop's mapped names), last carrier 1
-QUEUE_QUERIES = 17
+# the same for 1 row and 2 pages: admin frame and session, the user's shops 1, zones 1, the counts (all,
+# overdue, due today: one pass) 1, the orders whose ship-by is not stored yet 1, the page's orders 1,
+# provider hints 2 (the stored carrier list, the shop's mapped names), last carrier 1
+QUEUE_QUERIES = 15
 SLIP_QUERIES = 11  # + the user's shops, read once per request (backoffice/access.py)
 ORDER_PAGE_QUERIES = 22  # + the page's own activity section (the ApiCall trail)
 
