@@ -211,3 +211,28 @@ def test_each_goal_runs_its_scenario_once_in_the_fixed_order(monkeypatch: pytest
         "scaled",
         "sync_goal",
     ]
+
+
+def test_a_locust_that_overruns_is_stopped_for_its_figures(monkeypatch) -> None:
+    """A request that hangs (the machine stalled) kept Locust past its time: the goal stops it, and Locust
+    writes its statistics on the way out, instead of the bench failing with a traceback and no figure."""
+    import signal
+    import subprocess
+
+    from bench.goals import team
+
+    class Overrunning:
+        pid = 4242
+        waits: list[float | None] = []
+
+        def communicate(self, timeout=None):
+            self.waits.append(timeout)
+            if len(self.waits) == 1:
+                raise subprocess.TimeoutExpired("locust", timeout)
+            return b"stats written", b""
+
+    signals = []
+    monkeypatch.setattr(team.os, "killpg", lambda pid, sig: signals.append((pid, sig)))
+    out = team._wait_locust(Overrunning(), 60)
+    assert signals == [(4242, signal.SIGTERM)] and out.startswith(b"stats written")
+    assert Overrunning.waits == [180, 60]
