@@ -84,7 +84,7 @@ def add_arguments(parser: Any) -> None:
         "default --admin-database-url; without a PostgreSQL one the team goal is n/a",
     )
     parser.add_argument(
-        "--team-orders", type=int, default=20_000, help="orders in the team shop (the issue's: 200000)"
+        "--team-orders", type=int, default=200_000, help="orders in the team shop (the issue's size)"
     )
     parser.add_argument("--team-seconds", type=int, default=120, help="how long Locust runs (20 users)")
     parser.add_argument("--team-gunicorn-workers", type=int, default=3, help="gunicorn worker processes")
