@@ -1,23 +1,26 @@
 """Reverb's reference lists (conditions, categories, shipping profiles, sales) for the forms.
 
 Stored in the database per account (ReferenceList), shared by every web process: a form opens without a
-Reverb call while its lists are younger than REFERENCE_TTL. An older list is read again through the client,
-as a person's call (the budget's reserve, a short deadline: background/ratebudget.py); if Reverb cannot be
-read (down, or the shop's budget busy with the sync and stock updates) the form shows the last copy, else
-conditions fall back to the spec's enum (API-NOTES 5.2) and the other lists are empty, and `note()` says so
-in words for the form. A failed read is not tried again for REFERENCE_RETRY_AFTER (Django's cache).
+Reverb call whenever a copy is stored. A copy older than REFERENCE_TTL is still what the form shows, and a
+worker reads the list again (`refresh`, the task listings.tasks.refresh_reference, sent at most once per
+REFERENCE_TTL per list): a person never waits on Reverb, or behind the stock drain, for a list the shop
+already has. Only a list never read (a new account) is read while the form opens, as a person's call (the
+budget's reserve, a short deadline: background/ratebudget.py); if Reverb cannot be read then (down, or the
+shop's budget busy with the sync and stock updates) conditions fall back to the spec's enum (API-NOTES 5.2)
+and the other lists are empty, and `note()` says so in words for the form. A failed read is not tried again
+for REFERENCE_RETRY_AFTER (Django's cache).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from backoffice.models import ReverbAccount
 from backoffice.reverb.client import ReverbClient
@@ -32,6 +35,7 @@ REFERENCE_TTL = 600
 # again: each read can take seconds, and without it every open of a form waited that long.
 REFERENCE_RETRY_AFTER = 60
 UNREADABLE = "unreadable"
+REFRESH_TASK = "listings.tasks.refresh_reference"
 Choices = list[tuple[str, str]]
 
 
@@ -43,24 +47,57 @@ def _busy_key(account: ReverbAccount) -> str:
     return f"listings.reference.busy.{account.pk}"
 
 
-def _cached(account: ReverbAccount, name: str, fetch: Callable[[ReverbClient], Choices]) -> Choices | None:
+def _refresh_key(account: ReverbAccount, name: str) -> str:
+    return f"listings.reference.refreshing.{name}.{account.pk}"
+
+
+def stored_choices(account: ReverbAccount, name: str, fetch: str) -> Choices | None:
+    """The list `name` as stored for `account` (read again by a worker when older than REFERENCE_TTL), else
+    read now through `fetch` (the dotted path of a function(client) -> choices), else None. Other apps'
+    lists of Reverb's (the carriers of orders/services.py) are kept here the same way."""
     stored = ReferenceList.objects.filter(account=account, name=name).first()
-    now = timezone.now()
-    last = [(str(v), str(label)) for v, label in stored.choices] if stored else None
-    if stored and stored.fetched_at > now - timedelta(seconds=REFERENCE_TTL):
-        return last
+    if stored is not None:
+        if stored.fetched_at <= timezone.now() - timedelta(seconds=REFERENCE_TTL):
+            _refresh_later(account, name, fetch)
+        return [(str(v), str(label)) for v, label in stored.choices]
     if _failure(account, name):  # a read failed a moment ago (this list, or any while the budget is busy)
-        return last
+        return None
+    return _read(account, name, fetch)
+
+
+def _cached(account: ReverbAccount, name: str) -> Choices | None:
+    return stored_choices(account, name, f"{__name__}._fetch_{name}")
+
+
+def _refresh_later(account: ReverbAccount, name: str, fetch: str) -> None:
+    """Send the worker to read `name` again, once per REFERENCE_TTL whatever the number of forms opened
+    (the cache's add is the claim; a worker that loses the task leaves the next claim to the TTL)."""
+    from backoffice.background.queue import enqueue
+
+    if cache.add(_refresh_key(account, name), 1, REFERENCE_TTL):
+        enqueue(REFRESH_TASK, account.pk, name, fetch, task_name=f"reference {name} {account.pk}")
+
+
+def refresh(account: ReverbAccount, name: str, fetch: str) -> str:
+    """Read `name` from Reverb and store it (the worker's side of a stale copy); what happened, in words."""
+    return "read" if _read(account, name, fetch) is not None else "not read (the last copy stays)"
+
+
+def _read(account: ReverbAccount, name: str, fetch: str) -> Choices | None:
+    """`name` read from Reverb now through `fetch` and stored, or None when it cannot be (the failure
+    remembered)."""
     try:
-        value = fetch(account.client())
+        value = import_string(fetch)(account.client())
     except (ReverbError, KeyError, TypeError, ValueError) as exc:
         log.warning("could not read %s from Reverb for %s: %s", name, account, exc)
         cache.set(_key(account, name), str(exc), REFERENCE_RETRY_AFTER)
         if isinstance(exc, BudgetBusyError):  # the form's other lists would wait the same: not asked now
             cache.set(_busy_key(account), str(exc), max(exc.wait, 5.0))
-        return last
+        return None
     ReferenceList.objects.update_or_create(
-        account=account, name=name, defaults={"choices": [list(c) for c in value], "fetched_at": now}
+        account=account,
+        name=name,
+        defaults={"choices": [list(c) for c in value], "fetched_at": timezone.now()},
     )
     return value
 
@@ -81,23 +118,11 @@ def note(account: ReverbAccount, name: str) -> str:
 
 
 def conditions(account: ReverbAccount) -> Choices:
-    found = _cached(
-        account,
-        "conditions",
-        lambda c: [(str(x["uuid"]), str(x.get("display_name") or x["uuid"])) for x in c.conditions()],
-    )
-    return found or list(CONDITIONS)
+    return _cached(account, "conditions") or list(CONDITIONS)
 
 
 def categories(account: ReverbAccount) -> Choices:
-    def fetch(client: ReverbClient) -> Choices:
-        rows = [
-            (str(x["uuid"]), str(x.get("full_name") or x.get("name") or x["uuid"]))
-            for x in client.categories_flat()
-        ]
-        return sorted(rows, key=lambda r: r[1])
-
-    return _cached(account, "categories", fetch) or []
+    return _cached(account, "categories") or []
 
 
 def _spelling(name: str) -> str:
@@ -126,19 +151,35 @@ def match_category(choices: Choices, text: str) -> tuple[str | None, str]:
 
 
 def shipping_profiles(account: ReverbAccount) -> Choices:
-    def fetch(client: ReverbClient) -> Choices:
-        return [(str(x["id"]), str(x.get("name") or x["id"])) for x in client.shipping_profiles()]
-
-    return _cached(account, "shipping_profiles", fetch) or []
+    return _cached(account, "shipping_profiles") or []
 
 
 def seller_sales(account: ReverbAccount) -> Choices:
-    def fetch(client: ReverbClient) -> Choices:
-        answer: Any = client.seller_sales() or {}
-        sales = answer.get("sales", []) if isinstance(answer, dict) else answer
-        return [
-            (str(s["id"]), f"{s.get('name') or s['id']} ({s.get('discount_percent', '?')}% off)")
-            for s in sales
-        ]
+    return _cached(account, "seller_sales") or []
 
-    return _cached(account, "seller_sales", fetch) or []
+
+# ---- how each list is read from Reverb ---------------------------------------------------------------------
+
+
+def _fetch_conditions(client: ReverbClient) -> Choices:
+    return [(str(x["uuid"]), str(x.get("display_name") or x["uuid"])) for x in client.conditions()]
+
+
+def _fetch_categories(client: ReverbClient) -> Choices:
+    rows = [
+        (str(x["uuid"]), str(x.get("full_name") or x.get("name") or x["uuid"]))
+        for x in client.categories_flat()
+    ]
+    return sorted(rows, key=lambda r: r[1])
+
+
+def _fetch_shipping_profiles(client: ReverbClient) -> Choices:
+    return [(str(x["id"]), str(x.get("name") or x["id"])) for x in client.shipping_profiles()]
+
+
+def _fetch_seller_sales(client: ReverbClient) -> Choices:
+    answer: Any = client.seller_sales() or {}
+    sales = answer.get("sales", []) if isinstance(answer, dict) else answer
+    return [
+        (str(s["id"]), f"{s.get('name') or s['id']} ({s.get('discount_percent', '?')}% off)") for s in sales
+    ]

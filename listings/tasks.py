@@ -23,3 +23,14 @@ def confirm_publish(listing_id: int) -> str:
         if outcome:
             return outcome
     return "still publishing (the next listings pull confirms it)"
+
+
+def refresh_reference(account_id: int, name: str, fetch: str) -> str:
+    """Read one of Reverb's reference lists again for an account whose stored copy is old (the forms show
+    the copy meanwhile: listings/reference.py)."""
+    from backoffice.models import ReverbAccount
+
+    from . import reference
+
+    account = ReverbAccount.objects.filter(pk=account_id).first()
+    return reference.refresh(account, name, fetch) if account is not None else "gone"

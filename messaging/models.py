@@ -37,7 +37,9 @@ class Conversation(RemoteModel):
         indexes = [
             models.Index(
                 fields=["account", "last_message_at", "id"], condition=UNREAD, name="conversation_unread"
-            )
+            ),
+            # the conversations list's order (unread first, newest first), walked backwards for one shop
+            models.Index(fields=["account", "unread", "last_message_at", "id"], name="conversation_list"),
         ]
         permissions = [("reply_message", "Can reply to buyers and mark conversations read or unread")]
 

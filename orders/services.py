@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache
-
 from backoffice.actions import Actor, Push, ReverbRefused, write_back
 from backoffice.reverb.errors import ReverbError
+from listings import reference
 
 from .models import Order
 
@@ -28,8 +27,6 @@ DOCUMENTED_PROVIDERS = (
     "Purolator", "Interlogistica", "Correos España", "Ukraine Post", "DPD Germany", "DPD UK", "DPD France",
     "Other",
 )  # fmt: skip
-PROVIDERS_RETRY_SECONDS = 300
-PROVIDERS_CACHE_SECONDS = 3600
 
 
 def _first_list(body: Any) -> list[Any]:
@@ -50,23 +47,24 @@ def _provider_name(row: Any) -> str:
     return str(row or "").strip()
 
 
-def shipping_providers(account: ReverbAccount, client: ReverbClient | None = None) -> list[str]:
-    """The provider names to offer (cached an hour): Reverb's answer, whatever list it holds, united with
-    the documented names, "Other" always last. Only a suggestion: the ship call sends any name and Reverb's
-    own answer decides, so a stale or differently shaped list never refuses a carrier."""
-    key = f"reverb:shipping-providers:{account.pk}"
-    names: list[str] | None = cache.get(key)
-    if names is None:
-        try:
-            body = (client or account.client()).shipping_providers()
-        except ReverbError:
-            body = None
-        found = [n for n in (_provider_name(r) for r in _first_list(body)) if n]
-        names = list(dict.fromkeys([*found, *(p for p in DOCUMENTED_PROVIDERS if p != "Other")]))
-        # Unanswered: the documented names for a few minutes, so a Reverb outage does not make every view
-        # of the shipping queue wait for the client's retries.
-        cache.set(key, names, PROVIDERS_CACHE_SECONDS if body is not None else PROVIDERS_RETRY_SECONDS)
+def shipping_providers(account: ReverbAccount) -> list[str]:
+    """The provider names to offer: Reverb's answer, whatever list it holds, united with the documented
+    names, "Other" always last. Kept with the listing forms' lists of Reverb's (listings/reference.py: stored
+    per account for every process, an old copy shown while a worker reads it again, so the shipping queue
+    never waits on Reverb for it; unanswered, the documented names). Only a suggestion: the ship call sends
+    any name and Reverb's own answer decides, so a stale or differently shaped list never refuses one."""
+    found = [name for name, _ in reference.stored_choices(account, "carriers", CARRIERS_FETCH) or []]
+    names = dict.fromkeys([*found, *(p for p in DOCUMENTED_PROVIDERS if p != "Other")])
     return [*(n for n in names if n != "Other"), "Other"]
+
+
+CARRIERS_FETCH = "orders.services.fetch_carriers"
+
+
+def fetch_carriers(client: ReverbClient) -> list[tuple[str, str]]:
+    """Reverb's shipping providers as a stored list's choices (each name its own label)."""
+    names = [n for n in (_provider_name(r) for r in _first_list(client.shipping_providers())) if n]
+    return [(n, n) for n in dict.fromkeys(names)]
 
 
 def refresh_order(order: Order, client: ReverbClient) -> Order:

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -248,19 +248,24 @@ def queue_rows(orders: list[Order], now: datetime | None = None) -> list[dict[st
 def shipping_queue(request: HttpRequest) -> HttpResponse:
     """The shipping clerk's page: the orders to ship, oldest payment first, a page at a time, with a tracking
     input per row (a scanner's Enter moves to the next row); "Check" goes to the bulk-ship check page with
-    the page's rows, then one job. Queries, whatever the shop's size: count 1, overdue count 1, shops 1,
-    the page's orders 1, provider hints 1, last carrier 1 (the counts walk the to-ship partial index)."""
+    the page's rows, then one job. Queries, whatever the shop's size: shops 1, the counts (all, overdue,
+    due today) 1, the page's orders 1, provider hints 2 (the stored carrier list per shop and the mapped
+    names), last carrier 1."""
     require(request, "orders.view_order")
     now = timezone.now()
     waiting = to_ship(request.user)
-    pages = pager(request, waiting.count())
     shops = list(for_user(ReverbAccount.objects.all(), request.user).only("pk", "time_zone"))
-    # the one clock's definitions (backoffice/clock.py), counted by the database over every page; an order
-    # whose ship-by is not stored yet (every pull stores it) is judged one by one, as its row is
-    overdue = due_today = 0
+    # the one clock's definitions (backoffice/clock.py), counted by the database over every page in one pass
+    # over the orders to ship (three counts walked them three times); an order whose ship-by is not stored
+    # yet (every pull stores it) is judged one by one, as its row is
+    counts = waiting.order_by().aggregate(
+        total=Count("pk"),
+        overdue=Count("pk", filter=clock.overdue_q("ship_by", now)),
+        due_today=Count("pk", filter=clock.due_today_q("ship_by", now, shops)),
+    )
+    pages = pager(request, counts["total"])
+    overdue, due_today = counts["overdue"], counts["due_today"]
     if pages.total:
-        overdue = waiting.filter(clock.overdue_q("ship_by", now)).count()
-        due_today = waiting.filter(clock.due_today_q("ship_by", now, shops)).count()
         for state in (due_state(o, now) for o in waiting.filter(ship_by__isnull=True, paid_at__isnull=False)):
             overdue += state == OVERDUE
             due_today += state == TODAY

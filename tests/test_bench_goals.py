@@ -83,18 +83,32 @@ def test_stock_burst_without_a_postgresql_database_is_n_a_and_says_why() -> None
 
 @pytest.mark.django_db
 def test_the_team_seed_finds_its_shop_beside_the_one_the_team_does_not_see(
-    monkeypatch, strict_membership
+    monkeypatch, strict_membership, emulator
 ) -> None:
-    """The admin seed makes two shops ("bench" and "bench other"); the team are members of the first."""
+    """The admin seed makes two shops ("bench" and "bench other"); the team are members of the first, and
+    its listing forms' reference lists are stored as a shop in use has them, read an hour ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from backoffice.models import ReverbAccount
     from bench.goals import team
+    from listings.models import ReferenceList
+    from listings.reference import REFERENCE_TTL
+    from tests.conftest import EMULATOR_API_URL, EMULATOR_TOKEN
 
     monkeypatch.setattr(team, "fresh_database", lambda: None)  # the test database: migrated, never emptied
-    data = team.seed_team(40, "http://127.0.0.1:9/api")
+    monkeypatch.setattr(team, "TOKEN", EMULATOR_TOKEN)
+    data = team.seed_team(40, EMULATOR_API_URL)
     assert len(data["users"]) == team.USERS and data["orders"] and data["skus"]
-    assert ReverbAccount.objects.get(name="bench").members.count() == team.USERS
+    shop = ReverbAccount.objects.get(name="bench")
+    assert shop.members.count() == team.USERS
     assert not ReverbAccount.objects.get(name="bench other").members.exists()
-    assert ReverbAccount.objects.get(name="pulled").api_url == "http://127.0.0.1:9/api"
+    assert ReverbAccount.objects.get(name="pulled").api_url == EMULATOR_API_URL
+    lists = ReferenceList.objects.filter(account=shop)
+    assert {r.name for r in lists} == {"conditions", "categories", "shipping_profiles", "carriers"}
+    old = timezone.now() - timedelta(seconds=REFERENCE_TTL)
+    assert all(r.choices and r.fetched_at < old for r in lists)
 
 
 def test_the_team_locustfile_reads_a_form_as_a_browser_submits_it() -> None:
@@ -197,3 +211,28 @@ def test_each_goal_runs_its_scenario_once_in_the_fixed_order(monkeypatch: pytest
         "scaled",
         "sync_goal",
     ]
+
+
+def test_a_locust_that_overruns_is_stopped_for_its_figures(monkeypatch) -> None:
+    """A request that hangs (the machine stalled) kept Locust past its time: the goal stops it, and Locust
+    writes its statistics on the way out, instead of the bench failing with a traceback and no figure."""
+    import signal
+    import subprocess
+
+    from bench.goals import team
+
+    class Overrunning:
+        pid = 4242
+        waits: list[float | None] = []
+
+        def communicate(self, timeout=None):
+            self.waits.append(timeout)
+            if len(self.waits) == 1:
+                raise subprocess.TimeoutExpired("locust", timeout)
+            return b"stats written", b""
+
+    signals = []
+    monkeypatch.setattr(team.os, "killpg", lambda pid, sig: signals.append((pid, sig)))
+    out = team._wait_locust(Overrunning(), 60)
+    assert signals == [(4242, signal.SIGTERM)] and out.startswith(b"stats written")
+    assert Overrunning.waits == [180, 60]

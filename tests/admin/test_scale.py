@@ -254,3 +254,35 @@ def test_catalogue_health_counts_duplicate_skus_without_a_look_up_per_listing(ac
         lines = {line.check.key: line.count for line in counts(Listing.objects.all())}
     assert lines["duplicate_sku"] == 2
     assert not [q["sql"] for q in ctx.captured_queries if "EXISTS" in q["sql"].upper()]
+
+
+@postgres_only
+def test_postgresql_does_not_jit_compile_the_admins_queries() -> None:
+    """JIT compiling spent more than the payouts report's totals query ran (72 ms with, 27 ms without at
+    200k orders): the connections turn it off (POSTGRES_JIT=True turns it back on)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
+@postgres_only
+def test_the_conversations_list_walks_an_index_in_its_order_for_a_member(account: ReverbAccount) -> None:
+    """Unread first, newest first, for one shop: an index read backwards, not a sort of the shop's
+    conversations (30,000 of them sorted took 30 ms a page; 0.4 ms walked)."""
+    from django.contrib import admin
+
+    from backoffice.access import for_user
+    from messaging.models import Conversation
+    from tests.orders.helpers import role_user
+
+    member = role_user("member", "Manager")
+    account.members.add(member)
+    ordering = admin.site._registry[Conversation].get_ordering(None)
+    rows = for_user(Conversation.objects.select_related("account", "listing"), member).order_by(*ordering)
+    sql, params = rows[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        # An empty test table is best sorted; forbid the sort so the plan shows what an index can serve.
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "conversation_list" in plan and "Sort" not in plan, plan

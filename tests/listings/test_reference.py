@@ -98,3 +98,44 @@ def test_a_cold_form_with_a_busy_budget_answers_within_the_deadline_and_says_why
     assert "Reverb could not be read just now" in html and "all in use just now" in html
     assert CONDITIONS[0][1] in html  # the standard conditions
     assert not ApiUsage.objects.filter(account=account, requests__gt=0).exists()  # nothing sent
+
+
+@pytest.mark.django_db
+def test_a_stale_copy_opens_the_form_without_a_reverb_call_and_the_worker_reads_it_again(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lists read yesterday: the form shows them at once (no person waits on Reverb, or behind the stock
+    drain, for a list the shop has), and each is sent to the worker once, however many forms open."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from backoffice.background import queue
+
+    cache.clear()
+    account = AccountFactory(name="shop")
+    yesterday = timezone.now() - timedelta(days=1)
+    for name in ("conditions", "categories", "shipping_profiles"):
+        ReferenceList.objects.create(
+            account=account, name=name, choices=[[f"old-{name}", f"Old {name}"]], fetched_at=yesterday
+        )
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(queue, "enqueue", lambda path, *args, **kw: sent.append((path, *args)))
+    open_form = edit_page(account)
+    for _ in range(3):
+        html = open_form().content.decode()
+        assert 'value="old-shipping_profiles"' in html and "could not be read" not in html
+    assert not ApiUsage.objects.filter(account=account, requests__gt=0).exists()  # nothing sent to Reverb
+    assert sorted(sent) == [
+        (reference.REFRESH_TASK, account.pk, name, f"listings.reference._fetch_{name}")
+        for name in ("categories", "conditions", "shipping_profiles")
+    ]
+    from listings.tasks import refresh_reference
+
+    assert refresh_reference(account.pk, *sent[-1][2:]) == "read"  # the worker's side (shipping profiles)
+    fresh = ReferenceList.objects.get(account=account, name="shipping_profiles")
+    assert (
+        fresh.fetched_at > yesterday
+        and ["old-shipping_profiles", "Old shipping_profiles"] not in fresh.choices
+    )
+    assert ApiUsage.objects.filter(account=account, requests__gt=0).exists()

@@ -257,10 +257,10 @@ def test_order_page_query_count_is_constant(n, django_assert_num_queries):
         client.get(url)
 
 
-# the same for 1 row and 2 pages: admin frame and session, the user's shops 1, count 1, zones 1, overdue
-# count 1, due-today count 1, the orders whose ship-by is not stored yet 1, the page's orders 1, provider
-# hints 1, last carrier 1
-QUEUE_QUERIES = 16
+# the same for 1 row and 2 pages: admin frame and session, the user's shops 1, zones 1, the counts (all,
+# overdue, due today: one pass) 1, the orders whose ship-by is not stored yet 1, the page's orders 1,
+# provider hints 2 (the stored carrier list, the shop's mapped names), last carrier 1
+QUEUE_QUERIES = 15
 SLIP_QUERIES = 11  # + the user's shops, read once per request (backoffice/access.py)
 ORDER_PAGE_QUERIES = 22  # + the page's own activity section (the ApiCall trail)
 
@@ -274,3 +274,30 @@ def test_packing_slips_form_is_a_get_without_the_csrf_token():
     assert 'formmethod="get"' not in html  # no GET submit inside the POST form that carries the token
     assert f'name="slip" value="{order.pk}" form="slips-form"' in html
     assert 'id="print-slips"' in html and 'form="slips-form" id="print-slips"' in html
+
+
+def test_the_queue_offers_the_stored_carriers_without_asking_reverb_even_when_old(
+    emulator, shop, monkeypatch
+):
+    """A fresh web process (nothing in its own cache) offers the carriers stored for the shop, and an old
+    copy is read again by a worker, not while the clerk's page waits behind the stock drain."""
+    from django.core.cache import cache
+    from django.db.models import Sum
+
+    from backoffice.background import queue
+    from backoffice.models import ApiUsage
+    from listings.models import ReferenceList
+
+    paid(emulator, shop, 1)
+    yesterday = timezone.now() - timedelta(days=1)
+    ReferenceList.objects.create(
+        account=shop, name="carriers", choices=[["Carrier Owl", "Carrier Owl"]], fetched_at=yesterday
+    )
+    sent: list[tuple[object, ...]] = []
+    monkeypatch.setattr(queue, "enqueue", lambda path, *args, **kw: sent.append((path, *args)))
+    cache.clear()
+    before = ApiUsage.objects.aggregate(n=Sum("requests"))["n"]
+    html = login("Shipping").get(reverse("admin:orders_order_queue")).content.decode()
+    assert "Carrier Owl" in html and "UPS" in html  # the stored copy, with the documented names
+    assert ApiUsage.objects.aggregate(n=Sum("requests"))["n"] == before  # nothing sent to Reverb
+    assert [s[2] for s in sent] == ["carriers"]  # the worker reads it again
