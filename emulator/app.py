@@ -82,7 +82,7 @@ def parse_size(size: str | int | dict[str, int] | None) -> dict[str, int]:
     base = SIZES["demo"]
     listings = sizes.get("listings", base["listings"])
     for kind, n in base.items():
-        if kind == "recent_weeks":
+        if kind in ("recent_weeks", "backlog"):  # not kinds of record
             continue
         sizes.setdefault(kind, max(1, round(n * listings / base["listings"])) if listings else 0)
     return sizes

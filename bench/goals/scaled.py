@@ -135,7 +135,9 @@ def run_scenario(
     """Run the scenario (see the module's docstring) against `database_url`, which Django's default
     connection in this process must also use. Returns the measured figures."""
     say = progress or (lambda text: None)
-    size = f"listings=40,orders={ships * ORDERS_PER_SHIPPABLE + 100}"
+    # A backlog to ship at once: the emulator's mixed shape at any size (a live-shaped shop of this size
+    # would have a handful of orders to ship, emulator/generator/commerce.py).
+    size = f"listings=40,orders={ships * ORDERS_PER_SHIPPABLE + 100},backlog=1"
     env = cluster_env(database_url, redis_url, rate=rate, burst=burst, timeout=timeout, grace=grace)
     with ExitStack() as stack:
         api_url = stack.enter_context(emulator_process(size))

@@ -14,8 +14,8 @@ newest orders only the 3 newest, under 3 days old, were `paid` and unshipped; ev
 cancelled or refunded), an unpaid order lapses to cancelled after two days, a refund request is open for a
 week, an offer is active for the day it was last answered in (offers expire 48 h after, section 7), and a
 conversation goes unread for three days. So a big shop's deadline lists hold its last days' work, not a
-share of its whole history. A smaller shop (the demo, the tests) keeps the mix below, spread over the year,
-so a few dozen orders still show every state at once.
+share of its whole history. A smaller shop (the demo, the tests), or one sized with `backlog=1`, keeps the
+mix below, spread over the year, so a few dozen orders still show every state at once.
 """
 
 from __future__ import annotations
@@ -156,7 +156,9 @@ def generate(store: Store, rng: random.Random, sizes: dict[str, int]) -> None:
     buyers = [make_buyer(rng, 2_000_000 + i) for i in range(max(20, n_orders // 3 + 1))]
     addresses = [make_address(rng, 130_000_000 + i, b) for i, b in enumerate(buyers)]
     recent_days = sizes.get("recent_weeks", 0) * 7
-    by_age = n_orders >= AGE_SHAPED_FROM
+    # `backlog=1` in the size keeps the mix at any size: a shop with a big backlog to ship at once (the
+    # bulk-ship benches), not a live-shaped one.
+    by_age = n_orders >= AGE_SHAPED_FROM and not sizes.get("backlog")
     sold = sold_listings(sizes)
     orders = _orders(store, rng, anchor, n_orders, buyers, addresses, sold, recent_days, by_age)
     _refund_requests(store, rng, orders, sizes.get("refund_requests", 0), anchor if by_age else None)

@@ -155,3 +155,9 @@ def test_the_demo_keeps_its_mix() -> None:
     """Below AGE_SHAPED_FROM orders nothing is reshaped: the demo shows a dozen orders to ship."""
     orders = _emulator().store.table("orders").values()
     assert sum(o["status"] == "paid" and o["shipping_method"] != "local" for o in orders) == 12
+
+
+def test_a_backlog_shop_keeps_the_mix_at_any_size() -> None:
+    """`backlog=1`: a big shop with a backlog to ship at once (the bulk-ship benches ask for one)."""
+    orders = _emulator(size="listings=40,orders=1900,backlog=1").store.table("orders").values()
+    assert sum(o["status"] == "paid" and o["shipping_method"] != "local" for o in orders) >= 200
