@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from backoffice.models import ReverbAccount
+from backoffice.plugins import Slot
 from backoffice.reverb.client import ReverbClient
 from backoffice.reverb.errors import BudgetBusyError, ReverbError
 
@@ -37,6 +38,10 @@ REFERENCE_RETRY_AFTER = 60
 UNREADABLE = "unreadable"
 REFRESH_TASK = "listings.tasks.refresh_reference"
 Choices = list[tuple[str, str]]
+# How each stored list is read from Reverb, by its name: function(client) -> choices. Listings' own are added
+# below; other apps add theirs from their plugins.py (orders: "carriers"). The refresh task names a list,
+# never a function, so a queued task cannot be made to call anything else.
+READERS: Slot[Callable[[ReverbClient], Choices]] = Slot("reference list readers")
 
 
 def _key(account: ReverbAccount, name: str) -> str:
@@ -51,43 +56,45 @@ def _refresh_key(account: ReverbAccount, name: str) -> str:
     return f"listings.reference.refreshing.{name}.{account.pk}"
 
 
-def stored_choices(account: ReverbAccount, name: str, fetch: str) -> Choices | None:
+def stored_choices(account: ReverbAccount, name: str) -> Choices | None:
     """The list `name` as stored for `account` (read again by a worker when older than REFERENCE_TTL), else
-    read now through `fetch` (the dotted path of a function(client) -> choices), else None. Other apps'
-    lists of Reverb's (the carriers of orders/services.py) are kept here the same way."""
+    read now by its reader (READERS), else None. Other apps' lists of Reverb's (the carriers of
+    orders/services.py) are kept here the same way."""
     stored = ReferenceList.objects.filter(account=account, name=name).first()
     if stored is not None:
         if stored.fetched_at <= timezone.now() - timedelta(seconds=REFERENCE_TTL):
-            _refresh_later(account, name, fetch)
+            _refresh_later(account, name)
         return [(str(v), str(label)) for v, label in stored.choices]
     if _failure(account, name):  # a read failed a moment ago (this list, or any while the budget is busy)
         return None
-    return _read(account, name, fetch)
+    return _read(account, name)
 
 
 def _cached(account: ReverbAccount, name: str) -> Choices | None:
-    return stored_choices(account, name, f"{__name__}._fetch_{name}")
+    return stored_choices(account, name)
 
 
-def _refresh_later(account: ReverbAccount, name: str, fetch: str) -> None:
+def _refresh_later(account: ReverbAccount, name: str) -> None:
     """Send the worker to read `name` again, once per REFERENCE_TTL whatever the number of forms opened
     (the cache's add is the claim; a worker that loses the task leaves the next claim to the TTL)."""
     from backoffice.background.queue import enqueue
 
     if cache.add(_refresh_key(account, name), 1, REFERENCE_TTL):
-        enqueue(REFRESH_TASK, account.pk, name, fetch, task_name=f"reference {name} {account.pk}")
+        enqueue(REFRESH_TASK, account.pk, name, task_name=f"reference {name} {account.pk}")
 
 
-def refresh(account: ReverbAccount, name: str, fetch: str) -> str:
+def refresh(account: ReverbAccount, name: str) -> str:
     """Read `name` from Reverb and store it (the worker's side of a stale copy); what happened, in words."""
-    return "read" if _read(account, name, fetch) is not None else "not read (the last copy stays)"
+    if READERS.find(name) is None:
+        return f"no such list: {name!r}"
+    return "read" if _read(account, name) is not None else "not read (the last copy stays)"
 
 
-def _read(account: ReverbAccount, name: str, fetch: str) -> Choices | None:
-    """`name` read from Reverb now through `fetch` and stored, or None when it cannot be (the failure
+def _read(account: ReverbAccount, name: str) -> Choices | None:
+    """`name` read from Reverb now by its reader and stored, or None when it cannot be (the failure
     remembered)."""
     try:
-        value = import_string(fetch)(account.client())
+        value = READERS.get(name)(account.client())
     except (ReverbError, KeyError, TypeError, ValueError) as exc:
         log.warning("could not read %s from Reverb for %s: %s", name, account, exc)
         cache.set(_key(account, name), str(exc), REFERENCE_RETRY_AFTER)
@@ -183,3 +190,12 @@ def _fetch_seller_sales(client: ReverbClient) -> Choices:
     return [
         (str(s["id"]), f"{s.get('name') or s['id']} ({s.get('discount_percent', '?')}% off)") for s in sales
     ]
+
+
+for _name, _reader in (
+    ("conditions", _fetch_conditions),
+    ("categories", _fetch_categories),
+    ("shipping_profiles", _fetch_shipping_profiles),
+    ("seller_sales", _fetch_seller_sales),
+):
+    READERS.add(_reader, key=_name)

@@ -25,7 +25,7 @@ def confirm_publish(listing_id: int) -> str:
     return "still publishing (the next listings pull confirms it)"
 
 
-def refresh_reference(account_id: int, name: str, fetch: str) -> str:
+def refresh_reference(account_id: int, name: str) -> str:
     """Read one of Reverb's reference lists again for an account whose stored copy is old (the forms show
     the copy meanwhile: listings/reference.py)."""
     from backoffice.models import ReverbAccount
@@ -33,4 +33,4 @@ def refresh_reference(account_id: int, name: str, fetch: str) -> str:
     from . import reference
 
     account = ReverbAccount.objects.filter(pk=account_id).first()
-    return reference.refresh(account, name, fetch) if account is not None else "gone"
+    return reference.refresh(account, name) if account is not None else "gone"

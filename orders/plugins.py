@@ -21,6 +21,7 @@ from backoffice.pages.dashboard import CHARTS, QUEUES, Queue, Series
 from backoffice.sync import registry
 from backoffice.sync.resource import Stream
 from listings.models import Listing
+from listings.reference import READERS
 from listings.slots import LISTING_LINKS
 
 from . import sync
@@ -76,7 +77,10 @@ def spent_ship_batches(now: datetime) -> QuerySet[ShipBatch]:
 
 
 def plug_in() -> None:
+    from .services import fetch_carriers
+
     registry.register(*sync.RESOURCES)
+    READERS.add(fetch_carriers, key="carriers")  # Reverb's carriers, stored with the form lists
     for name, walks in NIGHT_WALKS.items():
         registry.NIGHT_WALKS.add(walks, key=name)
     QUEUES.add(shipping_queues, key="orders")

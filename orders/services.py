@@ -53,12 +53,9 @@ def shipping_providers(account: ReverbAccount) -> list[str]:
     per account for every process, an old copy shown while a worker reads it again, so the shipping queue
     never waits on Reverb for it; unanswered, the documented names). Only a suggestion: the ship call sends
     any name and Reverb's own answer decides, so a stale or differently shaped list never refuses one."""
-    found = [name for name, _ in reference.stored_choices(account, "carriers", CARRIERS_FETCH) or []]
+    found = [name for name, _ in reference.stored_choices(account, "carriers") or []]
     names = dict.fromkeys([*found, *(p for p in DOCUMENTED_PROVIDERS if p != "Other")])
     return [*(n for n in names if n != "Other"), "Other"]
-
-
-CARRIERS_FETCH = "orders.services.fetch_carriers"
 
 
 def fetch_carriers(client: ReverbClient) -> list[tuple[str, str]]:

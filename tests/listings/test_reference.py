@@ -127,7 +127,7 @@ def test_a_stale_copy_opens_the_form_without_a_reverb_call_and_the_worker_reads_
         assert 'value="old-shipping_profiles"' in html and "could not be read" not in html
     assert not ApiUsage.objects.filter(account=account, requests__gt=0).exists()  # nothing sent to Reverb
     assert sorted(sent) == [
-        (reference.REFRESH_TASK, account.pk, name, f"listings.reference._fetch_{name}")
+        (reference.REFRESH_TASK, account.pk, name)
         for name in ("categories", "conditions", "shipping_profiles")
     ]
     from listings.tasks import refresh_reference
@@ -139,3 +139,14 @@ def test_a_stale_copy_opens_the_form_without_a_reverb_call_and_the_worker_reads_
         and ["old-shipping_profiles", "Old shipping_profiles"] not in fresh.choices
     )
     assert ApiUsage.objects.filter(account=account, requests__gt=0).exists()
+
+
+@pytest.mark.django_db
+def test_the_refresh_task_reads_only_a_named_list_never_a_path() -> None:
+    """The queued task names a stored list; it cannot be made to call a function by its dotted path."""
+    from listings.tasks import refresh_reference
+    from tests.factories import AccountFactory
+
+    account = AccountFactory()
+    assert refresh_reference(account.pk, "os.system") == "no such list: 'os.system'"
+    assert set(reference.READERS.keys()) >= {"conditions", "categories", "shipping_profiles", "carriers"}
