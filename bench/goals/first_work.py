@@ -53,7 +53,7 @@ def first_work_worker(api_url: str, workdir: Path, per_page: int) -> None:
     from django.db.models import Sum
 
     from backoffice.models import ApiUsage, Backfill, ReverbAccount
-    from backoffice.sync.backfill import run_chunk
+    from backoffice.sync.backfill import pace_client, run_chunk
     from backoffice.sync.engine import TODAY
 
     fresh_database()
@@ -67,10 +67,12 @@ def first_work_worker(api_url: str, workdir: Path, per_page: int) -> None:
     check_requests = ApiUsage.objects.aggregate(n=Sum("requests"))["n"] or 0
     account = ReverbAccount.objects.get(name="bench")
     row = Backfill.objects.get(account=account)
+    client = pace_client(account)  # the product's paced client on the shared budget
+    client.per_page = per_page  # --per-page (Reverb's own clamp is 50)
     chunks = []
     while row.today_done_at is None and row.state == Backfill.State.RUNNING:
         before, at = row.requests, time.perf_counter()
-        run_chunk(row)  # the product's paced client on the shared budget
+        run_chunk(row, client)
         chunks.append({"seconds": time.perf_counter() - at, "requests": row.requests - before})
     seconds = time.perf_counter() - started
     steps = [
