@@ -259,14 +259,15 @@ def listings_gone(account: ReverbAccount, keys: Iterable[str]) -> int:
     go stale when the listing is no longer live with stock: they are never sent. Returns how many."""
     from listings.models import Listing
 
+    planned = PlannedAction.objects.filter(account=account, status=PlannedAction.Status.PLANNED)
+    # Mostly none is waiting (a first pull, a shop without rules): one cheap query then, instead of the
+    # UPDATE through two joins that Django takes milliseconds to build, on every page of a pull.
+    if not planned.exists():
+        return 0
     gone = Listing.objects.filter(account=account, reverb_id__in=list(keys)).filter(
         ~Q(state="live") | Q(inventory=0)
     )
-    return PlannedAction.objects.filter(
-        account=account,
-        status=PlannedAction.Status.PLANNED,
-        negotiation__listing_reverb_id__in=gone.values("reverb_id"),
-    ).update(
+    return planned.filter(negotiation__listing_reverb_id__in=gone.values("reverb_id")).update(
         status=PlannedAction.Status.STALE,
         outcome=f"{offer_services.LISTING_GONE} Nothing sent.",
         decided_at=timezone.now(),

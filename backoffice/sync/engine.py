@@ -113,29 +113,34 @@ rows_written = Signal()
 
 
 def upsert_page(
-    model: type[RemoteModel], account: ReverbAccount, rows: Sequence[Row], run: int | None = None
+    model: type[RemoteModel],
+    account: ReverbAccount,
+    rows: Sequence[Row],
+    run: int | None = None,
+    ahead: Mapping[str, Ahead] | None = None,
 ) -> PageResult:
     """Create new rows, update changed ones (or ones coming back from `missing`), skip unchanged ones.
     `run`: the sync run the page belongs to; within one, a page after a page of only new rows is taken
-    for a first pull's and inserted first (`_insert_new_first`)."""
+    for a first pull's and inserted first (`_insert_new_first`). `ahead`: key -> what `work_out_ahead`
+    gave for that row on the runner's read-ahead thread; what it lacks is worked out here."""
     result = PageResult()
     if not rows:
         return result
     alias = router.db_for_write(model)
     _lift_sqlite_param_limit(alias)
     conn = connections[alias]
-    latest, canonicals = _storable_rows(model, conn, rows, result)
+    latest, canonicals = _storable_rows(model, conn, rows, result, ahead or {})
     if not latest:
         return result
     now = timezone.now()
     told: dict[str, dict[str, Any]] = {}
     guess = (model, conn.alias, account.pk, run)
     if run is not None and conn.vendor == "postgresql" and _LAST_PAGE_NEW.get(guess, False):
-        told = _insert_new_first(model, alias, account, now, latest, canonicals, result)
+        told = _insert_new_first(model, alias, account, now, latest, canonicals, result, ahead or {})
         latest = {key: row for key, row in latest.items() if key not in told}
     if latest:
         existing = _existing(model, conn, account.pk, list(latest))
-        changed, new_keys = _changed_rows(latest, canonicals, existing, result)
+        changed, new_keys = _changed_rows(latest, canonicals, existing, result, ahead or {})
         if changed:
             rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in changed])
             _write_changed(model, alias, account, now, changed, new_keys)
@@ -170,13 +175,14 @@ def _insert_new_first(
     latest: dict[str, Row],
     canonicals: dict[str, str],
     result: PageResult,
+    ahead: Mapping[str, Ahead],
 ) -> dict[str, dict[str, Any]]:
     """A page of a first pull: every row inserted in one statement that leaves the ones already there
     alone (ON CONFLICT DO NOTHING RETURNING), instead of a look-up and then the insert. Returns the fields
     of the rows it created (counted into `result`); the caller takes the others the usual way, so their
     counts and their changes are exactly as without this."""
     writes = [
-        (key, fields, canonicals[key], payload_hash(raw, canonicals[key]))
+        (key, fields, canonicals[key], _digest(key, raw, canonicals[key], ahead))
         for key, fields, raw in latest.values()
     ]
     rows_to_write.send(sender=model, account=account, fields=[fields for _, fields, _, _ in writes])
@@ -192,18 +198,52 @@ def _insert_new_first(
 _Write = tuple[str, dict[str, Any], str, str]  # (key, mapped fields, canonical JSON of raw, payload hash)
 
 
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """What `upsert_page` works out for one row before it writes, worked out ahead (`work_out_ahead`)
+    for these very fields: the runner does it on its read-ahead thread while this one writes."""
+
+    fields: dict[str, Any]
+    canonical: str
+    digest: str
+    unstorable: str | None
+
+
+def work_out_ahead(model: type[RemoteModel], key: str, fields: dict[str, Any], raw: Any) -> Ahead:
+    """Pure: no query (a connection's vendor and limits only), so any thread may call it."""
+    canonical = canonical_json(raw)
+    conn = connections[router.db_for_write(model)]
+    reason = unstorable(model, conn, key, fields, canonical)
+    return Ahead(fields, canonical, payload_hash(raw, canonical), reason)
+
+
+def _digest(key: str, raw: Any, canonical: str, ahead: Mapping[str, Ahead]) -> str:
+    """The payload hash: worked out ahead for this very canonical JSON, or now."""
+    row = ahead.get(key)
+    return row.digest if row is not None and row.canonical is canonical else payload_hash(raw, canonical)
+
+
 def _storable_rows(
-    model: type[RemoteModel], conn: Any, rows: Sequence[Row], result: PageResult
+    model: type[RemoteModel],
+    conn: Any,
+    rows: Sequence[Row],
+    result: PageResult,
+    ahead: Mapping[str, Ahead],
 ) -> tuple[dict[str, Row], dict[str, str]]:
     """The page's rows by key (a key twice in one page, pagination shifting under us: the last one wins)
-    and their canonical JSON, without the ones this database cannot store (into `result.rejected`)."""
+    and their canonical JSON, without the ones this database cannot store (into `result.rejected`); both
+    taken from `ahead` when worked out there for the same fields."""
     latest: dict[str, Row] = {}
     for row in rows:
         latest[row[0]] = row
     canonicals: dict[str, str] = {}
     for key, row in list(latest.items()):
-        canonical = canonical_json(row[2])
-        reason = unstorable(model, conn, key, row[1], canonical)
+        known = ahead.get(key)
+        if known is not None and known.fields is row[1]:
+            canonical, reason = known.canonical, known.unstorable
+        else:
+            canonical = canonical_json(row[2])
+            reason = unstorable(model, conn, key, row[1], canonical)
         if reason:
             result.rejected.append((row, reason))
             del latest[key]
@@ -217,6 +257,7 @@ def _changed_rows(
     canonicals: dict[str, str],
     existing: dict[str, tuple[str, bool]],
     result: PageResult,
+    ahead: Mapping[str, Ahead],
 ) -> tuple[list[_Write], set[str]]:
     """The rows to write (new, changed, or back from `missing`) and which of them are new; counted into
     `result`."""
@@ -224,7 +265,7 @@ def _changed_rows(
     new_keys: set[str] = set()
     for key, fields, raw in latest.values():
         canonical = canonicals[key]
-        digest = payload_hash(raw, canonical)
+        digest = _digest(key, raw, canonical, ahead)
         before = existing.get(key)
         if before is not None and before == (digest, False):
             result.unchanged += 1

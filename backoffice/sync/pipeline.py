@@ -6,6 +6,10 @@ on its way (and mostly parsed, as json decoding releases nothing but sockets do)
 Pages still arrive in order, an exception comes after the pages fetched before it, and at most one page
 is held beyond the one being written (memory stays flat).
 
+The runner also hands the reader a `prepare` step (`prepared`): the page's mapping and hashing, pure
+Python that needs no query, then runs on the helper thread too, while this thread waits on the database
+for the page before it (that wait releases the GIL, so the two overlap).
+
 Only when it is safe: the helper thread must not touch the database, so the client's rate limiter must be
 a process-local one (a database-backed budget takes its tokens through the caller's connection and
 transaction). Fetchers of resources with child collections are not wrapped either: children are fetched
@@ -17,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from backoffice.reverb.ratelimit import LocalTokenBucket, UnlimitedRateLimiter
@@ -51,6 +55,14 @@ def can_read_ahead(client: ReverbClient) -> bool:
     return type(getattr(client, "rate_limiter", None)) in _THREAD_SAFE_LIMITERS
 
 
+def prepared(pages: Iterable[Page], prepare: Callable[[Page], Page]) -> Iterable[Page]:
+    """`pages` with `prepare` applied to each on the read-ahead thread when they are read ahead; as they
+    are otherwise (the caller then does that work itself, as each comes)."""
+    if isinstance(pages, _ReadAhead):
+        pages.prepare = prepare
+    return pages
+
+
 def read_ahead(client: ReverbClient, pages: Iterable[Page]) -> Iterable[Page]:
     """`pages`, fetched one page ahead on a helper thread when that is safe, else as they are."""
     if not can_read_ahead(client):
@@ -64,6 +76,7 @@ class _ReadAhead:
         self._queue: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.prepare: Callable[[Page], Page] | None = None
 
     def __iter__(self) -> Iterator[Page]:
         self._thread = threading.Thread(target=self._run, name="sync-read-ahead", daemon=True)
@@ -95,6 +108,8 @@ class _ReadAhead:
     def _run(self) -> None:
         try:
             for page in self._pages:
+                if self.prepare is not None:
+                    page = self.prepare(page)
                 if not self._put(page):
                     break
             else:

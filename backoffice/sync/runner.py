@@ -23,6 +23,7 @@ from backoffice.models import SyncLogEntry, SyncRun
 from . import registry
 from .engine import (
     UNCHANGED_PAGE,
+    Ahead,
     MappingError,
     PageResult,
     Resource,
@@ -33,9 +34,11 @@ from .engine import (
     mark_missing,
     pull_session,
     upsert_page,
+    work_out_ahead,
 )
 from .mapping import link
 from .objects import retrying_deadlocks
+from .pipeline import prepared
 from .watermark import since_for
 
 if TYPE_CHECKING:
@@ -115,6 +118,46 @@ def without_nul(value: Any) -> Any:
     return value
 
 
+class MappedPage(list):  # type: ignore[type-arg]
+    """A page's payloads with what `premap` worked out for them ahead, on the read-ahead thread: per
+    payload the mapper's (key, fields) or the exception it raised, and by key what the upsert works out
+    before it writes (engine.Ahead)."""
+
+    mapped: list[tuple[str, dict[str, Any]] | Exception]
+    ahead: dict[str, Ahead]
+
+
+def premap(resource: Resource, payloads: Sequence[Any]) -> MappedPage:
+    """The mapping `land_page` does and what the upsert works out before it writes, done ahead and kept
+    with the page. Pure (no query, no clock), so a page worked out early lands exactly as one worked out
+    as it lands; an exception is kept for landing, or left for landing to raise again."""
+    page = MappedPage(payloads)
+    page.mapped, page.ahead = [], {}
+    for payload in payloads:
+        try:
+            key, fields = resource.mapper(payload)
+        except Exception as exc:  # re-raised or logged when the page lands, as if mapped then
+            page.mapped.append(exc)
+            continue
+        page.mapped.append((key, fields))
+        try:
+            page.ahead[key] = work_out_ahead(resource.model, key, fields, payload)
+        except Exception:  # worked out (and raised) again on landing
+            page.ahead.pop(key, None)
+    return page
+
+
+def _map(resource: Resource, payload: Any, ahead: list[Any] | None, index: int) -> tuple[str, dict[str, Any]]:
+    """The mapper's (key, fields) for the page's `index`th payload: worked out ahead (`premap`) or now;
+    a mapper's exception is raised here either way."""
+    if ahead is None:
+        return resource.mapper(payload)
+    result = ahead[index]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def land_page(
     resource: Resource,
     account: ReverbAccount,
@@ -126,9 +169,10 @@ def land_page(
     outcome = PageOutcome()
     rows: list[Row] = []
     failures: list[SyncLogEntry] = []
-    for payload in payloads:
+    ahead = getattr(payloads, "mapped", None)
+    for index, payload in enumerate(payloads):
         try:
-            key, fields = resource.mapper(payload)
+            key, fields = _map(resource, payload, ahead, index)
         except RECORD_ERRORS as exc:
             reason = exc.reason if isinstance(exc, MappingError) else f"{type(exc).__name__}: {exc}"
             failures.append(
@@ -149,7 +193,8 @@ def land_page(
         commit_without_flush(resource.model)
         if observer is not None:
             observer.before_write(resource, account, rows)
-        result = upsert_page(resource.model, account, rows, run=run.pk)
+        ahead = getattr(payloads, "ahead", None)
+        result = upsert_page(resource.model, account, rows, run=run.pk, ahead=ahead)
         if observer is not None:
             observer.after_write(resource, account, rows, result)
         for (_, _, raw), reason in result.rejected:  # a value no column here can hold: the rest landed
@@ -332,7 +377,7 @@ def _land_pages(
     missing the rows it did not return."""
     seen: set[str] = set()
     keyless = False
-    pages = iter(resource.fetch(client, since))
+    pages = iter(prepared(resource.fetch(client, since), lambda page: premap(resource, page)))
     signal: str | None = None
     while True:
         try:
