@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import orjson
 import requests
 import urllib3
 from urllib3.util import parse_url
@@ -966,10 +967,48 @@ def _parse_body(content: bytes, response: requests.Response) -> Any:
     if not content.strip():
         return None
     try:
-        return jsonlib.loads(content)
+        return loads(content)
     except ValueError:
         text = content.decode(response.encoding or "utf-8", errors="replace")
         return text if response.status_code >= 300 else _NotJson(text)
+
+
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19  # 19 digits: perhaps beyond 64 bits
+_BEFORE_A_NUMBER = frozenset(b":[,")
+
+
+def loads(content: bytes) -> Any:
+    """What `json.loads` answers, sooner: orjson parses a page in half the time, and holds the GIL that
+    much less while the read-ahead thread parses the next page as this one lands. The standard library
+    still reads what orjson refuses (NaN, a BOM, UTF-16, an encoded lone surrogate) and any document that
+    may hold an integer of 19 digits or more, which orjson would read as a float."""
+    if not _may_hold_a_long_integer(content):
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
+    return jsonlib.loads(content)
+
+
+def _may_hold_a_long_integer(content: bytes) -> bool:
+    """Whether a run of 19 digits or more may be a number: one where a value starts (after a colon, a
+    bracket, a comma or nothing; spaces and a minus sign aside). Runs inside strings (tracking codes) mostly
+    follow a quote or a letter; one that does not counts, to be safe. Bytes methods, not a regex: a regex
+    over a 200 KB page took as long as parsing it."""
+    digits = content.translate(_DIGITS_AS_ZERO)
+    start = digits.find(_LONG_RUN)
+    while start != -1:
+        before = start - 1
+        while before >= 0 and content[before] in b" \t\r\n-":
+            before -= 1
+        if before < 0 or content[before] in _BEFORE_A_NUMBER:
+            return True
+        end = start + len(_LONG_RUN)
+        while end < len(digits) and digits[end] == 0x30:  # the rest of this run
+            end += 1
+        start = digits.find(_LONG_RUN, end)
+    return False
 
 
 def _masked(value: Any, token: BearerToken) -> Any:
