@@ -13,7 +13,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.template.loader import render_to_string
 
 from backoffice.background import schedules
-from backoffice.background.retention import PURGES, Purge, days_before
+from backoffice.background.retention import PURGES, Purge, older_than
 from backoffice.background.schedules import Spec
 from backoffice.demo import SEEDS
 from backoffice.pages import inbox
@@ -40,31 +40,27 @@ def deadline_queues(user: Any, now: datetime) -> list[Queue]:
 
 def old_alerts(now: datetime) -> QuerySet[Alert] | None:
     """Instant alerts once sent or given up, after ALERT_RETENTION_DAYS (0 keeps them)."""
-    if (before := days_before(now, "ALERT_RETENTION_DAYS")) is None:
-        return None
-    return Alert.objects.filter(sent_at__isnull=False, created_at__lt=before)
+    return older_than(now, "ALERT_RETENTION_DAYS", Alert.objects.filter(sent_at__isnull=False), "created_at")
 
 
 def old_planned_actions(now: datetime) -> QuerySet[PlannedAction] | None:
     """What a rule planned for an offer, once decided (sent, failed, dismissed, stale): a record of who did
     what, kept AUDIT_RETENTION_DAYS. A plan still waiting for a person is never purged, nor one for an offer
     the mirror still shows open (it is what says that offer was answered: offers.py `_unanswered`)."""
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
-    decided = PlannedAction.objects.filter(created__lt=before).exclude(status=PlannedAction.Status.PLANNED)
-    return decided.exclude(negotiation__state="active", negotiation__offers_count=F("offer_number"))
+    decided = PlannedAction.objects.exclude(status=PlannedAction.Status.PLANNED)
+    closed = decided.exclude(negotiation__state="active", negotiation__offers_count=F("offer_number"))
+    return older_than(now, "AUDIT_RETENTION_DAYS", closed, "created")
 
 
 def old_price_changes(now: datetime) -> QuerySet[PriceChange] | None:
     """The stale-stock rule's lowerings, once pushed or failed, after AUDIT_RETENTION_DAYS. A planned one
     waits for a person; a listing's newest stays as the rule's memory (its first price, the floor's base)."""
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
     newer = PriceChange.objects.filter(
         rule=OuterRef("rule"), listing=OuterRef("listing"), created__gt=OuterRef("created")
     )
     done = [PriceChange.Status.SENT, PriceChange.Status.FAILED]
-    return PriceChange.objects.filter(Exists(newer), created__lt=before, status__in=done)
+    superseded = PriceChange.objects.filter(Exists(newer), status__in=done)
+    return older_than(now, "AUDIT_RETENTION_DAYS", superseded, "created")
 
 
 def listing_margin_box(context: Any, listing: Any) -> str:

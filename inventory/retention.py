@@ -15,33 +15,27 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from backoffice.background.retention import Purge, days_before
+from backoffice.background.retention import Purge, older_than
 
 from .models import EventDelivery, IdempotentRequest, IntegrationCall
 
 
 def old_idempotency_keys(now: datetime) -> QuerySet[IdempotentRequest] | None:
-    if (before := days_before(now, "IDEMPOTENCY_KEY_RETENTION_DAYS")) is None:
-        return None
-    return IdempotentRequest.objects.filter(created_at__lt=before)
+    return older_than(now, "IDEMPOTENCY_KEY_RETENTION_DAYS", IdempotentRequest.objects.all(), "created_at")
 
 
 def old_integration_calls(now: datetime) -> QuerySet[IntegrationCall] | None:
-    if (before := days_before(now, "INTEGRATION_CALL_RETENTION_DAYS")) is None:
-        return None
-    return IntegrationCall.objects.filter(created_at__lt=before)
+    return older_than(now, "INTEGRATION_CALL_RETENTION_DAYS", IntegrationCall.objects.all(), "created_at")
 
 
 def old_delivered_events(now: datetime) -> QuerySet[EventDelivery] | None:
-    if (before := days_before(now, "DELIVERED_EVENT_RETENTION_DAYS")) is None:
-        return None
-    return EventDelivery.objects.filter(status=EventDelivery.Status.DELIVERED, created_at__lt=before)
+    delivered = EventDelivery.objects.filter(status=EventDelivery.Status.DELIVERED)
+    return older_than(now, "DELIVERED_EVENT_RETENTION_DAYS", delivered, "created_at")
 
 
 def old_failed_events(now: datetime) -> QuerySet[EventDelivery] | None:
-    if (before := days_before(now, "FAILED_EVENT_RETENTION_DAYS")) is None:
-        return None
-    return EventDelivery.objects.filter(status=EventDelivery.Status.FAILED, created_at__lt=before)
+    given_up = EventDelivery.objects.filter(status=EventDelivery.Status.FAILED)
+    return older_than(now, "FAILED_EVENT_RETENTION_DAYS", given_up, "created_at")
 
 
 PURGES = (

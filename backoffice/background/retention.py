@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
@@ -53,6 +53,7 @@ from backoffice.models import (
 )
 from backoffice.plugins import Slot
 
+M = TypeVar("M", bound=Model)
 BATCH = 2000
 STOCK_LOG = "stock."  # the stock sync log's resources (stock.in, stock.out): written without a run
 
@@ -75,52 +76,50 @@ def days_before(now: datetime, setting: str) -> datetime | None:
     return now - timedelta(days=days) if days > 0 else None
 
 
-def old_webhook_deliveries(now: datetime) -> QuerySet[WebhookDelivery] | None:
-    if (before := days_before(now, "WEBHOOK_RETENTION_DAYS")) is None:
+def older_than(now: datetime, setting: str, rows: QuerySet[M], field: str) -> QuerySet[M] | None:
+    """`rows` whose `field` is before the setting's days ago, or None when the setting is 0 (kept forever):
+    the shape of nearly every clean-up."""
+    if (before := days_before(now, setting)) is None:
         return None
-    return WebhookDelivery.objects.filter(received_at__lt=before).exclude(
+    return rows.filter(**{f"{field}__lt": before})
+
+
+def old_webhook_deliveries(now: datetime) -> QuerySet[WebhookDelivery] | None:
+    handled = WebhookDelivery.objects.exclude(
         state__in=[WebhookDelivery.State.RECEIVED, WebhookDelivery.State.PROCESSING]
     )
+    return older_than(now, "WEBHOOK_RETENTION_DAYS", handled, "received_at")
 
 
 def old_audit_rows(now: datetime) -> QuerySet[ApiCall] | None:
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
-    return ApiCall.objects.filter(started_at__lt=before).exclude(status=ApiCall.Status.SENDING)
+    done = ApiCall.objects.exclude(status=ApiCall.Status.SENDING)
+    return older_than(now, "AUDIT_RETENTION_DAYS", done, "started_at")
 
 
 def old_sync_runs(now: datetime) -> QuerySet[SyncRun] | None:
     """Their SyncLogEntry rows go with them (cascade)."""
-    if (before := days_before(now, "SYNC_RUN_RETENTION_DAYS")) is None:
-        return None
-    return SyncRun.objects.filter(started_at__lt=before).exclude(status=SyncRun.Status.RUNNING)
+    finished = SyncRun.objects.exclude(status=SyncRun.Status.RUNNING)
+    return older_than(now, "SYNC_RUN_RETENTION_DAYS", finished, "started_at")
 
 
 def old_runless_log_entries(now: datetime) -> QuerySet[SyncLogEntry] | None:
-    if (before := days_before(now, "SYNC_RUN_RETENTION_DAYS")) is None:
-        return None
-    runless = SyncLogEntry.objects.filter(run__isnull=True, created_at__lt=before)
-    return runless.exclude(resource__startswith=STOCK_LOG)
+    runless = SyncLogEntry.objects.filter(run__isnull=True).exclude(resource__startswith=STOCK_LOG)
+    return older_than(now, "SYNC_RUN_RETENTION_DAYS", runless, "created_at")
 
 
 def old_stock_log_entries(now: datetime) -> QuerySet[SyncLogEntry] | None:
-    if (before := days_before(now, "STOCK_LOG_RETENTION_DAYS")) is None:
-        return None
     stock = SyncLogEntry.objects.filter(run__isnull=True, resource__startswith=STOCK_LOG)
-    return stock.filter(created_at__lt=before)
+    return older_than(now, "STOCK_LOG_RETENTION_DAYS", stock, "created_at")
 
 
 def old_bulk_jobs(now: datetime) -> QuerySet[BulkJob] | None:
     """Their items go with them (cascade)."""
-    if (before := days_before(now, "JOB_RETENTION_DAYS")) is None:
-        return None
-    return BulkJob.objects.filter(created_at__lt=before).exclude(state__in=BulkJob.ACTIVE)
+    finished = BulkJob.objects.exclude(state__in=BulkJob.ACTIVE)
+    return older_than(now, "JOB_RETENTION_DAYS", finished, "created_at")
 
 
 def old_api_usage(now: datetime) -> QuerySet[ApiUsage] | None:
-    if (before := days_before(now, "API_USAGE_RETENTION_DAYS")) is None:
-        return None
-    return ApiUsage.objects.filter(minute__lt=before)
+    return older_than(now, "API_USAGE_RETENTION_DAYS", ApiUsage.objects.all(), "minute")
 
 
 def old_reconciliation_reports(now: datetime) -> QuerySet[ReconciliationReport] | None:
@@ -156,18 +155,14 @@ def old_failed_tasks(now: datetime) -> QuerySet[Any] | None:
     """django-q keeps Q_CLUSTER["save_limit"] successes but every failure; its Task rows by `stopped`."""
     from django_q.models import Task
 
-    if (before := days_before(now, "TASK_RETENTION_DAYS")) is None:
-        return None
-    return Task.objects.filter(success=False, stopped__lt=before)
+    return older_than(now, "TASK_RETENTION_DAYS", Task.objects.filter(success=False), "stopped")
 
 
 def old_admin_log(now: datetime) -> QuerySet[Any] | None:
     """The admin's change log (who added, changed or deleted what): an audit record."""
     from django.contrib.admin.models import LogEntry
 
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
-    return LogEntry.objects.filter(action_time__lt=before)
+    return older_than(now, "AUDIT_RETENTION_DAYS", LogEntry.objects.all(), "action_time")
 
 
 def old_login_log(now: datetime) -> QuerySet[Any] | None:
@@ -175,18 +170,14 @@ def old_login_log(now: datetime) -> QuerySet[Any] | None:
     where. Its attempts (lockouts) axes deletes itself past AXES_COOLOFF_TIME."""
     from axes.models import AccessLog
 
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
-    return AccessLog.objects.filter(attempt_time__lt=before)
+    return older_than(now, "AUDIT_RETENTION_DAYS", AccessLog.objects.all(), "attempt_time")
 
 
 def old_failed_login_log(now: datetime) -> QuerySet[Any] | None:
     """django-axes' failed-login log (written only with AXES_ENABLE_ACCESS_FAILURE_LOG)."""
     from axes.models import AccessFailureLog
 
-    if (before := days_before(now, "AUDIT_RETENTION_DAYS")) is None:
-        return None
-    return AccessFailureLog.objects.filter(attempt_time__lt=before)
+    return older_than(now, "AUDIT_RETENTION_DAYS", AccessFailureLog.objects.all(), "attempt_time")
 
 
 def expired_sessions(now: datetime) -> QuerySet[Any]:
