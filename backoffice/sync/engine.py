@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -209,12 +209,20 @@ class Ahead:
     unstorable: str | None
 
 
-def work_out_ahead(model: type[RemoteModel], key: str, fields: dict[str, Any], raw: Any) -> Ahead:
-    """Pure: no query (a connection's vendor and limits only), so any thread may call it."""
-    canonical = canonical_json(raw)
+def work_out_ahead(model: type[RemoteModel], rows: Iterable[Row]) -> dict[str, Ahead]:
+    """A page's rows (key, fields, raw) worked out ahead, by key (the last of a key twice). Pure: no query
+    (the connection's vendor and limits only), so any thread may call it. A row whose work raises is left
+    out: worked out, and raised, again when it lands."""
     conn = connections[router.db_for_write(model)]
-    reason = unstorable(model, conn, key, fields, canonical)
-    return Ahead(fields, canonical, payload_hash(raw, canonical), reason)
+    ahead: dict[str, Ahead] = {}
+    for key, fields, raw in rows:
+        try:
+            canonical = canonical_json(raw)
+            reason = unstorable(model, conn, key, fields, canonical)
+            ahead[key] = Ahead(fields, canonical, payload_hash(raw, canonical), reason)
+        except Exception:
+            ahead.pop(key, None)
+    return ahead
 
 
 def _digest(key: str, raw: Any, canonical: str, ahead: Mapping[str, Ahead]) -> str:

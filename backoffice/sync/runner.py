@@ -130,29 +130,27 @@ class MappedPage(list):  # type: ignore[type-arg]
 def premap(resource: Resource, payloads: Sequence[Any]) -> MappedPage:
     """The mapping `land_page` does and what the upsert works out before it writes, done ahead and kept
     with the page. Pure (no query, no clock), so a page worked out early lands exactly as one worked out
-    as it lands; an exception is kept for landing, or left for landing to raise again."""
+    as it lands; a mapper's exception is kept, to be raised or logged when the page lands."""
     page = MappedPage(payloads)
-    page.mapped, page.ahead = [], {}
+    page.mapped = []
     for payload in payloads:
         try:
-            key, fields = resource.mapper(payload)
-        except Exception as exc:  # re-raised or logged when the page lands, as if mapped then
+            page.mapped.append(resource.mapper(payload))
+        except Exception as exc:
             page.mapped.append(exc)
-            continue
-        page.mapped.append((key, fields))
-        try:
-            page.ahead[key] = work_out_ahead(resource.model, key, fields, payload)
-        except Exception:  # worked out (and raised) again on landing
-            page.ahead.pop(key, None)
+    rows = [(*m, p) for m, p in zip(page.mapped, payloads, strict=True) if not isinstance(m, Exception)]
+    page.ahead = work_out_ahead(resource.model, rows)
     return page
 
 
-def _map(resource: Resource, payload: Any, ahead: list[Any] | None, index: int) -> tuple[str, dict[str, Any]]:
-    """The mapper's (key, fields) for the page's `index`th payload: worked out ahead (`premap`) or now;
-    a mapper's exception is raised here either way."""
-    if ahead is None:
+def _map(
+    resource: Resource, payload: Any, mapped: list[Any] | None, index: int
+) -> tuple[str, dict[str, Any]]:
+    """The mapper's (key, fields) for the page's `index`th payload: mapped ahead (`premap`) or now; a
+    mapper's exception is raised here either way."""
+    if mapped is None:
         return resource.mapper(payload)
-    result = ahead[index]
+    result = mapped[index]
     if isinstance(result, Exception):
         raise result
     return result
@@ -169,10 +167,10 @@ def land_page(
     outcome = PageOutcome()
     rows: list[Row] = []
     failures: list[SyncLogEntry] = []
-    ahead = getattr(payloads, "mapped", None)
+    mapped = getattr(payloads, "mapped", None)
     for index, payload in enumerate(payloads):
         try:
-            key, fields = _map(resource, payload, ahead, index)
+            key, fields = _map(resource, payload, mapped, index)
         except RECORD_ERRORS as exc:
             reason = exc.reason if isinstance(exc, MappingError) else f"{type(exc).__name__}: {exc}"
             failures.append(
@@ -193,8 +191,9 @@ def land_page(
         commit_without_flush(resource.model)
         if observer is not None:
             observer.before_write(resource, account, rows)
-        ahead = getattr(payloads, "ahead", None)
-        result = upsert_page(resource.model, account, rows, run=run.pk, ahead=ahead)
+        result = upsert_page(
+            resource.model, account, rows, run=run.pk, ahead=getattr(payloads, "ahead", None)
+        )
         if observer is not None:
             observer.after_write(resource, account, rows, result)
         for (_, _, raw), reason in result.rejected:  # a value no column here can hold: the rest landed

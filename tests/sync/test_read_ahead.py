@@ -96,7 +96,7 @@ def test_what_was_worked_out_ahead_is_used_only_for_the_very_fields_it_was_worke
     account = AccountFactory()
     payload = listing_payload(1)
     key, fields = map_listing(payload)
-    worked_out = work_out_ahead(Listing, key, fields, payload)
+    worked_out = work_out_ahead(Listing, [(key, fields, payload)])[key]
     assert worked_out.unstorable is None
     # Said unstorable ahead for these fields: the upsert takes that answer without asking again.
     refused = {key: dataclasses.replace(worked_out, unstorable="title: refused ahead")}
@@ -113,7 +113,7 @@ def test_the_hash_worked_out_ahead_is_the_one_stored() -> None:
     account = AccountFactory()
     payload = listing_payload(1)
     key, fields = map_listing(payload)
-    worked_out = work_out_ahead(Listing, key, fields, payload)
+    worked_out = work_out_ahead(Listing, [(key, fields, payload)])[key]
     marked = {key: Ahead(fields, worked_out.canonical, "0" * 32, None)}
     upsert_page(Listing, account, [(key, fields, payload)], ahead=marked)
     assert Listing.objects.get(account=account).payload_hash == "0" * 32
